@@ -1,0 +1,121 @@
+"""The one table of stable error codes.
+
+Every rejection anywhere in Ballotchain (codec, crypto, transaction rules,
+consensus, node API, CLI) carries one of these codes. Codes are part of the
+public interface: clients and test vectors match on them, so a code is never
+renamed or reused; new ones are only added. README lists them (generated from
+``CODES`` by ``python -m ballot_tx.errors``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # --- codec -----------------------------------------------------------
+    CODEC_OVERSIZE = "CODEC_OVERSIZE"
+    CODEC_MALFORMED = "CODEC_MALFORMED"
+    CODEC_TRAILING_BYTES = "CODEC_TRAILING_BYTES"
+    CODEC_WRONG_TYPE = "CODEC_WRONG_TYPE"
+    CODEC_FIELD_COUNT = "CODEC_FIELD_COUNT"
+    CODEC_OUT_OF_RANGE = "CODEC_OUT_OF_RANGE"
+    CODEC_NON_CANONICAL = "CODEC_NON_CANONICAL"
+    CODEC_UNKNOWN_TAG = "CODEC_UNKNOWN_TAG"
+    # --- keys and signatures ----------------------------------------------
+    KEY_FILE_UNREADABLE = "KEY_FILE_UNREADABLE"
+    KEY_FILE_MALFORMED = "KEY_FILE_MALFORMED"
+    KEY_WRONG_PASSWORD = "KEY_WRONG_PASSWORD"
+    KEY_PASSWORD_REQUIRED = "KEY_PASSWORD_REQUIRED"
+    KEY_FILE_EXISTS = "KEY_FILE_EXISTS"
+    BAD_PUBLIC_KEY = "BAD_PUBLIC_KEY"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    # --- genesis and config -------------------------------------------------
+    GENESIS_INVALID = "GENESIS_INVALID"
+    CONFIG_INVALID = "CONFIG_INVALID"
+    # --- crypto (ballot_tx/crypto, ballot_tx/manifest.py) ----------------------
+    CRYPTO_BAD_POINT = "CRYPTO_BAD_POINT"
+    # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
+    TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
+    # --- consensus (consensus/) ---------------------------------------------------
+    CONSENSUS_BAD_MESSAGE = "CONSENSUS_BAD_MESSAGE"
+    # --- node runtime and HTTP API (node/) -----------------------------------------
+    API_BAD_REQUEST = "API_BAD_REQUEST"
+    # --- storage (node/store.py) and audit ----------------------------------------
+    STORE_CORRUPT = "STORE_CORRUPT"
+    # --- eligibility, CLI workflows, i18n, speech (cli/, ballot_tx/eligibility) ----
+    ELIGIBILITY_REJECTED = "ELIGIBILITY_REJECTED"
+    # --- generic user input ----------------------------------------------------
+    USAGE = "USAGE"
+    IO_ERROR = "IO_ERROR"
+
+
+#: Human description of each code, for README and ``--help`` texts.
+CODES: dict[ErrorCode, str] = {
+    ErrorCode.CODEC_OVERSIZE: "encoded object is larger than the limit for its kind",
+    ErrorCode.CODEC_MALFORMED: "bytes are not valid msgpack",
+    ErrorCode.CODEC_TRAILING_BYTES: "bytes follow the encoded object",
+    ErrorCode.CODEC_WRONG_TYPE: "a field has the wrong type",
+    ErrorCode.CODEC_FIELD_COUNT: "an object has missing or unknown fields",
+    ErrorCode.CODEC_OUT_OF_RANGE: "a value is outside its allowed range or length",
+    ErrorCode.CODEC_NON_CANONICAL: "the encoding is valid msgpack but not the canonical one",
+    ErrorCode.CODEC_UNKNOWN_TAG: "a tagged union names an unknown variant",
+    ErrorCode.KEY_FILE_UNREADABLE: "the key file cannot be read",
+    ErrorCode.KEY_FILE_MALFORMED: "the key file is damaged or not a Ballotchain key file",
+    ErrorCode.KEY_WRONG_PASSWORD: "the password does not open the key file",
+    ErrorCode.KEY_PASSWORD_REQUIRED: "the key file is encrypted and needs a password",
+    ErrorCode.KEY_FILE_EXISTS: "refusing to overwrite an existing key file",
+    ErrorCode.BAD_PUBLIC_KEY: "a public key is not a valid point",
+    ErrorCode.BAD_SIGNATURE: "a signature does not verify",
+    ErrorCode.GENESIS_INVALID: "the genesis document is invalid",
+    ErrorCode.CONFIG_INVALID: "the node configuration is invalid",
+    # crypto
+    ErrorCode.CRYPTO_BAD_POINT: "a group element is not a canonical ristretto255 point",
+    # transactions and state machine
+    ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
+    # consensus
+    ErrorCode.CONSENSUS_BAD_MESSAGE: "a consensus message is malformed or wrongly signed",
+    # node runtime and HTTP API
+    ErrorCode.API_BAD_REQUEST: "the HTTP request is malformed",
+    # storage and audit
+    ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
+    # eligibility and CLI workflows
+    ErrorCode.ELIGIBILITY_REJECTED: "the voter is not eligible under the election's method",
+    # generic
+    ErrorCode.USAGE: "the command was used incorrectly",
+    ErrorCode.IO_ERROR: "a file could not be read or written",
+}
+
+
+class BallotchainError(Exception):
+    """Base of every expected, user-facing failure: a code plus one readable sentence."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": str(self.code), "message": self.message}
+
+
+class CodecError(BallotchainError):
+    """Bytes that are not the canonical encoding of a well-formed object."""
+
+
+class KeyError_(BallotchainError):
+    """A key file or key material problem (named to avoid shadowing the builtin)."""
+
+
+class GenesisError(BallotchainError):
+    """The genesis document is malformed or inconsistent."""
+
+
+def markdown_table() -> str:
+    rows = ["| code | meaning |", "| --- | --- |"]
+    rows += [f"| `{c}` | {CODES[c]} |" for c in ErrorCode]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table())

@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: one-line errors with their code, password input, file reading."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ballot_tx.errors import BallotchainError, ErrorCode
+
+
+class UserError(click.ClickException):
+    """A user-facing failure: printed as one line 'error [CODE]: message', exit status 1."""
+
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
+        super().__init__(message)
+        self.code = str(code)
+
+    def format_message(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+def fail(code: ErrorCode | str, message: str) -> NoReturn:
+    raise UserError(code, message)
+
+
+class Group(click.Group):
+    """A click group that turns every expected error into one clear line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BallotchainError as e:
+            raise UserError(e.code, e.message) from None
+        except FileNotFoundError as e:
+            raise UserError(ErrorCode.IO_ERROR, f"no such file: {e.filename}") from None
+        except PermissionError as e:
+            raise UserError(ErrorCode.IO_ERROR, f"permission denied: {e.filename}") from None
+        except IsADirectoryError as e:
+            raise UserError(ErrorCode.IO_ERROR, f"is a directory: {e.filename}") from None
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        fail(ErrorCode.IO_ERROR, f"{path} is not a text file")
+    except OSError as e:
+        fail(ErrorCode.IO_ERROR, f"cannot read {path}: {e.strerror}")
+
+
+def read_password_stdin() -> bytes:
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        fail(ErrorCode.USAGE, "--password-stdin was given but standard input had no password")
+    return line.encode()

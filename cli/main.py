@@ -1,0 +1,36 @@
+"""The ``ballotchain`` command: one click group, one module per command group."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+
+from cli.common import Group
+from cli.demo_cmd import demo
+from cli.genesis_cmd import genesis
+from cli.keys_cmd import keys
+
+try:
+    __version__ = version("ballotchain")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+source"
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ballotchain")
+def cli() -> None:
+    """Ballotchain: a permissioned PBFT ledger for verifiable municipal internet voting."""
+
+
+cli.add_command(keys)
+cli.add_command(genesis)
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli(prog_name="ballotchain")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
