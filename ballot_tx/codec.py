@@ -314,7 +314,6 @@ def unpack(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Any:
             raw=False,
             use_list=True,
             strict_map_key=True,
-            max_buffer_size=max_size,
         )
     except msgpack.ExtraData as e:
         raise CodecError(ErrorCode.CODEC_TRAILING_BYTES, f"{len(e.extra)} trailing bytes") from None

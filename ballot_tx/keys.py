@@ -75,7 +75,7 @@ class KeyPair:
     @property
     def ed25519_public(self) -> bytes:
         pk, _ = sodium.crypto_sign_seed_keypair(self.ed25519_seed)
-        return pk  # type: ignore[no-any-return]
+        return pk
 
     @property
     def x25519_public(self) -> bytes:
@@ -88,7 +88,7 @@ class KeyPair:
     def sign(self, kind: str, chain_id: bytes, body: bytes) -> bytes:
         _, sk = sodium.crypto_sign_seed_keypair(self.ed25519_seed)
         signed = sodium.crypto_sign(signing_bytes(kind, chain_id, body), sk)
-        return signed[:64]  # type: ignore[no-any-return]
+        return signed[:64]
 
     def __repr__(self) -> str:
         return f"KeyPair(node_id={self.node_id})"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import Group, fail, read_text
 from ballot_tx.errors import ErrorCode
+from cli.common import Group, fail, read_text
 from genesis.document import from_json, genesis_hash
 from genesis.localnet import DEFAULT_BASE_PORT, make_network
 
