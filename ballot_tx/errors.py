@@ -4,7 +4,7 @@ Every rejection anywhere in Ballotchain (codec, crypto, transaction rules,
 consensus, node API, CLI) carries one of these codes. Codes are part of the
 public interface: clients and test vectors match on them, so a code is never
 renamed or reused; new ones are only added. README lists them (generated from
-``CODES`` by ``python -m ballot_tx.errors``).
+``CODES`` by ``python -m ballot_tx.errors --readme``, and a test keeps it current).
 """
 
 from __future__ import annotations
@@ -117,5 +117,23 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+README_START = "<!-- error-codes:start -->"
+README_END = "<!-- error-codes:end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """README text with the generated table between the error-code markers."""
+    head, _, rest = readme.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    return f"{head}{README_START}\n{markdown_table()}\n{README_END}{tail}"
+
+
 if __name__ == "__main__":  # pragma: no cover
-    print(markdown_table())
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] == ["--readme"]:
+        path = Path(__file__).resolve().parents[1] / "README.md"
+        path.write_text(readme_with_table(path.read_text()))
+    else:
+        print(markdown_table())

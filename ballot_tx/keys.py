@@ -124,7 +124,14 @@ def dump_key_file(keys: KeyPair, password: bytes | None = None) -> str:
     else:
         doc["encryption"] = None
         doc["secret"] = secret.hex()
+        doc["secret_check"] = _secret_check(secret)
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _secret_check(secret: bytes) -> str:
+    """Checksum of an unencrypted secret: X25519 clamps its scalar, so some damage to the
+    X25519 secret leaves the public key unchanged and could not be caught otherwise."""
+    return hash_bytes("keyfile-check", secret)[:8].hex()
 
 
 def _malformed(why: str) -> KeyError_:
@@ -176,6 +183,8 @@ def load_key_file(text: str, password: bytes | None = None) -> KeyPair:
             ) from None
     else:
         secret = secret_field
+        if doc.get("secret_check") != _secret_check(secret):
+            raise _malformed("secret does not match its checksum (file damaged?)")
     if len(secret) != 64:
         raise _malformed("secret has the wrong length")
     keys = KeyPair(secret[:32], secret[32:])

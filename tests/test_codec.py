@@ -212,3 +212,14 @@ def test_every_code_has_a_description() -> None:
 
     assert set(CODES) == set(ErrorCode)
     assert all(CODES[c].strip() for c in ErrorCode)
+
+
+def test_readme_lists_every_error_code() -> None:
+    from pathlib import Path
+
+    from ballot_tx.errors import readme_with_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert readme == readme_with_table(readme), (
+        "README's error-code table is stale: run `python -m ballot_tx.errors --readme`"
+    )
