@@ -35,6 +35,26 @@ class ErrorCode(StrEnum):
     CONFIG_INVALID = "CONFIG_INVALID"
     # --- crypto (ballot_tx/crypto, ballot_tx/manifest.py) ----------------------
     CRYPTO_BAD_POINT = "CRYPTO_BAD_POINT"
+    CRYPTO_BAD_SCALAR = "CRYPTO_BAD_SCALAR"
+    CRYPTO_BAD_PROOF = "CRYPTO_BAD_PROOF"
+    CRYPTO_WRONG_ELECTION = "CRYPTO_WRONG_ELECTION"
+    CRYPTO_WRONG_SHAPE = "CRYPTO_WRONG_SHAPE"
+    CRYPTO_BAD_SELECTION = "CRYPTO_BAD_SELECTION"
+    CRYPTO_SPOILED_MISMATCH = "CRYPTO_SPOILED_MISMATCH"
+    CRYPTO_BAD_COMMITMENT = "CRYPTO_BAD_COMMITMENT"
+    CRYPTO_BAD_SHARE = "CRYPTO_BAD_SHARE"
+    CRYPTO_BAD_DECRYPTION_SHARE = "CRYPTO_BAD_DECRYPTION_SHARE"
+    CRYPTO_NOT_ENOUGH_SHARES = "CRYPTO_NOT_ENOUGH_SHARES"
+    CRYPTO_DLOG_OUT_OF_RANGE = "CRYPTO_DLOG_OUT_OF_RANGE"
+    CRYPTO_BAD_TALLY = "CRYPTO_BAD_TALLY"
+    CRYPTO_BAD_RESULT = "CRYPTO_BAD_RESULT"
+    MANIFEST_VERSION = "MANIFEST_VERSION"
+    MANIFEST_BAD_FIELD = "MANIFEST_BAD_FIELD"
+    MANIFEST_DUPLICATE_ID = "MANIFEST_DUPLICATE_ID"
+    MANIFEST_BAD_CONTEST = "MANIFEST_BAD_CONTEST"
+    MANIFEST_BAD_TRUSTEES = "MANIFEST_BAD_TRUSTEES"
+    MANIFEST_BAD_TIMES = "MANIFEST_BAD_TIMES"
+    MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
     # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
     # --- consensus (consensus/) ---------------------------------------------------
@@ -71,6 +91,26 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.CONFIG_INVALID: "the node configuration is invalid",
     # crypto
     ErrorCode.CRYPTO_BAD_POINT: "a group element is not a canonical ristretto255 point",
+    ErrorCode.CRYPTO_BAD_SCALAR: "a scalar is not canonical (must be little-endian and below the group order)",
+    ErrorCode.CRYPTO_BAD_PROOF: "a zero-knowledge proof does not verify",
+    ErrorCode.CRYPTO_WRONG_ELECTION: "the object belongs to another election",
+    ErrorCode.CRYPTO_WRONG_SHAPE: "the object does not match the manifest's contests, options or trustees",
+    ErrorCode.CRYPTO_BAD_SELECTION: "the selections are not a valid vote for the manifest",
+    ErrorCode.CRYPTO_SPOILED_MISMATCH: "a spoiled ballot's revealed randomness does not reproduce it",
+    ErrorCode.CRYPTO_BAD_COMMITMENT: "a trustee's polynomial commitment or its proofs are invalid",
+    ErrorCode.CRYPTO_BAD_SHARE: "a key-ceremony share is unreadable or inconsistent with its commitment",
+    ErrorCode.CRYPTO_BAD_DECRYPTION_SHARE: "a trustee's decryption share or its proof is invalid",
+    ErrorCode.CRYPTO_NOT_ENOUGH_SHARES: "fewer decryption shares than the threshold",
+    ErrorCode.CRYPTO_DLOG_OUT_OF_RANGE: "a decrypted count lies outside its possible range",
+    ErrorCode.CRYPTO_BAD_TALLY: "the encrypted tally does not match the counted ballots",
+    ErrorCode.CRYPTO_BAD_RESULT: "a published result does not follow from the record",
+    ErrorCode.MANIFEST_VERSION: "the manifest version is not supported",
+    ErrorCode.MANIFEST_BAD_FIELD: "a manifest field is empty, too long or malformed",
+    ErrorCode.MANIFEST_DUPLICATE_ID: "two contests, options or trustees share an id or key",
+    ErrorCode.MANIFEST_BAD_CONTEST: "a contest's kind, options or selection limits are inconsistent",
+    ErrorCode.MANIFEST_BAD_TRUSTEES: "the trustee list or threshold is invalid",
+    ErrorCode.MANIFEST_BAD_TIMES: "the voting period is empty or inverted",
+    ErrorCode.MANIFEST_TOO_LARGE: "the manifest has more contests or options than a ballot can carry",
     # transactions and state machine
     ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
     # consensus
@@ -105,6 +145,14 @@ class CodecError(BallotchainError):
 
 class KeyError_(BallotchainError):
     """A key file or key material problem (named to avoid shadowing the builtin)."""
+
+
+class CryptoError(BallotchainError):
+    """A ballot, proof, ceremony message or tally fails a cryptographic check."""
+
+
+class ManifestError(BallotchainError):
+    """An election manifest is malformed or inconsistent (the message names the field)."""
 
 
 class GenesisError(BallotchainError):

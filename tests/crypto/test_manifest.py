@@ -1,0 +1,103 @@
+"""Manifests: canonical id, and every rule of validate_manifest names its field."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+
+from ballot_tx.codec import decode, encode
+from ballot_tx.errors import ErrorCode, ManifestError
+from ballot_tx.manifest import (
+    Image,
+    Label,
+    Manifest,
+    Option,
+    check_selections,
+    election_id,
+    validate_manifest,
+)
+
+from .helpers import contest, manifest, manifests
+
+M = manifest((contest("mayor", "single", 3), contest("council", "multiple", 4, 1, 2),
+              contest("pledges", "rating", 2)))
+
+
+def test_example_is_valid_and_id_is_its_digest() -> None:
+    validate_manifest(M)
+    assert len(election_id(M)) == 32
+    assert decode(Manifest, encode(M)) == M
+    assert election_id(replace(M, nonce=b"\x01" * 32)) != election_id(M)
+    assert election_id(replace(M, title=Label("テスト選挙", "Test election!"))) != election_id(M)
+
+
+@given(manifests())
+def test_generated_manifests_are_valid_and_roundtrip(m: Manifest) -> None:
+    validate_manifest(m)
+    assert decode(Manifest, encode(m)) == m
+    assert election_id(decode(Manifest, encode(m))) == election_id(m)
+
+
+def _bad(m: Manifest, code: ErrorCode, field: str) -> None:
+    with pytest.raises(ManifestError) as e:
+        validate_manifest(m)
+    assert e.value.code == code
+    assert e.value.message.startswith(field), e.value.message
+
+
+def test_each_rule_names_its_field() -> None:
+    c0, c1, c2 = M.contests
+    t0 = M.trustees[0]
+    img = Image(b"\x00" * 32, "https://example.org/a b.png")
+    cases = [
+        (replace(M, version=2), ErrorCode.MANIFEST_VERSION, "version"),
+        (replace(M, name="Bad Name"), ErrorCode.MANIFEST_BAD_FIELD, "name"),
+        (replace(M, title=Label("", "x")), ErrorCode.MANIFEST_BAD_FIELD, "title.ja"),
+        (replace(M, title=Label("x", "a\x07")), ErrorCode.MANIFEST_BAD_FIELD, "title.en"),
+        (replace(M, contests=()), ErrorCode.MANIFEST_BAD_CONTEST, "contests"),
+        (replace(M, contests=(c0, c0)), ErrorCode.MANIFEST_DUPLICATE_ID, "contests[1].id"),
+        (replace(M, contests=(replace(c0, kind="ranked"),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].kind"),
+        (replace(M, contests=(replace(c0, options=c0.options[:1]),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].options"),
+        (replace(M, contests=(replace(c0, options=(c0.options[0], c0.options[0])),)),
+         ErrorCode.MANIFEST_DUPLICATE_ID, "contests[0].options[1].id"),
+        (replace(M, contests=(replace(c0, options=(replace(c0.options[0], image=img), c0.options[1])),)),
+         ErrorCode.MANIFEST_BAD_FIELD, "contests[0].options[0].image.uri"),
+        (replace(M, contests=(replace(c0, max_selections=2),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].min_selections"),
+        (replace(M, contests=(replace(c1, min_selections=3, max_selections=2),)),
+         ErrorCode.MANIFEST_BAD_CONTEST, "contests[0].max_selections"),
+        (replace(M, contests=(replace(c1, max_selections=5),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].max_selections"),
+        (replace(M, contests=(replace(c1, min_selections=0, max_selections=0),)),
+         ErrorCode.MANIFEST_BAD_CONTEST, "contests[0].max_selections"),
+        (replace(M, contests=(replace(c2, min_selections=1),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].min_selections"),
+        (replace(M, contests=tuple(contest(f"r{i}", "rating", 64) for i in range(2))),
+         ErrorCode.MANIFEST_TOO_LARGE, "contests"),
+        (replace(M, eligibility="anyone"), ErrorCode.MANIFEST_BAD_FIELD, "eligibility"),
+        (replace(M, end_ms=M.start_ms), ErrorCode.MANIFEST_BAD_TIMES, "end_ms"),
+        (replace(M, trustees=()), ErrorCode.MANIFEST_BAD_TRUSTEES, "trustees"),
+        (replace(M, threshold=0), ErrorCode.MANIFEST_BAD_TRUSTEES, "threshold"),
+        (replace(M, threshold=4), ErrorCode.MANIFEST_BAD_TRUSTEES, "threshold"),
+        (replace(M, trustees=(t0, t0)), ErrorCode.MANIFEST_DUPLICATE_ID, "trustees[1].name"),
+        (replace(M, trustees=(t0, replace(M.trustees[1], x25519_public=t0.x25519_public))),
+         ErrorCode.MANIFEST_DUPLICATE_ID, "trustees[1].x25519_public"),
+        (replace(M, threshold=1, trustees=(replace(t0, ed25519_public=b"\xff" * 32),)),
+         ErrorCode.MANIFEST_BAD_TRUSTEES, "trustees[0].ed25519_public"),
+    ]
+    for m, code, field in cases:
+        _bad(m, code, field)
+
+
+def test_options_with_images_are_fine() -> None:
+    c0 = M.contests[0]
+    opt = Option("a", Label("あ", "A"), Image(b"\x11" * 32, "https://city.example/a.png"))
+    validate_manifest(replace(M, contests=(replace(c0, options=(opt, *c0.options[1:])),)))
+
+
+def test_check_selections_accepts_the_documented_example() -> None:
+    check_selections(M, ((0, 1, 0), (1, 1, 0, 0), (70, 100)))
