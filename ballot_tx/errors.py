@@ -65,6 +65,15 @@ class ErrorCode(StrEnum):
     STORE_CORRUPT = "STORE_CORRUPT"
     # --- eligibility, CLI workflows, i18n, speech (cli/, ballot_tx/eligibility) ----
     ELIGIBILITY_REJECTED = "ELIGIBILITY_REJECTED"
+    ELIGIBILITY_MALFORMED = "ELIGIBILITY_MALFORMED"
+    ELIGIBILITY_WRONG_ELECTION = "ELIGIBILITY_WRONG_ELECTION"
+    ELIGIBILITY_WRONG_CA = "ELIGIBILITY_WRONG_CA"
+    ELIGIBILITY_WRONG_KEY_USAGE = "ELIGIBILITY_WRONG_KEY_USAGE"
+    ELIGIBILITY_CARD_NOT_YET_VALID = "ELIGIBILITY_CARD_NOT_YET_VALID"
+    ELIGIBILITY_CARD_EXPIRED = "ELIGIBILITY_CARD_EXPIRED"
+    ELIGIBILITY_CRL_INVALID = "ELIGIBILITY_CRL_INVALID"
+    ELIGIBILITY_CARD_REVOKED = "ELIGIBILITY_CARD_REVOKED"
+    ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -121,6 +130,15 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
     # eligibility and CLI workflows
     ErrorCode.ELIGIBILITY_REJECTED: "the voter is not eligible under the election's method",
+    ErrorCode.ELIGIBILITY_MALFORMED: "an ID-card registration request or certificate is malformed",
+    ErrorCode.ELIGIBILITY_WRONG_ELECTION: "the card signature is for another election",
+    ErrorCode.ELIGIBILITY_WRONG_CA: "the card certificate was not issued by the configured card authority",
+    ErrorCode.ELIGIBILITY_WRONG_KEY_USAGE: "the card certificate is not a signing certificate",
+    ErrorCode.ELIGIBILITY_CARD_NOT_YET_VALID: "the card certificate is not valid yet",
+    ErrorCode.ELIGIBILITY_CARD_EXPIRED: "the card certificate has expired",
+    ErrorCode.ELIGIBILITY_CRL_INVALID: "the revocation list is not signed by the card authority or is out of date",
+    ErrorCode.ELIGIBILITY_CARD_REVOKED: "the card certificate has been revoked",
+    ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",
@@ -157,6 +175,10 @@ class ManifestError(BallotchainError):
 
 class GenesisError(BallotchainError):
     """The genesis document is malformed or inconsistent."""
+
+
+class EligibilityError(BallotchainError):
+    """A voter's proof of eligibility (ID card, one-time code) is rejected."""
 
 
 def markdown_table() -> str:

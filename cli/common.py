@@ -14,16 +14,31 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 class UserError(click.ClickException):
     """A user-facing failure: printed as one line 'error [CODE]: message', exit status 1."""
 
-    def __init__(self, code: ErrorCode | str, message: str) -> None:
+    def __init__(self, code: ErrorCode | str, message: str, localized: bool = False) -> None:
         super().__init__(message)
         self.code = str(code)
+        self.localized = localized
 
     def format_message(self) -> str:
-        return f"[{self.code}] {self.message}"
+        from cli.i18n import error_sentence
+
+        text = self.message if self.localized else error_sentence(self.code, self.message)
+        return f"[{self.code}] {text}"
+
+    def show(self, file: Any = None) -> None:
+        from cli.i18n import _
+
+        click.echo(_("Error: {message}").format(message=self.format_message()),
+                   file=file, err=True)
 
 
 def fail(code: ErrorCode | str, message: str) -> NoReturn:
     raise UserError(code, message)
+
+
+def fail_localized(code: ErrorCode | str, message: str) -> NoReturn:
+    """Fail with a message already in the voter's language (made with ``cli.i18n._``)."""
+    raise UserError(code, message, localized=True)
 
 
 class Group(click.Group):

@@ -6,10 +6,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from cli.card_authority_cmd import card_authority
 from cli.common import Group
 from cli.demo_cmd import demo
 from cli.genesis_cmd import genesis
+from cli.i18n import set_language
 from cli.keys_cmd import keys
+from cli.voter_cmd import voter
+from cli.voters_cmd import voters
 
 try:
     __version__ = version("ballotchain")
@@ -21,11 +25,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 @click.version_option(__version__, prog_name="ballotchain")
 def cli() -> None:
     """Ballotchain: a permissioned PBFT ledger for verifiable municipal internet voting."""
+    # Officials' commands speak English; voter-facing ones choose with --lang (cli.i18n).
+    set_language("en")
 
 
 cli.add_command(keys)
 cli.add_command(genesis)
 cli.add_command(demo)
+cli.add_command(card_authority)
+cli.add_command(voter)
+cli.add_command(voters)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Eligibility methods: one module per method (``idcard``: My Number Card style ID cards)."""
