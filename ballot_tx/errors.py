@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     # --- genesis and config -------------------------------------------------
     GENESIS_INVALID = "GENESIS_INVALID"
     CONFIG_INVALID = "CONFIG_INVALID"
+    CONFIG_MISSING = "CONFIG_MISSING"
+    CONFIG_TLS = "CONFIG_TLS"
     # --- crypto (ballot_tx/crypto, ballot_tx/manifest.py) ----------------------
     CRYPTO_BAD_POINT = "CRYPTO_BAD_POINT"
     CRYPTO_BAD_SCALAR = "CRYPTO_BAD_SCALAR"
@@ -61,6 +63,20 @@ class ErrorCode(StrEnum):
     CONSENSUS_BAD_MESSAGE = "CONSENSUS_BAD_MESSAGE"
     # --- node runtime and HTTP API (node/) -----------------------------------------
     API_BAD_REQUEST = "API_BAD_REQUEST"
+    API_NOT_FOUND = "API_NOT_FOUND"
+    API_METHOD_NOT_ALLOWED = "API_METHOD_NOT_ALLOWED"
+    API_TOO_LARGE = "API_TOO_LARGE"
+    API_UNSUPPORTED_MEDIA = "API_UNSUPPORTED_MEDIA"
+    API_RATE_LIMITED = "API_RATE_LIMITED"
+    API_COMMIT_TIMEOUT = "API_COMMIT_TIMEOUT"
+    NODE_MEMPOOL_FULL = "NODE_MEMPOOL_FULL"
+    NODE_DUPLICATE_TX = "NODE_DUPLICATE_TX"
+    NODE_NOT_VALIDATOR = "NODE_NOT_VALIDATOR"
+    NODE_BAD_PEER_MESSAGE = "NODE_BAD_PEER_MESSAGE"
+    NODE_UNAVAILABLE = "NODE_UNAVAILABLE"
+    NODE_HOME_INVALID = "NODE_HOME_INVALID"
+    NODE_ALREADY_RUNNING = "NODE_ALREADY_RUNNING"
+    NODE_NOT_RUNNING = "NODE_NOT_RUNNING"
     # --- storage (node/store.py) and audit ----------------------------------------
     STORE_CORRUPT = "STORE_CORRUPT"
     # --- eligibility, CLI workflows, i18n, speech (cli/, ballot_tx/eligibility) ----
@@ -98,6 +114,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.BAD_SIGNATURE: "a signature does not verify",
     ErrorCode.GENESIS_INVALID: "the genesis document is invalid",
     ErrorCode.CONFIG_INVALID: "the node configuration is invalid",
+    ErrorCode.CONFIG_MISSING: "the node home has no readable config.toml",
+    ErrorCode.CONFIG_TLS: "the TLS certificate, key or CA named in the config cannot be used",
     # crypto
     ErrorCode.CRYPTO_BAD_POINT: "a group element is not a canonical ristretto255 point",
     ErrorCode.CRYPTO_BAD_SCALAR: "a scalar is not canonical (must be little-endian and below the group order)",
@@ -126,6 +144,20 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.CONSENSUS_BAD_MESSAGE: "a consensus message is malformed or wrongly signed",
     # node runtime and HTTP API
     ErrorCode.API_BAD_REQUEST: "the HTTP request is malformed",
+    ErrorCode.API_NOT_FOUND: "no such route, block, transaction, election or receipt",
+    ErrorCode.API_METHOD_NOT_ALLOWED: "the route does not accept this HTTP method",
+    ErrorCode.API_TOO_LARGE: "the request body is larger than the node accepts",
+    ErrorCode.API_UNSUPPORTED_MEDIA: "the request body has the wrong content type",
+    ErrorCode.API_RATE_LIMITED: "too many requests from this client; retry later",
+    ErrorCode.API_COMMIT_TIMEOUT: "the transaction was accepted but not committed in time",
+    ErrorCode.NODE_MEMPOOL_FULL: "the node's mempool is full; retry later",
+    ErrorCode.NODE_DUPLICATE_TX: "the transaction is already pending or committed",
+    ErrorCode.NODE_NOT_VALIDATOR: "a consensus message came from a key that is not a validator",
+    ErrorCode.NODE_BAD_PEER_MESSAGE: "a peer message is malformed, wrongly signed or for another chain",
+    ErrorCode.NODE_UNAVAILABLE: "no validator could be reached to take the transaction",
+    ErrorCode.NODE_HOME_INVALID: "the node home is missing its key, genesis or data directory",
+    ErrorCode.NODE_ALREADY_RUNNING: "a node is already running from this home (live pid file)",
+    ErrorCode.NODE_NOT_RUNNING: "no node of the local network is running",
     # storage and audit
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
     # eligibility and CLI workflows

@@ -1,0 +1,240 @@
+"""A node's ``config.toml``: what an operator edits, read strictly.
+
+Every problem is a ``ConfigError`` (code ``CONFIG_INVALID``) whose message names
+the offending field (``network.listen: ...``), because an operator fixing a
+config file at 3 a.m. needs the line, not a traceback. Relative paths are
+resolved against the directory holding ``config.toml`` (the node's home), so a
+home directory can be moved or copied as a whole.
+
+The writer for new homes is ``genesis.localnet.config_toml``; a test keeps the
+two in sync (whatever it writes, this module must read back).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ballot_tx.errors import BallotchainError, ErrorCode
+
+CONFIG_FILE = "config.toml"
+MODES = ("validator", "observer")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(BallotchainError):
+    """The node configuration cannot be used as written."""
+
+
+def _bad(field_name: str, why: str) -> ConfigError:
+    return ConfigError(ErrorCode.CONFIG_INVALID, f"config field {field_name}: {why}")
+
+
+@dataclass(frozen=True)
+class PeerAddress:
+    """One entry of ``network.peers``: where to dial, and optionally whose node it is.
+
+    Written ``host:port``, ``https://host:port`` or ``NODE_ID@host:port``. The
+    node id is only needed when the address differs from the one in genesis
+    (e.g. a validator reached through a proxy); otherwise genesis names it.
+    """
+
+    url: str
+    node_id: str | None = None
+
+    @property
+    def hostport(self) -> str:
+        return self.url.split("://", 1)[1]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_request_bytes: int = 1 << 20
+    mempool_max_txs: int = 20000
+    client_rate_per_s: int = 200
+    peer_queue_max: int = 1000
+    max_block_txs: int = 0  # 0: take genesis params.max_block_txs
+    block_interval_ms: int = 0  # 0: take genesis params.block_interval_ms
+    commit_wait_s: int = 30
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    home: Path
+    mode: str
+    key_file: Path
+    genesis_file: Path
+    data_dir: Path
+    listen_host: str
+    listen_port: int
+    peers: tuple[PeerAddress, ...]
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    log_level: str = "info"
+    log_json: bool = False
+    log_file: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "node.pid"
+
+
+class _Table:
+    """Strict access to one TOML table: unknown keys and wrong types name the field."""
+
+    def __init__(self, doc: Any, name: str, allowed: tuple[str, ...]) -> None:
+        if not isinstance(doc, dict):
+            raise _bad(name, "expected a table")
+        extra = sorted(set(doc) - set(allowed))
+        if extra:
+            raise _bad(f"{name}.{extra[0]}", "unknown field")
+        self.doc, self.name = doc, name
+
+    def _get(self, key: str, typ: type, default: Any) -> Any:
+        if key not in self.doc:
+            if default is _REQUIRED:
+                raise _bad(f"{self.name}.{key}", "missing")
+            return default
+        v = self.doc[key]
+        if type(v) is not typ:
+            raise _bad(f"{self.name}.{key}", f"expected {typ.__name__}, got {type(v).__name__}")
+        return v
+
+    def get_str(self, key: str, default: Any = None) -> Any:
+        return self._get(key, str, default)
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        v: bool = self._get(key, bool, default)
+        return v
+
+    def get_int(self, key: str, default: int, lo: int, hi: int) -> int:
+        v: int = self._get(key, int, default)
+        if not lo <= v <= hi:
+            raise _bad(f"{self.name}.{key}", f"{v} is not in [{lo}, {hi}]")
+        return v
+
+    def get_list(self, key: str) -> list[Any]:
+        v: list[Any] = self._get(key, list, [])
+        return v
+
+
+_REQUIRED = object()
+
+
+def parse_hostport(field_name: str, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise _bad(field_name, f"{value!r} is not host:port")
+    return host, int(port)
+
+
+def parse_peer(field_name: str, value: str, tls_default: bool) -> PeerAddress:
+    node_id = None
+    rest = value
+    if "@" in rest:
+        node_id, rest = rest.split("@", 1)
+        if len(node_id) != 40 or any(c not in "0123456789abcdef" for c in node_id):
+            raise _bad(field_name, f"{node_id!r} is not a node id (40 lowercase hex characters)")
+    scheme = "https" if tls_default else "http"
+    if "://" in rest:
+        scheme, rest = rest.split("://", 1)
+        if scheme not in ("http", "https"):
+            raise _bad(field_name, f"scheme {scheme!r} is not http or https")
+    rest = rest.rstrip("/")
+    parse_hostport(field_name, rest)
+    return PeerAddress(f"{scheme}://{rest}", node_id)
+
+
+def _path(home: Path, field_name: str, value: Any) -> Path:
+    if not isinstance(value, str) or not value:
+        raise _bad(field_name, "expected a non-empty path")
+    p = Path(value)
+    return p if p.is_absolute() else home / p
+
+
+def parse_config(text: str, home: Path) -> NodeConfig:
+    """Parse config text for a node whose home directory is ``home``."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(ErrorCode.CONFIG_INVALID, f"config.toml is not valid TOML: {e}") from None
+    top = _Table(doc, "config", ("node", "network", "limits", "log"))
+    node = _Table(
+        top.doc.get("node", {}), "node", ("mode", "key_file", "genesis_file", "data_dir")
+    )
+    mode = node.get_str("mode", _REQUIRED)
+    if mode not in MODES:
+        raise _bad("node.mode", f"{mode!r} is not one of {', '.join(MODES)}")
+    net = _Table(
+        top.doc.get("network", {}), "network", ("listen", "peers", "tls_cert", "tls_key", "tls_ca")
+    )
+    host, port = parse_hostport("network.listen", net.get_str("listen", _REQUIRED))
+    tls_cert = net.get_str("tls_cert")
+    tls_key = net.get_str("tls_key")
+    if (tls_cert is None) != (tls_key is None):
+        raise _bad("network.tls_cert" if tls_cert is None else "network.tls_key",
+                   "tls_cert and tls_key must be set together")
+    tls_ca = net.get_str("tls_ca")
+    peers = []
+    for i, p in enumerate(net.get_list("peers")):
+        if not isinstance(p, str):
+            raise _bad(f"network.peers[{i}]", "expected a string")
+        peers.append(parse_peer(f"network.peers[{i}]", p, tls_ca is not None))
+    lim = _Table(
+        top.doc.get("limits", {}),
+        "limits",
+        tuple(Limits.__dataclass_fields__),
+    )
+    d = Limits()
+    limits = Limits(
+        max_request_bytes=lim.get_int("max_request_bytes", d.max_request_bytes, 1024, 1 << 28),
+        mempool_max_txs=lim.get_int("mempool_max_txs", d.mempool_max_txs, 1, 10_000_000),
+        client_rate_per_s=lim.get_int("client_rate_per_s", d.client_rate_per_s, 1, 1_000_000),
+        peer_queue_max=lim.get_int("peer_queue_max", d.peer_queue_max, 1, 1_000_000),
+        max_block_txs=lim.get_int("max_block_txs", d.max_block_txs, 0, 1_000_000),
+        block_interval_ms=lim.get_int("block_interval_ms", d.block_interval_ms, 0, 3_600_000),
+        commit_wait_s=lim.get_int("commit_wait_s", d.commit_wait_s, 1, 3600),
+    )
+    log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
+    level = log.get_str("level", "info")
+    if level not in LOG_LEVELS:
+        raise _bad("log.level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+    log_file = log.get_str("file")
+    return NodeConfig(
+        home=home,
+        mode=mode,
+        key_file=_path(home, "node.key_file", node.get_str("key_file", "node.key")),
+        genesis_file=_path(home, "node.genesis_file", node.get_str("genesis_file", "genesis.json")),
+        data_dir=_path(home, "node.data_dir", node.get_str("data_dir", "data")),
+        listen_host=host,
+        listen_port=port,
+        peers=tuple(peers),
+        tls_cert=None if tls_cert is None else _path(home, "network.tls_cert", tls_cert),
+        tls_key=None if tls_key is None else _path(home, "network.tls_key", tls_key),
+        tls_ca=None if tls_ca is None else _path(home, "network.tls_ca", tls_ca),
+        limits=limits,
+        log_level=level,
+        log_json=log.get_bool("json", False),
+        log_file=None if log_file is None else _path(home, "log.file", log_file),
+    )
+
+
+def load_config(home: Path) -> NodeConfig:
+    """Read ``HOME/config.toml``."""
+    path = home / CONFIG_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(ErrorCode.CONFIG_MISSING, f"no {CONFIG_FILE} in {home}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(ErrorCode.CONFIG_MISSING, f"cannot read {path}: {e}") from None
+    return parse_config(text, home.resolve())

@@ -1,0 +1,144 @@
+"""The mempool: admitted transactions waiting for a block, in arrival order.
+
+Admission is the expensive step (a ballot's proofs dominate the whole system's
+CPU), so it happens once: ``check`` (the chain's ``check_tx`` against the
+current state) records its verdict in the shared verify-once cache keyed by
+transaction hash, and block validation later reuses it. The pool itself only
+adds the operational limits around that check: deduplication (a resubmitted
+pending transaction gets its tracking code back without a second check), a
+bound on the number of pending transactions, and a per-client token bucket so
+one client cannot crowd out the others. The table of clients is itself
+bounded (least recently seen evicted), so spoofed or many clients cannot grow it
+without limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballot_tx.errors import BallotchainError, ErrorCode
+
+MAX_CLIENTS_TRACKED = 10_000
+
+
+class MempoolError(BallotchainError):
+    """A transaction the mempool will not take (full, duplicate, rate-limited)."""
+
+
+@dataclass
+class Pending:
+    tx_hash: bytes
+    raw: bytes
+    tx: Any
+    admitted_at: float
+    local: bool = True  # submitted by a client of this node (not forwarded by a peer)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class TokenBuckets:
+    """Per-client token buckets: ``rate`` tokens per second, burst of ``2 * rate``."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = 2 * rate
+        self._clock = clock
+        self._b: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, client: str) -> bool:
+        now = self._clock()
+        tokens, last = self._b.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        ok = tokens >= 1.0
+        self._b[client] = (tokens - 1.0 if ok else tokens, now)
+        while len(self._b) > MAX_CLIENTS_TRACKED:
+            self._b.popitem(last=False)
+        return ok
+
+
+class Mempool:
+    """Pending transactions by hash, in admission order.
+
+    ``check(raw) -> (tx_hash, tx)`` decodes and validates a transaction against
+    the current state, raising ``BallotchainError`` with the chain's code if it
+    is invalid; ``committed(tx_hash)`` tells whether the chain already holds it.
+    """
+
+    def __init__(
+        self,
+        check: Callable[[bytes], tuple[bytes, Any]],
+        committed: Callable[[bytes], bool],
+        max_txs: int,
+        rate_per_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._check = check
+        self._committed = committed
+        self.max_txs = max_txs
+        self._clock = clock
+        self._buckets = TokenBuckets(rate_per_s, clock)
+        self._pending: OrderedDict[bytes, Pending] = OrderedDict()
+        self._hash_of_raw: dict[bytes, bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._pending
+
+    def get(self, tx_hash: bytes) -> Pending | None:
+        return self._pending.get(tx_hash)
+
+    def add(self, raw: bytes, client: str | None, local: bool = True) -> tuple[Pending, bool]:
+        """Admit ``raw``; return (entry, new). ``client`` None skips the rate limit (peers).
+
+        Raises ``MempoolError`` (rate limit, full, already committed) or the
+        chain's error for an invalid transaction; the pool is unchanged then.
+        """
+        if client is not None and not self._buckets.allow(client):
+            raise MempoolError(ErrorCode.API_RATE_LIMITED, "too many transactions from this client")
+        known = self._hash_of_raw.get(raw)
+        if known is not None:
+            return self._pending[known], False
+        if len(self._pending) >= self.max_txs:
+            raise MempoolError(
+                ErrorCode.NODE_MEMPOOL_FULL, f"mempool holds {self.max_txs} transactions"
+            )
+        tx_hash, tx = self._check(raw)
+        if tx_hash in self._pending:
+            return self._pending[tx_hash], False
+        if self._committed(tx_hash):
+            raise MempoolError(
+                ErrorCode.NODE_DUPLICATE_TX, f"transaction {tx_hash.hex()} is already committed"
+            )
+        p = Pending(tx_hash, raw, tx, self._clock(), local)
+        self._pending[tx_hash] = p
+        self._hash_of_raw[raw] = tx_hash
+        return p, True
+
+    def batch(self, max_n: int, exclude: set[bytes] | frozenset[bytes] = frozenset()) -> list[Pending]:
+        """Up to ``max_n`` pending transactions in admission order, skipping ``exclude``."""
+        out: list[Pending] = []
+        for h, p in self._pending.items():
+            if len(out) >= max_n:
+                break
+            if h not in exclude:
+                out.append(p)
+        return out
+
+    def remove(self, hashes: Iterable[bytes]) -> list[Pending]:
+        """Drop committed (or now invalid) transactions; return the entries removed."""
+        gone = []
+        for h in hashes:
+            p = self._pending.pop(h, None)
+            if p is not None:
+                self._hash_of_raw.pop(p.raw, None)
+                gone.append(p)
+        return gone
+
+    def revalidate(self, still_valid: Callable[[Pending], bool]) -> list[Pending]:
+        """After a commit changed the state, drop pending transactions that became invalid."""
+        return self.remove([h for h, p in list(self._pending.items()) if not still_valid(p)])

@@ -1,0 +1,283 @@
+"""The client HTTP API (JSON) of every node, and the error discipline around it.
+
+Routes (DESIGN.md): ``GET /v1/status``, ``/v1/blocks/{height}``, ``/v1/txs/{hash}``,
+``POST /v1/txs`` (``?wait=commit`` waits for the commit), ``/v1/elections/{id}``,
+``/v1/elections/{id}/result``, ``/v1/receipts/{hash}``, ``/metrics``. Peer routes
+(msgpack) are added by ``node.peers`` under ``/p2p/``.
+
+Error discipline: every failure is ``{"error": CODE, "message": ...}`` with a
+4xx status (503 only when the node itself cannot serve: no validator reachable).
+Bad input never yields a 500: the middleware maps any unexpected exception to
+``400 API_BAD_REQUEST`` and logs it with its traceback, so a bug is visible to
+the operator without giving a client a crash to aim at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ballot_tx.errors import BallotchainError, ErrorCode
+from node import logs
+from node.metrics import Metrics
+
+log = logs.get("api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: HTTP status per error code; anything unlisted is 400.
+STATUS: dict[str, int] = {
+    ErrorCode.API_NOT_FOUND: 404,
+    ErrorCode.API_METHOD_NOT_ALLOWED: 405,
+    ErrorCode.API_TOO_LARGE: 413,
+    ErrorCode.API_UNSUPPORTED_MEDIA: 415,
+    ErrorCode.API_RATE_LIMITED: 429,
+    ErrorCode.NODE_MEMPOOL_FULL: 429,
+    ErrorCode.NODE_DUPLICATE_TX: 409,
+    ErrorCode.API_COMMIT_TIMEOUT: 408,
+    ErrorCode.NODE_NOT_VALIDATOR: 403,
+    ErrorCode.NODE_UNAVAILABLE: 503,
+}
+
+_HTTP_CODES = {
+    404: ErrorCode.API_NOT_FOUND,
+    405: ErrorCode.API_METHOD_NOT_ALLOWED,
+    413: ErrorCode.API_TOO_LARGE,
+    415: ErrorCode.API_UNSUPPORTED_MEDIA,
+}
+
+METRICS_KEY = web.AppKey("metrics", Metrics)
+COMMIT_WAIT_KEY = web.AppKey("commit_wait_s", float)
+
+
+class ApiError(BallotchainError):
+    """A client-facing API failure."""
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(ErrorCode.API_NOT_FOUND, what)
+
+
+def bad_request(what: str) -> ApiError:
+    return ApiError(ErrorCode.API_BAD_REQUEST, what)
+
+
+class Backend(Protocol):
+    """What the API needs from the node runtime (``node.runtime.Node`` implements it)."""
+
+    def status(self) -> dict[str, Any]: ...
+
+    def block(self, height: int) -> dict[str, Any] | None: ...
+
+    def tx(self, tx_hash: bytes) -> dict[str, Any] | None: ...
+
+    async def submit_tx(self, raw: bytes, client: str) -> bytes: ...
+
+    async def wait_commit(self, tx_hash: bytes, timeout_s: float) -> dict[str, Any] | None: ...
+
+    def election(self, election_id: bytes) -> dict[str, Any] | None: ...
+
+    def election_result(self, election_id: bytes) -> dict[str, Any] | None: ...
+
+    def receipt(self, tx_hash: bytes) -> dict[str, Any] | None: ...
+
+
+BACKEND_KEY = web.AppKey("backend", Backend)
+
+
+def error_response(code: str, message: str, status: int | None = None) -> web.Response:
+    return web.json_response(
+        {"error": str(code), "message": message}, status=status or STATUS.get(code, 400)
+    )
+
+
+def _count(request: web.Request, code: str) -> None:
+    m = request.app.get(METRICS_KEY)
+    if m is not None:
+        m.http_errors.labels(code=str(code)).inc()
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BallotchainError as e:
+        _count(request, e.code)
+        return error_response(e.code, e.message)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        code = _HTTP_CODES.get(e.status, ErrorCode.API_BAD_REQUEST)
+        _count(request, code)
+        return error_response(code, e.reason or "bad request", e.status if e.status < 500 else 400)
+    except Exception:
+        log.exception("unexpected error on request", method=request.method, path=request.path)
+        _count(request, ErrorCode.API_BAD_REQUEST)
+        return error_response(ErrorCode.API_BAD_REQUEST, "the request could not be processed")
+
+
+# --- JSON views -------------------------------------------------------------------
+
+
+def to_json_value(v: Any) -> Any:
+    """A JSON view of a wire object or plain value: fields by name, bytes as hex."""
+    if isinstance(v, bytes):
+        return v.hex()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        out: dict[str, Any] = {}
+        tag = getattr(type(v), "TAG", -1)
+        if tag is not None and tag >= 0:
+            out["type"] = type(v).__name__
+        for f in dataclasses.fields(v):
+            out[f.name] = to_json_value(getattr(v, f.name))
+        return out
+    if isinstance(v, (list, tuple)):
+        return [to_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): to_json_value(x) for k, x in v.items()}
+    return v
+
+
+def parse_hex32(value: str, what: str) -> bytes:
+    try:
+        b = bytes.fromhex(value)
+    except ValueError:
+        b = b""
+    if len(b) != 32:
+        raise bad_request(f"{what} must be 64 hex characters")
+    return b
+
+
+def parse_height(value: str) -> int:
+    if not value.isdigit() or len(value) > 19:
+        raise bad_request("height must be a non-negative integer")
+    return int(value)
+
+
+def client_of(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+# --- handlers ---------------------------------------------------------------------
+
+
+def _backend(request: web.Request) -> Backend:
+    return request.app[BACKEND_KEY]
+
+
+async def get_status(request: web.Request) -> web.Response:
+    return web.json_response(_backend(request).status())
+
+
+async def get_block(request: web.Request) -> web.Response:
+    height = parse_height(request.match_info["height"])
+    b = _backend(request).block(height)
+    if b is None:
+        raise not_found(f"no block at height {height}")
+    return web.json_response(b)
+
+
+async def get_tx(request: web.Request) -> web.Response:
+    h = parse_hex32(request.match_info["hash"], "transaction hash")
+    t = _backend(request).tx(h)
+    if t is None:
+        raise not_found(f"no transaction {h.hex()}")
+    return web.json_response(t)
+
+
+async def _read_tx_body(request: web.Request) -> bytes:
+    ctype = request.content_type
+    body = await request.read()
+    if ctype == "application/json":
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise bad_request("body is not valid JSON") from None
+        if not isinstance(doc, dict) or set(doc) != {"tx"} or not isinstance(doc["tx"], str):
+            raise bad_request('JSON body must be {"tx": "<hex of the canonical transaction>"}')
+        try:
+            return bytes.fromhex(doc["tx"])
+        except ValueError:
+            raise bad_request("tx is not hex") from None
+    if ctype in ("application/msgpack", "application/octet-stream"):
+        return body
+    raise ApiError(
+        ErrorCode.API_UNSUPPORTED_MEDIA,
+        "send application/json {\"tx\": hex} or application/msgpack canonical bytes",
+    )
+
+
+async def post_tx(request: web.Request) -> web.Response:
+    wait = request.query.get("wait")
+    if wait not in (None, "commit"):
+        raise bad_request("wait must be 'commit' when given")
+    raw = await _read_tx_body(request)
+    if not raw:
+        raise bad_request("empty transaction")
+    backend = _backend(request)
+    tx_hash = await backend.submit_tx(raw, client_of(request))
+    if wait != "commit":
+        return web.json_response({"tracking_code": tx_hash.hex(), "status": "pending"}, status=202)
+    timeout = request.app[COMMIT_WAIT_KEY]
+    committed = await backend.wait_commit(tx_hash, timeout)
+    if committed is None:
+        raise ApiError(
+            ErrorCode.API_COMMIT_TIMEOUT,
+            f"transaction {tx_hash.hex()} accepted but not committed within {timeout:.0f} s; "
+            "query /v1/txs/{hash} later",
+        )
+    return web.json_response({"tracking_code": tx_hash.hex(), "status": "committed", **committed})
+
+
+async def get_election(request: web.Request) -> web.Response:
+    eid = parse_hex32(request.match_info["id"], "election id")
+    e = _backend(request).election(eid)
+    if e is None:
+        raise not_found(f"no election {eid.hex()}")
+    return web.json_response(e)
+
+
+async def get_election_result(request: web.Request) -> web.Response:
+    eid = parse_hex32(request.match_info["id"], "election id")
+    r = _backend(request).election_result(eid)
+    if r is None:
+        raise not_found(f"no published result for election {eid.hex()}")
+    return web.json_response(r)
+
+
+async def get_receipt(request: web.Request) -> web.Response:
+    h = parse_hex32(request.match_info["hash"], "tracking code")
+    r = _backend(request).receipt(h)
+    if r is None:
+        raise not_found(f"no committed transaction {h.hex()}")
+    return web.json_response(r)
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    body, ctype = request.app[METRICS_KEY].exposition()
+    resp = web.Response(body=body)
+    resp.headers["Content-Type"] = ctype
+    return resp
+
+
+def make_app(
+    backend: Backend, metrics: Metrics, max_request_bytes: int = 1 << 20, commit_wait_s: int = 30
+) -> web.Application:
+    """The aiohttp application of one node (peer routes are added by ``node.peers``)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=max_request_bytes)
+    app[BACKEND_KEY] = backend
+    app[METRICS_KEY] = metrics
+    app[COMMIT_WAIT_KEY] = float(commit_wait_s)
+    app.router.add_get("/v1/status", get_status)
+    app.router.add_get("/v1/blocks/{height}", get_block)
+    app.router.add_get("/v1/txs/{hash}", get_tx)
+    app.router.add_post("/v1/txs", post_tx)
+    app.router.add_get("/v1/elections/{id}", get_election)
+    app.router.add_get("/v1/elections/{id}/result", get_election_result)
+    app.router.add_get("/v1/receipts/{hash}", get_receipt)
+    app.router.add_get("/metrics", get_metrics)
+    return app
