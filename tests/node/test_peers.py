@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from ballot_tx.keys import KeyPair
+from ballot_tx.keys import KeyPair, load_key_file
 from genesis.document import genesis_hash
 from genesis.localnet import make_network
 from node.metrics import Metrics
@@ -29,7 +29,6 @@ from node.peers import (
     server_ssl_context,
 )
 from tests.node.tlsca import make_ca_and_cert
-from ballot_tx.keys import load_key_file
 
 
 def free_port() -> int:
