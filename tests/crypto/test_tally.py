@@ -1,0 +1,163 @@
+"""Tally: homomorphic sum, threshold decryption by any t trustees, checked results."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import combinations
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ballot_tx.crypto import group as g
+from ballot_tx.crypto import tally as ty
+from ballot_tx.crypto.ballot import encrypt_ballot, plaintexts
+from ballot_tx.crypto.dlog import dlog
+from ballot_tx.errors import CryptoError, ErrorCode
+from ballot_tx.manifest import Manifest, Selections, contest_width
+
+from .ceremony import Ceremony, run
+from .helpers import CRED, contest, manifest, valid_selections
+
+M = manifest((contest("mayor", "single", 3), contest("council", "multiple", 3, 0, 2),
+              contest("pledges", "rating", 2)), n_trustees=5, threshold=3)
+VOTES: list[Selections] = [
+    ((1, 0, 0), (1, 1, 0), (70, 100)),
+    ((0, 1, 0), (0, 0, 0), (70, 0)),
+    ((1, 0, 0), (0, 1, 1), (30, 100)),
+    ((0, 0, 1), (1, 0, 0), (100, 100)),
+]
+
+
+def expected(m: Manifest, votes: list[Selections]) -> tuple[tuple[int, ...], ...]:
+    """The plaintext tally: per contest, per slot, the number of ballots with a 1 there."""
+    out = []
+    for ci, c in enumerate(m.contests):
+        col = [0] * contest_width(c)
+        for v in votes:
+            for k, p in enumerate(plaintexts(c, v[ci])):
+                col[k] += p
+        out.append(tuple(col))
+    return tuple(out)
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Ceremony, ty.EncryptedTally, list[ty.DecryptionShare]]:
+    cer = run(M)
+    ballots = [encrypt_ballot(M, cer.key, CRED, v)[0] for v in VOTES]
+    tally = ty.aggregate(M, ballots)
+    shares = [ty.make_decryption_share(M, tally, j, x) for j, x in cer.shares.items()]
+    return cer, tally, shares
+
+
+def test_every_t_subset_decrypts_the_same_correct_tally(setup: Any) -> None:
+    cer, tally, shares = setup
+    want = expected(M, VOTES)
+    for subset in combinations(shares, M.threshold):
+        result = ty.decrypt_tally(M, cer.commitments, tally, list(subset))
+        assert result.counts == want
+        assert result.ballots == len(VOTES)
+        ty.verify_result(M, cer.commitments, tally, list(subset), result)
+    views = ty.summarize(M, result)
+    assert views[0].counts == (2, 1, 1)
+    assert views[2].histograms[0][7] == 2 and views[2].means[0] == pytest.approx(67.5)
+
+
+def test_fewer_than_t_trustees_cannot_decrypt(setup: Any) -> None:
+    cer, tally, shares = setup
+    with pytest.raises(CryptoError) as e:
+        ty.decrypt_tally(M, cer.commitments, tally, shares[: M.threshold - 1])
+    assert e.value.code == ErrorCode.CRYPTO_NOT_ENOUGH_SHARES
+    with pytest.raises(CryptoError) as e:  # duplicates do not count twice
+        ty.decrypt_tally(M, cer.commitments, tally, [shares[0]] * 3 + [shares[1]])
+    assert e.value.code == ErrorCode.CRYPTO_NOT_ENOUGH_SHARES
+    # interpolating t-1 shares as if they were enough gives garbage, not the count
+    points = ty.combine(tally, shares[: M.threshold - 1])
+    want = expected(M, VOTES)
+    assert all(points[0][k] != g.base(g.sc(want[0][k])) for k in range(3))
+
+
+def test_dishonest_decryption_share_is_caught(setup: Any) -> None:
+    cer, tally, shares = setup
+    s = shares[1]
+    row0 = s.shares[0]
+    shifted = replace(s, shares=((g.add(row0[0], g.G), *row0[1:]), *s.shares[1:]))
+    swapped = replace(s, proofs=((s.proofs[0][1], s.proofs[0][0], *s.proofs[0][2:]), *s.proofs[1:]))
+    other_trustee = replace(s, trustee=3)
+    forged = ty.make_decryption_share(M, tally, 2, cer.shares[2] + 1)  # wrong secret share
+    other_tally = replace(s, tally=b"\x00" * 32)
+    for bad in [shifted, swapped, other_trustee, forged, other_tally]:
+        with pytest.raises(CryptoError) as e:
+            ty.verify_decryption_share(M, cer.commitments, tally, bad)
+        assert e.value.code == ErrorCode.CRYPTO_BAD_DECRYPTION_SHARE
+        with pytest.raises(CryptoError):
+            ty.decrypt_tally(M, cer.commitments, tally, [shares[0], bad, shares[3]])
+
+
+def test_wrong_published_result_is_rejected(setup: Any) -> None:
+    cer, tally, shares = setup
+    result = ty.decrypt_tally(M, cer.commitments, tally, shares)
+    row = result.counts[0]
+    for bad in [
+        replace(result, counts=((row[0] + 1, *row[1:]), *result.counts[1:])),
+        replace(result, counts=((row[1], row[0], row[2]), *result.counts[1:])),
+        replace(result, ballots=result.ballots + 1),
+        replace(result, trustees=result.trustees[:2]),
+        replace(result, trustees=(1, 1, 2)),
+        replace(result, tally=b"\x01" * 32),
+    ]:
+        with pytest.raises(CryptoError) as e:
+            ty.verify_result(M, cer.commitments, tally, shares, bad)
+        assert e.value.code == ErrorCode.CRYPTO_BAD_RESULT
+    with pytest.raises(CryptoError) as e:  # a named trustee's share is missing
+        ty.verify_result(M, cer.commitments, tally, shares[1:], result)
+    assert e.value.code == ErrorCode.CRYPTO_BAD_RESULT
+
+
+def test_revoting_replaces_a_ballot(setup: Any) -> None:
+    cer, _, _ = setup
+    first = encrypt_ballot(M, cer.key, CRED, VOTES[0])[0]
+    second = encrypt_ballot(M, cer.key, CRED, VOTES[1])[0]
+    other = encrypt_ballot(M, cer.key, b"voter 2", VOTES[2])[0]
+    t = ty.empty_tally(M)
+    for b in (first, other):
+        t = ty.add_ballot(t, b)
+    t = ty.add_ballot(ty.subtract_ballot(t, first), second)
+    assert t == ty.aggregate(M, [other, second])
+    shares = [ty.make_decryption_share(M, t, j, cer.shares[j]) for j in (2, 4, 5)]
+    assert ty.decrypt_tally(M, cer.commitments, t, shares).counts == expected(M, [VOTES[2], VOTES[1]])
+    with pytest.raises(CryptoError) as e:
+        ty.subtract_ballot(ty.empty_tally(M), first)
+    assert e.value.code == ErrorCode.CRYPTO_BAD_TALLY
+
+
+def test_empty_tally_decrypts_to_zero(setup: Any) -> None:
+    cer, _, _ = setup
+    t = ty.empty_tally(M)
+    shares = [ty.make_decryption_share(M, t, j, cer.shares[j]) for j in (1, 2, 3)]
+    result = ty.decrypt_tally(M, cer.commitments, t, shares)
+    assert all(n == 0 for row in result.counts for n in row)
+    ty.verify_result(M, cer.commitments, t, shares, result)
+
+
+@given(data=st.data())
+@settings(max_examples=8)
+def test_random_votes_tally_to_their_sum(data: st.DataObject, setup: Any) -> None:
+    cer, _, _ = setup
+    votes = data.draw(st.lists(valid_selections(M), min_size=0, max_size=5))
+    tally = ty.aggregate(M, [encrypt_ballot(M, cer.key, CRED, v)[0] for v in votes])
+    subset = data.draw(st.permutations(sorted(cer.shares)))[: M.threshold]
+    shares = [ty.make_decryption_share(M, tally, j, cer.shares[j]) for j in subset]
+    assert ty.decrypt_tally(M, cer.commitments, tally, shares).counts == expected(M, votes)
+
+
+@given(st.integers(0, 5000), st.integers(0, 5000))
+def test_dlog_is_exact_and_bounded(m: int, bound: int) -> None:
+    p = g.base(g.sc(m))
+    if m <= bound:
+        assert dlog(p, bound) == m
+    else:
+        with pytest.raises(CryptoError) as e:
+            dlog(p, bound)
+        assert e.value.code == ErrorCode.CRYPTO_DLOG_OUT_OF_RANGE
