@@ -59,6 +59,45 @@ class ErrorCode(StrEnum):
     MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
     # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
+    TX_MALFORMED = "TX_MALFORMED"
+    TX_EXPIRED = "TX_EXPIRED"
+    TX_EXPIRY_TOO_FAR = "TX_EXPIRY_TOO_FAR"
+    TX_DUPLICATE = "TX_DUPLICATE"
+    TX_UNAUTHORIZED = "TX_UNAUTHORIZED"
+    TX_UNKNOWN_ELECTION = "TX_UNKNOWN_ELECTION"
+    TX_ELECTION_EXISTS = "TX_ELECTION_EXISTS"
+    TX_BAD_MANIFEST = "TX_BAD_MANIFEST"
+    TX_WRONG_PHASE = "TX_WRONG_PHASE"
+    TX_OUTSIDE_WINDOW = "TX_OUTSIDE_WINDOW"
+    TX_NOT_TRUSTEE = "TX_NOT_TRUSTEE"
+    TX_CEREMONY_DUPLICATE = "TX_CEREMONY_DUPLICATE"
+    TX_CEREMONY_INCOMPLETE = "TX_CEREMONY_INCOMPLETE"
+    TX_BAD_COMMITMENT = "TX_BAD_COMMITMENT"
+    TX_BAD_SHARES = "TX_BAD_SHARES"
+    TX_BAD_COMPLAINT = "TX_BAD_COMPLAINT"
+    TX_WRONG_ELIGIBILITY = "TX_WRONG_ELIGIBILITY"
+    TX_VOTER_REGISTERED = "TX_VOTER_REGISTERED"
+    TX_CARD_TAG_USED = "TX_CARD_TAG_USED"
+    TX_CODE_SALT_MISMATCH = "TX_CODE_SALT_MISMATCH"
+    TX_TOO_MANY_ENTRIES = "TX_TOO_MANY_ENTRIES"
+    TX_NOT_ELIGIBLE = "TX_NOT_ELIGIBLE"
+    TX_CODE_USED = "TX_CODE_USED"
+    TX_REVOTE_NOT_ALLOWED = "TX_REVOTE_NOT_ALLOWED"
+    TX_BAD_BALLOT = "TX_BAD_BALLOT"
+    TX_BAD_SPOIL = "TX_BAD_SPOIL"
+    TX_BAD_DECRYPTION_SHARE = "TX_BAD_DECRYPTION_SHARE"
+    TX_SHARE_DUPLICATE = "TX_SHARE_DUPLICATE"
+    TX_BAD_RESULT = "TX_BAD_RESULT"
+    STATE_STALE = "STATE_STALE"
+    BLOCK_MALFORMED = "BLOCK_MALFORMED"
+    BLOCK_BAD_HEIGHT = "BLOCK_BAD_HEIGHT"
+    BLOCK_BAD_PREV_HASH = "BLOCK_BAD_PREV_HASH"
+    BLOCK_BAD_TIME = "BLOCK_BAD_TIME"
+    BLOCK_BAD_PROPOSER = "BLOCK_BAD_PROPOSER"
+    BLOCK_BAD_TX_ROOT = "BLOCK_BAD_TX_ROOT"
+    BLOCK_BAD_STATE_ROOT = "BLOCK_BAD_STATE_ROOT"
+    BLOCK_TOO_MANY_TXS = "BLOCK_TOO_MANY_TXS"
+    BLOCK_BAD_PROOF = "BLOCK_BAD_PROOF"
     # --- consensus (consensus/) ---------------------------------------------------
     CONSENSUS_BAD_MESSAGE = "CONSENSUS_BAD_MESSAGE"
     # --- node runtime and HTTP API (node/) -----------------------------------------
@@ -79,6 +118,16 @@ class ErrorCode(StrEnum):
     NODE_NOT_RUNNING = "NODE_NOT_RUNNING"
     # --- storage (node/store.py) and audit ----------------------------------------
     STORE_CORRUPT = "STORE_CORRUPT"
+    STORE_MISSING = "STORE_MISSING"
+    STORE_WRONG_CHAIN = "STORE_WRONG_CHAIN"
+    STORE_LOCKED = "STORE_LOCKED"
+    STORE_NOT_FOUND = "STORE_NOT_FOUND"
+    STORE_OUT_OF_ORDER = "STORE_OUT_OF_ORDER"
+    AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"
+    AUDIT_CERTIFICATE_MISSING = "AUDIT_CERTIFICATE_MISSING"
+    AUDIT_BAD_CERTIFICATE = "AUDIT_BAD_CERTIFICATE"
+    AUDIT_STATE_MISMATCH = "AUDIT_STATE_MISMATCH"
+    AUDIT_RESULT_MISMATCH = "AUDIT_RESULT_MISMATCH"
     # --- eligibility, CLI workflows, i18n, speech (cli/, ballot_tx/eligibility) ----
     ELIGIBILITY_REJECTED = "ELIGIBILITY_REJECTED"
     ELIGIBILITY_MALFORMED = "ELIGIBILITY_MALFORMED"
@@ -90,6 +139,7 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_CRL_INVALID = "ELIGIBILITY_CRL_INVALID"
     ELIGIBILITY_CARD_REVOKED = "ELIGIBILITY_CARD_REVOKED"
     ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
+    ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -140,6 +190,45 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.MANIFEST_TOO_LARGE: "the manifest has more contests or options than a ballot can carry",
     # transactions and state machine
     ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
+    ErrorCode.TX_MALFORMED: "the transaction is not a well-formed canonical object",
+    ErrorCode.TX_EXPIRED: "the transaction's expiry time is before the block time",
+    ErrorCode.TX_EXPIRY_TOO_FAR: "the transaction's expiry is further ahead than the allowed lifetime",
+    ErrorCode.TX_DUPLICATE: "this exact transaction was already included (replay)",
+    ErrorCode.TX_UNAUTHORIZED: "the signer does not hold the role this transaction needs",
+    ErrorCode.TX_UNKNOWN_ELECTION: "no election with this id exists",
+    ErrorCode.TX_ELECTION_EXISTS: "an election with this manifest already exists",
+    ErrorCode.TX_BAD_MANIFEST: "the election manifest is invalid",
+    ErrorCode.TX_WRONG_PHASE: "the election is not in the phase this transaction needs",
+    ErrorCode.TX_OUTSIDE_WINDOW: "the block time is outside the election's voting window",
+    ErrorCode.TX_NOT_TRUSTEE: "the signer is not a trustee of this election",
+    ErrorCode.TX_CEREMONY_DUPLICATE: "this trustee already posted this ceremony step",
+    ErrorCode.TX_CEREMONY_INCOMPLETE: "the key ceremony is not complete",
+    ErrorCode.TX_BAD_COMMITMENT: "a trustee commitment or its proof is invalid",
+    ErrorCode.TX_BAD_SHARES: "a trustee's encrypted shares are malformed",
+    ErrorCode.TX_BAD_COMPLAINT: "a share complaint does not prove misbehaviour",
+    ErrorCode.TX_WRONG_ELIGIBILITY: "the registration does not match the election's eligibility method",
+    ErrorCode.TX_VOTER_REGISTERED: "this voter key is already registered for the election",
+    ErrorCode.TX_CARD_TAG_USED: "this ID card tag was already used to register in the election",
+    ErrorCode.TX_CODE_SALT_MISMATCH: "the one-time-code salt differs from the election's salt",
+    ErrorCode.TX_TOO_MANY_ENTRIES: "a registration batch is empty or too large",
+    ErrorCode.TX_NOT_ELIGIBLE: "the ballot signer is not a registered voter of the election",
+    ErrorCode.TX_CODE_USED: "this one-time code was already used to cast a ballot",
+    ErrorCode.TX_REVOTE_NOT_ALLOWED: "this voter already voted and the election does not allow re-voting",
+    ErrorCode.TX_BAD_BALLOT: "the encrypted ballot or its validity proof does not verify",
+    ErrorCode.TX_BAD_SPOIL: "the spoiled ballot's revealed randomness does not match it",
+    ErrorCode.TX_BAD_DECRYPTION_SHARE: "a decryption share or its proof is invalid",
+    ErrorCode.TX_SHARE_DUPLICATE: "this trustee already posted a decryption share",
+    ErrorCode.TX_BAD_RESULT: "the published result does not match the tally and decryption shares",
+    ErrorCode.STATE_STALE: "a state snapshot was used after a later state was committed over it",
+    ErrorCode.BLOCK_MALFORMED: "the block is not a well-formed canonical object",
+    ErrorCode.BLOCK_BAD_HEIGHT: "the block height does not follow the previous block",
+    ErrorCode.BLOCK_BAD_PREV_HASH: "the block does not link to the previous block's hash",
+    ErrorCode.BLOCK_BAD_TIME: "the block time does not increase or precedes genesis",
+    ErrorCode.BLOCK_BAD_PROPOSER: "the block proposer is not a validator",
+    ErrorCode.BLOCK_BAD_TX_ROOT: "the block's transaction Merkle root does not match its transactions",
+    ErrorCode.BLOCK_BAD_STATE_ROOT: "the block's state root differs from the state after the previous block",
+    ErrorCode.BLOCK_TOO_MANY_TXS: "the block holds more transactions than genesis allows",
+    ErrorCode.BLOCK_BAD_PROOF: "a Merkle inclusion proof does not verify",
     # consensus
     ErrorCode.CONSENSUS_BAD_MESSAGE: "a consensus message is malformed or wrongly signed",
     # node runtime and HTTP API
@@ -160,6 +249,16 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.NODE_NOT_RUNNING: "no node of the local network is running",
     # storage and audit
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
+    ErrorCode.STORE_MISSING: "a record the store needs is missing",
+    ErrorCode.STORE_WRONG_CHAIN: "the database belongs to another chain",
+    ErrorCode.STORE_LOCKED: "the database is in use by another process",
+    ErrorCode.STORE_NOT_FOUND: "no Ballotchain database at this path",
+    ErrorCode.STORE_OUT_OF_ORDER: "a block was committed out of height order",
+    ErrorCode.AUDIT_CHAIN_BROKEN: "the replayed chain does not link or verify",
+    ErrorCode.AUDIT_CERTIFICATE_MISSING: "a committed block has no commit certificate",
+    ErrorCode.AUDIT_BAD_CERTIFICATE: "a commit certificate does not verify against genesis",
+    ErrorCode.AUDIT_STATE_MISMATCH: "the stored state differs from the replayed state",
+    ErrorCode.AUDIT_RESULT_MISMATCH: "a published result differs from the recomputed tally",
     # eligibility and CLI workflows
     ErrorCode.ELIGIBILITY_REJECTED: "the voter is not eligible under the election's method",
     ErrorCode.ELIGIBILITY_MALFORMED: "an ID-card registration request or certificate is malformed",
@@ -171,6 +270,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_CRL_INVALID: "the revocation list is not signed by the card authority or is out of date",
     ErrorCode.ELIGIBILITY_CARD_REVOKED: "the card certificate has been revoked",
     ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
+    ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",
@@ -211,6 +311,44 @@ class GenesisError(BallotchainError):
 
 class EligibilityError(BallotchainError):
     """A voter's proof of eligibility (ID card, one-time code) is rejected."""
+
+
+class TxError(BallotchainError):
+    """A transaction that must not be applied: the code says which rule it broke."""
+
+
+class BlockError(BallotchainError):
+    """A block that is invalid as a whole; ``tx_index`` names the offending transaction, if any."""
+
+    def __init__(self, code: ErrorCode, message: str, tx_index: int | None = None) -> None:
+        super().__init__(code, message)
+        self.tx_index = tx_index
+
+
+class StateError(BallotchainError):
+    """Misuse of a state snapshot (a programming error in the caller, reported with a code)."""
+
+
+class StoreError(BallotchainError):
+    """The node database is missing, locked, or holds a record that fails its check."""
+
+
+class AuditError(BallotchainError):
+    """The first failure found by a replay audit, with where it was found."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        height: int | None = None,
+        tx_index: int | None = None,
+    ) -> None:
+        where = ""
+        if height is not None:
+            where = f"block {height}" + (f", tx {tx_index}" if tx_index is not None else "") + ": "
+        super().__init__(code, where + message)
+        self.height = height
+        self.tx_index = tx_index
 
 
 def markdown_table() -> str:
