@@ -100,6 +100,17 @@ class ErrorCode(StrEnum):
     BLOCK_BAD_PROOF = "BLOCK_BAD_PROOF"
     # --- consensus (consensus/) ---------------------------------------------------
     CONSENSUS_BAD_MESSAGE = "CONSENSUS_BAD_MESSAGE"
+    CONSENSUS_BAD_SIGNATURE = "CONSENSUS_BAD_SIGNATURE"
+    CONSENSUS_NOT_VALIDATOR = "CONSENSUS_NOT_VALIDATOR"
+    CONSENSUS_WRONG_VIEW = "CONSENSUS_WRONG_VIEW"
+    CONSENSUS_OUT_OF_WINDOW = "CONSENSUS_OUT_OF_WINDOW"
+    CONSENSUS_CONFLICT = "CONSENSUS_CONFLICT"
+    CONSENSUS_INVALID_BLOCK = "CONSENSUS_INVALID_BLOCK"
+    CONSENSUS_BAD_CERTIFICATE = "CONSENSUS_BAD_CERTIFICATE"
+    CONSENSUS_BAD_VIEW_CHANGE = "CONSENSUS_BAD_VIEW_CHANGE"
+    CONSENSUS_BAD_NEW_VIEW = "CONSENSUS_BAD_NEW_VIEW"
+    CONSENSUS_BAD_CHECKPOINT = "CONSENSUS_BAD_CHECKPOINT"
+    CONSENSUS_BAD_RECORD = "CONSENSUS_BAD_RECORD"
     # --- node runtime and HTTP API (node/) -----------------------------------------
     API_BAD_REQUEST = "API_BAD_REQUEST"
     API_NOT_FOUND = "API_NOT_FOUND"
@@ -231,6 +242,17 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.BLOCK_BAD_PROOF: "a Merkle inclusion proof does not verify",
     # consensus
     ErrorCode.CONSENSUS_BAD_MESSAGE: "a consensus message is malformed or wrongly signed",
+    ErrorCode.CONSENSUS_BAD_SIGNATURE: "a consensus signature does not verify under the sender's genesis key",
+    ErrorCode.CONSENSUS_NOT_VALIDATOR: "a consensus message names a sender that is not a genesis validator",
+    ErrorCode.CONSENSUS_WRONG_VIEW: "a consensus message is for a view this replica is not in",
+    ErrorCode.CONSENSUS_OUT_OF_WINDOW: "a consensus message's height is outside the watermarks",
+    ErrorCode.CONSENSUS_CONFLICT: "a message conflicts with one already accepted for its view and height",
+    ErrorCode.CONSENSUS_INVALID_BLOCK: "the application rejected a proposed or fetched block",
+    ErrorCode.CONSENSUS_BAD_CERTIFICATE: "a commit certificate lacks 2f+1 valid distinct validator signatures",
+    ErrorCode.CONSENSUS_BAD_VIEW_CHANGE: "a VIEW-CHANGE carries an invalid checkpoint or prepared proof",
+    ErrorCode.CONSENSUS_BAD_NEW_VIEW: "a NEW-VIEW's view changes or pre-prepares do not check out",
+    ErrorCode.CONSENSUS_BAD_CHECKPOINT: "a checkpoint proof lacks 2f+1 matching valid signatures",
+    ErrorCode.CONSENSUS_BAD_RECORD: "the persisted consensus record is damaged or for another chain",
     # node runtime and HTTP API
     ErrorCode.API_BAD_REQUEST: "the HTTP request is malformed",
     ErrorCode.API_NOT_FOUND: "no such route, block, transaction, election or receipt",
@@ -349,6 +371,10 @@ class AuditError(BallotchainError):
         super().__init__(code, where + message)
         self.height = height
         self.tx_index = tx_index
+
+
+class ConsensusError(BallotchainError):
+    """A consensus message, proof or certificate that does not check out."""
 
 
 def markdown_table() -> str:

@@ -8,6 +8,7 @@ object; parsing is strict and every problem names the offending field.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -223,7 +224,7 @@ class _Reader:
             raise _bad(self._p(key), "expected a string")
         return v
 
-    def hex32(self, key: str) -> bytes:
+    def hex32(self, key: builtins.str) -> bytes:
         v = self.str(key)
         try:
             b = bytes.fromhex(v)
@@ -233,7 +234,7 @@ class _Reader:
             raise _bad(self._p(key), "expected 64 hex characters")
         return b
 
-    def list(self, key: str) -> list[Any]:
+    def list(self, key: builtins.str) -> list[Any]:
         v = self.get(key)
         if type(v) is not list:
             raise _bad(self._p(key), "expected a list")

@@ -1,0 +1,797 @@
+"""The PBFT replica as a step function: ``step(state, event) -> (state, actions)``.
+
+Castro & Liskov, "Practical Byzantine Fault Tolerance", OSDI'99 (section numbers below
+refer to it; the TOCS 2002 paper's BFT-PK algorithm is the same). Sequence number n is
+the block height, digest d the block hash, one block per height.
+
+Normal case (§4.2):
+* primary(v) = v mod n. It asks the node for a block (``RequestProposal``) for
+  h = last committed + 1 and multicasts ``<PRE-PREPARE, v, h, d>`` with the block.
+* A backup accepts it if the signature is primary(v)'s, it is in view v, h is within the
+  watermarks and it accepted no other digest for (v, h); it then multicasts PREPARE --
+  once the application validated the block on top of its committed block h-1 (so
+  honest replicas prepare h only after committing h-1: blocks chain by hash).
+* prepared(v, h, d) at i: the pre-prepare and 2f matching PREPAREs from distinct backups.
+  Then i multicasts COMMIT. committed-local: 2f+1 matching COMMITs from distinct replicas
+  in one view (possibly including its own); those COMMITs are the commit certificate.
+  Blocks commit strictly in height order.
+
+Checkpoints and watermarks: §4.3 (``checkpoint.py``). View changes: §4.4
+(``viewchange.py``) with the liveness rules of §4.5.2: a timer that doubles for each
+consecutive view change, and joining a view change once f+1 replicas ask for higher views.
+
+The state is a plain mutable object owned by the caller: ``step`` updates it in place and
+returns it with the actions. There is no I/O, clock or randomness: signatures are
+deterministic Ed25519. Bad input never raises: it is counted in ``state.rejected`` by
+error code and otherwise ignored (no state change).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ballot_tx.codec import Wire, encode
+from ballot_tx.errors import ConsensusError, ErrorCode
+from ballot_tx.keys import KeyPair
+from consensus.certificate import CommitCertificate, check_certificate
+from consensus.checkpoint import (
+    CheckpointLog,
+    check_checkpoint_proof,
+    genesis_checkpoint,
+    high_watermark,
+)
+from consensus.events import (
+    Action,
+    App,
+    CommitBlock,
+    Event,
+    Executed,
+    Fetch,
+    FetchedBlocks,
+    Persist,
+    ProposalReady,
+    Received,
+    RequestProposal,
+    SafetyRecord,
+    SafetyVote,
+    Send,
+    SetTimer,
+    Start,
+    TimerFired,
+)
+from consensus.messages import (
+    Checkpoint,
+    CheckpointProof,
+    Commit,
+    ConsensusMessage,
+    NewView,
+    NewViewEntry,
+    Prepare,
+    PreparedProof,
+    PrePrepare,
+    SignedViewChange,
+    ViewChange,
+    VoteSig,
+)
+from consensus.verify import Verifier
+from consensus.viewchange import check_new_view, check_view_change, compute_new_view
+from genesis.document import Genesis
+
+PHASE_PRE_PREPARE, PHASE_PREPARE, PHASE_COMMIT = 1, 2, 3
+VIEW_TIMER = "view"
+FETCH_TIMER = "fetch"
+#: The view-change timeout doubles per consecutive failed view, up to 2**MAX_BACKOFF.
+MAX_BACKOFF = 6
+
+
+class _Stale(Exception):
+    """A message about a height at or below the stable checkpoint: silently dropped."""
+
+
+@dataclass
+class Slot:
+    """The log for one (view, height): pre-prepare, prepares and commits by digest."""
+
+    pp_hash: bytes | None = None
+    pp_sig: bytes = b""
+    prepares: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
+    commits: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
+    validated: bool = False
+    sent_prepare: bool = False
+    sent_commit: bool = False
+
+
+@dataclass
+class ReplicaState:
+    # --- configuration (fixed) ---
+    genesis: Genesis
+    me: int
+    chain_id: bytes
+    key: KeyPair
+    app: App
+    verifier: Verifier
+    n: int
+    f: int
+    quorum: int
+    interval: int
+    timeout_ms: int
+    # --- protocol state ---
+    view: int = 0
+    active: bool = True
+    last_active_view: int = 0
+    last_committed: int = 0
+    committed: dict[int, bytes] = field(default_factory=dict)
+    roots: dict[int, bytes] = field(default_factory=dict)
+    blocks: dict[bytes, bytes] = field(default_factory=dict)
+    block_height: dict[bytes, int] = field(default_factory=dict)
+    valid_cache: dict[tuple[int, bytes, bytes], bool] = field(default_factory=dict)
+    log: dict[tuple[int, int], Slot] = field(default_factory=dict)
+    prepared: dict[int, PreparedProof] = field(default_factory=dict)
+    votes: dict[tuple[int, int, int], bytes] = field(default_factory=dict)
+    stable: CheckpointProof | None = None
+    checkpoints: CheckpointLog = field(default_factory=CheckpointLog)
+    vc_sent: ViewChange | None = None
+    vc_blocks: tuple[bytes, ...] = ()
+    view_changes: dict[int, dict[int, tuple[SignedViewChange, tuple[bytes, ...]]]] = field(
+        default_factory=dict
+    )
+    nv_sent: ConsensusMessage | None = None
+    proposal_asked: tuple[int, int] | None = None
+    claimed: dict[int, int] = field(default_factory=dict)
+    fetching: int | None = None
+    timer_token: int = 0
+    view_timer_token: int = 0
+    fetch_timer_token: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    # --- derived ---
+    def primary(self, view: int) -> int:
+        return view % self.n
+
+    @property
+    def low(self) -> int:
+        assert self.stable is not None
+        return self.stable.height
+
+    @property
+    def high(self) -> int:
+        return high_watermark(self.low, self.interval)
+
+    def hash_at(self, height: int) -> bytes | None:
+        return self.chain_id if height == 0 else self.committed.get(height)
+
+
+def init_state(
+    genesis: Genesis,
+    my_index: int,
+    chain_id: bytes,
+    key: KeyPair,
+    app: App,
+    persisted: SafetyRecord | None = None,
+    committed_height: int = 0,
+    committed_hash: bytes | None = None,
+) -> ReplicaState:
+    """A replica for validator ``my_index``; restored from ``persisted`` after a restart.
+
+    ``committed_height``/``committed_hash`` are the node's durable chain tip (0 = none).
+    """
+    if genesis.validators[my_index].ed25519_public != key.ed25519_public:
+        raise ConsensusError(
+            ErrorCode.CONSENSUS_NOT_VALIDATOR, f"key is not genesis validator {my_index}'s key"
+        )
+    verifier = Verifier(tuple(v.ed25519_public for v in genesis.validators), chain_id)
+    st = ReplicaState(
+        genesis=genesis,
+        me=my_index,
+        chain_id=chain_id,
+        key=key,
+        app=app,
+        verifier=verifier,
+        n=genesis.n,
+        f=genesis.f,
+        quorum=genesis.quorum,
+        interval=max(1, genesis.params.checkpoint_interval),
+        timeout_ms=genesis.params.view_timeout_ms,
+    )
+    st.stable = genesis_checkpoint(chain_id)
+    if committed_height:
+        if committed_hash is None:
+            raise ValueError("committed_hash is required with committed_height")
+        st.last_committed = committed_height
+        st.committed[committed_height] = committed_hash
+    if persisted is not None:
+        _restore(st, persisted)
+    return st
+
+
+def _restore(st: ReplicaState, rec: SafetyRecord) -> None:
+    if rec.chain_id != st.chain_id or rec.validator != st.me:
+        raise ConsensusError(
+            ErrorCode.CONSENSUS_BAD_RECORD, "persisted record is for another chain or validator"
+        )
+    try:
+        check_checkpoint_proof(st.verifier, rec.checkpoint)
+    except ConsensusError as e:
+        raise ConsensusError(ErrorCode.CONSENSUS_BAD_RECORD, e.message) from None
+    st.view, st.active = rec.view, rec.view_active
+    st.last_active_view = rec.view if rec.view_active else max(0, rec.view - 1)
+    st.stable = rec.checkpoint
+    st.prepared = {p.height: p for p in rec.prepared}
+    st.votes = {(v.phase, v.view, v.height): v.block_hash for v in rec.votes}
+    st.vc_sent = rec.view_change
+
+
+def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
+    """Apply one event; return the (updated) state and the actions, in execution order."""
+    out: list[Action] = []
+    try:
+        if isinstance(event, Received):
+            _on_message(st, event.message, out)
+        elif isinstance(event, TimerFired):
+            _on_timer(st, event, out)
+        elif isinstance(event, ProposalReady):
+            _on_proposal(st, event, out)
+        elif isinstance(event, Executed):
+            _on_executed(st, event, out)
+        elif isinstance(event, FetchedBlocks):
+            _on_fetched(st, event, out)
+        elif isinstance(event, Start):
+            _on_start(st, out)
+    except ConsensusError as e:
+        st.rejected[str(e.code)] += 1
+    except _Stale:
+        pass
+    return st, out
+
+
+# --- signing and persistence ---------------------------------------------------------
+
+
+def _sign(st: ReplicaState, body: Wire) -> bytes:
+    return st.key.sign(type(body).KIND, st.chain_id, encode(body))
+
+
+def _vote(st: ReplicaState, phase: int, view: int, height: int, digest: bytes) -> None:
+    """Record a vote about to be signed; refuse if it conflicts with one already signed."""
+    key = (phase, view, height)
+    prior = st.votes.get(key)
+    if prior is not None and prior != digest:
+        raise ConsensusError(
+            ErrorCode.CONSENSUS_CONFLICT,
+            f"already signed another digest in phase {phase} of view {view} height {height}",
+        )
+    st.votes[key] = digest
+
+
+def record(st: ReplicaState) -> SafetyRecord:
+    """The durable record of everything this replica has signed that still matters."""
+    assert st.stable is not None
+    low = st.stable.height
+    return SafetyRecord(
+        chain_id=st.chain_id,
+        validator=st.me,
+        view=st.view,
+        view_active=st.active,
+        checkpoint=st.stable,
+        prepared=tuple(p for h, p in sorted(st.prepared.items()) if h > low),
+        votes=tuple(
+            SafetyVote(ph, v, h, d) for (ph, v, h), d in sorted(st.votes.items()) if h > low
+        ),
+        view_change=st.vc_sent,
+    )
+
+
+def _broadcast(
+    st: ReplicaState, body: Wire, sig: bytes, out: list[Action], blocks: tuple[bytes, ...] = ()
+) -> ConsensusMessage:
+    msg = ConsensusMessage(st.me, body, sig, blocks)  # type: ignore[arg-type]
+    out.append(Send(msg))
+    return msg
+
+
+# --- timers --------------------------------------------------------------------------
+
+
+def _arm_view_timer(st: ReplicaState, out: list[Action]) -> None:
+    backoff = min(max(0, st.view - st.last_active_view), MAX_BACKOFF)
+    st.timer_token += 1
+    st.view_timer_token = st.timer_token
+    out.append(SetTimer(VIEW_TIMER, st.timer_token, st.timeout_ms << backoff))
+
+
+def _on_start(st: ReplicaState, out: list[Action]) -> None:
+    _arm_view_timer(st, out)
+    if not st.active and st.vc_sent is not None and st.vc_sent.new_view == st.view:
+        sig = _sign(st, st.vc_sent)  # the same VIEW-CHANGE again (Ed25519 is deterministic)
+        st.view_changes.setdefault(st.view, {})[st.me] = (
+            SignedViewChange(st.me, st.vc_sent, sig),
+            (),
+        )
+        _broadcast(st, st.vc_sent, sig, out)
+    _maybe_propose(st, out)
+
+
+def _on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
+    if ev.name == VIEW_TIMER and ev.token == st.view_timer_token:
+        # §4.4: the timer expired in view v -> start a view change to v+1 (a replica still
+        # waiting for NEW-VIEW v+1 moves on to v+2 with a doubled timeout, §4.5.2).
+        _start_view_change(st, st.view + 1, out)
+    elif ev.name == FETCH_TIMER and ev.token == st.fetch_timer_token:
+        st.fetching = None
+        _check_behind(st, out)
+
+
+# --- normal case (§4.2) --------------------------------------------------------------
+
+
+def _slot(st: ReplicaState, view: int, height: int) -> Slot:
+    s = st.log.get((view, height))
+    if s is None:
+        s = st.log[(view, height)] = Slot()
+    return s
+
+
+def _validate(st: ReplicaState, height: int, digest: bytes) -> bool:
+    """App verdict on block ``digest`` at ``height`` over our committed block height-1."""
+    prev = st.hash_at(height - 1)
+    block = st.blocks.get(digest)
+    if prev is None or block is None:
+        return False
+    key = (height, prev, digest)
+    ok = st.valid_cache.get(key)
+    if ok is None:
+        ok = st.valid_cache[key] = bool(st.app.validate(height, prev, block))
+    return ok
+
+
+def _maybe_propose(st: ReplicaState, out: list[Action]) -> None:
+    h = st.last_committed + 1
+    if not st.active or st.primary(st.view) != st.me or h > st.high:
+        return
+    slot = st.log.get((st.view, h))
+    if slot is not None and slot.pp_hash is not None:
+        return
+    if st.proposal_asked == (st.view, h):
+        return
+    prev = st.hash_at(h - 1)
+    if prev is None:
+        return
+    st.proposal_asked = (st.view, h)
+    out.append(RequestProposal(h, st.view, prev))
+
+
+def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None:
+    h, v = ev.height, ev.view
+    if not st.active or v != st.view or st.primary(v) != st.me:
+        raise ConsensusError(ErrorCode.CONSENSUS_WRONG_VIEW, f"not primary of view {v} now")
+    if h != st.last_committed + 1 or h > st.high:
+        raise ConsensusError(ErrorCode.CONSENSUS_OUT_OF_WINDOW, f"cannot propose height {h} now")
+    slot = _slot(st, v, h)
+    if slot.pp_hash is not None:
+        raise ConsensusError(ErrorCode.CONSENSUS_CONFLICT, f"already proposed at height {h}")
+    digest = st.app.block_hash(ev.block)
+    st.blocks[digest] = ev.block
+    st.block_height[digest] = h
+    if not _validate(st, h, digest):
+        raise ConsensusError(ErrorCode.CONSENSUS_INVALID_BLOCK, f"own proposal for {h} invalid")
+    pp = PrePrepare(v, h, digest)
+    _vote(st, PHASE_PRE_PREPARE, v, h, digest)
+    sig = _sign(st, pp)
+    slot.pp_hash, slot.pp_sig, slot.validated = digest, sig, True
+    out.append(Persist(record(st)))
+    _broadcast(st, pp, sig, out, (ev.block,))
+    _check_prepared(st, v, h, out)
+
+
+def _on_message(st: ReplicaState, msg: ConsensusMessage, out: list[Action]) -> None:
+    st.verifier.require(msg.sender, msg.body, msg.signature, type(msg.body).__name__)
+    body = msg.body
+    if isinstance(body, PrePrepare | Prepare | Commit):
+        _note_height(st, msg.sender, body.height, out)
+        if isinstance(body, PrePrepare):
+            _on_pre_prepare(st, msg.sender, body, msg.signature, msg.blocks, out)
+        elif isinstance(body, Prepare):
+            _on_prepare(st, msg.sender, body, msg.signature, out)
+        else:
+            _on_commit(st, msg.sender, body, msg.signature, out)
+    elif isinstance(body, Checkpoint):
+        _on_checkpoint(st, msg.sender, body, msg.signature, out)
+    elif isinstance(body, ViewChange):
+        _on_view_change(st, msg.sender, body, msg.signature, msg.blocks, out)
+    elif isinstance(body, NewView):
+        _on_new_view(st, msg.sender, body, msg.blocks, out)
+
+
+def _require_window(st: ReplicaState, view: int, height: int, any_older_view: bool) -> None:
+    if view > st.view or (not any_older_view and (view != st.view or not st.active)):
+        raise ConsensusError(ErrorCode.CONSENSUS_WRONG_VIEW, f"message for view {view}")
+    if height <= st.low:
+        raise _Stale()  # garbage-collected height: harmless, not counted
+    if height > st.high:
+        raise ConsensusError(
+            ErrorCode.CONSENSUS_OUT_OF_WINDOW, f"height {height} outside ({st.low}, {st.high}]"
+        )
+
+
+def _store_blocks(st: ReplicaState, blocks: tuple[bytes, ...], wanted: dict[bytes, int]) -> None:
+    """Keep the carried blocks whose hash we need (unsigned bytes are checked by hash)."""
+    for b in blocks:
+        d = st.app.block_hash(b)
+        if d in wanted and d not in st.blocks:
+            st.blocks[d] = b
+            st.block_height[d] = wanted[d]
+
+
+def _on_pre_prepare(
+    st: ReplicaState,
+    sender: int,
+    pp: PrePrepare,
+    sig: bytes,
+    blocks: tuple[bytes, ...],
+    out: list[Action],
+) -> None:
+    _require_window(st, pp.view, pp.height, any_older_view=False)
+    if sender != st.primary(pp.view):
+        raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, "pre-prepare not from the primary")
+    slot = _slot(st, pp.view, pp.height)
+    if slot.pp_hash is not None:
+        if slot.pp_hash != pp.block_hash:
+            raise ConsensusError(
+                ErrorCode.CONSENSUS_CONFLICT, f"second pre-prepare for height {pp.height}"
+            )
+        return
+    _store_blocks(st, blocks, {pp.block_hash: pp.height})
+    if pp.block_hash not in st.blocks:
+        raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, "pre-prepare without its block")
+    slot.pp_hash, slot.pp_sig = pp.block_hash, sig
+    _try_prepare(st, pp.view, pp.height, out)
+
+
+def _try_prepare(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
+    """Multicast PREPARE once the block checks out on top of our committed chain."""
+    slot = st.log.get((v, h))
+    if slot is None or slot.pp_hash is None or slot.sent_prepare or slot.validated:
+        return
+    if not st.active or v != st.view:
+        return
+    d = slot.pp_hash
+    if h <= st.last_committed:
+        ok = st.committed.get(h) == d  # redo after a view change (§4.4): same block only
+    elif h == st.last_committed + 1:
+        ok = _validate(st, h, d)
+        if not ok and d in st.blocks and st.hash_at(h - 1) is not None:
+            # The primary proposed a block the application rejects: misbehaviour, so do
+            # not wait for the timer (every honest replica reaches the same verdict).
+            st.rejected[str(ErrorCode.CONSENSUS_INVALID_BLOCK)] += 1
+            slot.validated = False
+            slot.sent_prepare = True  # never prepare it
+            _start_view_change(st, st.view + 1, out)
+            return
+    else:
+        return  # wait until h-1 commits
+    if not ok:
+        return
+    slot.validated = True
+    if st.primary(v) == st.me:
+        _check_prepared(st, v, h, out)
+        return
+    _vote(st, PHASE_PREPARE, v, h, d)
+    sig = _sign(st, Prepare(v, h, d))
+    slot.sent_prepare = True
+    slot.prepares.setdefault(d, {})[st.me] = sig
+    out.append(Persist(record(st)))
+    _broadcast(st, Prepare(v, h, d), sig, out)
+    _check_prepared(st, v, h, out)
+
+
+def _on_prepare(st: ReplicaState, sender: int, p: Prepare, sig: bytes, out: list[Action]) -> None:
+    _require_window(st, p.view, p.height, any_older_view=False)
+    if sender == st.primary(p.view):
+        raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, "prepare from the primary")
+    slot = _slot(st, p.view, p.height)
+    for d, sigs in slot.prepares.items():
+        if sender in sigs and d != p.block_hash:
+            raise ConsensusError(ErrorCode.CONSENSUS_CONFLICT, "sender prepared another block")
+    slot.prepares.setdefault(p.block_hash, {}).setdefault(sender, sig)
+    _check_prepared(st, p.view, p.height, out)
+
+
+def _check_prepared(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
+    """prepared(m, v, n, i) (§4.2) -> remember the proof for VIEW-CHANGE, multicast COMMIT."""
+    slot = st.log.get((v, h))
+    if slot is None or slot.pp_hash is None or not slot.validated or slot.sent_commit:
+        return
+    if not st.active or v != st.view:
+        return
+    d = slot.pp_hash
+    primary = st.primary(v)
+    backups = sorted((i, s) for i, s in slot.prepares.get(d, {}).items() if i != primary)
+    if len(backups) < 2 * st.f:
+        return
+    proof = PreparedProof(
+        v, h, d, slot.pp_sig, tuple(VoteSig(i, s) for i, s in backups[: 2 * st.f])
+    )
+    cur = st.prepared.get(h)
+    if cur is None or cur.view <= v:
+        st.prepared[h] = proof
+    _vote(st, PHASE_COMMIT, v, h, d)
+    sig = _sign(st, Commit(v, h, d))
+    slot.sent_commit = True
+    slot.commits.setdefault(d, {})[st.me] = sig
+    out.append(Persist(record(st)))
+    _broadcast(st, Commit(v, h, d), sig, out)
+    _try_commit(st, out)
+
+
+def _on_commit(st: ReplicaState, sender: int, c: Commit, sig: bytes, out: list[Action]) -> None:
+    # COMMITs of older views still count: 2f+1 of them in one view make a certificate.
+    _require_window(st, c.view, c.height, any_older_view=True)
+    slot = _slot(st, c.view, c.height)
+    for d, sigs in slot.commits.items():
+        if sender in sigs and d != c.block_hash:
+            raise ConsensusError(ErrorCode.CONSENSUS_CONFLICT, "sender committed another block")
+    slot.commits.setdefault(c.block_hash, {}).setdefault(sender, sig)
+    _try_commit(st, out)
+
+
+def _certificate_at(st: ReplicaState, h: int) -> CommitCertificate | None:
+    for (v, height), slot in sorted(st.log.items()):
+        if height != h:
+            continue
+        for d, sigs in sorted(slot.commits.items()):
+            if len(sigs) >= st.quorum and d in st.blocks:
+                chosen = sorted(sigs.items())[: st.quorum]
+                return CommitCertificate(h, v, d, tuple(VoteSig(i, s) for i, s in chosen))
+    return None
+
+
+def _try_commit(st: ReplicaState, out: list[Action]) -> None:
+    """Commit heights in order while a certificate for the next one is at hand."""
+    while True:
+        h = st.last_committed + 1
+        cert = _certificate_at(st, h)
+        if cert is None or not _validate(st, h, cert.block_hash):
+            return
+        _commit(st, cert, st.blocks[cert.block_hash], out)
+
+
+def _commit(st: ReplicaState, cert: CommitCertificate, block: bytes, out: list[Action]) -> None:
+    h = cert.height
+    st.last_committed = h
+    st.committed[h] = cert.block_hash
+    out.append(CommitBlock(h, block, cert))
+    if st.active:
+        _arm_view_timer(st, out)  # progress: the primary is doing its job
+    _try_prepare(st, st.view, h + 1, out)
+    _maybe_propose(st, out)
+
+
+# --- checkpoints (§4.3) ----------------------------------------------------------------
+
+
+def _on_executed(st: ReplicaState, ev: Executed, out: list[Action]) -> None:
+    d = st.committed.get(ev.height)
+    if d is None or ev.height > st.last_committed:
+        raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, f"height {ev.height} not committed")
+    st.roots[ev.height] = ev.state_root
+    if ev.height % st.interval == 0 and ev.height > st.low:
+        cp = Checkpoint(ev.height, d, ev.state_root)
+        sig = _sign(st, cp)
+        st.checkpoints.add(st.me, cp, sig)
+        _broadcast(st, cp, sig, out)
+        _check_stable(st, out)
+
+
+def _on_checkpoint(
+    st: ReplicaState, sender: int, cp: Checkpoint, sig: bytes, out: list[Action]
+) -> None:
+    if cp.height <= st.low or cp.height % st.interval != 0:
+        return
+    _note_height(st, sender, cp.height, out)
+    if cp.height > st.high + 2 * st.interval:
+        raise ConsensusError(ErrorCode.CONSENSUS_OUT_OF_WINDOW, "checkpoint too far ahead")
+    st.checkpoints.add(sender, cp, sig)
+    _check_stable(st, out)
+
+
+def _check_stable(st: ReplicaState, out: list[Action]) -> None:
+    """Adopt the highest checkpoint with 2f+1 matching votes that we executed to the same
+    state; a proven checkpoint above our chain is evidence we are behind (fetch)."""
+    for cp in reversed(st.checkpoints.quorum_above(st.low, st.quorum)):
+        if cp.height > st.last_committed:
+            _request_fetch(st, tuple(st.checkpoints.votes[cp]), out)
+            continue
+        if st.committed.get(cp.height) == cp.block_hash and st.roots.get(cp.height) == (
+            cp.state_root
+        ):
+            proof = st.checkpoints.proof(cp, st.quorum)
+            assert proof is not None
+            _make_stable(st, proof)
+            return
+
+
+def _make_stable(st: ReplicaState, proof: CheckpointProof) -> None:
+    """Garbage-collect everything at or below the new low water mark (§4.3)."""
+    st.stable = proof
+    h = proof.height
+    st.log = {k: s for k, s in st.log.items() if k[1] > h}
+    st.prepared = {k: p for k, p in st.prepared.items() if k > h}
+    st.votes = {k: d for k, d in st.votes.items() if k[2] > h}
+    st.checkpoints.collect_garbage(h)
+    keep = {d for d, bh in st.block_height.items() if bh > h}
+    st.blocks = {d: b for d, b in st.blocks.items() if d in keep}
+    st.block_height = {d: bh for d, bh in st.block_height.items() if d in keep}
+    st.committed = {k: d for k, d in st.committed.items() if k >= h}
+    st.roots = {k: r for k, r in st.roots.items() if k >= h}
+    st.valid_cache = {k: v for k, v in st.valid_cache.items() if k[0] > h}
+
+
+# --- catch-up ------------------------------------------------------------------------
+
+
+def _note_height(st: ReplicaState, sender: int, height: int, out: list[Action]) -> None:
+    if height > st.claimed.get(sender, 0):
+        st.claimed[sender] = height
+        if height > st.last_committed + 1:
+            _check_behind(st, out)
+
+
+def _check_behind(st: ReplicaState, out: list[Action]) -> None:
+    """f+1 validators speaking about heights above our next one: at least one honest
+    replica committed beyond us, so fetch certified blocks instead of waiting."""
+    ahead = tuple(sorted(i for i, h in st.claimed.items() if h > st.last_committed + 1))
+    if len(ahead) >= st.f + 1:
+        _request_fetch(st, ahead, out)
+
+
+def _request_fetch(st: ReplicaState, peers: tuple[int, ...], out: list[Action]) -> None:
+    peers = tuple(p for p in peers if p != st.me)
+    if st.fetching is not None or not peers:
+        return
+    st.fetching = st.last_committed + 1
+    out.append(Fetch(st.last_committed + 1, peers))
+    st.timer_token += 1
+    st.fetch_timer_token = st.timer_token
+    out.append(SetTimer(FETCH_TIMER, st.timer_token, st.timeout_ms))
+
+
+def _on_fetched(st: ReplicaState, ev: FetchedBlocks, out: list[Action]) -> None:
+    """Commit fetched blocks in order, each only with a valid certificate and an App yes."""
+    st.fetching = None
+    for block, cert in ev.blocks:
+        h = st.last_committed + 1
+        if cert.height < h:
+            continue
+        if cert.height > h:
+            break
+        check_certificate(st.verifier, cert)
+        d = st.app.block_hash(block)
+        if d != cert.block_hash:
+            raise ConsensusError(ErrorCode.CONSENSUS_BAD_CERTIFICATE, "block does not match")
+        st.blocks[d] = block
+        st.block_height[d] = h
+        if not _validate(st, h, d):
+            raise ConsensusError(ErrorCode.CONSENSUS_INVALID_BLOCK, f"fetched block {h} invalid")
+        _commit(st, cert, block, out)
+    _try_commit(st, out)
+    _check_stable(st, out)
+    _check_behind(st, out)
+
+
+# --- view changes (§4.4, §4.5.2) ------------------------------------------------------------
+
+
+def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> None:
+    """Stop normal operation and multicast <VIEW-CHANGE, v+1, n, C, P, i>."""
+    if new_view <= st.view:
+        return
+    assert st.stable is not None
+    if st.active:
+        st.last_active_view = st.view
+    st.view, st.active = new_view, False
+    st.proposal_asked = None
+    prepared = tuple(p for h, p in sorted(st.prepared.items()) if h > st.stable.height)
+    vc = ViewChange(new_view, st.stable, prepared)
+    st.vc_sent = vc
+    sig = _sign(st, vc)
+    blocks = tuple(st.blocks[p.block_hash] for p in prepared if p.block_hash in st.blocks)
+    st.vc_blocks = blocks
+    st.view_changes.setdefault(new_view, {})[st.me] = (SignedViewChange(st.me, vc, sig), blocks)
+    out.append(Persist(record(st)))
+    _broadcast(st, vc, sig, out, blocks)
+    _arm_view_timer(st, out)
+    _try_new_view(st, out)
+
+
+def _on_view_change(
+    st: ReplicaState,
+    sender: int,
+    vc: ViewChange,
+    sig: bytes,
+    blocks: tuple[bytes, ...],
+    out: list[Action],
+) -> None:
+    if vc.new_view < st.view or (vc.new_view == st.view and st.active):
+        # The sender is behind: help it with the NEW-VIEW we sent, if we are that primary.
+        if st.nv_sent is not None and st.nv_sent.body.view == st.view:  # type: ignore[union-attr]
+            out.append(Send(st.nv_sent, sender))
+        return
+    if sender in st.view_changes.get(vc.new_view, {}):
+        return
+    check_view_change(st.verifier, vc, st.primary)
+    _store_blocks(st, blocks, {p.block_hash: p.height for p in vc.prepared})
+    st.view_changes.setdefault(vc.new_view, {})[sender] = (
+        SignedViewChange(sender, vc, sig),
+        blocks,
+    )
+    # §4.5.2: f+1 other replicas want views above ours -> join the smallest of them.
+    above = {
+        (v, s) for v, vcs in st.view_changes.items() if v > st.view for s in vcs if s != st.me
+    }
+    if len({s for _, s in above}) >= st.f + 1:
+        _start_view_change(st, min(v for v, _ in above), out)
+    _try_new_view(st, out)
+
+
+def _try_new_view(st: ReplicaState, out: list[Action]) -> None:
+    """As primary of the view we are changing to: with 2f+1 VIEW-CHANGEs (ours included)
+    multicast <NEW-VIEW, v+1, V, O> and enter the view."""
+    v = st.view
+    if st.active or st.primary(v) != st.me:
+        return
+    vcs = st.view_changes.get(v, {})
+    if st.me not in vcs or len(vcs) < st.quorum:
+        return
+    chosen = [vcs[st.me]] + [vcs[s] for s in sorted(vcs) if s != st.me][: st.quorum - 1]
+    cp, entries = compute_new_view(s.body for s, _ in chosen)
+    o = []
+    blocks: list[bytes] = []
+    for h, d in entries:
+        _vote(st, PHASE_PRE_PREPARE, v, h, d)
+        o.append(NewViewEntry(h, d, _sign(st, PrePrepare(v, h, d))))
+        if d in st.blocks:
+            blocks.append(st.blocks[d])
+    nv = NewView(v, tuple(sorted((s for s, _ in chosen), key=lambda s: s.sender)), tuple(o))
+    sig = _sign(st, nv)
+    _enter_view(st, nv, cp, out, persist_first=True)
+    st.nv_sent = _broadcast(st, nv, sig, out, tuple(blocks))
+
+
+def _on_new_view(
+    st: ReplicaState, sender: int, nv: NewView, blocks: tuple[bytes, ...], out: list[Action]
+) -> None:
+    if nv.view < st.view or (nv.view == st.view and st.active):
+        return
+    if sender != st.primary(nv.view):
+        raise ConsensusError(ErrorCode.CONSENSUS_BAD_NEW_VIEW, "new view not from its primary")
+    cp, entries = check_new_view(st.verifier, nv, st.primary)
+    _store_blocks(st, blocks, dict((d, h) for h, d in entries))
+    _enter_view(st, nv, cp, out, persist_first=True)
+
+
+def _enter_view(
+    st: ReplicaState, nv: NewView, cp: CheckpointProof, out: list[Action], persist_first: bool
+) -> None:
+    """Adopt min-s's checkpoint, log O as pre-prepares of the new view, prepare them."""
+    assert st.stable is not None
+    st.view, st.active, st.last_active_view = nv.view, True, nv.view
+    st.vc_sent = None
+    st.view_changes = {v: s for v, s in st.view_changes.items() if v > nv.view}
+    if cp.height > st.stable.height:
+        _make_stable(st, cp)
+    for e in nv.pre_prepares:
+        if e.height <= st.low:
+            continue
+        slot = _slot(st, nv.view, e.height)
+        slot.pp_hash, slot.pp_sig = e.block_hash, e.signature
+        st.block_height.setdefault(e.block_hash, e.height)
+    if persist_first:
+        out.append(Persist(record(st)))
+    _arm_view_timer(st, out)
+    for e in nv.pre_prepares:
+        _try_prepare(st, nv.view, e.height, out)
+    if st.last_committed < cp.height:
+        _request_fetch(st, tuple(s.sender for s in nv.view_changes), out)
+    _try_commit(st, out)
+    _maybe_propose(st, out)

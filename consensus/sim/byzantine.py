@@ -1,0 +1,141 @@
+"""Byzantine behaviours: a faulty validator runs a real replica and tampers with its output.
+
+* ``silent``: never runs (crash-stop from the start);
+* ``equivocate``: as primary sends one block to half the replicas and another to the rest,
+  and votes for both;
+* ``forge``: also sends copies with corrupted signatures, impersonates other validators,
+  sends as a non-validator (index out of range, or an outsider's key);
+* ``replay``: also re-sends old messages it has seen (valid signatures, stale content);
+* ``wrongview``: also sends re-signed copies with shifted view or height;
+* ``invalid``: as primary proposes blocks the application rejects; serves forged
+  certificates and invalid blocks to replicas that fetch from it;
+* ``twin``: two instances of one validator, both running honest code (equivocation by
+  accident, as when an operator starts a node twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ballot_tx.codec import encode
+from ballot_tx.keys import KeyPair
+from consensus.certificate import CommitCertificate
+from consensus.events import RequestProposal
+from consensus.messages import Commit, ConsensusMessage, PrePrepare, Prepare, VoteSig
+from consensus.sim.app import make_block
+
+if TYPE_CHECKING:
+    from consensus.sim.world import Instance, Simulation
+
+BEHAVIOURS = ("silent", "equivocate", "forge", "replay", "wrongview", "invalid", "twin")
+OUTSIDER = KeyPair.from_seed(b"outsider" * 4)
+
+Out = list[tuple[ConsensusMessage, int | None]]
+
+
+class Adversary:
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.rng = sim.rng
+        self.seen: list[ConsensusMessage] = []
+        self.alt: dict[tuple[int, int], bytes] = {}  # (view, height) -> second block hash
+
+    def _sign(self, index: int, body: PrePrepare | Prepare | Commit) -> bytes:
+        from consensus.sim.world import sim_key
+
+        return sim_key(index).sign(body.KIND, self.sim.chain_id, encode(body))
+
+    def observe(self, msg: ConsensusMessage) -> None:
+        if len(self.seen) < 2000 and self.rng.random() < 0.2:
+            self.seen.append(msg)
+
+    # --- what a faulty validator sends ------------------------------------------------------
+
+    def outgoing(self, inst: Instance, msg: ConsensusMessage, to: int | None) -> Out:
+        role = inst.role
+        out: Out = [(msg, to)]
+        if role in ("honest", "twin"):
+            return out
+        body = msg.body
+        n = self.sim.cfg.n
+        if role == "equivocate":
+            return self._equivocate(inst, msg, to)
+        if role == "forge" and self.rng.random() < 0.5:
+            k = self.rng.randrange(4)
+            if k == 0:
+                bad = bytes([msg.signature[0] ^ 1]) + msg.signature[1:]
+                out.append((replace(msg, signature=bad), to))
+            elif k == 1:
+                out.append((replace(msg, sender=self.rng.randrange(n)), to))
+            elif k == 2:
+                out.append((replace(msg, sender=n + self.rng.randrange(3)), to))
+            else:
+                sig = OUTSIDER.sign(type(body).KIND, self.sim.chain_id, encode(body))
+                out.append((replace(msg, sender=self.rng.randrange(n), signature=sig), to))
+        elif role == "replay" and self.seen:
+            for _ in range(self.rng.randrange(3)):
+                out.append((self.rng.choice(self.seen), None))
+        elif role == "wrongview" and isinstance(body, PrePrepare | Prepare | Commit):
+            dv, dh = self.rng.choice([(1, 0), (-1, 0), (0, 1), (0, -1), (5, 3)])
+            v, h = max(0, body.view + dv), max(1, body.height + dh)
+            wrong = type(body)(v, h, body.block_hash)
+            out.append((ConsensusMessage(inst.index, wrong, self._sign(inst.index, wrong)), to))
+        return out
+
+    def _equivocate(self, inst: Instance, msg: ConsensusMessage, to: int | None) -> Out:
+        body = msg.body
+        n = self.sim.cfg.n
+        others = [i for i in range(n) if i != inst.index]
+        if isinstance(body, PrePrepare) and msg.blocks:
+            from consensus.sim.app import parse_block
+
+            parsed = parse_block(msg.blocks[0])
+            assert parsed is not None
+            alt_block = make_block(body.height, parsed[1], inst.index, self.rng.randrange(1 << 32))
+            d2 = self.sim.app.block_hash(alt_block)
+            self.alt[(body.view, body.height)] = d2
+            alt = PrePrepare(body.view, body.height, d2)
+            alt_msg = ConsensusMessage(inst.index, alt, self._sign(inst.index, alt), (alt_block,))
+            self.rng.shuffle(others)
+            half = len(others) // 2
+            return [(msg, i) for i in others[:half]] + [(alt_msg, i) for i in others[half:]]
+        if isinstance(body, Prepare | Commit):
+            d2 = self.alt.get((body.view, body.height))
+            out: Out = [(msg, to)]
+            if d2 is not None:
+                vote = type(body)(body.view, body.height, d2)
+                out.append((ConsensusMessage(inst.index, vote, self._sign(inst.index, vote)), to))
+            return out
+        return [(msg, to)]
+
+    # --- proposals and fetch answers ------------------------------------------------------------
+
+    def propose(self, inst: Instance, a: RequestProposal) -> None:
+        if inst.role != "invalid":
+            self.sim.propose(inst, a)
+            return
+        block = make_block(a.height, a.prev_hash, inst.index, self.rng.randrange(1 << 32), False)
+        pp = PrePrepare(a.view, a.height, self.sim.app.block_hash(block))
+        msg = ConsensusMessage(inst.index, pp, self._sign(inst.index, pp), (block,))
+        self.sim.inv.observe_signed(msg)
+        self.sim.broadcast(inst.index, msg, None)
+
+    def fetch_answer(
+        self, src: Instance, from_height: int
+    ) -> tuple[tuple[bytes, CommitCertificate], ...]:
+        blocks = self.sim.chain_slice(src, from_height)
+        if src.role not in ("invalid", "forge") or not blocks:
+            return blocks
+        block, cert = blocks[0]
+        if self.rng.random() < 0.5:  # a certificate with a forged signature
+            sigs = list(cert.sigs)
+            sigs[0] = VoteSig(sigs[0].validator, bytes(64))
+            return ((block, replace(cert, sigs=tuple(sigs))),)
+        # an invalid block with a certificate from one faulty signer, repeated
+        fake = make_block(from_height, bytes(32), src.index, 7, False)
+        d = self.sim.app.block_hash(fake)
+        body = Commit(cert.view, from_height, d)
+        sig = self._sign(src.index, body)
+        q = 2 * self.sim.cfg.f + 1
+        return ((fake, CommitCertificate(from_height, cert.view, d, (VoteSig(src.index, sig),) * q)),)

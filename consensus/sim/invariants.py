@@ -1,0 +1,161 @@
+"""Safety and liveness invariants, checked incrementally after every simulated step.
+
+* agreement: no two honest replicas commit different blocks at one height;
+* prefix consistency: every honest chain is a prefix of one chain (heights in order,
+  each block on its predecessor's hash);
+* at most one block prepared by a quorum (pre-prepare + 2f prepares, valid signatures)
+  per (view, height), counted over every message anyone sent;
+* a committed block keeps its height: any quorum-prepared block at that height in the
+  commit's view or later is the committed one;
+* equal state roots at stable checkpoints, and equal to the replica's own execution;
+* no honest replica signs two different values for one (view, height, phase), across
+  restarts;
+* validity: only blocks the App accepts commit; every certificate verifies from genesis;
+* liveness: after the network heals every honest replica reaches the target height.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ballot_tx.codec import encode
+from ballot_tx.errors import ConsensusError
+from consensus.events import CommitBlock
+from consensus.messages import (
+    Checkpoint,
+    Commit,
+    ConsensusMessage,
+    NewView,
+    PrePrepare,
+    Prepare,
+    ViewChange,
+)
+
+if TYPE_CHECKING:
+    from consensus.sim.world import Instance, Simulation
+
+
+class Invariants:
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.committed: dict[int, tuple[bytes, int]] = {}  # height -> (hash, cert view)
+        self.signed: dict[tuple[int, str, int, int], bytes] = {}
+        # (view, height) -> hash -> (pre-prepare signers, prepare signers)
+        self.prep: dict[tuple[int, int], dict[bytes, tuple[set[int], set[int]]]] = {}
+        self.quorum_prepared: dict[tuple[int, int], bytes] = {}
+        self.stable_roots: dict[int, bytes] = {}
+        self.max_view_at_heal = -1
+
+    def fail(self, what: str) -> None:
+        from consensus.sim.world import InvariantViolation
+
+        raise InvariantViolation(f"t={self.sim.now}ms: {what}")
+
+    # --- per message sent --------------------------------------------------------------
+
+    def on_send(self, inst: Instance, msg: ConsensusMessage) -> None:
+        """Record what an honest replica signed; feed prepare quorums (all senders)."""
+        body = msg.body
+        if inst.honest:
+            if isinstance(body, PrePrepare | Prepare | Commit):
+                key = (inst.index, type(body).KIND, body.view, body.height)
+            elif isinstance(body, Checkpoint):
+                key = (inst.index, body.KIND, 0, body.height)
+            elif isinstance(body, ViewChange):
+                key = (inst.index, body.KIND, body.new_view, 0)
+            else:
+                key = (inst.index, body.KIND, body.view, 0)
+            value = encode(body)
+            prior = self.signed.setdefault(key, value)
+            if prior != value:
+                self.fail(f"honest validator {inst.index} signed two values for {key[1:]}")
+        self.observe_signed(msg)
+
+    def observe_signed(self, msg: ConsensusMessage) -> None:
+        body = msg.body
+        sim = self.sim
+        if isinstance(body, PrePrepare | Prepare):
+            if not sim.verifier.valid(msg.sender, body, msg.signature):
+                return
+            self._prep(body.view, body.height, body.block_hash, msg.sender, isinstance(body, PrePrepare))
+        elif isinstance(body, NewView):
+            if not sim.verifier.valid(msg.sender, body, msg.signature):
+                return
+            primary = body.view % sim.cfg.n
+            for e in body.pre_prepares:
+                if sim.verifier.valid(primary, PrePrepare(body.view, e.height, e.block_hash), e.signature):
+                    self._prep(body.view, e.height, e.block_hash, primary, True)
+
+    def _prep(self, view: int, height: int, d: bytes, signer: int, is_pp: bool) -> None:
+        n, f = self.sim.cfg.n, self.sim.cfg.f
+        primary = view % n
+        by_hash = self.prep.setdefault((view, height), {})
+        pps, prs = by_hash.setdefault(d, (set(), set()))
+        if is_pp:
+            if signer != primary:
+                return
+            pps.add(signer)
+        elif signer != primary:
+            prs.add(signer)
+        if pps and len(prs) >= 2 * f:
+            other = self.quorum_prepared.setdefault((view, height), d)
+            if other != d:
+                self.fail(f"two blocks prepared by a quorum at view {view} height {height}")
+            c = self.committed.get(height)
+            if c is not None and c[1] <= view and c[0] != d:
+                self.fail(f"view {view} prepared another block at committed height {height}")
+
+    # --- per commit ---------------------------------------------------------------------
+
+    def on_commit(self, inst: Instance, a: CommitBlock, d: bytes) -> None:
+        sim = self.sim
+        h = a.height
+        if h != len(inst.chain) + 1:
+            self.fail(f"instance {inst.iid} committed height {h} after {len(inst.chain)}")
+        prev = inst.chain[-1][0] if inst.chain else sim.chain_id
+        if not sim.app.validate(h, prev, a.block):
+            self.fail(f"instance {inst.iid} committed a block the app rejects at {h}")
+        cert = a.certificate
+        if cert.height != h or cert.block_hash != d:
+            self.fail(f"certificate does not name the committed block at {h}")
+        try:
+            sim.check_certificate(cert)
+        except ConsensusError as e:
+            self.fail(f"certificate at {h} does not verify: {e.message}")
+        if not inst.honest:
+            return
+        prior = self.committed.get(h)
+        if prior is not None and prior[0] != d:
+            self.fail(f"agreement: two different blocks committed at height {h}")
+        if prior is None or cert.view < prior[1]:
+            self.committed[h] = (d, cert.view)
+        for (v, height), qd in self.quorum_prepared.items():
+            if height == h and v >= cert.view and qd != d:
+                self.fail(f"view {v} prepared another block at committed height {h}")
+
+    # --- per step -------------------------------------------------------------------------
+
+    def after_step(self, inst: Instance) -> None:
+        if not inst.honest:
+            return
+        st = inst.state
+        assert st.stable is not None
+        h = st.stable.height
+        if h == 0:
+            return
+        root = st.stable.state_root
+        prior = self.stable_roots.setdefault(h, root)
+        if prior != root:
+            self.fail(f"stable checkpoints at height {h} disagree on the state root")
+        if len(inst.roots) >= h and inst.roots[h - 1] != root:
+            self.fail(f"instance {inst.iid} executed height {h} to a different root")
+
+    def check_liveness(self) -> None:
+        sim = self.sim
+        target = sim.cfg.target_height
+        for inst in sim.honest():
+            if len(inst.chain) < target:
+                self.fail(
+                    f"liveness: honest instance {inst.iid} (validator {inst.index}) at height "
+                    f"{len(inst.chain)} < {target} after heal (view {inst.state.view})"
+                )

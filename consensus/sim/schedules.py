@@ -1,0 +1,50 @@
+"""Generated hostile schedules: one seed -> one ``SimConfig`` (faults, network, crashes).
+
+A schedule picks up to f Byzantine validators with random behaviours (twins included),
+a lossy/duplicating/reordering network, partitions and crash-restarts of honest
+validators, all before ``heal_ms``; after it the network is reliable and every honest
+replica must reach the target height. The same seed always gives the same schedule and,
+because the simulation is driven by ``random.Random(seed)``, the same run.
+"""
+
+from __future__ import annotations
+
+import random
+
+from consensus.sim.byzantine import BEHAVIOURS
+from consensus.sim.world import SimConfig
+
+
+def config_for_seed(seed: int, n: int) -> SimConfig:
+    rng = random.Random(f"schedule/{n}/{seed}")
+    f = (n - 1) // 3
+    faulty = rng.sample(range(n), rng.randint(0, f))
+    byzantine = {i: rng.choice(BEHAVIOURS) for i in faulty}
+    honest = [i for i in range(n) if i not in byzantine]
+    heal = rng.choice([0, 300, 800, 1500])
+    partitions = []
+    if heal and rng.random() < 0.4:
+        start = rng.randrange(0, heal)
+        end = rng.randrange(start + 1, heal + 1)
+        side = frozenset(rng.sample(range(n), rng.randint(1, n // 2)))
+        partitions.append((start, end, (side, frozenset(range(n)) - side)))
+    crashes = []
+    if rng.random() < 0.3 and honest:
+        who = rng.choice(honest)
+        at = rng.randrange(0, 600)
+        crashes.append((at, at + rng.randrange(50, 600), who))
+    return SimConfig(
+        n=n,
+        seed=seed,
+        target_height=rng.randint(3, 6),
+        checkpoint_interval=rng.choice([1, 2, 3]),
+        view_timeout_ms=200,
+        drop=rng.choice([0.0, 0.05, 0.2, 0.4]) if heal else 0.0,
+        duplicate=rng.choice([0.0, 0.1, 0.3]),
+        min_delay_ms=1,
+        max_delay_ms=rng.choice([5, 20, 60]),
+        heal_ms=heal,
+        partitions=partitions,
+        byzantine=byzantine,
+        crashes=crashes,
+    )

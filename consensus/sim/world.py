@@ -1,0 +1,334 @@
+"""The simulated world: validators, a hostile network, simulated time, invariant checks.
+
+``Simulation(config).run()`` drives replicas (``consensus.replica.step``) with events
+from a seeded priority queue: deliveries (dropped, delayed, duplicated, reordered,
+partitioned before ``heal_ms``), timers, block proposals, fetch answers, crashes and
+restarts. Byzantine validators follow the protocol through a real replica but tamper with
+what they send (``consensus.sim.byzantine``). ``Invariants`` is checked after every step;
+the first violation raises ``InvariantViolation`` naming the seed, so
+``replay(seed, n)`` reproduces it exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballot_tx.keys import KeyPair, node_id
+from consensus.certificate import CommitCertificate, check_certificate
+from consensus.events import (
+    Action,
+    CancelTimer,
+    CommitBlock,
+    Event,
+    Executed,
+    Fetch,
+    FetchedBlocks,
+    Persist,
+    ProposalReady,
+    Received,
+    RequestProposal,
+    SafetyRecord,
+    Send,
+    SetTimer,
+    Start,
+    TimerFired,
+)
+from consensus.messages import ConsensusMessage
+from consensus.replica import ReplicaState, init_state, step
+from consensus.sim.app import SimApp, make_block, next_root
+from consensus.sim.invariants import Invariants
+from consensus.verify import Verifier
+from genesis.document import ConsensusParams, Genesis, Member, genesis_hash
+
+GENESIS_ROOT = bytes(32)
+
+
+class InvariantViolation(AssertionError):
+    pass
+
+
+@dataclass
+class SimConfig:
+    n: int = 4
+    seed: int = 0
+    target_height: int = 6
+    checkpoint_interval: int = 2
+    view_timeout_ms: int = 200
+    #: network misbehaviour before ``heal_ms`` (after it: no loss, delay <= max_delay_ms)
+    drop: float = 0.0
+    duplicate: float = 0.0
+    min_delay_ms: int = 1
+    max_delay_ms: int = 20
+    heal_ms: int = 0
+    #: list of (start_ms, end_ms, groups); messages between groups are dropped
+    partitions: list[tuple[int, int, tuple[frozenset[int], ...]]] = field(default_factory=list)
+    #: validator index -> behaviour name (see byzantine.BEHAVIOURS); "twin" = two instances
+    byzantine: dict[int, str] = field(default_factory=dict)
+    #: (crash_ms, restart_ms, validator index) of honest validators
+    crashes: list[tuple[int, int, int]] = field(default_factory=list)
+    #: give up (liveness failure) if the target is not reached this long after heal
+    liveness_ms: int = 60_000
+    proposal_delay_ms: int = 5
+
+    @property
+    def f(self) -> int:
+        return (self.n - 1) // 3
+
+
+_KEYS: dict[int, KeyPair] = {}
+
+
+def sim_key(i: int) -> KeyPair:
+    k = _KEYS.get(i)
+    if k is None:
+        k = _KEYS[i] = KeyPair.from_seed(i.to_bytes(4, "big") * 8)
+    return k
+
+
+def sim_genesis(n: int, checkpoint_interval: int, view_timeout_ms: int) -> Genesis:
+    members = tuple(
+        Member(
+            node_id(sim_key(i).ed25519_public),
+            sim_key(i).ed25519_public,
+            sim_key(i).x25519_public,
+            f"127.0.0.1:{7700 + i}",
+        )
+        for i in range(n)
+    )
+    return Genesis(
+        version=1,
+        chain_id="sim",
+        genesis_time_ms=0,
+        validators=members,
+        observers=(),
+        authorities=(),
+        params=ConsensusParams(500, 10, view_timeout_ms, checkpoint_interval),
+    )
+
+
+@dataclass
+class Instance:
+    """One running replica process (twins are two instances of one validator)."""
+
+    iid: int
+    index: int
+    role: str  # "honest", "twin" or a Byzantine behaviour
+    state: ReplicaState
+    chain: list[tuple[bytes, bytes, CommitCertificate]] = field(default_factory=list)
+    roots: list[bytes] = field(default_factory=list)
+    record: SafetyRecord | None = None
+    alive: bool = True
+    epoch: int = 0
+
+    @property
+    def honest(self) -> bool:
+        return self.role == "honest"
+
+    def tip(self) -> tuple[int, bytes | None]:
+        return len(self.chain), (self.chain[-1][0] if self.chain else None)
+
+
+class Simulation:
+    def __init__(self, cfg: SimConfig) -> None:
+        from consensus.sim.byzantine import Adversary
+
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.genesis = sim_genesis(cfg.n, cfg.checkpoint_interval, cfg.view_timeout_ms)
+        self.chain_id = genesis_hash(self.genesis)
+        self.app = SimApp()
+        self.verifier = Verifier(tuple(v.ed25519_public for v in self.genesis.validators), self.chain_id)
+        self.now = 0
+        self._seq = 0
+        self.queue: list[tuple[int, int, str, Any]] = []
+        self.instances: list[Instance] = []
+        for i in range(cfg.n):
+            role = cfg.byzantine.get(i, "honest")
+            copies = 2 if role == "twin" else 1
+            if role == "silent":
+                continue
+            for _ in range(copies):
+                self._new_instance(i, role)
+        self.inv = Invariants(self)
+        self.adversary = Adversary(self)
+        self.steps = 0
+        self.delivered = 0
+
+    # --- setup ------------------------------------------------------------------------
+
+    def _new_instance(self, index: int, role: str) -> Instance:
+        st = init_state(self.genesis, index, self.chain_id, sim_key(index), self.app)
+        inst = Instance(len(self.instances), index, role, st)
+        self.instances.append(inst)
+        return inst
+
+    def honest(self) -> list[Instance]:
+        return [x for x in self.instances if x.honest]
+
+    # --- the event queue ------------------------------------------------------------------
+
+    def push(self, at: int, kind: str, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.queue, (at, self._seq, kind, payload))
+
+    def run(self) -> Simulation:
+        cfg = self.cfg
+        for inst in self.instances:
+            self.push(0, "event", (inst.iid, inst.epoch, Start()))
+        for crash, restart, idx in cfg.crashes:
+            self.push(crash, "crash", idx)
+            self.push(restart, "restart", idx)
+        deadline = max(cfg.heal_ms, max((r for _, r, _ in cfg.crashes), default=0))
+        deadline += cfg.liveness_ms
+        while self.queue:
+            at, _, kind, payload = heapq.heappop(self.queue)
+            self.now = at
+            if at > deadline:
+                break
+            if kind == "event":
+                iid, epoch, ev = payload
+                inst = self.instances[iid]
+                if inst.alive and inst.epoch == epoch:
+                    self.feed(inst, ev)
+            elif kind == "deliver":
+                self._deliver(*payload)
+            elif kind == "crash":
+                self._crash(payload)
+            elif kind == "restart":
+                self._restart(payload)
+            if self._done():
+                break
+        self.inv.check_liveness()
+        return self
+
+    def _done(self) -> bool:
+        if self.now < self.cfg.heal_ms or any(
+            self.now < r for _, r, _ in self.cfg.crashes
+        ):
+            return False
+        return all(len(x.chain) >= self.cfg.target_height for x in self.honest())
+
+    # --- driving one replica ----------------------------------------------------------------
+
+    def feed(self, inst: Instance, ev: Event) -> None:
+        """One step of one replica, its actions carried out, invariants checked."""
+        self.steps += 1
+        _, actions = step(inst.state, ev)
+        self.inv.after_step(inst)
+        self.carry_out(inst, actions)
+
+    def carry_out(self, inst: Instance, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Send):
+                self.inv.on_send(inst, a.message)
+                for msg, to in self.adversary.outgoing(inst, a.message, a.to):
+                    self.broadcast(inst.index, msg, to)
+            elif isinstance(a, Persist):
+                inst.record = a.record  # durable at once: the contract's strongest form
+            elif isinstance(a, SetTimer):
+                self.push(self.now + a.delay_ms, "event", (inst.iid, inst.epoch, TimerFired(a.name, a.token)))
+            elif isinstance(a, CancelTimer):
+                pass  # stale fires are ignored by token
+            elif isinstance(a, RequestProposal):
+                self.adversary.propose(inst, a)
+            elif isinstance(a, CommitBlock):
+                self._commit(inst, a)
+            elif isinstance(a, Fetch):
+                self._fetch(inst, a)
+
+    def propose(self, inst: Instance, a: RequestProposal, valid: bool = True) -> None:
+        nonce = self.rng.randrange(1 << 32)
+        block = make_block(a.height, a.prev_hash, inst.iid, nonce, valid)
+        self.push(
+            self.now + self.cfg.proposal_delay_ms,
+            "event",
+            (inst.iid, inst.epoch, ProposalReady(a.height, a.view, block)),
+        )
+
+    def _commit(self, inst: Instance, a: CommitBlock) -> None:
+        d = self.app.block_hash(a.block)
+        self.inv.on_commit(inst, a, d)
+        prev_root = inst.roots[-1] if inst.roots else GENESIS_ROOT
+        root = next_root(prev_root, d)
+        inst.chain.append((d, a.block, a.certificate))
+        inst.roots.append(root)
+        self.feed(inst, Executed(a.height, root))
+
+    def _fetch(self, inst: Instance, a: Fetch) -> None:
+        peers = list(a.peers)
+        self.rng.shuffle(peers)
+        for p in peers:
+            src = [x for x in self.instances if x.index == p and x.alive]
+            if not src:
+                continue
+            blocks = self.adversary.fetch_answer(src[0], a.from_height)
+            delay = self.rng.randint(self.cfg.min_delay_ms, self.cfg.max_delay_ms)
+            self.push(self.now + delay, "event", (inst.iid, inst.epoch, FetchedBlocks(blocks)))
+            return
+
+    def chain_slice(self, src: Instance, from_height: int, limit: int = 16) -> tuple[tuple[bytes, CommitCertificate], ...]:
+        return tuple((b, c) for _, b, c in src.chain[from_height - 1 : from_height - 1 + limit])
+
+    # --- the network ----------------------------------------------------------------------------
+
+    def _cut(self, a: int, b: int) -> bool:
+        for start, end, groups in self.cfg.partitions:
+            if start <= self.now < end:
+                ga = next((g for g in groups if a in g), None)
+                if ga is None or b not in ga:
+                    return True
+        return False
+
+    def broadcast(self, sender: int, msg: ConsensusMessage, to: int | None) -> None:
+        targets = [to] if to is not None else [i for i in range(self.cfg.n) if i != sender]
+        cfg = self.cfg
+        hostile = self.now < cfg.heal_ms
+        for t in targets:
+            if hostile and (self._cut(sender, t) or self.rng.random() < cfg.drop):
+                continue
+            copies = 2 if hostile and self.rng.random() < cfg.duplicate else 1
+            for _ in range(copies):
+                hi = cfg.max_delay_ms * (5 if hostile else 1)
+                self.push(self.now + self.rng.randint(cfg.min_delay_ms, hi), "deliver", (t, msg))
+
+    def _deliver(self, index: int, msg: ConsensusMessage) -> None:
+        self.delivered += 1
+        self.adversary.observe(msg)
+        for inst in self.instances:
+            if inst.index == index and inst.alive:
+                self.feed(inst, Received(msg))
+
+    # --- crashes ----------------------------------------------------------------------------
+
+    def _crash(self, index: int) -> None:
+        for inst in self.instances:
+            if inst.index == index and inst.honest:
+                inst.alive = False
+                inst.epoch += 1
+
+    def _restart(self, index: int) -> None:
+        for inst in self.instances:
+            if inst.index == index and inst.honest and not inst.alive:
+                h, d = inst.tip()
+                inst.state = init_state(
+                    self.genesis, index, self.chain_id, sim_key(index), self.app,
+                    persisted=inst.record, committed_height=h, committed_hash=d,
+                )
+                if inst.roots:
+                    inst.state.roots[h] = inst.roots[-1]
+                inst.alive = True
+                self.push(self.now, "event", (inst.iid, inst.epoch, Start()))
+
+    def check_certificate(self, cert: CommitCertificate) -> None:
+        check_certificate(self.verifier, cert)
+
+
+def run_schedule(cfg: SimConfig) -> Simulation:
+    """Run one schedule; raise ``InvariantViolation`` (with the seed) on any violation."""
+    try:
+        return Simulation(cfg).run()
+    except InvariantViolation as e:
+        raise InvariantViolation(f"seed={cfg.seed} n={cfg.n}: {e}") from None
