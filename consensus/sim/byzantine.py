@@ -22,7 +22,7 @@ from ballot_tx.codec import encode
 from ballot_tx.keys import KeyPair
 from consensus.certificate import CommitCertificate
 from consensus.events import RequestProposal
-from consensus.messages import Commit, ConsensusMessage, PrePrepare, Prepare, VoteSig
+from consensus.messages import Commit, ConsensusMessage, Prepare, PrePrepare, VoteSig
 from consensus.sim.app import make_block
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from consensus.messages import (
     Commit,
     ConsensusMessage,
     NewView,
-    PrePrepare,
     Prepare,
+    PrePrepare,
     ViewChange,
 )
 
