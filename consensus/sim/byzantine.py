@@ -99,12 +99,13 @@ class Adversary:
             alt_msg = ConsensusMessage(inst.index, alt, self._sign(inst.index, alt), (alt_block,))
             self.rng.shuffle(others)
             half = len(others) // 2
-            return [(msg, i) for i in others[:half]] + [(alt_msg, i) for i in others[half:]]
+            split: Out = [(msg, i) for i in others[:half]]
+            return split + [(alt_msg, i) for i in others[half:]]
         if isinstance(body, Prepare | Commit):
-            d2 = self.alt.get((body.view, body.height))
+            other = self.alt.get((body.view, body.height))
             out: Out = [(msg, to)]
-            if d2 is not None:
-                vote = type(body)(body.view, body.height, d2)
+            if other is not None:
+                vote = type(body)(body.view, body.height, other)
                 out.append((ConsensusMessage(inst.index, vote, self._sign(inst.index, vote)), to))
             return out
         return [(msg, to)]

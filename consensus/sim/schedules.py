@@ -22,7 +22,7 @@ def config_for_seed(seed: int, n: int) -> SimConfig:
     byzantine = {i: rng.choice(BEHAVIOURS) for i in faulty}
     honest = [i for i in range(n) if i not in byzantine]
     heal = rng.choice([0, 300, 800, 1500])
-    partitions = []
+    partitions: list[tuple[int, int, tuple[frozenset[int], ...]]] = []
     if heal and rng.random() < 0.4:
         start = rng.randrange(0, heal)
         end = rng.randrange(start + 1, heal + 1)
