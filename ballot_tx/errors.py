@@ -151,6 +151,8 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_CARD_REVOKED = "ELIGIBILITY_CARD_REVOKED"
     ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
     ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
+    SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
+    SPEECH_FAILED = "SPEECH_FAILED"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -293,6 +295,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_CARD_REVOKED: "the card certificate has been revoked",
     ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
     ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
+    ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
+    ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

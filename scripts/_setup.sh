@@ -18,4 +18,16 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]" >&2
   touch "$stamp"
 fi
+# The speech extra reads English with espeak-ng, a system package: install it where
+# we may (root, apt, no terminal to ask on), otherwise say how.
+if [[ ",$extras," == *,speech,* ]] && ! command -v espeak-ng >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing espeak-ng (English speech)..." >&2
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >&2 \
+      || echo "speech engine espeak-ng could not be installed: install with apt-get install espeak-ng" >&2
+  else
+    echo "speech engine espeak-ng is missing: install with sudo apt-get install espeak-ng" >&2
+  fi
+fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -1,0 +1,106 @@
+"""Speech: each language's WAV is produced and lasts about as long as its text needs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+from cli import speech
+from cli.common import UserError
+
+# scripts/test installs the speech extra and espeak-ng, so there the engines must be
+# present and these tests run; elsewhere (a bare `pip install -e .[test]`) they skip.
+REQUIRED = "speech" in os.environ.get("BALLOTCHAIN_EXTRAS", "")
+
+
+def engine_ok(lang: str) -> bool:
+    if lang == "en":
+        return shutil.which("espeak-ng") is not None
+    try:
+        speech._openjtalk()
+    except UserError:
+        return False
+    return True
+
+
+def need(lang: str) -> None:
+    if not engine_ok(lang):
+        if REQUIRED:
+            pytest.fail(f"speech engine for {lang} missing although the speech extra is installed")
+        pytest.skip(f"speech engine for {lang} not installed")
+
+
+# Short texts (synthesis is slow-ish) with the seconds-per-character a person would
+# need: Japanese at about 7-8 morae a second (a kanji is one or two morae), English
+# at about 150 words a minute (about 12-15 characters a second).
+TEXTS = {
+    "ja": ("第1問。市長の公約を評価してください。", (0.08, 0.40)),
+    "en": ("Contest one. Please rate the mayor's pledges.", (0.03, 0.15)),
+}
+
+
+def duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as w:
+        assert w.getnchannels() == 1 and w.getsampwidth() == 2
+        return w.getnframes() / w.getframerate()
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_wav_lasts_as_long_as_the_text_needs(lang: str, tmp_path: Path) -> None:
+    need(lang)
+    text, (lo, hi) = TEXTS[lang]
+    one = tmp_path / "one.wav"
+    s = speech.Speaker(lang, wav_path=one)
+    s.say(text)
+    s.close()
+    d1 = duration(one)
+    assert lo * len(text) <= d1 <= hi * len(text), (lang, d1, len(text))
+    # Twice the text takes about twice as long (plus one pause), not a constant.
+    two = tmp_path / "two.wav"
+    s = speech.Speaker(lang, wav_path=two)
+    s.say(text)
+    s.say(text)
+    s.close()
+    assert 1.8 * d1 <= duration(two) <= 2.2 * d1 + speech.PAUSE_S + 0.1
+    # And it is sound, not silence.
+    with wave.open(str(one), "rb") as w:
+        frames = memoryview(w.readframes(w.getnframes())).cast("h")
+    assert max(abs(x) for x in frames) > 1000
+
+
+def test_missing_engines_say_how_to_install(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    with pytest.raises(UserError) as ei:
+        speech.Speaker("en", wav_path=tmp_path / "x.wav")
+    assert ei.value.code == "SPEECH_ENGINE_MISSING"
+    assert "espeak-ng is missing" in ei.value.message and "apt-get install espeak-ng" in ei.value.message
+    monkeypatch.setitem(sys.modules, "pyopenjtalk", None)  # makes the import fail
+    with pytest.raises(UserError) as ei:
+        speech.Speaker("ja", play=True)
+    assert ei.value.code == "SPEECH_ENGINE_MISSING" and "ballotchain[speech]" in ei.value.message
+    # A speaker asked for nothing needs no engine and makes no sound.
+    quiet = speech.Speaker("ja")
+    quiet.say("こんにちは")
+    assert quiet.close() is None and quiet.parts == []
+
+
+def test_no_audio_player_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speech, "PLAYERS", ())
+    with pytest.raises(UserError) as ei:
+        speech.play(speech.Audio(b"\0\0" * 100, 8000))
+    assert ei.value.code == "SPEECH_FAILED" and "--speak-to" in ei.value.message
+
+
+def test_stream_wav_header_is_repaired() -> None:
+    a = speech.Audio(b"\1\0" * 50, 8000)
+    data = bytearray(a.wav_bytes())
+    data[4:8] = data[40:44] = (0x7FFFFFFF).to_bytes(4, "little")
+    assert speech._fix_stream_wav(bytes(data)) == a.wav_bytes()
+    with pytest.raises(ValueError):
+        speech.join([a, speech.Audio(b"", 16000)])
