@@ -65,13 +65,17 @@ def test_default_language_from_locale(env: dict[str, str], lang: str) -> None:
     assert default_language(env) == lang
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=30), st.text(max_size=30), max_size=20))
+# NUL separates plural forms and \x04 contexts in the .mo format: never in our messages.
+MO_TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00\x04",
+                                         blacklist_categories=("Cs",)), max_size=30)
+
+
+@given(st.dictionaries(MO_TEXT.filter(bool), MO_TEXT, max_size=20))
 def test_compiled_mo_is_read_back_by_stdlib_gettext(cat: dict[str, str]) -> None:
     full = dict(cat, **{"": "Content-Type: text/plain; charset=UTF-8\n"})
     t = gettext.GNUTranslations(io.BytesIO(compile_mo(full)))
     for k, v in cat.items():
-        if "\x00" not in k and "\x00" not in v and "\x04" not in k:
-            assert t.gettext(k) == v
+        assert t.gettext(k) == v
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
