@@ -117,9 +117,24 @@ class Manifest(Wire):
     nonce: Bytes32
 
 
+_EID_CACHE: dict[int, tuple[Manifest, bytes]] = {}
+
+
 def election_id(m: Manifest) -> bytes:
-    """The 32-byte election id: ``digest(manifest)``."""
-    return digest(m)
+    """The 32-byte election id: ``digest(manifest)``.
+
+    Memoized per manifest object (ballot checking asks for it on every ballot, and
+    encoding a large manifest costs as much as a scalar multiplication); the cache
+    holds the object itself, so its ``id`` cannot be reused while cached.
+    """
+    hit = _EID_CACHE.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    eid = digest(m)
+    if len(_EID_CACHE) >= 64:
+        _EID_CACHE.clear()
+    _EID_CACHE[id(m)] = (m, eid)
+    return eid
 
 
 def _fail(code: ErrorCode, field: str, why: str) -> ManifestError:

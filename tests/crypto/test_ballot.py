@@ -271,3 +271,27 @@ def test_spoiled_ballot_with_wrong_reveal_is_rejected(cast: Any) -> None:
     with pytest.raises(CryptoError) as e:
         verify_spoiled(M, KEY, CRED, ballot, invalid)
     assert e.value.code == ErrorCode.CRYPTO_SPOILED_MISMATCH
+
+
+def test_operation_count_of_verification_is_what_the_bench_assumes(
+    cast: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``verify_ballot_mults`` is the yardstick of scripts/bench_crypto: count for real."""
+    from ballot_tx.crypto import proofs
+    from ballot_tx.crypto.ballot import verify_ballot_mults
+
+    counts = {"base": 0, "mul": 0, "add": 0}
+
+    def counting(name: str, fn: Any) -> Any:
+        def wrapped(*a: Any) -> Any:
+            counts[name] += 1
+            return fn(*a)
+        return wrapped
+
+    monkeypatch.setattr(proofs, "_fbase", counting("base", proofs._fbase))
+    monkeypatch.setattr(proofs, "_fmul", counting("mul", proofs._fmul))
+    monkeypatch.setattr(proofs, "_fsub", counting("add", proofs._fsub))
+    monkeypatch.setattr(g, "add", counting("add", g.add))
+    ballot, _ = cast
+    verify_ballot(M, KEY, CRED, ballot)
+    assert (counts["base"], counts["mul"], counts["add"]) == verify_ballot_mults(M)
