@@ -153,6 +153,7 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
+    MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -297,6 +298,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
+    ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",
