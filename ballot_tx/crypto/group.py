@@ -40,17 +40,17 @@ L = 2**252 + 27742317777372353535851937790883648493
 IDENTITY = bytes(32)
 
 _lib = _sodium
-_new = ctypes.create_string_buffer
+_new = ctypes.c_char * 32  # a fresh zeroed 32-byte buffer per call: _new()
 
 
 def _mul_raw(s: bytes, p: bytes) -> bytes:
-    out = _new(32)
+    out = _new()
     _lib.crypto_scalarmult_ristretto255(out, s, p)  # -1 => identity, out stays zeroed
     return out.raw
 
 
 def _base_raw(s: bytes) -> bytes:
-    out = _new(32)
+    out = _new()
     _lib.crypto_scalarmult_ristretto255_base(out, s)
     return out.raw
 
@@ -124,14 +124,14 @@ def base(s: bytes) -> bytes:
 
 def add(p: bytes, q: bytes) -> bytes:
     """``P + Q`` (either may be the identity)."""
-    out = _new(32)
+    out = _new()
     _lib.crypto_core_ristretto255_add(out, p, q)
     return out.raw
 
 
 def sub(p: bytes, q: bytes) -> bytes:
     """``P - Q`` (either may be the identity)."""
-    out = _new(32)
+    out = _new()
     _lib.crypto_core_ristretto255_sub(out, p, q)
     return out.raw
 
@@ -178,6 +178,6 @@ def hash_to_point(kind: str, *parts: bytes) -> bytes:
     h = hashlib.sha512(domain(kind))
     for part in parts:
         h.update(part)
-    out = _new(32)
+    out = _new()
     _lib.crypto_core_ristretto255_from_hash(out, h.digest())
     return out.raw

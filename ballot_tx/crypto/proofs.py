@@ -45,7 +45,7 @@ from ballot_tx.errors import CryptoError, ErrorCode
 MAX_BRANCHES = 128
 
 _L = g.L
-_new = ctypes.create_string_buffer
+_new = ctypes.c_char * 32  # a fresh zeroed 32-byte buffer per call: _new()
 _fbase = _sodium.crypto_scalarmult_ristretto255_base
 _fmul = _sodium.crypto_scalarmult_ristretto255
 _fsub = _sodium.crypto_core_ristretto255_sub
@@ -182,13 +182,13 @@ def verify_range(
         if mj == 0:
             bm: bytes | ctypes.Array[ctypes.c_char] = beta
         else:
-            bm = new(32)
+            bm = new()
             fsub(bm, beta, _small(mj))  # beta - m_j*G
-        zg, ca, a = new(32), new(32), new(32)
+        zg, ca, a = new(), new(), new()
         fbase(zg, zb)
         fmul(ca, cb, alpha)
         fsub(a, zg, ca)  # a_j = z_j*G - c_j*alpha
-        zk, cm, b = new(32), new(32), new(32)
+        zk, cm, b = new(), new(), new()
         fmul(zk, zb, key)
         fmul(cm, cb, bm)
         fsub(b, zk, cm)  # b_j = z_j*K - c_j*(beta - m_j*G)

@@ -161,3 +161,45 @@ def test_dlog_is_exact_and_bounded(m: int, bound: int) -> None:
         with pytest.raises(CryptoError) as e:
             dlog(p, bound)
         assert e.value.code == ErrorCode.CRYPTO_DLOG_OUT_OF_RANGE
+
+
+@given(data=st.data())
+@settings(max_examples=10)
+def test_any_threshold_configuration(data: st.DataObject) -> None:
+    """For random n and t: a random t-subset decrypts correctly, t-1 shares cannot."""
+    n = data.draw(st.integers(1, 5), label="n")
+    t = data.draw(st.integers(1, n), label="t")
+    m = manifest((contest("mayor", "single", 2), contest("p", "rating", 1)), n_trustees=n, threshold=t)
+    cer = run(m)
+    votes = data.draw(st.lists(valid_selections(m), max_size=3))
+    tally = ty.aggregate(m, [encrypt_ballot(m, cer.key, CRED, v)[0] for v in votes])
+    order = data.draw(st.permutations(range(1, n + 1)))
+    shares = [ty.make_decryption_share(m, tally, j, cer.shares[j]) for j in order[:t]]
+    result = ty.decrypt_tally(m, cer.commitments, tally, shares)
+    assert result.counts == expected(m, votes)
+    ty.verify_result(m, cer.commitments, tally, shares, result)
+    with pytest.raises(CryptoError) as e:
+        ty.decrypt_tally(m, cer.commitments, tally, shares[:-1])
+    assert e.value.code == ErrorCode.CRYPTO_NOT_ENOUGH_SHARES
+
+
+def test_disqualified_dealer_still_decrypts_with_the_others() -> None:
+    """A dealer dropped for an unanswered complaint no longer contributes to the key,
+    but still holds a share of it and can take part in decryption."""
+    from ballot_tx.crypto import trustees as tr
+
+    from .helpers import trustee_keys
+
+    m = manifest((contest("mayor", "single", 2),), n_trustees=4, threshold=2)
+    keys = trustee_keys(4)
+    coeffs = {i: tr.polynomial(m, i, keys[i - 1]) for i in range(1, 5)}
+    commits = [tr.make_commitment(m, i, coeffs[i]) for i in range(1, 5)]
+    q = tr.qualified(m, commits, [tr.make_complaint(m, dealer=2, accuser=3)])
+    assert [c.index for c in q] == [1, 3, 4]
+    received = {j: {i: tr.evaluate(coeffs[i], j) for i in (1, 3, 4) if i != j} for j in range(1, 5)}
+    xs = {j: tr.combined_share(m, j, coeffs[j], received[j], q) for j in range(1, 5)}
+    key = tr.joint_key(q)
+    assert key == g.base(g.sc(coeffs[1][0] + coeffs[3][0] + coeffs[4][0]))
+    tally = ty.aggregate(m, [encrypt_ballot(m, key, CRED, ((0, 1),))[0]])
+    shares = [ty.make_decryption_share(m, tally, j, xs[j]) for j in (2, 4)]
+    assert ty.decrypt_tally(m, q, tally, shares).counts == ((0, 1),)
