@@ -75,6 +75,7 @@ class ErrorCode(StrEnum):
     TX_BAD_COMMITMENT = "TX_BAD_COMMITMENT"
     TX_BAD_SHARES = "TX_BAD_SHARES"
     TX_BAD_COMPLAINT = "TX_BAD_COMPLAINT"
+    TX_BAD_REVEAL = "TX_BAD_REVEAL"
     TX_WRONG_ELIGIBILITY = "TX_WRONG_ELIGIBILITY"
     TX_VOTER_REGISTERED = "TX_VOTER_REGISTERED"
     TX_CARD_TAG_USED = "TX_CARD_TAG_USED"
@@ -219,7 +220,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.TX_CEREMONY_INCOMPLETE: "the key ceremony is not complete",
     ErrorCode.TX_BAD_COMMITMENT: "a trustee commitment or its proof is invalid",
     ErrorCode.TX_BAD_SHARES: "a trustee's encrypted shares are malformed",
-    ErrorCode.TX_BAD_COMPLAINT: "a share complaint does not prove misbehaviour",
+    ErrorCode.TX_BAD_COMPLAINT: "a share complaint is malformed or names no posted share",
+    ErrorCode.TX_BAD_REVEAL: "a revealed share answers no complaint or does not match the commitment",
     ErrorCode.TX_WRONG_ELIGIBILITY: "the registration does not match the election's eligibility method",
     ErrorCode.TX_VOTER_REGISTERED: "this voter key is already registered for the election",
     ErrorCode.TX_CARD_TAG_USED: "this ID card tag was already used to register in the election",

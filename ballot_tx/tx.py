@@ -1,0 +1,228 @@
+"""Signed transactions: one envelope, one tagged body per kind of election step.
+
+Envelope. ``Tx(body, signer, expires_ms, signature)``; the signature is the
+signer's Ed25519 signature (``ballot_tx.keys``, kind ``tx``) over the canonical
+bytes of ``TxPayload(body, signer, expires_ms)`` with the chain id (genesis
+hash) inside the signed bytes, so a transaction is valid on one chain only.
+
+Replay protection: an expiry plus hash uniqueness. A transaction is admissible
+in a block whose time is at most its ``expires_ms`` and at least
+``expires_ms - MAX_TX_LIFETIME_MS`` (so nobody can sign something that floats
+around for weeks), and its hash must not have been included before (the state
+keeps the set of included hashes). Per-signer nonces were rejected because a
+registrar posting batches, or a voter re-voting from two devices, would have to
+serialise its transactions and the mempool would have to order them. Since
+libsodium rejects non-canonical signatures, a third party cannot turn one valid
+transaction into a second one with a different hash.
+
+Who signs what (checked in ``state.py``): the genesis admin creates, opens and
+closes elections; the genesis registrar registers voters; a trustee named in
+the manifest posts its ceremony steps and decryption share; a registered voter
+key casts and spoils ballots; the admin or a trustee publishes the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from ballot_tx.codec import U64, Bytes32, Bytes64, MaxLen, Wire, decode, digest, encode
+from ballot_tx.crypto.ballot import BallotSecrets, EncryptedBallot
+from ballot_tx.crypto.tally import DecryptionShare, TallyResult
+from ballot_tx.crypto.trustees import EncryptedShare, ShareComplaint, ShareReveal, TrusteeCommitment
+from ballot_tx.eligibility.one_time_code import CommitCodes
+from ballot_tx.eligibility.registered_key import RegisterKeys
+from ballot_tx.errors import BallotchainError, ErrorCode, TxError
+from ballot_tx.keys import KeyPair, verify
+from ballot_tx.manifest import MAX_TRUSTEES, Manifest
+
+#: The longest a signed transaction stays admissible (a voter's client uses much less).
+MAX_TX_LIFETIME_MS = 24 * 3600 * 1000
+SIG_KIND = "tx"
+
+
+@dataclass(frozen=True)
+class CreateElection(Wire):
+    """Admin: publish an election; its id is ``election_id(manifest)``."""
+
+    TAG = 1
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class TrusteeCommit(Wire):
+    """Trustee: ceremony step 1, polynomial commitments with a proof of knowledge."""
+
+    TAG = 2
+    election_id: Bytes32
+    commitment: TrusteeCommitment
+
+
+@dataclass(frozen=True)
+class TrusteeShares(Wire):
+    """Trustee: ceremony step 2, one Box-encrypted share for every other trustee."""
+
+    TAG = 3
+    election_id: Bytes32
+    shares: Annotated[tuple[EncryptedShare, ...], MaxLen(MAX_TRUSTEES)]
+
+
+@dataclass(frozen=True)
+class TrusteeComplaint(Wire):
+    """Trustee: the share another trustee sent it does not open or match (GJKR complaint)."""
+
+    TAG = 4
+    election_id: Bytes32
+    complaint: ShareComplaint
+
+
+@dataclass(frozen=True)
+class TrusteeReveal(Wire):
+    """Trustee: answer a complaint against it by revealing that one share in clear."""
+
+    TAG = 13
+    election_id: Bytes32
+    reveal: ShareReveal
+
+
+@dataclass(frozen=True)
+class OpenElection(Wire):
+    """Admin: end the ceremony, fix the joint key, accept ballots in the window."""
+
+    TAG = 5
+    election_id: Bytes32
+
+
+@dataclass(frozen=True)
+class CastBallot(Wire):
+    """Voter: an encrypted ballot bound to the signer's key (its proof credential)."""
+
+    TAG = 8
+    election_id: Bytes32
+    ballot: EncryptedBallot
+
+
+@dataclass(frozen=True)
+class SpoilBallot(Wire):
+    """Voter: a Benaloh-challenged ballot with its secrets revealed; never counted."""
+
+    TAG = 9
+    election_id: Bytes32
+    ballot: EncryptedBallot
+    secrets: BallotSecrets
+
+
+@dataclass(frozen=True)
+class CloseElection(Wire):
+    """Admin: stop accepting ballots (also happens by itself at the manifest's end time)."""
+
+    TAG = 10
+    election_id: Bytes32
+
+
+@dataclass(frozen=True)
+class PostDecryptionShare(Wire):
+    """Trustee: its share of the decryption of the final encrypted tally, with proof."""
+
+    TAG = 11
+    election_id: Bytes32
+    share: DecryptionShare
+
+
+@dataclass(frozen=True)
+class PublishResult(Wire):
+    """Admin or trustee: the decrypted result, checked against tally and shares."""
+
+    TAG = 12
+    election_id: Bytes32
+    result: TallyResult
+
+
+TxBody = (
+    CreateElection
+    | TrusteeCommit
+    | TrusteeShares
+    | TrusteeComplaint
+    | TrusteeReveal
+    | OpenElection
+    | RegisterKeys
+    | CommitCodes
+    | CastBallot
+    | SpoilBallot
+    | CloseElection
+    | PostDecryptionShare
+    | PublishResult
+)
+
+#: Human names of the kinds, for errors, audit output and the API.
+KIND_NAMES: dict[type[Wire], str] = {
+    CreateElection: "election-create",
+    TrusteeCommit: "trustee-commit",
+    TrusteeShares: "trustee-shares",
+    TrusteeComplaint: "trustee-complaint",
+    TrusteeReveal: "trustee-reveal",
+    OpenElection: "election-open",
+    RegisterKeys: "register-keys",
+    CommitCodes: "commit-codes",
+    CastBallot: "ballot-cast",
+    SpoilBallot: "ballot-spoil",
+    CloseElection: "election-close",
+    PostDecryptionShare: "decryption-share",
+    PublishResult: "result",
+}
+
+
+@dataclass(frozen=True)
+class TxPayload(Wire):
+    """The signed part of a transaction."""
+
+    body: TxBody
+    signer: Bytes32
+    expires_ms: U64
+
+
+@dataclass(frozen=True)
+class Tx(Wire):
+    KIND = "tx"
+    MAX_SIZE = 1 << 18
+
+    body: TxBody
+    signer: Bytes32
+    expires_ms: U64
+    signature: Bytes64
+
+    @property
+    def kind(self) -> str:
+        return KIND_NAMES[type(self.body)]
+
+    def payload(self) -> bytes:
+        return encode(TxPayload(self.body, self.signer, self.expires_ms))
+
+    @property
+    def hash(self) -> bytes:
+        return digest(self)
+
+
+def sign_tx(keys: KeyPair, chain_id: bytes, body: TxBody, expires_ms: int) -> Tx:
+    """Make a signed transaction (clients, tests, the demo)."""
+    signer = keys.ed25519_public
+    payload = encode(TxPayload(body, signer, expires_ms))
+    return Tx(body, signer, expires_ms, keys.sign(SIG_KIND, chain_id, payload))
+
+
+def check_signature(tx: Tx, chain_id: bytes) -> None:
+    if not verify(tx.signer, SIG_KIND, chain_id, tx.payload(), tx.signature):
+        raise TxError(ErrorCode.TX_BAD_SIGNATURE, f"{tx.kind} transaction signature does not verify")
+
+
+def decode_tx(data: bytes) -> Tx:
+    """Strictly decode transaction bytes; any codec failure is TX_MALFORMED."""
+    try:
+        return decode(Tx, data)
+    except BallotchainError as e:
+        raise TxError(ErrorCode.TX_MALFORMED, f"transaction does not decode: {e.message}") from None
+
+
+def election_of(body: TxBody) -> bytes | None:
+    """The election a transaction is about (None for a create, whose id is its manifest's)."""
+    return getattr(body, "election_id", None)

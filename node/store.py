@@ -1,0 +1,292 @@
+"""The node database: blocks, certificates, transaction index and state in one LevelDB.
+
+Every value is stored framed as ``check || payload`` with
+``check = SHA-256(domain("store") || key || payload)``: a record that was changed
+on disk (a flipped byte, a value moved under another key) fails its check and is
+reported as ``STORE_CORRUPT`` naming its key, never used.
+
+Keys::
+
+    blk/ u64(height)   canonical Block
+    crt/ u64(height)   commit certificate bytes (consensus.certificate), once known
+    bhi/ block hash    u64(height)
+    txi/ tx hash       u64(height) u32(index)
+    st/  state key     state record value (see ballot_tx.state)
+    meta/genesis       canonical Genesis this database belongs to
+    meta/tip           Tip: height, block hash, time, state root and LtHash digest
+    node/ ...          free for the runtime (consensus persistence), ``put_meta``
+
+A block is committed with its certificate, index entries, state writes and the
+new tip in ONE WriteBatch written with ``sync=True``: after a crash the
+database holds either the old tip and state or the new ones, never a mix.
+Reopening reads the tip, so the state root is the same as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plyvel
+
+from ballot_tx.block import Block
+from ballot_tx.codec import U64, Bytes32, Wire, decode, encode, hash_bytes
+from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
+from ballot_tx.lthash import DIGEST_BYTES, LtHash
+from ballot_tx.state import State, iter_layers
+from genesis.document import Genesis, genesis_hash
+
+CHECK_BYTES = 32
+P_BLOCK = b"blk/"
+P_CERT = b"crt/"
+P_BLOCK_HASH = b"bhi/"
+P_TX = b"txi/"
+P_STATE = b"st/"
+K_GENESIS = b"meta/genesis"
+K_TIP = b"meta/tip"
+P_NODE = b"node/"
+
+
+@dataclass(frozen=True)
+class Tip(Wire):
+    KIND = "store-tip"
+
+    height: U64
+    block_hash: Bytes32
+    time_ms: U64
+    state_root: Bytes32
+    lthash: bytes
+
+
+def _u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def frame(key: bytes, payload: bytes) -> bytes:
+    return hash_bytes("store", key + payload) + payload
+
+
+def unframe(key: bytes, value: bytes) -> bytes:
+    """The payload of a stored value, or STORE_CORRUPT naming the key."""
+    payload = value[CHECK_BYTES:]
+    if len(value) < CHECK_BYTES or hash_bytes("store", key + payload) != value[:CHECK_BYTES]:
+        raise StoreError(ErrorCode.STORE_CORRUPT, f"stored record {describe_key(key)} fails its hash check")
+    return payload
+
+
+def describe_key(key: bytes) -> str:
+    """A readable name for a database key (for error messages)."""
+    for prefix, name in ((P_BLOCK, "block"), (P_CERT, "certificate")):
+        if key.startswith(prefix) and len(key) == len(prefix) + 8:
+            return f"{name} at height {int.from_bytes(key[len(prefix):], 'big')}"
+    for prefix, name in ((P_BLOCK_HASH, "block-hash index"), (P_TX, "tx index"), (P_STATE, "state")):
+        if key.startswith(prefix):
+            return f"{name} record {key[len(prefix):].hex()}"
+    return key.decode("ascii", "backslashreplace")
+
+
+class StoreBase:
+    """The committed state in the database, read by ``ballot_tx.state`` snapshots."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def height(self) -> int:
+        return self._store.height
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store._get(P_STATE + key)
+
+
+class Store:
+    """One node's LevelDB. Not thread-safe: the runtime owns it from one task."""
+
+    def __init__(self, path: Path, genesis: Genesis | None = None, create: bool = True) -> None:
+        """Open (or with ``create``, make) the database at ``path``.
+
+        With ``genesis``, a new database is bound to it and an existing one must
+        belong to it (STORE_WRONG_CHAIN otherwise). Without, it must exist.
+        """
+        path = Path(path)
+        if not create and not (path / "CURRENT").exists():
+            raise StoreError(ErrorCode.STORE_NOT_FOUND, f"no Ballotchain database in {path}")
+        try:
+            self.db = plyvel.DB(str(path), create_if_missing=create and genesis is not None)
+        except plyvel.IOError as e:
+            if "lock" in str(e).lower():
+                raise StoreError(
+                    ErrorCode.STORE_LOCKED, f"{path} is in use by another process (a running node?)"
+                ) from None
+            raise StoreError(ErrorCode.STORE_NOT_FOUND, f"cannot open database {path}: {e}") from None
+        except plyvel.Error as e:
+            raise StoreError(ErrorCode.STORE_NOT_FOUND, f"cannot open database {path}: {e}") from None
+        self.path = path
+        stored = self._get(K_GENESIS)
+        if stored is None:
+            if genesis is None:
+                self.db.close()
+                raise StoreError(ErrorCode.STORE_NOT_FOUND, f"{path} holds no Ballotchain chain")
+            g = genesis
+            tip = Tip(0, genesis_hash(g), g.genesis_time_ms, LtHash().root(), LtHash().packed())
+            with self.db.write_batch(sync=True) as wb:
+                wb.put(K_GENESIS, frame(K_GENESIS, encode(g)))
+                wb.put(K_TIP, frame(K_TIP, encode(tip)))
+        else:
+            g = self._decode(Genesis, K_GENESIS, stored)
+            if genesis is not None and genesis_hash(genesis) != genesis_hash(g):
+                self.db.close()
+                raise StoreError(
+                    ErrorCode.STORE_WRONG_CHAIN,
+                    f"{path} belongs to chain {genesis_hash(g).hex()[:16]}, not {genesis_hash(genesis).hex()[:16]}",
+                )
+        self.genesis = g
+        self.chain_id = genesis_hash(g)
+        self.tip = self._read_tip()
+
+    # --- low level -----------------------------------------------------------
+
+    def _get(self, key: bytes) -> bytes | None:
+        v = self.db.get(key)
+        return None if v is None else unframe(key, v)
+
+    def _decode(self, cls: type[Any], key: bytes, payload: bytes) -> Any:
+        try:
+            return decode(cls, payload)
+        except BallotchainError:
+            raise StoreError(ErrorCode.STORE_CORRUPT, f"stored record {describe_key(key)} does not decode") from None
+
+    def _read_tip(self) -> Tip:
+        data = self._get(K_TIP)
+        if data is None:
+            raise StoreError(ErrorCode.STORE_MISSING, f"{self.path}: the chain tip record is missing")
+        tip: Tip = self._decode(Tip, K_TIP, data)
+        if len(tip.lthash) != DIGEST_BYTES or LtHash(tip.lthash).root() != tip.state_root:
+            raise StoreError(ErrorCode.STORE_CORRUPT, "the chain tip's state digest does not match its root")
+        return tip
+
+    def close(self) -> None:
+        if not self.db.closed:
+            self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reads -----------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return self.tip.height
+
+    def state(self) -> State:
+        """The committed state as a snapshot to apply the next block on."""
+        t = self.tip
+        st = State.initial(self.genesis, StoreBase(self))
+        return State(st.chain, st.base, LtHash(t.lthash), t.height, t.block_hash, t.time_ms)
+
+    def get_block(self, height: int) -> Block | None:
+        key = P_BLOCK + _u64(height)
+        data = self._get(key)
+        if data is None:
+            return None
+        block: Block = self._decode(Block, key, data)
+        if block.height != height:
+            raise StoreError(ErrorCode.STORE_CORRUPT, f"block stored at height {height} says height {block.height}")
+        return block
+
+    def block(self, height: int) -> Block:
+        b = self.get_block(height)
+        if b is None:
+            raise StoreError(ErrorCode.STORE_MISSING, f"block {height} is missing (tip is {self.height})")
+        return b
+
+    def get_certificate(self, height: int) -> bytes | None:
+        return self._get(P_CERT + _u64(height))
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        v = self._get(P_BLOCK_HASH + block_hash)
+        return None if v is None else int.from_bytes(v, "big")
+
+    def find_tx(self, h: bytes) -> tuple[int, int] | None:
+        """(height, index) of an included transaction."""
+        v = self._get(P_TX + h)
+        if v is None:
+            return None
+        if len(v) != 12:
+            raise StoreError(ErrorCode.STORE_CORRUPT, f"tx index record {h.hex()} has the wrong length")
+        return int.from_bytes(v[:8], "big"), int.from_bytes(v[8:], "big")
+
+    def get_tx(self, h: bytes) -> tuple[bytes, int, int] | None:
+        """(tx bytes, height, index) of an included transaction, checked against its block."""
+        where = self.find_tx(h)
+        if where is None:
+            return None
+        height, index = where
+        block = self.block(height)
+        if index >= len(block.txs) or block.tx_hashes()[index] != h:
+            raise StoreError(ErrorCode.STORE_CORRUPT, f"tx index for {h.hex()[:16]} points at the wrong place")
+        return block.txs[index], height, index
+
+    def state_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every committed state record (key without prefix, value), each checked."""
+        for k, v in self.db.iterator(prefix=P_STATE):
+            yield k[len(P_STATE) :], unframe(k, v)
+
+    def blocks(self, start: int = 1) -> Iterator[tuple[Block, bytes | None]]:
+        for h in range(start, self.height + 1):
+            yield self.block(h), self.get_certificate(h)
+
+    def get_meta(self, name: bytes) -> bytes | None:
+        return self._get(P_NODE + name)
+
+    def put_meta(self, name: bytes, value: bytes, sync: bool = True) -> None:
+        """Persist runtime data (e.g. what consensus signed) before acting on it."""
+        key = P_NODE + name
+        self.db.put(key, frame(key, value), sync=sync)
+
+    # --- writes ------------------------------------------------------------------
+
+    def commit(self, block: Block, state: State, certificate: bytes | None = None) -> State:
+        """Persist ``block`` and the state after it in one synced batch; returns the
+        state rebased on the database (the snapshot to build the next block on)."""
+        if block.height != self.height + 1 or state.height != block.height:
+            raise StoreError(
+                ErrorCode.STORE_OUT_OF_ORDER,
+                f"cannot commit block {block.height} on tip {self.height}",
+            )
+        if state.block_hash != block.hash:
+            raise StoreError(ErrorCode.STORE_OUT_OF_ORDER, "the state was not computed from this block")
+        layers = list(iter_layers(state))
+        if len(layers) != 1 or layers[0].parent is None or layers[0].parent.height != self.height:
+            raise StoreError(ErrorCode.STORE_OUT_OF_ORDER, "the state does not extend the committed tip")
+        h = _u64(block.height)
+        bh = block.hash
+        tip = Tip(block.height, bh, block.header.time_ms, state.root, state.lthash.packed())
+        with self.db.write_batch(sync=True) as wb:
+            wb.put(P_BLOCK + h, frame(P_BLOCK + h, encode(block)))
+            if certificate is not None:
+                wb.put(P_CERT + h, frame(P_CERT + h, certificate))
+            wb.put(P_BLOCK_HASH + bh, frame(P_BLOCK_HASH + bh, h))
+            for i, th in enumerate(block.tx_hashes()):
+                wb.put(P_TX + th, frame(P_TX + th, h + i.to_bytes(4, "big")))
+            for k, v in state.writes.items():
+                sk = P_STATE + k
+                if v is None:
+                    wb.delete(sk)
+                else:
+                    wb.put(sk, frame(sk, v))
+            wb.put(K_TIP, frame(K_TIP, encode(tip)))
+        self.tip = tip
+        return state.rebase(StoreBase(self))
+
+    def put_certificate(self, height: int, certificate: bytes) -> None:
+        """Store a certificate that arrived after its block was committed."""
+        if not 1 <= height <= self.height:
+            raise StoreError(ErrorCode.STORE_MISSING, f"no block {height} to attach a certificate to")
+        key = P_CERT + _u64(height)
+        self.db.put(key, frame(key, certificate), sync=True)
