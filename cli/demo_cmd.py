@@ -1,31 +1,94 @@
-"""``ballotchain demo``: a whole election on a local network, end to end."""
+"""``ballotchain demo``: a whole election on a local network, end to end.
+
+Until the networked runtime carries it, the election runs in-process
+(``node.localchain``): every node of the localnet applies every block into its
+own LevelDB (``<home>/data``), each block with a commit certificate signed by a
+quorum of the validators' keys. Then the observer's database is audited from
+genesis like any auditor would (``ballotchain audit --data <home>``).
+"""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import click
 
+from ballot_tx.crypto.tally import summarize
+from ballot_tx.keys import KeyPair, dump_key_file
+from cli.audit_cmd import print_report, run_data_audit
+from cli.keyfile import load
 from genesis.document import genesis_hash
-from genesis.localnet import DEFAULT_BASE_PORT, make_network
+from genesis.localnet import DEFAULT_BASE_PORT, make_network, write_private
 
 
 @click.command()
 @click.option("--dir", "dir_", type=click.Path(path_type=Path), help="Keep everything here (default: a temporary directory, removed at the end).")
 @click.option("--base-port", default=DEFAULT_BASE_PORT + 100, show_default=True, help="First loopback port.")
-def demo(dir_: Path | None, base_port: int) -> None:
+@click.option("--voters", default=100, show_default=True, help="Number of registered voters.")
+def demo(dir_: Path | None, base_port: int, voters: int) -> None:
     """Run the demonstration election on a local 4-validator, 1-observer network."""
+    from node.localchain import LocalChain
+    from node.scenario import Roles, run_election
+    from node.store import Store
+
     tmp = None
     if dir_ is None:
         tmp = Path(tempfile.mkdtemp(prefix="ballotchain-demo-"))
         dir_ = tmp
     try:
-        g, homes = make_network(dir_ / "net", "ballotchain-demo", 4, 1, base_port)
-        click.echo(f"local network in {dir_ / 'net'}: chain {g.chain_id}, genesis {genesis_hash(g).hex()}")
+        net = dir_ / "net"
+        g, homes = make_network(net, "ballotchain-demo", 4, 1, base_port)
+        click.echo(f"local network in {net}: chain {g.chain_id}, genesis {genesis_hash(g).hex()}")
         for h in homes:
             click.echo(f"  {h.name:12} {h.mode:9} {h.address}  id {h.node_id}")
+        admin = load(net / "authorities" / "admin.key", prompt=False)
+        registrar = load(net / "authorities" / "registrar.key", prompt=False)
+        (net / "trustees").mkdir(exist_ok=True)
+        trustees = []
+        for i in range(1, 4):
+            kp = KeyPair.generate()
+            write_private(net / "trustees" / f"trustee-{i}.key", dump_key_file(kp))
+            trustees.append(kp)
+        validator_keys = [load(h.path / "node.key", prompt=False) for h in homes if h.mode == "validator"]
+        stores = [Store(h.path / "data", g) for h in homes]
+        try:
+            chain = LocalChain(g, validator_keys, stores, clock=lambda: int(time.time() * 1000))
+            click.echo(f"running the election in-process, one LevelDB per node ({len(stores)} nodes)")
+            t0 = time.monotonic()
+            out = run_election(
+                chain,
+                Roles(admin, registrar, trustees),
+                voters=voters,
+                revoters=max(1, voters // 10),
+                rating=True,
+                log=lambda s: click.echo(f"  {s}"),
+            )
+            elapsed = time.monotonic() - t0
+        finally:
+            for s in stores:
+                s.close()
+        click.echo(f"{chain.state.height} blocks committed in {elapsed:.1f} s")
+        click.echo("tally (published and verified on chain):")
+        for c in summarize(out.manifest, out.result):
+            if c.kind == "rating":
+                for oid, hist, mean in zip(c.option_ids, c.histograms, c.means, strict=True):
+                    m = "-" if mean is None else f"{mean:.1f}"
+                    click.echo(f"  {c.contest_id}/{oid}: mean {m}  histogram 0..100: {list(hist)}")
+            else:
+                for oid, n in zip(c.option_ids, c.counts, strict=True):
+                    click.echo(f"  {c.contest_id}/{oid}: {n}")
+        click.echo(
+            "plaintext tally of the last ballot of each voter: "
+            + ("equal to the published result" if out.matches else "DIFFERENT from the published result")
+        )
+        observer = next(h for h in homes if h.mode == "observer")
+        click.echo(f"auditing {observer.name}'s database from genesis ({observer.path / 'data'}):")
+        print_report(run_data_audit(observer.path))
+        if not out.matches:
+            raise click.ClickException("the published result does not equal the plaintext tally")
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from cli.audit_cmd import audit
 from cli.card_authority_cmd import card_authority
 from cli.common import Group
 from cli.demo_cmd import demo
@@ -35,6 +36,7 @@ cli.add_command(demo)
 cli.add_command(card_authority)
 cli.add_command(voter)
 cli.add_command(voters)
+cli.add_command(audit)
 
 
 def main() -> None:
