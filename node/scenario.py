@@ -176,9 +176,23 @@ def run_election(
     decrypting: tuple[int, ...] = (1, 3),
     name: str = "tsukuba-demo",
     log: Callable[[str], None] = lambda s: None,
+    deterministic: bool = False,
 ) -> Outcome:
-    """Run one whole election on ``chain``; returns the published and expected counts."""
+    """Run one whole election on ``chain``; returns the published and expected counts.
+
+    With ``deterministic``, ballot encryption randomness is derived from ``seed``
+    (test vectors only), so the same chain comes out byte for byte every time.
+    """
     rnd = random.Random(seed)
+    counter = [0]
+
+    def encrypt(k: KeyPair, sel: Selections) -> tuple[ballot_crypto.EncryptedBallot, ballot_crypto.BallotSecrets]:
+        bseed = None
+        if deterministic:
+            counter[0] += 1
+            bseed = hash_bytes("scenario-ballot", seed.to_bytes(8, "big") + counter[0].to_bytes(8, "big"))
+        return ballot_crypto.encrypt_ballot(m, key, k.ed25519_public, sel, bseed)
+
     cid = chain.chain_id
     now = chain.next_time()
 
@@ -243,14 +257,14 @@ def run_election(
     casts: list[Tx] = []
     for i, k in enumerate(voter_keys):
         sel = random_selections(m, rnd)
-        ballot, _ = ballot_crypto.encrypt_ballot(m, key, k.ed25519_public, sel)
+        ballot, _ = encrypt(k, sel)
         casts.append(tx(k, CastBallot(eid, ballot)))
         final[i] = sel
     spoiled = 0
     if voter_keys:
         k = voter_keys[0]
         sel = random_selections(m, rnd)
-        ballot, secrets = ballot_crypto.encrypt_ballot(m, key, k.ed25519_public, sel)
+        ballot, secrets = encrypt(k, sel)
         casts.append(tx(k, SpoilBallot(eid, ballot, secrets)))
         spoiled = 1
     revotes = 0
@@ -258,7 +272,7 @@ def run_election(
         for i in rnd.sample(range(len(voter_keys)), min(revoters, len(voter_keys))):
             k = voter_keys[i]
             sel = random_selections(m, rnd)
-            ballot, _ = ballot_crypto.encrypt_ballot(m, key, k.ed25519_public, sel)
+            ballot, _ = encrypt(k, sel)
             casts.append(tx(k, CastBallot(eid, ballot)))
             final[i] = sel
             revotes += 1

@@ -113,6 +113,8 @@ class Store:
         path = Path(path)
         if not create and not (path / "CURRENT").exists():
             raise StoreError(ErrorCode.STORE_NOT_FOUND, f"no Ballotchain database in {path}")
+        if create and genesis is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = plyvel.DB(str(path), create_if_missing=create and genesis is not None)
         except plyvel.IOError as e:
