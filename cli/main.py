@@ -13,6 +13,8 @@ from cli.demo_cmd import demo
 from cli.genesis_cmd import genesis
 from cli.i18n import set_language
 from cli.keys_cmd import keys
+from cli.localnet_cmd import localnet
+from cli.node_cmd import node
 from cli.voter_cmd import voter
 from cli.voters_cmd import voters
 
@@ -33,6 +35,8 @@ def cli() -> None:
 cli.add_command(keys)
 cli.add_command(genesis)
 cli.add_command(demo)
+cli.add_command(node)
+cli.add_command(localnet)
 cli.add_command(card_authority)
 cli.add_command(voter)
 cli.add_command(voters)

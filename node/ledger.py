@@ -1,0 +1,173 @@
+"""The node's chain: the store, the state at its tip, and the verify-once cache.
+
+This is where consensus meets the ballot state machine. Consensus sees blocks as
+opaque bytes and asks two questions (the ``consensus.events.App`` protocol):
+``validate`` (is this a valid block on top of our block height-1?) and
+``block_hash``. Validation *is* execution: the block is applied to the tip
+state, and the resulting state is kept, so the commit that usually follows
+costs one synced WriteBatch and no second execution. Ballot proofs checked by
+the mempool are in ``cache`` (keyed by transaction hash) and are not checked
+again; the ones a block brings that this node has not seen are checked once,
+here.
+
+Observers and catching-up validators use ``commit_certified``: the certificate
+is checked from the genesis alone, then the block is re-executed all the same
+(a certificate proves agreement, re-execution proves the state root).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from ballot_tx.block import Block, make_block
+from ballot_tx.codec import decode, encode
+from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.state import State, VerifiedCache, apply_block, check_tx
+from ballot_tx.tx import decode_tx
+from consensus.certificate import CommitCertificate, verify_certificate
+from genesis.document import Genesis
+from node import logs
+from node.store import Store
+
+log = logs.get("ledger")
+
+#: A proposal whose time is further ahead of our clock than this is refused: block
+#: time drives elections' automatic close, so a Byzantine primary must not jump it.
+MAX_FUTURE_DRIFT_MS = 10_000
+_DECODED_MAX = 32
+_EXECUTED_MAX = 16
+
+
+class LedgerError(BallotchainError):
+    """A block or certificate from a peer that this node will not commit."""
+
+
+class Ledger:
+    def __init__(self, store: Store, genesis: Genesis, chain_id: bytes) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.chain_id = chain_id
+        self.state: State = store.state()
+        self.cache = VerifiedCache()
+        self._decoded: OrderedDict[bytes, Block] = OrderedDict()
+        self._executed: OrderedDict[bytes, State] = OrderedDict()
+
+    # --- tip ------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return self.state.height
+
+    def tip_hash(self) -> bytes:
+        """Hash of the tip block (the chain id before block 1, as consensus expects)."""
+        return self.state.block_hash
+
+    def tip_time_ms(self) -> int:
+        return self.state.time_ms
+
+    # --- consensus App ------------------------------------------------------------
+
+    def decode_block(self, raw: bytes) -> Block:
+        b = self._decoded.get(raw)
+        if b is None:
+            b = decode(Block, raw)
+            self._decoded[raw] = b
+            while len(self._decoded) > _DECODED_MAX:
+                self._decoded.popitem(last=False)
+        return b
+
+    def block_hash(self, block: bytes) -> bytes:
+        try:
+            return self.decode_block(block).hash
+        except BallotchainError:
+            return b"\x00" * 32  # matches no certificate or vote: the block is simply refused
+
+    def validate(self, height: int, prev_hash: bytes, block: bytes) -> bool:
+        try:
+            b = self.decode_block(block)
+            self._check_link(b, height, prev_hash)
+            if b.header.time_ms > time.time() * 1000 + MAX_FUTURE_DRIFT_MS:
+                raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block time is in the future")
+            self.execute(b)
+            return True
+        except BallotchainError as e:
+            log.warning("block refused", height=height, code=e.code, reason=e.message)
+            return False
+
+    def _check_link(self, b: Block, height: int, prev_hash: bytes) -> None:
+        if b.height != height or b.header.prev_hash != prev_hash:
+            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block does not extend the chain")
+        if height != self.height + 1 or prev_hash != self.tip_hash():
+            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"not at height {height - 1} yet")
+
+    def execute(self, b: Block) -> State:
+        """The state after ``b`` on our tip (memoized by block hash until commit)."""
+        s = self._executed.get(b.hash)
+        if s is None:
+            s = apply_block(self.state, b, self.cache)
+            self._executed[b.hash] = s
+            while len(self._executed) > _EXECUTED_MAX:
+                self._executed.popitem(last=False)
+        return s
+
+    # --- commit -------------------------------------------------------------------
+
+    def commit(self, block: bytes | Block, certificate: CommitCertificate) -> Block:
+        """Execute (if not done yet) and durably store ``block`` with its certificate."""
+        b = self.decode_block(block) if isinstance(block, bytes) else block
+        self._check_link(b, b.height, b.header.prev_hash)
+        new = self.execute(b)
+        self.state = self.store.commit(b, new, encode(certificate))
+        self._executed.clear()
+        return b
+
+    def commit_certified(self, block: bytes, cert_bytes: bytes) -> Block:
+        """Commit a block fetched from a peer: verify its certificate from genesis, re-execute."""
+        try:
+            cert = decode(CommitCertificate, cert_bytes)
+            b = self.decode_block(block)
+        except BallotchainError as e:
+            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"undecodable record: {e.message}") from None
+        if cert.height != b.height or cert.block_hash != b.hash:
+            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "certificate is for another block")
+        verify_certificate(self.genesis, self.chain_id, cert)
+        return self.commit(b, cert)
+
+    # --- mempool and producer -------------------------------------------------------
+
+    def check_tx(self, raw: bytes) -> tuple[bytes, object]:
+        """Admission: decode and check ``raw`` against the tip state at the current time."""
+        tx = decode_tx(raw)
+        h = check_tx(self.state, raw, self.next_time_ms(), self.cache)
+        return h, tx
+
+    def next_time_ms(self) -> int:
+        """The time the next block would carry: now, but strictly after the tip's time."""
+        return max(int(time.time() * 1000), self.tip_time_ms() + 1)
+
+    def build(
+        self, height: int, prev_hash: bytes, proposer: bytes, txs: Sequence[bytes]
+    ) -> tuple[Block, list[int]]:
+        """A valid block of (a subset of) ``txs`` on our tip, and the indices dropped as invalid.
+
+        Transactions valid alone may conflict inside one block (or have become
+        invalid since admission); they are dropped one by one until the block
+        applies, so the primary never proposes a block honest replicas refuse.
+        """
+        keep = list(range(len(txs)))
+        dropped: list[int] = []
+        while True:
+            b = make_block(
+                height, prev_hash, self.next_time_ms(), proposer, self.state.root,
+                [txs[i] for i in keep],
+            )
+            try:
+                self.execute(b)
+                return b, dropped
+            except BallotchainError as e:
+                i = getattr(e, "tx_index", None)
+                if i is None:
+                    raise
+                dropped.append(keep.pop(i))

@@ -1,0 +1,191 @@
+"""A local network as separate processes on 127.0.0.1: start, query, stop.
+
+Each node runs ``python -m cli.main node start --home HOME`` in its own process
+group, logging to ``HOME/node.log``; the node writes ``HOME/node.pid`` itself.
+``stop`` sends SIGTERM and, after a timeout, SIGKILL. Used by ``ballotchain
+localnet``, the demo, the multi-process tests and ``scripts/bench_network``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from node.config import load_config
+
+HOMES_GLOB = ("validator-*", "observer-*")
+
+
+@dataclass
+class LocalNode:
+    name: str
+    home: Path
+    url: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "node.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "node.log"
+
+    def pid(self) -> int | None:
+        if self.proc is not None and self.proc.poll() is None:
+            return self.proc.pid
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child counts as dead
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def free_base_port(count: int, start: int = 20000, end: int = 60000) -> int:
+    """A base port such that ``count`` consecutive loopback ports are free now."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(start, end - count)
+        ok = True
+        for p in range(base, base + count):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free range of loopback ports")
+
+
+def discover(net_dir: Path) -> list[LocalNode]:
+    """The node homes under ``net_dir`` (validators first, in index order)."""
+    homes: list[Path] = []
+    for pattern in HOMES_GLOB:
+        homes += sorted(net_dir.glob(pattern), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    out = []
+    for h in homes:
+        cfg = load_config(h)
+        scheme = "https" if cfg.tls else "http"
+        out.append(LocalNode(h.name, h, f"{scheme}://{cfg.listen_host}:{cfg.listen_port}"))
+    return out
+
+
+def start(node: LocalNode, extra_env: dict[str, str] | None = None) -> None:
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    log = open(node.log_file, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        node.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "node", "start", "--home", str(node.home)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            cwd=str(Path(__file__).resolve().parents[1]),
+        )
+    finally:
+        log.close()
+
+
+def get_json(url: str, timeout: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback URLs
+        return json.loads(r.read())
+
+
+def status(node: LocalNode, timeout: float = 2.0) -> dict[str, Any] | None:
+    try:
+        doc = get_json(f"{node.url}/v1/status", timeout)
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def wait_ready(nodes: list[LocalNode], timeout: float = 30.0) -> None:
+    """Wait until every node answers /v1/status; raise naming the ones that do not."""
+    deadline = time.monotonic() + timeout
+    waiting = list(nodes)
+    while waiting and time.monotonic() < deadline:
+        for n in list(waiting):
+            if n.proc is not None and n.proc.poll() is not None:
+                raise RuntimeError(f"{n.name} exited with status {n.proc.returncode}; see {n.log_file}")
+            if status(n, 1.0) is not None:
+                waiting.remove(n)
+        if waiting:
+            time.sleep(0.1)
+    if waiting:
+        raise RuntimeError(f"not answering after {timeout:.0f} s: {', '.join(n.name for n in waiting)}")
+
+
+def stop(node: LocalNode, timeout: float = 10.0) -> str:
+    """SIGTERM, then SIGKILL after ``timeout``; returns what happened."""
+    pid = node.pid()
+    if pid is None:
+        return "not running"
+    how = "stopped"
+    try:
+        os.kill(pid, signal.SIGCONT)  # a paused node cannot handle SIGTERM
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return "not running"
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        _reap(node)
+        time.sleep(0.05)
+    if pid_alive(pid):
+        how = "killed"
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            _reap(node)
+            time.sleep(0.02)
+    _reap(node)
+    if how == "killed":
+        node.pid_file.unlink(missing_ok=True)
+    return how
+
+
+def kill9(node: LocalNode) -> None:
+    pid = node.pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            _reap(node)
+            time.sleep(0.02)
+        _reap(node)
+
+
+def _reap(node: LocalNode) -> None:
+    if node.proc is not None:
+        node.proc.poll()

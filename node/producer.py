@@ -1,0 +1,76 @@
+"""Block production for the primary: batches of up to N transactions or T ms.
+
+When consensus asks for a proposal (``RequestProposal``), the producer waits
+until either ``max_txs`` transactions are pending, or the oldest pending one has
+waited ``interval_ms`` (so a lone ballot is committed within T ms and a flood
+fills blocks), or an election's end time has passed and only a block can close
+it. With nothing to do it proposes nothing: an idle chain does not grow (the
+runtime keeps the view timer from firing while there is no work, see
+``runtime``), so blocks without transactions exist only for time-based phase
+changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from ballot_tx.block import Block
+from node import logs
+from node.ledger import Ledger
+from node.mempool import Mempool
+
+log = logs.get("producer")
+
+
+class Producer:
+    def __init__(
+        self,
+        ledger: Ledger,
+        mempool: Mempool,
+        proposer: bytes,
+        max_txs: int,
+        interval_ms: int,
+        phase_change_due: Callable[[], bool],
+    ) -> None:
+        self.ledger = ledger
+        self.mempool = mempool
+        self.proposer = proposer
+        self.max_txs = max_txs
+        self.interval_s = interval_ms / 1000
+        self.phase_change_due = phase_change_due
+        self.changed = asyncio.Event()  # set by the runtime when the mempool grows
+
+    def _ready(self) -> float | None:
+        """0 if a block should be built now, else seconds to wait at most (None: until news)."""
+        n = len(self.mempool)
+        if n >= self.max_txs or self.phase_change_due():
+            return 0.0
+        if n == 0:
+            return None
+        oldest = self.mempool.batch(1)[0].admitted_at
+        return max(0.0, oldest + self.interval_s - time.monotonic())
+
+    async def produce(self, height: int, prev_hash: bytes) -> Block | None:
+        """Wait for work, then build a valid block at ``height`` on ``prev_hash``.
+
+        Returns None if the chain moved on meanwhile (the proposal is stale).
+        """
+        while True:
+            if self.ledger.height != height - 1 or self.ledger.tip_hash() != prev_hash:
+                return None
+            wait = self._ready()
+            if wait == 0.0:
+                break
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=wait if wait else 1.0)
+            except TimeoutError:
+                pass
+        batch = self.mempool.batch(self.max_txs)
+        block, dropped = self.ledger.build(height, prev_hash, self.proposer, [p.raw for p in batch])
+        if dropped:
+            gone = self.mempool.remove(batch[i].tx_hash for i in dropped)
+            log.info("dropped invalid pending transactions", count=len(gone), height=height)
+        return block

@@ -1,0 +1,631 @@
+"""The node runtime: carries the PBFT state machine's actions out as I/O.
+
+One asyncio loop per process. Consensus is a pure ``step(state, event) ->
+(state, actions)``; this module turns sockets, timers and the clock into
+events, and executes the actions **in list order** on the loop thread:
+
+* ``Persist``: a synced LevelDB write, done before the next action runs, so every
+  ``Send`` of a signed message that follows it is on disk first (a validator
+  killed at any moment restarts from that record and cannot sign a conflicting
+  message).
+* ``Send``: queued on the peer links (never blocks; bounded queues).
+* ``SetTimer``/``CancelTimer``: ``loop.call_later``; expiry feeds ``TimerFired``.
+  The view timer is PBFT's "I am waiting for a request" timer (Castro-Liskov
+  4.4): while this node has no pending transaction, no uncommitted proposal and
+  no election to close, an expiry is re-armed instead of starting a view change,
+  so an idle network neither churns views nor grows empty blocks.
+* ``RequestProposal``: the producer builds a block; ``ProposalReady`` follows.
+* ``CommitBlock``: one synced WriteBatch (block, certificate, indexes, state);
+  ``Executed(height, state_root)`` follows.
+* ``Fetch``: certified blocks from the named peers; ``FetchedBlocks`` follows.
+
+Observers run no consensus: they follow their peers' certified blocks
+(``node.sync``), verify each certificate from genesis and re-execute it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ballot_tx.block import Block
+from ballot_tx.codec import decode, encode, pack
+from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.keys import KeyPair
+from consensus.certificate import CommitCertificate
+from consensus.events import (
+    CancelTimer,
+    CommitBlock,
+    Event,
+    Executed,
+    Fetch,
+    FetchedBlocks,
+    Persist,
+    ProposalReady,
+    Received,
+    RequestProposal,
+    SafetyRecord,
+    Send,
+    SetTimer,
+    Start,
+    TimerFired,
+)
+from consensus.messages import decode_message, encode_message
+from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
+from genesis.document import Genesis, from_json, genesis_hash
+from node import logs, views
+from node.config import NodeConfig, PeerAddress
+from node.ledger import Ledger
+from node.mempool import Mempool, MempoolError
+from node.metrics import Metrics
+from node.peers import (
+    TOPIC_CONSENSUS,
+    TOPIC_TXS,
+    PeerLink,
+    add_routes,
+    client_ssl_context,
+    seal,
+    server_ssl_context,
+)
+from node.producer import Producer
+from node.server import make_app
+from node.store import Store
+from node.sync import TipWatcher, fetch_certified
+
+log = logs.get("node")
+
+SAFETY_KEY = b"pbft/safety"
+FOLLOW_POLL_S = 0.2
+
+
+class NodeError(BallotchainError):
+    """The node cannot start or serve as configured."""
+
+
+def load_genesis(path: Path) -> Genesis:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise NodeError(ErrorCode.NODE_HOME_INVALID, f"cannot read genesis {path}: {e.strerror}") from None
+    return from_json(text)
+
+
+class Node:
+    """One validator or observer: store, ledger, mempool, consensus, HTTP, peers."""
+
+    def __init__(self, cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
+        self.cfg = cfg
+        self.keys = keys
+        self.genesis = genesis
+        self.chain_id = genesis_hash(genesis)
+        self.metrics = Metrics()
+        self.index = genesis.validator_index(keys.ed25519_public)
+        if cfg.mode == "validator" and self.index is None:
+            raise NodeError(ErrorCode.NODE_HOME_INVALID, "mode is validator but the key is not a genesis validator")
+        if cfg.mode == "observer" and not any(
+            m.ed25519_public == keys.ed25519_public for m in genesis.observers
+        ):
+            log.warning("observer key is not listed in genesis; it cannot forward transactions")
+        self.is_validator = cfg.mode == "validator"
+        lim = cfg.limits
+        self.max_block_txs = lim.max_block_txs or genesis.params.max_block_txs
+        self.block_interval_ms = lim.block_interval_ms or genesis.params.block_interval_ms
+        self.store: Store | None = None
+        self.ledger: Ledger = None  # type: ignore[assignment]  # set in start()
+        self.mempool: Mempool = None  # type: ignore[assignment]
+        self.replica: ReplicaState | None = None
+        self.links: dict[str, PeerLink] = {}
+        self.validator_links: dict[int, PeerLink] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.runner: web.AppRunner | None = None
+        self.watcher: TipWatcher | None = None
+        self.producer: Producer | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._proposing: asyncio.Task[None] | None = None
+        self._fetching: asyncio.Task[None] | None = None
+        self._waiters: dict[bytes, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._last_fetch = 0.0
+        self.started = time.time()
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(cfg.data_dir, self.genesis)
+        self.ledger = Ledger(self.store, self.genesis, self.chain_id)
+        self.mempool = Mempool(
+            self._admission_check,
+            lambda h: self.ledger.store.find_tx(h) is not None,
+            cfg.limits.mempool_max_txs,
+            cfg.limits.client_rate_per_s,
+        )
+        ssl_client = client_ssl_context(str(cfg.tls_ca) if cfg.tls_ca else None)
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=10, sock_connect=2),
+            connector=aiohttp.TCPConnector(ssl=ssl_client, limit=64),
+        )
+        self._make_links()
+        app = make_app(self, self.metrics, cfg.limits.max_request_bytes, cfg.limits.commit_wait_s)
+        add_routes(app, self, self.genesis, self.chain_id)
+        # Peer bodies (blocks, view changes with proofs) may exceed the client limit.
+        app._client_max_size = max(cfg.limits.max_request_bytes, 64 << 20)  # noqa: SLF001
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+        await self.runner.setup()
+        ssl_server = None
+        if cfg.tls_cert and cfg.tls_key:
+            try:
+                ssl_server = server_ssl_context(str(cfg.tls_cert), str(cfg.tls_key))
+            except (OSError, ValueError) as e:
+                raise NodeError(ErrorCode.CONFIG_TLS, f"cannot load TLS certificate/key: {e}") from None
+        site = web.TCPSite(self.runner, cfg.listen_host, cfg.listen_port, ssl_context=ssl_server,
+                           reuse_address=True)
+        await site.start()
+        urls = [link.url for link in self.links.values()]
+        self.watcher = TipWatcher(self.session, urls, lambda: self.ledger.height)
+        self._spawn(self.watcher.run(), "tips")
+        for link in self.links.values():
+            link.start()
+        self._update_gauges()
+        if self.is_validator:
+            assert self.index is not None
+            raw = self.store.get_meta(SAFETY_KEY)
+            record = None if raw is None else decode(SafetyRecord, raw)
+            self.replica = init_state(
+                self.genesis, self.index, self.chain_id, self.keys, self.ledger,
+                persisted=record,
+                committed_height=self.ledger.height,
+                committed_hash=self.ledger.tip_hash() if self.ledger.height else None,
+            )
+            self.producer = Producer(
+                self.ledger, self.mempool, self.keys.ed25519_public,
+                self.max_block_txs, self.block_interval_ms, self.phase_change_due,
+            )
+            self._spawn(self._drive(), "consensus")
+            self._spawn(self._catch_up_loop(), "catch-up")
+            self._events.put_nowait(Start())
+        else:
+            self._spawn(self._follow(), "follow")
+        log.info(
+            "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
+            listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
+            height=self.ledger.height, chain=self.genesis.chain_id,
+        )
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)
+        self._tasks.append(task)
+
+    async def _guard(self, coro: Any, name: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("task crashed; stopping the node", task=name)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    async def stop(self) -> None:
+        for h in self._timers.values():
+            h.cancel()
+        for t in [*self._tasks, self._proposing, self._fetching]:
+            if t is not None:
+                t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for link in self.links.values():
+            await link.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.session is not None:
+            await self.session.close()
+        if self.store is not None:
+            self.store.close()
+        log.info("node stopped", height=self.ledger.height if self.ledger else 0)
+
+    # --- peers ------------------------------------------------------------------------
+
+    def _make_links(self) -> None:
+        assert self.session is not None
+        scheme = "https" if self.cfg.tls_ca else "http"
+        by_addr = {p.hostport: p for p in self.cfg.peers}
+        by_id = {p.node_id: p for p in self.cfg.peers if p.node_id}
+        used: set[str] = set()
+        targets: list[tuple[str, int | None, str]] = []
+        for i, v in enumerate(self.genesis.validators):
+            if v.ed25519_public == self.keys.ed25519_public:
+                continue
+            p = by_id.get(v.node_id) or by_addr.get(v.address)
+            url = p.url if p else f"{scheme}://{v.address}"
+            if p:
+                used.add(p.url)
+            targets.append((url, i, f"validator-{i}"))
+        if not self.is_validator and self.cfg.peers:
+            # an observer follows and forwards to exactly the peers it was told about
+            targets = [(u, i, lbl) for u, i, lbl in targets if u in used]
+            extra: Iterable[PeerAddress] = [p for p in self.cfg.peers if p.url not in used]
+            targets += [(p.url, None, p.hostport) for p in extra]
+        sealer = self._seal
+        for url, i, label in targets:
+            link = PeerLink(url, self.session, sealer, self.cfg.limits.peer_queue_max,
+                            self.metrics, label)
+            self.links[url] = link
+            if i is not None:
+                self.validator_links[i] = link
+
+    def _seal(self, topic: str, payloads: Any) -> bytes:
+        return seal(self.keys, self.chain_id, topic, payloads)
+
+    def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None:
+        if self.replica is None:
+            return
+        for p in payloads:
+            try:
+                msg = decode_message(p)
+            except BallotchainError as e:
+                log.debug("bad consensus message", sender=sender_index, code=e.code)
+                continue
+            self._events.put_nowait(Received(msg))
+
+    def on_peer_txs(self, sender: bytes, payloads: tuple[bytes, ...]) -> None:
+        for raw in payloads:
+            try:
+                self._admit(raw, client=None, local=False)
+            except BallotchainError as e:
+                log.debug("forwarded transaction refused", code=e.code)
+
+    def blocks_from(self, height: int, limit: int, max_bytes: int) -> list[bytes]:
+        out: list[bytes] = []
+        size = 0
+        h = max(1, height)
+        while len(out) < limit and h <= self.ledger.height:
+            b = self.ledger.store.get_block(h)
+            cert = self.ledger.store.get_certificate(h)
+            if b is None or cert is None:
+                break
+            rec = pack([encode(b), cert])
+            if out and size + len(rec) > max_bytes:
+                break
+            out.append(rec)
+            size += len(rec)
+            h += 1
+        return out
+
+    def tip(self) -> int:
+        return self.ledger.height
+
+    # --- consensus driver -------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        while True:
+            ev = await self._events.get()
+            self._feed(ev)
+
+    def _feed(self, first: Event) -> None:
+        """Step consensus on ``first`` and on every event its actions produce, in order."""
+        pending: deque[Event] = deque([first])
+        while pending:
+            ev = pending.popleft()
+            assert self.replica is not None
+            self.replica, actions = step(self.replica, ev)
+            for a in actions:
+                follow = self._do(a)
+                if follow is not None:
+                    pending.append(follow)
+        self._update_gauges()
+
+    def _do(self, a: Any) -> Event | None:
+        if isinstance(a, Persist):
+            assert self.store is not None
+            self.store.put_meta(SAFETY_KEY, encode(a.record), sync=True)
+        elif isinstance(a, Send):
+            payload = encode_message(a.message)
+            targets = self.validator_links.values() if a.to is None else [
+                self.validator_links[a.to]] if a.to in self.validator_links else []
+            for link in targets:
+                link.send(TOPIC_CONSENSUS, payload)
+        elif isinstance(a, SetTimer):
+            self._set_timer(a.name, a.token, a.delay_ms)
+        elif isinstance(a, CancelTimer):
+            h = self._timers.pop(a.name, None)
+            if h is not None:
+                h.cancel()
+        elif isinstance(a, RequestProposal):
+            if self._proposing is not None:
+                self._proposing.cancel()
+            self._proposing = asyncio.get_running_loop().create_task(
+                self._propose(a.height, a.view, a.prev_hash))
+        elif isinstance(a, CommitBlock):
+            block = self.ledger.commit(a.block, a.certificate)
+            self._after_commit(block)
+            return Executed(a.height, self.ledger.state.root)
+        elif isinstance(a, Fetch):
+            urls = [self.validator_links[i].url for i in a.peers if i in self.validator_links]
+            self._start_fetch(urls, a.from_height)
+        return None
+
+    def _set_timer(self, name: str, token: int, delay_ms: int) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._timers.pop(name, None)
+            if name == VIEW_TIMER and not self._has_work():
+                self._set_timer(name, token, delay_ms)  # idle: nothing to suspect the primary of
+                return
+            self._events.put_nowait(TimerFired(name, token))
+
+        self._timers[name] = asyncio.get_running_loop().call_later(delay_ms / 1000, fire)
+
+    def _has_work(self) -> bool:
+        st = self.replica
+        if st is None or not st.active:
+            return True
+        if len(self.mempool) or self.phase_change_due():
+            return True
+        return any(h > st.last_committed for (_v, h) in st.log)
+
+    async def _propose(self, height: int, view: int, prev_hash: bytes) -> None:
+        assert self.producer is not None
+        try:
+            block = await self.producer.produce(height, prev_hash)
+        except BallotchainError as e:
+            log.error("could not build a block", height=height, code=e.code, reason=e.message)
+            return
+        if block is not None:
+            log.debug("proposing", height=height, view=view, txs=len(block.txs))
+            self._events.put_nowait(ProposalReady(height, view, encode(block)))
+
+    def _start_fetch(self, urls: list[str], height: int) -> None:
+        if self._fetching is not None and not self._fetching.done():
+            return
+        self._last_fetch = time.monotonic()
+        self._fetching = asyncio.get_running_loop().create_task(self._fetch(urls, height))
+
+    async def _fetch(self, urls: list[str], height: int) -> None:
+        assert self.session is not None
+        records = await fetch_certified(self.session, urls, height)
+        blocks = []
+        for blk, cert in records:
+            try:
+                blocks.append((blk, decode(CommitCertificate, cert)))
+            except BallotchainError:
+                break
+        if blocks:
+            log.info("fetched blocks", first=height, count=len(blocks))
+        self._events.put_nowait(FetchedBlocks(tuple(blocks)))
+
+    async def _catch_up_loop(self) -> None:
+        """Fetch when peers' tips show we are behind and consensus has not noticed yet."""
+        assert self.watcher is not None
+        while True:
+            await asyncio.sleep(0.5)
+            ahead = self.watcher.ahead()
+            if ahead and self.watcher.best_tip > self.ledger.height + 1 or (
+                ahead and self.watcher.catching_up()
+            ):
+                if time.monotonic() - self._last_fetch > 1.0:
+                    self._start_fetch(ahead, self.ledger.height + 1)
+
+    # --- observer ---------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        assert self.watcher is not None and self.session is not None
+        while True:
+            ahead = self.watcher.ahead()
+            urls = ahead or list(self.links)
+            records = await fetch_certified(self.session, urls, self.ledger.height + 1)
+            for blk, cert in records:
+                try:
+                    block = self.ledger.commit_certified(blk, cert)
+                except BallotchainError as e:
+                    log.warning("refused a fetched block", height=self.ledger.height + 1,
+                                code=e.code, reason=e.message)
+                    break
+                self._after_commit(block)
+                self._update_gauges()
+            if not records:
+                self.watcher.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.watcher.changed.wait(), FOLLOW_POLL_S)
+
+    # --- commits, mempool -------------------------------------------------------------
+
+    def _after_commit(self, block: Block) -> None:
+        hashes = block.tx_hashes()
+        removed = self.mempool.remove(hashes)
+        now = time.monotonic()
+        for p in removed:
+            if p.local:
+                self.metrics.commit_latency.observe(now - p.admitted_at)
+        self.metrics.blocks_committed.inc()
+        self.metrics.txs_committed.inc(len(hashes))
+        for i, h in enumerate(hashes):
+            for fut in self._waiters.pop(h, []):
+                if not fut.done():
+                    fut.set_result({"height": block.height, "index": i,
+                                    "block_hash": block.hash.hex()})
+        if self.mempool and hashes:
+            stale = self.mempool.revalidate(self._still_valid)
+            if stale:
+                log.info("dropped pending transactions invalidated by a commit", count=len(stale))
+        if self.producer is not None:
+            self.producer.changed.set()
+        if block.height % 100 == 0 or hashes:
+            log.debug("committed", height=block.height, txs=len(hashes))
+
+    def _still_valid(self, p: Any) -> bool:
+        try:
+            self.ledger.check_tx(p.raw)
+            return True
+        except BallotchainError:
+            return False
+
+    def _admission_check(self, raw: bytes) -> tuple[bytes, Any]:
+        return self.ledger.check_tx(raw)
+
+    def _admit(self, raw: bytes, client: str | None, local: bool) -> bytes:
+        try:
+            p, new = self.mempool.add(raw, client, local)
+        except BallotchainError as e:
+            self.metrics.txs_rejected.labels(code=str(e.code)).inc()
+            raise
+        if new:
+            self.metrics.txs_admitted.inc()
+            self.metrics.mempool_size.set(len(self.mempool))
+            if local:
+                for link in self.validator_links.values() if self.is_validator else self.links.values():
+                    link.send(TOPIC_TXS, raw)
+            if self.producer is not None:
+                self.producer.changed.set()
+        return p.tx_hash
+
+    def phase_change_due(self) -> bool:
+        return views.phase_change_due(self.ledger.state, self.ledger.next_time_ms())
+
+    def _update_gauges(self) -> None:
+        m = self.metrics
+        m.height.set(self.ledger.height)
+        m.mempool_size.set(len(self.mempool))
+        if self.replica is not None:
+            m.view.set(self.replica.view)
+        if self.watcher is not None:
+            m.peers.set(sum(self.watcher.reachable.values()))
+            m.catching_up.set(1 if self.watcher.catching_up() else 0)
+
+    # --- client API backend -------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        assert self.watcher is not None
+        self._update_gauges()
+        st = self.replica
+        peers = []
+        for url, link in self.links.items():
+            peers.append({
+                "url": url, "name": link.label,
+                "reachable": self.watcher.reachable.get(url, False),
+                "height": self.watcher.tips.get(url),
+                "queued": link.queued(),
+            })
+        return {
+            "chain": self.genesis.chain_id,
+            "chain_id": self.chain_id.hex(),
+            "node_id": self.keys.node_id,
+            "mode": self.cfg.mode,
+            "validator_index": self.index,
+            "height": self.ledger.height,
+            "block_hash": self.ledger.tip_hash().hex(),
+            "view": None if st is None else st.view,
+            "primary": None if st is None else st.primary(st.view),
+            "view_active": None if st is None else st.active,
+            "catching_up": self.watcher.catching_up(),
+            "peer_height": self.watcher.best_tip,
+            "peers": peers,
+            "peers_reachable": sum(self.watcher.reachable.values()),
+            "mempool": len(self.mempool),
+            "uptime_s": round(time.time() - self.started, 1),
+        }
+
+    def block(self, height: int) -> dict[str, Any] | None:
+        return views.block_view(self.ledger.store, height)
+
+    def tx(self, h: bytes) -> dict[str, Any] | None:
+        found = views.tx_view(self.ledger.store, h)
+        if found is not None:
+            return found
+        p = self.mempool.get(h)
+        if p is not None:
+            return {"tracking_code": h.hex(), "status": "pending", "tx": views.tx_json(p.raw)}
+        return None
+
+    async def submit_tx(self, raw: bytes, client: str) -> bytes:
+        if self.is_validator or self.links:
+            return self._admit(raw, client, local=True)
+        raise NodeError(ErrorCode.NODE_UNAVAILABLE, "this observer has no validator to forward to")
+
+    async def wait_commit(self, h: bytes, timeout_s: float) -> dict[str, Any] | None:
+        found = self.ledger.store.find_tx(h)
+        if found is not None:
+            height, index = found
+            return {"height": height, "index": index}
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(h, []).append(fut)
+        try:
+            return await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            lst = self._waiters.get(h)
+            if lst is not None and fut in lst:
+                lst.remove(fut)
+                if not lst:
+                    del self._waiters[h]
+
+    def election(self, eid: bytes) -> dict[str, Any] | None:
+        return views.election_view(self.ledger.state, eid)
+
+    def election_result(self, eid: bytes) -> dict[str, Any] | None:
+        return views.result_view(self.ledger.state, eid)
+
+    def receipt(self, h: bytes) -> dict[str, Any] | None:
+        return views.receipt_view(self.ledger.store, h)
+
+
+# --- process entry point ------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_pid_file(path: Path) -> None:
+    """Write our pid, refusing if a live process already owns this home."""
+    try:
+        old = int(path.read_text().strip())
+    except (OSError, ValueError):
+        old = 0
+    if old and old != os.getpid() and _pid_alive(old):
+        raise NodeError(ErrorCode.NODE_ALREADY_RUNNING, f"process {old} already runs from {path.parent}")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+async def run_node(cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
+    """Run until SIGTERM/SIGINT, then stop cleanly (the store is closed, the pid file removed)."""
+    claim_pid_file(cfg.pid_file)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    node = Node(cfg, keys, genesis)
+    try:
+        await node.start()
+        await stop.wait()
+        log.info("stopping on signal")
+    finally:
+        await node.stop()
+        with contextlib.suppress(OSError):
+            if cfg.pid_file.read_text().strip() == str(os.getpid()):
+                cfg.pid_file.unlink()
+

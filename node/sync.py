@@ -1,0 +1,105 @@
+"""Knowing where the network is, and catching up to it with certified blocks.
+
+``TipWatcher`` polls each peer's tip once a second. That is what ``/v1/status``
+reports as ``catching_up`` (a node that lags must say so, whatever its own
+consensus state believes) and what starts a fetch when consensus traffic alone
+would not tell a quiet, restarted node that it is behind.
+
+Fetched blocks are worthless until proven: ``Ledger.commit_certified`` (observers)
+or consensus's ``FetchedBlocks`` handling (validators) checks each certificate
+against the genesis validators and re-executes the block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+import aiohttp
+
+from ballot_tx.codec import unpack
+from ballot_tx.errors import BallotchainError
+from node import logs
+from node.peers import MAX_FETCH_BLOCKS, PeerError, fetch_blocks, fetch_tip
+
+log = logs.get("sync")
+
+POLL_S = 1.0
+#: A lag shorter than this is the normal pipeline (a peer committed a moment earlier).
+LAG_GRACE_S = 2.0
+
+
+class TipWatcher:
+    def __init__(self, session: aiohttp.ClientSession, urls: Sequence[str],
+                 own_height: Callable[[], int]) -> None:
+        self.session = session
+        self.urls = list(urls)
+        self.own_height = own_height
+        self.tips: dict[str, int] = {}
+        self.reachable: dict[str, bool] = {u: False for u in self.urls}
+        self.changed = asyncio.Event()
+        self._behind_since: float | None = None
+
+    @property
+    def best_tip(self) -> int:
+        return max(self.tips.values(), default=0)
+
+    def catching_up(self) -> bool:
+        """True while peers hold blocks we lack beyond the normal one-block pipeline."""
+        own, best = self.own_height(), self.best_tip
+        if best <= own:
+            self._behind_since = None
+            return False
+        now = time.monotonic()
+        if self._behind_since is None:
+            self._behind_since = now
+        return best > own + 1 or now - self._behind_since > LAG_GRACE_S
+
+    def ahead(self) -> list[str]:
+        own = self.own_height()
+        return sorted((u for u, t in self.tips.items() if t > own), key=lambda u: -self.tips[u])
+
+    async def _poll(self, url: str) -> None:
+        try:
+            tip = await fetch_tip(self.session, url)
+        except (aiohttp.ClientError, TimeoutError, OSError, PeerError):
+            self.reachable[url] = False
+            return
+        self.reachable[url] = True
+        if tip != self.tips.get(url):
+            self.tips[url] = tip
+            self.changed.set()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.gather(*(self._poll(u) for u in self.urls))
+            self.catching_up()
+            await asyncio.sleep(POLL_S)
+
+
+async def fetch_certified(
+    session: aiohttp.ClientSession, urls: Sequence[str], height: int
+) -> list[tuple[bytes, bytes]]:
+    """Blocks from ``height`` on with their certificate bytes, from the first peer that has them.
+
+    Nothing here is trusted: the caller verifies every certificate.
+    """
+    for url in urls:
+        try:
+            _tip, records = await fetch_blocks(session, url, height, MAX_FETCH_BLOCKS)
+        except (aiohttp.ClientError, TimeoutError, OSError, PeerError) as e:
+            log.debug("fetch failed", peer=url, error=type(e).__name__)
+            continue
+        out: list[tuple[bytes, bytes]] = []
+        for rec in records:
+            try:
+                pair = unpack(rec)
+            except BallotchainError:
+                break
+            if type(pair) is not list or len(pair) != 2 or not all(type(x) is bytes for x in pair):
+                break
+            out.append((pair[0], pair[1]))
+        if out:
+            return out
+    return []
