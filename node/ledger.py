@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from ballot_tx.block import Block, make_block
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import State, VerifiedCache, apply_block, check_tx
+from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
 from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
@@ -148,26 +148,16 @@ class Ledger:
         return max(int(time.time() * 1000), self.tip_time_ms() + 1)
 
     def build(
-        self, height: int, prev_hash: bytes, proposer: bytes, txs: Sequence[bytes]
+        self, height: int, prev_hash: bytes, proposer: bytes, txs: Sequence[bytes], limit: int
     ) -> tuple[Block, list[int]]:
-        """A valid block of (a subset of) ``txs`` on our tip, and the indices dropped as invalid.
+        """A valid block of up to ``limit`` of ``txs`` on our tip, and the indices refused.
 
         Transactions valid alone may conflict inside one block (or have become
-        invalid since admission); they are dropped one by one until the block
-        applies, so the primary never proposes a block honest replicas refuse.
+        invalid since admission): ``select_txs`` keeps the ones that apply in order,
+        so the primary never proposes a block that honest replicas refuse.
         """
-        keep = list(range(len(txs)))
-        dropped: list[int] = []
-        while True:
-            b = make_block(
-                height, prev_hash, self.next_time_ms(), proposer, self.state.root,
-                [txs[i] for i in keep],
-            )
-            try:
-                self.execute(b)
-                return b, dropped
-            except BallotchainError as e:
-                i = getattr(e, "tx_index", None)
-                if i is None:
-                    raise
-                dropped.append(keep.pop(i))
+        t = self.next_time_ms()
+        kept, rejected = select_txs(self.state, list(txs), t, self.cache, limit)
+        b = make_block(height, prev_hash, t, proposer, self.state.root, kept)
+        self.execute(b)
+        return b, [i for i, _ in rejected]

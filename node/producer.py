@@ -69,7 +69,9 @@ class Producer:
             except TimeoutError:
                 pass
         batch = self.mempool.batch(self.max_txs)
-        block, dropped = self.ledger.build(height, prev_hash, self.proposer, [p.raw for p in batch])
+        block, dropped = self.ledger.build(
+            height, prev_hash, self.proposer, [p.raw for p in batch], self.max_txs
+        )
         if dropped:
             gone = self.mempool.remove(batch[i].tx_hash for i in dropped)
             log.info("dropped invalid pending transactions", count=len(gone), height=height)

@@ -259,12 +259,12 @@ class Node:
             extra: Iterable[PeerAddress] = [p for p in self.cfg.peers if p.url not in used]
             targets += [(p.url, None, p.hostport) for p in extra]
         sealer = self._seal
-        for url, i, label in targets:
+        for url, index, label in targets:
             link = PeerLink(url, self.session, sealer, self.cfg.limits.peer_queue_max,
                             self.metrics, label)
             self.links[url] = link
-            if i is not None:
-                self.validator_links[i] = link
+            if index is not None:
+                self.validator_links[index] = link
 
     def _seal(self, topic: str, payloads: Any) -> bytes:
         return seal(self.keys, self.chain_id, topic, payloads)
