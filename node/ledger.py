@@ -87,7 +87,8 @@ class Ledger:
     def validate(self, height: int, prev_hash: bytes, block: bytes) -> bool:
         try:
             b = self.decode_block(block)
-            self._check_link(b, height, prev_hash)
+            if b.height != height or b.header.prev_hash != prev_hash:
+                raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block does not extend the chain")
             if b.header.time_ms > time.time() * 1000 + MAX_FUTURE_DRIFT_MS:
                 raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block time is in the future")
             self.execute(b)
@@ -96,17 +97,26 @@ class Ledger:
             log.warning("block refused", height=height, code=e.code, reason=e.message)
             return False
 
-    def _check_link(self, b: Block, height: int, prev_hash: bytes) -> None:
-        if b.height != height or b.header.prev_hash != prev_hash:
-            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block does not extend the chain")
-        if height != self.height + 1 or prev_hash != self.tip_hash():
-            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"not at height {height - 1} yet")
+    def _parent(self, b: Block) -> State:
+        """The state ``b`` applies on: our tip, or a validated block not yet committed.
+
+        Consensus may validate height h+1 in the same step that commits h (a
+        batch of fetched blocks), before the node has carried the commit out.
+        """
+        if b.header.prev_hash == self.state.block_hash and b.height == self.state.height + 1:
+            return self.state
+        p = self._executed.get(b.header.prev_hash)
+        if p is not None and p.height == b.height - 1:
+            return p
+        raise LedgerError(
+            ErrorCode.NODE_BAD_PEER_MESSAGE, f"block {b.height} does not extend a known block"
+        )
 
     def execute(self, b: Block) -> State:
-        """The state after ``b`` on our tip (memoized by block hash until commit)."""
+        """The state after ``b`` (memoized by block hash until it is committed)."""
         s = self._executed.get(b.hash)
         if s is None:
-            s = apply_block(self.state, b, self.cache)
+            s = apply_block(self._parent(b), b, self.cache)
             self._executed[b.hash] = s
             while len(self._executed) > _EXECUTED_MAX:
                 self._executed.popitem(last=False)
@@ -117,10 +127,12 @@ class Ledger:
     def commit(self, block: bytes | Block, certificate: CommitCertificate) -> Block:
         """Execute (if not done yet) and durably store ``block`` with its certificate."""
         b = self.decode_block(block) if isinstance(block, bytes) else block
-        self._check_link(b, b.height, b.header.prev_hash)
+        if b.height != self.height + 1 or b.header.prev_hash != self.tip_hash():
+            raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"block {b.height} is not next")
         new = self.execute(b)
         self.state = self.store.commit(b, new, encode(certificate))
-        self._executed.clear()
+        for h in [h for h, s in self._executed.items() if s.height <= b.height]:
+            del self._executed[h]
         return b
 
     def commit_certified(self, block: bytes, cert_bytes: bytes) -> Block:
