@@ -66,7 +66,7 @@ from genesis.document import Genesis, from_json, genesis_hash
 from node import logs, views
 from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
-from node.mempool import Mempool, MempoolError
+from node.mempool import Mempool
 from node.metrics import Metrics
 from node.peers import (
     TOPIC_CONSENSUS,
