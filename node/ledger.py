@@ -21,12 +21,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
-from ballot_tx.tx import decode_tx
-
 from ballot_tx.block import Block, make_block
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
+from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
 from node import logs

@@ -15,10 +15,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ballot_tx.tx import CreateElection, Tx, TxBody, sign_tx
-
 from ballot_tx.codec import encode, hash_bytes
 from ballot_tx.keys import KeyPair, load_key_file
+from ballot_tx.tx import CreateElection, Tx, TxBody, sign_tx
 from genesis.document import Genesis, from_json, genesis_hash
 from node.scenario import demo_manifest
 

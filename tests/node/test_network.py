@@ -1,0 +1,272 @@
+"""A 4-validator + 1-observer network as real processes on loopback, perturbed.
+
+One network serves the whole module (process start-up dominates the cost);
+each test perturbs it, then checks the invariants of the issue: every node
+holds byte-identical blocks at every height, and every perturbed node is back at
+the tip within 20 s. Processes are always killed at the end (fixture finalizer),
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ballot_tx.block import InclusionProof, verify_inclusion
+from ballot_tx.codec import decode, pack
+from consensus.certificate import CommitCertificate, verify_certificate
+from genesis.document import ConsensusParams
+from genesis.localnet import make_network
+from node import localnet as ln
+from node.txgen import NetKeys, create_elections, post_tx
+
+BACK_AT_TIP_S = 20.0
+PARAMS = ConsensusParams(
+    max_block_txs=200, block_interval_ms=100, view_timeout_ms=1000, checkpoint_interval=5
+)
+
+
+class Net:
+    def __init__(self, root: Path) -> None:
+        base = ln.free_base_port(5)
+        make_network(root, "nettest", 4, 1, base, params=PARAMS)
+        self.root = root
+        self.keys = NetKeys(root)
+        self.nodes = ln.discover(root)
+        self.validators = self.nodes[:4]
+        self.observer = self.nodes[4]
+        self.batch = 0
+
+    def txs(self, n: int) -> list[bytes]:
+        self.batch += 1
+        return create_elections(self.keys, n, tag=f"b{self.batch}")
+
+    def status(self, node: ln.LocalNode) -> dict[str, Any] | None:
+        return ln.status(node, timeout=2.0)
+
+    def heights(self, nodes: list[ln.LocalNode] | None = None) -> dict[str, int | None]:
+        out = {}
+        for n in nodes or self.nodes:
+            s = self.status(n)
+            out[n.name] = None if s is None else int(s["height"])
+        return out
+
+    def primary(self) -> ln.LocalNode:
+        views = [s["view"] for s in map(self.status, self.validators) if s and s["view_active"]]
+        view = max(set(views), key=views.count)
+        return self.validators[view % 4]
+
+
+def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def submit(net: Net, txs: list[bytes], nodes: list[ln.LocalNode], wait: bool) -> list[tuple[int, Any]]:
+    """Post each tx to a node in turn (in parallel threads); returns the answers."""
+    with ThreadPoolExecutor(8) as pool:
+        futs = [pool.submit(post_tx, nodes[i % len(nodes)].url, tx, wait, 30.0)
+                for i, tx in enumerate(txs)]
+        return [f.result() for f in futs]
+
+
+def block_bytes(node: ln.LocalNode, h: int) -> bytes:
+    doc = ln.get_json(f"{node.url}/v1/blocks/{h}")
+    return bytes.fromhex(doc["block_bytes"])
+
+
+def assert_same_chain(net: Net, nodes: list[ln.LocalNode] | None = None) -> int:
+    """All nodes at one height with byte-identical blocks at every height; returns it."""
+    nodes = nodes or net.nodes
+
+    def converged() -> bool:
+        hs = set(net.heights(nodes).values())
+        return len(hs) == 1 and None not in hs
+
+    wait_until(converged, BACK_AT_TIP_S, f"one common height, have {net.heights(nodes)}")
+    height = int(next(iter(net.heights(nodes).values())) or 0)
+    for h in range(1, height + 1):
+        first = block_bytes(nodes[0], h)
+        for n in nodes[1:]:
+            assert block_bytes(n, h) == first, f"{n.name} differs from {nodes[0].name} at {h}"
+    return height
+
+
+def back_at_tip(net: Net, node: ln.LocalNode, healthy: list[ln.LocalNode]) -> float:
+    """Seconds until ``node`` reaches the healthy nodes' tip; checks status honesty meanwhile."""
+    tip = max(h for h in net.heights(healthy).values() if h is not None)
+
+    def caught_up() -> bool:
+        s = net.status(node)
+        if s is None:
+            return False
+        if s["height"] < tip - 1:
+            # a lagging node must not report itself current (once it has heard its peers)
+            assert s["catching_up"] or s["peer_height"] < tip, s
+        return bool(s["height"] >= tip)
+
+    return wait_until(caught_up, BACK_AT_TIP_S, f"{node.name} back at tip {tip}")
+
+
+def committed_everywhere(net: Net, acks: list[tuple[int, Any]]) -> None:
+    """Every transaction acknowledged as committed is in every node's chain."""
+    for status, doc in acks:
+        if status == 200 and doc.get("status") == "committed":
+            for n in net.nodes:
+                t = ln.get_json(f"{n.url}/v1/txs/{doc['tracking_code']}")
+                assert t["status"] == "committed" and t["height"] == doc["height"]
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    n = Net(tmp_path_factory.mktemp("localnet") / "net")
+    try:
+        for node in n.nodes:
+            ln.start(node)
+        ln.wait_ready(n.nodes, timeout=60)
+        yield n
+    finally:
+        for node in n.nodes:
+            pid = node.pid()
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+            ln.stop(node, timeout=5)
+
+
+def test_network_commits_and_observer_verifies(net: Net) -> None:
+    acks = submit(net, net.txs(30), net.nodes, wait=True)
+    assert all(s == 200 and d["status"] == "committed" for s, d in acks), acks
+    height = assert_same_chain(net)
+    assert height >= 1
+    committed_everywhere(net, acks)
+    # the observer's receipts verify from the genesis alone
+    code = acks[0][1]["tracking_code"]
+    r = ln.get_json(f"{net.observer.url}/v1/receipts/{code}")
+    proof = decode(InclusionProof, bytes.fromhex(r["inclusion_proof_bytes"]))
+    verify_inclusion(proof)
+    cert = decode(CommitCertificate, bytes.fromhex(r["certificate_bytes"]))
+    verify_certificate(net.keys.genesis, net.keys.chain_id, cert)
+    assert proof.tx_hash.hex() == code and cert.height == proof.header.height
+    st = net.status(net.observer)
+    assert st is not None and st["mode"] == "observer" and not st["catching_up"]
+
+
+def test_kill9_validator_rest_go_on_then_it_catches_up(net: Net) -> None:
+    victim = net.validators[2] if net.primary() is not net.validators[2] else net.validators[1]
+    others = [n for n in net.nodes if n is not victim]
+    with ThreadPoolExecutor(1) as pool:
+        load = pool.submit(submit, net, net.txs(40), [n for n in others], True)
+        time.sleep(0.3)
+        ln.kill9(victim)  # mid-load: blocks are being committed
+        acks = load.result()
+    assert all(s == 200 for s, _ in acks), acks
+    more = submit(net, net.txs(10), others, wait=True)
+    assert all(s == 200 for s, _ in more)
+    ln.start(victim)
+    back_at_tip(net, victim, others)
+    assert_same_chain(net)
+    committed_everywhere(net, acks + more)
+
+
+def test_paused_validator_recovers(net: Net) -> None:
+    victim = net.validators[3] if net.primary() is not net.validators[3] else net.validators[1]
+    others = [n for n in net.nodes if n is not victim]
+    pid = victim.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        acks = submit(net, net.txs(20), others, wait=True)
+        assert all(s == 200 for s, _ in acks), acks
+        time.sleep(max(0.0, 10.0 - (time.monotonic() - t0)))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    back_at_tip(net, victim, others)
+    assert_same_chain(net)
+
+
+def test_primary_killed_view_change_keeps_chain_moving(net: Net) -> None:
+    primary = net.primary()
+    others = [n for n in net.nodes if n is not primary]
+    before = net.status(others[0])
+    assert before is not None
+    ln.kill9(primary)
+    acks = submit(net, net.txs(10), others, wait=True)
+    assert all(s == 200 and d["status"] == "committed" for s, d in acks), acks
+    after = [net.status(n) for n in others if n is not net.observer]
+    assert all(s is not None and s["view"] > before["view"] for s in after)
+    ln.start(primary)
+    back_at_tip(net, primary, others)
+    more = submit(net, net.txs(5), net.nodes, wait=True)
+    assert all(s == 200 for s, _ in more)
+    assert_same_chain(net)
+
+
+async def _flood(urls: list[str], validator_url: str) -> list[int]:
+    bodies: list[tuple[str, str, bytes, str]] = [
+        ("POST", "/v1/txs", b"\x00\x01garbage", "application/msgpack"),
+        ("POST", "/v1/txs", pack([1, 2, 3]), "application/msgpack"),
+        ("POST", "/v1/txs", b'{"tx": "zz"}', "application/json"),
+        ("POST", "/v1/txs", b'{"tx": "' + b"ab" * 300 + b'"}', "application/json"),
+        ("POST", "/v1/txs", b"\x93" * (2 << 20), "application/msgpack"),
+        ("POST", "/v1/txs?wait=commit", b"\xc1", "application/msgpack"),
+        ("GET", "/v1/blocks/xyz", b"", ""),
+        ("GET", "/v1/blocks/999999999", b"", ""),
+        ("GET", "/v1/txs/" + "g" * 64, b"", ""),
+        ("GET", "/v1/receipts/" + "00" * 32, b"", ""),
+        ("GET", "/v1/elections/" + "00" * 31, b"", ""),
+        ("POST", "/p2p/consensus", b"\x94garbage", "application/msgpack"),
+        ("POST", "/p2p/consensus", pack([b"\x01" * 32, "consensus", [b"x"], b"\x02" * 64]),
+         "application/msgpack"),
+        ("POST", "/p2p/txs", b"", "application/msgpack"),
+        ("GET", "/p2p/blocks?from=-1", b"", ""),
+        ("GET", "/p2p/blocks?from=1&limit=99999999", b"", ""),
+        ("DELETE", "/v1/status", b"", ""),
+    ]
+    statuses: list[int] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s:
+
+        async def one(url: str, method: str, path: str, body: bytes, ctype: str) -> None:
+            headers = {"Content-Type": ctype} if ctype else {}
+            try:
+                async with s.request(method, url + path, data=body or None, headers=headers) as r:
+                    await r.read()
+                    statuses.append(r.status)
+            except aiohttp.ClientError:
+                statuses.append(-1)
+
+        jobs = [one(u, *b) for _ in range(8) for u in urls for b in bodies]
+        for i in range(0, len(jobs), 64):
+            await asyncio.gather(*jobs[i:i + 64])
+    return statuses
+
+
+def test_malformed_flood_leaves_nodes_healthy_and_chain_unchanged(net: Net) -> None:
+    height = assert_same_chain(net)
+    tips = {n.name: block_bytes(n, height) for n in net.nodes}
+    statuses = asyncio.run(_flood([n.url for n in net.nodes], net.validators[0].url))
+    assert statuses and all(400 <= s < 500 for s in statuses if s != -1), sorted(set(statuses))
+    assert statuses.count(-1) <= 8 * len(net.nodes)  # only the oversize bodies may be cut off
+    time.sleep(1.5)
+    assert net.heights() == {n.name: height for n in net.nodes}
+    assert {n.name: block_bytes(n, height) for n in net.nodes} == tips
+    # and they still work
+    acks = submit(net, net.txs(3), net.nodes, wait=True)
+    assert all(s == 200 for s, _ in acks)
+    assert_same_chain(net)
