@@ -89,6 +89,16 @@ class BallotSecrets(Wire):
     ]
 
 
+@dataclass(frozen=True)
+class SpoiledBallot(Wire):
+    """A ballot opened for a Benaloh audit (never counted): the ballot and its secrets.
+    Check with ``verify_spoiled(manifest, key, credential, sb.ballot, sb.secrets)``."""
+
+    KIND: ClassVar[str] = "spoiled-ballot"
+    ballot: EncryptedBallot
+    secrets: BallotSecrets
+
+
 # --- plaintext layout ------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from ballot_tx.crypto.ballot import encrypt_ballot, plaintexts
 from ballot_tx.crypto.dlog import dlog
 from ballot_tx.errors import CryptoError, ErrorCode
 from ballot_tx.manifest import Manifest, Selections, contest_width
+from tests.conftest import thorough
 
 from .ceremony import Ceremony, run
 from .helpers import CRED, contest, manifest, valid_selections
@@ -142,7 +143,7 @@ def test_empty_tally_decrypts_to_zero(setup: Any) -> None:
 
 
 @given(data=st.data())
-@settings(max_examples=8)
+@settings(max_examples=200 if thorough() else 8)
 def test_random_votes_tally_to_their_sum(data: st.DataObject, setup: Any) -> None:
     cer, _, _ = setup
     votes = data.draw(st.lists(valid_selections(M), min_size=0, max_size=5))
@@ -164,7 +165,7 @@ def test_dlog_is_exact_and_bounded(m: int, bound: int) -> None:
 
 
 @given(data=st.data())
-@settings(max_examples=10)
+@settings(max_examples=200 if thorough() else 10)
 def test_any_threshold_configuration(data: st.DataObject) -> None:
     """For random n and t: a random t-subset decrypts correctly, t-1 shares cannot."""
     n = data.draw(st.integers(1, 5), label="n")
