@@ -248,7 +248,8 @@ def qualified(
     reveals: Iterable[ShareReveal] = (),
 ) -> tuple[TrusteeCommitment, ...]:
     """The qualified dealers' commitments, by index: a valid commitment (the first per
-    index counts) and a valid reveal for every complaint against them."""
+    index counts) and a valid reveal for every complaint against them. Complaints and
+    reveals are assumed to come from signed transactions of the named trustees."""
     by_index: dict[int, TrusteeCommitment] = {}
     for c in commitments:
         if c.index in by_index:
@@ -269,8 +270,11 @@ def qualified(
             continue
         answered.add((r.dealer, r.recipient))
     eid = election_id(m)
+    n = len(m.trustees)
     for comp in complaints:
-        if comp.election_id == eid and (comp.dealer, comp.accuser) not in answered:
+        if comp.election_id != eid or not 1 <= comp.accuser <= n or comp.accuser == comp.dealer:
+            continue  # not a complaint any trustee of this election could make
+        if (comp.dealer, comp.accuser) not in answered:
             by_index.pop(comp.dealer, None)
     return tuple(by_index[i] for i in sorted(by_index))
 

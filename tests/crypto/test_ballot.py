@@ -296,3 +296,36 @@ def test_operation_count_of_verification_is_what_the_bench_assumes(
     ballot, _ = cast
     verify_ballot(M, KEY, CRED, ballot)
     assert (counts["base"], counts["mul"], counts["add"]) == verify_ballot_mults(M)
+
+
+@given(cred=st.binary(min_size=1, max_size=64), nonce=st.binary(min_size=32, max_size=32))
+def test_ballot_is_bound_to_its_voter_and_election(cred: bytes, nonce: bytes, cast: Any) -> None:
+    ballot, _ = cast
+    if cred != CRED:
+        with pytest.raises(CryptoError) as e:
+            verify_ballot(M, KEY, cred, ballot)
+        assert e.value.code == ErrorCode.CRYPTO_BAD_PROOF
+    other = replace(M, nonce=nonce)
+    if other != M:
+        with pytest.raises(CryptoError):
+            verify_ballot(other, KEY, CRED, replace(ballot, election_id=election_id(other)))
+
+
+@given(data=st.data())
+def test_corrupted_ballot_bytes_are_rejected_cleanly(data: st.DataObject, cast: Any) -> None:
+    """Random byte damage to an encoded ballot: a CodecError or CryptoError, never a crash."""
+    from ballot_tx.errors import BallotchainError
+
+    ballot, _ = cast
+    raw = bytearray(encode(ballot))
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    try:
+        damaged = decode(EncryptedBallot, bytes(raw))
+    except BallotchainError:
+        return
+    if damaged == ballot:
+        return
+    with pytest.raises(BallotchainError):
+        verify_ballot(M, KEY, CRED, damaged)

@@ -103,3 +103,35 @@ def test_single_trustee_election() -> None:
     c = run(m)
     assert c.key == g.base(g.sc(c.secret))
     assert c.shares[1] == c.secret
+
+
+def test_complaints_that_no_trustee_could_make_are_ignored(cer) -> None:  # type: ignore[no-untyped-def]
+    for comp in [
+        tr.ShareComplaint(b"\x00" * 32, 1, 2),  # other election
+        tr.make_complaint(M, dealer=1, accuser=1),  # self-accusation
+        tr.make_complaint(M, dealer=1, accuser=9),  # not a trustee
+    ]:
+        assert [c.index for c in tr.qualified(M, cer.commitments, [comp])] == [1, 2, 3, 4]
+
+
+def test_mutated_ceremony_messages_never_crash(cer) -> None:  # type: ignore[no-untyped-def]
+    """Every single-byte change of an encoded commitment or share is either rejected by the
+    codec or by the checks, with a BallotchainError -- never another exception."""
+    from ballot_tx.codec import decode, encode
+    from ballot_tx.errors import BallotchainError
+
+    c1 = cer.commitments[0]
+    box = next(s for s in tr.make_shares(M, 1, cer.keys[0], cer.coeffs[1], c1) if s.recipient == 2)
+    for obj, check in [
+        (c1, lambda o: tr.verify_commitment(M, o)),
+        (box, lambda o: tr.open_share(M, cer.keys[1], c1, o)),
+    ]:
+        data = encode(obj)
+        for pos in range(0, len(data), 3):
+            bad = data[:pos] + bytes([data[pos] ^ 0x41]) + data[pos + 1 :]
+            try:
+                check(decode(type(obj), bad))
+            except BallotchainError:
+                continue
+            # the only accepted mutation would be a no-op on the decoded value
+            assert decode(type(obj), bad) == obj
