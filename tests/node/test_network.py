@@ -270,3 +270,17 @@ def test_malformed_flood_leaves_nodes_healthy_and_chain_unchanged(net: Net) -> N
     acks = submit(net, net.txs(3), net.nodes, wait=True)
     assert all(s == 200 for s, _ in acks)
     assert_same_chain(net)
+
+
+def test_logs_hold_no_secret(net: Net) -> None:
+    import json
+
+    for n in net.nodes:
+        doc = json.loads((n.home / "node.key").read_text())
+        public = {"ed25519_public", "x25519_public", "node_id", "type", "version"}
+        secrets = [str(v) for k, v in doc.items() if k not in public and isinstance(v, str) and len(v) >= 32]
+        assert secrets, doc.keys()
+        text = n.log_file.read_text()
+        assert "node started" in text
+        for s in secrets:
+            assert s not in text
