@@ -1,0 +1,231 @@
+"""End-to-end ballot throughput and latency on a 4+1 localnet, against the cores' limit.
+
+1. Start a 4-validator, 1-observer localnet (separate processes on loopback).
+2. Over the HTTP API: create the demo election, run the trustees' ceremony,
+   register the voters, open it.
+3. Max rate: cast ``--ballots`` pre-encrypted ballots with ``--concurrency``
+   requests in flight (``?wait=commit``), round robin over the validators:
+   ballots/s committed, and the cast-to-commit latency of each ballot.
+4. Half rate: cast at half the measured rate (open loop, Poisson arrivals) for
+   ``--half-seconds``; p50/p99 cast-to-commit latency (aim: p99 < 2 s).
+5. Bare verification rate of one core: decode + signature + ballot proofs, the
+   work every node does once per ballot, in this process.
+6. The limit: every node (4 validators + 1 observer) verifies every ballot, so
+   the machine's cores can verify at most ``cores * rate / nodes`` ballots/s;
+   the ratio of (3) to that limit (aim: >= 60%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+
+from ballot_tx.codec import encode, hash_bytes  # noqa: E402
+from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
+from ballot_tx.crypto import trustees as tr  # noqa: E402
+from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys  # noqa: E402
+from ballot_tx.keys import KeyPair  # noqa: E402
+from ballot_tx.manifest import election_id  # noqa: E402
+from ballot_tx.tx import (  # noqa: E402
+    CastBallot,
+    CreateElection,
+    OpenElection,
+    TrusteeCommit,
+    TrusteeShares,
+    check_signature,
+    decode_tx,
+)
+from genesis.document import ConsensusParams  # noqa: E402
+from genesis.localnet import make_network  # noqa: E402
+from node import localnet as ln  # noqa: E402
+from node.scenario import demo_manifest, random_selections  # noqa: E402
+from node.txgen import NetKeys  # noqa: E402
+
+PARAMS = ConsensusParams(
+    max_block_txs=500, block_interval_ms=200, view_timeout_ms=4000, checkpoint_interval=10
+)
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+async def post(session: aiohttp.ClientSession, url: str, raw: bytes) -> tuple[int, Any]:
+    async with session.post(
+        f"{url}/v1/txs?wait=commit", data=raw, headers={"Content-Type": "application/msgpack"}
+    ) as r:
+        return r.status, await r.json()
+
+
+async def run_all(session: aiohttp.ClientSession, urls: list[str], txs: list[bytes]) -> None:
+    """Commit ``txs`` (each must succeed) before going on: setup steps."""
+    res = await asyncio.gather(*(post(session, urls[i % len(urls)], t) for i, t in enumerate(txs)))
+    for status, doc in res:
+        if status != 200:
+            raise SystemExit(f"setup transaction refused: {status} {doc}")
+
+
+async def max_rate(session: aiohttp.ClientSession, urls: list[str], ballots: list[bytes],
+                   concurrency: int) -> tuple[float, list[float], int]:
+    lat: list[float] = []
+    failed = 0
+    it = iter(enumerate(ballots))
+
+    async def worker() -> None:
+        nonlocal failed
+        for i, raw in it:
+            t0 = time.monotonic()
+            status, _ = await post(session, urls[i % len(urls)], raw)
+            if status == 200:
+                lat.append(time.monotonic() - t0)
+            else:
+                failed += 1
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(lat) / (time.monotonic() - t0), lat, failed
+
+
+async def open_loop(session: aiohttp.ClientSession, urls: list[str], ballots: list[bytes],
+                    rate: float) -> tuple[list[float], int]:
+    lat: list[float] = []
+    failed = 0
+    rnd = random.Random(5)
+
+    async def one(i: int, raw: bytes) -> None:
+        nonlocal failed
+        t0 = time.monotonic()
+        status, _ = await post(session, urls[i % len(urls)], raw)
+        if status == 200:
+            lat.append(time.monotonic() - t0)
+        else:
+            failed += 1
+
+    tasks = []
+    for i, raw in enumerate(ballots):
+        tasks.append(asyncio.create_task(one(i, raw)))
+        await asyncio.sleep(rnd.expovariate(rate))
+    await asyncio.gather(*tasks)
+    return lat, failed
+
+
+def bare_verify_rate(m: Any, key: bytes, chain_id: bytes, raws: list[bytes]) -> float:
+    """Ballots/s one core verifies: decode, Ed25519 signature, ballot proofs."""
+    t0 = time.perf_counter()
+    for raw in raws:
+        tx = decode_tx(raw)
+        check_signature(tx, chain_id)
+        assert isinstance(tx.body, CastBallot)
+        ballot_crypto.verify_ballot(m, key, tx.signer, tx.body.ballot)
+    return len(raws) / (time.perf_counter() - t0)
+
+
+async def bench(args: argparse.Namespace, net_dir: Path) -> None:
+    base = ln.free_base_port(5)
+    make_network(net_dir, "bench", 4, 1, base, params=PARAMS)
+    for home in sorted(net_dir.glob("*-*")):
+        cfg = home / "config.toml"
+        if cfg.exists():
+            text = cfg.read_text().replace("client_rate_per_s = 200", "client_rate_per_s = 100000")
+            cfg.write_text(text.replace("mempool_max_txs = 20000", "mempool_max_txs = 100000"))
+    nodes = ln.discover(net_dir)
+    keys = NetKeys(net_dir)
+    cid = keys.chain_id
+    total = args.ballots + args.half_ballots
+    print(f"4+1 localnet in {net_dir} (ports {base}..{base + 4}), {os.cpu_count()} cores")
+    try:
+        for n in nodes:
+            ln.start(n)
+        ln.wait_ready(nodes, 60)
+        urls = [n.url for n in nodes[:4]]
+        timeout = aiohttp.ClientTimeout(total=120)
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(timeout=timeout, connector=conn) as s:
+            now = int(time.time() * 1000)
+            m = demo_manifest(keys.trustees, now, now + 86_400_000, rating=not args.simple,
+                              name=f"bench-{now}")
+            eid = election_id(m)
+            await run_all(s, urls, [encode(keys.sign(keys.admin, CreateElection(m)))])
+            coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(keys.trustees, start=1)}
+            coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
+            await run_all(s, urls, [encode(keys.sign(keys.trustees[i - 1], TrusteeCommit(eid, coms[i])))
+                                    for i in coeffs])
+            shares = {i: tr.make_shares(m, i, keys.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
+            await run_all(s, urls, [encode(keys.sign(keys.trustees[i - 1], TrusteeShares(eid, shares[i])))
+                                    for i in coeffs])
+            voters = [KeyPair.from_seed(hash_bytes("bench-voter", eid + i.to_bytes(4, "big")))
+                      for i in range(total)]
+            entries = tuple(KeyEntry(v.ed25519_public, hash_bytes("bench-card", eid + i.to_bytes(4, "big")))
+                            for i, v in enumerate(voters))
+            await run_all(s, urls, [encode(keys.sign(keys.registrar, RegisterKeys(eid, entries[i:i + 500])))
+                                    for i in range(0, total, 500)])
+            await run_all(s, urls, [encode(keys.sign(keys.admin, OpenElection(eid)))])
+            async with s.get(f"{urls[0]}/v1/elections/{eid.hex()}") as r:
+                joint_key = bytes.fromhex((await r.json())["status"]["joint_key"])
+            print(f"election {eid.hex()[:16]} open: {len(m.contests)} contests, {total} voters registered")
+            rnd = random.Random(1)
+            t0 = time.perf_counter()
+            ballots = []
+            for v in voters:
+                b, _ = ballot_crypto.encrypt_ballot(m, joint_key, v.ed25519_public, random_selections(m, rnd))
+                ballots.append(encode(keys.sign(v, CastBallot(eid, b))))
+            print(f"encrypted {total} ballots ({len(ballots[0])} bytes each) in {time.perf_counter() - t0:.1f} s")
+
+            rate, lat, failed = await max_rate(s, urls, ballots[: args.ballots], args.concurrency)
+            print(f"max rate:  {rate:7.1f} ballots/s committed ({len(lat)} ballots, {failed} failed, "
+                  f"{args.concurrency} in flight); latency p50 {pct(lat, 50):.3f} s, p99 {pct(lat, 99):.3f} s")
+            half = rate / 2
+            n_half = min(args.half_ballots, max(10, int(half * args.half_seconds)))
+            lat2, failed2 = await open_loop(s, urls, ballots[args.ballots: args.ballots + n_half], half)
+            print(f"half rate: {half:7.1f} ballots/s offered ({len(lat2)} ballots, {failed2} failed); "
+                  f"latency p50 {pct(lat2, 50):.3f} s, p99 {pct(lat2, 99):.3f} s "
+                  f"(aim p99 < 2 s: {'met' if pct(lat2, 99) < 2 else 'NOT met'})")
+            heights = [ln.status(n)["height"] for n in nodes]  # type: ignore[index]
+        sample = ballots[: min(len(ballots), args.verify_sample)]
+        v1 = bare_verify_rate(m, joint_key, cid, sample)
+        cores = os.cpu_count() or 1
+        limit = cores * v1 / len(nodes)
+        print(f"bare ballot verification: {v1:7.1f} ballots/s on one core "
+              f"(decode + signature + proofs, {len(sample)} ballots)")
+        print(f"limit: {cores} cores x {v1:.1f} / {len(nodes)} nodes verifying every ballot = "
+              f"{limit:.1f} ballots/s")
+        print(f"ratio: end-to-end {rate:.1f} / limit {limit:.1f} = {100 * rate / limit:.0f}% (aim >= 60%)")
+        print(f"node heights at the end: {heights}; mean latency {statistics.mean(lat):.3f} s")
+    finally:
+        for n in nodes:
+            ln.stop(n, 5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ballots", type=int, default=600, help="ballots for the max-rate phase")
+    ap.add_argument("--half-ballots", type=int, default=400, help="ballots available at half rate")
+    ap.add_argument("--half-seconds", type=float, default=10.0, help="duration of the half-rate phase")
+    ap.add_argument("--concurrency", type=int, default=64, help="requests in flight at max rate")
+    ap.add_argument("--verify-sample", type=int, default=100, help="ballots for the bare rate")
+    ap.add_argument("--simple", action="store_true", help="one single-choice contest (no rating)")
+    ap.add_argument("--dir", type=Path, help="keep the network here (default: a temp dir)")
+    args = ap.parse_args()
+    if args.dir is not None:
+        asyncio.run(bench(args, args.dir))
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-network-") as d:
+            asyncio.run(bench(args, Path(d) / "net"))
+
+
+if __name__ == "__main__":
+    main()
