@@ -1,10 +1,12 @@
 """``ballotchain demo``: a whole election on a local network, end to end.
 
-Until the networked runtime carries it, the election runs in-process
-(``node.localchain``): every node of the localnet applies every block into its
-own LevelDB (``<home>/data``), each block with a commit certificate signed by a
-quorum of the validators' keys. Then the observer's database is audited from
-genesis like any auditor would (``ballotchain audit --data <home>``).
+The election runs over a real local network: 4 validators and 1 observer as
+separate processes on 127.0.0.1 (``node.localnet``), every transaction posted
+to the validators' HTTP API and committed by PBFT, each node keeping its own
+LevelDB under ``<home>/data``. When the election is over the network is stopped
+and the observer's database is audited from genesis like any auditor would
+(``ballotchain audit --data <home>``). ``--in-process`` runs the same election
+without processes or sockets (``node.localchain``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,16 +24,19 @@ from ballot_tx.keys import KeyPair, dump_key_file
 from cli.audit_cmd import print_report, run_data_audit
 from cli.keyfile import load
 from genesis.document import genesis_hash
-from genesis.localnet import DEFAULT_BASE_PORT, make_network, write_private
+from genesis.localnet import make_network, write_private
 
 
 @click.command()
 @click.option("--dir", "dir_", type=click.Path(path_type=Path), help="Keep everything here (default: a temporary directory, removed at the end).")
-@click.option("--base-port", default=DEFAULT_BASE_PORT + 100, show_default=True, help="First loopback port.")
+@click.option("--base-port", default=0, help="First loopback port (default: a free range).")
 @click.option("--voters", default=100, show_default=True, help="Number of registered voters.")
-def demo(dir_: Path | None, base_port: int, voters: int) -> None:
+@click.option("--in-process", is_flag=True, help="Run the election in-process, without a network.")
+def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool) -> None:
     """Run the demonstration election on a local 4-validator, 1-observer network."""
+    from node import localnet as ln
     from node.localchain import LocalChain
+    from node.netchain import NetworkChain
     from node.scenario import Roles, run_election
     from node.store import Store
 
@@ -40,7 +46,7 @@ def demo(dir_: Path | None, base_port: int, voters: int) -> None:
         dir_ = tmp
     try:
         net = dir_ / "net"
-        g, homes = make_network(net, "ballotchain-demo", 4, 1, base_port)
+        g, homes = make_network(net, "ballotchain-demo", 4, 1, base_port or ln.free_base_port(5))
         click.echo(f"local network in {net}: chain {g.chain_id}, genesis {genesis_hash(g).hex()}")
         for h in homes:
             click.echo(f"  {h.name:12} {h.mode:9} {h.address}  id {h.node_id}")
@@ -52,25 +58,41 @@ def demo(dir_: Path | None, base_port: int, voters: int) -> None:
             kp = KeyPair.generate()
             write_private(net / "trustees" / f"trustee-{i}.key", dump_key_file(kp))
             trustees.append(kp)
-        validator_keys = [load(h.path / "node.key", prompt=False) for h in homes if h.mode == "validator"]
-        stores = [Store(h.path / "data", g) for h in homes]
-        try:
-            chain = LocalChain(g, validator_keys, stores, clock=lambda: int(time.time() * 1000))
-            click.echo(f"running the election in-process, one LevelDB per node ({len(stores)} nodes)")
-            t0 = time.monotonic()
-            out = run_election(
-                chain,
-                Roles(admin, registrar, trustees),
-                voters=voters,
-                revoters=max(1, voters // 10),
-                rating=True,
-                log=lambda s: click.echo(f"  {s}"),
-            )
-            elapsed = time.monotonic() - t0
-        finally:
-            for s in stores:
-                s.close()
-        click.echo(f"{chain.state.height} blocks committed in {elapsed:.1f} s")
+        roles = Roles(admin, registrar, trustees)
+        chain: LocalChain | NetworkChain
+        if in_process:
+            validator_keys = [load(h.path / "node.key", prompt=False) for h in homes if h.mode == "validator"]
+            stores = [Store(h.path / "data", g) for h in homes]
+            try:
+                chain = LocalChain(g, validator_keys, stores, clock=lambda: int(time.time() * 1000))
+                click.echo(f"running the election in-process, one LevelDB per node ({len(stores)} nodes)")
+                t0 = time.monotonic()
+                out = run_election(chain, roles, voters=voters, revoters=max(1, voters // 10),
+                                   rating=True, log=lambda s: click.echo(f"  {s}"))
+                elapsed = time.monotonic() - t0
+                height = chain.state.height
+            finally:
+                for s in stores:
+                    s.close()
+        else:
+            nodes = ln.discover(net)
+            try:
+                for n in nodes:
+                    ln.start(n)
+                ln.wait_ready(nodes, timeout=60)
+                click.echo(f"network up: {len(nodes)} node processes, logs in each home's node.log")
+                chain = NetworkChain(genesis_hash(g), [n.url for n in nodes[:4]], nodes[-1].url)
+                t0 = time.monotonic()
+                out = run_election(chain, roles, voters=voters, revoters=max(1, voters // 10),
+                                   rating=True, log=lambda s: click.echo(f"  {s}"))
+                elapsed = time.monotonic() - t0
+                _wait_same_height(ln, nodes)
+                height = chain.state.height
+            finally:
+                for n in nodes:
+                    ln.stop(n, 10)
+            click.echo("network stopped (SIGTERM); every node's LevelDB is in its home's data/")
+        click.echo(f"{height} blocks committed in {elapsed:.1f} s")
         click.echo("tally (published and verified on chain):")
         for c in summarize(out.manifest, out.result):
             if c.kind == "rating":
@@ -92,3 +114,13 @@ def demo(dir_: Path | None, base_port: int, voters: int) -> None:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _wait_same_height(ln: Any, nodes: list[Any], timeout: float = 20.0) -> None:
+    """Let the observer (and any lagging validator) reach the tip before stopping."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hs = {(ln.status(n) or {}).get("height") for n in nodes}
+        if len(hs) == 1 and None not in hs:
+            return
+        time.sleep(0.2)

@@ -98,12 +98,15 @@ def election_view(state: State, eid: bytes) -> dict[str, Any] | None:
     m = state.manifest(eid)
     if st is None or m is None:
         return None
+    tally = state.tally(eid)
     return {
         "election_id": eid.hex(),
         "phase": PHASE_NAMES.get(Phase(st.phase), str(st.phase)),
         "status": to_json_value(st),
+        "status_bytes": encode(st).hex(),
         "manifest": to_json_value(m),
         "manifest_bytes": encode(m).hex(),
+        "tally_bytes": None if tally is None else encode(tally).hex(),
         "as_of_height": state.height,
     }
 
