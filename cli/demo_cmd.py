@@ -77,20 +77,21 @@ def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool) -> No
         else:
             nodes = ln.discover(net)
             try:
-                for n in nodes:
-                    ln.start(n)
+                for nd in nodes:
+                    ln.start(nd)
                 ln.wait_ready(nodes, timeout=60)
                 click.echo(f"network up: {len(nodes)} node processes, logs in each home's node.log")
-                chain = NetworkChain(genesis_hash(g), [n.url for n in nodes[:4]], nodes[-1].url)
+                chain = NetworkChain(genesis_hash(g), [nd.url for nd in nodes[:4]], nodes[-1].url)
                 t0 = time.monotonic()
-                out = run_election(chain, roles, voters=voters, revoters=max(1, voters // 10),
+                out = run_election(chain, roles, voters=voters,  # type: ignore[arg-type]
+                                   revoters=max(1, voters // 10),
                                    rating=True, log=lambda s: click.echo(f"  {s}"))
                 elapsed = time.monotonic() - t0
                 _wait_same_height(ln, nodes)
                 height = chain.state.height
             finally:
-                for n in nodes:
-                    ln.stop(n, 10)
+                for nd in nodes:
+                    ln.stop(nd, 10)
             click.echo("network stopped (SIGTERM); every node's LevelDB is in its home's data/")
         click.echo(f"{height} blocks committed in {elapsed:.1f} s")
         click.echo("tally (published and verified on chain):")
