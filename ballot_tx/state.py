@@ -16,7 +16,7 @@ Records (``eid`` = election id, 32 bytes; integers big-endian):
 ``A`` eid u8(i) u8(j)      dealer i's reveal of its share for j, answering it
 ``V`` eid voter_key        ``VoterRecord``: eligibility and ballots cast
 ``G`` eid card_tag         the voter key registered with that ID card tag
-``B`` eid voter_key        the voter's counted ballot (re-voting elections only)
+``B`` eid voter_key        the counted ballot's ciphertexts (re-voting elections only)
 ``T`` eid                  the running ``EncryptedTally`` of counted ballots
 ``D`` eid u8(i)            trustee i's ``DecryptionShare`` of the final tally
 ``R`` eid                  the published ``TallyResult``
@@ -57,6 +57,7 @@ from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, digest,
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
+from ballot_tx.crypto.elgamal import Ciphertext
 from ballot_tx.eligibility import method
 from ballot_tx.errors import (
     BallotchainError,
@@ -66,7 +67,7 @@ from ballot_tx.errors import (
     TxError,
 )
 from ballot_tx.lthash import LtHash
-from ballot_tx.manifest import Manifest, election_id, validate_manifest
+from ballot_tx.manifest import Manifest, contest_width, election_id, validate_manifest
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
     CastBallot,
@@ -671,12 +672,12 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
     tally = tally_crypto.add_ballot(tally, b.ballot)
     bkey = _k(b"B", eid, tx.signer)
     if voter.counted is not None:
-        prev = _decode_opt(ballot_crypto.EncryptedBallot, x.get(bkey))
+        prev = x.get(bkey)
         assert prev is not None, "a re-voting election keeps every counted ballot"
-        tally = tally_crypto.subtract_ballot(tally, prev)
+        tally = tally_crypto.subtract_ballot(tally, _ballot_from_ciphertexts(m, eid, prev))
     x.set_obj(tkey, tally)
     if m.revoting and not voter.single_use:
-        x.put(bkey, encode(b.ballot))
+        x.put(bkey, _ciphertext_bytes(b.ballot))
     x.put(
         _k(b"V", eid, tx.signer),
         encode(replace(voter, ballots=voter.ballots + 1, counted=x.current)),
@@ -689,6 +690,24 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
             voters_voted=st.voters_voted + (voter.counted is None),
         ),
     )
+
+
+def _ciphertext_bytes(b: ballot_crypto.EncryptedBallot) -> bytes:
+    """A counted ballot as kept for re-voting: its ciphertexts only, alpha||beta, in
+    ballot order (the proofs were checked when it was cast and are in its block)."""
+    return b"".join(ct.alpha + ct.beta for c in b.contests for ct in c.ciphertexts)
+
+
+def _ballot_from_ciphertexts(m: Manifest, eid: bytes, data: bytes) -> ballot_crypto.EncryptedBallot:
+    contests = []
+    pos = 0
+    for c in m.contests:
+        cts = []
+        for _ in range(contest_width(c)):
+            cts.append(Ciphertext(data[pos : pos + 32], data[pos + 32 : pos + 64]))
+            pos += 64
+        contests.append(ballot_crypto.EncryptedContest(tuple(cts), (), ()))
+    return ballot_crypto.EncryptedBallot(eid, tuple(contests))
 
 
 def _spoil(x: _Exec, tx: Tx, b: SpoilBallot, verified: bool) -> None:
@@ -782,7 +801,7 @@ def _handler(body: TxBody) -> Callable[[_Exec, Tx, Any, bool], None]:
     return h if h is not None else _register
 
 
-def _apply_tx(x: _Exec, tx: Tx, h: bytes) -> None:
+def _apply_tx(x: _Exec, tx: Tx, h: bytes, raw: bytes | None = None) -> None:
     if tx.expires_ms < x.t:
         raise _tx_error(ErrorCode.TX_EXPIRED, f"{tx.kind} expired at {tx.expires_ms} before block time {x.t}")
     if tx.expires_ms > x.t + MAX_TX_LIFETIME_MS:
@@ -795,7 +814,7 @@ def _apply_tx(x: _Exec, tx: Tx, h: bytes) -> None:
         raise _tx_error(ErrorCode.TX_DUPLICATE, f"{tx.kind} transaction {h.hex()[:16]} was already included")
     verified = x.cache is not None and h in x.cache
     if not verified:
-        check_signature(tx, x.chain.chain_id)
+        check_signature(tx, x.chain.chain_id, raw)
     x.current = h
     _handler(tx.body)(x, tx, tx.body, verified)
     x.put(seen_key, tx.expires_ms.to_bytes(8, "big"))
@@ -865,7 +884,7 @@ def apply_block(state: State, block: Block, cache: VerifiedCache | None = None) 
     for i, raw in enumerate(block.txs):
         try:
             tx = decode_tx(raw)
-            _apply_tx(x, tx, tx_hash(raw))
+            _apply_tx(x, tx, tx_hash(raw), raw)
         except TxError as e:
             raise BlockError(e.code, f"block {block.height}, tx {i}: {e.message}", tx_index=i) from None
     return _finish(state, x, block.height, block.hash)
@@ -883,7 +902,7 @@ def check_tx(state: State, tx: Tx | bytes, now_ms: int, cache: VerifiedCache | N
     h = tx_hash(raw)
     x = _Exec(state, now_ms, cache)
     _auto_close(x)
-    _apply_tx(x, decoded, h)
+    _apply_tx(x, decoded, h, raw)
     return h
 
 
@@ -908,7 +927,7 @@ def select_txs(
             break
         mark = len(x.journal)
         try:
-            _apply_tx(x, decode_tx(raw), tx_hash(raw))
+            _apply_tx(x, decode_tx(raw), tx_hash(raw), raw)
         except TxError as e:
             x.rollback(mark)
             rejected.append((i, e))

@@ -210,8 +210,22 @@ def sign_tx(keys: KeyPair, chain_id: bytes, body: TxBody, expires_ms: int) -> Tx
     return Tx(body, signer, expires_ms, keys.sign(SIG_KIND, chain_id, payload))
 
 
-def check_signature(tx: Tx, chain_id: bytes) -> None:
-    if not verify(tx.signer, SIG_KIND, chain_id, tx.payload(), tx.signature):
+def payload_of(raw: bytes) -> bytes:
+    """The signed payload inside canonical transaction bytes, without re-encoding.
+
+    A canonical ``Tx`` is a 4-element msgpack array (0x94) ending in its 64-byte
+    signature as bin8 (0xc4 0x40 + 64 bytes); ``TxPayload`` is the 3-element array
+    (0x93) of the same first three fields, byte for byte.
+    """
+    assert raw[0] == 0x94 and raw[-66:-64] == b"\xc4\x40"
+    return b"\x93" + raw[1:-66]
+
+
+def check_signature(tx: Tx, chain_id: bytes, raw: bytes | None = None) -> None:
+    """Raise TX_BAD_SIGNATURE unless the signer signed this transaction on this chain.
+    ``raw`` (the canonical bytes of ``tx``) saves re-encoding the payload."""
+    payload = tx.payload() if raw is None else payload_of(raw)
+    if not verify(tx.signer, SIG_KIND, chain_id, payload, tx.signature):
         raise TxError(ErrorCode.TX_BAD_SIGNATURE, f"{tx.kind} transaction signature does not verify")
 
 

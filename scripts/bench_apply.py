@@ -1,0 +1,198 @@
+"""Benchmark of block application (run through scripts/bench_apply).
+
+A chain with one election (a 5-option single-choice contest, 3 trustees,
+threshold 2) and N registered voters who each cast one ballot is built once
+into a LevelDB under ``.bench/`` (ballots in blocks of 500). Then, in one run:
+
+* bare verification: ``verify_ballot`` on every ballot of the chain (the floor:
+  what any validator must spend on the proofs);
+* full apply: every block re-applied from genesis with no verify-once cache
+  (decode, expiry, uniqueness, Ed25519 signature, eligibility, proofs, running
+  tally, state records, LtHash root), as an auditor or a syncing node does;
+* cached apply: the same with every transaction already in the verify-once
+  cache, as a validator applies a block whose ballots its mempool admitted.
+
+It prints ballots/s for each (CPU time of this process, so that other load on the
+machine does not skew the comparison) and the ratio of full apply to bare verification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ballot_tx.codec import encode, hash_bytes  # noqa: E402
+from ballot_tx.crypto import trustees as tr  # noqa: E402
+from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot  # noqa: E402
+from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys  # noqa: E402
+from ballot_tx.keys import KeyPair  # noqa: E402
+from ballot_tx.manifest import Contest, Label, Manifest, Option, TrusteeInfo, election_id  # noqa: E402
+from ballot_tx.state import MemoryBase, State, VerifiedCache, apply_block  # noqa: E402
+from ballot_tx.tx import (  # noqa: E402
+    CastBallot,
+    CreateElection,
+    OpenElection,
+    TrusteeCommit,
+    TrusteeShares,
+    decode_tx,
+    sign_tx,
+)
+from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, genesis_hash  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from node.localchain import LocalChain  # noqa: E402
+from node.store import Store  # noqa: E402
+
+HOUR = 3_600_000
+BLOCK = 500
+
+
+def key(tag: str, i: int = 0) -> KeyPair:
+    return KeyPair.from_seed(hash_bytes("bench-key", tag.encode() + i.to_bytes(4, "big")))
+
+
+def genesis() -> Genesis:
+    vals = [key("validator", i) for i in range(4)]
+    admin, reg = key("admin"), key("registrar")
+    return Genesis(
+        GENESIS_VERSION,
+        "bench-apply",
+        1_800_000_000_000,
+        tuple(Member(k.node_id, k.ed25519_public, k.x25519_public, f"127.0.0.1:{9100 + i}") for i, k in enumerate(vals)),
+        (),
+        (
+            Authority("admin", "admin", admin.ed25519_public, admin.x25519_public),
+            Authority("registrar", "registrar", reg.ed25519_public, reg.x25519_public),
+        ),
+        DEFAULT_PARAMS,
+    )
+
+
+def manifest(start: int, trustees: list[KeyPair]) -> Manifest:
+    opts = tuple(Option(f"o{i}", Label(f"候補{i}", f"Candidate {i}"), None) for i in range(5))
+    return Manifest(
+        1,
+        "bench",
+        Label("ベンチ", "Bench"),
+        (Contest("mayor", "single", Label("市長", "Mayor"), opts, 1, 1),),
+        "registered-key",
+        start,
+        start + 30 * 24 * HOUR,
+        True,
+        tuple(TrusteeInfo(f"t{i}", k.ed25519_public, k.x25519_public) for i, k in enumerate(trustees)),
+        2,
+        bytes(32),
+    )
+
+
+def build(path: Path, n: int) -> None:
+    """Make the chain (ballots are trusted while building: the benchmark re-verifies them)."""
+    g = genesis()
+    cid = genesis_hash(g)
+    store = Store(path, g)
+    chain = LocalChain(g, [key("validator", i) for i in range(4)], [store])
+    admin, reg = key("admin"), key("registrar")
+    trustees = [key("trustee", i) for i in range(3)]
+    m = manifest(chain.next_time(), trustees)
+    eid = election_id(m)
+
+    def tx(k: KeyPair, body: object) -> object:
+        return sign_tx(k, cid, body, chain.next_time() + 20 * HOUR)  # type: ignore[arg-type]
+
+    chain.run([tx(admin, CreateElection(m))])  # type: ignore[list-item]
+    coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(trustees, 1)}
+    coms = {i: tr.make_commitment(m, i, c) for i, c in coeffs.items()}
+    chain.run([tx(trustees[i - 1], TrusteeCommit(eid, coms[i])) for i in coms])  # type: ignore[misc]
+    chain.run([tx(trustees[i - 1], TrusteeShares(eid, tr.make_shares(m, i, trustees[i - 1], coeffs[i], coms[i]))) for i in coms])  # type: ignore[misc]
+    voters = [key("voter", i) for i in range(n)]
+    regs = [
+        tx(reg, RegisterKeys(eid, tuple(KeyEntry(v.ed25519_public, hash_bytes("tag", v.ed25519_public)) for v in voters[i : i + 1000])))
+        for i in range(0, n, 1000)
+    ]
+    chain.run(regs)  # type: ignore[arg-type]
+    chain.run([tx(admin, OpenElection(eid))])  # type: ignore[list-item]
+    st = chain.state.election(eid)
+    assert st is not None and st.joint_key is not None
+    t0 = time.monotonic()
+    for i in range(0, n, BLOCK):
+        raws = []
+        for j, v in enumerate(voters[i : i + BLOCK], start=i):
+            sel = (tuple(int(k == j % 5) for k in range(5)),)
+            ballot, _ = encrypt_ballot(m, st.joint_key, v.ed25519_public, sel, hash_bytes("bench-ballot", j.to_bytes(4, "big")))
+            raw = encode(tx(v, CastBallot(eid, ballot)))  # type: ignore[arg-type]
+            chain.cache.add(hash_bytes("tx", raw))  # trusted while building
+            raws.append(raw)
+        chain.pending = raws
+        chain.produce()
+        print(f"  built {min(i + BLOCK, n)}/{n} ballots ({time.monotonic() - t0:.0f} s)", flush=True)
+    store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ballots", type=int, default=10_000)
+    ap.add_argument("--dir", type=Path, default=ROOT / ".bench")
+    args = ap.parse_args()
+    path = args.dir / f"apply-chain-{args.ballots}"
+    if not (path / "CURRENT").exists():
+        print(f"building a chain with {args.ballots} ballots in {path} (once)...", flush=True)
+        build(path, args.ballots)
+    with Store(path, create=False) as store:
+        g = store.genesis
+        blocks = [store.block(h) for h in range(1, store.height + 1)]
+    m = None
+    key_: bytes | None = None
+    count = 0
+    for b in blocks:
+        for raw in b.txs:
+            t = decode_tx(raw)
+            if isinstance(t.body, CreateElection):
+                m = t.body.manifest
+            count += isinstance(t.body, CastBallot)
+    assert m is not None
+    print(f"chain: {len(blocks)} blocks, {count} ballots (5-option single choice), blocks of {BLOCK}")
+
+    # Interleaved, block by block, so that the three measurements see the same machine
+    # load: bare verification of the block's ballots, then the block applied twice on
+    # the same parent state (apply is pure), without and with the verify-once cache.
+    base = MemoryBase()
+    st = State.initial(g, base)
+    bare = full = cached = 0.0
+    n = 0
+    for b in blocks:
+        casts = [t for t in (decode_tx(r) for r in b.txs) if isinstance(t.body, CastBallot)]
+        if not casts:
+            st = base.commit(apply_block(st, b, None))
+            continue
+        if key_ is None:
+            status = st.election(election_id(m))
+            assert status is not None and status.joint_key is not None
+            key_ = status.joint_key
+        t0 = time.process_time()
+        for t in casts:
+            verify_ballot(m, key_, t.signer, t.body.ballot)  # type: ignore[union-attr]
+        t1 = time.process_time()
+        new = apply_block(st, b, None)
+        t2 = time.process_time()
+        cache = VerifiedCache()
+        for h in b.tx_hashes():
+            cache.add(h)
+        again = apply_block(st, b, cache)
+        t3 = time.process_time()
+        assert again.root == new.root
+        bare, full, cached = bare + t1 - t0, full + t2 - t1, cached + t3 - t2
+        n += len(casts)
+        st = base.commit(new)
+    rate_bare, rate_full, rate_cached = n / bare, n / full, n / cached
+    print(f"bare proof verification : {rate_bare:8.1f} ballots/s  ({1e3 * bare / n:.3f} ms/ballot)")
+    print(f"apply, full verification: {rate_full:8.1f} ballots/s  ({1e3 * full / n:.3f} ms/ballot)")
+    print(f"apply, verify-once cache: {rate_cached:8.1f} ballots/s  ({1e3 * cached / n:.3f} ms/ballot)")
+    print(f"full apply / bare verification = {rate_full / rate_bare:.1%}  (aim >= 90%)")
+
+
+if __name__ == "__main__":
+    main()
