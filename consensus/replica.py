@@ -622,8 +622,9 @@ def _make_stable(st: ReplicaState, proof: CheckpointProof) -> None:
     keep = {d for d, bh in st.block_height.items() if bh > h}
     st.blocks = {d: b for d, b in st.blocks.items() if d in keep}
     st.block_height = {d: bh for d, bh in st.block_height.items() if d in keep}
-    st.committed = {k: d for k, d in st.committed.items() if k >= h}
-    st.roots = {k: r for k, r in st.roots.items() if k >= h}
+    keep_from = min(h, st.last_committed)  # our tip is the next block's prev_hash
+    st.committed = {k: d for k, d in st.committed.items() if k >= keep_from}
+    st.roots = {k: r for k, r in st.roots.items() if k >= keep_from}
     st.valid_cache = {k: v for k, v in st.valid_cache.items() if k[0] > h}
 
 
@@ -719,7 +720,11 @@ def _on_view_change(
         return
     if sender in st.view_changes.get(vc.new_view, {}):
         return
+    if any(v > vc.new_view and sender in vcs for v, vcs in st.view_changes.items()):
+        return  # superseded: the sender already asked for a higher view
     check_view_change(st.verifier, vc, st.primary)
+    for vcs in st.view_changes.values():  # keep one VIEW-CHANGE per sender: memory is bounded
+        vcs.pop(sender, None)
     _store_blocks(st, blocks, {p.block_hash: p.height for p in vc.prepared})
     st.view_changes.setdefault(vc.new_view, {})[sender] = (
         SignedViewChange(sender, vc, sig),

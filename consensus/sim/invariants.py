@@ -69,7 +69,6 @@ class Invariants:
             prior = self.signed.setdefault(key, value)
             if prior != value:
                 self.fail(f"honest validator {inst.index} signed two values for {key[1:]}")
-        self.observe_signed(msg)
 
     def observe_signed(self, msg: ConsensusMessage) -> None:
         body = msg.body

@@ -225,6 +225,7 @@ class Simulation:
             if isinstance(a, Send):
                 self.inv.on_send(inst, a.message)
                 for msg, to in self.adversary.outgoing(inst, a.message, a.to):
+                    self.inv.observe_signed(msg)
                     self.broadcast(inst.index, msg, to)
             elif isinstance(a, Persist):
                 inst.record = a.record  # durable at once: the contract's strongest form
