@@ -54,9 +54,10 @@ class Invariants:
     # --- per message sent --------------------------------------------------------------
 
     def on_send(self, inst: Instance, msg: ConsensusMessage) -> None:
-        """Record what an honest replica signed; feed prepare quorums (all senders)."""
+        """Record what an honest replica signed and check it was persisted first."""
         body = msg.body
         if inst.honest:
+            self._persisted_first(inst, msg)
             if isinstance(body, PrePrepare | Prepare | Commit):
                 key = (inst.index, type(body).KIND, body.view, body.height)
             elif isinstance(body, Checkpoint):
@@ -69,6 +70,30 @@ class Invariants:
             prior = self.signed.setdefault(key, value)
             if prior != value:
                 self.fail(f"honest validator {inst.index} signed two values for {key[1:]}")
+
+    def _persisted_first(self, inst: Instance, msg: ConsensusMessage) -> None:
+        """The ordering contract: the durable record already holds what is being sent."""
+        body, rec = msg.body, inst.record
+        if isinstance(body, Checkpoint) or msg.sender != inst.index:
+            return  # checkpoints follow from the durable chain; relays are not our signatures
+        if rec is None:
+            self.fail(f"validator {inst.index} sent {type(body).__name__} before any Persist")
+            return
+        if isinstance(body, PrePrepare | Prepare | Commit):
+            phase = {PrePrepare: 1, Prepare: 2, Commit: 3}[type(body)]
+            ok = any(
+                (v.phase, v.view, v.height, v.block_hash)
+                == (phase, body.view, body.height, body.block_hash)
+                for v in rec.votes
+            ) or body.height <= rec.checkpoint.height
+        elif isinstance(body, ViewChange):
+            ok = rec.view >= body.new_view and (
+                rec.view_change == body or rec.view > body.new_view
+            )
+        else:
+            ok = rec.view >= body.view
+        if not ok:
+            self.fail(f"validator {inst.index} sent {type(body).__name__} not yet persisted")
 
     def observe_signed(self, msg: ConsensusMessage) -> None:
         body = msg.body

@@ -1,0 +1,86 @@
+"""The invariants can fail: break one rule of the protocol and the simulation must catch it.
+
+Each test plants a known bug (with monkeypatch) and requires an ``InvariantViolation``
+within a few generated schedules, so a green property run means something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import consensus.replica as replica
+from consensus.events import Persist
+from consensus.sim import world
+from consensus.sim.schedules import config_for_seed
+from consensus.sim.world import InvariantViolation, SimConfig, run_schedule
+
+
+def caught(match: str, seeds: int = 40, n: int = 4) -> None:
+    for seed in range(seeds):
+        try:
+            run_schedule(config_for_seed(seed, n))
+        except InvariantViolation as e:
+            assert f"seed={seed} n={n}" in str(e)
+            assert match in str(e), str(e)
+            return
+    pytest.fail(f"planted bug not caught in {seeds} schedules")
+
+
+def test_forgetting_prepared_blocks_in_view_change_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    orig = replica._start_view_change
+
+    def forgetful(st: replica.ReplicaState, v: int, out: list) -> None:  # type: ignore[type-arg]
+        st.prepared.clear()
+        orig(st, v, out)
+
+    monkeypatch.setattr(replica, "_start_view_change", forgetful)
+    caught("committed height")
+
+
+def test_preparing_without_validation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        replica, "_validate", lambda st, h, d: d in st.blocks and st.hash_at(h - 1) is not None
+    )
+    caught("app rejects")
+
+
+def test_restarting_without_the_record_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    orig = world.Simulation._restart
+
+    def amnesia(self: world.Simulation, index: int) -> None:
+        for inst in self.instances:
+            if inst.index == index:
+                inst.record = None
+        orig(self, index)
+
+    monkeypatch.setattr(world.Simulation, "_restart", amnesia)
+    caught("signed two values")
+
+
+def test_sending_before_persisting_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    orig: Callable = replica.step  # type: ignore[type-arg]
+
+    def late_persist(st, ev):  # type: ignore[no-untyped-def]
+        st, actions = orig(st, ev)
+        return st, [a for a in actions if not isinstance(a, Persist)] + [
+            a for a in actions if isinstance(a, Persist)
+        ]
+
+    monkeypatch.setattr(world, "step", late_persist)
+    with pytest.raises(InvariantViolation, match="persist|Persist"):
+        run_schedule(SimConfig(n=4, seed=1, target_height=2))
+
+
+def test_weak_commit_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    orig = world.init_state
+
+    def weak(*a, **k):  # type: ignore[no-untyped-def]
+        st = orig(*a, **k)
+        st.quorum = st.f + 1
+        return st
+
+    monkeypatch.setattr(world, "init_state", weak)
+    with pytest.raises(InvariantViolation, match="certificate"):
+        run_schedule(SimConfig(n=4, seed=1, target_height=2))
