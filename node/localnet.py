@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,6 +33,10 @@ class LocalNode:
     home: Path
     url: str
     proc: subprocess.Popen[bytes] | None = None
+    ca_file: Path | None = None  # the CA that signed the node's TLS certificate, if it serves TLS
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
 
     @property
     def pid_file(self) -> Path:
@@ -94,7 +99,8 @@ def discover(net_dir: Path) -> list[LocalNode]:
     for h in homes:
         cfg = load_config(h)
         scheme = "https" if cfg.tls else "http"
-        out.append(LocalNode(h.name, h, f"{scheme}://{cfg.listen_host}:{cfg.listen_port}"))
+        out.append(LocalNode(h.name, h, f"{scheme}://{cfg.listen_host}:{cfg.listen_port}",
+                             ca_file=cfg.tls_ca if cfg.tls else None))
     return out
 
 
@@ -117,14 +123,19 @@ def start(node: LocalNode, extra_env: dict[str, str] | None = None) -> None:
         log.close()
 
 
-def get_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback URLs
+def get_json(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as r:  # noqa: S310
         return json.loads(r.read())
+
+
+def get_text(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> str:
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as r:  # noqa: S310
+        return str(r.read().decode())
 
 
 def status(node: LocalNode, timeout: float = 2.0) -> dict[str, Any] | None:
     try:
-        doc = get_json(f"{node.url}/v1/status", timeout)
+        doc = get_json(f"{node.url}/v1/status", timeout, node.ssl_context())
     except (OSError, urllib.error.URLError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None

@@ -9,6 +9,7 @@ whose proofs dominate a real election's load.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -52,7 +53,10 @@ def create_elections(net: NetKeys, count: int, tag: str = "e") -> list[bytes]:
     return out
 
 
-def post_tx(url: str, raw: bytes, wait: bool = False, timeout: float = 30.0) -> tuple[int, Any]:
+def post_tx(
+    url: str, raw: bytes, wait: bool = False, timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, Any]:
     """POST a transaction; returns (HTTP status, JSON answer)."""
     req = urllib.request.Request(
         f"{url}/v1/txs" + ("?wait=commit" if wait else ""),
@@ -61,7 +65,7 @@ def post_tx(url: str, raw: bytes, wait: bool = False, timeout: float = 30.0) -> 
         method="POST",
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:  # noqa: S310 - loopback
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")

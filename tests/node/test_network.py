@@ -13,10 +13,8 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -24,129 +22,22 @@ import pytest
 from ballot_tx.block import InclusionProof, verify_inclusion
 from ballot_tx.codec import decode, pack
 from consensus.certificate import CommitCertificate, verify_certificate
-from genesis.document import ConsensusParams
-from genesis.localnet import make_network
 from node import localnet as ln
-from node.txgen import NetKeys, create_elections, post_tx
-
-BACK_AT_TIP_S = 20.0
-PARAMS = ConsensusParams(
-    max_block_txs=200, block_interval_ms=100, view_timeout_ms=1000, checkpoint_interval=5
+from tests.node.netutil import (
+    Net,
+    assert_same_chain,
+    back_at_tip,
+    block_bytes,
+    committed_everywhere,
+    running,
+    submit,
 )
-
-
-class Net:
-    def __init__(self, root: Path) -> None:
-        base = ln.free_base_port(5)
-        make_network(root, "nettest", 4, 1, base, params=PARAMS)
-        self.root = root
-        self.keys = NetKeys(root)
-        self.nodes = ln.discover(root)
-        self.validators = self.nodes[:4]
-        self.observer = self.nodes[4]
-        self.batch = 0
-
-    def txs(self, n: int) -> list[bytes]:
-        self.batch += 1
-        return create_elections(self.keys, n, tag=f"b{self.batch}")
-
-    def status(self, node: ln.LocalNode) -> dict[str, Any] | None:
-        return ln.status(node, timeout=2.0)
-
-    def heights(self, nodes: list[ln.LocalNode] | None = None) -> dict[str, int | None]:
-        out = {}
-        for n in nodes or self.nodes:
-            s = self.status(n)
-            out[n.name] = None if s is None else int(s["height"])
-        return out
-
-    def primary(self) -> ln.LocalNode:
-        views = [s["view"] for s in map(self.status, self.validators) if s and s["view_active"]]
-        view = max(set(views), key=views.count)
-        return self.validators[view % 4]
-
-
-def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def submit(net: Net, txs: list[bytes], nodes: list[ln.LocalNode], wait: bool) -> list[tuple[int, Any]]:
-    """Post each tx to a node in turn (in parallel threads); returns the answers."""
-    with ThreadPoolExecutor(8) as pool:
-        futs = [pool.submit(post_tx, nodes[i % len(nodes)].url, tx, wait, 30.0)
-                for i, tx in enumerate(txs)]
-        return [f.result() for f in futs]
-
-
-def block_bytes(node: ln.LocalNode, h: int) -> bytes:
-    doc = ln.get_json(f"{node.url}/v1/blocks/{h}")
-    return bytes.fromhex(doc["block_bytes"])
-
-
-def assert_same_chain(net: Net, nodes: list[ln.LocalNode] | None = None) -> int:
-    """All nodes at one height with byte-identical blocks at every height; returns it."""
-    nodes = nodes or net.nodes
-
-    def converged() -> bool:
-        hs = set(net.heights(nodes).values())
-        return len(hs) == 1 and None not in hs
-
-    wait_until(converged, BACK_AT_TIP_S, f"one common height, have {net.heights(nodes)}")
-    height = int(next(iter(net.heights(nodes).values())) or 0)
-    for h in range(1, height + 1):
-        first = block_bytes(nodes[0], h)
-        for n in nodes[1:]:
-            assert block_bytes(n, h) == first, f"{n.name} differs from {nodes[0].name} at {h}"
-    return height
-
-
-def back_at_tip(net: Net, node: ln.LocalNode, healthy: list[ln.LocalNode]) -> float:
-    """Seconds until ``node`` reaches the healthy nodes' tip; checks status honesty meanwhile."""
-    tip = max(h for h in net.heights(healthy).values() if h is not None)
-
-    def caught_up() -> bool:
-        s = net.status(node)
-        if s is None:
-            return False
-        if s["height"] < tip - 1:
-            # a lagging node must not report itself current (once it has heard its peers)
-            assert s["catching_up"] or s["peer_height"] < tip, s
-        return bool(s["height"] >= tip)
-
-    return wait_until(caught_up, BACK_AT_TIP_S, f"{node.name} back at tip {tip}")
-
-
-def committed_everywhere(net: Net, acks: list[tuple[int, Any]]) -> None:
-    """Every transaction acknowledged as committed is in every node's chain."""
-    for status, doc in acks:
-        if status == 200 and doc.get("status") == "committed":
-            for n in net.nodes:
-                t = ln.get_json(f"{n.url}/v1/txs/{doc['tracking_code']}")
-                assert t["status"] == "committed" and t["height"] == doc["height"]
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    n = Net(tmp_path_factory.mktemp("localnet") / "net")
-    try:
-        for node in n.nodes:
-            ln.start(node)
-        ln.wait_ready(n.nodes, timeout=60)
+    with running(tmp_path_factory.mktemp("localnet") / "net") as n:
         yield n
-    finally:
-        for node in n.nodes:
-            pid = node.pid()
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
-            ln.stop(node, timeout=5)
 
 
 def test_network_commits_and_observer_verifies(net: Net) -> None:
@@ -157,7 +48,7 @@ def test_network_commits_and_observer_verifies(net: Net) -> None:
     committed_everywhere(net, acks)
     # the observer's receipts verify from the genesis alone
     code = acks[0][1]["tracking_code"]
-    r = ln.get_json(f"{net.observer.url}/v1/receipts/{code}")
+    r = net.get(net.observer, f"/v1/receipts/{code}")
     proof = decode(InclusionProof, bytes.fromhex(r["inclusion_proof_bytes"]))
     verify_inclusion(proof)
     cert = decode(CommitCertificate, bytes.fromhex(r["certificate_bytes"]))
@@ -165,6 +56,10 @@ def test_network_commits_and_observer_verifies(net: Net) -> None:
     assert proof.tx_hash.hex() == code and cert.height == proof.header.height
     st = net.status(net.observer)
     assert st is not None and st["mode"] == "observer" and not st["catching_up"]
+    metrics = ln.get_text(f"{net.validators[0].url}/metrics")
+    assert f"ballotchain_height {float(height)}" in metrics or "ballotchain_height " in metrics
+    assert "ballotchain_txs_admitted_total" in metrics
+    assert "ballotchain_commit_latency_seconds_count" in metrics
 
 
 def test_kill9_validator_rest_go_on_then_it_catches_up(net: Net) -> None:
