@@ -265,8 +265,21 @@ def validate_manifest(m: Manifest) -> None:
             keys.add(k)
 
 
+def normalize_selections(selections: object) -> Selections:
+    """Selections as nested tuples, from tuples or lists (e.g. parsed JSON); anything
+    else is CRYPTO_BAD_SELECTION. Values are not checked here (``check_selections``)."""
+    if not isinstance(selections, list | tuple) or not all(
+        isinstance(s, list | tuple) for s in selections
+    ):
+        raise CryptoError(
+            ErrorCode.CRYPTO_BAD_SELECTION, "selections must be a list of lists of integers"
+        )
+    return tuple(tuple(s) for s in selections)
+
+
 def check_selections(m: Manifest, selections: Selections) -> None:
     """Raise CRYPTO_BAD_SELECTION unless ``selections`` is a valid vote on ``m``."""
+
     def bad(why: str) -> CryptoError:
         return CryptoError(ErrorCode.CRYPTO_BAD_SELECTION, why)
 

@@ -52,6 +52,7 @@ from ballot_tx.manifest import (
     check_selections,
     contest_width,
     election_id,
+    normalize_selections,
 )
 
 LEVELS = len(RATING_LEVELS)
@@ -166,8 +167,10 @@ def encrypt_ballot(
     ``credential`` is the voter's public credential (on chain: the voter's Ed25519
     public key). ``seed`` (32 bytes) makes the result deterministic -- for test
     vectors only: one seed must never encrypt two different votes. Without it a
-    fresh random seed is drawn. Refuses invalid selections with CRYPTO_BAD_SELECTION.
+    fresh random seed is drawn. ``selections`` may be tuples or lists (parsed JSON).
+    Refuses invalid selections with CRYPTO_BAD_SELECTION.
     """
+    selections = normalize_selections(selections)
     check_selections(manifest, selections)
     _check_credential(credential)
     g.point(election_key, "election key")

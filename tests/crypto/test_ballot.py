@@ -53,6 +53,17 @@ def test_ballot_verifies_and_decrypts_to_the_selections(cast: Any) -> None:
     assert verify_spoiled(M, KEY, CRED, sb.ballot, sb.secrets) == SEL
 
 
+def test_selections_may_be_lists_as_parsed_from_json() -> None:
+    as_lists = [list(x) for x in SEL]
+    assert encrypt_ballot(M, KEY, CRED, as_lists, seed=b"\x03" * 32) == encrypt_ballot(  # type: ignore[arg-type]
+        M, KEY, CRED, SEL, seed=b"\x03" * 32
+    )
+    for bad in ["abc", [[True, False, False], [1, 0, 0, 1], [70, 100]], [[0, 1, 0], [1, 0, 0, 1], [70.0, 100]], None]:
+        with pytest.raises(CryptoError) as e:
+            encrypt_ballot(M, KEY, CRED, bad)  # type: ignore[arg-type]
+        assert e.value.code == ErrorCode.CRYPTO_BAD_SELECTION
+
+
 def test_seed_makes_encryption_deterministic_and_random_otherwise() -> None:
     a = encrypt_ballot(M, KEY, CRED, SEL, seed=b"\x02" * 32)
     assert a == encrypt_ballot(M, KEY, CRED, SEL, seed=b"\x02" * 32)
