@@ -1,0 +1,34 @@
+"""README's chain section lists every chain rejection code (regenerate: python tests/chain/test_readme.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- chain-codes:start -->", "<!-- chain-codes:end -->"
+PREFIXES = ("TX_", "BLOCK_", "STATE_", "STORE_", "AUDIT_")
+
+
+def table() -> str:
+    from ballot_tx.errors import CODES, ErrorCode
+
+    rows = ["| code | rejected when |", "| --- | --- |"]
+    rows += [f"| `{c}` | {CODES[c]} |" for c in ErrorCode if c.startswith(PREFIXES)]
+    return "\n".join(rows)
+
+
+def with_table(text: str) -> str:
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{table()}\n{END}{tail}"
+
+
+def test_readme_lists_every_chain_code() -> None:
+    text = README.read_text()
+    assert START in text and with_table(text) == text, "run: python tests/chain/test_readme.py"
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(README.parent))
+    README.write_text(with_table(README.read_text()))
