@@ -25,7 +25,7 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.state import PHASE_NAMES, MemoryBase, Phase, State, apply_block
+from ballot_tx.state import PHASE_NAMES, MemoryBase, Phase, State, VerifiedCache, apply_block
 from ballot_tx.tx import CastBallot, CreateElection, decode_tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.
@@ -67,13 +67,15 @@ class Replay:
         self.counted: dict[bytes, dict[bytes, tuple[int, int]]] = {}
         self.elections: list[bytes] = []
 
-    def feed(self, block: Block, certificate: bytes | None) -> None:
+    def feed(self, block: Block, certificate: bytes | None, verified: VerifiedCache | None = None) -> None:
+        """Re-apply one block. ``verified`` may hold hashes whose signature and proofs
+        were checked elsewhere (in parallel, by ``state.verify_batch``)."""
         h = block.height
         if self.cert_check is not None:
             self.cert_check(h, block.hash, certificate)
             self.report.certificates += 1
         try:
-            new = apply_block(self.state, block, None)
+            new = apply_block(self.state, block, verified)
         except BlockError as e:
             raise AuditError(e.code, e.message.split(": ", 1)[-1], h, e.tx_index) from None
         except BallotchainError as e:
@@ -144,11 +146,13 @@ def replay(
     load_tx: Callable[[int, int], bytes],
     cert_check: CertCheck | None = None,
     progress: Callable[[int], None] | None = None,
+    preverify: Callable[[State, Block], VerifiedCache | None] | None = None,
 ) -> tuple[Replay, ReplayReport]:
-    """Replay ``blocks`` (in height order) and audit every election."""
+    """Replay ``blocks`` (in height order) and audit every election. ``preverify`` may
+    check a block's proofs elsewhere first (e.g. on other cores) and return the verdicts."""
     r = Replay(genesis, cert_check)
     for block, cert in blocks:
-        r.feed(block, cert)
+        r.feed(block, cert, preverify(r.state, block) if preverify is not None else None)
         if progress is not None:
             progress(block.height)
     return r, r.finish(load_tx)

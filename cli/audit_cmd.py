@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def print_report(report: ReplayReport) -> None:
                     click.echo(f"    {c.contest_id}/{oid}: {n}")
 
 
-def run_data_audit(data: Path) -> ReplayReport:
+def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
     """Audit a node database with a progress bar on a terminal, plain progress lines otherwise."""
     from node.audit import audit_data_dir
 
@@ -65,7 +66,7 @@ def run_data_audit(data: Path) -> ReplayReport:
                 click.echo(f"  {h}/{n} blocks verified", err=True)
 
     try:
-        return audit_data_dir(data, on_start, progress)
+        return audit_data_dir(data, on_start, progress, jobs)
     finally:
         bar = state.get("bar")
         if bar is not None:
@@ -74,12 +75,13 @@ def run_data_audit(data: Path) -> ReplayReport:
 
 @click.command()
 @click.option("--data", "data", type=click.Path(path_type=Path), help="A node home or its data directory (LevelDB).")
-def audit(data: Path | None) -> None:
+@click.option("--jobs", type=int, default=0, help="Processes checking ballot proofs (default: one per core).")
+def audit(data: Path | None, jobs: int) -> None:
     """Replay a chain from genesis; verify signatures, proofs, state roots, certificates and results.
 
     Exits 0 with a summary, or 1 naming the first failure (block, transaction, reason).
     """
     if data is None:
         fail(ErrorCode.USAGE, "give --data DIR (a node home or its data directory)")
-    report = run_data_audit(data)
+    report = run_data_audit(data, jobs or os.cpu_count() or 1)
     print_report(report)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ballot_tx.block import Block
 from ballot_tx.errors import AuditError, BallotchainError, ErrorCode, StoreError
 from ballot_tx.replay import CertCheck, ReplayReport, replay
+from ballot_tx.state import State, VerifiedCache, proof_batches, verify_batch
 from genesis.document import Genesis, from_json, genesis_hash
 from node.store import Store, describe_key
 
@@ -59,12 +61,51 @@ def certificate_checker(genesis: Genesis) -> CertCheck | None:
     return check
 
 
+class ParallelVerifier:
+    """Checks each block's ballot proofs on ``jobs`` worker processes before it is applied."""
+
+    def __init__(self, jobs: int) -> None:
+        import concurrent.futures
+
+        self.jobs = jobs
+        self.pool = concurrent.futures.ProcessPoolExecutor(jobs)
+
+    def __call__(self, state: State, block: Block) -> VerifiedCache | None:
+        batches = proof_batches(state, block, self.jobs)
+        if not batches:
+            return None
+        cache = VerifiedCache()
+        for hashes in self.pool.map(verify_batch, batches):
+            for h in hashes:
+                cache.add(h)
+        return cache
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
 def audit_data_dir(
     path: Path,
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> ReplayReport:
-    """Audit the node database at ``path``; raise ``AuditError`` (or ``StoreError``) at the first failure."""
+    """Audit the node database at ``path``; raise ``AuditError`` (or ``StoreError``) at the first
+    failure. With ``jobs`` > 1, ballot proofs are checked on that many processes."""
+    verifier = ParallelVerifier(jobs) if jobs > 1 else None
+    try:
+        return _audit(path, on_start, progress, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
+
+
+def _audit(
+    path: Path,
+    on_start: Callable[[int], None] | None,
+    progress: Callable[[int], None] | None,
+    verifier: ParallelVerifier | None,
+) -> ReplayReport:
     db, home_genesis = find_database(path)
     with Store(db, home_genesis, create=False) as store:
         genesis = store.genesis
@@ -88,7 +129,7 @@ def audit_data_dir(
         def load_tx(h: int, i: int) -> bytes:
             return store.block(h).txs[i]
 
-        r, report = replay(genesis, blocks(), load_tx, check, progress)
+        r, report = replay(genesis, blocks(), load_tx, check, progress, verifier)
         tip = store.tip
         if r.state.height != tip.height or r.state.block_hash != tip.block_hash:
             raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN, "the stored tip is not the last replayed block")

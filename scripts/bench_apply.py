@@ -10,7 +10,9 @@ into a LevelDB under ``.bench/`` (ballots in blocks of 500). Then, in one run:
   (decode, expiry, uniqueness, Ed25519 signature, eligibility, proofs, running
   tally, state records, LtHash root), as an auditor or a syncing node does;
 * cached apply: the same with every transaction already in the verify-once
-  cache, as a validator applies a block whose ballots its mempool admitted.
+  cache, as a validator applies a block whose ballots its mempool admitted;
+* (wall clock) full apply with each block's proofs first checked on all cores,
+  as ``ballotchain audit --jobs`` does.
 
 It prints ballots/s for each (CPU time of this process, so that other load on the
 machine does not skew the comparison) and the ratio of full apply to bare verification.
@@ -19,6 +21,7 @@ machine does not skew the comparison) and the ratio of full apply to bare verifi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +47,7 @@ from ballot_tx.tx import (  # noqa: E402
 )
 from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, genesis_hash  # noqa: E402
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from node.audit import ParallelVerifier  # noqa: E402
 from node.localchain import LocalChain  # noqa: E402
 from node.store import Store  # noqa: E402
 
@@ -136,6 +140,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ballots", type=int, default=10_000)
     ap.add_argument("--dir", type=Path, default=ROOT / ".bench")
+    ap.add_argument("--jobs", type=int, default=0, help="processes for the parallel-proof pass (default: cores; 1: skip)")
     args = ap.parse_args()
     path = args.dir / f"apply-chain-{args.ballots}"
     if not (path / "CURRENT").exists():
@@ -161,8 +166,10 @@ def main() -> None:
     # the same parent state (apply is pure), without and with the verify-once cache.
     base = MemoryBase()
     st = State.initial(g, base)
-    bare = full = cached = 0.0
+    bare = full = cached = wall_seq = wall_par = 0.0
     n = 0
+    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    pool = ParallelVerifier(jobs) if jobs > 1 else None
     for b in blocks:
         casts = [t for t in (decode_tx(r) for r in b.txs) if isinstance(t.body, CastBallot)]
         if not casts:
@@ -185,6 +192,14 @@ def main() -> None:
         t3 = time.process_time()
         assert again.root == new.root
         bare, full, cached = bare + t1 - t0, full + t2 - t1, cached + t3 - t2
+        if pool is not None:
+            w0 = time.perf_counter()
+            apply_block(st, b, None)
+            w1 = time.perf_counter()
+            par = apply_block(st, b, pool(st, b))
+            w2 = time.perf_counter()
+            assert par.root == new.root
+            wall_seq, wall_par = wall_seq + w1 - w0, wall_par + w2 - w1
         n += len(casts)
         st = base.commit(new)
     rate_bare, rate_full, rate_cached = n / bare, n / full, n / cached
@@ -192,6 +207,12 @@ def main() -> None:
     print(f"apply, full verification: {rate_full:8.1f} ballots/s  ({1e3 * full / n:.3f} ms/ballot)")
     print(f"apply, verify-once cache: {rate_cached:8.1f} ballots/s  ({1e3 * cached / n:.3f} ms/ballot)")
     print(f"full apply / bare verification = {rate_full / rate_bare:.1%}  (aim >= 90%)")
+    if pool is not None:
+        pool.close()
+        print(
+            f"wall clock: full apply {n / wall_seq:.1f} ballots/s on one core, {n / wall_par:.1f} ballots/s "
+            f"with proofs on {jobs} processes (audit --jobs; x{wall_seq / wall_par:.2f})"
+        )
 
 
 if __name__ == "__main__":
