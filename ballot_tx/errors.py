@@ -155,6 +155,13 @@ class ErrorCode(StrEnum):
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
+    VOTE_UNKNOWN_CONTEST = "VOTE_UNKNOWN_CONTEST"
+    VOTE_UNKNOWN_OPTION = "VOTE_UNKNOWN_OPTION"
+    VOTE_BAD_COUNT = "VOTE_BAD_COUNT"
+    VOTE_BAD_RATING = "VOTE_BAD_RATING"
+    VOTE_BAD_CHOICES = "VOTE_BAD_CHOICES"
+    CLI_NODE_UNREACHABLE = "CLI_NODE_UNREACHABLE"
+    CLI_NODE_BAD_RESPONSE = "CLI_NODE_BAD_RESPONSE"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -301,6 +308,13 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",
+    ErrorCode.VOTE_UNKNOWN_CONTEST: "the choices name a contest that is not on the ballot",
+    ErrorCode.VOTE_UNKNOWN_OPTION: "the choices name an option that is not in the contest",
+    ErrorCode.VOTE_BAD_COUNT: "too many or too few options are chosen in a contest",
+    ErrorCode.VOTE_BAD_RATING: "a rating is not one of 0, 10, ..., 100, or an item is not rated",
+    ErrorCode.VOTE_BAD_CHOICES: "the --choices text is not in the form contest=option;...",
+    ErrorCode.CLI_NODE_UNREACHABLE: "the node cannot be reached at the given URL",
+    ErrorCode.CLI_NODE_BAD_RESPONSE: "the node answered something that is not the Ballotchain API",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

@@ -10,6 +10,7 @@ from cli.audit_cmd import audit
 from cli.card_authority_cmd import card_authority
 from cli.common import Group
 from cli.demo_cmd import demo
+from cli.election_cmd import election
 from cli.genesis_cmd import genesis
 from cli.i18n import set_language
 from cli.keys_cmd import keys
@@ -41,6 +42,7 @@ cli.add_command(card_authority)
 cli.add_command(voter)
 cli.add_command(voters)
 cli.add_command(audit)
+cli.add_command(election)
 
 
 def main() -> None:

@@ -104,3 +104,22 @@ def test_stream_wav_header_is_repaired() -> None:
     assert speech._fix_stream_wav(bytes(data)) == a.wav_bytes()
     with pytest.raises(ValueError):
         speech.join([a, speech.Audio(b"", 16000)])
+
+
+def test_ballot_preview_speaks_to_a_file(tmp_path: Path) -> None:
+    need("en")
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    root = Path(__file__).parents[1]
+    wav = tmp_path / "ballot.wav"
+    r = CliRunner().invoke(cli, ["election", "preview", "--manifest",
+                                 str(root / "examples" / "election.toml"), "--lang", "en",
+                                 "--plain", "--speak-to", str(wav)],
+                           input="1\n1\n0\n0\ny\n")
+    assert r.exit_code == 0, r.output
+    spoken = r.output.split("This was a preview")[0]
+    # Everything shown was spoken: the file lasts about as long as the text needs.
+    lo, hi = TEXTS["en"][1]
+    assert lo * len(spoken) <= duration(wav) <= hi * len(spoken) + 10, (duration(wav), len(spoken))

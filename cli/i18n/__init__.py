@@ -189,16 +189,19 @@ VOTER_ERROR_CODES = (
     "ELIGIBILITY_CARD_EXPIRED", "ELIGIBILITY_CRL_INVALID", "ELIGIBILITY_CARD_REVOKED",
     "ELIGIBILITY_BAD_SIGNATURE", "KEY_FILE_UNREADABLE", "KEY_FILE_MALFORMED",
     "KEY_WRONG_PASSWORD", "KEY_FILE_EXISTS", "IO_ERROR", "USAGE",
+    "VOTE_UNKNOWN_CONTEST", "VOTE_UNKNOWN_OPTION", "VOTE_BAD_COUNT", "VOTE_BAD_RATING",
+    "VOTE_BAD_CHOICES", "CLI_NODE_UNREACHABLE", "CLI_NODE_BAD_RESPONSE",
 )
 
 
 def error_sentence(code: str, message: str) -> str:
-    """The one-line error a person reads: in Japanese, the code's translated meaning
-    (the English detail would not help a Japanese reader); in English, the detail."""
+    """The one-line error a person reads: in English the detailed message; in Japanese
+    the code's translated meaning, with the (English) detail after it in brackets,
+    since it names the option, date or file concerned."""
     if _current == "en" or code not in VOTER_ERROR_CODES:
         return message
     from ballot_tx.errors import CODES, ErrorCode
 
     generic = CODES[ErrorCode(code)]
     translated = translations(_current).gettext(generic)
-    return translated if translated != generic else message
+    return f"{translated}（{message}）" if translated != generic else message
