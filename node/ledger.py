@@ -161,8 +161,8 @@ class Ledger:
 
     def build(
         self, height: int, prev_hash: bytes, proposer: bytes, txs: Sequence[bytes], limit: int
-    ) -> tuple[Block, list[int]]:
-        """A valid block of up to ``limit`` of ``txs`` on our tip, and the indices refused.
+    ) -> tuple[Block, list[tuple[int, BallotchainError]]]:
+        """A valid block of up to ``limit`` of ``txs`` on our tip, and the ones refused (index, why).
 
         Transactions valid alone may conflict inside one block (or have become
         invalid since admission): ``select_txs`` keeps the ones that apply in order,
@@ -172,4 +172,4 @@ class Ledger:
         kept, rejected = select_txs(self.state, list(txs), t, self.cache, limit)
         b = make_block(height, prev_hash, t, proposer, self.state.root, kept)
         self.execute(b)
-        return b, [i for i, _ in rejected]
+        return b, [(i, e) for i, e in rejected]

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 
 from ballot_tx.block import Block
+from ballot_tx.errors import BallotchainError
 from node import logs
 from node.ledger import Ledger
-from node.mempool import Mempool
+from node.mempool import Mempool, Pending
 
 log = logs.get("producer")
 
@@ -33,6 +34,7 @@ class Producer:
         max_txs: int,
         interval_ms: int,
         phase_change_due: Callable[[], bool],
+        on_dropped: Callable[[list[tuple[Pending, BallotchainError]]], None],
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -40,6 +42,7 @@ class Producer:
         self.max_txs = max_txs
         self.interval_s = interval_ms / 1000
         self.phase_change_due = phase_change_due
+        self.on_dropped = on_dropped
         self.changed = asyncio.Event()  # set by the runtime when the mempool grows
 
     def _ready(self) -> float | None:
@@ -73,6 +76,5 @@ class Producer:
             height, prev_hash, self.proposer, [p.raw for p in batch], self.max_txs
         )
         if dropped:
-            gone = self.mempool.remove(batch[i].tx_hash for i in dropped)
-            log.info("dropped invalid pending transactions", count=len(gone), height=height)
+            self.on_dropped([(batch[i], err) for i, err in dropped])
         return block

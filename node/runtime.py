@@ -85,6 +85,8 @@ from node.sync import TipWatcher, fetch_certified
 log = logs.get("node")
 
 SAFETY_KEY = b"pbft/safety"
+SWEEP_S = 3.0
+SWEEP_SLICE = 200
 FOLLOW_POLL_S = 0.2
 
 
@@ -192,12 +194,14 @@ class Node:
             self.producer = Producer(
                 self.ledger, self.mempool, self.keys.ed25519_public,
                 self.max_block_txs, self.block_interval_ms, self.phase_change_due,
+                self.drop_invalid,
             )
             self._spawn(self._drive(), "consensus")
             self._spawn(self._catch_up_loop(), "catch-up")
             self._events.put_nowait(Start())
         else:
             self._spawn(self._follow(), "follow")
+        self._spawn(self._sweep(), "sweep")
         log.info(
             "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
             listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
@@ -459,21 +463,49 @@ class Node:
                 if not fut.done():
                     fut.set_result({"height": block.height, "index": i,
                                     "block_hash": block.hash.hex()})
-        if self.mempool and hashes:
-            stale = self.mempool.revalidate(self._still_valid)
-            if stale:
-                log.info("dropped pending transactions invalidated by a commit", count=len(stale))
         if self.producer is not None:
             self.producer.changed.set()
         if block.height % 100 == 0 or hashes:
             log.debug("committed", height=block.height, txs=len(hashes))
 
-    def _still_valid(self, p: Any) -> bool:
-        try:
-            self.ledger.check_tx(p.raw)
-            return True
-        except BallotchainError:
-            return False
+    def drop_invalid(self, dropped: list[tuple[Any, BallotchainError]]) -> None:
+        """Pending transactions found invalid after all: out of the pool, waiters told why."""
+        self.mempool.remove(p.tx_hash for p, _ in dropped)
+        for p, err in dropped:
+            self.metrics.txs_rejected.labels(code=str(err.code)).inc()
+            for fut in self._waiters.pop(p.tx_hash, []):
+                if not fut.done():
+                    fut.set_exception(err)
+        if dropped:
+            log.info("dropped pending transactions that became invalid", count=len(dropped))
+
+    async def _sweep(self) -> None:
+        """Every few seconds, re-check pending transactions against the moved tip.
+
+        Commits can invalidate pending transactions (expired, election closed, a
+        conflicting one included); a validator that is not primary would otherwise
+        keep them forever. Verdicts are cached, so a re-check costs a decode and
+        a few state reads; it runs in slices so consensus is never held up long.
+        """
+        checked_at = -1
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            if self.ledger.height == checked_at or not len(self.mempool):
+                continue
+            checked_at = self.ledger.height
+            pending = self.mempool.batch(len(self.mempool))
+            for i in range(0, len(pending), SWEEP_SLICE):
+                dropped = []
+                for p in pending[i:i + SWEEP_SLICE]:
+                    if p.tx_hash not in self.mempool:
+                        continue
+                    try:
+                        self.ledger.check_tx(p.raw)
+                    except BallotchainError as e:
+                        dropped.append((p, e))
+                self.drop_invalid(dropped)
+                await asyncio.sleep(0)
+            self._update_gauges()
 
     def _admission_check(self, raw: bytes) -> tuple[bytes, Any]:
         return self.ledger.check_tx(raw)

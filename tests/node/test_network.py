@@ -179,3 +179,25 @@ def test_logs_hold_no_secret(net: Net) -> None:
         assert "node started" in text
         for s in secrets:
             assert s not in text
+
+
+def test_conflicting_transactions_one_commits_other_gets_its_error(net: Net) -> None:
+    """Two admins' creates of one election, each valid alone: one commits, and the
+    client of the other gets the chain's error code (not a timeout)."""
+    import time as _time
+
+    from ballot_tx.codec import encode
+    from ballot_tx.tx import CreateElection, sign_tx
+    from node.scenario import demo_manifest
+
+    now = int(_time.time() * 1000)
+    m = demo_manifest(net.keys.trustees, now, now + 86_400_000, rating=False, name="twice")
+    txs = [encode(sign_tx(net.keys.admin, net.keys.chain_id, CreateElection(m), now + 3_600_000 + i))
+           for i in range(2)]
+    t0 = _time.monotonic()
+    acks = submit(net, txs, [net.validators[1], net.validators[2]], wait=True)
+    assert sorted(s for s, _ in acks) == [200, 400], acks
+    refused = next(d for s, d in acks if s == 400)
+    assert refused["error"].startswith("TX_"), refused
+    assert _time.monotonic() - t0 < 10
+    assert_same_chain(net)
