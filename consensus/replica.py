@@ -85,6 +85,9 @@ VIEW_TIMER = "view"
 FETCH_TIMER = "fetch"
 #: The view-change timeout doubles per consecutive failed view, up to 2**MAX_BACKOFF.
 MAX_BACKOFF = 6
+#: Messages for views up to this far ahead are held (not dropped) until the view starts.
+FUTURE_VIEWS = 2
+HOLD_PER_SENDER = 64
 
 
 class _Stale(Exception):
@@ -121,7 +124,9 @@ class ReplicaState:
     # --- protocol state ---
     view: int = 0
     active: bool = True
-    last_active_view: int = 0
+    #: the last view in which a block committed here: the view-change timeout doubles for
+    #: every view since (§4.5.2: "until it executes a request in the new view")
+    progress_view: int = 0
     last_committed: int = 0
     committed: dict[int, bytes] = field(default_factory=dict)
     roots: dict[int, bytes] = field(default_factory=dict)
@@ -141,6 +146,7 @@ class ReplicaState:
     nv_sent: ConsensusMessage | None = None
     proposal_asked: tuple[int, int] | None = None
     claimed: dict[int, int] = field(default_factory=dict)
+    held: dict[int, list[ConsensusMessage]] = field(default_factory=dict)
     fetching: int | None = None
     timer_token: int = 0
     view_timer_token: int = 0
@@ -219,7 +225,7 @@ def _restore(st: ReplicaState, rec: SafetyRecord) -> None:
     except ConsensusError as e:
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_RECORD, e.message) from None
     st.view, st.active = rec.view, rec.view_active
-    st.last_active_view = rec.view if rec.view_active else max(0, rec.view - 1)
+    st.progress_view = max(0, rec.view - 1)
     st.stable = rec.checkpoint
     st.prepared = {p.height: p for p in rec.prepared}
     st.votes = {(v.phase, v.view, v.height): v.block_hash for v in rec.votes}
@@ -304,7 +310,7 @@ def _broadcast(
 
 
 def _arm_view_timer(st: ReplicaState, out: list[Action]) -> None:
-    backoff = min(max(0, st.view - st.last_active_view), MAX_BACKOFF)
+    backoff = min(max(0, st.view - st.progress_view), MAX_BACKOFF)
     st.timer_token += 1
     st.view_timer_token = st.timer_token
     out.append(SetTimer(VIEW_TIMER, st.timer_token, st.timeout_ms << backoff))
@@ -399,7 +405,9 @@ def _on_message(st: ReplicaState, msg: ConsensusMessage, out: list[Action]) -> N
     body = msg.body
     if isinstance(body, PrePrepare | Prepare | Commit):
         _note_height(st, msg.sender, body.height, out)
-        if isinstance(body, PrePrepare):
+        if _early(st, body.view):
+            _hold(st, msg)
+        elif isinstance(body, PrePrepare):
             _on_pre_prepare(st, msg.sender, body, msg.signature, msg.blocks, out)
         elif isinstance(body, Prepare):
             _on_prepare(st, msg.sender, body, msg.signature, out)
@@ -411,6 +419,34 @@ def _on_message(st: ReplicaState, msg: ConsensusMessage, out: list[Action]) -> N
         _on_view_change(st, msg.sender, body, msg.signature, msg.blocks, out)
     elif isinstance(body, NewView):
         _on_new_view(st, msg.sender, body, msg.blocks, out)
+
+
+def _early(st: ReplicaState, view: int) -> bool:
+    """A message for a view we have not entered (yet): the NEW-VIEW may be late."""
+    return st.view < view <= st.view + FUTURE_VIEWS or (view == st.view and not st.active)
+
+
+def _hold(st: ReplicaState, msg: ConsensusMessage) -> None:
+    """Keep a (verified) early message to replay on entering its view; bounded per sender."""
+    held = st.held.setdefault(msg.sender, [])
+    if msg not in held:
+        held.append(msg)
+        del held[:-HOLD_PER_SENDER]
+
+
+def _replay_held(st: ReplicaState, out: list[Action]) -> None:
+    held, st.held = st.held, {}
+    for msgs in held.values():
+        for m in msgs:
+            if _early(st, m.body.view):  # type: ignore[union-attr]
+                _hold(st, m)
+            elif m.body.view == st.view:  # type: ignore[union-attr]
+                try:
+                    _on_message(st, m, out)
+                except ConsensusError as e:
+                    st.rejected[str(e.code)] += 1
+                except _Stale:
+                    pass
 
 
 def _require_window(st: ReplicaState, view: int, height: int, any_older_view: bool) -> None:
@@ -572,6 +608,7 @@ def _commit(st: ReplicaState, cert: CommitCertificate, block: bytes, out: list[A
     st.committed[h] = cert.block_hash
     out.append(CommitBlock(h, block, cert))
     if st.active:
+        st.progress_view = st.view
         _arm_view_timer(st, out)  # progress: the primary is doing its job
     _try_prepare(st, st.view, h + 1, out)
     _maybe_propose(st, out)
@@ -698,8 +735,6 @@ def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> No
     if new_view <= st.view:
         return
     assert st.stable is not None
-    if st.active:
-        st.last_active_view = st.view
     st.view, st.active = new_view, False
     st.proposal_asked = None
     prepared = tuple(p for h, p in sorted(st.prepared.items()) if h > st.stable.height)
@@ -790,7 +825,7 @@ def _enter_view(
 ) -> None:
     """Adopt min-s's checkpoint, log O as pre-prepares of the new view, prepare them."""
     assert st.stable is not None
-    st.view, st.active, st.last_active_view = nv.view, True, nv.view
+    st.view, st.active = nv.view, True
     st.vc_sent = None
     st.view_changes = {v: s for v, s in st.view_changes.items() if v > nv.view}
     if cp.height > st.stable.height:
@@ -809,4 +844,5 @@ def _enter_view(
     if st.last_committed < cp.height:
         _request_fetch(st, tuple(s.sender for s in nv.view_changes), out)
     _try_commit(st, out)
+    _replay_held(st, out)
     _maybe_propose(st, out)

@@ -27,6 +27,7 @@ def main() -> None:
     view_changed = 0
     max_view = 0
     roles: Counter[str] = Counter()
+    after_heal: Counter[int] = Counter()
     rejected: Counter[str] = Counter()
     for seed in range(args.first, args.first + args.count):
         cfg = config_for_seed(seed, args.n)
@@ -40,6 +41,7 @@ def main() -> None:
         v = max(x.state.view for x in sim.honest())
         view_changed += v > 0
         max_view = max(max_view, v)
+        after_heal[v - (sim.view_at_heal or 0)] += 1
         for x in sim.instances:
             rejected.update(x.state.rejected)
     print(
@@ -48,6 +50,7 @@ def main() -> None:
         f"{time.process_time() - c0:.0f} s CPU, {time.time() - t0:.0f} s wall; "
         f"view changes in {view_changed}, max view {max_view}"
     )
+    print("views needed after the heal (views: schedules):", dict(sorted(after_heal.items())))
     print("byzantine roles:", dict(sorted(roles.items())))
     print("rejections:", dict(sorted(rejected.items())))
 

@@ -71,6 +71,8 @@ class SimConfig:
     crashes: list[tuple[int, int, int]] = field(default_factory=list)
     #: give up (liveness failure) if the target is not reached this long after heal
     liveness_ms: int = 60_000
+    #: ... and within this many views after the heal (None: 2f + 3, see invariants.py)
+    liveness_views: int | None = None
     proposal_delay_ms: int = 5
     #: check invariants after every step (off only for benchmarks)
     check: bool = True
@@ -158,6 +160,8 @@ class Simulation:
         self.adversary = Adversary(self)
         self.steps = 0
         self.delivered = 0
+        #: the highest honest view when the network healed (liveness counts views from it)
+        self.view_at_heal: int | None = None
 
     # --- setup ------------------------------------------------------------------------
 
@@ -183,13 +187,15 @@ class Simulation:
         for crash, restart, idx in cfg.crashes:
             self.push(crash, "crash", idx)
             self.push(restart, "restart", idx)
-        deadline = max(cfg.heal_ms, max((r for _, r, _ in cfg.crashes), default=0))
-        deadline += cfg.liveness_ms
+        healed = max(cfg.heal_ms, max((r for _, r, _ in cfg.crashes), default=0))
+        deadline = healed + cfg.liveness_ms
         while self.queue:
             at, _, kind, payload = heapq.heappop(self.queue)
             self.now = at
             if at > deadline:
                 break
+            if at >= healed and self.view_at_heal is None:
+                self.view_at_heal = max(x.state.view for x in self.honest())
             if kind == "event":
                 iid, epoch, ev = payload
                 inst = self.instances[iid]

@@ -84,3 +84,9 @@ def test_weak_commit_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(world, "init_state", weak)
     with pytest.raises(InvariantViolation, match="certificate"):
         run_schedule(SimConfig(n=4, seed=1, target_height=2))
+
+
+def test_never_changing_view_is_caught_as_a_liveness_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replica, "_start_view_change", lambda st, v, out: None)
+    with pytest.raises(InvariantViolation, match="liveness"):
+        run_schedule(SimConfig(n=4, seed=1, target_height=2, byzantine={0: "silent"}, liveness_ms=5000))

@@ -83,7 +83,7 @@ def test_backup_prepares_a_valid_pre_prepare_after_persisting() -> None:
         (replace(pre_prepare(), sender=7), ErrorCode.CONSENSUS_NOT_VALIDATOR),
         (replace(pre_prepare(), sender=2), ErrorCode.CONSENSUS_BAD_SIGNATURE),  # impersonation
         (pre_prepare(signer=2), ErrorCode.CONSENSUS_BAD_MESSAGE),  # not the primary of view 0
-        (pre_prepare(view=1), ErrorCode.CONSENSUS_WRONG_VIEW),
+        (pre_prepare(view=5), ErrorCode.CONSENSUS_WRONG_VIEW),  # views 1-2 are held
         (pre_prepare(height=99, block=NET.block(99)), ErrorCode.CONSENSUS_OUT_OF_WINDOW),
         (replace(pre_prepare(), blocks=()), ErrorCode.CONSENSUS_BAD_MESSAGE),  # block missing
         (replace(pre_prepare(), blocks=(NET.block(1, nonce=3),)), ErrorCode.CONSENSUS_BAD_MESSAGE),
@@ -211,3 +211,19 @@ def test_messages_round_trip_and_junk_is_rejected(chain) -> None:  # type: ignor
         with pytest.raises(ConsensusError) as e:
             decode_message(junk)
         assert e.value.code == ErrorCode.CONSENSUS_BAD_MESSAGE
+
+
+def test_messages_for_a_view_not_yet_entered_are_held_and_replayed() -> None:
+    from consensus.events import TimerFired
+    from consensus.messages import NewView, SignedViewChange
+
+    st = NET.replica(2)
+    st, actions = step(st, Start())
+    token = next(a.token for a in actions if hasattr(a, "token"))
+    st, actions = step(st, TimerFired("view", token))
+    assert st.view == 1 and not st.active
+    st, actions = step(st, Received(pre_prepare(view=1)))  # overtook the NEW-VIEW
+    assert actions == [] and not st.rejected
+    vcs = tuple(SignedViewChange(i, NET.view_change(1), NET.sign(i, NET.view_change(1))) for i in (0, 1, 3))
+    st, actions = step(st, Received(NET.msg(1, NewView(1, vcs, ()))))
+    assert st.active and Prepare(1, 1, D1) in [m.body for m in sends(actions)]
