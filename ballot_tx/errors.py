@@ -162,6 +162,13 @@ class ErrorCode(StrEnum):
     VOTE_BAD_CHOICES = "VOTE_BAD_CHOICES"
     CLI_NODE_UNREACHABLE = "CLI_NODE_UNREACHABLE"
     CLI_NODE_BAD_RESPONSE = "CLI_NODE_BAD_RESPONSE"
+    # --- voting page (web/, node/web.py) ---------------------------------------
+    WEB_WRONG_CHAIN = "WEB_WRONG_CHAIN"
+    WEB_MANIFEST_MISMATCH = "WEB_MANIFEST_MISMATCH"
+    WEB_IMAGE_MISMATCH = "WEB_IMAGE_MISMATCH"
+    WEB_NODES_DISAGREE = "WEB_NODES_DISAGREE"
+    WEB_NOT_OPEN = "WEB_NOT_OPEN"
+    WEB_NETWORK = "WEB_NETWORK"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -315,6 +322,13 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.VOTE_BAD_CHOICES: "the --choices text is not in the form contest=option;...",
     ErrorCode.CLI_NODE_UNREACHABLE: "the node cannot be reached at the given URL",
     ErrorCode.CLI_NODE_BAD_RESPONSE: "the node answered something that is not the Ballotchain API",
+    # voting page
+    ErrorCode.WEB_WRONG_CHAIN: "a node serves another chain than the one the voting page trusts",
+    ErrorCode.WEB_MANIFEST_MISMATCH: "the manifest a node sent does not hash to the election id",
+    ErrorCode.WEB_IMAGE_MISMATCH: "an option's image does not match its hash in the manifest",
+    ErrorCode.WEB_NODES_DISAGREE: "two nodes give different data for the same election",
+    ErrorCode.WEB_NOT_OPEN: "the election does not accept ballots now",
+    ErrorCode.WEB_NETWORK: "the voting page could not reach a node",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

@@ -38,6 +38,14 @@ ROOTS = [
     "ballot_tx.crypto.proofs:ChaumPedersenProof",
     "ballot_tx.crypto.ballot:EncryptedBallot",
     "ballot_tx.crypto.ballot:BallotSecrets",
+    "ballot_tx.crypto.ballot:SpoiledBallot",
+    "ballot_tx.tx:Tx",
+    "ballot_tx.tx:TxPayload",
+    "ballot_tx.state:ElectionStatus",
+    "ballot_tx.block:InclusionProof",
+    "consensus.certificate:CommitCertificate",
+    "consensus.messages:Commit",
+    "genesis.document:Genesis",
 ]
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "schema.js"
