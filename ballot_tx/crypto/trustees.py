@@ -241,6 +241,33 @@ def verify_reveal(m: Manifest, commitment: TrusteeCommitment, reveal: ShareRevea
     return share
 
 
+def complaint_upheld(
+    m: Manifest, commitment: TrusteeCommitment, complaint: ShareComplaint,
+    reveals: Iterable[ShareReveal],
+) -> bool:
+    """True iff ``complaint`` disqualifies its dealer: it is a complaint a trustee of this
+    election could make against the dealer of ``commitment``, and no reveal answers it
+    with the accuser's share consistent with the commitment. Anyone can evaluate this
+    from the public record."""
+    n = len(m.trustees)
+    if (
+        complaint.election_id != election_id(m)
+        or complaint.dealer != commitment.index
+        or not 1 <= complaint.accuser <= n
+        or complaint.accuser == complaint.dealer
+    ):
+        return False
+    for r in reveals:
+        if r.dealer != complaint.dealer or r.recipient != complaint.accuser:
+            continue
+        try:
+            verify_reveal(m, commitment, r)
+        except CryptoError:
+            continue
+        return False
+    return True
+
+
 def qualified(
     m: Manifest,
     commitments: Iterable[TrusteeCommitment],
@@ -259,23 +286,11 @@ def qualified(
         except CryptoError:
             continue
         by_index[c.index] = c
-    answered: set[tuple[int, int]] = set()
-    for r in reveals:
-        dealer = by_index.get(r.dealer)
-        if dealer is None:
-            continue
-        try:
-            verify_reveal(m, dealer, r)
-        except CryptoError:
-            continue
-        answered.add((r.dealer, r.recipient))
-    eid = election_id(m)
-    n = len(m.trustees)
+    reveals = list(reveals)
     for comp in complaints:
-        if comp.election_id != eid or not 1 <= comp.accuser <= n or comp.accuser == comp.dealer:
-            continue  # not a complaint any trustee of this election could make
-        if (comp.dealer, comp.accuser) not in answered:
-            by_index.pop(comp.dealer, None)
+        dealer = by_index.get(comp.dealer)
+        if dealer is not None and complaint_upheld(m, dealer, comp, reveals):
+            del by_index[comp.dealer]
     return tuple(by_index[i] for i in sorted(by_index))
 
 

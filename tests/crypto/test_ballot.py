@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ballot_tx.codec import decode, encode, from_plain, to_plain
@@ -340,3 +340,41 @@ def test_corrupted_ballot_bytes_are_rejected_cleanly(data: st.DataObject, cast: 
         return
     with pytest.raises(BallotchainError):
         verify_ballot(M, KEY, CRED, damaged)
+
+
+@st.composite
+def invalid_vote(draw: st.DrawFn) -> tuple[Manifest, Selections]:
+    """A random manifest and a vote on it broken in one contest."""
+    from ballot_tx.manifest import check_selections
+
+    m = draw(manifests())
+    sel = [list(s) for s in draw(valid_selections(m))]
+    ci = draw(st.integers(0, len(m.contests) - 1))
+    c = m.contests[ci]
+    k = draw(st.integers(0, len(c.options) - 1))
+    if c.kind == "rating":
+        sel[ci][k] = draw(st.sampled_from([5, 55, 95, 110, 200, -10]))
+    else:
+        how = draw(st.sampled_from(["value", "flip"]))
+        if how == "value":
+            sel[ci][k] = draw(st.sampled_from([2, 3, -1]))
+        else:
+            sel[ci][k] ^= 1
+    vote = tuple(tuple(s) for s in sel)
+    try:
+        check_selections(m, vote)
+    except CryptoError:
+        return m, vote
+    assume(False)  # the flip happened to give another valid vote
+    raise AssertionError("unreachable")
+
+
+@given(case=invalid_vote(), seed=st.integers(0, 10))
+def test_invalid_votes_cannot_be_encrypted_or_forged(case: tuple[Manifest, Selections], seed: int) -> None:
+    m, vote = case
+    with pytest.raises(CryptoError) as e:
+        encrypt_ballot(m, KEY, CRED, vote)
+    assert e.value.code == ErrorCode.CRYPTO_BAD_SELECTION
+    with pytest.raises(CryptoError) as e:
+        verify_ballot(m, KEY, CRED, forge_ballot(m, vote, raw_plaintexts(m, vote), seed))
+    assert e.value.code == ErrorCode.CRYPTO_BAD_PROOF

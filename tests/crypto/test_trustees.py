@@ -135,3 +135,14 @@ def test_mutated_ceremony_messages_never_crash(cer) -> None:  # type: ignore[no-
                 continue
             # the only accepted mutation would be a no-op on the decoded value
             assert decode(type(obj), bad) == obj
+
+
+def test_complaint_upheld_is_decidable_from_the_record(cer) -> None:  # type: ignore[no-untyped-def]
+    c1 = cer.commitments[0]
+    comp = tr.make_complaint(M, dealer=1, accuser=3)
+    right = tr.make_reveal(M, 1, cer.coeffs[1], 3)
+    wrong = replace(right, share=g.sc(tr.evaluate(cer.coeffs[1], 3) + 1))
+    assert tr.complaint_upheld(M, c1, comp, [])
+    assert tr.complaint_upheld(M, c1, comp, [wrong])
+    assert not tr.complaint_upheld(M, c1, comp, [wrong, right])
+    assert not tr.complaint_upheld(M, cer.commitments[1], comp, [])  # not this dealer's
