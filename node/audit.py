@@ -17,7 +17,7 @@ from ballot_tx.errors import AuditError, BallotchainError, ErrorCode, StoreError
 from ballot_tx.replay import CertCheck, ReplayReport, replay
 from ballot_tx.state import State, VerifiedCache, proof_batches, verify_batch
 from genesis.document import Genesis, from_json, genesis_hash
-from node.store import Store, describe_key
+from node.store import P_BLOCK_HASH, P_TX, Store, describe_key
 
 
 def find_database(path: Path) -> tuple[Path, Genesis | None]:
@@ -113,6 +113,9 @@ def _audit(
             on_start(store.height)
         check = certificate_checker(genesis)
 
+        tx_seen: set[bytes] = set()
+        block_seen: set[bytes] = set()
+
         def blocks():  # type: ignore[no-untyped-def]
             for h in range(1, store.height + 1):
                 try:
@@ -124,12 +127,20 @@ def _audit(
                 for i, th in enumerate(block.tx_hashes()):
                     if store.find_tx(th) != (h, i):
                         raise AuditError(ErrorCode.STORE_CORRUPT, "the transaction index does not point here", h, i)
+                    tx_seen.add(th)
+                block_seen.add(block.hash)
                 yield block, cert
 
         def load_tx(h: int, i: int) -> bytes:
             return store.block(h).txs[i]
 
         r, report = replay(genesis, blocks(), load_tx, check, progress, verifier)
+        for name, prefix, seen in (("tx", P_TX, tx_seen), ("block-hash", P_BLOCK_HASH, block_seen)):
+            for key in store.db.iterator(prefix=prefix, include_value=False):
+                if key[len(prefix) :] not in seen:
+                    raise AuditError(
+                        ErrorCode.STORE_CORRUPT, f"{name} index entry {key[len(prefix):].hex()} names nothing in the chain"
+                    )
         tip = store.tip
         if r.state.height != tip.height or r.state.block_hash != tip.block_hash:
             raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN, "the stored tip is not the last replayed block")
