@@ -162,6 +162,10 @@ class ErrorCode(StrEnum):
     VOTE_BAD_CHOICES = "VOTE_BAD_CHOICES"
     CLI_NODE_UNREACHABLE = "CLI_NODE_UNREACHABLE"
     CLI_NODE_BAD_RESPONSE = "CLI_NODE_BAD_RESPONSE"
+    VOTE_NOT_OPEN = "VOTE_NOT_OPEN"
+    RECEIPT_NOT_FOUND = "RECEIPT_NOT_FOUND"
+    RECEIPT_BAD_PROOF = "RECEIPT_BAD_PROOF"
+    RECEIPT_BAD_CERTIFICATE = "RECEIPT_BAD_CERTIFICATE"
     # --- voting page (web/, node/web.py) ---------------------------------------
     WEB_WRONG_CHAIN = "WEB_WRONG_CHAIN"
     WEB_MANIFEST_MISMATCH = "WEB_MANIFEST_MISMATCH"
@@ -322,6 +326,10 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.VOTE_BAD_CHOICES: "the --choices text is not in the form contest=option;...",
     ErrorCode.CLI_NODE_UNREACHABLE: "the node cannot be reached at the given URL",
     ErrorCode.CLI_NODE_BAD_RESPONSE: "the node answered something that is not the Ballotchain API",
+    ErrorCode.VOTE_NOT_OPEN: "the election is not accepting ballots now",
+    ErrorCode.RECEIPT_NOT_FOUND: "no ballot with this tracking code is on the chain",
+    ErrorCode.RECEIPT_BAD_PROOF: "the inclusion proof of the receipt does not verify",
+    ErrorCode.RECEIPT_BAD_CERTIFICATE: "the receipt's block is not certified by the genesis validators",
     # voting page
     ErrorCode.WEB_WRONG_CHAIN: "a node serves another chain than the one the voting page trusts",
     ErrorCode.WEB_MANIFEST_MISMATCH: "the manifest a node sent does not hash to the election id",

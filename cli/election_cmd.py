@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ballot_tx.crypto.tally import DecryptionShare, TallyResult, decrypt_tally, summarize
+from ballot_tx.crypto.trustees import TrusteeCommitment
+from ballot_tx.errors import ErrorCode
+from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, election_id
+from ballot_tx.tx import (
+    CloseElection,
+    CreateElection,
+    OpenElection,
+    PostDecryptionShare,
+    PublishResult,
+    TrusteeCommit,
+)
 from cli.ballot_ui import AUDIT, Screen, ballot_options, fill_ballot, format_choices
-from cli.common import Group
+from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
+from cli.common import Group, fail
 from cli.i18n import _, language
 from cli.manifest_file import load_manifest
+from cli.manifest_toml import to_toml
 from cli.speech import Speaker
 
 
@@ -35,3 +53,214 @@ def election_preview(manifest_path: Path, plain: bool, speak: bool,
     speaker.close()
     click.echo(_("This was a preview: nothing was sent."))
     click.echo(f"--choices '{format_choices(m, sel)}'" + (" (audit)" if how == AUDIT else ""))
+
+
+# --- officials: the election's life on chain ------------------------------------------
+
+def _posted(what: str, answer: dict[str, Any]) -> None:
+    height = answer.get("height")
+    click.echo(f"{what}: committed in block {height}, transaction {answer['tracking_code']}")
+
+
+@election.command("create")
+@click.option("--manifest", "manifest_path", type=click.Path(path_type=Path), required=True,
+              help="The election.toml.")
+@key_option("election admin")
+@node_option
+def election_create(manifest_path: Path, key_path: Path, node_url: str) -> None:
+    """Publish the election of an election.toml (validated first; errors name line and field)."""
+    m = load_manifest(manifest_path)
+    chain = Chain(node_url)
+    answer = chain.submit(load_key(key_path), CreateElection(m))
+    eid = election_id(m)
+    _posted("election created", answer)
+    click.echo(f"election id: {eid.hex()}")
+
+
+def _info(node_url: str, election: str) -> tuple[Chain, ElectionInfo]:
+    chain = Chain(node_url)
+    return chain, chain.election(parse_id(election))
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+@election.command("show")
+@click.argument("election")
+@click.option("--toml", "as_toml", is_flag=True, help="Print the manifest as election.toml.")
+@node_option
+def election_show(election: str, as_toml: bool, node_url: str) -> None:
+    """Show an election's manifest: contests, options, window, eligibility, trustees."""
+    _, e = _info(node_url, election)
+    m = e.manifest
+    if as_toml:
+        click.echo(to_toml(m), nl=False)
+        return
+    click.echo(f"{m.title.en} / {m.title.ja}")
+    click.echo(f"id:          {e.election_id.hex()}")
+    click.echo(f"name:        {m.name}")
+    click.echo(f"voting:      {_when(m.start_ms)} to {_when(m.end_ms)}")
+    click.echo(f"eligibility: {m.eligibility}; re-voting {'allowed' if m.revoting else 'not allowed'}")
+    click.echo(f"trustees:    {', '.join(t.name for t in m.trustees)} "
+               f"({m.threshold} of {len(m.trustees)} decrypt)")
+    for i, c in enumerate(m.contests, 1):
+        rule = {"single": "choose one", "rating": "rate each 0-100"}.get(
+            c.kind, f"choose {c.min_selections} to {c.max_selections}")
+        click.echo(f"contest {i} {c.id} ({c.kind}, {rule}): {c.title.en} / {c.title.ja}")
+        for o in c.options:
+            img = f"  [image {o.image.uri}]" if o.image else ""
+            click.echo(f"  - {o.id}: {o.label.en} / {o.label.ja}{img}")
+
+
+@election.command("status")
+@click.argument("election")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@node_option
+def election_status(election: str, as_json: bool, node_url: str) -> None:
+    """Phase, registered voters, ballots received and turnout."""
+    _, e = _info(node_url, election)
+    st = e.status
+    turnout = st.voters_voted / st.registered if st.registered else 0.0
+    doc = {"election_id": e.election_id.hex(), "name": e.manifest.name, "phase": e.phase,
+           "registered": st.registered, "ballots_cast": st.ballots_cast,
+           "voters_voted": st.voters_voted, "spoiled": st.spoiled,
+           "turnout": round(turnout, 4), "as_of_height": e.height}
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"election {e.manifest.name}: {e.phase} (as of block {e.height})")
+    click.echo(f"registered voters: {st.registered}")
+    click.echo(f"ballots received:  {st.ballots_cast} (from {st.voters_voted} voters; "
+               f"re-votes replace earlier ballots)")
+    click.echo(f"spoiled (audited): {st.spoiled}")
+    click.echo(f"turnout:           {turnout:.1%}")
+
+
+def _admin_step(body_cls: type, done: str, election: str, key_path: Path, node_url: str) -> None:
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    answer = chain.submit(load_key(key_path), body_cls(eid))
+    _posted(done, answer)
+    click.echo(f"phase: {chain.election(eid).phase}")
+
+
+@election.command("open")
+@click.argument("election")
+@key_option("election admin")
+@node_option
+def election_open(election: str, key_path: Path, node_url: str) -> None:
+    """End the key ceremony and accept ballots within the voting window."""
+    _admin_step(OpenElection, "election opened", election, key_path, node_url)
+
+
+@election.command("close")
+@click.argument("election")
+@key_option("election admin")
+@node_option
+def election_close(election: str, key_path: Path, node_url: str) -> None:
+    """Stop accepting ballots (this also happens by itself at the manifest's end time)."""
+    _admin_step(CloseElection, "election closed", election, key_path, node_url)
+
+
+def decryption_shares(chain: Chain, eid: bytes) -> list[DecryptionShare]:
+    return [tx.body.share for _, _, tx in chain.election_txs(eid)
+            if isinstance(tx.body, PostDecryptionShare)]
+
+
+def qualified_commitments(chain: Chain, e: ElectionInfo) -> list[TrusteeCommitment]:
+    by_index = {tx.body.commitment.index: tx.body.commitment
+                for _, _, tx in reversed(chain.election_txs(e.election_id))
+                if isinstance(tx.body, TrusteeCommit)}
+    return [by_index[i] for i in e.status.qualified if i in by_index]
+
+
+@election.command("publish")
+@click.argument("election")
+@key_option("election admin (or a trustee)")
+@node_option
+def election_publish(election: str, key_path: Path, node_url: str) -> None:
+    """Combine the trustees' decryption shares into the result and publish it (after close)."""
+    chain, e = _info(node_url, election)
+    if e.tally is None or e.phase != "closed":
+        fail(ErrorCode.USAGE, f"the election is {e.phase}; the result is published after close")
+    shares = decryption_shares(chain, e.election_id)
+    if len(shares) < e.manifest.threshold:
+        fail(ErrorCode.USAGE, f"{len(shares)} of the {e.manifest.threshold} decryption shares "
+             "needed are posted; ask the trustees to run 'ballotchain trustee decrypt'")
+    result = decrypt_tally(e.manifest, qualified_commitments(chain, e), e.tally, shares)
+    _posted("result published", chain.submit(load_key(key_path),
+                                             PublishResult(e.election_id, result)))
+    show_result(e.manifest, result, "en")
+
+
+def _width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * max(0, width - _width(s))
+
+
+def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
+    """A table per contest (counts, or a rating's mean and distribution)."""
+    def label(lbl: Label) -> str:
+        return lbl.ja if lang == "ja" else lbl.en
+
+    click.echo(f"{label(m.title)}: {r.ballots} ballots counted "
+               f"(decrypted by trustees {', '.join(map(str, r.trustees))})")
+    for c, cr in zip(m.contests, summarize(m, r), strict=True):
+        click.echo(f"\n{label(c.title)}")
+        width = max(_width(label(o.label)) for o in c.options) + 2
+        if c.kind == "rating":
+            click.echo(f"  {'':{width}} {'mean':>6}  " + " ".join(f"{v:>3}" for v in RATING_LEVELS))
+            for o, mean, hist in zip(c.options, cr.means, cr.histograms, strict=True):
+                ms = "-" if mean is None else f"{mean:.1f}"
+                click.echo(f"  {_pad(label(o.label), width)} {ms:>6}  " + " ".join(f"{n:>3}" for n in hist))
+        else:
+            total = sum(cr.counts) or 1
+            for o, n in sorted(zip(c.options, cr.counts, strict=True), key=lambda x: -x[1]):
+                click.echo(f"  {_pad(label(o.label), width)} {n:>6}  {n / total:6.1%}  "
+                           + "█" * round(30 * n / total))
+
+
+def result_json(m: Manifest, r: TallyResult) -> dict[str, Any]:
+    contests = []
+    for c, cr in zip(m.contests, summarize(m, r), strict=True):
+        if c.kind == "rating":
+            items = [{"id": o.id, "label": {"ja": o.label.ja, "en": o.label.en}, "mean": mean,
+                      "histogram": dict(zip(map(str, RATING_LEVELS), hist, strict=True))}
+                     for o, mean, hist in zip(c.options, cr.means, cr.histograms, strict=True)]
+        else:
+            items = [{"id": o.id, "label": {"ja": o.label.ja, "en": o.label.en}, "votes": n}
+                     for o, n in zip(c.options, cr.counts, strict=True)]
+        contests.append({"id": c.id, "kind": c.kind, "title": {"ja": c.title.ja, "en": c.title.en},
+                         "options": items})
+    return {"election_id": r.election_id.hex(), "name": m.name, "ballots": r.ballots,
+            "trustees": list(r.trustees), "contests": contests}
+
+
+@election.command("result")
+@click.argument("election")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False),
+              help="Draw each contest (bars; a histogram per rated item) to this PNG.")
+@click.option("--lang", type=click.Choice(["ja", "en"]), default="en", show_default=True,
+              help="Language of the labels.")
+@node_option
+def election_result(election: str, as_json: bool, plot: Path | None, lang: str,
+                    node_url: str) -> None:
+    """The published, verified result: a table per contest."""
+    chain, e = _info(node_url, election)
+    r = chain.result(e.election_id)
+    if r is None:
+        fail(ErrorCode.USAGE, f"no result is published yet (the election is {e.phase})")
+    if as_json:
+        click.echo(json.dumps(result_json(e.manifest, r), indent=2, ensure_ascii=False))
+    else:
+        show_result(e.manifest, r, lang)
+    if plot is not None:
+        from cli.plot import plot_result
+
+        plot_result(e.manifest, r, plot, lang)
+        click.echo(f"chart written to {plot}", err=as_json)

@@ -16,6 +16,8 @@ from cli.i18n import set_language
 from cli.keys_cmd import keys
 from cli.localnet_cmd import localnet
 from cli.node_cmd import node
+from cli.trustee_cmd import trustee
+from cli.vote_cmd import receipt, vote
 from cli.voter_cmd import voter
 from cli.voters_cmd import voters
 
@@ -43,6 +45,9 @@ cli.add_command(voter)
 cli.add_command(voters)
 cli.add_command(audit)
 cli.add_command(election)
+cli.add_command(trustee)
+cli.add_command(vote)
+cli.add_command(receipt)
 
 
 def main() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from ballot_tx.eligibility import one_time_code as otc
 from ballot_tx.eligibility.idcard import (
     CardAuthority,
     CardRegistration,
@@ -14,9 +16,17 @@ from ballot_tx.eligibility.idcard import (
     card_tag_key,
     verify_registration,
 )
+from ballot_tx.eligibility.one_time_code import CommitCodes
+from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
+from ballot_tx.errors import BallotchainError, ErrorCode
 from cli import keyfile
-from cli.common import Group, read_text
+from cli.chain_client import Chain, node_option, parse_id
+from cli.common import Group, fail, read_text
 from cli.voter_cmd import parse_election_id
+from genesis.localnet import write_private
+
+#: Registrations per transaction (the chain's limit is 1000; smaller keeps blocks light).
+BATCH = 500
 
 
 def check_card_request(request: Path, ca_cert: Path, crl: Path, registrar_key: Path,
@@ -63,3 +73,93 @@ def voters_check_card(request: Path, election: str, ca_cert: Path, crl: Path,
     click.echo("card: valid (signature, card authority, key usage, dates, not revoked)")
     click.echo(f"voter public key: {v.voter_public.hex()}")
     click.echo(f"card tag:         {v.tag.hex()}")
+
+
+# --- on chain ---------------------------------------------------------------------------
+
+@voters.command("register")
+@click.argument("election")
+@click.argument("requests", nargs=-1, required=True, type=click.Path(path_type=Path))
+@card_options
+@node_option
+def voters_register(election: str, requests: tuple[Path, ...], ca_cert: Path, crl: Path,
+                    registrar_key: Path, node_url: str) -> None:
+    """Verify ID-card registration REQUESTS and register their voter keys (registered-key).
+
+    Every request is checked first (card signature, card authority, key usage,
+    dates, revocation list); if one fails, nothing is registered. On chain go only
+    the voter keys and keyed card tags: no name, no serial.
+    """
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    e = chain.election(eid)
+    if e.manifest.eligibility != "registered-key":
+        fail(ErrorCode.USAGE, f"this election uses {e.manifest.eligibility}, not ID-card "
+             "registration; use 'voters codes'")
+    entries: list[KeyEntry] = []
+    seen: dict[bytes, Path] = {}
+    for path in requests:
+        try:
+            v = check_card_request(path, ca_cert, crl, registrar_key, eid)
+        except BallotchainError as err:
+            raise type(err)(err.code, f"{path}: {err.message}") from None
+        if v.tag in seen:
+            fail(ErrorCode.ELIGIBILITY_REJECTED,
+                 f"{path} and {seen[v.tag]} come from the same card; a card registers once")
+        seen[v.tag] = path
+        entries.append(KeyEntry(v.voter_public, v.tag))
+    keys = keyfile.load(registrar_key)
+    for i in range(0, len(entries), BATCH):
+        answer = chain.submit(keys, RegisterKeys(eid, tuple(entries[i:i + BATCH])))
+        click.echo(f"registered {len(entries[i:i + BATCH])} voters in block {answer.get('height')}")
+    click.echo(f"registered voters now: {chain.election(eid).status.registered}")
+
+
+@voters.command("codes")
+@click.argument("election")
+@click.option("--count", type=click.IntRange(1, 100_000), required=True, help="How many codes.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="CSV file of the codes for mailing (created 0600).")
+@click.option("--key", "registrar_key", type=click.Path(path_type=Path), required=True,
+              help="The registrar's key file.")
+@node_option
+def voters_codes(election: str, count: int, out: Path, registrar_key: Path,
+                 node_url: str) -> None:
+    """Make COUNT one-time voting codes, commit them on chain, and write them for mailing.
+
+    Codes are 16 characters with a check character (a mistyped code is caught
+    before voting). Only keys derived from salted codes go on chain; the file is
+    the only place the codes exist: print, mail, then destroy it.
+    """
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    e = chain.election(eid)
+    if e.manifest.eligibility != "one-time-code":
+        fail(ErrorCode.USAGE, f"this election uses {e.manifest.eligibility}, not one-time codes")
+    if out.exists():
+        fail(ErrorCode.IO_ERROR, f"{out} already exists; refusing to overwrite codes")
+    salt = e.status.code_salt or os.urandom(32)
+    codes = [otc.generate_code() for _ in range(count)]
+    pubs = [otc.code_public_key(eid, salt, c) for c in codes]
+    write_private(out, "number,code\n" + "".join(
+        f"{i},{otc.format_code(c)}\n" for i, c in enumerate(codes, 1)))
+    keys = keyfile.load(registrar_key)
+    for i in range(0, count, BATCH):
+        answer = chain.submit(keys, CommitCodes(eid, salt, tuple(pubs[i:i + BATCH])))
+        click.echo(f"committed {len(pubs[i:i + BATCH])} codes in block {answer.get('height')}")
+    click.echo(f"wrote {count} codes to {out}; registered voters now: "
+               f"{chain.election(eid).status.registered}")
+
+
+@voters.command("list")
+@click.argument("election")
+@node_option
+def voters_list(election: str, node_url: str) -> None:
+    """How many voters are registered and how many have voted (counts only: no identities)."""
+    chain = Chain(node_url)
+    e = chain.election(parse_id(election))
+    st = e.status
+    click.echo(f"election {e.manifest.name} ({e.manifest.eligibility}), {e.phase}")
+    click.echo(f"registered: {st.registered}")
+    click.echo(f"voted:      {st.voters_voted}")
+    click.echo(f"not voted:  {st.registered - st.voters_voted}")

@@ -1,0 +1,201 @@
+"""``ballotchain trustee``: key generation, the key ceremony, and decrypting the tally.
+
+A trustee's secret never leaves its key file: its polynomial is derived from the
+key and the election id (``crypto.trustees.polynomial``), so ``ceremony`` and
+``decrypt`` recompute what they need on the trustee's own machine each time, and
+only commitments, encrypted shares, complaints, reveals and the decryption share
+(with its proof) are posted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import trustees as tr
+from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.keys import KeyPair
+from ballot_tx.tx import (
+    PostDecryptionShare,
+    TrusteeCommit,
+    TrusteeComplaint,
+    TrusteeReveal,
+    TrusteeShares,
+    Tx,
+)
+from cli import keyfile
+from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
+from cli.common import Group, fail, read_password_stdin
+from cli.election_cmd import decryption_shares, qualified_commitments
+from genesis.localnet import write_private
+
+
+@click.group(cls=Group)
+def trustee() -> None:
+    """Trustees: make a key, run the key ceremony, decrypt the tally after close."""
+
+
+@trustee.command("keygen")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Trustee key file to create (0600); NAME.pub is written beside it.")
+@click.option("--password-stdin", is_flag=True, help="Encrypt the key file with a password from stdin.")
+def trustee_keygen(out: Path, password_stdin: bool) -> None:
+    """Make a trustee key, and its public file for the election.toml's [[trustees]] public_key."""
+    password = read_password_stdin() if password_stdin else None
+    kp = KeyPair.generate()
+    keyfile.save(out, kp, password)
+    pub = out.with_suffix(".pub")
+    write_private(pub, json.dumps({"type": "ballotchain-public-key",
+                                   "ed25519_public": kp.ed25519_public.hex(),
+                                   "x25519_public": kp.x25519_public.hex(),
+                                   "node_id": kp.node_id}, indent=2) + "\n")
+    pub.chmod(0o644)
+    click.echo(f"wrote {out} (secret, 0600) and {pub} (public: give it to the election officials)")
+
+
+def _index(e: ElectionInfo, keys: KeyPair) -> int:
+    for i, t in enumerate(e.manifest.trustees, 1):
+        if t.ed25519_public == keys.ed25519_public:
+            return i
+    fail(ErrorCode.USAGE, "this key is not one of the election's trustees")
+
+
+class Ceremony:
+    """What the chain says about the ceremony of one election."""
+
+    def __init__(self, chain: Chain, e: ElectionInfo) -> None:
+        txs = [tx for _, _, tx in chain.election_txs(e.election_id)]
+        self.commits = {}
+        for tx in txs:
+            if isinstance(tx.body, TrusteeCommit):
+                self.commits.setdefault(tx.body.commitment.index, tx.body.commitment)
+        self.shares = {tx.body.shares[0].sender: tx.body.shares for tx in txs
+                       if isinstance(tx.body, TrusteeShares) and tx.body.shares}
+        self.complaints = [tx.body.complaint for tx in txs if isinstance(tx.body, TrusteeComplaint)]
+        self.reveals = [tx.body.reveal for tx in txs if isinstance(tx.body, TrusteeReveal)]
+        self.txs: list[Tx] = txs
+
+
+def received_shares(e: ElectionInfo, c: Ceremony, me: int, keys: KeyPair) -> tuple[dict[int, int], list[int]]:
+    """Shares addressed to us that open and match (or were revealed); and the dealers whose don't."""
+    m = e.manifest
+    good: dict[int, int] = {}
+    bad: list[int] = []
+    for r in c.reveals:
+        if r.recipient == me and r.dealer in c.commits:
+            try:
+                good[r.dealer] = tr.verify_reveal(m, c.commits[r.dealer], r)
+            except BallotchainError:
+                pass
+    for dealer, shares in c.shares.items():
+        if dealer == me or dealer in good or dealer not in c.commits:
+            continue
+        mine = [s for s in shares if s.recipient == me]
+        try:
+            if not mine:
+                raise BallotchainError(ErrorCode.CRYPTO_BAD_SHARE, "no share for us")
+            good[dealer] = tr.open_share(m, keys, c.commits[dealer], mine[0])
+        except BallotchainError:
+            bad.append(dealer)
+    return good, bad
+
+
+def print_status(e: ElectionInfo, c: Ceremony) -> None:
+    m = e.manifest
+    click.echo(f"key ceremony of {m.name}: {len(m.trustees)} trustees, threshold {m.threshold}, "
+               f"phase {e.phase}")
+    for i, t in enumerate(m.trustees, 1):
+        against = sum(1 for x in c.complaints if x.dealer == i)
+        answered = sum(1 for x in c.reveals if x.dealer == i)
+        steps = [("committed" if i in c.commits else "not committed"),
+                 ("shares sent" if i in c.shares else "shares not sent")]
+        if against:
+            steps.append(f"{against} complaint(s), {answered} answered")
+        click.echo(f"  {i}. {t.name:30} " + ", ".join(steps))
+    done = len(c.commits) == len(m.trustees) and len(c.shares) == len(m.trustees)
+    click.echo("every trustee has committed and sent shares: the admin can open the election"
+               if done else "waiting for the trustees above")
+
+
+@trustee.command("ceremony")
+@click.argument("election")
+@key_option("trustee")
+@node_option
+def trustee_ceremony(election: str, key_path: Path, node_url: str) -> None:
+    """Do this trustee's next key-ceremony steps, checking everyone else's, and show who has done what.
+
+    Run it again after the other trustees: step 1 posts the commitment; once every
+    trustee has committed, step 2 posts the encrypted shares; the shares received
+    are opened and checked (a bad one is answered with a complaint), and a complaint
+    against this trustee is answered by revealing that share.
+    """
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    e = chain.election(eid)
+    keys = load_key(key_path)
+    me = _index(e, keys)
+    m = e.manifest
+    c = Ceremony(chain, e)
+    if e.phase != "ceremony":
+        print_status(e, c)
+        fail(ErrorCode.USAGE, f"the ceremony is over: the election is {e.phase}")
+    coeffs = tr.polynomial(m, me, keys)
+    mine = tr.make_commitment(m, me, coeffs)
+    if me not in c.commits:
+        chain.submit(keys, TrusteeCommit(eid, mine))
+        click.echo(f"step 1: posted the commitment of trustee {me}")
+        c = Ceremony(chain, e)
+    if me not in c.shares and len(c.commits) == len(m.trustees):
+        chain.submit(keys, TrusteeShares(eid, tr.make_shares(m, me, keys, coeffs, c.commits[me])))
+        click.echo(f"step 2: posted encrypted shares for the {len(m.trustees) - 1} other trustees")
+    c = Ceremony(chain, e)
+    _, bad = received_shares(e, c, me, keys)
+    for dealer in bad:
+        if not any(x.dealer == dealer and x.accuser == me for x in c.complaints):
+            chain.submit(keys, TrusteeComplaint(eid, tr.make_complaint(m, dealer, me)))
+            click.echo(f"the share from trustee {dealer} is bad: complaint posted")
+    for x in c.complaints:
+        if x.dealer == me and not any(r.dealer == me and r.recipient == x.accuser
+                                      for r in c.reveals):
+            chain.submit(keys, TrusteeReveal(eid, tr.make_reveal(m, me, coeffs, x.accuser)))
+            click.echo(f"answered the complaint of trustee {x.accuser} by revealing its share")
+    e = chain.election(eid)
+    print_status(e, Ceremony(chain, e))
+
+
+@trustee.command("decrypt")
+@click.argument("election")
+@key_option("trustee")
+@node_option
+def trustee_decrypt(election: str, key_path: Path, node_url: str) -> None:
+    """After close: post this trustee's share of the tally's decryption, with its proof.
+
+    Only the sum of all counted ballots is decrypted, never a single ballot.
+    """
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    e = chain.election(eid)
+    keys = load_key(key_path)
+    me = _index(e, keys)
+    m = e.manifest
+    if e.phase != "closed" or e.tally is None:
+        fail(ErrorCode.USAGE, f"the election is {e.phase}: the tally is decrypted after close")
+    if me not in e.status.qualified:
+        fail(ErrorCode.USAGE, f"trustee {me} was disqualified in the ceremony and cannot decrypt")
+    posted = decryption_shares(chain, eid)
+    if any(s.trustee == me for s in posted):
+        fail(ErrorCode.USAGE, f"trustee {me} has already posted its decryption share")
+    c = Ceremony(chain, e)
+    good, _ = received_shares(e, c, me, keys)
+    coms = qualified_commitments(chain, e)
+    x = tr.combined_share(m, me, tr.polynomial(m, me, keys), good, coms)
+    share = tally_crypto.make_decryption_share(m, e.tally, me, x)
+    answer = chain.submit(keys, PostDecryptionShare(eid, share))
+    have = len(posted) + 1
+    click.echo(f"decryption share of trustee {me} posted in block {answer.get('height')} "
+               f"({have} of the {m.threshold} needed)")
+    if have >= m.threshold:
+        click.echo(f"enough shares: publish with 'ballotchain election publish {eid.hex()}'")
