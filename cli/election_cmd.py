@@ -254,7 +254,8 @@ def election_result(election: str, as_json: bool, plot: Path | None, lang: str,
     chain, e = _info(node_url, election)
     r = chain.result(e.election_id)
     if r is None:
-        fail(ErrorCode.USAGE, f"no result is published yet (the election is {e.phase})")
+        fail(ErrorCode.USAGE, f"no result is published yet (the election is {e.phase} "
+             f"as of block {e.height} of this node)")
     if as_json:
         click.echo(json.dumps(result_json(e.manifest, r), indent=2, ensure_ascii=False))
     else:

@@ -74,6 +74,17 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         run("localnet", "down", "--dir", str(net_dir))
 
 
+def caught_up(observer: str, validator: str, timeout: float = 20.0) -> None:
+    """Observers follow the validators: wait until this one has the validator's blocks."""
+    import time
+
+    target = Chain(validator).height()
+    deadline = time.monotonic() + timeout
+    while Chain(observer).height() < target:
+        assert time.monotonic() < deadline, "the observer did not catch up"
+        time.sleep(0.2)
+
+
 def ceremony(net: dict[str, Any], eid: str, keys: list[Path]) -> None:
     node = net["validator"]
     out = run("election", "show", eid, "--node", node)
@@ -183,6 +194,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
     assert t.finish() == 0
     votes[3] = "project=drone;parks=akatsuka;pledges=childcare:20,transport:30"
     # Receipts: checked on this machine against the genesis, through the observer.
+    caught_up(obs, node)
     out = run("receipt", "verify", tracking, "--node", obs, "--genesis", net["genesis"])
     assert "Verified" in out and "of the 4 validators" in out
     out = run("receipt", "verify", "ab" * 32, "--node", obs, "--genesis", net["genesis"],
@@ -208,6 +220,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
     out = run("vote", eid, "--node", node, "--key", str(tmp_path / "v1.key"), "--choices",
               votes[1], ok=False)
     assert "[VOTE_NOT_OPEN]" in out
+    caught_up(obs, node)
     out = run("election", "result", eid, "--node", obs, "--plot", str(tmp_path / "r.png"))
     assert "3 ballots counted" in out and (tmp_path / "r.png").stat().st_size > 10_000
 
