@@ -268,12 +268,12 @@ def verify_ballot_mults(manifest: Manifest) -> tuple[int, int, int]:
     nb = nv = na = 0
     for c in manifest.contests:
         w = contest_width(c)
-        b, v = range_mults(2, 0)
+        b, v = range_mults(2)
         nb, nv = nb + w * b, nv + w * v
         na += w * 5  # per bit proof: 4 subtractions for a_j, b_j and beta - G
         for _start, count, lo, hi in sum_ranges(c):
             k = hi - lo + 1
-            b, v = range_mults(k, lo)
+            b, v = range_mults(k)
             nb, nv = nb + b, nv + v
             na += 2 * (count - 1) + 2 * k + sum(1 for m in range(lo, hi + 1) if m)
     return nb, nv, na

@@ -198,11 +198,10 @@ def verify_range(
         raise _bad(what)
 
 
-def range_mults(k: int, lo: int) -> tuple[int, int]:
+def range_mults(k: int) -> tuple[int, int]:
     """(fixed-base, variable-base) scalar multiplications ``verify_range`` needs for
-    ``k`` branches starting at ``lo``: per branch ``z_j*G``, and ``c_j*alpha``,
-    ``z_j*K``, ``c_j*(beta - m_j*G)``."""
-    del lo
+    ``k`` branches: per branch ``z_j*G``, and ``c_j*alpha``, ``z_j*K``,
+    ``c_j*(beta - m_j*G)``."""
     return k, 3 * k
 
 

@@ -204,3 +204,23 @@ def test_disqualified_dealer_still_decrypts_with_the_others() -> None:
     tally = ty.aggregate(m, [encrypt_ballot(m, key, CRED, ((0, 1),))[0]])
     shares = [ty.make_decryption_share(m, tally, j, xs[j]) for j in (2, 4)]
     assert ty.decrypt_tally(m, q, tally, shares).counts == ((0, 1),)
+
+
+@given(data=st.data())
+def test_damaged_decryption_share_bytes_are_rejected_cleanly(data: st.DataObject, setup: Any) -> None:
+    """Random byte damage to an encoded decryption share: a BallotchainError, never a crash,
+    and never an accepted share that differs from the original."""
+    from ballot_tx.codec import decode, encode
+    from ballot_tx.errors import BallotchainError
+
+    cer, tally, shares = setup
+    raw = bytearray(encode(shares[0]))
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        damaged = decode(ty.DecryptionShare, bytes(raw))
+    except BallotchainError:
+        return
+    if damaged != shares[0]:
+        with pytest.raises(BallotchainError):
+            ty.verify_decryption_share(M, cer.commitments, tally, damaged)
