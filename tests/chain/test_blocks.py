@@ -202,3 +202,61 @@ def test_crash_leaves_old_or_new_state(tmp_path: Path, mode: str) -> None:
     from node.audit import audit_data_dir
 
     assert audit_data_dir(path).blocks == final
+
+
+def test_block_cost_does_not_grow_with_the_state(world: tuple[World, dict[str, Election]]) -> None:
+    """O(changes): a block of k ballots reads and hashes O(k) records, however many voters
+    the state holds (200,000 unrelated voter records are added under the same state)."""
+    from ballot_tx import lthash
+    from ballot_tx.state import MemoryBase
+
+    w, es = world
+    st = w.chain.state
+    e = es["open"]
+    raws = [encode(w.cast(e, v)) for v in e.voters]
+    block = next_block(st, txs=raws)
+
+    def measure(extra: int) -> tuple[int, int]:
+        records: dict[bytes, bytes] = {}
+        s: State | None = st
+        layers = []
+        while s is not None:
+            layers.append(s)
+            s = s.parent
+        records.update(st.base.records)  # type: ignore[attr-defined]
+        for layer in reversed(layers):
+            for k, v in layer.writes.items():
+                if v is None:
+                    records.pop(k, None)
+                else:
+                    records[k] = v
+        for i in range(extra):  # other voters of the same election
+            records[b"V" + e.eid + i.to_bytes(32, "big")] = b"\x94\xc2\xc0\x00\xc0"
+        reads = [0]
+
+        class Counting(MemoryBase):
+            def get(self, key: bytes) -> bytes | None:
+                reads[0] += 1
+                return super().get(key)
+
+        base = Counting(records, st.height)
+        big = State(st.chain, base, st.lthash, st.height, st.block_hash, st.time_ms)
+        digests = [0]
+        real = lthash.record_digest
+
+        def counting_digest(k: bytes, v: bytes) -> int:
+            digests[0] += 1
+            return real(k, v)
+
+        lthash.record_digest = counting_digest  # type: ignore[assignment]
+        try:
+            apply_block(big, block)
+        finally:
+            lthash.record_digest = real
+        return reads[0], digests[0]
+
+    small = measure(0)
+    large = measure(200_000)
+    assert small == large
+    assert small[1] >= 2 * len(raws)  # each ballot changes its voter record and a seen hash
+    assert small[0] <= 12 * len(raws) + 20 and small[1] <= 4 * len(raws) + 10
