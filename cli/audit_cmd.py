@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,15 +74,99 @@ def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
             bar.__exit__(None, None, None)  # type: ignore[attr-defined]
 
 
+class _Progress:
+    """A progress bar on a terminal, a few plain lines otherwise (both on stderr)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.n = 0
+
+    def start(self, n: int) -> None:
+        self.n = n
+        if sys.stderr.isatty():
+            self.bar = click.progressbar(length=n, label="replaying blocks", file=sys.stderr)
+            self.bar.__enter__()
+        else:
+            click.echo(f"replaying {n} blocks from genesis", err=True)
+
+    def step(self, h: int) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        elif h % max(1, self.n // 10) == 0 or h == self.n:
+            click.echo(f"  {h}/{self.n} blocks verified", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def run_record_audit(record: Path, expect: bytes | None) -> ReplayReport:
+    from cli.record import audit_record
+
+    p = _Progress()
+    try:
+        return audit_record(record, p.step, expect, p.start).report
+    finally:
+        p.close()
+
+
+def run_node_audit(node_url: str, genesis_path: Path) -> ReplayReport:
+    """Fetch every block and certificate from a live node and replay them from our genesis."""
+    from ballot_tx.replay import replay
+    from cli.chain_client import Chain
+    from cli.common import read_text
+    from genesis.document import from_json, genesis_hash
+    from node.audit import certificate_checker
+
+    genesis = from_json(read_text(genesis_path))
+    chain = Chain(node_url)
+    if chain.chain_id != genesis_hash(genesis):
+        fail(ErrorCode.AUDIT_CHAIN_BROKEN, f"the node serves another chain than {genesis_path}")
+    height = chain.height()
+    p = _Progress()
+    p.start(height)
+    blocks: dict[int, Any] = {}
+
+    def fetch():  # type: ignore[no-untyped-def]
+        for b, cert in chain.blocks(1, height):
+            blocks[b.height] = b
+            yield b, cert
+
+    try:
+        _, report = replay(genesis, fetch(), lambda h, i: blocks[h].txs[i],
+                           certificate_checker(genesis), p.step)
+    finally:
+        p.close()
+    return report
+
+
 @click.command()
 @click.option("--data", "data", type=click.Path(path_type=Path), help="A node home or its data directory (LevelDB).")
+@click.option("--record", "record", type=click.Path(path_type=Path, file_okay=False),
+              help="An election record from 'ballotchain election export' (offline).")
+@click.option("--node", "node_url", help="A live node (an observer) to fetch every block from.")
+@click.option("--genesis", "genesis_path", type=click.Path(path_type=Path),
+              help="With --node: the genesis.json to trust.")
+@click.option("--expect-genesis", help="With --record: the genesis hash the city published.")
 @click.option("--jobs", type=int, default=0, help="Processes checking ballot proofs (default: one per core).")
-def audit(data: Path | None, jobs: int) -> None:
+def audit(data: Path | None, record: Path | None, node_url: str | None,
+          genesis_path: Path | None, expect_genesis: str | None, jobs: int) -> None:
     """Replay a chain from genesis; verify signatures, proofs, state roots, certificates and results.
 
     Exits 0 with a summary, or 1 naming the first failure (block, transaction, reason).
     """
-    if data is None:
-        fail(ErrorCode.USAGE, "give --data DIR (a node home or its data directory)")
-    report = run_data_audit(data, jobs or os.cpu_count() or 1)
+    if sum(x is not None for x in (data, record, node_url)) != 1:
+        fail(ErrorCode.USAGE, "give one of --data DIR, --record DIR or --node URL")
+    if record is not None:
+        from cli.chain_client import parse_id
+
+        report = run_record_audit(record, parse_id(expect_genesis, "genesis hash")
+                                  if expect_genesis else None)
+    elif node_url is not None:
+        if genesis_path is None:
+            fail(ErrorCode.USAGE, "--node needs --genesis genesis.json (the chain to trust)")
+        report = run_node_audit(node_url, genesis_path)
+    else:
+        assert data is not None
+        report = run_data_audit(data, jobs or os.cpu_count() or 1)
     print_report(report)

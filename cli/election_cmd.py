@@ -24,7 +24,7 @@ from ballot_tx.tx import (
 )
 from cli.ballot_ui import AUDIT, Screen, ballot_options, fill_ballot, format_choices
 from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
-from cli.common import Group, fail
+from cli.common import Group, fail, read_text
 from cli.i18n import _, language
 from cli.manifest_file import load_manifest
 from cli.manifest_toml import to_toml
@@ -265,3 +265,33 @@ def election_result(election: str, as_json: bool, plot: Path | None, lang: str,
 
         plot_result(e.manifest, r, plot, lang)
         click.echo(f"chart written to {plot}", err=as_json)
+
+
+@election.command("export")
+@click.argument("election")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Directory to create for the election record.")
+@click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), required=True,
+              envvar="BALLOTCHAIN_GENESIS", help="The chain's genesis.json (copied into the record).")
+@node_option
+def election_export(election: str, out: Path, genesis_path: Path, node_url: str) -> None:
+    """Write a self-contained election record that 'ballotchain audit --record' verifies offline."""
+    from cli.record import derive, record_files, write_record
+    from genesis.document import from_json, genesis_hash
+
+    if out.exists():
+        fail(ErrorCode.IO_ERROR, f"{out} already exists; choose a new directory")
+    genesis_text = read_text(genesis_path)
+    chain, e = _info(node_url, election)
+    if genesis_hash(from_json(genesis_text)) != chain.chain_id:
+        fail(ErrorCode.USAGE, f"{genesis_path} is not the genesis of the node's chain")
+    blocks = list(chain.blocks(1, e.height))
+    derived = derive(e.election_id, blocks, e.manifest, e.tally, chain.result(e.election_id))
+    files = record_files(e.election_id, genesis_text, derived, e.height)
+    write_record(out, files)
+    counts = {k: len(v) for k, v in derived.records.items()}
+    click.echo(f"election record of {e.manifest.name} written to {out}: {e.height} blocks, "
+               f"{counts['ballots']} ballots, {counts['spoiled']} spoiled, "
+               f"{counts['decryption_shares']} decryption shares, "
+               f"result {'included' if counts['result'] else 'not published yet'}")
+    click.echo(f"verify it offline with: ballotchain audit --record {out}")
