@@ -81,6 +81,7 @@ from node.producer import Producer
 from node.server import make_app
 from node.store import Store
 from node.sync import TipWatcher, fetch_certified
+from node.web import add_web_routes
 
 log = logs.get("node")
 
@@ -162,6 +163,7 @@ class Node:
         self._make_links()
         app = make_app(self, self.metrics, cfg.limits.max_request_bytes, cfg.limits.commit_wait_s)
         add_routes(app, self, self.genesis, self.chain_id)
+        add_web_routes(app, self.genesis)  # the voting page at /vote/ (node/web.py)
         # Peer bodies (blocks, view changes with proofs) may exceed the client limit.
         app._client_max_size = max(cfg.limits.max_request_bytes, 64 << 20)  # noqa: SLF001
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)

@@ -88,3 +88,11 @@ Object.assign(OPS, {
     return { ...out, blockHash: toHex(out.blockHash) };
   },
 });
+
+import { MESSAGES } from '../src/i18n.js';
+import { normalize, codeKeys } from '../src/otc.js';
+
+Object.assign(OPS, {
+  messages: () => MESSAGES,
+  otc: (r) => ({ code: normalize(r.code), public: toHex(codeKeys(fromHex(r.eid), fromHex(r.salt), r.code).ed25519Public) }),
+});

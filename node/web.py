@@ -1,0 +1,210 @@
+"""The voting page on every node: static files under ``/vote/``, the genesis for clients,
+read-aloud clips, and CORS on the read API so a page can fetch receipts from an observer.
+
+Routes added by ``add_web_routes``:
+
+* ``GET /vote/`` and ``GET /vote/{election id}``: the page (``web/index.html``);
+* ``GET /vote/static/...``: ``web/style.css``, ``web/boot.js``, ``web/src/**.js`` only;
+* ``GET /vote/vendor/libsodium-*.mjs``: libsodium.js from ``web/node_modules`` (installed
+  by ``scripts/_setup_web.sh`` from npm; never a CDN);
+* ``GET /v1/genesis``: the canonical genesis bytes; the page hashes them itself and
+  compares with the chain id it pins, so serving them needs no trust;
+* ``GET /vote/speech/{election}/{lang}/{clip}.wav``: a clip of the manifest read aloud
+  (``c<i>`` contest title, ``c<i>o<j>`` option, ``n<v>`` a rating), rendered with the
+  project's speech engines and cached per manifest and language. Clips are named by
+  position, never by the voter's text, so a request cannot make the node synthesize
+  arbitrary speech, and the page fetches every clip of an election before playing the
+  chosen ones, so which clips it asks for does not reveal a vote.
+
+Every ``GET /v1/*`` answer carries ``Access-Control-Allow-Origin: *``: the API is public
+read-only data, and the page checks a receipt against an observer by default, which is
+another origin. The page itself is sent with a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ballot_tx.codec import decode, encode
+from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.manifest import Manifest
+from genesis.document import Genesis, genesis_hash
+from node import logs
+from node.server import BACKEND_KEY, ApiError, error_response
+
+log = logs.get("web")
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+VENDOR = {
+    "libsodium-wrappers.mjs": "libsodium-wrappers-sumo/dist/modules-sumo-esm/libsodium-wrappers.mjs",
+    "libsodium-sumo.mjs": "libsodium-sumo/dist/modules-sumo-esm/libsodium-sumo.mjs",
+}
+STATIC_RE = re.compile(r"(style\.css|boot\.js|src/[a-z0-9_/]+\.js)")
+CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})")
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html"}
+CLIP_CACHE_MAX = 1024
+
+GENESIS_KEY = web.AppKey("web_genesis", Genesis)
+CLIPS_KEY = web.AppKey("web_clips", OrderedDict)
+
+
+def _import_map_hash(html: str) -> str:
+    m = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
+    assert m, "web/index.html has no import map"
+    return base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
+
+
+def _csp(html: str) -> str:
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'wasm-unsafe-eval' 'sha256-{_import_map_hash(html)}'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self' http: https: data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ])
+
+
+def _file_response(path: Path) -> web.StreamResponse:
+    if not path.is_file():
+        raise ApiError(ErrorCode.API_NOT_FOUND, "no such file of the voting page")
+    resp = web.FileResponse(path)
+    resp.content_type = TYPES.get(path.suffix, "application/octet-stream")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+async def page(request: web.Request) -> web.Response:
+    html = (WEB_DIR / "index.html").read_text()
+    resp = web.Response(text=html, content_type="text/html")
+    resp.headers["Content-Security-Policy"] = _csp(html)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+async def vote_root(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/vote/")
+
+
+async def static(request: web.Request) -> web.StreamResponse:
+    rel = request.match_info["path"]
+    if not STATIC_RE.fullmatch(rel) or ".." in rel:
+        raise ApiError(ErrorCode.API_NOT_FOUND, "no such file of the voting page")
+    return _file_response(WEB_DIR / rel)
+
+
+async def vendor(request: web.Request) -> web.StreamResponse:
+    rel = VENDOR.get(request.match_info["name"])
+    if rel is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, "no such library")
+    path = WEB_DIR / "node_modules" / rel
+    if not path.is_file():
+        raise ApiError(ErrorCode.API_NOT_FOUND, "the voting page's libraries are not installed: run scripts/_setup_web.sh")
+    return _file_response(path)
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    g = request.app[GENESIS_KEY]
+    return web.json_response({
+        "chain_id": genesis_hash(g).hex(),
+        "chain": g.chain_id,
+        "genesis_bytes": encode(g).hex(),
+    })
+
+
+def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
+    """The text of one read-aloud clip of a manifest, or None if there is no such clip."""
+    match = CLIP_RE.fullmatch(clip)
+    if not match:
+        return None
+    ci, oi, level = match.groups()
+    if level is not None:
+        v = int(level)
+        if v % 10 or v > 100:
+            return None
+        return f"{v}点" if lang == "ja" else f"{v} points"
+    i = int(ci)
+    if i >= len(m.contests):
+        return None
+    c = m.contests[i]
+    if oi is None:
+        return c.title.ja if lang == "ja" else c.title.en
+    j = int(oi)
+    if j >= len(c.options):
+        return None
+    lbl = c.options[j].label
+    return lbl.ja if lang == "ja" else lbl.en
+
+
+def _synthesize_wav(text: str, lang: str) -> bytes:
+    # The speech engines live with the voter CLI (cli/speech.py); imported here lazily so
+    # a node without them still serves the page (the clip route then answers an error).
+    from cli import speech
+
+    return speech.synthesize(text, lang).wav_bytes()
+
+
+async def speech_clip(request: web.Request) -> web.Response:
+    eid_hex = request.match_info["eid"]
+    lang = request.match_info["lang"]
+    clip = request.match_info["clip"]
+    if lang not in ("ja", "en") or not re.fullmatch(r"[0-9a-f]{64}", eid_hex):
+        raise ApiError(ErrorCode.API_NOT_FOUND, "no such clip")
+    view: dict[str, Any] | None = request.app[BACKEND_KEY].election(bytes.fromhex(eid_hex))
+    if view is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, f"no election {eid_hex}")
+    manifest_bytes = bytes.fromhex(view["manifest_bytes"])
+    text = clip_text(decode(Manifest, manifest_bytes), lang, clip)
+    if text is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, "no such clip")
+    cache = request.app[CLIPS_KEY]
+    key = (hashlib.sha256(manifest_bytes).digest(), lang, clip)
+    wav = cache.get(key)
+    if wav is None:
+        try:
+            wav = await asyncio.get_running_loop().run_in_executor(None, _synthesize_wav, text, lang)
+        except BallotchainError as e:
+            return error_response(e.code, e.message, 503)
+        except Exception as e:  # a missing engine or a crash of one must not take the node down
+            log.warning("speech synthesis failed", error=repr(e))
+            return error_response(ErrorCode.SPEECH_FAILED, "speech could not be synthesized", 503)
+        cache[key] = wav
+        while len(cache) > CLIP_CACHE_MAX:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return web.Response(body=wav, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"})
+
+
+async def _cors(request: web.Request, response: web.StreamResponse) -> None:
+    if request.method == "GET" and request.path.startswith("/v1/"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+
+
+def add_web_routes(app: web.Application, genesis: Genesis) -> None:
+    """Serve the voting page and its helpers on a node's client API (see module doc)."""
+    app[GENESIS_KEY] = genesis
+    app[CLIPS_KEY] = OrderedDict()
+    app.on_response_prepare.append(_cors)
+    app.router.add_get("/vote", vote_root)
+    app.router.add_get("/vote/", page)
+    app.router.add_get(r"/vote/{eid:[0-9a-fA-F]{64}}", page)
+    app.router.add_get(r"/vote/static/{path:.+}", static)
+    app.router.add_get(r"/vote/vendor/{name}", vendor)
+    app.router.add_get(r"/vote/speech/{eid}/{lang}/{clip}.wav", speech_clip)
+    app.router.add_get("/v1/genesis", get_genesis)

@@ -1,0 +1,95 @@
+"""The page's own parts without a browser: routes of node/web.py, messages in both languages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from ballot_tx.codec import decode, encode
+from genesis.document import Genesis, genesis_hash
+from node.server import error_middleware
+from node.web import add_web_routes, clip_text
+from tests.chain.helpers import make_genesis
+from tests.crypto.helpers import contest, manifest
+from tests.web.jsbridge import WEB, run_js
+
+GENESIS = make_genesis()
+M = manifest((contest("mayor", "single", 3), contest("pledges", "rating", 2)))
+
+
+async def client() -> TestClient[Any, Any]:
+    app = web.Application(middlewares=[error_middleware])
+    add_web_routes(app, GENESIS)
+    c = TestClient(TestServer(app))
+    await c.start_server()
+    return c
+
+
+async def test_page_routes_and_headers() -> None:
+    c = await client()
+    try:
+        r = await c.get(f"/vote/{'ab' * 32}")
+        assert r.status == 200 and "text/html" in r.headers["Content-Type"]
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self' 'wasm-unsafe-eval' 'sha256-" in csp and "object-src 'none'" in csp
+        assert (await c.get("/vote/")).status == 200
+        for ok in ("/vote/static/src/app.js", "/vote/static/style.css", "/vote/vendor/libsodium-sumo.mjs"):
+            resp = await c.get(ok)
+            assert resp.status == 200, ok
+        for bad in ("/vote/static/../pyproject.toml", "/vote/static/tools/gen_schema.py",
+                    "/vote/static/node_modules/axe-core/axe.js", "/vote/vendor/other.mjs",
+                    "/vote/static/src/../../README.md"):
+            assert (await c.get(bad)).status == 404, bad
+        g = await c.get("/v1/genesis")
+        doc = await g.json()
+        assert g.headers["Access-Control-Allow-Origin"] == "*"
+        assert genesis_hash(decode(Genesis, bytes.fromhex(doc["genesis_bytes"]))).hex() == doc["chain_id"]
+    finally:
+        await c.close()
+
+
+def test_clip_texts_come_from_the_manifest_only() -> None:
+    assert clip_text(M, "ja", "c0") == M.contests[0].title.ja
+    assert clip_text(M, "en", "c1o1") == M.contests[1].options[1].label.en
+    assert clip_text(M, "ja", "n70") == "70点" and clip_text(M, "en", "n100") == "100 points"
+    for bad in ("c9", "c0o9", "n55", "n110", "x", "c0o", "hello"):
+        assert clip_text(M, "en", bad) is None, bad
+
+
+def test_both_languages_have_every_message() -> None:
+    (res,) = run_js([{"op": "messages"}])
+    msgs = res["ok"]
+    assert set(msgs["ja"]) == set(msgs["en"])
+    assert set(msgs["ja"]["errors"]) == set(msgs["en"]["errors"])
+    placeholders = re.compile(r"\{(\w+)\}")
+    for key, text in msgs["en"].items():
+        if isinstance(text, str):
+            assert set(placeholders.findall(text)) == set(placeholders.findall(msgs["ja"][key])), key
+    # every key the page asks for exists
+    used = set(re.findall(r"tr\('(\w+)'", (WEB / "src" / "app.js").read_text()))
+    assert used and used <= set(msgs["en"]), used - set(msgs["en"])
+
+
+def test_one_time_codes_normalize_like_python() -> None:
+    from ballot_tx.eligibility.one_time_code import code_from_seed, code_keys, normalize
+    from ballot_tx.errors import BallotchainError
+
+    eid, salt = b"\x01" * 32, b"\x02" * 32
+    good = code_from_seed(eid, 3)
+    typed = [good, good.lower(), "-".join(good[i:i + 4] for i in range(0, 16, 4)),
+             good.replace("0", "O").replace("1", "I"), "".join(chr(ord(ch) + 0xFEE0) for ch in good),
+             good[:-1] + ("0" if good[-1] != "0" else "1"), good[1:], good + "A", "??"]
+    got = run_js([{"op": "otc", "eid": eid.hex(), "salt": salt.hex(), "code": t} for t in typed])
+    for t, g in zip(typed, got, strict=True):
+        try:
+            want: Any = {"ok": {"code": normalize(t), "public": code_keys(eid, salt, t).ed25519_public.hex()}}
+        except BallotchainError as e:
+            want = {"error": str(e.code)}
+        assert {k: v for k, v in g.items() if k != "message"} == want, t
+
+
+def test_encode_roundtrip_of_manifest_used_here() -> None:
+    assert decode(type(M), encode(M)) == M

@@ -1,0 +1,635 @@
+// The voting page: one screen at a time, rendered from state, in Japanese or English.
+//
+// Trust: the page trusts no server. It pins the chain (genesis hash), checks that the
+// manifest hashes to the election id in the address and passes validateManifest, checks
+// every option image against its hash, encrypts and proves the ballot here, signs it
+// with a key that never leaves the device, and verifies receipts (Merkle inclusion and
+// commit certificate) against the genesis validator keys itself. Any failed check stops
+// the page with a plain message and the error code.
+
+import { decode } from './codec.js';
+import { fromHex, toHex, equal } from './bytes.js';
+import { sodium } from './sodium.js';
+import { BallotchainError } from './errors.js';
+import { MESSAGES, browserLanguage, t, errorText } from './i18n.js';
+import { getJson, postTx } from './api.js';
+import { electionId, validateManifest, checkSelections, RATING_LEVELS } from './manifest.js';
+import { encryptBallot, verifyBallot, verifySpoiled } from './crypto/ballot.js';
+import { loadKeyFile } from './keys.js';
+import { normalize, codeKeys } from './otc.js';
+import { signTx, txBytes, txHash, castBallot, spoilBallot } from './tx.js';
+import { verifyReceipt, genesisHash } from './receipt.js';
+
+const PHASES = ['ceremony', 'open', 'closed', 'decided'];
+const TX_LIFETIME_MS = 3600_000;
+
+const params = new URLSearchParams(location.search);
+const S = {
+  lang: params.get('lang') === 'en' || params.get('lang') === 'ja' ? params.get('lang') : browserLanguage(navigator.languages),
+  base: location.origin,
+  screen: 'loading',
+  screenArgs: [],
+  busy: false,
+  eid: null,
+  genesis: null,
+  chainId: null,
+  manifest: null,
+  status: null,
+  images: new Map(),
+  keys: null,
+  method: 'code',
+  selections: null,
+  errors: {},
+};
+
+// --- DOM helpers --------------------------------------------------------------------
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+const tr = (key, vars) => t(S.lang, key, vars);
+const label = (lbl) => (S.lang === 'ja' ? lbl.ja : lbl.en);
+const main = () => document.getElementById('main');
+
+function announce(text) {
+  const st = document.getElementById('status');
+  st.textContent = '';
+  setTimeout(() => (st.textContent = text), 50);
+}
+
+function alertText(text) {
+  const el = document.getElementById('alert');
+  el.textContent = '';
+  if (text) setTimeout(() => (el.textContent = text), 50);
+}
+
+function errorSentence(e) {
+  const code = e && e.code ? e.code : 'WEB_NETWORK';
+  return `${errorText(S.lang, code)} (${tr('error_code')}: ${code})`;
+}
+
+function show(screen, ...args) {
+  S.screen = screen;
+  S.screenArgs = args;
+  render();
+}
+
+function render() {
+  document.documentElement.lang = S.lang;
+  document.title = tr('page_title');
+  document.getElementById('site-title').textContent = tr('page_title');
+  document.getElementById('skip').textContent = tr('skip');
+  const nav = document.getElementById('lang-nav');
+  nav.setAttribute('aria-label', tr('lang_label'));
+  for (const b of nav.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.lang === S.lang));
+  const m = main();
+  m.replaceChildren(SCREENS[S.screen](...S.screenArgs));
+  const head = m.querySelector('h2');
+  if (head) {
+    head.setAttribute('tabindex', '-1');
+    head.focus();
+  }
+}
+
+function setLang(lang) {
+  S.lang = lang;
+  render();
+}
+
+// --- loading and checks ---------------------------------------------------------------
+
+function fatal(e) {
+  S.busy = false;
+  show('fatal', e);
+}
+
+async function loadChain() {
+  const g = await getJson(S.base, '/v1/genesis');
+  const genesis = decode('Genesis', fromHex(g.genesis_bytes));
+  const chainId = genesisHash(genesis);
+  const pinned = params.get('chain') || localStorage.getItem('ballotchain.chain');
+  if (pinned && pinned.toLowerCase() !== toHex(chainId)) {
+    throw new BallotchainError('WEB_WRONG_CHAIN', `expected chain ${pinned}, the node serves ${toHex(chainId)}`);
+  }
+  localStorage.setItem('ballotchain.chain', toHex(chainId));
+  S.genesis = genesis;
+  S.chainId = chainId;
+}
+
+async function loadElection() {
+  const e = await getJson(S.base, `/v1/elections/${toHex(S.eid)}`);
+  const m = decode('Manifest', fromHex(e.manifest_bytes));
+  if (!equal(electionId(m), S.eid)) {
+    throw new BallotchainError('WEB_MANIFEST_MISMATCH', 'the manifest does not hash to the election id');
+  }
+  validateManifest(m);
+  S.manifest = m;
+  S.status = decode('ElectionStatus', fromHex(e.status_bytes));
+  await loadImages(m);
+  if (!S.selections) S.selections = m.contests.map((c) => c.options.map(() => (c.kind === 'rating' ? null : 0)));
+}
+
+async function loadImages(m) {
+  for (const c of m.contests) {
+    for (const o of c.options) {
+      if (!o.image) continue;
+      let bytes;
+      let type;
+      try {
+        const resp = await fetch(new URL(o.image.uri, location.href));
+        if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+        type = resp.headers.get('content-type') || 'application/octet-stream';
+        bytes = new Uint8Array(await resp.arrayBuffer());
+      } catch (err) {
+        throw new BallotchainError('WEB_NETWORK', `image of ${o.id}: ${err.message}`);
+      }
+      if (!equal(sodium.crypto_hash_sha256(bytes), o.image.sha256)) {
+        throw new BallotchainError('WEB_IMAGE_MISMATCH', `the image of option ${o.id} does not match its hash`);
+      }
+      S.images.set(`${c.id}/${o.id}`, URL.createObjectURL(new Blob([bytes], { type })));
+    }
+  }
+}
+
+// --- screens ----------------------------------------------------------------------------
+
+const section = (title, ...children) => h('section', { 'aria-labelledby': 'screen-title' }, h('h2', { id: 'screen-title', text: title }), ...children);
+const para = (text, attrs = {}) => h('p', { ...attrs, text });
+const button = (text, onclick, attrs = {}) => h('button', { type: 'button', onclick, ...attrs }, text);
+
+function chainLine() {
+  return h('p', { class: 'fingerprint' },
+    `${tr('chain_fingerprint')}: `, h('code', { text: toHex(S.chainId).slice(0, 16).match(/.{4}/g).join(' ') }),
+    ` — ${tr('chain_hint')}`);
+}
+
+function fmtTime(ms) {
+  return new Date(Number(ms)).toLocaleString(S.lang === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+function electionHeader() {
+  const m = S.manifest;
+  const phase = PHASES[S.status.phase] || 'closed';
+  return [
+    h('p', { class: 'election-title' }, h('strong', { text: label(m.title) })),
+    para(`${tr('period')}: ${fmtTime(m.start_ms)} – ${fmtTime(m.end_ms)}`),
+    para(tr(`phase_${phase}`), { class: phase === 'open' ? 'ok' : 'note' }),
+    chainLine(),
+  ];
+}
+
+const SCREENS = {
+  loading: () => section(tr('loading'), para(tr('loading'))),
+
+  fatal: (e) => section(tr('fatal_heading'),
+    h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(e))),
+    e && e.detail ? h('details', {}, h('summary', { text: tr('error_code') }), h('pre', { text: e.detail })) : null,
+    para(tr('fatal_help'))),
+
+  chooser: () => {
+    const input = h('input', { id: 'eid-input', name: 'eid', type: 'text', inputmode: 'latin', autocomplete: 'off', spellcheck: 'false', size: 40 });
+    return section(tr('enter_election'),
+      h('form', { onsubmit: (ev) => { ev.preventDefault(); location.href = `/vote/${input.value.trim().toLowerCase()}`; } },
+        h('label', { for: 'eid-input', text: tr('election_id_label') }), input,
+        h('button', { type: 'submit' }, tr('open_election'))));
+  },
+
+  start: () => {
+    const open = S.status.phase === 1;
+    const err = S.errors.start;
+    const content = [...electionHeader()];
+    if (open) {
+      content.push(para(tr('time_note')));
+      const codeForm = S.manifest.eligibility === 'one-time-code';
+      const fields = codeForm
+        ? [
+            h('label', { for: 'code', text: tr('code_label') }),
+            h('p', { id: 'code-hint', class: 'hint', text: tr('code_hint') }),
+            h('input', { id: 'code', name: 'code', type: 'text', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false',
+              'aria-describedby': err ? 'code-hint start-error' : 'code-hint', 'aria-invalid': err ? 'true' : null, value: S.codeTyped || '' }),
+          ]
+        : [
+            h('p', { id: 'key-note', class: 'hint', text: tr('key_note') }),
+            h('label', { for: 'keyfile', text: tr('key_file_label') }),
+            h('input', { id: 'keyfile', name: 'keyfile', type: 'file', accept: '.key,.json,application/json', 'aria-describedby': 'key-note' }),
+            h('label', { for: 'keypw', text: tr('key_password_label') }),
+            h('input', { id: 'keypw', name: 'keypw', type: 'password', autocomplete: 'current-password',
+              'aria-describedby': err ? 'key-note start-error' : 'key-note', 'aria-invalid': err ? 'true' : null }),
+          ];
+      content.push(h('form', { onsubmit: (ev) => { ev.preventDefault(); identify(codeForm); } },
+        h('fieldset', {}, h('legend', { text: codeForm ? tr('method_code') : tr('method_key') }), ...fields,
+          err ? h('p', { id: 'start-error', class: 'field-error', text: err }) : null),
+        h('button', { type: 'submit', class: 'primary' }, tr('continue'))));
+    }
+    content.push(receiptForm());
+    return section(tr('election'), ...content);
+  },
+
+  ballot: () => {
+    const m = S.manifest;
+    const errs = S.errors.ballot || {};
+    const anyErr = Object.keys(errs).length > 0;
+    return section(tr('ballot_heading'),
+      h('p', { class: 'election-title' }, h('strong', { text: label(m.title) })),
+      anyErr ? h('div', { class: 'error-box', id: 'ballot-errors' }, para(tr('fix_errors')), h('ul', {}, Object.values(errs).map((x) => h('li', { text: x })))) : null,
+      h('form', { onsubmit: (ev) => { ev.preventDefault(); review(); }, novalidate: true },
+        m.contests.map((c, ci) => contestFieldset(c, ci, errs[ci])),
+        h('button', { type: 'submit', class: 'primary' }, tr('review'))));
+  },
+
+  review: (err) => {
+    const m = S.manifest;
+    return section(tr('summary_heading'),
+      summaryList(m, S.selections),
+      speakButton(tr('read_aloud_summary'), summaryKeys(m, S.selections)),
+      err ? h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(err))) : null,
+      h('div', { class: 'actions' },
+        button(tr('cast'), () => cast(), { class: 'primary', id: 'cast' }),
+        button(tr('change'), () => show('ballot'), { id: 'change' })),
+      h('div', { class: 'audit-box' },
+        para(tr('spoil_explain'), { id: 'spoil-explain' }),
+        button(tr('spoil'), () => spoil(), { id: 'spoil', 'aria-describedby': 'spoil-explain' })));
+  },
+
+  working: (key) => section(tr(key), h('p', { class: 'busy', 'aria-busy': 'true', text: tr(key) })),
+
+  castDone: (height, code) => {
+    const revote = S.manifest.revoting && S.manifest.eligibility !== 'one-time-code';
+    return section(tr('cast_done_heading'),
+      h('p', { class: 'ok', text: tr('cast_done', { height }) }),
+      trackingBlock(code),
+      h('div', { class: 'actions' },
+        button(tr('verify_receipt'), () => checkReceipt(code), { class: 'primary', id: 'verify' }),
+        revote ? button(tr('revote'), () => show('ballot'), { id: 'revote' }) : null),
+      para(revote ? tr('revote_note') : tr('no_revote_code')));
+  },
+
+  castUnknown: (code) => section(tr('cast_unknown_heading'),
+    h('div', { class: 'error-box', role: 'alert' }, para(tr('cast_unknown'))),
+    trackingBlock(code),
+    h('div', { class: 'actions' },
+      button(tr('check_now'), () => checkReceipt(code), { class: 'primary', id: 'check-now' }),
+      button(tr('back_to_ballot'), () => show('review'), { id: 'back' }))),
+
+  audit: (selections, spoilCode, postErr) => section(tr('audit_heading'),
+    h('p', { class: 'ok', text: tr('audit_ok') }),
+    summaryList(S.manifest, selections),
+    spoilCode ? para(tr('audit_posted', { code: spoilCode })) : para(`${tr('audit_not_posted')} ${postErr ? errorSentence(postErr) : ''}`),
+    h('div', { class: 'actions' }, button(tr('fresh_ballot'), () => show('ballot'), { class: 'primary', id: 'fresh' }))),
+
+  receipt: (code, state, info) => {
+    const parts = [trackingBlock(code)];
+    if (state === 'checking') parts.push(h('p', { class: 'busy', 'aria-busy': 'true', text: tr('receipt_checking', { node: info }) }));
+    else if (state === 'ok') {
+      parts.push(h('div', { class: 'ok-box' },
+        h('h3', { text: tr('receipt_ok_title') }),
+        para(tr('receipt_ok', { code: code.slice(0, 16), chain: S.genesis.chain_id, height: info.height })),
+        para(tr('receipt_ok_cert', { sigs: info.signatures, n: info.validators, quorum: info.quorum })),
+        para(tr('receipt_ok_meaning')),
+        para(tr('receipt_from', { node: info.node }), { class: 'hint' })));
+    } else if (state === 'pending') parts.push(para(tr('receipt_pending'), { class: 'note' }));
+    else if (state === 'unknown') parts.push(h('div', { class: 'error-box' }, para(tr('receipt_unknown'))));
+    else if (state === 'error') parts.push(h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(info))));
+    if (S.manifest && S.status.phase === 1) {
+      parts.push(h('div', { class: 'actions' }, button(tr('back_to_ballot'), () => show(S.keys ? 'ballot' : 'start'), { id: 'back' })));
+    }
+    parts.push(receiptForm());
+    return section(tr('receipt_heading'), ...parts);
+  },
+};
+
+function trackingBlock(code) {
+  return h('div', { class: 'tracking' },
+    h('p', { class: 'tracking-label', text: tr('tracking_code') }),
+    h('p', { class: 'tracking-code' }, h('code', { text: code.match(/.{1,16}/g).join(' ') })),
+    para(tr('tracking_note'), { class: 'hint' }));
+}
+
+function receiptForm() {
+  const input = h('input', { id: 'receipt-code', name: 'receipt', type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  return h('form', { class: 'receipt-form', onsubmit: (ev) => { ev.preventDefault(); checkReceipt(input.value.replace(/\s+/g, '').toLowerCase()); } },
+    h('label', { for: 'receipt-code', text: tr('receipt_form_label') }), input,
+    h('button', { type: 'submit' }, tr('receipt_check')));
+}
+
+function contestHint(c) {
+  if (c.kind === 'single') return tr('choose_one');
+  if (c.kind === 'rating') return tr('rate_hint');
+  if (c.min_selections === 0) return tr('choose_upto', { max: c.max_selections });
+  if (c.min_selections === c.max_selections) return tr('choose_exact', { min: c.min_selections });
+  return tr('choose_range', { min: c.min_selections, max: c.max_selections });
+}
+
+function optionContent(c, o) {
+  const img = S.images.get(`${c.id}/${o.id}`);
+  return [img ? h('img', { src: img, alt: tr('image_of', { label: label(o.label) }), class: 'option-image' }) : null, h('span', { text: label(o.label) })];
+}
+
+function contestFieldset(c, ci, err) {
+  const sel = S.selections[ci];
+  const hintId = `hint-${ci}`;
+  const errId = `err-${ci}`;
+  const described = err ? `${hintId} ${errId}` : hintId;
+  const body = [];
+  if (c.kind === 'rating') {
+    c.options.forEach((o, oi) => {
+      body.push(h('fieldset', { class: 'rating', 'aria-describedby': described },
+        h('legend', {}, ...optionContent(c, o)),
+        h('div', { class: 'levels' }, RATING_LEVELS.map((v) => {
+          const id = `c${ci}-o${oi}-v${v}`;
+          return h('label', { for: id, class: 'level' },
+            h('input', { type: 'radio', id, name: `c${ci}-o${oi}`, value: String(v), checked: sel[oi] === v,
+              onchange: () => { S.selections[ci][oi] = v; } }),
+            h('span', { text: String(v) }));
+        }))));
+    });
+  } else {
+    const type = c.kind === 'single' ? 'radio' : 'checkbox';
+    c.options.forEach((o, oi) => {
+      const id = `c${ci}-o${oi}`;
+      body.push(h('div', { class: 'choice' },
+        h('input', { type, id, name: `c${ci}`, value: o.id, checked: sel[oi] === 1,
+          onchange: (ev) => {
+            if (type === 'radio') S.selections[ci] = c.options.map((_, j) => (j === oi ? 1 : 0));
+            else S.selections[ci][oi] = ev.target.checked ? 1 : 0;
+          } }),
+        h('label', { for: id }, ...optionContent(c, o))));
+    });
+  }
+  return h('fieldset', { class: 'contest', id: `contest-${ci}`, 'aria-describedby': described, 'aria-invalid': err ? 'true' : null },
+    h('legend', {}, h('span', { class: 'contest-title', text: label(c.title) })),
+    h('p', { id: hintId, class: 'hint', text: contestHint(c) }),
+    speakButton(tr('read_aloud_contest', { title: label(c.title) }), contestKeys(c, ci)),
+    err ? h('p', { id: errId, class: 'field-error', text: err }) : null,
+    ...body);
+}
+
+function summaryList(m, selections) {
+  return h('dl', { class: 'summary' }, m.contests.map((c, ci) => {
+    const sel = selections[ci];
+    let items;
+    if (c.kind === 'rating') items = c.options.map((o, oi) => `${label(o.label)}: ${tr('rating_value', { v: sel[oi] })}`);
+    else items = c.options.filter((_, oi) => sel[oi] === 1).map((o) => label(o.label));
+    return [h('dt', { text: label(c.title) }), h('dd', {}, items.length ? h('ul', {}, items.map((x) => h('li', { text: x }))) : tr('summary_none'))];
+  }));
+}
+
+// --- read aloud: clips the node renders from the manifest (never from the voter's choices) ---
+
+const clipCache = new Map();
+const contestKeys = (c, ci) => [`c${ci}`, ...c.options.map((_, oi) => `c${ci}o${oi}`)];
+
+function summaryKeys(m, selections) {
+  // Every clip of the election is fetched, whatever was chosen: the node must not
+  // learn the vote from which clips the page asks for. Only the chosen ones are played.
+  const keys = [];
+  m.contests.forEach((c, ci) => {
+    keys.push(`c${ci}`);
+    c.options.forEach((o, oi) => {
+      if (c.kind === 'rating') keys.push(`c${ci}o${oi}`, `n${selections[ci][oi]}`);
+      else if (selections[ci][oi] === 1) keys.push(`c${ci}o${oi}`);
+    });
+  });
+  return keys;
+}
+
+function allClipKeys(m) {
+  const keys = [];
+  m.contests.forEach((c, ci) => keys.push(...contestKeys(c, ci)));
+  RATING_LEVELS.forEach((v) => keys.push(`n${v}`));
+  return keys;
+}
+
+async function clip(key) {
+  const k = `${S.lang}/${key}`;
+  if (!clipCache.has(k)) {
+    clipCache.set(k, fetch(`/vote/speech/${toHex(S.eid)}/${S.lang}/${key}.wav`).then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.blob();
+    }));
+  }
+  return clipCache.get(k);
+}
+
+async function speak(keys) {
+  try {
+    const all = allClipKeys(S.manifest).map(clip);
+    await Promise.all(all);
+    for (const key of keys) {
+      const blob = await clip(key);
+      const audio = new Audio(URL.createObjectURL(blob));
+      await new Promise((resolve) => {
+        audio.onended = resolve;
+        audio.onerror = resolve;
+        audio.play().catch(resolve);
+      });
+    }
+  } catch {
+    alertText(tr('speech_unavailable'));
+  }
+}
+
+const speakButton = (text, keys) => button(text, () => speak(keys), { class: 'speak' });
+
+// --- actions ----------------------------------------------------------------------------
+
+async function identify(codeForm) {
+  if (S.busy) return;
+  S.errors.start = null;
+  try {
+    if (codeForm) {
+      S.codeTyped = document.getElementById('code').value;
+      normalize(S.codeTyped); // a typo is reported before anything else happens
+      if (!S.status.code_salt) throw new BallotchainError('WEB_NOT_OPEN', 'no voting codes are registered yet');
+      S.keys = codeKeys(S.eid, S.status.code_salt, S.codeTyped);
+    } else {
+      const file = document.getElementById('keyfile').files[0];
+      if (!file) throw new BallotchainError('KEY_FILE_MALFORMED', 'no file chosen');
+      const text = await file.text();
+      const pw = document.getElementById('keypw').value;
+      S.busy = true;
+      announce(tr('opening_key'));
+      await new Promise((r) => setTimeout(r, 30));
+      S.keys = loadKeyFile(text, pw || null);
+    }
+    S.busy = false;
+    show('ballot');
+  } catch (e) {
+    S.busy = false;
+    S.errors.start = errorSentence(e);
+    show('start');
+    alertText(S.errors.start);
+  }
+}
+
+function ballotErrors() {
+  const errs = {};
+  S.manifest.contests.forEach((c, ci) => {
+    const sel = S.selections[ci];
+    const title = label(c.title);
+    if (c.kind === 'rating') {
+      const missing = c.options.findIndex((_, oi) => sel[oi] === null);
+      if (missing >= 0) errs[ci] = tr('err_rating', { title, item: label(c.options[missing].label) });
+      return;
+    }
+    const k = sel.reduce((a, b) => a + b, 0);
+    if (c.kind === 'single' && k !== 1) errs[ci] = tr('err_single', { title });
+    else if (k < c.min_selections || k > c.max_selections) errs[ci] = tr('err_range', { title, min: c.min_selections, max: c.max_selections, k });
+  });
+  return errs;
+}
+
+function review() {
+  const errs = ballotErrors();
+  S.errors.ballot = errs;
+  if (Object.keys(errs).length) {
+    show('ballot');
+    alertText(`${tr('fix_errors')} ${Object.values(errs).join(' ')}`);
+    const first = main().querySelector('[aria-invalid="true"] input');
+    if (first) first.focus();
+    return;
+  }
+  checkSelections(S.manifest, S.selections);
+  show('review');
+}
+
+const pause = () => new Promise((r) => setTimeout(r, 30)); // let the status paint
+
+function encryptNow() {
+  const key = S.status.joint_key;
+  const { ballot, secrets } = encryptBallot(S.manifest, key, S.keys.ed25519Public, S.selections);
+  verifyBallot(S.manifest, key, S.keys.ed25519Public, ballot); // never send what would be refused
+  return { ballot, secrets };
+}
+
+function signed(body) {
+  const raw = txBytes(signTx(S.keys, S.chainId, body, Date.now() + TX_LIFETIME_MS));
+  return { hex: toHex(raw), code: toHex(txHash(raw)) };
+}
+
+async function cast() {
+  if (S.busy) return; // a double click never casts twice
+  S.busy = true;
+  let tx = null;
+  try {
+    show('working', 'encrypting');
+    await pause();
+    const { ballot } = encryptNow();
+    tx = signed(castBallot(ballot));
+    show('working', 'sending');
+    const r = await postTx(S.base, tx.hex);
+    S.busy = false;
+    show('castDone', r.height, tx.code);
+    announce(tr('cast_done', { height: r.height }));
+  } catch (e) {
+    S.busy = false;
+    if (tx && (e.code === 'WEB_NETWORK' || e.code === 'API_COMMIT_TIMEOUT' || e.code === 'NODE_DUPLICATE_TX')) {
+      show('castUnknown', tx.code);
+    } else {
+      show('review', e);
+    }
+  }
+}
+
+async function spoil() {
+  if (S.busy) return;
+  S.busy = true;
+  try {
+    show('working', 'encrypting');
+    await pause();
+    const { ballot, secrets } = encryptNow();
+    const opened = verifySpoiled(S.manifest, S.status.joint_key, S.keys.ed25519Public, ballot, secrets);
+    const tx = signed(spoilBallot(ballot, secrets));
+    let posted = null;
+    let postErr = null;
+    try {
+      show('working', 'sending');
+      await postTx(S.base, tx.hex);
+      posted = tx.code;
+    } catch (e) {
+      postErr = e;
+    }
+    S.busy = false;
+    show('audit', opened, posted, postErr);
+  } catch (e) {
+    S.busy = false;
+    show('review', e);
+  }
+}
+
+function observerBase() {
+  const obs = S.genesis.observers[0];
+  return obs ? `${location.protocol}//${obs.address}` : null;
+}
+
+async function checkReceipt(code) {
+  if (!/^[0-9a-f]{64}$/.test(code)) {
+    show('receipt', code.padEnd(64, '?').slice(0, 64), 'error', new BallotchainError('API_NOT_FOUND', 'not a tracking code'));
+    return;
+  }
+  const nodes = [observerBase(), S.base].filter(Boolean);
+  let lastErr = null;
+  for (const node of nodes) {
+    show('receipt', code, 'checking', node);
+    try {
+      const r = await getJson(node, `/v1/receipts/${code}`);
+      const proof = decode('InclusionProof', fromHex(r.inclusion_proof_bytes));
+      const cert = r.certificate_bytes ? decode('CommitCertificate', fromHex(r.certificate_bytes)) : null;
+      const out = verifyReceipt({ trackingCode: fromHex(code), genesis: S.genesis, chainId: S.chainId, proof, cert });
+      show('receipt', code, 'ok', { ...out, node });
+      announce(tr('receipt_ok_title'));
+      return;
+    } catch (e) {
+      lastErr = e;
+      if (e.code === 'API_NOT_FOUND') break;
+      if (e.code !== 'WEB_NETWORK') break; // a proof that fails is not retried elsewhere: it is reported
+    }
+  }
+  if (lastErr && lastErr.code === 'API_NOT_FOUND') {
+    try {
+      const t = await getJson(S.base, `/v1/txs/${code}`);
+      show('receipt', code, t.status === 'committed' ? 'error' : 'pending', lastErr);
+    } catch {
+      show('receipt', code, 'unknown');
+    }
+    return;
+  }
+  show('receipt', code, 'error', lastErr);
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+async function boot() {
+  window.__ballotchainReady = true;
+  for (const b of document.querySelectorAll('#lang-nav button')) b.addEventListener('click', () => setLang(b.dataset.lang));
+  render();
+  const path = location.pathname.replace(/\/+$/, '');
+  const m = /^\/vote\/([0-9a-fA-F]{64})$/.exec(path);
+  try {
+    await loadChain();
+    if (!m) {
+      show('chooser');
+      return;
+    }
+    S.eid = fromHex(m[1].toLowerCase());
+    await loadElection();
+    const receipt = params.get('receipt');
+    if (receipt) await checkReceipt(receipt.toLowerCase());
+    else show('start');
+  } catch (e) {
+    fatal(e);
+  }
+}
+
+// Tests read page state through this (no secrets: the phase and screen only).
+window.__ballotchain = { state: () => ({ screen: S.screen, lang: S.lang, busy: S.busy }), messages: MESSAGES };
+boot();

@@ -1,0 +1,288 @@
+// Browser test driver (Playwright driving Debian's chromium), run by tests/web/test_browser.py.
+//
+// Reads a JSON config (argv[2]) naming a running localnet and its elections, votes as
+// people would at phone size (390x844), and prints a JSON report on stdout: what was
+// cast (for the tally check), receipts, the axe-core findings of every page state, and
+// the layout checks. Screenshots of every state in both languages go to cfg.shots.
+//
+//   A (one-time code, Japanese, keyboard only): wrong code, empty ballot, choices, review,
+//     "check my ballot" (spoil + decrypted content), fresh ballot, cast, receipt.
+//   B (key file, English): wrong password, right password, cast by double click (must
+//     cast once), re-vote, receipt.
+//   C: a manifest whose picture does not match its hash: the page must stop.
+
+import { chromium } from 'playwright-core';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+mkdirSync(cfg.shots, { recursive: true });
+
+const report = { axe: [], shots: [], layout: [], a: {}, b: {}, c: {}, console_errors: [], page_errors: [] };
+const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  // Playwright gives every launch a fresh temporary --user-data-dir of its own (it refuses
+  // the flag in args), so no state carries over between runs.
+});
+
+async function newPage(locale) {
+  // bypassCSP only lets the test inject axe-core; the page's own CSP is checked separately.
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale, bypassCSP: true });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => report.page_errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') report.console_errors.push(m.text()); });
+  return page;
+}
+
+const screen = (page) => page.evaluate(() => window.__ballotchain.state().screen);
+
+async function waitScreen(page, name, timeout = 60_000) {
+  await page.waitForFunction((n) => window.__ballotchain && window.__ballotchain.state().screen === n, name, { timeout });
+}
+
+async function audit(page, state) {
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  report.axe.push({ state, violations: res });
+}
+
+async function noHorizontalScroll(page, state) {
+  const r = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth }));
+  report.layout.push({ state, ...r, ok: r.sw <= r.cw });
+}
+
+let shotNo = 0;
+// Screenshot and audit the current state in both languages (the page re-renders from
+// state, so switching language keeps the voter's place and choices).
+async function capture(page, state) {
+  shotNo += 1;
+  const current = await page.evaluate(() => window.__ballotchain.state().lang);
+  for (const lang of [current, current === 'ja' ? 'en' : 'ja']) {
+    if (lang !== current) await page.click(`#lang-nav button[data-lang="${lang}"]`);
+    const name = `${String(shotNo).padStart(2, '0')}-${state}-${lang}.png`;
+    await page.screenshot({ path: `${cfg.shots}/${name}`, fullPage: true });
+    report.shots.push(name);
+    await audit(page, `${state}/${lang}`);
+    await noHorizontalScroll(page, `${state}/${lang}`);
+  }
+  await page.click(`#lang-nav button[data-lang="${current}"]`);
+}
+
+// --- keyboard-only helpers -----------------------------------------------------------------
+
+async function tabTo(page, selector, max = 80) {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), selector)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+async function keyRadio(page, name, index) {
+  await tabTo(page, `input[name="${name}"]`);
+  if (index === 0) await page.keyboard.press('Space');
+  for (let i = 0; i < index; i++) await page.keyboard.press('ArrowRight');
+}
+
+async function keyCheckbox(page, id) {
+  await tabTo(page, `#${id}`);
+  await page.keyboard.press('Space');
+}
+
+async function keyButton(page, selector) {
+  await tabTo(page, selector);
+  await page.keyboard.press('Enter');
+}
+
+async function keyChoose(page, sel) {
+  // sel: [[0,1,0], [1,0,1], [70,100,30]]; park (single), facilities (multiple), pledges (rating)
+  await keyRadio(page, 'c0', sel[0].indexOf(1));
+  for (const [i, v] of sel[1].entries()) if (v) await keyCheckbox(page, `c1-o${i}`);
+  for (const [i, v] of sel[2].entries()) await keyRadio(page, `c2-o${i}`, v / 10);
+}
+
+async function mouseChoose(page, sel) {
+  await page.check(`#c0-o${sel[0].indexOf(1)}`);
+  for (const [i, v] of sel[1].entries()) await (v ? page.check(`#c1-o${i}`) : page.uncheck(`#c1-o${i}`));
+  for (const [i, v] of sel[2].entries()) await page.check(`#c2-o${i}-v${v}`);
+}
+
+const summaryText = (page) => page.locator('dl.summary').innerText();
+
+// --- A: one-time code, Japanese, keyboard only ----------------------------------------------------
+
+async function electionA() {
+  const page = await newPage('ja-JP');
+  await page.goto(`${cfg.validator}/vote/${cfg.a}`);
+  await waitScreen(page, 'start');
+  report.a.lang = await page.evaluate(() => document.documentElement.lang);
+  await capture(page, 'start');
+
+  // a mistyped code: one symbol changed, caught by the check character
+  const good = cfg.codes[0];
+  const typo = (good[0] === 'A' ? 'B' : 'A') + good.slice(1);
+  await tabTo(page, '#code');
+  await page.keyboard.type(typo);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#start-error');
+  report.a.typo_error = await page.locator('#start-error').innerText();
+  await capture(page, 'code-error');
+
+  await tabTo(page, '#code');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(good.toLowerCase().replaceAll('-', ' ')); // as a person might type it
+  await page.keyboard.press('Enter');
+  await waitScreen(page, 'ballot');
+  report.a.images = await page.locator('img.option-image').count();
+  await capture(page, 'ballot');
+
+  // review with nothing chosen: every contest says what is missing
+  await keyButton(page, 'button[type=submit].primary');
+  await page.waitForSelector('#ballot-errors');
+  report.a.empty_errors = await page.locator('.field-error').count();
+  await capture(page, 'ballot-errors');
+
+  const sel = [[0, 1, 0], [1, 0, 1], [70, 100, 30]];
+  await keyChoose(page, sel);
+  await keyButton(page, 'button[type=submit].primary');
+  await waitScreen(page, 'review');
+  report.a.summary = await summaryText(page);
+  await capture(page, 'review');
+
+  // Benaloh: check my ballot (spoil it, see what it contained)
+  await keyButton(page, '#spoil');
+  await waitScreen(page, 'audit');
+  report.a.audit = await summaryText(page);
+  report.a.audit_text = await page.locator('main').innerText();
+  await capture(page, 'audit');
+
+  await keyButton(page, '#fresh');
+  await waitScreen(page, 'ballot');
+  await keyButton(page, 'button[type=submit].primary');
+  await waitScreen(page, 'review');
+  await keyButton(page, '#cast');
+  await waitScreen(page, 'castDone');
+  report.a.tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  report.a.final = sel;
+  await capture(page, 'cast-done');
+
+  await keyButton(page, '#verify');
+  await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
+  report.a.receipt = await page.locator('main').innerText();
+  await capture(page, 'receipt');
+
+  // the same code again: refused, nothing cast twice
+  await page.goto(`${cfg.validator}/vote/${cfg.a}`);
+  await waitScreen(page, 'start');
+  await page.fill('#code', good);
+  await page.press('#code', 'Enter');
+  await waitScreen(page, 'ballot');
+  await mouseChoose(page, [[1, 0, 0], [0, 1, 0], [0, 0, 0]]);
+  await page.click('button[type=submit].primary');
+  await waitScreen(page, 'review');
+  await page.click('#cast');
+  await page.waitForSelector('.error-box', { timeout: 60_000 });
+  report.a.reuse_error = await page.locator('.error-box').innerText();
+  await capture(page, 'code-used');
+  await page.context().close();
+}
+
+// --- B: key file, English, double click, re-vote ---------------------------------------------------
+
+async function electionB() {
+  const page = await newPage('en-US');
+  await page.goto(`${cfg.validator}/vote/${cfg.b}`);
+  await waitScreen(page, 'start');
+  report.b.lang = await page.evaluate(() => document.documentElement.lang);
+  await capture(page, 'key-start');
+
+  await page.setInputFiles('#keyfile', cfg.keys[0]);
+  await page.fill('#keypw', 'not the password');
+  await page.click('button[type=submit].primary');
+  await page.waitForSelector('#start-error', { timeout: 60_000 });
+  report.b.wrong_password = await page.locator('#start-error').innerText();
+  await capture(page, 'key-wrong-password');
+
+  await page.setInputFiles('#keyfile', cfg.keys[0]);
+  await page.fill('#keypw', cfg.password);
+  await page.click('button[type=submit].primary');
+  await waitScreen(page, 'ballot', 60_000);
+  const first = [[1, 0, 0], [0, 1, 0], [0, 50, 100]];
+  await mouseChoose(page, first);
+  await page.click('button[type=submit].primary');
+  await waitScreen(page, 'review');
+  await page.dblclick('#cast'); // a double click must cast once
+  await waitScreen(page, 'castDone');
+  report.b.first_tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+
+  await page.click('#revote');
+  await waitScreen(page, 'ballot');
+  const second = [[0, 0, 1], [1, 1, 0], [100, 90, 10]];
+  await mouseChoose(page, second);
+  await page.click('button[type=submit].primary');
+  await waitScreen(page, 'review');
+  await page.click('#cast');
+  await waitScreen(page, 'castDone');
+  report.b.tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  report.b.final = second;
+  await capture(page, 'revote-done');
+
+  await page.click('#verify');
+  await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
+  report.b.receipt = await page.locator('main').innerText();
+
+  // 360 px wide and 200 % zoom (a 390 px phone at 200 % is 195 CSS px)
+  await page.click('#back');
+  await waitScreen(page, 'ballot');
+  for (const width of [360, 195]) {
+    await page.setViewportSize({ width, height: 800 });
+    await noHorizontalScroll(page, `ballot@${width}px`);
+  }
+  await page.screenshot({ path: `${cfg.shots}/zoom-200-ballot-en.png`, fullPage: false });
+  report.shots.push('zoom-200-ballot-en.png');
+  await page.context().close();
+}
+
+// --- C: hostile manifest (picture does not match its hash) -----------------------------------------
+
+async function electionC() {
+  const page = await newPage('ja-JP');
+  await page.goto(`${cfg.validator}/vote/${cfg.c}`);
+  await waitScreen(page, 'fatal');
+  report.c.text = await page.locator('main').innerText();
+  await capture(page, 'image-mismatch');
+  await page.context().close();
+}
+
+// The page's own CSP must let it run (no bypass here): the wasm crypto loads and the start screen shows.
+async function withRealCsp() {
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'en-US' });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${cfg.observer}/vote/${cfg.b}`);
+  await waitScreen(page, 'start');
+  report.csp = { screen: await screen(page), errors };
+  await ctx.close();
+}
+
+try {
+  await withRealCsp();
+  await electionA();
+  await electionB();
+  await electionC();
+} catch (e) {
+  report.failure = String(e && e.stack ? e.stack : e);
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(report));
