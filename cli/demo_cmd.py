@@ -32,7 +32,8 @@ from genesis.localnet import make_network, write_private
 @click.option("--base-port", default=0, help="First loopback port (default: a free range).")
 @click.option("--voters", default=100, show_default=True, help="Number of registered voters.")
 @click.option("--in-process", is_flag=True, help="Run the election in-process, without a network.")
-def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool) -> None:
+@click.option("--web", is_flag=True, help="Then open polls to vote in with a browser and print their /vote/ address.")
+def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool, web: bool) -> None:
     """Run the demonstration election on a local 4-validator, 1-observer network."""
     from node import localnet as ln
     from node.localchain import LocalChain
@@ -87,6 +88,10 @@ def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool) -> No
                                    revoters=max(1, voters // 10),
                                    rating=True, log=lambda s: click.echo(f"  {s}"))
                 elapsed = time.monotonic() - t0
+                if web:
+                    from cli.web_demo import run_web_poll
+
+                    run_web_poll(chain, admin, registrar, trustees, nodes[0].url, dir_ / "web-voters")
                 _wait_same_height(ln, nodes)
                 height = chain.state.height
             finally:

@@ -172,7 +172,7 @@ async function electionA() {
   await keyButton(page, '#cast');
   await waitScreen(page, 'castDone');
   report.a.tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
-  report.a.final = sel;
+  report.a.finals = [sel];
   await capture(page, 'cast-done');
 
   await keyButton(page, '#verify');
@@ -194,6 +194,32 @@ async function electionA() {
   report.a.reuse_error = await page.locator('.error-box').innerText();
   await capture(page, 'code-used');
   await page.context().close();
+
+  // the second code: the connection drops after the node took the ballot; the page gives
+  // the tracking code and "check now" proves the ballot was recorded
+  const p2 = await newPage('ja-JP');
+  await p2.goto(`${cfg.validator}/vote/${cfg.a}`);
+  await waitScreen(p2, 'start');
+  await p2.fill('#code', cfg.codes[1]);
+  await p2.press('#code', 'Enter');
+  await waitScreen(p2, 'ballot');
+  const sel2 = [[0, 0, 1], [0, 1, 0], [40, 40, 90]];
+  await mouseChoose(p2, sel2);
+  await p2.click('button[type=submit].primary');
+  await waitScreen(p2, 'review');
+  await p2.route('**/v1/txs?wait=commit', async (route) => {
+    await route.fetch(); // the node receives and commits it...
+    await route.abort('connectionreset'); // ...but the answer never arrives
+  });
+  await p2.click('#cast');
+  await waitScreen(p2, 'castUnknown');
+  report.a.lost_answer_tracking = (await p2.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  await capture(p2, 'cast-unknown');
+  await p2.click('#check-now');
+  await p2.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
+  report.a.lost_answer_receipt = await p2.locator('main').innerText();
+  report.a.finals.push(sel2);
+  await p2.context().close();
 }
 
 // --- B: key file, English, double click, re-vote ---------------------------------------------------

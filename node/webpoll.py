@@ -1,0 +1,205 @@
+"""A poll for people to vote in with a browser, on a running network.
+
+Used by ``ballotchain demo --web`` (a person votes at the printed ``/vote/`` address with
+the printed codes or key file) and by the browser test (``tests/web``). Officials,
+trustees and the registrar act through a chain object (``node.netchain.NetworkChain``:
+every transaction posted to the validators' API and committed), exactly as in the demo
+election (``node.scenario``).
+
+The poll has a single choice with pictures (their SHA-256 in the manifest, served as
+``data:`` URIs so no web server is needed), a multiple choice (1 to 2), and the mayor's
+pledges rated 0..100, with labels in Japanese and English.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ballot_tx.codec import hash_bytes
+from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.one_time_code import (
+    CommitCodes,
+    code_from_seed,
+    code_public_key,
+    format_code,
+)
+from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
+from ballot_tx.keys import KeyPair, dump_key_file
+from ballot_tx.manifest import Contest, Image, Label, Manifest, Option, TrusteeInfo, election_id
+from ballot_tx.state import ElectionStatus
+from ballot_tx.tx import (
+    CloseElection,
+    CreateElection,
+    OpenElection,
+    PostDecryptionShare,
+    PublishResult,
+    TrusteeCommit,
+    TrusteeShares,
+    Tx,
+    TxBody,
+    sign_tx,
+)
+
+TX_LIFETIME_MS = 600_000
+
+
+class ChainState(Protocol):
+    def election(self, eid: bytes) -> ElectionStatus | None: ...
+
+    def tally(self, eid: bytes) -> tally_crypto.EncryptedTally | None: ...
+
+    def result(self, eid: bytes) -> tally_crypto.TallyResult | None: ...
+
+
+class Chain(Protocol):
+    chain_id: bytes
+    state: ChainState
+
+    def run(self, txs: list[Tx]) -> list[bytes]: ...
+
+
+def svg(color: str, shape: str) -> bytes:
+    body = {
+        "circle": f'<circle cx="32" cy="32" r="26" fill="{color}"/>',
+        "square": f'<rect x="8" y="8" width="48" height="48" fill="{color}"/>',
+        "triangle": f'<polygon points="32,6 58,56 6,56" fill="{color}"/>',
+    }[shape]
+    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">{body}</svg>'.encode()
+
+
+def image(data: bytes, wrong: bool = False) -> Image:
+    """An option picture: its SHA-256 (deliberately wrong with ``wrong``) and a data: URI."""
+    digest = hashlib.sha256(data + (b"x" if wrong else b"")).digest()
+    return Image(digest, "data:image/svg+xml;base64," + base64.b64encode(data).decode())
+
+
+def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: int,
+                  images: bool = True, wrong_image: bool = False, hours: int = 24) -> Manifest:
+    pics = [svg("#0b6e4f", "circle"), svg("#8a3b12", "square"), svg("#3a4fa0", "triangle")]
+    park = (
+        Option("kenkyu-gakuen", Label("研究学園", "Kenkyu-gakuen"), image(pics[0], wrong_image) if images else None),
+        Option("tsukuba-center", Label("つくば駅前", "Tsukuba Center"), image(pics[1]) if images else None),
+        Option("mt-tsukuba", Label("筑波山麓", "Foot of Mt Tsukuba"), image(pics[2]) if images else None),
+    )
+    contests = (
+        Contest("park", "single", Label("新しい公園の場所", "Location of the new park"), park, 1, 1),
+        Contest(
+            "facilities", "multiple", Label("優先する施設(1〜2つ)", "Facilities to prioritise (1 to 2)"),
+            (
+                Option("library", Label("図書館", "Library"), None),
+                Option("pool", Label("市民プール", "Public pool"), None),
+                Option("clinic", Label("夜間診療所", "Night clinic"), None),
+            ),
+            1, 2,
+        ),
+        Contest(
+            "pledges", "rating", Label("市長公約の評価", "Rating of the mayor's pledges"),
+            (
+                Option("childcare", Label("子育て支援", "Childcare support"), None),
+                Option("transit", Label("公共交通", "Public transit"), None),
+                Option("digital", Label("行政のデジタル化", "Digital city hall"), None),
+            ),
+            3, 3,
+        ),
+    )
+    return Manifest(
+        version=1, name=name, title=Label(f"つくば市 住民投票 ({name})", f"Tsukuba city poll ({name})"),
+        contests=contests, eligibility=eligibility, start_ms=now_ms - 60_000,
+        end_ms=now_ms + hours * 3_600_000, revoting=eligibility == "registered-key",
+        trustees=tuple(TrusteeInfo(f"trustee-{i + 1}", k.ed25519_public, k.x25519_public)
+                       for i, k in enumerate(trustees)),
+        threshold=2, nonce=hash_bytes("web-poll-nonce", name.encode()),
+    )
+
+
+@dataclass
+class Poll:
+    """One election run for browser voters, with what its trustees hold."""
+
+    manifest: Manifest
+    coeffs: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    commitments: dict[int, tr.TrusteeCommitment] = field(default_factory=dict)
+    shares: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def eid(self) -> bytes:
+        return election_id(self.manifest)
+
+
+class PollRunner:
+    def __init__(self, chain: Chain, admin: KeyPair, registrar: KeyPair, trustees: list[KeyPair]) -> None:
+        self.chain = chain
+        self.admin = admin
+        self.registrar = registrar
+        self.trustees = trustees
+
+    def _sign(self, keys: KeyPair, body: TxBody) -> Tx:
+        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + TX_LIFETIME_MS)
+
+    def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
+        return self.chain.run([self._sign(signer, b) for b in bodies])
+
+    def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False) -> Poll:
+        m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image)
+        self.run(self.admin, [CreateElection(m)])
+        return Poll(m)
+
+    def ceremony(self, p: Poll) -> None:
+        """Every trustee commits, sends its shares, and combines what it received."""
+        m, eid = p.manifest, p.eid
+        p.coeffs = {i: tuple(tr.polynomial(m, i, k)) for i, k in enumerate(self.trustees, start=1)}
+        p.commitments = {i: tr.make_commitment(m, i, p.coeffs[i]) for i in p.coeffs}
+        self.chain.run([self._sign(self.trustees[i - 1], TrusteeCommit(eid, p.commitments[i])) for i in p.coeffs])
+        sent = {i: tr.make_shares(m, i, self.trustees[i - 1], p.coeffs[i], p.commitments[i]) for i in p.coeffs}
+        self.chain.run([self._sign(self.trustees[i - 1], TrusteeShares(eid, sent[i])) for i in p.coeffs])
+        qualified = [p.commitments[i] for i in sorted(p.commitments)]
+        for j, keys in enumerate(self.trustees, start=1):
+            received = {s.sender: tr.open_share(m, keys, p.commitments[s.sender], s)
+                        for i in p.coeffs for s in sent[i] if s.recipient == j}
+            p.shares[j] = tr.combined_share(m, j, list(p.coeffs[j]), received, qualified)
+
+    def register_codes(self, p: Poll, count: int) -> list[str]:
+        """Commit ``count`` one-time codes (deterministic: tests and demos only); printable codes."""
+        eid = p.eid
+        salt = hash_bytes("web-poll-salt", eid)
+        codes = [code_from_seed(eid, i) for i in range(count)]
+        self.run(self.registrar, [CommitCodes(eid, salt, tuple(code_public_key(eid, salt, c) for c in codes))])
+        return [format_code(c) for c in codes]
+
+    def register_key_files(self, p: Poll, out: Path, count: int, password: bytes) -> list[Path]:
+        """Register ``count`` fresh voter keys; write each as a password-protected key file."""
+        voters = [KeyPair.generate() for _ in range(count)]
+        entries = tuple(KeyEntry(k.ed25519_public, hash_bytes("web-poll-card", p.eid + bytes([i])))
+                        for i, k in enumerate(voters))
+        self.run(self.registrar, [RegisterKeys(p.eid, entries)])
+        paths = []
+        for i, k in enumerate(voters):
+            path = out / f"voter-{i}.key"
+            path.write_text(dump_key_file(k, password))
+            path.chmod(0o600)
+            paths.append(path)
+        return paths
+
+    def open(self, p: Poll) -> None:
+        self.run(self.admin, [OpenElection(p.eid)])
+
+    def finish(self, p: Poll) -> tally_crypto.TallyResult:
+        """Close, decrypt with trustees 1 and 3, publish; returns the published result."""
+        m, eid = p.manifest, p.eid
+        self.run(self.admin, [CloseElection(eid)])
+        tally = self.chain.state.tally(eid)
+        assert tally is not None
+        qualified = [p.commitments[i] for i in sorted(p.commitments)]
+        shares = [tally_crypto.make_decryption_share(m, tally, j, p.shares[j]) for j in (1, 3)]
+        self.chain.run([self._sign(self.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in shares])
+        result = tally_crypto.decrypt_tally(m, qualified, tally, shares)
+        self.run(self.admin, [PublishResult(eid, result)])
+        published = self.chain.state.result(eid)
+        assert published is not None
+        return published
