@@ -166,6 +166,26 @@ def aggregate(m: Manifest, ballots: Iterable[EncryptedBallot]) -> EncryptedTally
     )
 
 
+def merge_tallies(m: Manifest, parts: Sequence[EncryptedTally]) -> EncryptedTally:
+    """The tally of the union of disjoint ballot sets, from their partial tallies: the sum
+    is associative, so an auditor can ``aggregate`` chunks on all cores and merge here."""
+    total = empty_tally(m)
+    for t in parts:
+        if t.election_id != total.election_id or [len(s) for s in t.contests] != [
+            len(s) for s in total.contests
+        ]:
+            raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "a partial tally is for another election")
+        total = EncryptedTally(
+            total.election_id,
+            total.ballots + t.ballots,
+            tuple(
+                tuple(elgamal.add(a, b) for a, b in zip(x, y, strict=True))
+                for x, y in zip(total.contests, t.contests, strict=True)
+            ),
+        )
+    return total
+
+
 def check_tally(m: Manifest, tally: EncryptedTally) -> None:
     """Shape and points of a tally from the wire (identity allowed: a slot may sum to it)."""
     if tally.election_id != election_id(m):

@@ -126,6 +126,8 @@ def test_revoting_replaces_a_ballot(setup: Any) -> None:
         t = ty.add_ballot(t, b)
     t = ty.add_ballot(ty.subtract_ballot(t, first), second)
     assert t == ty.aggregate(M, [other, second])
+    assert ty.merge_tallies(M, [ty.aggregate(M, [other]), ty.aggregate(M, [second])]) == t
+    assert ty.merge_tallies(M, []) == ty.empty_tally(M)
     shares = [ty.make_decryption_share(M, t, j, cer.shares[j]) for j in (2, 4, 5)]
     assert ty.decrypt_tally(M, cer.commitments, t, shares).counts == expected(M, [VOTES[2], VOTES[1]])
     with pytest.raises(CryptoError) as e:
