@@ -132,10 +132,33 @@ async function loadElection() {
     throw new BallotchainError('WEB_MANIFEST_MISMATCH', 'the manifest does not hash to the election id');
   }
   validateManifest(m);
+  const status = decode('ElectionStatus', fromHex(e.status_bytes));
+  await crossCheck(e, status);
   S.manifest = m;
-  S.status = decode('ElectionStatus', fromHex(e.status_bytes));
+  S.status = status;
   await loadImages(m);
   if (!S.selections) S.selections = m.contests.map((c) => c.options.map(() => (c.kind === 'rating' ? null : 0)));
+}
+
+const same = (x, y) => (x === null || y === null ? x === y : equal(x, y));
+
+// The election key and code salt decide where the ballot goes: a node that swapped them
+// could read the vote. Ask a second node (the genesis's first observer) and refuse to go
+// on if it disagrees. If that node cannot be reached the page goes on (said in README).
+async function crossCheck(e, status) {
+  const other = observerBase();
+  if (!other || other === S.base) return;
+  let e2;
+  try {
+    e2 = await getJson(other, `/v1/elections/${toHex(S.eid)}`);
+  } catch (err) {
+    if (err.code === 'WEB_NETWORK') return;
+    throw new BallotchainError('WEB_NODES_DISAGREE', `${other} does not know this election (${err.code})`);
+  }
+  const s2 = decode('ElectionStatus', fromHex(e2.status_bytes));
+  if (e2.manifest_bytes !== e.manifest_bytes || !same(s2.joint_key, status.joint_key) || !same(s2.code_salt, status.code_salt)) {
+    throw new BallotchainError('WEB_NODES_DISAGREE', `${S.base} and ${other} give different election data`);
+  }
 }
 
 async function loadImages(m) {

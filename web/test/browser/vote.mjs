@@ -301,11 +301,51 @@ async function withRealCsp() {
   await ctx.close();
 }
 
+// Hostile nodes: each tampering must stop the page or fail the check, with its code.
+async function hostile() {
+  const realB = await (await fetch(`${cfg.validator}/v1/elections/${cfg.b}`)).json();
+  const tamper = async (page, url, edit) => {
+    await page.route(url, async (route) => {
+      const resp = await route.fetch();
+      const body = await resp.json();
+      edit(body);
+      await route.fulfill({ response: resp, json: body });
+    });
+  };
+  // the node swaps in another election's key: the observer disagrees
+  let page = await newPage('en-US');
+  await tamper(page, `${cfg.validator}/v1/elections/${cfg.a}`, (b) => { b.status_bytes = realB.status_bytes; });
+  await page.goto(`${cfg.validator}/vote/${cfg.a}`);
+  await waitScreen(page, 'fatal');
+  report.hostile = { key_swap: await page.locator('main').innerText() };
+  await capture(page, 'nodes-disagree');
+  await page.context().close();
+  // the node serves another manifest under this election id
+  page = await newPage('en-US');
+  await tamper(page, `${cfg.validator}/v1/elections/${cfg.a}`, (b) => { b.manifest_bytes = realB.manifest_bytes; });
+  await page.goto(`${cfg.validator}/vote/${cfg.a}`);
+  await waitScreen(page, 'fatal');
+  report.hostile.manifest_swap = await page.locator('main').innerText();
+  await page.context().close();
+  // the observer forges a receipt (one signature byte changed)
+  page = await newPage('en-US');
+  await tamper(page, `${cfg.observer}/v1/receipts/*`, (b) => {
+    const c = b.certificate_bytes;
+    b.certificate_bytes = c.slice(0, -2) + (c.slice(-2) === '00' ? '01' : '00');
+  });
+  await page.goto(`${cfg.validator}/vote/${cfg.b}?receipt=${report.b.tracking}`);
+  await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
+  report.hostile.forged_receipt = await page.locator('main').innerText();
+  await capture(page, 'forged-receipt');
+  await page.context().close();
+}
+
 try {
   await withRealCsp();
   await electionA();
   await electionB();
   await electionC();
+  await hostile();
 } catch (e) {
   report.failure = String(e && e.stack ? e.stack : e);
 } finally {
