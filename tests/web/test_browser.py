@@ -118,6 +118,8 @@ def test_english_key_file_voting_with_revote(run: Any) -> None:
     assert b["lang"] == "en"
     assert "KEY_WRONG_PASSWORD" in b["wrong_password"]
     assert b["first_tracking"] != b["tracking"]
+    # read aloud: every clip of the election fetched (whatever was chosen) and rendered
+    assert b["speech"] == {"clips": 23, "ok": 23}
     assert "Verified" in b["receipt"] and "3 of the city’s 4 validator nodes" in b["receipt"]
     # the double click cast once: one first ballot plus the re-vote
     assert run["status_b"].ballots_cast == 2 and run["status_b"].voters_voted == 1

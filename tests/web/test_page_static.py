@@ -93,3 +93,40 @@ def test_one_time_codes_normalize_like_python() -> None:
 
 def test_encode_roundtrip_of_manifest_used_here() -> None:
     assert decode(type(M), encode(M)) == M
+
+
+class _Backend:
+    def election(self, eid: bytes) -> dict[str, Any] | None:
+        from ballot_tx.manifest import election_id
+
+        return {"manifest_bytes": encode(M).hex()} if eid == election_id(M) else None
+
+
+async def test_read_aloud_clips_are_rendered_and_cached() -> None:
+    import shutil
+
+    import pytest
+
+    from ballot_tx.manifest import election_id
+    from node.server import BACKEND_KEY
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts install it with the speech extra)")
+    app = web.Application(middlewares=[error_middleware])
+    add_web_routes(app, GENESIS)
+    app[BACKEND_KEY] = _Backend()  # type: ignore[assignment]
+    c = TestClient(TestServer(app))
+    await c.start_server()
+    try:
+        eid = election_id(M).hex()
+        r = await c.get(f"/vote/speech/{eid}/en/c0.wav")
+        assert r.status == 200 and r.headers["Content-Type"] == "audio/wav"
+        wav = await r.read()
+        assert wav[:4] == b"RIFF" and len(wav) > 8000  # about a second of speech
+        again = await c.get(f"/vote/speech/{eid}/en/c0.wav")
+        assert await again.read() == wav  # served from the cache
+        for bad in (f"/vote/speech/{eid}/en/c9.wav", f"/vote/speech/{eid}/fr/c0.wav",
+                    f"/vote/speech/{'00' * 32}/en/c0.wav", f"/vote/speech/{eid}/en/hello.wav"):
+            assert (await c.get(bad)).status == 404, bad
+    finally:
+        await c.close()

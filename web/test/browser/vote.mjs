@@ -246,6 +246,14 @@ async function electionB() {
   await mouseChoose(page, first);
   await page.click('button[type=submit].primary');
   await waitScreen(page, 'review');
+  // read the summary aloud: the page fetches every clip of the election (23 here), not
+  // only the chosen ones, so the node cannot tell the vote from the requests
+  const clips = [];
+  page.on('response', (r) => { if (r.url().includes('/vote/speech/')) clips.push(r.status()); });
+  await page.click('button.speak');
+  await page.waitForFunction(() => true);
+  for (let i = 0; i < 600 && clips.length < 23; i++) await page.waitForTimeout(100);
+  report.b.speech = { clips: clips.length, ok: clips.filter((x) => x === 200).length };
   await page.dblclick('#cast'); // a double click must cast once
   await waitScreen(page, 'castDone');
   report.b.first_tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
