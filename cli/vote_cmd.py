@@ -8,6 +8,8 @@ against the genesis validators' keys. The node is only a messenger.
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -27,6 +29,10 @@ from cli.i18n import _, lang_option, language
 from cli.node_client import NodeError
 from cli.speech import Speaker
 from genesis.document import from_json, genesis_hash
+
+
+def _local(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
 def phase_words(phase: str) -> str:
@@ -70,6 +76,11 @@ def vote(election: str, node_url: str, key_path: Path | None, code: str | None,
         fail_localized(ErrorCode.VOTE_NOT_OPEN,
                        _("This election is not accepting ballots now (it is {phase}).").format(
                            phase=phase_words(e.phase)))
+    now_ms = int(time.time() * 1000)
+    if not e.manifest.start_ms <= now_ms < e.manifest.end_ms:
+        fail_localized(ErrorCode.VOTE_NOT_OPEN, _(
+            "Voting is open from {start} to {end}; it is not open now.").format(
+                start=_local(e.manifest.start_ms), end=_local(e.manifest.end_ms)))
     keys = _voter_keys(chain, eid, e.manifest.eligibility, e.status.code_salt, key_path, code,
                        screen)
     m = e.manifest
