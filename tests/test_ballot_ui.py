@@ -37,9 +37,9 @@ def test_japanese_voter_at_a_terminal() -> None:
     t.expect("1から3までの番号を1つ入力してください。")
     t.type("２")
     t.expect("第2問")
-    t.expect("カンマ")
+    t.expect("「、」で区切って")
     t.type("1、2、3")  # three, but at most two
-    t.expect("1つ以上2つまで選んでください。")
+    t.expect("1個以上2個まで選んでください。")
     t.type("1、3")
     t.expect("「子育て支援」の評価")
     t.type("55")
