@@ -133,6 +133,7 @@ def test_hostile_nodes_are_caught(run: Any) -> None:
     h = run["report"]["hostile"]
     assert "WEB_NODES_DISAGREE" in h["key_swap"], "a swapped election key must stop the page"
     assert "WEB_MANIFEST_MISMATCH" in h["manifest_swap"]
+    assert "WEB_WRONG_CHAIN" in h["wrong_chain"]
     assert "CONSENSUS_BAD_CERTIFICATE" in h["forged_receipt"] and "Verified" not in h["forged_receipt"]
 
 

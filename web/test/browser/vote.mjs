@@ -335,6 +335,12 @@ async function hostile() {
   await waitScreen(page, 'fatal');
   report.hostile.manifest_swap = await page.locator('main').innerText();
   await page.context().close();
+  // the address pins another chain than the node serves
+  page = await newPage('en-US');
+  await page.goto(`${cfg.validator}/vote/${cfg.a}?chain=${'00'.repeat(32)}`);
+  await waitScreen(page, 'fatal');
+  report.hostile.wrong_chain = await page.locator('main').innerText();
+  await page.context().close();
   // the observer forges a receipt (one signature byte changed)
   page = await newPage('en-US');
   await tamper(page, `${cfg.observer}/v1/receipts/*`, (b) => {
