@@ -88,6 +88,7 @@ MAX_BACKOFF = 6
 #: Messages for views up to this far ahead are held (not dropped) until the view starts.
 FUTURE_VIEWS = 2
 HOLD_PER_SENDER = 64
+VC_VIEWS_PER_SENDER = 4
 
 
 class _Stale(Exception):
@@ -140,6 +141,11 @@ class ReplicaState:
     checkpoints: CheckpointLog = field(default_factory=CheckpointLog)
     vc_sent: ViewChange | None = None
     vc_blocks: tuple[bytes, ...] = ()
+    vc_sig: bytes = b""
+    my_vcs: dict[int, tuple[ViewChange, bytes, tuple[bytes, ...]]] = field(default_factory=dict)
+    helped: set[tuple[int, int]] = field(default_factory=set)
+    sender_view: dict[int, int] = field(default_factory=dict)
+    vc_timer_running: bool = False
     view_changes: dict[int, dict[int, tuple[SignedViewChange, tuple[bytes, ...]]]] = field(
         default_factory=dict
     )
@@ -309,27 +315,46 @@ def _broadcast(
 # --- timers --------------------------------------------------------------------------
 
 
-def _arm_view_timer(st: ReplicaState, out: list[Action]) -> None:
-    backoff = min(max(0, st.view - st.progress_view), MAX_BACKOFF)
+def _arm_view_timer(st: ReplicaState, out: list[Action], backoff: bool = True) -> None:
+    doublings = min(max(0, st.view - st.progress_view), MAX_BACKOFF) if backoff else 0
     st.timer_token += 1
     st.view_timer_token = st.timer_token
-    out.append(SetTimer(VIEW_TIMER, st.timer_token, st.timeout_ms << backoff))
+    st.helped.clear()
+    out.append(SetTimer(VIEW_TIMER, st.timer_token, st.timeout_ms << doublings))
+
+
+def _arm_view_change_timer(st: ReplicaState, out: list[Action]) -> None:
+    """§4.5.2: after sending VIEW-CHANGE for v+1, start the (doubling) timer only once
+    2f+1 VIEW-CHANGEs for v+1 are in, so no replica races ahead through views alone.
+    Until then the timer only retransmits our VIEW-CHANGE (the network may have lost it)."""
+    if len(st.view_changes.get(st.view, {})) >= st.quorum:
+        st.vc_timer_running = True
+        _arm_view_timer(st, out)
+    else:
+        _arm_view_timer(st, out, backoff=False)
 
 
 def _on_start(st: ReplicaState, out: list[Action]) -> None:
-    _arm_view_timer(st, out)
     if not st.active and st.vc_sent is not None and st.vc_sent.new_view == st.view:
         sig = _sign(st, st.vc_sent)  # the same VIEW-CHANGE again (Ed25519 is deterministic)
+        st.vc_sig = sig
         st.view_changes.setdefault(st.view, {})[st.me] = (
             SignedViewChange(st.me, st.vc_sent, sig),
             (),
         )
         _broadcast(st, st.vc_sent, sig, out)
+        _arm_view_change_timer(st, out)
+    else:
+        _arm_view_timer(st, out)
     _maybe_propose(st, out)
 
 
 def _on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
     if ev.name == VIEW_TIMER and ev.token == st.view_timer_token:
+        if not st.active and not st.vc_timer_running and st.vc_sent is not None:
+            _broadcast(st, st.vc_sent, st.vc_sig, out, st.vc_blocks)  # retransmit
+            _arm_view_change_timer(st, out)
+            return
         # §4.4: the timer expired in view v -> start a view change to v+1 (a replica still
         # waiting for NEW-VIEW v+1 moves on to v+2 with a doubled timeout, §4.5.2).
         _start_view_change(st, st.view + 1, out)
@@ -403,6 +428,9 @@ def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None
 def _on_message(st: ReplicaState, msg: ConsensusMessage, out: list[Action]) -> None:
     st.verifier.require(msg.sender, msg.body, msg.signature, type(msg.body).__name__)
     body = msg.body
+    view = body.new_view if isinstance(body, ViewChange) else getattr(body, "view", 0)
+    if view > st.sender_view.get(msg.sender, 0):
+        st.sender_view[msg.sender] = view
     if isinstance(body, PrePrepare | Prepare | Commit):
         _note_height(st, msg.sender, body.height, out)
         if _early(st, body.view):
@@ -740,13 +768,17 @@ def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> No
     prepared = tuple(p for h, p in sorted(st.prepared.items()) if h > st.stable.height)
     vc = ViewChange(new_view, st.stable, prepared)
     st.vc_sent = vc
-    sig = _sign(st, vc)
+    sig = st.vc_sig = _sign(st, vc)
     blocks = tuple(st.blocks[p.block_hash] for p in prepared if p.block_hash in st.blocks)
     st.vc_blocks = blocks
+    st.my_vcs[new_view] = (vc, sig, blocks)
+    for v in sorted(st.my_vcs)[:-VC_VIEWS_PER_SENDER]:
+        del st.my_vcs[v]
     st.view_changes.setdefault(new_view, {})[st.me] = (SignedViewChange(st.me, vc, sig), blocks)
     out.append(Persist(record(st)))
     _broadcast(st, vc, sig, out, blocks)
-    _arm_view_timer(st, out)
+    st.vc_timer_running = False
+    _arm_view_change_timer(st, out)
     _try_new_view(st, out)
 
 
@@ -759,28 +791,46 @@ def _on_view_change(
     out: list[Action],
 ) -> None:
     if vc.new_view < st.view or (vc.new_view == st.view and st.active):
-        # The sender is behind: help it with the NEW-VIEW we sent, if we are that primary.
-        if st.nv_sent is not None and st.nv_sent.body.view == st.view:  # type: ignore[union-attr]
+        # The sender is behind: help it with the NEW-VIEW we sent, if we are that primary,
+        # or with the VIEW-CHANGE we sent for its view (already signed, so no new vote):
+        # without it, it may never gather 2f+1 for a view we left.
+        # Help only a sender that shows no later view, once per (sender, view) per timer
+        # period: two replicas that both moved on must not bounce old messages forever.
+        if st.sender_view.get(sender, 0) > vc.new_view or (sender, vc.new_view) in st.helped:
+            return
+        st.helped.add((sender, vc.new_view))
+        if st.nv_sent is not None and st.nv_sent.body.view == vc.new_view:  # type: ignore[union-attr]
             out.append(Send(st.nv_sent, sender))
+        elif vc.new_view in st.my_vcs:
+            mine, mine_sig, mine_blocks = st.my_vcs[vc.new_view]
+            msg = ConsensusMessage(st.me, mine, mine_sig, mine_blocks)
+            out.append(Send(msg, sender))
         return
     if sender in st.view_changes.get(vc.new_view, {}):
         return
-    if any(v > vc.new_view and sender in vcs for v, vcs in st.view_changes.items()):
-        return  # superseded: the sender already asked for a higher view
     check_view_change(st.verifier, vc, st.primary)
-    for vcs in st.view_changes.values():  # keep one VIEW-CHANGE per sender: memory is bounded
-        vcs.pop(sender, None)
     _store_blocks(st, blocks, {p.block_hash: p.height for p in vc.prepared})
     st.view_changes.setdefault(vc.new_view, {})[sender] = (
         SignedViewChange(sender, vc, sig),
         blocks,
     )
+    # memory bound: a sender's VIEW-CHANGEs for at most VC_VIEWS_PER_SENDER views
+    mine_views = sorted(v for v, vcs in st.view_changes.items() if sender in vcs)
+    for v in mine_views[:-VC_VIEWS_PER_SENDER]:
+        del st.view_changes[v][sender]
     # §4.5.2: f+1 other replicas want views above ours -> join the smallest of them.
     above = {
         (v, s) for v, vcs in st.view_changes.items() if v > st.view for s in vcs if s != st.me
     }
     if len({s for _, s in above}) >= st.f + 1:
         _start_view_change(st, min(v for v, _ in above), out)
+    if (
+        vc.new_view == st.view
+        and not st.active
+        and not st.vc_timer_running
+        and len(st.view_changes.get(st.view, {})) >= st.quorum
+    ):
+        _arm_view_change_timer(st, out)
     _try_new_view(st, out)
 
 

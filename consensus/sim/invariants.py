@@ -87,9 +87,7 @@ class Invariants:
                 for v in rec.votes
             ) or body.height <= rec.checkpoint.height
         elif isinstance(body, ViewChange):
-            ok = rec.view >= body.new_view and (
-                rec.view_change == body or rec.view > body.new_view
-            )
+            ok = encode(body) in inst.persisted_view_changes
         else:
             ok = rec.view >= body.view
         if not ok:

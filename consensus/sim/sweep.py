@@ -38,6 +38,10 @@ def main() -> None:
             failures += 1
             print(f"FAIL {e}", flush=True)
             continue
+        done = seed - args.first + 1
+        if done % 500 == 0:
+            print(f"progress {done} schedules, {failures} failures, "
+                  f"{time.process_time() - c0:.0f} s CPU, {time.time() - t0:.0f} s wall", flush=True)
         v = max(x.state.view for x in sim.honest())
         view_changed += v > 0
         max_view = max(max_view, v)

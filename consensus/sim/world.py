@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from ballot_tx.codec import encode
 from ballot_tx.keys import KeyPair, node_id
 from consensus.certificate import CommitCertificate, check_certificate
 from consensus.events import (
@@ -76,6 +77,8 @@ class SimConfig:
     proposal_delay_ms: int = 5
     #: check invariants after every step (off only for benchmarks)
     check: bool = True
+    #: a run needing more steps than this is a message storm: reported as a failure
+    max_steps: int = 200_000
 
     @property
     def f(self) -> int:
@@ -126,6 +129,7 @@ class Instance:
     record: SafetyRecord | None = None
     alive: bool = True
     epoch: int = 0
+    persisted_view_changes: set[bytes] = field(default_factory=set)
 
     @property
     def honest(self) -> bool:
@@ -225,6 +229,8 @@ class Simulation:
     def feed(self, inst: Instance, ev: Event) -> None:
         """One step of one replica, its actions carried out, invariants checked."""
         self.steps += 1
+        if self.steps > self.cfg.max_steps:
+            self.inv.fail(f"message storm: more than {self.cfg.max_steps} steps")
         _, actions = step(inst.state, ev)
         if self.cfg.check:
             self.inv.after_step(inst)
@@ -241,6 +247,8 @@ class Simulation:
                     self.broadcast(inst.index, msg, to)
             elif isinstance(a, Persist):
                 inst.record = a.record  # durable at once: the contract's strongest form
+                if a.record.view_change is not None:
+                    inst.persisted_view_changes.add(encode(a.record.view_change))
             elif isinstance(a, SetTimer):
                 self.push(self.now + a.delay_ms, "event", (inst.iid, inst.epoch, TimerFired(a.name, a.token)))
             elif isinstance(a, CancelTimer):
