@@ -8,6 +8,7 @@ localnet``, the demo, the multi-process tests and ``scripts/bench_network``.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -71,10 +72,25 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def free_base_port(count: int, start: int = 20000, end: int = 60000) -> int:
-    """A base port such that ``count`` consecutive loopback ports are free now."""
+def _ephemeral_low(default: int = 32768) -> int:
+    """Lowest port the kernel hands out to outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def free_base_port(count: int, start: int = 20000, end: int | None = None) -> int:
+    """A base port such that ``count`` consecutive loopback ports are free now.
+
+    The range stays below the kernel's ephemeral ports: a client polling a port
+    in that range before its server listens can be given that very port as its
+    own source port and connect to itself (TCP self-connect), reading back its
+    own request as the "response".
+    """
     import random
 
+    end = min(end or 65536, _ephemeral_low())
     for _ in range(200):
         base = random.randrange(start, end - count)
         ok = True
@@ -136,7 +152,7 @@ def get_text(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = No
 def status(node: LocalNode, timeout: float = 2.0) -> dict[str, Any] | None:
     try:
         doc = get_json(f"{node.url}/v1/status", timeout, node.ssl_context())
-    except (OSError, urllib.error.URLError, ValueError):
+    except (OSError, urllib.error.URLError, ValueError, http.client.HTTPException):
         return None
     return doc if isinstance(doc, dict) else None
 
