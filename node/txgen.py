@@ -13,12 +13,24 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ballot_tx.codec import encode, hash_bytes
+from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.keys import KeyPair, load_key_file
-from ballot_tx.tx import CreateElection, Tx, TxBody, sign_tx
+from ballot_tx.manifest import Manifest, election_id
+from ballot_tx.tx import (
+    CreateElection,
+    OpenElection,
+    TrusteeCommit,
+    TrusteeShares,
+    Tx,
+    TxBody,
+    sign_tx,
+)
 from genesis.document import Genesis, from_json, genesis_hash
 from node.scenario import demo_manifest
 
@@ -69,3 +81,28 @@ def post_tx(
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def election_setup(
+    net: NetKeys, m: Manifest, voters: list[KeyPair], run: Callable[[list[bytes]], None]
+) -> bytes:
+    """Create ``m``, run the trustees' ceremony, register ``voters``, open it.
+
+    ``run`` must commit the given transactions before returning (each step
+    depends on the previous one). Returns the election id.
+    """
+    eid = election_id(m)
+    run([encode(net.sign(net.admin, CreateElection(m)))])
+    coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(net.trustees, start=1)}
+    coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
+    run([encode(net.sign(net.trustees[i - 1], TrusteeCommit(eid, coms[i]))) for i in coeffs])
+    shares = {i: tr.make_shares(m, i, net.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
+    run([encode(net.sign(net.trustees[i - 1], TrusteeShares(eid, shares[i]))) for i in coeffs])
+    entries = tuple(
+        KeyEntry(v.ed25519_public, hash_bytes("txgen-card", eid + i.to_bytes(4, "big")))
+        for i, v in enumerate(voters)
+    )
+    run([encode(net.sign(net.registrar, RegisterKeys(eid, entries[i:i + 500])))
+         for i in range(0, len(entries), 500)])
+    run([encode(net.sign(net.admin, OpenElection(eid)))])
+    return eid

@@ -35,16 +35,9 @@ import aiohttp  # noqa: E402
 
 from ballot_tx.codec import encode, hash_bytes  # noqa: E402
 from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
-from ballot_tx.crypto import trustees as tr  # noqa: E402
-from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
-from ballot_tx.manifest import election_id  # noqa: E402
 from ballot_tx.tx import (  # noqa: E402
     CastBallot,
-    CreateElection,
-    OpenElection,
-    TrusteeCommit,
-    TrusteeShares,
     check_signature,
     decode_tx,
 )
@@ -52,7 +45,7 @@ from genesis.document import ConsensusParams  # noqa: E402
 from genesis.localnet import make_network  # noqa: E402
 from node import localnet as ln  # noqa: E402
 from node.scenario import demo_manifest, random_selections  # noqa: E402
-from node.txgen import NetKeys  # noqa: E402
+from node.txgen import NetKeys, election_setup  # noqa: E402
 
 PARAMS = ConsensusParams(
     max_block_txs=500, block_interval_ms=200, view_timeout_ms=4000, checkpoint_interval=10
@@ -158,22 +151,14 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             now = int(time.time() * 1000)
             m = demo_manifest(keys.trustees, now, now + 86_400_000, rating=not args.simple,
                               name=f"bench-{now}")
-            eid = election_id(m)
-            await run_all(s, urls, [encode(keys.sign(keys.admin, CreateElection(m)))])
-            coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(keys.trustees, start=1)}
-            coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
-            await run_all(s, urls, [encode(keys.sign(keys.trustees[i - 1], TrusteeCommit(eid, coms[i])))
-                                    for i in coeffs])
-            shares = {i: tr.make_shares(m, i, keys.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
-            await run_all(s, urls, [encode(keys.sign(keys.trustees[i - 1], TrusteeShares(eid, shares[i])))
-                                    for i in coeffs])
-            voters = [KeyPair.from_seed(hash_bytes("bench-voter", eid + i.to_bytes(4, "big")))
+            voters = [KeyPair.from_seed(hash_bytes("bench-voter", m.name.encode() + i.to_bytes(4, "big")))
                       for i in range(total)]
-            entries = tuple(KeyEntry(v.ed25519_public, hash_bytes("bench-card", eid + i.to_bytes(4, "big")))
-                            for i, v in enumerate(voters))
-            await run_all(s, urls, [encode(keys.sign(keys.registrar, RegisterKeys(eid, entries[i:i + 500])))
-                                    for i in range(0, total, 500)])
-            await run_all(s, urls, [encode(keys.sign(keys.admin, OpenElection(eid)))])
+            loop = asyncio.get_running_loop()
+
+            def run(txs: list[bytes]) -> None:
+                asyncio.run_coroutine_threadsafe(run_all(s, urls, txs), loop).result()
+
+            eid = await loop.run_in_executor(None, election_setup, keys, m, voters, run)
             async with s.get(f"{urls[0]}/v1/elections/{eid.hex()}") as r:
                 joint_key = bytes.fromhex((await r.json())["status"]["joint_key"])
             print(f"election {eid.hex()[:16]} open: {len(m.contests)} contests, {total} voters registered")

@@ -31,6 +31,7 @@ from tests.node.netutil import (
     committed_everywhere,
     running,
     submit,
+    wait_until,
 )
 
 
@@ -201,3 +202,33 @@ def test_conflicting_transactions_one_commits_other_gets_its_error(net: Net) -> 
     assert refused["error"].startswith("TX_"), refused
     assert _time.monotonic() - t0 < 10
     assert_same_chain(net)
+
+
+def test_end_time_closes_the_election_with_an_empty_block(net: Net) -> None:
+    """Block time drives automatic close: with nothing else to do, the primary proposes
+    one block without transactions once the end time has passed, and only then."""
+    import time as _time
+
+    from ballot_tx.keys import KeyPair
+    from node.scenario import demo_manifest
+    from node.txgen import election_setup
+
+    def run(txs: list[bytes]) -> None:
+        acks = submit(net, txs, net.validators, wait=True)
+        assert all(s == 200 for s, _ in acks), acks
+
+    now = int(_time.time() * 1000)
+    m = demo_manifest(net.keys.trustees, now, now + 8000, rating=False, name="short")
+    eid = election_setup(net.keys, m, [KeyPair.generate()], run)
+    before = assert_same_chain(net)
+    assert net.get(net.validators[0], f"/v1/elections/{eid.hex()}")["phase"] == "open"
+    _time.sleep(max(0.0, (now + 8000) / 1000 - _time.time() - 0.5))
+    assert net.heights() == {n.name: before for n in net.nodes}  # idle: no empty blocks
+
+    def closed() -> bool:
+        return all(net.get(n, f"/v1/elections/{eid.hex()}")["phase"] == "closed" for n in net.nodes)
+
+    wait_until(closed, 10, "the election closed on every node")
+    after = assert_same_chain(net)
+    assert after == before + 1
+    assert net.get(net.validators[0], f"/v1/blocks/{after}")["tx_hashes"] == []
