@@ -120,4 +120,18 @@ class NetworkChain:
             for wave in waves:
                 for i, h in zip(wave, pool.map(lambda j: self._post(encode(txs[j])), wave), strict=True):
                     hashes[i] = h
+                self._all_at(self.state.min_height)
         return hashes
+
+    def _all_at(self, height: int, timeout: float = 30.0) -> None:
+        """Wait until every validator has committed ``height``: the next transactions may
+        depend on it and go to any of them (admission checks against the node's own tip)."""
+        deadline = time.monotonic() + timeout
+        for url in self.urls:
+            while True:
+                doc = _get(f"{url}/v1/status")
+                if doc is not None and int(doc["height"]) >= height:
+                    break
+                if time.monotonic() > deadline:
+                    raise NetworkError(ErrorCode.NODE_UNAVAILABLE, f"{url} did not reach height {height}")
+                time.sleep(0.05)

@@ -70,6 +70,13 @@ async def run_all(session: aiohttp.ClientSession, urls: list[str], txs: list[byt
     for status, doc in res:
         if status != 200:
             raise SystemExit(f"setup transaction refused: {status} {doc}")
+    top = max(doc["height"] for _, doc in res)
+    for url in urls:  # the next step may go to any validator: let each have this block
+        while True:
+            async with session.get(f"{url}/v1/status") as r:
+                if (await r.json())["height"] >= top:
+                    break
+            await asyncio.sleep(0.05)
 
 
 async def max_rate(session: aiohttp.ClientSession, urls: list[str], ballots: list[bytes],

@@ -216,6 +216,10 @@ def test_end_time_closes_the_election_with_an_empty_block(net: Net) -> None:
     def run(txs: list[bytes]) -> None:
         acks = submit(net, txs, net.validators, wait=True)
         assert all(s == 200 for s, _ in acks), acks
+        # the next step may go to any validator: let all of them have this block first
+        top = max(d["height"] for _, d in acks)
+        wait_until(lambda: all((h or 0) >= top for h in net.heights(net.validators).values()),
+                   10, f"validators at height {top}")
 
     now = int(_time.time() * 1000)
     m = demo_manifest(net.keys.trustees, now, now + 8000, rating=False, name="short")
