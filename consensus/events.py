@@ -4,10 +4,13 @@
 out the actions **in list order**. The ordering contract the node must honour:
 
 1. ``Persist(record)`` must be durable (fsync / synced WriteBatch) before any later action
-   in the same list is carried out. Every ``Send`` of a message this replica signed is
-   preceded, in the same list, by a ``Persist`` whose record already contains it, so after
-   a crash the replica restored from the last durable record never signs a conflicting
-   message (``init_state(..., persisted=record)``).
+   in the same list is carried out. The first ``Send`` of every PRE-PREPARE, PREPARE,
+   COMMIT, VIEW-CHANGE and NEW-VIEW this replica signs is preceded, in the same list, by a
+   ``Persist`` whose record already contains it, so after a crash the replica restored
+   from the last durable record never signs a conflicting message
+   (``init_state(..., persisted=record)``). Re-sends of messages persisted earlier and
+   CHECKPOINTs (a function of the durably committed chain) have no ``Persist`` of their
+   own. The simulation checks this contract on every send.
 2. ``CommitBlock(height, block, certificate)`` stores block + certificate atomically and
    then executes the block; the node reports the resulting state root with an
    ``Executed(height, state_root)`` event. Heights arrive strictly in order 1, 2, 3, ...
