@@ -161,10 +161,6 @@ class ConsensusMessage(Wire):
     blocks: Annotated[tuple[bytes, ...], MaxLen(MAX_PROOFS)] = ()
 
 
-def signed_bytes(body: Wire) -> bytes:
-    return encode(body)
-
-
 def encode_message(msg: ConsensusMessage) -> bytes:
     return encode(msg)
 

@@ -854,7 +854,7 @@ def _try_new_view(st: ReplicaState, out: list[Action]) -> None:
             blocks.append(st.blocks[d])
     nv = NewView(v, tuple(sorted((s for s, _ in chosen), key=lambda s: s.sender)), tuple(o))
     sig = _sign(st, nv)
-    _enter_view(st, nv, cp, out, persist_first=True)
+    _enter_view(st, nv, cp, out)
     st.nv_sent = _broadcast(st, nv, sig, out, tuple(blocks))
 
 
@@ -867,12 +867,10 @@ def _on_new_view(
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_NEW_VIEW, "new view not from its primary")
     cp, entries = check_new_view(st.verifier, nv, st.primary)
     _store_blocks(st, blocks, dict((d, h) for h, d in entries))
-    _enter_view(st, nv, cp, out, persist_first=True)
+    _enter_view(st, nv, cp, out)
 
 
-def _enter_view(
-    st: ReplicaState, nv: NewView, cp: CheckpointProof, out: list[Action], persist_first: bool
-) -> None:
+def _enter_view(st: ReplicaState, nv: NewView, cp: CheckpointProof, out: list[Action]) -> None:
     """Adopt min-s's checkpoint, log O as pre-prepares of the new view, prepare them."""
     assert st.stable is not None
     st.view, st.active = nv.view, True
@@ -886,8 +884,7 @@ def _enter_view(
         slot = _slot(st, nv.view, e.height)
         slot.pp_hash, slot.pp_sig = e.block_hash, e.signature
         st.block_height.setdefault(e.block_hash, e.height)
-    if persist_first:
-        out.append(Persist(record(st)))
+    out.append(Persist(record(st)))
     _arm_view_timer(st, out)
     for e in nv.pre_prepares:
         _try_prepare(st, nv.view, e.height, out)

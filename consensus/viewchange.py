@@ -38,7 +38,6 @@ from consensus.messages import (
     Prepare,
     PreparedProof,
     PrePrepare,
-    SignedViewChange,
     ViewChange,
 )
 from consensus.verify import Verifier
@@ -151,7 +150,3 @@ def check_new_view(
         if not verifier.valid(primary, pp, entry.signature):
             raise bad(f"pre-prepare for height {entry.height} has a bad signature")
     return cp, entries
-
-
-def signed_view_change(sender: int, vc: ViewChange, signature: bytes) -> SignedViewChange:
-    return SignedViewChange(sender, vc, signature)
