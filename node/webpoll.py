@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -139,11 +141,40 @@ class PollRunner:
         self.registrar = registrar
         self.trustees = trustees
 
+    def _settle(self, timeout: float = 30.0) -> None:
+        """Wait until every validator has applied what was committed so far.
+
+        A transaction is admitted against the receiving validator's state: right after a
+        phase change (close, then decryption shares) a validator one block behind would
+        refuse it (TX_WRONG_PHASE). ``NetworkChain`` exposes its validator URLs and the
+        height it has seen committed; an in-process chain has nothing to wait for.
+        """
+        urls = getattr(self.chain, "urls", None)
+        height = getattr(self.chain.state, "min_height", 0)
+        if not urls or not height:
+            return
+        deadline = time.monotonic() + timeout
+        for url in urls:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/v1/status", timeout=5) as r:  # noqa: S310 - node URLs from config
+                        if int(json.loads(r.read())["height"]) >= height:
+                            break
+                except (OSError, ValueError, KeyError):
+                    pass
+                if time.monotonic() > deadline:
+                    return  # let the transaction itself report what is wrong
+                time.sleep(0.05)
+
+    def _commit(self, txs: list[Tx]) -> list[bytes]:
+        self._settle()
+        return self.chain.run(txs)
+
     def _sign(self, keys: KeyPair, body: TxBody) -> Tx:
         return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + TX_LIFETIME_MS)
 
     def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
-        return self.chain.run([self._sign(signer, b) for b in bodies])
+        return self._commit([self._sign(signer, b) for b in bodies])
 
     def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False) -> Poll:
         m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image)
@@ -155,9 +186,9 @@ class PollRunner:
         m, eid = p.manifest, p.eid
         p.coeffs = {i: tuple(tr.polynomial(m, i, k)) for i, k in enumerate(self.trustees, start=1)}
         p.commitments = {i: tr.make_commitment(m, i, p.coeffs[i]) for i in p.coeffs}
-        self.chain.run([self._sign(self.trustees[i - 1], TrusteeCommit(eid, p.commitments[i])) for i in p.coeffs])
+        self._commit([self._sign(self.trustees[i - 1], TrusteeCommit(eid, p.commitments[i])) for i in p.coeffs])
         sent = {i: tr.make_shares(m, i, self.trustees[i - 1], p.coeffs[i], p.commitments[i]) for i in p.coeffs}
-        self.chain.run([self._sign(self.trustees[i - 1], TrusteeShares(eid, sent[i])) for i in p.coeffs])
+        self._commit([self._sign(self.trustees[i - 1], TrusteeShares(eid, sent[i])) for i in p.coeffs])
         qualified = [p.commitments[i] for i in sorted(p.commitments)]
         for j, keys in enumerate(self.trustees, start=1):
             received = {s.sender: tr.open_share(m, keys, p.commitments[s.sender], s)
@@ -197,7 +228,7 @@ class PollRunner:
         assert tally is not None
         qualified = [p.commitments[i] for i in sorted(p.commitments)]
         shares = [tally_crypto.make_decryption_share(m, tally, j, p.shares[j]) for j in (1, 3)]
-        self.chain.run([self._sign(self.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in shares])
+        self._commit([self._sign(self.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in shares])
         result = tally_crypto.decrypt_tally(m, qualified, tally, shares)
         self.run(self.admin, [PublishResult(eid, result)])
         published = self.chain.state.result(eid)

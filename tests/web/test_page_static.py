@@ -123,6 +123,8 @@ async def test_read_aloud_clips_are_rendered_and_cached() -> None:
         assert r.status == 200 and r.headers["Content-Type"] == "audio/wav"
         wav = await r.read()
         assert wav[:4] == b"RIFF" and len(wav) > 8000  # about a second of speech
+        ja = await c.get(f"/vote/speech/{eid}/ja/c0o1.wav")  # Open JTalk reads the kanji label
+        assert ja.status == 200 and (await ja.read())[:4] == b"RIFF"
         again = await c.get(f"/vote/speech/{eid}/en/c0.wav")
         assert await again.read() == wav  # served from the cache
         for bad in (f"/vote/speech/{eid}/en/c9.wav", f"/vote/speech/{eid}/fr/c0.wav",
