@@ -80,3 +80,14 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert "Traceback" not in p.stderr and "KEY_FILE_MALFORMED" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_readme_cli_reference_is_current() -> None:
+    from cli.reference import readme_with_reference
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert readme == readme_with_reference(readme, cli), (
+        "README's CLI reference is stale: run `python -m cli.reference --readme`"
+    )
+    for name in ("election create", "vote", "receipt verify", "audit", "node start"):
+        assert f"`ballotchain {name}" in readme
