@@ -1,4 +1,4 @@
-"""The deterministic state machine: ``apply_block(state, block, cache) -> state``.
+"""The deterministic state machine: ``apply_block(state, block, checker) -> state``.
 
 State is a set of (key, value) records, each value a canonical encoding, so two
 machines that applied the same blocks hold byte-identical records. The state
@@ -30,12 +30,12 @@ applied or rejected with a ``TxError`` code; ``apply_block`` turns the first
 rejection into a ``BlockError`` naming the transaction's index, and a block
 with an invalid transaction is invalid as a whole.
 
-Verify once: proof and signature checking is nearly all of the cost. When the
-mempool admits a transaction (``check_tx``), its verdict is recorded in a
-``VerifiedCache`` by transaction hash; ``apply_block`` skips those checks for
-cached hashes. A verdict stays true because everything a proof is checked
-against (manifest, joint key, commitments, the closed tally) never changes once
-the check was possible, and the transaction hash covers the rest.
+Checks: every signature and proof goes through a ``checks.Checker``; the rules
+below call it unconditionally and read as the specification. A node passes a
+``checks.MemoChecker``, which remembers positive verdicts under keys naming
+every input of the check (transaction hash *and* joint key, commitments, tally),
+so a verdict reached at admission or on a proposal that was later abandoned is
+reused only where the same check would pass again (``checks.py`` says why).
 
 Snapshots: a ``State`` is an overlay of one block's writes on its parent,
 ending in a ``Base`` (a dict in memory, or the node's LevelDB). Applying never
@@ -46,13 +46,13 @@ stay valid; older snapshots report ``STATE_STALE`` if read.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Annotated, Any, Protocol, TypeVar
 
 from ballot_tx.block import Block, check_tx_root, tx_hash
+from ballot_tx.checks import Checker, ballot_key, signature_key
 from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, digest, encode
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
@@ -318,33 +318,6 @@ def iter_layers(state: State) -> Iterator[State]:
         s = s.parent
 
 
-# --- verify-once cache -------------------------------------------------------------
-
-
-class VerifiedCache:
-    """Hashes of transactions whose signature and proofs already verified (bounded, LRU).
-
-    Only positive verdicts are kept; a hash in the cache means "every check that
-    depends only on the transaction bytes and on immutable election data passed".
-    """
-
-    def __init__(self, max_entries: int = 200_000) -> None:
-        self.max_entries = max_entries
-        self._d: OrderedDict[bytes, None] = OrderedDict()
-
-    def __contains__(self, h: object) -> bool:
-        return h in self._d
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-    def add(self, h: bytes) -> None:
-        self._d[h] = None
-        self._d.move_to_end(h)
-        while len(self._d) > self.max_entries:
-            self._d.popitem(last=False)
-
-
 # --- one block's execution ---------------------------------------------------------
 
 
@@ -356,11 +329,11 @@ class _Exec:
     """Scratch space for one block (or one mempool check): reads through to the state,
     keeps decoded objects it touched, and writes canonical records at the end."""
 
-    def __init__(self, state: State, time_ms: int, cache: VerifiedCache | None) -> None:
+    def __init__(self, state: State, time_ms: int, checker: Checker | None) -> None:
         self.state = state
         self.chain = state.chain
         self.t = time_ms
-        self.cache = cache
+        self.checker = Checker() if checker is None else checker
         self.raw: dict[bytes, bytes | None] = {}
         self.objs: dict[bytes, Wire | None] = {}
         self.dirty: set[bytes] = set()
@@ -471,7 +444,7 @@ def _crypto(code: ErrorCode, fn: Callable[[], Any]) -> Any:
 # --- transaction handlers ----------------------------------------------------------
 
 
-def _create(x: _Exec, tx: Tx, b: CreateElection, verified: bool) -> None:
+def _create(x: _Exec, tx: Tx, b: CreateElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     m = b.manifest
     _crypto(ErrorCode.TX_BAD_MANIFEST, lambda: validate_manifest(m))
@@ -493,19 +466,18 @@ def _ceremony_step(x: _Exec, tx: Tx, eid: bytes) -> tuple[Manifest, ElectionStat
     return m, st, i
 
 
-def _trustee_commit(x: _Exec, tx: Tx, b: TrusteeCommit, verified: bool) -> None:
+def _trustee_commit(x: _Exec, tx: Tx, b: TrusteeCommit) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     key = _k(b"C", b.election_id, _i(i))
     if x.get(key) is not None:
         raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {i} already posted its commitment")
     if b.commitment.index != i:
         raise _tx_error(ErrorCode.TX_BAD_COMMITMENT, f"commitment names trustee {b.commitment.index}, signer is {i}")
-    if not verified:
-        _crypto(ErrorCode.TX_BAD_COMMITMENT, lambda: trustee_crypto.verify_commitment(m, b.commitment))
+    _crypto(ErrorCode.TX_BAD_COMMITMENT, lambda: x.checker.commitment(x.current, m, b.commitment))
     x.put(key, encode(b.commitment))
 
 
-def _trustee_shares(x: _Exec, tx: Tx, b: TrusteeShares, verified: bool) -> None:
+def _trustee_shares(x: _Exec, tx: Tx, b: TrusteeShares) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     key = _k(b"S", b.election_id, _i(i))
     if x.get(key) is not None:
@@ -523,7 +495,7 @@ def _trustee_shares(x: _Exec, tx: Tx, b: TrusteeShares, verified: bool) -> None:
     x.put(key, encode(b))
 
 
-def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint, verified: bool) -> None:
+def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     c = b.complaint
     if c.accuser != i or c.election_id != b.election_id:
@@ -539,7 +511,7 @@ def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint, verified: bool) ->
     x.put(key, encode(c))
 
 
-def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal, verified: bool) -> None:
+def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     r = b.reveal
     if r.dealer != i:
@@ -553,8 +525,7 @@ def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal, verified: bool) -> None:
         raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {i} already answered this complaint")
     com = _decode_opt(trustee_crypto.TrusteeCommitment, x.get(_k(b"C", b.election_id, _i(i))))
     assert com is not None, "shares (and so complaints) need a commitment first"
-    if not verified:
-        _crypto(ErrorCode.TX_BAD_REVEAL, lambda: trustee_crypto.verify_reveal(m, com, r))
+    _crypto(ErrorCode.TX_BAD_REVEAL, lambda: x.checker.reveal(x.current, m, com, r))
     x.put(key, encode(r))
 
 
@@ -586,7 +557,7 @@ def _commitments(
     return out
 
 
-def _open(x: _Exec, tx: Tx, b: OpenElection, verified: bool) -> None:
+def _open(x: _Exec, tx: Tx, b: OpenElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     eid = b.election_id
     m = x.manifest(eid)
@@ -605,7 +576,7 @@ def _open(x: _Exec, tx: Tx, b: OpenElection, verified: bool) -> None:
     x.set_open_ids((*x.open_ids(), eid))
 
 
-def _register(x: _Exec, tx: Tx, b: Any, verified: bool) -> None:
+def _register(x: _Exec, tx: Tx, b: Any) -> None:
     _require(x.chain.registrars, tx.signer, "registrar")
     eid = b.election_id
     m = x.manifest(eid)
@@ -649,7 +620,7 @@ def _voting(x: _Exec, tx: Tx, eid: bytes) -> tuple[Manifest, ElectionStatus, Vot
     return m, st, decode(VoterRecord, data)
 
 
-def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
+def _cast(x: _Exec, tx: Tx, b: CastBallot) -> None:
     eid = b.election_id
     m, st, voter = _voting(x, tx, eid)
     if voter.ballots:
@@ -661,11 +632,7 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
     key = st.joint_key
     if b.ballot.election_id != eid:
         raise _tx_error(ErrorCode.TX_BAD_BALLOT, "the ballot is for another election")
-    if not verified:
-        _crypto(
-            ErrorCode.TX_BAD_BALLOT,
-            lambda: ballot_crypto.verify_ballot(m, key, tx.signer, b.ballot),
-        )
+    _crypto(ErrorCode.TX_BAD_BALLOT, lambda: x.checker.ballot(x.current, m, key, tx.signer, b.ballot))
     tkey = _k(b"T", eid)
     tally = x.obj(tally_crypto.EncryptedTally, tkey)
     assert tally is not None
@@ -710,20 +677,19 @@ def _ballot_from_ciphertexts(m: Manifest, eid: bytes, data: bytes) -> ballot_cry
     return ballot_crypto.EncryptedBallot(eid, tuple(contests))
 
 
-def _spoil(x: _Exec, tx: Tx, b: SpoilBallot, verified: bool) -> None:
+def _spoil(x: _Exec, tx: Tx, b: SpoilBallot) -> None:
     eid = b.election_id
     m, st, _ = _voting(x, tx, eid)
     assert st.joint_key is not None
     key = st.joint_key
-    if not verified:
-        _crypto(
-            ErrorCode.TX_BAD_SPOIL,
-            lambda: ballot_crypto.verify_spoiled(m, key, tx.signer, b.ballot, b.secrets),
-        )
+    _crypto(
+        ErrorCode.TX_BAD_SPOIL,
+        lambda: x.checker.spoiled(x.current, m, key, tx.signer, b.ballot, b.secrets),
+    )
     x.set_status(eid, replace(st, spoiled=st.spoiled + 1))
 
 
-def _close(x: _Exec, tx: Tx, b: CloseElection, verified: bool) -> None:
+def _close(x: _Exec, tx: Tx, b: CloseElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     st = x.status(b.election_id)
     _require_phase(st, Phase.OPEN)
@@ -735,7 +701,7 @@ def _close_now(x: _Exec, eid: bytes, st: ElectionStatus) -> None:
     x.set_open_ids(tuple(i for i in x.open_ids() if i != eid))
 
 
-def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare, verified: bool) -> None:
+def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare) -> None:
     eid = b.election_id
     m = x.manifest(eid)
     i = _trustee_index(m, tx.signer)
@@ -746,18 +712,17 @@ def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare, verified: bool) 
     key = _k(b"D", eid, _i(i))
     if x.get(key) is not None:
         raise _tx_error(ErrorCode.TX_SHARE_DUPLICATE, f"trustee {i} already posted its decryption share")
-    if not verified:
-        tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
-        assert tally is not None
-        coms = _commitments(x.get, eid, st.qualified)
-        _crypto(
-            ErrorCode.TX_BAD_DECRYPTION_SHARE,
-            lambda: tally_crypto.verify_decryption_share(m, coms, tally, b.share),
-        )
+    tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
+    assert tally is not None
+    coms = _commitments(x.get, eid, st.qualified)
+    _crypto(
+        ErrorCode.TX_BAD_DECRYPTION_SHARE,
+        lambda: x.checker.decryption_share(x.current, m, coms, tally, b.share),
+    )
     x.put(key, encode(b.share))
 
 
-def _publish(x: _Exec, tx: Tx, b: PublishResult, verified: bool) -> None:
+def _publish(x: _Exec, tx: Tx, b: PublishResult) -> None:
     eid = b.election_id
     m = x.manifest(eid)
     if tx.signer not in x.chain.admins:
@@ -771,17 +736,16 @@ def _publish(x: _Exec, tx: Tx, b: PublishResult, verified: bool) -> None:
             shares.append(s)
     tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
     assert tally is not None
-    if not verified:
-        coms = _commitments(x.get, eid, st.qualified)
-        _crypto(
-            ErrorCode.TX_BAD_RESULT,
-            lambda: tally_crypto.verify_result(m, coms, tally, shares, b.result),
-        )
+    coms = _commitments(x.get, eid, st.qualified)
+    _crypto(
+        ErrorCode.TX_BAD_RESULT,
+        lambda: x.checker.result(x.current, m, coms, tally, shares, b.result),
+    )
     x.put(_k(b"R", eid), encode(b.result))
     x.set_status(eid, replace(st, phase=int(Phase.DECIDED)))
 
 
-_HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any, bool], None]] = {
+_HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any], None]] = {
     CreateElection: _create,
     TrusteeCommit: _trustee_commit,
     TrusteeShares: _trustee_shares,
@@ -796,7 +760,7 @@ _HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any, bool], None]] = {
 }
 
 
-def _handler(body: TxBody) -> Callable[[_Exec, Tx, Any, bool], None]:
+def _handler(body: TxBody) -> Callable[[_Exec, Tx, Any], None]:
     h = _HANDLERS.get(type(body))
     return h if h is not None else _register
 
@@ -812,14 +776,10 @@ def _apply_tx(x: _Exec, tx: Tx, h: bytes, raw: bytes | None = None) -> None:
     seen_key = _k(b"X", h)
     if x.get(seen_key) is not None:
         raise _tx_error(ErrorCode.TX_DUPLICATE, f"{tx.kind} transaction {h.hex()[:16]} was already included")
-    verified = x.cache is not None and h in x.cache
-    if not verified:
-        check_signature(tx, x.chain.chain_id, raw)
     x.current = h
-    _handler(tx.body)(x, tx, tx.body, verified)
+    x.checker.signature(h, tx, x.chain.chain_id, raw)
+    _handler(tx.body)(x, tx, tx.body)
     x.put(seen_key, tx.expires_ms.to_bytes(8, "big"))
-    if x.cache is not None and not verified:
-        x.cache.add(h)
 
 
 def _auto_close(x: _Exec) -> None:
@@ -872,14 +832,14 @@ def _finish(state: State, x: _Exec, height: int, block_hash: bytes) -> State:
     return State(state.chain, state.base, lt, height, block_hash, x.t, parent=state, writes=final)
 
 
-def apply_block(state: State, block: Block, cache: VerifiedCache | None = None) -> State:
+def apply_block(state: State, block: Block, checker: Checker | None = None) -> State:
     """The state after ``block``, or ``BlockError`` (with ``tx_index`` for a bad transaction).
 
-    ``cache`` holds verdicts of transactions verified before (mempool); apply adds
-    the ones it verifies itself.
+    ``checker`` runs (or recalls) the signature and proof checks; the default runs
+    them all.
     """
     check_header(state, block)
-    x = _Exec(state, block.header.time_ms, cache)
+    x = _Exec(state, block.header.time_ms, checker)
     _auto_close(x)
     for i, raw in enumerate(block.txs):
         try:
@@ -890,17 +850,17 @@ def apply_block(state: State, block: Block, cache: VerifiedCache | None = None) 
     return _finish(state, x, block.height, block.hash)
 
 
-def check_tx(state: State, tx: Tx | bytes, now_ms: int, cache: VerifiedCache | None = None) -> bytes:
+def check_tx(state: State, tx: Tx | bytes, now_ms: int, checker: Checker | None = None) -> bytes:
     """Admission check for the mempool: would ``tx`` apply on ``state`` at time ``now_ms``?
 
     Runs every stateless and stateful rule (auto-closing elections whose end time
     passed, as the next block would), raises ``TxError`` with the rule's code, and
-    on success records the verdict in ``cache``. Returns the transaction hash.
+    on success leaves the verdicts in ``checker``. Returns the transaction hash.
     """
     raw = tx if isinstance(tx, bytes) else encode(tx)
     decoded = decode_tx(raw) if isinstance(tx, bytes) else tx
     h = tx_hash(raw)
-    x = _Exec(state, now_ms, cache)
+    x = _Exec(state, now_ms, checker)
     _auto_close(x)
     _apply_tx(x, decoded, h, raw)
     return h
@@ -910,14 +870,14 @@ def select_txs(
     state: State,
     candidates: list[bytes],
     time_ms: int,
-    cache: VerifiedCache | None = None,
+    checker: Checker | None = None,
     limit: int | None = None,
 ) -> tuple[list[bytes], list[tuple[int, TxError]]]:
     """For a proposer: the candidates that apply, in order, on ``state`` at ``time_ms``
     (each checked against the ones kept before it), and the rejected ones by index
     with their error. A transaction valid alone but conflicting with an earlier one
     (a second ballot with one code, say) is dropped instead of spoiling the block."""
-    x = _Exec(state, time_ms, cache)
+    x = _Exec(state, time_ms, checker)
     _auto_close(x)
     max_txs = state.chain.genesis.params.max_block_txs if limit is None else limit
     kept: list[bytes] = []
@@ -977,8 +937,9 @@ def proof_batches(state: State, block: Block, parts: int) -> list[ProofBatch]:
 
 
 def verify_batch(batch: ProofBatch) -> list[bytes]:
-    """The hashes of the batch's transactions whose signature and proofs verify
-    (the rest are left to ``apply_block``, which will name their error)."""
+    """Verdict keys (``checks.signature_key`` and ``checks.ballot_key``) of the batch's
+    transactions whose signature and proofs verify, for ``MemoChecker.add`` (the rest
+    are left to ``apply_block``, which will name their error)."""
     manifests = {eid: decode(Manifest, mb) for eid, (mb, _) in batch.elections.items()}
     ok = []
     for raw in batch.txs:
@@ -996,5 +957,6 @@ def verify_batch(batch: ProofBatch) -> list[bytes]:
                 ballot_crypto.verify_spoiled(m, key, tx.signer, body.ballot, body.secrets)
         except BallotchainError:
             continue
-        ok.append(tx_hash(raw))
+        h = tx_hash(raw)
+        ok += [signature_key(h, batch.chain_id), ballot_key(h, key)]
     return ok

@@ -22,9 +22,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from ballot_tx.block import Block, make_block
+from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
+from ballot_tx.state import State, apply_block, check_tx, select_txs
 from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
@@ -50,7 +51,7 @@ class Ledger:
         self.genesis = genesis
         self.chain_id = chain_id
         self.state: State = store.state()
-        self.cache = VerifiedCache()
+        self.checker = MemoChecker()
         self._decoded: OrderedDict[bytes, Block] = OrderedDict()
         self._executed: OrderedDict[bytes, State] = OrderedDict()
 
@@ -116,7 +117,7 @@ class Ledger:
         """The state after ``b`` (memoized by block hash until it is committed)."""
         s = self._executed.get(b.hash)
         if s is None:
-            s = apply_block(self._parent(b), b, self.cache)
+            s = apply_block(self._parent(b), b, self.checker)
             self._executed[b.hash] = s
             while len(self._executed) > _EXECUTED_MAX:
                 self._executed.popitem(last=False)
@@ -152,7 +153,7 @@ class Ledger:
     def check_tx(self, raw: bytes) -> tuple[bytes, object]:
         """Admission: decode and check ``raw`` against the tip state at the current time."""
         tx = decode_tx(raw)
-        h = check_tx(self.state, raw, self.next_time_ms(), self.cache)
+        h = check_tx(self.state, raw, self.next_time_ms(), self.checker)
         return h, tx
 
     def next_time_ms(self) -> int:
@@ -169,7 +170,7 @@ class Ledger:
         so the primary never proposes a block that honest replicas refuse.
         """
         t = self.next_time_ms()
-        kept, rejected = select_txs(self.state, list(txs), t, self.cache, limit)
+        kept, rejected = select_txs(self.state, list(txs), t, self.checker, limit)
         b = make_block(height, prev_hash, t, proposer, self.state.root, kept)
         self.execute(b)
         return b, [(i, e) for i, e in rejected]
