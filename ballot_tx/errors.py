@@ -98,6 +98,7 @@ class ErrorCode(StrEnum):
     BLOCK_BAD_TX_ROOT = "BLOCK_BAD_TX_ROOT"
     BLOCK_BAD_STATE_ROOT = "BLOCK_BAD_STATE_ROOT"
     BLOCK_TOO_MANY_TXS = "BLOCK_TOO_MANY_TXS"
+    BLOCK_TOO_LARGE = "BLOCK_TOO_LARGE"
     BLOCK_BAD_PROOF = "BLOCK_BAD_PROOF"
     # --- consensus (consensus/) ---------------------------------------------------
     CONSENSUS_BAD_MESSAGE = "CONSENSUS_BAD_MESSAGE"
@@ -112,6 +113,7 @@ class ErrorCode(StrEnum):
     CONSENSUS_BAD_NEW_VIEW = "CONSENSUS_BAD_NEW_VIEW"
     CONSENSUS_BAD_CHECKPOINT = "CONSENSUS_BAD_CHECKPOINT"
     CONSENSUS_BAD_RECORD = "CONSENSUS_BAD_RECORD"
+    CONSENSUS_UNTIMELY = "CONSENSUS_UNTIMELY"
     # --- node runtime and HTTP API (node/) -----------------------------------------
     API_BAD_REQUEST = "API_BAD_REQUEST"
     API_NOT_FOUND = "API_NOT_FOUND"
@@ -262,6 +264,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.BLOCK_BAD_TX_ROOT: "the block's transaction Merkle root does not match its transactions",
     ErrorCode.BLOCK_BAD_STATE_ROOT: "the block's state root differs from the state after the previous block",
     ErrorCode.BLOCK_TOO_MANY_TXS: "the block holds more transactions than genesis allows",
+    ErrorCode.BLOCK_TOO_LARGE: "the block's transactions total more bytes than genesis max_block_bytes allows",
     ErrorCode.BLOCK_BAD_PROOF: "a Merkle inclusion proof does not verify",
     # consensus
     ErrorCode.CONSENSUS_BAD_MESSAGE: "a consensus message is malformed or wrongly signed",
@@ -276,6 +279,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.CONSENSUS_BAD_NEW_VIEW: "a NEW-VIEW's view changes or pre-prepares do not check out",
     ErrorCode.CONSENSUS_BAD_CHECKPOINT: "a checkpoint proof lacks 2f+1 matching valid signatures",
     ErrorCode.CONSENSUS_BAD_RECORD: "the persisted consensus record is damaged or for another chain",
+    ErrorCode.CONSENSUS_UNTIMELY: "a proposal's block time is outside the timeliness window when it arrived (not prepared)",
     # node runtime and HTTP API
     ErrorCode.API_BAD_REQUEST: "the HTTP request is malformed",
     ErrorCode.API_NOT_FOUND: "no such route, block, transaction, election or receipt",

@@ -179,6 +179,8 @@ class MemoryBase:
 class _Params(Protocol):
     @property
     def max_block_txs(self) -> int: ...
+    @property
+    def max_block_bytes(self) -> int: ...
 
 
 class _Member(Protocol):
@@ -811,9 +813,20 @@ def check_header(state: State, block: Block) -> None:
             ErrorCode.BLOCK_TOO_MANY_TXS,
             f"block {h.height} has {len(block.txs)} transactions > {g.params.max_block_txs}",
         )
+    size = block_bytes(block.txs)
+    if size > g.params.max_block_bytes:
+        raise BlockError(
+            ErrorCode.BLOCK_TOO_LARGE,
+            f"block {h.height} transactions total {size} bytes > {g.params.max_block_bytes}",
+        )
     if h.state_root != state.root:
         raise BlockError(ErrorCode.BLOCK_BAD_STATE_ROOT, f"block {h.height} state root differs from the state it extends")
     check_tx_root(block)
+
+
+def block_bytes(txs: tuple[bytes, ...] | list[bytes]) -> int:
+    """What ``max_block_bytes`` limits: the sum of the transactions' encoded lengths."""
+    return sum(len(t) for t in txs)
 
 
 def _finish(state: State, x: _Exec, height: int, block_hash: bytes) -> State:
@@ -876,15 +889,21 @@ def select_txs(
     """For a proposer: the candidates that apply, in order, on ``state`` at ``time_ms``
     (each checked against the ones kept before it), and the rejected ones by index
     with their error. A transaction valid alone but conflicting with an earlier one
-    (a second ballot with one code, say) is dropped instead of spoiling the block."""
+    (a second ballot with one code, say) is dropped instead of spoiling the block.
+    The block stays within ``max_block_bytes``: a candidate that would overflow it is
+    left for a later block (not rejected)."""
     x = _Exec(state, time_ms, checker)
     _auto_close(x)
-    max_txs = state.chain.genesis.params.max_block_txs if limit is None else limit
+    params = state.chain.genesis.params
+    max_txs = params.max_block_txs if limit is None else limit
+    room = params.max_block_bytes
     kept: list[bytes] = []
     rejected: list[tuple[int, TxError]] = []
     for i, raw in enumerate(candidates):
         if len(kept) >= max_txs:
             break
+        if len(raw) > room:
+            continue
         mark = len(x.journal)
         try:
             _apply_tx(x, decode_tx(raw), tx_hash(raw), raw)
@@ -893,6 +912,7 @@ def select_txs(
             rejected.append((i, e))
             continue
         kept.append(raw)
+        room -= len(raw)
     return kept, rejected
 
 

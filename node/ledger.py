@@ -10,6 +10,11 @@ the mempool are in ``cache`` (keyed by transaction hash) and are not checked
 again; the ones a block brings that this node has not seen are checked once,
 here.
 
+Verdicts are memoised by ``ballot_tx.checks.MemoChecker`` under keys naming every
+input of each check (so a verdict reached on a proposal that is later abandoned is
+reused only where it still holds). ``validate`` reads no clock: block-time
+timeliness is consensus' rule (``consensus.timeliness``).
+
 Observers and catching-up validators use ``commit_certified``: the certificate
 is checked from the genesis alone, then the block is re-executed all the same
 (a certificate proves agreement, re-execution proves the state root).
@@ -34,9 +39,6 @@ from node.store import Store
 
 log = logs.get("ledger")
 
-#: A proposal whose time is further ahead of our clock than this is refused: block
-#: time drives elections' automatic close, so a Byzantine primary must not jump it.
-MAX_FUTURE_DRIFT_MS = 10_000
 _DECODED_MAX = 32
 _EXECUTED_MAX = 16
 
@@ -85,13 +87,21 @@ class Ledger:
         except BallotchainError:
             return b"\x00" * 32  # matches no certificate or vote: the block is simply refused
 
+    def block_time_ms(self, block: bytes) -> int | None:
+        """The proposer's timestamp, for consensus' timeliness rule (None: undecodable)."""
+        try:
+            return self.decode_block(block).header.time_ms
+        except BallotchainError:
+            return None
+
     def validate(self, height: int, prev_hash: bytes, block: bytes) -> bool:
+        """Deterministic: no clock here. Whether a proposal's time is timely is decided by
+        consensus (``consensus.timeliness``) from the time the proposal arrived, and a
+        certified block fetched in catch-up is never held to it."""
         try:
             b = self.decode_block(block)
             if b.height != height or b.header.prev_hash != prev_hash:
                 raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block does not extend the chain")
-            if b.header.time_ms > time.time() * 1000 + MAX_FUTURE_DRIFT_MS:
-                raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block time is in the future")
             self.execute(b)
             return True
         except BallotchainError as e:

@@ -284,7 +284,7 @@ class Node:
             except BallotchainError as e:
                 log.debug("bad consensus message", sender=sender_index, code=e.code)
                 continue
-            self._events.put_nowait(Received(msg))
+            self._events.put_nowait(Received(msg, int(time.time() * 1000)))
 
     def on_peer_txs(self, sender: bytes, payloads: tuple[bytes, ...]) -> None:
         for raw in payloads:
@@ -338,7 +338,15 @@ class Node:
             assert self.store is not None
             self.store.put_meta(SAFETY_KEY, encode(a.record), sync=True)
         elif isinstance(a, Send):
-            payload = encode_message(a.message)
+            try:
+                payload = encode_message(a.message)
+            except BallotchainError as e:
+                # Never reached with the genesis block-size cap and the replica's byte budget
+                # for carried blocks; if it were, drop this message (the protocol retransmits
+                # or changes view) instead of letting the error stop the driver.
+                log.error("consensus message not sent", code=e.code, reason=e.message,
+                          kind=type(a.message.body).__name__)
+                return None
             targets = self.validator_links.values() if a.to is None else [
                 self.validator_links[a.to]] if a.to in self.validator_links else []
             for link in targets:

@@ -83,3 +83,44 @@ def test_memo_checker_keys_every_input() -> None:
         memo.ballot(b"h" * 32, e.m, other, voter.ed25519_public, tx.body.ballot)
     assert getattr(refused.value, "code", None) is not None
     assert len(memo) == 1  # a failure is never remembered
+
+
+def test_blocks_are_capped_in_bytes() -> None:
+    """Attack 3: transactions big enough to make an 8 MiB proposal. The proposer's
+    selection keeps a block within genesis max_block_bytes (the rest waits for the next
+    block), and a block over it is refused with BLOCK_TOO_LARGE."""
+    import dataclasses
+
+    from ballot_tx.codec import hash_bytes
+    from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
+    from ballot_tx.keys import KeyPair
+    from ballot_tx.state import block_bytes, select_txs
+    from genesis.document import validate
+    from tests.chain.helpers import REGISTRAR
+
+    w = World()
+    small = dataclasses.replace(w.genesis, params=dataclasses.replace(w.genesis.params, max_block_bytes=1 << 18))
+    validate(small)
+    w.genesis = small
+    w.chain = type(w.chain)(small, VALIDATORS)
+    w.cid = w.chain.chain_id
+    e = w.create(w.manifest())
+    big = []
+    for b in range(6):  # six registrations of ~70 KB each: ~420 KB of transactions
+        entries = tuple(
+            KeyEntry(
+                KeyPair.from_seed(hash_bytes("bulk", bytes([b, i % 256, i // 256]))).ed25519_public,
+                hash_bytes("tag", bytes([b, i % 256, i // 256])),
+            )
+            for i in range(1000)
+        )
+        big.append(encode(w.tx(REGISTRAR, RegisterKeys(e.eid, entries))))
+    assert block_bytes(big) > small.params.max_block_bytes
+    st = w.chain.state
+    kept, rejected = select_txs(st, big, st.time_ms + 1000, w.chain.checker)
+    assert not rejected and 0 < len(kept) < len(big)
+    assert block_bytes(kept) <= small.params.max_block_bytes
+    apply_block(st, block_on(st, kept), w.chain.checker)  # what the proposer builds is valid
+    with pytest.raises(BlockError) as too_big:
+        apply_block(st, block_on(st, big), w.chain.checker)
+    assert too_big.value.code == ErrorCode.BLOCK_TOO_LARGE

@@ -55,7 +55,10 @@ export const SCHEMA = {
    ["max_block_txs",["int","0","4294967295"]],
    ["block_interval_ms",["int","0","4294967295"]],
    ["view_timeout_ms",["int","0","4294967295"]],
-   ["checkpoint_interval",["int","0","4294967295"]]
+   ["checkpoint_interval",["int","0","4294967295"]],
+   ["max_block_bytes",["int","0","4294967295"]],
+   ["time_precision_ms",["int","0","4294967295"]],
+   ["time_msg_delay_ms",["int","0","4294967295"]]
   ]},
   "Contest": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
    ["id",["str",64]],
