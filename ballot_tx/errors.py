@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     MANIFEST_BAD_TRUSTEES = "MANIFEST_BAD_TRUSTEES"
     MANIFEST_BAD_TIMES = "MANIFEST_BAD_TIMES"
     MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
+    CRYPTO_BAD_INDICES = "CRYPTO_BAD_INDICES"
     # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
     TX_MALFORMED = "TX_MALFORMED"
@@ -221,6 +222,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.MANIFEST_BAD_TRUSTEES: "the trustee list or threshold is invalid",
     ErrorCode.MANIFEST_BAD_TIMES: "the voting period is empty or inverted",
     ErrorCode.MANIFEST_TOO_LARGE: "the manifest has more contests or options than a ballot can carry",
+    ErrorCode.CRYPTO_BAD_INDICES: "interpolation needs distinct trustee indices, each at least 1",
     # transactions and state machine
     ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
     ErrorCode.TX_MALFORMED: "the transaction is not a well-formed canonical object",
