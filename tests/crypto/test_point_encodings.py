@@ -9,6 +9,7 @@ second encoding, a trustee re-proving its commitment) and must be refused.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,14 @@ import pytest
 from rbcl import _sodium
 
 from ballot_tx.crypto import group as g
-from ballot_tx.crypto.ballot import verify_ballot
+from ballot_tx.crypto import tally as ty
+from ballot_tx.crypto import trustees as tr
+from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot
+from ballot_tx.crypto.proofs import ChaumPedersenProof
 from ballot_tx.crypto.trustees import polynomial, verify_commitment
 from ballot_tx.errors import CryptoError, ErrorCode
 
+from .ceremony import run
 from .helpers import (
     CRED,
     KEY,
@@ -114,3 +119,26 @@ def test_election_key_with_bit_255_is_refused() -> None:
         verify_ballot(M, with_top_bit(KEY), CRED, forge_top_bit_ballot(M, KEY, CRED, SEL))
     assert e.value.code == ErrorCode.CRYPTO_BAD_POINT
     assert "election key" in e.value.message
+
+
+def test_decryption_share_reproved_over_a_second_encoding_is_refused() -> None:
+    """A trustee's genuine share with ``M`` re-encoded (bit 255) and its Chaum-Pedersen
+    proof re-made over those bytes with the trustee's own secret share."""
+    cer = run(M)
+    tally = ty.aggregate(M, [encrypt_ballot(M, cer.key, CRED, SEL)[0]])
+    x = cer.shares[1]
+    share = ty.make_decryption_share(M, tally, 1, x)
+    ty.verify_decryption_share(M, cer.commitments, tally, share)
+    alpha = tally.contests[0][0].alpha
+    big_m = with_top_bit(share.shares[0][0])
+    ctx = ty.share_context(tally.election_id, share.tally, 1)
+    w = g.hash_to_scalar("test/forge-nonce", ctx)
+    c = g.hash_to_scalar("crypto/dleq", ctx, tr.verification_key(cer.commitments, 1), alpha, big_m,
+                         g.base(g.sc(w)), g.mul(g.sc(w), alpha))
+    proof = ChaumPedersenProof(g.sc(c), g.sc(w + c * x))
+    forged = replace(share, shares=((big_m, *share.shares[0][1:]), *share.shares[1:]),
+                     proofs=((proof, *share.proofs[0][1:]), *share.proofs[1:]))
+    with pytest.raises(CryptoError) as e:
+        ty.verify_decryption_share(M, cer.commitments, tally, forged)
+    assert e.value.code == ErrorCode.CRYPTO_BAD_DECRYPTION_SHARE
+    assert "contest 0 slot 0 is not a canonical" in e.value.message
