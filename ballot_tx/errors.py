@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     MANIFEST_BAD_TRUSTEES = "MANIFEST_BAD_TRUSTEES"
     MANIFEST_BAD_TIMES = "MANIFEST_BAD_TIMES"
     MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
+    CRYPTO_BAD_INDICES = "CRYPTO_BAD_INDICES"
     # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
     TX_MALFORMED = "TX_MALFORMED"
@@ -154,6 +155,7 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_CARD_REVOKED = "ELIGIBILITY_CARD_REVOKED"
     ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
     ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
+    ELIGIBILITY_NO_IDENTITY = "ELIGIBILITY_NO_IDENTITY"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
@@ -223,6 +225,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.MANIFEST_BAD_TRUSTEES: "the trustee list or threshold is invalid",
     ErrorCode.MANIFEST_BAD_TIMES: "the voting period is empty or inverted",
     ErrorCode.MANIFEST_TOO_LARGE: "the manifest has more contests or options than a ballot can carry",
+    ErrorCode.CRYPTO_BAD_INDICES: "interpolation needs distinct trustee indices, each at least 1",
     # transactions and state machine
     ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
     ErrorCode.TX_MALFORMED: "the transaction is not a well-formed canonical object",
@@ -320,6 +323,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_CARD_REVOKED: "the card certificate has been revoked",
     ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
     ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
+    ErrorCode.ELIGIBILITY_NO_IDENTITY: "the card certificate lacks the holder's name or date of birth",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",

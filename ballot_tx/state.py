@@ -604,7 +604,7 @@ def _register(x: _Exec, tx: Tx, b: Any) -> None:
         if v.card_tag is not None:
             tkey = _k(b"G", eid, v.card_tag)
             if x.get(tkey) is not None:
-                raise _tx_error(ErrorCode.TX_CARD_TAG_USED, "this ID card already registered a voter")
+                raise _tx_error(ErrorCode.TX_CARD_TAG_USED, "the holder of this ID card already registered a voter")
             x.put(tkey, v.voter_key)
         x.put(vkey, encode(VoterRecord(v.single_use, v.card_tag, 0, None)))
     x.set_status(eid, replace(st, code_salt=salt, registered=st.registered + len(plan.voters)))

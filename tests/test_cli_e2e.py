@@ -179,6 +179,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
     reqs = []
     for i in (1, 2, 3, 4):
         run("card-authority", "issue", "--ca", str(ca), "--serial", str(i), "--name", f"Voter {i}",
+            "--birth-date", f"19{60 + i}-05-0{i}",
             "--out", str(tmp_path / f"card{i}.p12"), "--key-type", "ec")
         run("voter", "keygen", "--out", str(tmp_path / f"v{i}.key"))
         reqs.append(tmp_path / f"req{i}.json")

@@ -41,6 +41,7 @@ from ballot_tx.tx import (
 )
 from tests.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
 from tests.chain.world import HOUR, Election, World, build_world
+from tests.crypto.helpers import forge_top_bit_ballot, forge_top_bit_commitment
 
 Case = Callable[[World, dict[str, Election]], Tx | bytes]
 _fresh = itertools.count()
@@ -111,6 +112,20 @@ def mutated_ballot(w: World, es: dict[str, Election]) -> Tx:
     cts = (c0.ciphertexts[1], c0.ciphertexts[0], *c0.ciphertexts[2:])
     b = dataclasses.replace(b, contests=(dataclasses.replace(c0, ciphertexts=cts),))
     return w.tx(e.voters[0], CastBallot(e.eid, b))
+
+
+def second_encoding_ballot(w: World, es: dict[str, Election]) -> Tx:
+    """Voter 0's own ballot with an alpha's bit 255 set and its proofs re-made over
+    those bytes: libsodium 1.0.18 decodes it to the same point (issue 11 item 4)."""
+    e = es["open"]
+    v = e.voters[0]
+    return w.tx(v, CastBallot(e.eid, forge_top_bit_ballot(e.m, e.key, v.ed25519_public, ((1, 0, 0),))))
+
+
+def second_encoding_commitment(w: World, es: dict[str, Election]) -> Tx:
+    e = es["ceremony"]
+    c = forge_top_bit_commitment(e.m, 2, tr.polynomial(e.m, 2, TRUSTEES[1]))
+    return w.tx(TRUSTEES[1], TrusteeCommit(e.eid, c))
 
 
 def bad_spoil(w: World, es: dict[str, Election]) -> Tx:
@@ -238,6 +253,7 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
     "second commitment": (lambda w, es: commitment_for(w, es, "ceremony", 1, 1), ErrorCode.TX_CEREMONY_DUPLICATE),
     "shares out of order": (shares_out_of_order, ErrorCode.TX_BAD_SHARES),
     "commitment with a bad proof": (bad_commitment, ErrorCode.TX_BAD_COMMITMENT),
+    "commitment over a second encoding of a point": (second_encoding_commitment, ErrorCode.TX_BAD_COMMITMENT),
     "shares before commitment": (
         lambda w, es: w.tx(TRUSTEES[1], TrusteeShares(es["ceremony"].eid, ())),
         ErrorCode.TX_CEREMONY_INCOMPLETE,
@@ -297,6 +313,7 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
     "re-vote not allowed": (lambda w, es: w.cast(es["norevote"], es["norevote"].voters[0]), ErrorCode.TX_REVOTE_NOT_ALLOWED),
     "ballot copied from another voter": (copied_ballot, ErrorCode.TX_BAD_BALLOT),
     "ballot ciphertexts swapped": (mutated_ballot, ErrorCode.TX_BAD_BALLOT),
+    "ballot over a second encoding of a point": (second_encoding_ballot, ErrorCode.TX_BAD_BALLOT),
     "ballot for another election": (
         lambda w, es: w.tx(es["open"].voters[0], CastBallot(es["open"].eid, w.ballot(es["closed"], es["open"].voters[0]))),
         ErrorCode.TX_BAD_BALLOT,
