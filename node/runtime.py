@@ -136,6 +136,7 @@ class Node:
         self._tasks: list[asyncio.Task[Any]] = []
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._idle_view_timer: tuple[str, int, int] | None = None
         self._proposing: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
         self._waiters: dict[bytes, list[asyncio.Future[dict[str, Any]]]] = {}
@@ -375,15 +376,30 @@ class Node:
         old = self._timers.pop(name, None)
         if old is not None:
             old.cancel()
+        if name == VIEW_TIMER:
+            self._idle_view_timer = None
 
         def fire() -> None:
             self._timers.pop(name, None)
             if name == VIEW_TIMER and not self._has_work():
-                self._set_timer(name, token, delay_ms)  # idle: nothing to suspect the primary of
+                # idle: nothing to suspect the primary of. Keep polling (an election may
+                # come due), and remember the timer so that work arriving restarts it
+                # with its full delay (Castro-Liskov 4.4: the timer starts when a request
+                # arrives). Re-arming only on expiry kept every replica's timer in phase
+                # with the last commit, and traffic resuming just before it fired changed
+                # the view of a healthy network (issue 12, fault 7).
+                self._set_timer(name, token, delay_ms)
+                self._idle_view_timer = (name, token, delay_ms)
                 return
             self._events.put_nowait(TimerFired(name, token))
 
         self._timers[name] = asyncio.get_running_loop().call_later(delay_ms / 1000, fire)
+
+    def _work_arrived(self) -> None:
+        """A transaction was admitted: an idle view timer restarts from now."""
+        idle = self._idle_view_timer
+        if idle is not None:
+            self._set_timer(*idle)
 
     def _has_work(self) -> bool:
         st = self.replica
@@ -527,6 +543,7 @@ class Node:
             self.metrics.txs_rejected.labels(code=str(e.code)).inc()
             raise
         if new:
+            self._work_arrived()
             self.metrics.txs_admitted.inc()
             self.metrics.mempool_size.set(len(self.mempool))
             if local:

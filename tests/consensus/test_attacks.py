@@ -92,3 +92,23 @@ def test_view_change_with_many_full_blocks_fits_the_message_limit() -> None:
     assert len(vc) == 1
     assert len(encode_message(vc[0])) <= MAX_MESSAGE_SIZE
     assert big[2] in vc[0].blocks and len(vc[0].blocks) < 3
+
+
+def test_checkpoint_flood_from_one_validator_is_bounded() -> None:
+    """Issue 12, fault 3: a Byzantine validator signing thousands of distinct checkpoints
+    (each valid, at heights inside the window) used to grow the log without bound and
+    make every later message rescan it. One checkpoint per (sender, height) is kept; the
+    rest are refused as CONSENSUS_CONFLICT and change nothing."""
+    from consensus.messages import Checkpoint
+
+    st = NET.replica(1)
+    st, _ = step(st, Start())
+    k = st.interval
+    heights = [k * i for i in range(1, 4)]
+    for j in range(600):
+        h = heights[j % len(heights)]
+        cp = Checkpoint(h, j.to_bytes(32, "big"), (j + 1).to_bytes(32, "big"))
+        st, _ = step(st, Received(NET.msg(3, cp), NOW))
+    assert len(st.checkpoints.votes) == len(heights)
+    assert sum(len(v) for v in st.checkpoints.by_sender.values()) == len(heights)
+    assert st.rejected["CONSENSUS_CONFLICT"] == 600 - len(heights)
