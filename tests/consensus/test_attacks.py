@@ -112,3 +112,35 @@ def test_checkpoint_flood_from_one_validator_is_bounded() -> None:
     assert len(st.checkpoints.votes) == len(heights)
     assert sum(len(v) for v in st.checkpoints.by_sender.values()) == len(heights)
     assert st.rejected["CONSENSUS_CONFLICT"] == 600 - len(heights)
+
+
+def test_prepared_block_survives_a_restart_and_travels_in_the_view_change() -> None:
+    """Issue 12, fault 1: a replica that prepared (sent COMMIT for) a block, then lost
+    power with every other validator before the block committed, still has the block's
+    bytes after the restart and carries them in its VIEW-CHANGE, so the next primary can
+    re-propose it."""
+    from consensus.messages import Commit
+    from consensus.replica import init_state
+    from consensus.sim.world import sim_key
+
+    st = NET.replica(1)
+    st, _ = step(st, Start())
+    block, msg = proposal(NOW)
+    d = NET.digest(block)
+    st, _ = step(st, Received(msg, NOW))
+    actions = []
+    for i in (2, 3):
+        st, more = step(st, Received(NET.msg(i, Prepare(0, 1, d)), NOW))
+        actions += more
+    assert any(isinstance(m.body, Commit) for m in sends(actions))  # prepared: COMMIT sent
+    persisted = [a.record for a in actions if isinstance(a, Persist)][-1]
+    assert persisted.blocks == (block,) and st.last_committed == 0
+    # power cut: only the record survives
+    again = init_state(NET.genesis, 1, NET.chain_id, sim_key(1), NET.app, persisted=persisted)
+    again, actions = step(again, Start())
+    token = next(a.token for a in actions if hasattr(a, "token"))
+    again, actions = step(again, TimerFired("view", token))
+    vc = [m for m in sends(actions) if isinstance(m.body, ViewChange)]
+    assert vc and vc[0].blocks == (block,)
+    body = vc[0].body
+    assert isinstance(body, ViewChange) and body.prepared[0].block_hash == d
