@@ -13,7 +13,7 @@ from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.errors import BlockError, ErrorCode, TxError
 from ballot_tx.state import State, apply_block, check_tx
-from ballot_tx.tx import CastBallot, OpenElection, TrusteeCommit, TrusteeShares
+from ballot_tx.tx import CastBallot, OpenElection, TrusteeCommit, TrusteeShares, acknowledgement
 from tests.chain.helpers import ADMIN, TRUSTEES, VALIDATORS
 from tests.chain.world import World
 
@@ -33,7 +33,9 @@ def test_verdict_from_abandoned_proposal_is_not_reused() -> None:
         e.coeffs[i] = tr.polynomial(e.m, i, TRUSTEES[i - 1])
         e.coms[i] = tr.make_commitment(e.m, i, e.coeffs[i])
     w.run(*(w.tx(TRUSTEES[i - 1], TrusteeCommit(e.eid, e.coms[i])) for i in (1, 2, 3)))
-    w.run(*(w.tx(TRUSTEES[i - 1], TrusteeShares(e.eid, w.shares(e, i))) for i in (1, 2)))
+    posted = {i: TrusteeShares(e.eid, w.shares(e, i)) for i in (1, 2, 3)}
+    w.run(*(w.tx(TRUSTEES[i - 1], posted[i]) for i in (1, 2)))
+    w.run(*(w.tx(TRUSTEES[j - 1], acknowledgement(e.eid, j, {i: posted[i] for i in (1, 2)})) for j in (1, 2)))
     w.register(e, 2)
     voter = e.voters[0]
     k1 = tr.joint_key([e.coms[1], e.coms[2]])
@@ -47,8 +49,11 @@ def test_verdict_from_abandoned_proposal_is_not_reused() -> None:
     hostile = apply_block(st0, block_on(st0, [open_k1, cast]), w.chain.checker)
     status = hostile.election(e.eid)
     assert status is not None and status.joint_key == k1 and status.qualified == (1, 2)
-    # ... and it is abandoned: the next primary commits trustee 3's shares, then the open.
-    w.run(w.tx(TRUSTEES[2], TrusteeShares(e.eid, w.shares(e, 3))))
+    # ... and it is abandoned: the next primary commits trustee 3's shares and the
+    # acknowledgements that involve trustee 3, then the open.
+    w.run(w.tx(TRUSTEES[2], posted[3]))
+    w.run(*(w.tx(TRUSTEES[j - 1], acknowledgement(e.eid, j, {3: posted[3]})) for j in (1, 2)),
+          w.tx(TRUSTEES[2], acknowledgement(e.eid, 3, posted)))
     w.open(e)
     st = w.chain.state
     status = st.election(e.eid)
