@@ -279,6 +279,7 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
         lambda w, es: w.tx(TRUSTEES[2], TrusteeAcknowledge(es["ceremony"].eid, (ShareAck(1, b"\x00" * 32),))),
         ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
     ),
+    "acknowledge after open": (lambda w, es: w.ack(es["open"], 1, (2,)), ErrorCode.TX_WRONG_PHASE),
     "acknowledge twice": (lambda w, es: w.ack(es["acks"], 1, (2,)), ErrorCode.TX_CEREMONY_DUPLICATE),
     "complaint after acknowledging": (
         lambda w, es: w.tx(TRUSTEES[0], TrusteeComplaint(es["acks"].eid, tr.make_complaint(es["acks"].m, 2, 1))),
