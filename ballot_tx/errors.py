@@ -90,6 +90,14 @@ class ErrorCode(StrEnum):
     TX_BAD_DECRYPTION_SHARE = "TX_BAD_DECRYPTION_SHARE"
     TX_SHARE_DUPLICATE = "TX_SHARE_DUPLICATE"
     TX_BAD_RESULT = "TX_BAD_RESULT"
+    TX_BAD_ACKNOWLEDGEMENT = "TX_BAD_ACKNOWLEDGEMENT"
+    TX_CEREMONY_UNACKNOWLEDGED = "TX_CEREMONY_UNACKNOWLEDGED"
+    TX_JOINT_KEY_IDENTITY = "TX_JOINT_KEY_IDENTITY"
+    TX_BAD_EXCLUSION = "TX_BAD_EXCLUSION"
+    TX_BALLOT_SPOILED = "TX_BALLOT_SPOILED"
+    TX_SPOIL_COUNTED = "TX_SPOIL_COUNTED"
+    TX_TOO_MANY_SPOILS = "TX_TOO_MANY_SPOILS"
+    TX_TOO_MANY_BALLOTS = "TX_TOO_MANY_BALLOTS"
     STATE_STALE = "STATE_STALE"
     BLOCK_MALFORMED = "BLOCK_MALFORMED"
     BLOCK_BAD_HEIGHT = "BLOCK_BAD_HEIGHT"
@@ -258,6 +266,14 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.TX_BAD_DECRYPTION_SHARE: "a decryption share or its proof is invalid",
     ErrorCode.TX_SHARE_DUPLICATE: "this trustee already posted a decryption share",
     ErrorCode.TX_BAD_RESULT: "the published result does not match the tally and decryption shares",
+    ErrorCode.TX_BAD_ACKNOWLEDGEMENT: "a share acknowledgement names no posted shares, itself, or shares other than those on chain",
+    ErrorCode.TX_CEREMONY_UNACKNOWLEDGED: "a qualified trustee has neither acknowledged another's shares nor had its complaint answered",
+    ErrorCode.TX_JOINT_KEY_IDENTITY: "the qualified trustees' joint key would be the identity point",
+    ErrorCode.TX_BAD_EXCLUSION: "the open excludes a trustee index that is not a trustee, or lists one twice or out of order",
+    ErrorCode.TX_BALLOT_SPOILED: "the ballot's ciphertexts were published as a spoiled ballot and can never be cast",
+    ErrorCode.TX_SPOIL_COUNTED: "the ballot to spoil is the voter's counted ballot (spoiling it would publish the vote)",
+    ErrorCode.TX_TOO_MANY_SPOILS: "this voter has spoiled as many ballots as the election allows",
+    ErrorCode.TX_TOO_MANY_BALLOTS: "this voter has cast as many ballots as the election allows",
     ErrorCode.STATE_STALE: "a state snapshot was used after a later state was committed over it",
     ErrorCode.BLOCK_MALFORMED: "the block is not a well-formed canonical object",
     ErrorCode.BLOCK_BAD_HEIGHT: "the block height does not follow the previous block",

@@ -14,9 +14,12 @@ Records (``eid`` = election id, 32 bytes; integers big-endian):
 ``S`` eid u8(i)            trustee i's ``TrusteeShares`` (its encrypted shares)
 ``Q`` eid u8(i) u8(j)      trustee j's complaint against dealer i
 ``A`` eid u8(i) u8(j)      dealer i's reveal of its share for j, answering it
+``K`` eid u8(i) u8(j)      trustee j's acknowledgement of dealer i's shares (their digest)
 ``V`` eid voter_key        ``VoterRecord``: eligibility and ballots cast
 ``G`` eid card_tag         the voter key registered with that ID card tag
 ``B`` eid voter_key        the counted ballot's ciphertexts (re-voting elections only)
+``P`` eid digest           the spoil tx hash: a spoiled ballot's ciphertexts
+                           (``ciphertexts_digest``), which can never be cast
 ``T`` eid                  the running ``EncryptedTally`` of counted ballots
 ``D`` eid u8(i)            trustee i's ``DecryptionShare`` of the final tally
 ``R`` eid                  the published ``TallyResult``
@@ -53,11 +56,12 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from ballot_tx.block import Block, check_tx_root, tx_hash
 from ballot_tx.checks import Checker, ballot_key, signature_key
-from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, digest, encode
+from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, digest, encode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.crypto.elgamal import Ciphertext
+from ballot_tx.crypto.group import IDENTITY
 from ballot_tx.eligibility import method
 from ballot_tx.errors import (
     BallotchainError,
@@ -77,6 +81,7 @@ from ballot_tx.tx import (
     PostDecryptionShare,
     PublishResult,
     SpoilBallot,
+    TrusteeAcknowledge,
     TrusteeCommit,
     TrusteeComplaint,
     TrusteeReveal,
@@ -85,6 +90,7 @@ from ballot_tx.tx import (
     TxBody,
     check_signature,
     decode_tx,
+    shares_digest,
 )
 
 W = TypeVar("W", bound=Wire)
@@ -119,6 +125,8 @@ class VoterRecord(Wire):
     card_tag: Bytes32 | None
     ballots: U32
     counted: Bytes32 | None  # hash of the transaction whose ballot counts
+    spoils: U32 = 0
+    counted_ciphertexts: Bytes32 | None = None  # ``ciphertexts_digest`` of the counted ballot
 
 
 @dataclass(frozen=True)
@@ -510,7 +518,41 @@ def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint) -> None:
         raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {i} already complained about {j}")
     if x.get(_k(b"S", b.election_id, _i(j))) is None:
         raise _tx_error(ErrorCode.TX_BAD_COMPLAINT, f"trustee {j} has posted no shares to complain about")
+    if x.get(_k(b"K", b.election_id, _i(j), _i(i))) is not None:
+        raise _tx_error(ErrorCode.TX_BAD_COMPLAINT, f"trustee {i} already acknowledged trustee {j}'s shares")
     x.put(key, encode(c))
+
+
+def _trustee_acknowledge(x: _Exec, tx: Tx, b: TrusteeAcknowledge) -> None:
+    """Ceremony step 3: recipient ``j`` says each named dealer's shares open and match its
+    commitment. The ack names the exact shares it checked (their digest), so it cannot
+    be read as vouching for anything else."""
+    eid = b.election_id
+    _, _, j = _ceremony_step(x, tx, eid)
+    if not b.acks:
+        raise _tx_error(ErrorCode.TX_BAD_ACKNOWLEDGEMENT, "the acknowledgement names no dealer")
+    last = 0
+    for a in b.acks:
+        i = a.dealer
+        if i <= last or i == j:
+            raise _tx_error(
+                ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+                f"dealers must be other trustees, in increasing order; got {i} after {last}",
+            )
+        last = i
+        posted = x.get(_k(b"S", eid, _i(i)))
+        if posted is None:
+            raise _tx_error(ErrorCode.TX_BAD_ACKNOWLEDGEMENT, f"trustee {i} has posted no shares")
+        if shares_digest(decode(TrusteeShares, posted)) != a.shares:
+            raise _tx_error(
+                ErrorCode.TX_BAD_ACKNOWLEDGEMENT, f"the acknowledgement is not for trustee {i}'s posted shares"
+            )
+        if x.get(_k(b"Q", eid, _i(i), _i(j))) is not None:
+            raise _tx_error(ErrorCode.TX_BAD_ACKNOWLEDGEMENT, f"trustee {j} complained about trustee {i}")
+        key = _k(b"K", eid, _i(i), _i(j))
+        if x.get(key) is not None:
+            raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {j} already acknowledged trustee {i}")
+        x.put(key, a.shares)
 
 
 def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal) -> None:
@@ -548,6 +590,22 @@ def qualified_trustees(get: Callable[[bytes], bytes | None], eid: bytes, m: Mani
     return out
 
 
+def unacknowledged_pairs(
+    get: Callable[[bytes], bytes | None], eid: bytes, q: list[int] | tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """The (dealer, recipient) pairs of ``q`` where the recipient has not confirmed holding
+    a valid share: neither acknowledged it nor had its complaint answered by a reveal (a
+    complaint left unanswered already keeps the dealer out of ``q``)."""
+    return [
+        (i, j)
+        for i in q
+        for j in q
+        if i != j
+        and get(_k(b"K", eid, _i(i), _i(j))) is None
+        and get(_k(b"A", eid, _i(i), _i(j))) is None
+    ]
+
+
 def _commitments(
     get: Callable[[bytes], bytes | None], eid: bytes, indices: tuple[int, ...] | list[int]
 ) -> list[trustee_crypto.TrusteeCommitment]:
@@ -567,13 +625,24 @@ def _open(x: _Exec, tx: Tx, b: OpenElection) -> None:
     _require_phase(st, Phase.CEREMONY)
     if m.end_ms <= x.t:
         raise _tx_error(ErrorCode.TX_OUTSIDE_WINDOW, "the voting window has already ended")
-    q = qualified_trustees(x.get, eid, m)
+    if list(b.exclude) != sorted(set(b.exclude)) or not all(1 <= i <= len(m.trustees) for i in b.exclude):
+        raise _tx_error(ErrorCode.TX_BAD_EXCLUSION, "exclude must list trustee indices, each once, in order")
+    q = [i for i in qualified_trustees(x.get, eid, m) if i not in b.exclude]
     if len(q) < m.threshold:
         raise _tx_error(
             ErrorCode.TX_CEREMONY_INCOMPLETE,
             f"{len(q)} trustees have completed the ceremony, the threshold is {m.threshold}",
         )
+    missing = unacknowledged_pairs(x.get, eid, q)
+    if missing:
+        i, j = missing[0]
+        raise _tx_error(
+            ErrorCode.TX_CEREMONY_UNACKNOWLEDGED,
+            f"trustee {j} has not acknowledged trustee {i}'s shares ({len(missing)} pair(s) open)",
+        )
     key = trustee_crypto.joint_key(_commitments(x.get, eid, q))
+    if key == IDENTITY:
+        raise _tx_error(ErrorCode.TX_JOINT_KEY_IDENTITY, "the joint key would be the identity: nothing is secret")
     x.set_status(eid, replace(st, phase=int(Phase.OPEN), joint_key=key, qualified=tuple(q)))
     x.set_open_ids((*x.open_ids(), eid))
 
@@ -630,10 +699,17 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot) -> None:
             raise _tx_error(ErrorCode.TX_CODE_USED, "this voting code was already used")
         if not m.revoting:
             raise _tx_error(ErrorCode.TX_REVOTE_NOT_ALLOWED, "this voter already voted; re-voting is off")
+    if voter.ballots >= m.max_ballots_per_voter:
+        raise _tx_error(
+            ErrorCode.TX_TOO_MANY_BALLOTS, f"this voter already cast {voter.ballots} ballots, the most allowed"
+        )
     assert st.joint_key is not None
     key = st.joint_key
     if b.ballot.election_id != eid:
         raise _tx_error(ErrorCode.TX_BAD_BALLOT, "the ballot is for another election")
+    cts = ciphertexts_digest(b.ballot)
+    if x.get(_k(b"P", eid, cts)) is not None:
+        raise _tx_error(ErrorCode.TX_BALLOT_SPOILED, "these ciphertexts were spoiled (opened in public) before")
     _crypto(ErrorCode.TX_BAD_BALLOT, lambda: x.checker.ballot(x.current, m, key, tx.signer, b.ballot))
     tkey = _k(b"T", eid)
     tally = x.obj(tally_crypto.EncryptedTally, tkey)
@@ -649,7 +725,7 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot) -> None:
         x.put(bkey, _ciphertext_bytes(b.ballot))
     x.put(
         _k(b"V", eid, tx.signer),
-        encode(replace(voter, ballots=voter.ballots + 1, counted=x.current)),
+        encode(replace(voter, ballots=voter.ballots + 1, counted=x.current, counted_ciphertexts=cts)),
     )
     x.set_status(
         eid,
@@ -659,6 +735,20 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot) -> None:
             voters_voted=st.voters_voted + (voter.counted is None),
         ),
     )
+
+
+def ciphertexts_digest(b: ballot_crypto.EncryptedBallot) -> bytes:
+    """What ties a spoiled ballot to a cast one: its ciphertexts only, so new proofs (for
+    the same or another voter key: whoever knows the revealed randomness can make them)
+    do not make them new. Bit 255 of each point encoding is cleared first: libsodium
+    1.0.18 ignores it, so a set bit would otherwise be a second spelling of the same
+    ciphertext (issue 11, attack 4)."""
+    parts = bytearray()
+    for c in b.contests:
+        for ct in c.ciphertexts:
+            for p in (ct.alpha, ct.beta):
+                parts += p[:31] + bytes([p[31] & 0x7F])
+    return hash_bytes("state/ballot-ciphertexts", bytes(parts))
 
 
 def _ciphertext_bytes(b: ballot_crypto.EncryptedBallot) -> bytes:
@@ -680,14 +770,25 @@ def _ballot_from_ciphertexts(m: Manifest, eid: bytes, data: bytes) -> ballot_cry
 
 
 def _spoil(x: _Exec, tx: Tx, b: SpoilBallot) -> None:
+    """A Benaloh challenge: the ballot is opened in public, so it must never count, and the
+    ballot that does count must never be opened (that would be a receipt for a coercer)."""
     eid = b.election_id
-    m, st, _ = _voting(x, tx, eid)
+    m, st, voter = _voting(x, tx, eid)
+    if voter.spoils >= m.max_spoils_per_voter:
+        raise _tx_error(
+            ErrorCode.TX_TOO_MANY_SPOILS, f"this voter already spoiled {voter.spoils} ballots, the most allowed"
+        )
+    cts = ciphertexts_digest(b.ballot)
+    if voter.counted_ciphertexts == cts:
+        raise _tx_error(ErrorCode.TX_SPOIL_COUNTED, "this is the voter's counted ballot; it cannot be opened")
     assert st.joint_key is not None
     key = st.joint_key
     _crypto(
         ErrorCode.TX_BAD_SPOIL,
         lambda: x.checker.spoiled(x.current, m, key, tx.signer, b.ballot, b.secrets),
     )
+    x.put(_k(b"P", eid, cts), x.current)
+    x.put(_k(b"V", eid, tx.signer), encode(replace(voter, spoils=voter.spoils + 1)))
     x.set_status(eid, replace(st, spoiled=st.spoiled + 1))
 
 
@@ -753,6 +854,7 @@ _HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any], None]] = {
     TrusteeShares: _trustee_shares,
     TrusteeComplaint: _trustee_complaint,
     TrusteeReveal: _trustee_reveal,
+    TrusteeAcknowledge: _trustee_acknowledge,
     OpenElection: _open,
     CastBallot: _cast,
     SpoilBallot: _spoil,

@@ -44,6 +44,7 @@ from ballot_tx.tx import (  # noqa: E402
     OpenElection,
     TrusteeCommit,
     TrusteeShares,
+    acknowledgement,
     decode_tx,
     sign_tx,
 )
@@ -113,7 +114,9 @@ def build(path: Path, n: int) -> None:
     coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(trustees, 1)}
     coms = {i: tr.make_commitment(m, i, c) for i, c in coeffs.items()}
     chain.run([tx(trustees[i - 1], TrusteeCommit(eid, coms[i])) for i in coms])  # type: ignore[misc]
-    chain.run([tx(trustees[i - 1], TrusteeShares(eid, tr.make_shares(m, i, trustees[i - 1], coeffs[i], coms[i]))) for i in coms])  # type: ignore[misc]
+    posted = {i: TrusteeShares(eid, tr.make_shares(m, i, trustees[i - 1], coeffs[i], coms[i])) for i in coms}
+    chain.run([tx(trustees[i - 1], posted[i]) for i in coms])  # type: ignore[misc]
+    chain.run([tx(trustees[j - 1], acknowledgement(eid, j, posted)) for j in coms])  # type: ignore[misc]
     voters = [key("voter", i) for i in range(n)]
     regs = [
         tx(reg, RegisterKeys(eid, tuple(KeyEntry(v.ed25519_public, hash_bytes("tag", v.ed25519_public)) for v in voters[i : i + 1000])))

@@ -31,12 +31,15 @@ from ballot_tx.tx import (
     OpenElection,
     PostDecryptionShare,
     PublishResult,
+    ShareAck,
     SpoilBallot,
+    TrusteeAcknowledge,
     TrusteeCommit,
     TrusteeComplaint,
     TrusteeReveal,
     TrusteeShares,
     Tx,
+    acknowledgement,
     sign_tx,
 )
 from tests.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
@@ -276,6 +279,44 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
             es["ceremony"].m, 1, tr.polynomial(es["ceremony"].m, 1, TRUSTEES[0]), 2))),
         ErrorCode.TX_BAD_REVEAL,
     ),
+    "open before every share is acknowledged": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid)),
+        ErrorCode.TX_CEREMONY_UNACKNOWLEDGED,
+    ),
+    "acknowledge shares other than those posted": (
+        lambda w, es: w.tx(TRUSTEES[2], TrusteeAcknowledge(es["acks"].eid, (ShareAck(1, b"\x00" * 32),))),
+        ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+    ),
+    "acknowledge one's own shares": (
+        lambda w, es: w.tx(TRUSTEES[2], acknowledgement(es["acks"].eid, 0, {3: es["acks"].posted[3]})),
+        ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+    ),
+    "acknowledge a dealer with no shares": (
+        lambda w, es: w.tx(TRUSTEES[2], TrusteeAcknowledge(es["ceremony"].eid, (ShareAck(1, b"\x00" * 32),))),
+        ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+    ),
+    "acknowledge after open": (lambda w, es: w.ack(es["open"], 1, (2,)), ErrorCode.TX_WRONG_PHASE),
+    "acknowledge twice": (lambda w, es: w.ack(es["acks"], 1, (2,)), ErrorCode.TX_CEREMONY_DUPLICATE),
+    "complaint after acknowledging": (
+        lambda w, es: w.tx(TRUSTEES[0], TrusteeComplaint(es["acks"].eid, tr.make_complaint(es["acks"].m, 2, 1))),
+        ErrorCode.TX_BAD_COMPLAINT,
+    ),
+    "open excluding a trustee that does not exist": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid, (4,))),
+        ErrorCode.TX_BAD_EXCLUSION,
+    ),
+    "open excluding trustees out of order": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid, (3, 1))),
+        ErrorCode.TX_BAD_EXCLUSION,
+    ),
+    "open excluding every trustee": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid, (1, 2, 3))),
+        ErrorCode.TX_CEREMONY_INCOMPLETE,
+    ),
+    "open with an identity joint key": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["identity"].eid)),
+        ErrorCode.TX_JOINT_KEY_IDENTITY,
+    ),
     # registration
     "codes for a key election": (
         lambda w, es: w.tx(REGISTRAR, CommitCodes(es["open"].eid, b"s" * 32, (kp("c").ed25519_public,))),
@@ -319,6 +360,23 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
         ErrorCode.TX_BAD_BALLOT,
     ),
     "spoiled ballot that lies": (bad_spoil, ErrorCode.TX_BAD_SPOIL),
+    "spoiled ciphertexts cast by another voter with its own proofs": (
+        lambda w, es: w.cast_kept(es["limits"], es["limits"].voters[1], "s-copy"),
+        ErrorCode.TX_BALLOT_SPOILED,
+    ),
+    "spoil the counted ballot": (
+        lambda w, es: w.spoil(es["limits"], es["limits"].voters[2], "c2"),
+        ErrorCode.TX_SPOIL_COUNTED,
+    ),
+    "spoil beyond the per-voter limit": (
+        lambda w, es: w.tx(es["limits"].voters[0], SpoilBallot(es["limits"].eid, *ballot_crypto.encrypt_ballot(
+            es["limits"].m, es["limits"].key, es["limits"].voters[0].ed25519_public, ((0, 1, 0),)))),
+        ErrorCode.TX_TOO_MANY_SPOILS,
+    ),
+    "re-vote beyond the per-voter limit": (
+        lambda w, es: w.cast(es["limits"], es["limits"].voters[0]),
+        ErrorCode.TX_TOO_MANY_BALLOTS,
+    ),
     # tally
     "decryption share before close": (
         lambda w, es: w.tx(TRUSTEES[0], PostDecryptionShare(es["open"].eid, w.dshare(es["closed"], 1))),
@@ -365,7 +423,7 @@ def test_complaints_answered_and_unanswered() -> None:
     for answer in (True, False):
         w = World()
         e = w.create(w.manifest())
-        w.ceremony(e)
+        w.ceremony(e, withhold=((1, 2),))
         w.run(w.tx(TRUSTEES[1], TrusteeComplaint(e.eid, tr.make_complaint(e.m, 1, 2))))
         if answer:
             reveal = tr.make_reveal(e.m, 1, e.coeffs[1], 2)

@@ -20,6 +20,7 @@ from ballot_tx.crypto.proofs import SchnorrProof, prove_range
 from ballot_tx.crypto.trustees import TrusteeCommitment, coefficient_context, make_commitment
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import (
+    MAX_PER_VOTER,
     RATING_LEVELS,
     Contest,
     Label,
@@ -88,7 +89,9 @@ def contests(draw: st.DrawFn, idx: int) -> Contest:
 @st.composite
 def manifests(draw: st.DrawFn) -> Manifest:
     k = draw(st.integers(1, 3))
-    return manifest(tuple(draw(contests(i)) for i in range(k)))
+    m = manifest(tuple(draw(contests(i)) for i in range(k)))
+    return replace(m, max_spoils_per_voter=draw(st.integers(0, MAX_PER_VOTER)),
+                   max_ballots_per_voter=draw(st.integers(1, MAX_PER_VOTER)))
 
 
 @st.composite
