@@ -59,6 +59,13 @@ class Metrics:
             ["peer"],
             registry=r,
         )
+        self.consensus_rejected = Counter(
+            "ballotchain_consensus_rejected",
+            "Consensus messages and proposals refused by this validator, by error code "
+            "(CONSENSUS_UNTIMELY: a proposal's block time outside the timeliness window)",
+            ["code"],
+            registry=r,
+        )
         self.http_errors = Counter(
             "ballotchain_http_errors", "Client API errors answered, by code", ["code"], registry=r
         )

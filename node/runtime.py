@@ -141,6 +141,7 @@ class Node:
         self._fetching: asyncio.Task[None] | None = None
         self._waiters: dict[bytes, list[asyncio.Future[dict[str, Any]]]] = {}
         self._last_fetch = 0.0
+        self._rejected_seen: dict[str, int] = {}  # replica.rejected already in the metrics
         self.started = time.time()
 
     # --- lifecycle --------------------------------------------------------------------
@@ -562,6 +563,11 @@ class Node:
         m.mempool_size.set(len(self.mempool))
         if self.replica is not None:
             m.view.set(self.replica.view)
+            for code, n in self.replica.rejected.items():
+                seen = self._rejected_seen.get(code, 0)
+                if n > seen:  # the replica's own per-code tally, mirrored as a counter
+                    m.consensus_rejected.labels(code=code).inc(n - seen)
+                    self._rejected_seen[code] = n
         if self.watcher is not None:
             m.peers.set(sum(self.watcher.reachable.values()))
             m.catching_up.set(1 if self.watcher.catching_up() else 0)

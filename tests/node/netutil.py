@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from genesis.document import ConsensusParams
 from genesis.localnet import DEFAULT_PARAMS, make_network
 from node import localnet as ln
 from node.txgen import NetKeys, create_elections, post_tx
@@ -24,9 +25,15 @@ PARAMS = dataclasses.replace(
 
 
 class Net:
-    def __init__(self, root: Path, tls: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        tls: bool = False,
+        params: ConsensusParams = PARAMS,
+        genesis_time_ms: int | None = None,
+    ) -> None:
         base = ln.free_base_port(5)
-        make_network(root, "nettest", 4, 1, base, params=PARAMS)
+        make_network(root, "nettest", 4, 1, base, params=params, genesis_time_ms=genesis_time_ms)
         if tls:
             ca, cert, key = make_ca_and_cert(root / "tls")
             for cfg in root.glob("*-*/config.toml"):
