@@ -36,12 +36,20 @@ from ballot_tx.block import MAX_TX_BYTES, Block, make_block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import decode, encode, hash_bytes, pack, to_plain
 from ballot_tx.crypto import ballot as ballot_crypto
+from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BallotchainError, BlockError, ErrorCode
 from ballot_tx.keys import KeyPair, load_key_file
 from ballot_tx.manifest import election_id
 from ballot_tx.state import ElectionStatus, apply_block, block_bytes, select_txs
-from ballot_tx.tx import CastBallot, CreateElection
+from ballot_tx.tx import (
+    CastBallot,
+    CreateElection,
+    OpenElection,
+    TrusteeCommit,
+    TrusteeShares,
+    sign_tx,
+)
 from consensus.messages import (
     MAX_MESSAGE_SIZE,
     Commit,
@@ -437,5 +445,93 @@ def test_oversized_proposal_is_refused_and_no_node_stops(tmp_path: Path) -> None
         assert doc is not None
         for n in h.validators:
             assert not log_has(n, "task crashed")
+        assert h.agree() == top
+        h.all_alive()
+
+
+# --- attack 1: a verdict from an abandoned proposal -----------------------------------------
+
+
+def committed_on(node: ln.LocalNode, raw: bytes) -> bool:
+    try:
+        return bool(http_json(node, f"/v1/txs/{hash_bytes('tx', raw).hex()}")["status"] == "committed")
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
+    """Attack 1 on the wire: the view-0 primary runs an election's ceremony honestly, then
+    proposes [open with trustees {1,2} (key K1), a ballot valid under K1, a second open]: the
+    honest validators execute the open and the ballot (the ballot's proofs verify under K1)
+    and refuse the block at its last transaction. The honest primary of the next view commits
+    trustee 3's shares and the open (trustees {1,2,3}, key K2); the K1 ballot is then refused
+    by every honest validator with TX_BAD_BALLOT, and a ballot under K2 is committed."""
+    with hostile_net(tmp_path) as h:
+        keys = h.net.keys
+        trustees = keys.trustees
+        now = int(time.time() * 1000)
+        m = demo_manifest(trustees, now, now + 86_400_000, rating=False, name="reuse")
+        eid = election_id(m)
+        coeffs = {i: tr.polynomial(m, i, trustees[i - 1]) for i in (1, 2, 3)}
+        coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
+        shares = {i: tr.make_shares(m, i, trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
+        voter = KeyPair.generate()
+        tag = hash_bytes("hostile-card", eid)
+
+        # The hostile primary runs the ceremony honestly; trustee 3's shares are not in yet.
+        h.commit_through_hostile([encode(keys.sign(keys.admin, CreateElection(m)))])
+        h.commit_through_hostile(
+            [encode(keys.sign(trustees[i - 1], TrusteeCommit(eid, coms[i]))) for i in (1, 2, 3)])
+        h.commit_through_hostile(
+            [encode(keys.sign(trustees[i - 1], TrusteeShares(eid, shares[i]))) for i in (1, 2)])
+        h.commit_through_hostile([encode(keys.sign(keys.registrar, RegisterKeys(
+            eid, (KeyEntry(voter.ed25519_public, tag),))))])
+        assert h.agree() == 4
+
+        # The hostile proposal: [open (K1 = trustees 1 and 2), a K1 ballot, a second open].
+        k1 = tr.joint_key([coms[1], coms[2]])
+        ballot = ballot_crypto.encrypt_ballot(m, k1, voter.ed25519_public, ((1, 0, 0),))[0]
+        cast = encode(keys.sign(voter, CastBallot(eid, ballot)))
+        open_ = encode(keys.sign(keys.admin, OpenElection(eid)))
+        expires = int(time.time() * 1000) + 2 * HOUR_MS
+        open_again = encode(sign_tx(keys.admin, keys.chain_id, OpenElection(eid), expires))
+        st = h.primary.ledger.state
+        t = int(time.time() * 1000)
+        kept, refused = select_txs(st, [open_, cast, open_again], t, MemoChecker())
+        assert kept == [open_, cast]  # the open and the ballot are valid, in this order ...
+        assert [(i, e.code) for i, e in refused] == [(2, ErrorCode.TX_WRONG_PHASE)]  # ... not this
+        block = make_block(5, st.block_hash, t, h.primary.keys.ed25519_public, st.root,
+                           [open_, cast, open_again])
+        h.primary.propose(block)
+        # Trustee 3's shares reach the honest validators (the next primary will include them).
+        s3 = encode(keys.sign(trustees[2], TrusteeShares(eid, shares[3])))
+        status, doc = post(h.validators[0], s3, wait=False)
+        assert status in (200, 202), doc
+
+        wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_INVALID_BLOCK) >= 1
+                               for n in h.validators),
+                   10, "every honest validator refusing the hostile block")
+        for n in h.validators:  # executed up to its last transaction, then refused
+            assert log_has(n, "block refused", "height=5", f"code={ErrorCode.TX_WRONG_PHASE}")
+        wait_until(lambda: all(committed_on(n, s3) for n in h.honest), 20,
+                   "trustee 3's shares committed by an honest primary")
+        assert min(h.views()) >= 1
+        assert all(not committed_on(n, cast) for n in h.honest)
+
+        # The proper open: all three trustees qualified, another joint key.
+        h.run_honest([open_])
+        doc = http_json(h.validators[1], f"/v1/elections/{eid.hex()}")
+        status_now = decode(ElectionStatus, bytes.fromhex(doc["status_bytes"]))
+        assert status_now.qualified == (1, 2, 3)
+        assert status_now.joint_key is not None and status_now.joint_key != k1
+
+        # The ballot whose proofs held under K1 is checked again under K2: refused everywhere.
+        for n in h.validators:
+            code, answer = post(n, cast, wait=False)
+            assert 400 <= code < 500 and answer["error"] == ErrorCode.TX_BAD_BALLOT, (n.name, answer)
+        good = ballot_crypto.encrypt_ballot(m, status_now.joint_key, voter.ed25519_public,
+                                            ((0, 1, 0),))[0]
+        top = h.run_honest([encode(keys.sign(voter, CastBallot(eid, good)))])
+        assert all(not committed_on(n, cast) for n in h.honest)
         assert h.agree() == top
         h.all_alive()
