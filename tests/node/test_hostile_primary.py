@@ -361,6 +361,52 @@ def test_stale_block_time_is_not_committed_and_an_honest_primary_takes_over(tmp_
         h.all_alive()
 
 
+@pytest.mark.parametrize("how", ["frozen", "ahead"])
+def test_working_primary_cannot_freeze_or_advance_block_time(tmp_path: Path, how: str) -> None:
+    """Attack 2 as the issue tells it: a primary that keeps committing is not replaced, so
+    it could hold block time still (the next block timed 1 ms after its last one, seconds
+    ago: ballots cast after the end time would still count) or run it ahead (10 minutes:
+    the polls would close early). Its honest block commits; the untimely one is not
+    prepared by any honest validator (CONSENSUS_UNTIMELY), the view changes, and the same
+    transaction commits under the honest primary in a block timed now."""
+    with hostile_net(tmp_path) as h:
+        keys = h.net.keys
+        p = keys.genesis.params
+        now = int(time.time() * 1000)
+        first = h.commit_through_hostile([encode(keys.sign(keys.admin, CreateElection(
+            demo_manifest(keys.trustees, now, now + 86_400_000, rating=False, name="first"))))])
+        if how == "frozen":
+            # until the last block time is older than the timeliness window's lower edge
+            lag_ms = p.time_precision_ms + p.time_msg_delay_ms + 1000
+            time.sleep(max(0.0, (first.header.time_ms + lag_ms) / 1000 - time.time()))
+            t = first.header.time_ms + 1
+        else:
+            t = int(time.time() * 1000) + 600_000
+        create = encode(keys.sign(keys.admin, CreateElection(
+            demo_manifest(keys.trustees, now, now + 86_400_000, rating=False, name="second"))))
+        untimely = h.primary.block_at(t, [create])
+        assert h.primary.ledger.validate(2, first.hash, encode(untimely))  # valid, only untimely
+        h.primary.propose(untimely)
+
+        wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_UNTIMELY) >= 1 for n in h.validators),
+                   10, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
+        wait_until(lambda: len(h.views()) == 3 and min(h.views()) >= 1, 20,
+                   "the honest validators in a new view")
+        assert set(h.heights().values()) == {1}
+        votes = [m for m in h.primary.received(Prepare) + h.primary.received(Commit)
+                 if m.body.block_hash == untimely.hash]  # type: ignore[union-attr]
+        assert votes == []
+
+        posted = int(time.time() * 1000)
+        top = h.run_honest([create])
+        b = http_json(h.validators[0], f"/v1/blocks/{top}")
+        assert b["hash"] != untimely.hash.hex() and hash_bytes("tx", create).hex() in b["tx_hashes"]
+        block_time = int(b["header"]["time_ms"])
+        assert posted - p.time_precision_ms <= block_time <= int(time.time() * 1000) + p.time_precision_ms
+        assert h.agree() == top
+        h.all_alive()
+
+
 # --- attack 3: sizes ------------------------------------------------------------------------
 
 
