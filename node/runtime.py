@@ -408,7 +408,15 @@ class Node:
             return True
         if len(self.mempool) or self.phase_change_due():
             return True
-        return any(h > st.last_committed for (_v, h) in st.log)
+        # Only a proposal of the current primary that has not committed is work for this
+        # view: a slot left from an earlier view (an untimely or invalid proposal that the
+        # view change already answered), or one opened by a stray PREPARE/COMMIT of a
+        # faulty backup, must not make an idle network churn views (round robin would soon
+        # hand the primary role back to the faulty validator).
+        return any(
+            h > st.last_committed and v == st.view and slot.pp_hash is not None
+            for (v, h), slot in st.log.items()
+        )
 
     async def _propose(self, height: int, view: int, prev_hash: bytes) -> None:
         assert self.producer is not None
