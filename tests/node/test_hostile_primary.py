@@ -260,6 +260,20 @@ class Hostile:
                    f"honest nodes at height {top}")
         return top
 
+    def replace_primary(self) -> None:
+        """Wait for validators 1-3 to agree on a view after 0, then check that they stay
+        there while idle (a stale slot must not make them churn views back to validator 0)."""
+
+        def moved() -> bool:
+            v = self.views()
+            return len(v) == 3 and len(set(v)) == 1 and v[0] >= 1
+
+        wait_until(moved, 20, "the honest validators in a new view")
+        settled = self.views()
+        timeout_s = self.net.keys.genesis.params.view_timeout_ms / 1000
+        time.sleep(4 * timeout_s)  # two doubled view timeouts: long enough to see a churn
+        assert self.views() == settled, (settled, self.views())
+
     def views(self) -> list[int]:
         out = []
         for n in self.validators:
@@ -339,8 +353,7 @@ def test_stale_block_time_is_not_committed_and_an_honest_primary_takes_over(tmp_
 
         wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_UNTIMELY) >= 1 for n in h.validators),
                    10, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
-        wait_until(lambda: len(h.views()) == 3 and min(h.views()) >= 1, 20,
-                   "the honest validators in a new view")
+        h.replace_primary()
         # they asked to replace validator 0, and never prepared or committed its block
         vcs = {m.sender for m in h.primary.received(ViewChange) if m.body.new_view >= 1}  # type: ignore[union-attr]
         assert vcs == {1, 2, 3}, vcs
@@ -390,8 +403,7 @@ def test_working_primary_cannot_freeze_or_advance_block_time(tmp_path: Path, how
 
         wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_UNTIMELY) >= 1 for n in h.validators),
                    10, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
-        wait_until(lambda: len(h.views()) == 3 and min(h.views()) >= 1, 20,
-                   "the honest validators in a new view")
+        h.replace_primary()
         assert set(h.heights().values()) == {1}
         votes = [m for m in h.primary.received(Prepare) + h.primary.received(Commit)
                  if m.body.block_hash == untimely.hash]  # type: ignore[union-attr]
@@ -474,8 +486,7 @@ def test_oversized_proposal_is_refused_and_no_node_stops(tmp_path: Path) -> None
                    10, "every honest validator refusing the oversized block")
         for n in h.validators:
             assert log_has(n, "block refused", "height=2", f"code={ErrorCode.BLOCK_TOO_LARGE}")
-        wait_until(lambda: len(h.views()) == 3 and min(h.views()) >= 1, 20,
-                   "the honest validators in a new view")
+        h.replace_primary()
         assert set(h.heights().values()) == {1}
         h.all_alive()
 
