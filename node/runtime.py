@@ -11,9 +11,9 @@ events, and executes the actions **in list order** on the loop thread:
 * ``Send``: queued on the peer links (never blocks; bounded queues).
 * ``SetTimer``/``CancelTimer``: ``loop.call_later``; expiry feeds ``TimerFired``.
   The view timer is PBFT's "I am waiting for a request" timer (Castro-Liskov
-  4.4): while this node has no pending transaction, no uncommitted proposal and
-  no election to close, an expiry is re-armed instead of starting a view change,
-  so an idle network neither churns views nor grows empty blocks.
+  4.4): while this node has no pending transaction, no uncommitted proposal of the
+  current primary and no election to close, an expiry is re-armed instead of starting
+  a view change, so an idle network neither churns views nor grows empty blocks.
 * ``RequestProposal``: the producer builds a block; ``ProposalReady`` follows.
 * ``CommitBlock``: one synced WriteBatch (block, certificate, indexes, state);
   ``Executed(height, state_root)`` follows.
