@@ -36,7 +36,9 @@ from ballot_tx.block import MAX_TX_BYTES, Block, make_block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import decode, encode, hash_bytes, pack, to_plain
 from ballot_tx.crypto import ballot as ballot_crypto
+from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
+from ballot_tx.crypto.tally import EncryptedTally, TallyResult
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BallotchainError, BlockError, ErrorCode
 from ballot_tx.keys import KeyPair, load_key_file
@@ -44,8 +46,11 @@ from ballot_tx.manifest import election_id
 from ballot_tx.state import ElectionStatus, apply_block, block_bytes, select_txs
 from ballot_tx.tx import (
     CastBallot,
+    CloseElection,
     CreateElection,
     OpenElection,
+    PostDecryptionShare,
+    PublishResult,
     TrusteeCommit,
     TrusteeShares,
     sign_tx,
@@ -361,6 +366,14 @@ def test_stale_block_time_is_not_committed_and_an_honest_primary_takes_over(tmp_
                  if m.body.block_hash == stale.hash]  # type: ignore[union-attr]
         assert votes == []
         assert set(h.heights().values()) == {0}
+        # Now a backup, validator 0 signs a PREPARE and a COMMIT for a block nobody proposed
+        # in the honest view: counted nowhere, and no reason for an idle network to move on.
+        view = h.views()[0]
+        for body in (Prepare(view, 1, os.urandom(32)), Commit(view, 1, os.urandom(32))):
+            sig = h.primary.keys.sign(type(body).KIND, h.net.keys.chain_id, encode(body))
+            h.primary.send(encode_message(ConsensusMessage(0, body, sig)))
+        h.replace_primary()
+        assert h.views() == [view] * 3
 
         # An honest primary now runs an election; its blocks are timed by honest clocks.
         height, block_time, posted = cast_ballot_honestly(h, "after-stale")
@@ -588,7 +601,27 @@ def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
             assert 400 <= code < 500 and answer["error"] == ErrorCode.TX_BAD_BALLOT, (n.name, answer)
         good = ballot_crypto.encrypt_ballot(m, status_now.joint_key, voter.ed25519_public,
                                             ((0, 1, 0),))[0]
-        top = h.run_honest([encode(keys.sign(voter, CastBallot(eid, good)))])
+        h.run_honest([encode(keys.sign(voter, CastBallot(eid, good)))])
         assert all(not committed_on(n, cast) for n in h.honest)
+
+        # The published result counts the K2 ballot alone, on every honest node.
+        h.run_honest([encode(keys.sign(keys.admin, CloseElection(eid)))])
+        doc = http_json(h.validators[0], f"/v1/elections/{eid.hex()}")
+        tally = decode(EncryptedTally, bytes.fromhex(doc["tally_bytes"]))
+        qualified = [coms[i] for i in (1, 2, 3)]
+        dshares = []
+        for j in (1, 2):
+            received = {s.sender: tr.open_share(m, trustees[j - 1], coms[s.sender], s)
+                        for i in (1, 2, 3) for s in shares[i] if s.recipient == j}
+            secret = tr.combined_share(m, j, coeffs[j], received, qualified)
+            dshares.append(tally_crypto.make_decryption_share(m, tally, j, secret))
+        h.run_honest([encode(keys.sign(trustees[d.trustee - 1], PostDecryptionShare(eid, d)))
+                      for d in dshares])
+        result = tally_crypto.decrypt_tally(m, qualified, tally, dshares)
+        top = h.run_honest([encode(keys.sign(keys.admin, PublishResult(eid, result)))])
         assert h.agree() == top
+        for n in h.honest:
+            doc = http_json(n, f"/v1/elections/{eid.hex()}/result")
+            published = decode(TallyResult, bytes.fromhex(doc["result_bytes"]))
+            assert published.ballots == 1 and published.counts == ((0, 1, 0),)
         h.all_alive()
