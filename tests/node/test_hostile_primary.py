@@ -53,6 +53,7 @@ from ballot_tx.tx import (
     PublishResult,
     TrusteeCommit,
     TrusteeShares,
+    acknowledgement,
     sign_tx,
 )
 from consensus.messages import (
@@ -530,8 +531,8 @@ def committed_on(node: ln.LocalNode, raw: bytes) -> bool:
 
 
 def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
-    """Attack 1 on the wire: the view-0 primary runs an election's ceremony honestly, then
-    proposes [open with trustees {1,2} (key K1), a ballot valid under K1, a second open]: the
+    """Attack 1 on the wire: the view-0 primary runs an election's ceremony honestly (trustees
+    1 and 2 post and acknowledge shares; trustee 3 has only committed), then proposes [open with trustees {1,2} (key K1), a ballot valid under K1, a second open]: the
     honest validators execute the open and the ballot (the ballot's proofs verify under K1)
     and refuse the block at its last transaction. The honest primary of the next view commits
     trustee 3's shares and the open (trustees {1,2,3}, key K2); the K1 ballot is then refused
@@ -552,11 +553,13 @@ def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
         h.commit_through_hostile([encode(keys.sign(keys.admin, CreateElection(m)))])
         h.commit_through_hostile(
             [encode(keys.sign(trustees[i - 1], TrusteeCommit(eid, coms[i]))) for i in (1, 2, 3)])
-        h.commit_through_hostile(
-            [encode(keys.sign(trustees[i - 1], TrusteeShares(eid, shares[i]))) for i in (1, 2)])
+        posted = {i: TrusteeShares(eid, shares[i]) for i in (1, 2, 3)}
+        h.commit_through_hostile([encode(keys.sign(trustees[i - 1], posted[i])) for i in (1, 2)])
+        h.commit_through_hostile([encode(keys.sign(trustees[j - 1], acknowledgement(
+            eid, j, {i: posted[i] for i in (1, 2)}))) for j in (1, 2)])
         h.commit_through_hostile([encode(keys.sign(keys.registrar, RegisterKeys(
             eid, (KeyEntry(voter.ed25519_public, tag),))))])
-        assert h.agree() == 4
+        assert h.agree() == 5
 
         # The hostile proposal: [open (K1 = trustees 1 and 2), a K1 ballot, a second open].
         k1 = tr.joint_key([coms[1], coms[2]])
@@ -570,11 +573,11 @@ def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
         kept, refused = select_txs(st, [open_, cast, open_again], t, MemoChecker())
         assert kept == [open_, cast]  # the open and the ballot are valid, in this order ...
         assert [(i, e.code) for i, e in refused] == [(2, ErrorCode.TX_WRONG_PHASE)]  # ... not this
-        block = make_block(5, st.block_hash, t, h.primary.keys.ed25519_public, st.root,
+        block = make_block(6, st.block_hash, t, h.primary.keys.ed25519_public, st.root,
                            [open_, cast, open_again])
         h.primary.propose(block)
         # Trustee 3's shares reach the honest validators (the next primary will include them).
-        s3 = encode(keys.sign(trustees[2], TrusteeShares(eid, shares[3])))
+        s3 = encode(keys.sign(trustees[2], posted[3]))
         status, doc = post(h.validators[0], s3, wait=False)
         assert status in (200, 202), doc
 
@@ -582,13 +585,17 @@ def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
                                for n in h.validators),
                    10, "every honest validator refusing the hostile block")
         for n in h.validators:  # executed up to its last transaction, then refused
-            assert log_has(n, "block refused", "height=5", f"code={ErrorCode.TX_WRONG_PHASE}")
+            assert log_has(n, "block refused", "height=6", f"code={ErrorCode.TX_WRONG_PHASE}")
         wait_until(lambda: all(committed_on(n, s3) for n in h.honest), 20,
                    "trustee 3's shares committed by an honest primary")
         h.replace_primary()
         assert all(not committed_on(n, cast) for n in h.honest)
 
-        # The proper open: all three trustees qualified, another joint key.
+        # The proper open, once everyone acknowledged trustee 3's shares and trustee 3 the
+        # others': all three trustees qualified, another joint key.
+        h.run_honest([encode(keys.sign(trustees[j - 1], acknowledgement(eid, j, {3: posted[3]})))
+                      for j in (1, 2)]
+                     + [encode(keys.sign(trustees[2], acknowledgement(eid, 3, posted)))])
         h.run_honest([open_])
         doc = http_json(h.validators[1], f"/v1/elections/{eid.hex()}")
         status_now = decode(ElectionStatus, bytes.fromhex(doc["status_bytes"]))
