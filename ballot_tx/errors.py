@@ -164,6 +164,15 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
     ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
     ELIGIBILITY_NO_IDENTITY = "ELIGIBILITY_NO_IDENTITY"
+    ELIGIBILITY_TOKEN_INVALID = "ELIGIBILITY_TOKEN_INVALID"
+    ELIGIBILITY_TOKEN_EXPIRED = "ELIGIBILITY_TOKEN_EXPIRED"
+    ELIGIBILITY_WRONG_ISSUER = "ELIGIBILITY_WRONG_ISSUER"
+    ELIGIBILITY_WRONG_AUDIENCE = "ELIGIBILITY_WRONG_AUDIENCE"
+    ELIGIBILITY_NONCE_MISMATCH = "ELIGIBILITY_NONCE_MISMATCH"
+    REGISTRAR_LOGIN_UNKNOWN = "REGISTRAR_LOGIN_UNKNOWN"
+    REGISTRAR_PROVIDER_ERROR = "REGISTRAR_PROVIDER_ERROR"
+    REGISTRAR_NOT_SERVED = "REGISTRAR_NOT_SERVED"
+    REGISTRAR_BAD_RETURN = "REGISTRAR_BAD_RETURN"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
@@ -340,6 +349,15 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
     ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
     ErrorCode.ELIGIBILITY_NO_IDENTITY: "the card certificate lacks the holder's name or date of birth",
+    ErrorCode.ELIGIBILITY_TOKEN_INVALID: "the ID token is malformed or not signed by the identity provider's keys",
+    ErrorCode.ELIGIBILITY_TOKEN_EXPIRED: "the ID token has expired",
+    ErrorCode.ELIGIBILITY_WRONG_ISSUER: "the ID token comes from another identity provider than the election's",
+    ErrorCode.ELIGIBILITY_WRONG_AUDIENCE: "the ID token was issued for another client than this registrar",
+    ErrorCode.ELIGIBILITY_NONCE_MISMATCH: "the ID token belongs to another sign-in (nonce mismatch: a replay)",
+    ErrorCode.REGISTRAR_LOGIN_UNKNOWN: "the sign-in is unknown, expired or already finished (state used once)",
+    ErrorCode.REGISTRAR_PROVIDER_ERROR: "the identity provider refused the sign-in or could not be reached",
+    ErrorCode.REGISTRAR_NOT_SERVED: "the registrar service does not register voters for this election or method",
+    ErrorCode.REGISTRAR_BAD_RETURN: "the page address to return to is not one the registrar serves",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",
