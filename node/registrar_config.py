@@ -35,9 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ballot_tx.errors import ErrorCode
-from node.config import LOG_LEVELS, ConfigError, _bad, _path, _Table, parse_hostport
-
-_REQUIRED = object()
+from node.config import _REQUIRED, LOG_LEVELS, ConfigError, _bad, _path, _Table, parse_hostport
 
 
 @dataclass(frozen=True)
