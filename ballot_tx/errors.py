@@ -194,6 +194,7 @@ class ErrorCode(StrEnum):
     WEB_NODES_DISAGREE = "WEB_NODES_DISAGREE"
     WEB_NOT_OPEN = "WEB_NOT_OPEN"
     WEB_NETWORK = "WEB_NETWORK"
+    WEB_NOT_REGISTERED = "WEB_NOT_REGISTERED"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -379,6 +380,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.WEB_NODES_DISAGREE: "two nodes give different data for the same election",
     ErrorCode.WEB_NOT_OPEN: "the election does not accept ballots now",
     ErrorCode.WEB_NETWORK: "the voting page could not reach a node",
+    ErrorCode.WEB_NOT_REGISTERED: "the registrar's answer is not a certified registration of this device's key",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

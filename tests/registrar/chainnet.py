@@ -39,13 +39,13 @@ SECRET = "registrar-client-secret-0123456789abcdef"
 
 
 class RegistrarNet:
-    def __init__(self, root: Path, page_origin: str = "http://127.0.0.1:9") -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.stack = ExitStack()
-        self.page_origin = page_origin
         make_network(root / "net", "regtest", 4, 0, ln.free_base_port(4), params=PARAMS)
         self.keys = NetKeys(root / "net")
         self.nodes = ln.discover(root / "net")
+        self.page_origin = self.nodes[1].url  # voters open the page on validator 1
         self.trustees = [KeyPair.from_seed(bytes([0x61 + i]) * 32) for i in range(3)]
         self.chain = NetworkChain(self.keys.chain_id, [n.url for n in self.nodes], self.nodes[0].url)
         self.polls = PollRunner(self.chain, self.keys.admin, self.keys.registrar, self.trustees)

@@ -19,6 +19,7 @@ import { loadKeyFile } from './keys.js';
 import { normalize, codeKeys } from './otc.js';
 import { signTx, txBytes, txHash, castBallot, spoilBallot } from './tx.js';
 import { verifyReceipt, genesisHash } from './receipt.js';
+import { cityLoginPanel, registerState } from './register.js';
 
 const PHASES = ['ceremony', 'open', 'closed', 'decided'];
 const TX_LIFETIME_MS = 3600_000;
@@ -230,6 +231,11 @@ const SCREENS = {
     const open = S.status.phase === 1;
     const err = S.errors.start;
     const content = [...electionHeader()];
+    if (S.manifest.eligibility === 'city-login') { // register.js: key made here, city login
+      const onKeys = (keys) => { S.keys = keys; show('ballot'); };
+      content.push(cityLoginPanel({ h, S, show, announce, alertText, onKeys }), receiptForm());
+      return section(tr('election'), ...content);
+    }
     if (open) {
       content.push(para(tr('time_note')));
       const codeForm = S.manifest.eligibility === 'one-time-code';
@@ -654,5 +660,5 @@ async function boot() {
 }
 
 // Tests read page state through this (no secrets: the phase and screen only).
-window.__ballotchain = { state: () => ({ screen: S.screen, lang: S.lang, busy: S.busy }), messages: MESSAGES };
+window.__ballotchain = { state: () => ({ screen: S.screen, lang: S.lang, busy: S.busy, register: registerState() }), messages: MESSAGES };
 boot();
