@@ -98,6 +98,8 @@ class ErrorCode(StrEnum):
     TX_SPOIL_COUNTED = "TX_SPOIL_COUNTED"
     TX_TOO_MANY_SPOILS = "TX_TOO_MANY_SPOILS"
     TX_TOO_MANY_BALLOTS = "TX_TOO_MANY_BALLOTS"
+    TX_VOTE_CANCELLED = "TX_VOTE_CANCELLED"
+    TX_CANCEL_NOT_ALLOWED = "TX_CANCEL_NOT_ALLOWED"
     STATE_STALE = "STATE_STALE"
     BLOCK_MALFORMED = "BLOCK_MALFORMED"
     BLOCK_BAD_HEIGHT = "BLOCK_BAD_HEIGHT"
@@ -284,6 +286,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.TX_SPOIL_COUNTED: "the ballot to spoil is the voter's counted ballot (spoiling it would publish the vote)",
     ErrorCode.TX_TOO_MANY_SPOILS: "this voter has spoiled as many ballots as the election allows",
     ErrorCode.TX_TOO_MANY_BALLOTS: "this voter has cast as many ballots as the election allows",
+    ErrorCode.TX_VOTE_CANCELLED: "the voter voted on paper: the internet vote is cancelled and cannot be cast again",
+    ErrorCode.TX_CANCEL_NOT_ALLOWED: "internet votes can be cancelled only in re-voting elections with registered keys",
     ErrorCode.STATE_STALE: "a state snapshot was used after a later state was committed over it",
     ErrorCode.BLOCK_MALFORMED: "the block is not a well-formed canonical object",
     ErrorCode.BLOCK_BAD_HEIGHT: "the block height does not follow the previous block",

@@ -151,6 +151,75 @@ def voters_codes(election: str, count: int, out: Path, registrar_key: Path,
                f"{chain.election(eid).status.registered}")
 
 
+@voters.command("cancel")
+@click.argument("election")
+@click.option("--voter-key", "voter_keys", multiple=True, help="A voter's public key (64 hex).")
+@click.option("--card-serial", "serials", type=int, multiple=True,
+              help="Serial of the ID card of a person who voted on paper (with --ca-cert).")
+@click.option("--ca-cert", type=click.Path(path_type=Path),
+              help="The card authority's certificate (PEM): the cards' issuer.")
+@click.option("--login", "logins", multiple=True,
+              help="City login subject ('sub') of a person who voted on paper (with --issuer).")
+@click.option("--issuer", help="The city login's OpenID Connect issuer (as in registrar.toml).")
+@click.option("--key", "registrar_key", type=click.Path(path_type=Path), required=True,
+              help="The registrar's key file (its secret keys the tags that find each voter).")
+@node_option
+def voters_cancel(election: str, voter_keys: tuple[str, ...], serials: tuple[int, ...],
+                  ca_cert: Path | None, logins: tuple[str, ...], issuer: str | None,
+                  registrar_key: Path, node_url: str) -> None:
+    """Cancel the internet votes of people who voted on paper at a polling station.
+
+    The polling-station roll names persons; each is found by the keyed tag of their ID
+    card or city login (only the registrar's key computes it) among the election's
+    registrations. Their counted ballots leave the tally and their keys cannot vote again.
+    Only counts reach the output: no serial, login or key is printed.
+    """
+    from cryptography import x509
+
+    from ballot_tx.eligibility.city_login import login_tag, login_tag_key
+    from ballot_tx.eligibility.idcard import card_tag
+    from ballot_tx.tx import MAX_CANCEL_BATCH, CancelInternetVote
+
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    chain.election(eid)
+    keys = keyfile.load(registrar_key)
+    tags: list[bytes] = []
+    if serials:
+        if ca_cert is None:
+            fail(ErrorCode.USAGE, "--card-serial needs --ca-cert (the cards' issuer)")
+        try:
+            issuer_der = x509.load_pem_x509_certificate(ca_cert.read_bytes()).subject.public_bytes()
+        except ValueError:
+            fail(ErrorCode.ELIGIBILITY_WRONG_CA, f"{ca_cert} is not a PEM X.509 certificate")
+        tags += [card_tag(card_tag_key(keys.ed25519_seed), eid, issuer_der, s) for s in serials]
+    if logins:
+        if not issuer:
+            fail(ErrorCode.USAGE, "--login needs --issuer (the city login's issuer URL)")
+        tags += [login_tag(login_tag_key(keys.ed25519_seed), eid, issuer.rstrip("/"), s)
+                 for s in logins]
+    targets = [parse_id(v, "voter key") for v in voter_keys]
+    if tags:
+        by_tag = {entry.card_tag: entry.voter_key
+                  for _, _, tx in chain.election_txs(eid) if isinstance(tx.body, RegisterKeys)
+                  for entry in tx.body.entries}
+        missing = sum(1 for t in tags if t not in by_tag)
+        if missing:
+            fail(ErrorCode.TX_NOT_ELIGIBLE,
+                 f"{missing} of the {len(tags)} persons named registered no key in this election; "
+                 "nothing was cancelled")
+        targets += [by_tag[t] for t in tags]
+    if not targets:
+        fail(ErrorCode.USAGE, "name the voters: --voter-key, --card-serial or --login")
+    if len(set(targets)) != len(targets):
+        fail(ErrorCode.USAGE, "a voter is named twice")
+    for i in range(0, len(targets), MAX_CANCEL_BATCH):
+        batch = tuple(targets[i:i + MAX_CANCEL_BATCH])
+        answer = chain.submit(keys, CancelInternetVote(eid, batch))
+        click.echo(f"cancelled {len(batch)} internet votes in block {answer.get('height')}")
+    click.echo(f"internet votes cancelled by paper votes now: {chain.election(eid).status.cancelled}")
+
+
 @voters.command("list")
 @click.argument("election")
 @node_option
@@ -162,4 +231,6 @@ def voters_list(election: str, node_url: str) -> None:
     click.echo(f"election {e.manifest.name} ({e.manifest.eligibility}), {e.phase}")
     click.echo(f"registered: {st.registered}")
     click.echo(f"voted:      {st.voters_voted}")
+    if st.cancelled:
+        click.echo(f"cancelled:  {st.cancelled} (voted on paper)")
     click.echo(f"not voted:  {st.registered - st.voters_voted}")

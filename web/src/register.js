@@ -46,6 +46,7 @@ const TEXT = {
     unlock_intro: '投票するには鍵のパスワードを入力してください。',
     to_ballot: '投票用紙へ進む',
     not_open: '投票期間になると、ここから投票できます。',
+    receipt_cancelled: '投票所での紙の投票により、このインターネット投票は取り消されました。この票は数えられません。',
     errors: {
       TX_CARD_TAG_USED: 'このログインでは、この投票にすでに登録されています。同じ人が二度登録することはできません。',
       REGISTRAR_LOGIN_UNKNOWN: 'ログインの手続きが期限切れか、すでに終わっています。もう一度ログインしてください。',
@@ -73,6 +74,7 @@ const TEXT = {
     unlock_intro: 'To vote, enter your key password.',
     to_ballot: 'Go to the ballot',
     not_open: 'When voting opens, you can vote from here.',
+    receipt_cancelled: 'A paper vote at a polling station cancelled this internet vote: it is not counted.',
     errors: {
       TX_CARD_TAG_USED: 'This login is already registered in this vote. Nobody can register twice.',
       REGISTRAR_LOGIN_UNKNOWN: 'The sign-in expired or was already finished. Please sign in again.',
@@ -83,6 +85,9 @@ const TEXT = {
 };
 
 export const REGISTER_MESSAGES = TEXT;
+
+/** What a receipt says when the node reports the voter's paper vote cancelled this ballot. */
+export const cancelledText = (lang) => TEXT[lang].receipt_cancelled;
 
 // --- the key file (ballot_tx/keys.py dump_key_file) -------------------------------------
 
