@@ -48,7 +48,8 @@ class RegistrarNet:
         self.page_origin = self.nodes[1].url  # voters open the page on validator 1
         self.trustees = [KeyPair.from_seed(bytes([0x61 + i]) * 32) for i in range(3)]
         self.chain = NetworkChain(self.keys.chain_id, [n.url for n in self.nodes], self.nodes[0].url)
-        self.polls = PollRunner(self.chain, self.keys.admin, self.keys.registrar, self.trustees)
+        self.polls = PollRunner(self.chain, self.keys.admin, self.keys.registrar,  # type: ignore[arg-type]
+                                self.trustees)
         self.port = ln.free_base_port(1, start=24000)
         self.url = f"http://127.0.0.1:{self.port}"
         self.callback = f"{self.url}/v1/login/callback"

@@ -7,6 +7,7 @@ result equals exactly what the browsers cast."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,9 @@ from node.scenario import plaintext_counts
 from tests.registrar.chainnet import RegistrarNet
 from tests.web.jsbridge import WEB, require_node
 
+#: ``BALLOTCHAIN_REGISTRAR_SHOTS=docs/registrar`` writes the screenshots docs/registrar.md shows.
+SHOTS = Path(os.environ["BALLOTCHAIN_REGISTRAR_SHOTS"]).resolve() if os.environ.get(
+    "BALLOTCHAIN_REGISTRAR_SHOTS") else None
 PASSWORD = "つくば-phone-2026"
 LOGINS = ["tsukuba-hanako", "tsukuba-taro"]
 
@@ -37,7 +41,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         net.polls.ceremony(poll)
         net.polls.open(poll)
         cfg = {"validator": net.page_origin, "eid": poll.eid.hex(), "registrar": net.url,
-               "password": PASSWORD, "logins": LOGINS, "shots": str(root / "shots")}
+               "password": PASSWORD, "logins": LOGINS, "shots": str(SHOTS or root / "shots"),
+               "work": str(root)}
         (root / "cfg.json").write_text(json.dumps(cfg))
         proc = subprocess.run(["node", "test/browser/login.mjs", str(root / "cfg.json")],
                               cwd=WEB, capture_output=True, text=True, timeout=300)

@@ -74,7 +74,7 @@ async function register(page, lang, login, tag) {
   await page.click('#make-key');
   await page.waitForSelector('#download-key', { timeout: 60_000 });
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-key')]);
-  v.key_file = `${cfg.shots}/../${tag}.key`;
+  v.key_file = `${cfg.work}/${tag}.key`;
   await download.saveAs(v.key_file);
   v.stored_key = await page.evaluate((eid) => localStorage.getItem(`ballotchain.key.${eid}`), cfg.eid);
   await shot(page, `${tag}-2-key-made-${lang}`);
