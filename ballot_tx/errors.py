@@ -175,6 +175,7 @@ class ErrorCode(StrEnum):
     REGISTRAR_PROVIDER_ERROR = "REGISTRAR_PROVIDER_ERROR"
     REGISTRAR_NOT_SERVED = "REGISTRAR_NOT_SERVED"
     REGISTRAR_BAD_RETURN = "REGISTRAR_BAD_RETURN"
+    REGISTRAR_NOT_KEY_HOLDER = "REGISTRAR_NOT_KEY_HOLDER"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
@@ -363,6 +364,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.REGISTRAR_PROVIDER_ERROR: "the identity provider refused the sign-in or could not be reached",
     ErrorCode.REGISTRAR_NOT_SERVED: "the registrar service does not register voters for this election or method",
     ErrorCode.REGISTRAR_BAD_RETURN: "the page address to return to is not one the registrar serves",
+    ErrorCode.REGISTRAR_NOT_KEY_HOLDER: "a sign-in was finished without the signature of the key it registers",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",

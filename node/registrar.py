@@ -17,10 +17,16 @@ a node, and change nothing):
   PKCE S256, a fresh ``state`` and ``nonce``, kept here for ``login_ttl_s``);
 * ``GET /v1/login/callback?code&state[&iss]``: the provider sends the voter back
   here; the service takes the sign-in by its ``state`` (once), exchanges the code
-  with the PKCE verifier, verifies the ID token (``ballot_tx.eligibility.city_login``)
-  and registers the key under the login's keyed tag. With a ``return_to`` it
-  redirects the browser there with ``#registered=HASH`` or ``#registration_error=CODE``;
-  without one it answers JSON;
+  with the PKCE verifier and verifies the ID token (``ballot_tx.eligibility.city_login``).
+  It then hands the browser a fresh one-time ``finish`` token: with a ``return_to`` in
+  the fragment (``#login=TOKEN``, or ``#registration_error=CODE``), without one as JSON;
+* ``POST /v1/login/finish`` ``{token, signature}``: the signature is the voter key's
+  over the election and the token (kind ``registrar-login``, this chain), proving that
+  the browser which came back from the sign-in holds the key being registered. Then the
+  key is registered under the login's keyed tag. Without this step, an attacker could
+  start a sign-in with their own key and get a victim to complete it (login CSRF): the
+  victim's identity would register the attacker's key. The token reaches only the
+  browser that came back from the provider, and only the key's holder can sign;
 * ``GET /metrics``: Prometheus counters.
 
 Batching: requests wait at most ``batch_wait_ms`` and are sent as one transaction
@@ -64,7 +70,7 @@ from ballot_tx.eligibility.idcard import (
 )
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BallotchainError, ErrorCode, TxError
-from ballot_tx.keys import KeyPair
+from ballot_tx.keys import KeyPair, verify
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.tx import sign_tx
 from node import logs
@@ -78,10 +84,13 @@ TX_LIFETIME_MS = 10 * 60 * 1000
 SPLIT_ON = (ErrorCode.TX_CARD_TAG_USED, ErrorCode.TX_VOTER_REGISTERED)
 MAX_PENDING_LOGINS = 100_000
 JWKS_REFRESH_S = 60.0
+#: Signature kind of the proof that the browser finishing a sign-in holds the voter key.
+FINISH_KIND = "registrar-login"
 HTTP_STATUS = {
     **STATUS,
     ErrorCode.REGISTRAR_NOT_SERVED: 404,
     ErrorCode.REGISTRAR_PROVIDER_ERROR: 502,
+    ErrorCode.REGISTRAR_NOT_KEY_HOLDER: 403,
     ErrorCode.TX_CARD_TAG_USED: 409,
     ErrorCode.TX_VOTER_REGISTERED: 409,
 }
@@ -262,6 +271,21 @@ class _Login:
     expires: float
 
 
+@dataclass
+class _Verified:
+    """A sign-in whose ID token passed: waits for the key holder's signature."""
+
+    eid: bytes
+    voter_public: bytes
+    tag: bytes
+    expires: float
+
+
+def finish_message(eid: bytes, token: str) -> bytes:
+    """What the voter key signs (kind ``registrar-login``) to finish a sign-in."""
+    return eid + token.encode()
+
+
 class Provider:
     """The city's OpenID Connect provider as the registrar uses it (a confidential or
     public client): discovery, the JWKS (refetched when a token names an unknown key)
@@ -365,6 +389,7 @@ class Registrar:
         self.clock = clock
         self.batcher = Batcher(chain.register, cfg.batch_max, cfg.batch_wait_ms / 1000)
         self.logins: dict[str, _Login] = {}
+        self.finishing: dict[str, _Verified] = {}
         self._card_tag_key = card_tag_key(keys.ed25519_seed)
         self._login_tag_key = cl.login_tag_key(keys.ed25519_seed)
         self._authority: tuple[tuple[float, float], CardAuthority] | None = None
@@ -426,6 +451,8 @@ class Registrar:
         now = self.clock()
         for state in [s for s, lg in self.logins.items() if lg.expires < now]:
             del self.logins[state]
+        for token in [t for t, v in self.finishing.items() if v.expires < now]:
+            del self.finishing[token]
 
     def _return_to(self, value: Any) -> str | None:
         if value is None:
@@ -456,7 +483,7 @@ class Registrar:
         check_voter_key(voter, "voter_public")
         return_to = self._return_to(doc.get("return_to"))
         self._purge_logins()
-        if len(self.logins) >= MAX_PENDING_LOGINS:
+        if len(self.logins) + len(self.finishing) >= MAX_PENDING_LOGINS:
             raise RegistrarError(ErrorCode.API_RATE_LIMITED, "too many sign-ins in progress; retry later")
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)
@@ -473,7 +500,7 @@ class Registrar:
                                  "this sign-in is unknown, expired or already finished; start again")
         return lg
 
-    async def login_finish(self, lg: _Login, query: dict[str, str]) -> dict[str, Any]:
+    async def login_callback(self, lg: _Login, query: dict[str, str]) -> dict[str, Any]:
         assert self.provider is not None
         if "error" in query:
             raise RegistrarError(ErrorCode.REGISTRAR_PROVIDER_ERROR,
@@ -486,18 +513,47 @@ class Registrar:
         if not code or len(code) > 2000:
             raise RegistrarError(ErrorCode.API_BAD_REQUEST, "the sign-in answer has no code")
         id_token = await self.provider.exchange(code, lg.verifier)
-        return await self.register_login(lg, id_token)
+        return await self.verify_login(lg, id_token)
 
-    async def register_login(self, lg: _Login, id_token: str) -> dict[str, Any]:
-        """Verify the ID token of a sign-in and register its key under the login's tag."""
+    async def verify_login(self, lg: _Login, id_token: str) -> dict[str, Any]:
+        """Verify the ID token of a sign-in; hand out the one-time token that finishes it."""
         assert self.provider is not None
         keys = await self.provider.keys(cl.token_key_id(id_token))
         v = cl.verify_id_token(id_token, keys, self.provider.issuer, self.provider.client_id,
                                lg.nonce, int(self.clock()))
         tag = cl.login_tag(self._login_tag_key, lg.eid, v.issuer, v.subject)
-        doc = await self.batcher.register(lg.eid, KeyEntry(lg.voter_public, tag))
-        return {"status": "committed", "election_id": lg.eid.hex(),
-                "voter_public": lg.voter_public.hex(), **doc}
+        if tag in self.batcher.tags.get(lg.eid, set()):  # known here: say so now
+            raise TxError(ErrorCode.TX_CARD_TAG_USED,
+                          "this login already registered a voter in this election")
+        token = secrets.token_urlsafe(32)
+        self.finishing[token] = _Verified(lg.eid, lg.voter_public, tag,
+                                          self.clock() + self.cfg.login_ttl_s)
+        return {"finish_token": token, "election_id": lg.eid.hex(),
+                "voter_public": lg.voter_public.hex()}
+
+    async def finish_login(self, doc: Any) -> dict[str, Any]:
+        """Register a verified sign-in's key once its holder signed the finish token."""
+        if not isinstance(doc, dict) or set(doc) != {"token", "signature"} \
+                or not all(isinstance(doc[k], str) for k in doc):
+            raise RegistrarError(ErrorCode.API_BAD_REQUEST,
+                                 'send {"token": the finish token, "signature": hex}')
+        token = doc["token"]
+        v = self.finishing.get(token)
+        if v is None or v.expires < self.clock():
+            raise RegistrarError(ErrorCode.REGISTRAR_LOGIN_UNKNOWN,
+                                 "this sign-in is unknown, expired or already finished; start again")
+        try:
+            sig = bytes.fromhex(doc["signature"])
+        except ValueError:
+            sig = b""
+        if not verify(v.voter_public, FINISH_KIND, await self.chain.chain_id(),
+                      finish_message(v.eid, token), sig):
+            raise RegistrarError(ErrorCode.REGISTRAR_NOT_KEY_HOLDER,
+                                 "the sign-in must be finished with the key being registered")
+        del self.finishing[token]
+        out = await self.batcher.register(v.eid, KeyEntry(v.voter_public, v.tag))
+        return {"status": "committed", "election_id": v.eid.hex(),
+                "voter_public": v.voter_public.hex(), **out}
 
     def info(self) -> dict[str, Any]:
         methods = (["registered-key"] if self.cfg.idcard else []) + \
@@ -583,18 +639,27 @@ async def _login_callback(request: web.Request) -> web.StreamResponse:
     query = {k: v for k, v in request.query.items()}
     lg = reg.take_login(query.get("state"))
     try:
-        doc = await reg.login_finish(lg, query)
+        doc = await reg.login_callback(lg, query)
     except BallotchainError as e:
         reg._count("city-login", e.code)
         if lg.return_to is None:
             raise
         log.info("login refused", election=lg.eid, code=e.code)
         raise web.HTTPSeeOther(f"{lg.return_to}#" + urlencode({"registration_error": e.code})) from None
-    reg._count("city-login", "OK")
     if lg.return_to is None:
         return web.json_response(doc)
-    raise web.HTTPSeeOther(f"{lg.return_to}#" + urlencode({
-        "registered": doc["tracking_code"], "voter": doc["voter_public"]}))
+    raise web.HTTPSeeOther(f"{lg.return_to}#" + urlencode({"login": doc["finish_token"]}))
+
+
+async def _login_finish(request: web.Request) -> web.Response:
+    reg = request.app[REGISTRAR_KEY]
+    try:
+        doc = await reg.finish_login(await _read_json(request))
+    except BallotchainError as e:
+        reg._count("city-login", e.code)
+        raise
+    reg._count("city-login", "OK")
+    return web.json_response(doc)
 
 
 async def _preflight(request: web.Request) -> web.Response:
@@ -623,6 +688,7 @@ def make_app(reg: Registrar) -> web.Application:
     app.router.add_post("/v1/register/card", _card)
     app.router.add_post("/v1/login/start", _login_start)
     app.router.add_get("/v1/login/callback", _login_callback)
+    app.router.add_post("/v1/login/finish", _login_finish)
     app.router.add_route("OPTIONS", "/v1/{tail:.*}", _preflight)
     app.router.add_get("/metrics", _metrics)
 

@@ -71,13 +71,15 @@ def test_japanese_voter_registers_with_the_city_login_and_votes(run: dict[str, A
     assert "チェーンに記録され" in v["registered_text"]
     assert "パスワードが違います" in v["wrong_password"] and "KEY_WRONG_PASSWORD" in v["wrong_password"]
     assert "確認できました" in v["receipt"]
-    assert v["returning"] == {"make_form": 0, "unlock_form": 1}
+    assert "ログインできました" in v["finish_text"]
+    assert v["returning"] == {"make_form": 0, "unlock_form": 1, "ballot": True}
 
 
 def test_english_voter_too(run: dict[str, Any]) -> None:
     v = run["report"]["voters"][1]
     assert v["page_lang"] == "en"
     assert "Register with the Tsukuba City login" in v["start_text"]
+    assert "You are signed in" in v["finish_text"]
     assert "Your registration is on the chain" in v["registered_text"]
     assert "Wrong password" in v["wrong_password"]
     assert len(v["tracking"]) == 64 and v["tracking"] in v["receipt"].replace(" ", "")

@@ -17,6 +17,7 @@ import pytest
 
 from ballot_tx.keys import KeyPair
 from cli.card_authority import new_authority
+from node.registrar import FINISH_KIND, finish_message
 from tests.registrar.chainnet import RegistrarNet
 from tests.registrar.oidc import client_session, sign_in
 
@@ -128,12 +129,20 @@ async def start_login(s: aiohttp.ClientSession, net: RegistrarNet, voter: bytes,
                        **extra})
 
 
-async def login(net: RegistrarNet, who: str, voter: bytes | None = None,
+async def finish(net: RegistrarNet, token: str, signer: KeyPair) -> tuple[int, dict[str, Any]]:
+    """The page proves it holds the key: it signs the election and the finish token."""
+    sig = signer.sign(FINISH_KIND, net.keys.chain_id, finish_message(net.login_poll.eid, token))
+    async with aiohttp.ClientSession() as s:
+        return await post(s, f"{net.url}/v1/login/finish", {"token": token, "signature": sig.hex()})
+
+
+async def login(net: RegistrarNet, who: str, voter: KeyPair | None = None,
                 **extra: Any) -> tuple[int, Any, str]:
-    """A voter signs in with the city's provider; returns the registrar's final answer."""
-    voter = voter or KeyPair.generate().ed25519_public
+    """A voter signs in with the city's provider and finishes with their key; returns the
+    registrar's final answer (JSON, or the address the browser is sent back to)."""
+    voter = voter or KeyPair.generate()
     async with client_session() as s:
-        status, doc = await start_login(s, net, voter, **extra)
+        status, doc = await start_login(s, net, voter.ed25519_public, **extra)
         assert status == 200, doc
         url = doc["authorization_url"]
         assert "code_challenge_method=S256" in url and "nonce=" in url and doc["state"] in url
@@ -141,14 +150,19 @@ async def login(net: RegistrarNet, who: str, voter: bytes | None = None,
         async with s.get(back, allow_redirects=False) as r:
             if r.status == 303:
                 return r.status, r.headers["Location"], back
-            return r.status, await r.json(), back
+            answer = await r.json()
+    if r.status != 200:
+        return r.status, answer, back
+    assert set(answer) == {"finish_token", "election_id", "voter_public"}, answer
+    status, doc = await finish(net, answer["finish_token"], voter)
+    return status, doc, back
 
 
 async def test_city_login_registers_once_per_election(net: RegistrarNet) -> None:
     eid = net.login_poll.eid
     before = net.status(eid).registered
     voter = KeyPair.generate()
-    status, doc, back = await login(net, "tsukuba-taro", voter.ed25519_public)
+    status, doc, back = await login(net, "tsukuba-taro", voter)
     assert status == 200, doc
     assert doc["voter_public"] == voter.ed25519_public.hex()
     tx = net.tx(doc["tracking_code"])
@@ -164,6 +178,39 @@ async def test_city_login_registers_once_per_election(net: RegistrarNet) -> None
     assert net.status(eid).registered == before + 1
     log = (net.root / "registrar.log").read_text()
     assert "tsukuba-taro" not in log and "registered" in log
+
+
+async def test_a_victims_login_cannot_register_an_attackers_key(net: RegistrarNet) -> None:
+    """Login CSRF: the attacker starts a sign-in with their own key and gets a victim to
+    complete it at the provider. The finish token reaches only the victim's browser, whose
+    page holds another key; the attacker, who knows the state but not the token, cannot
+    finish either. Nothing is registered."""
+    eid = net.login_poll.eid
+    before = net.status(eid).registered
+    attacker, victim = KeyPair.generate(), KeyPair.generate()
+    async with client_session() as s:
+        _, doc = await start_login(s, net, attacker.ed25519_public)
+        state = doc["state"]
+    async with client_session() as victim_browser:  # the victim follows the attacker's link
+        back = await sign_in(victim_browser, doc["authorization_url"], "csrf-victim", net.callback)
+        async with victim_browser.get(back) as r:
+            token = (await r.json())["finish_token"]
+    status, answer = await finish(net, token, victim)  # the victim's page signs with its key
+    assert (status, answer["error"]) == (403, "REGISTRAR_NOT_KEY_HOLDER")
+    status, answer = await finish(net, state, attacker)  # the attacker only knows the state
+    assert (status, answer["error"]) == (400, "REGISTRAR_LOGIN_UNKNOWN")
+    async with aiohttp.ClientSession() as s:
+        status, answer = await post(s, f"{net.url}/v1/login/finish", {"token": token, "signature": "zz"})
+        assert (status, answer["error"]) == (403, "REGISTRAR_NOT_KEY_HOLDER")
+        status, answer = await post(s, f"{net.url}/v1/login/finish", {"token": token})
+        assert (status, answer["error"]) == (400, "API_BAD_REQUEST")
+    assert net.status(eid).registered == before
+    # the token still works for the key it was issued to, once
+    status, answer = await finish(net, token, attacker)
+    assert status == 200, answer  # (only the holder of the victim's browser could do this)
+    status, answer = await finish(net, token, attacker)
+    assert (status, answer["error"]) == (400, "REGISTRAR_LOGIN_UNKNOWN")
+    assert net.status(eid).registered == before + 1
 
 
 async def test_bad_sign_ins_get_a_code_and_change_nothing(net: RegistrarNet) -> None:
@@ -205,10 +252,12 @@ async def test_bad_sign_ins_get_a_code_and_change_nothing(net: RegistrarNet) -> 
 
 async def test_return_to_the_voting_page(net: RegistrarNet) -> None:
     page = f"{net.page_origin}/vote/{net.login_poll.eid.hex()}?lang=ja"
-    status, location, _ = await login(net, "page-voter", return_to=page)
-    assert status == 303 and location.startswith(page + "#registered=")
-    code = parse_qs(location.split("#", 1)[1])["registered"][0]
-    assert net.tx(code)["status"] == "committed"
+    voter = KeyPair.generate()
+    status, location, _ = await login(net, "page-voter", voter, return_to=page)
+    assert status == 303 and location.startswith(page + "#login=")
+    token = parse_qs(location.split("#", 1)[1])["login"][0]
+    status, doc = await finish(net, token, voter)
+    assert status == 200 and net.tx(doc["tracking_code"])["status"] == "committed"
     status, location, _ = await login(net, "page-voter", return_to=page)
     assert status == 303 and location == page + "#registration_error=TX_CARD_TAG_USED"
     # the page's origin may call the service (CORS), another origin is not told it may

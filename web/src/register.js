@@ -9,9 +9,12 @@
 //
 // The registrar's address comes from the page address (`?registrar=https://...`, as the
 // city publishes it) and is remembered. After the sign-in the registrar sends the browser
-// back with `#registered=<tracking code>`; the page then checks on chain itself that
-// this transaction is certified by the validators, is signed by the genesis registrar,
-// and registers exactly this device's key in this election, before it says so.
+// back with `#login=<one-time token>`; the voter's password opens the key, which signs the
+// election and the token (kind `registrar-login`) to finish: so a sign-in someone else
+// started with their own key cannot register it with this voter's login. The registrar
+// answers with the registration's tracking code, and the page checks on chain itself that
+// this transaction is certified by the validators, is signed by the genesis registrar, and
+// registers exactly this device's key in this election, before it says so.
 
 import { sodium } from './sodium.js';
 import { concat, equal, fromHex, toHex } from './bytes.js';
@@ -24,6 +27,8 @@ import { txHash } from './tx.js';
 import { verifyReceipt } from './receipt.js';
 
 export const MIN_PASSWORD = 8;
+/** The signature kind that finishes a sign-in (node/registrar.py FINISH_KIND). */
+export const FINISH_KIND = 'registrar-login';
 
 const TEXT = {
   ja: {
@@ -44,6 +49,9 @@ const TEXT = {
     checking_registration: '登録がチェーンに記録されたか確かめています…',
     registered: '登録はチェーンに記録され、検証者の署名を確かめました(記録番号 {code}…)。',
     unlock_intro: '投票するには鍵のパスワードを入力してください。',
+    finish_intro: 'ログインできました。鍵のパスワードを入力して登録を完了してください。',
+    finish: '登録を完了する',
+    finishing: '登録しています…',
     to_ballot: '投票用紙へ進む',
     not_open: '投票期間になると、ここから投票できます。',
     receipt_cancelled: '投票所での紙の投票により、このインターネット投票は取り消されました。この票は数えられません。',
@@ -72,6 +80,9 @@ const TEXT = {
     checking_registration: 'Checking that your registration is on the chain…',
     registered: 'Your registration is on the chain; the validators\u2019 signatures were checked (tracking code {code}…).',
     unlock_intro: 'To vote, enter your key password.',
+    finish_intro: 'You are signed in. Enter your key password to finish your registration.',
+    finish: 'Finish registration',
+    finishing: 'Registering…',
     to_ballot: 'Go to the ballot',
     not_open: 'When voting opens, you can vote from here.',
     receipt_cancelled: 'A paper vote at a polling station cancelled this internet vote: it is not counted.',
@@ -159,7 +170,8 @@ export async function verifyRegistration({ base, genesis, chainId, eid, voterPub
 
 // --- the panel on the start screen ---------------------------------------------------------
 
-const R = { busy: false, error: null, checked: null, hashRead: false };
+const R = { busy: false, error: null, hashRead: false, keys: null };
+const tokenItem = (eid) => `ballotchain.login.${toHex(eid)}`;
 
 function sentence(lang, e) {
   const code = e && e.code ? e.code : String(e || 'WEB_NETWORK');
@@ -195,12 +207,21 @@ export function cityLoginPanel(ui) {
     const url = URL.createObjectURL(new Blob([stored], { type: 'application/json' }));
     parts.push(h('p', { class: 'ok', text: L.key_kept }),
       h('p', {}, h('a', { href: url, download: `ballotchain-${toHex(S.eid).slice(0, 8)}-${info.ed25519_public.slice(0, 8)}.key`, id: 'download-key' }, L.download)));
-    if (!registered) {
+    const token = sessionStorage.getItem(tokenItem(S.eid));
+    if (!registered && token) {
+      const pw = h('input', { id: 'finish-pw', type: 'password', autocomplete: 'current-password', 'aria-describedby': 'finish-intro' });
+      parts.push(errBox, h('form', { onsubmit: (ev) => { ev.preventDefault(); finishLogin(ui, stored, token, pw.value); } },
+        h('p', { id: 'finish-intro', class: 'hint', text: L.finish_intro }),
+        h('label', { for: 'finish-pw', text: L.password_label }), pw,
+        h('button', { type: 'submit', class: 'primary', id: 'finish' }, R.busy ? L.finishing : L.finish)));
+    } else if (!registered) {
       parts.push(h('p', { text: L.signin_intro }), errBox,
         h('button', { type: 'button', class: 'primary', id: 'signin', onclick: () => signIn(ui, info.ed25519_public) }, L.signin));
     } else {
       parts.push(h('p', { class: 'ok', id: 'registered', text: tx('registered', { code: registered.slice(0, 16) }) }));
-      if (S.status.phase === 1) {
+      if (S.status.phase === 1 && R.keys) {
+        parts.push(h('button', { type: 'button', class: 'primary', id: 'to-ballot', onclick: () => ui.onKeys(R.keys) }, L.to_ballot));
+      } else if (S.status.phase === 1) {
         const pw = h('input', { id: 'unlock-pw', type: 'password', autocomplete: 'current-password' });
         parts.push(errBox, h('form', { onsubmit: (ev) => { ev.preventDefault(); unlock(ui, stored, pw.value); } },
           h('p', { id: 'unlock-intro', class: 'hint', text: L.unlock_intro }),
@@ -267,30 +288,61 @@ async function signIn(ui, voterPublicHex) {
 function readHash(ui, stored) {
   R.hashRead = true;
   const frag = new URLSearchParams(location.hash.slice(1));
-  if (!frag.has('registered') && !frag.has('registration_error')) return;
+  if (!frag.has('login') && !frag.has('registration_error')) return;
   history.replaceState(null, '', `${location.pathname}${location.search}`);
   if (frag.has('registration_error')) {
     R.error = { code: frag.get('registration_error').replace(/[^A-Z0-9_]/g, '').slice(0, 40) };
     return;
   }
-  const code = (frag.get('registered') || '').toLowerCase();
-  if (!stored || !/^[0-9a-f]{64}$/.test(code)) {
+  const token = frag.get('login') || '';
+  if (!stored || !/^[A-Za-z0-9_-]{16,100}$/.test(token)) {
     R.error = { code: 'WEB_NOT_REGISTERED' };
     return;
   }
+  sessionStorage.setItem(tokenItem(ui.S.eid), token);
+}
+
+/** The key's holder finishes the sign-in: sign (election, token), register, check on chain. */
+async function finishLogin(ui, stored, token, pw) {
+  if (R.busy) return;
   const S = ui.S;
   R.busy = true;
-  ui.announce(TEXT[S.lang].checking_registration);
-  verifyRegistration({ base: S.base, genesis: S.genesis, chainId: S.chainId, eid: S.eid,
-    voterPublic: fromHex(publicInfo(stored).ed25519_public), code })
-    .then(() => {
-      localStorage.setItem(regItem(S.eid), code);
-      R.busy = false;
-      R.error = null;
-      ui.show('start');
-      ui.announce(TEXT[S.lang].registered.replace('{code}', code.slice(0, 16)));
-    })
-    .catch((e) => fail(ui, e));
+  R.error = null;
+  ui.show('start');
+  ui.announce(TEXT[S.lang].finishing);
+  await new Promise((r) => setTimeout(r, 30));
+  try {
+    const keys = loadKeyFile(stored, pw || null);
+    const reg = registrarUrl();
+    if (!reg) throw Object.assign(new BallotchainError('USAGE', 'no registrar'), { key: 'no_registrar' });
+    const signature = keys.sign(FINISH_KIND, S.chainId, concat(S.eid, new TextEncoder().encode(token)));
+    let resp;
+    try {
+      resp = await fetch(`${reg}/v1/login/finish`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token, signature: toHex(signature) }),
+      });
+    } catch (e) {
+      throw new BallotchainError('WEB_NETWORK', String(e));
+    }
+    const doc = await resp.json();
+    if (!resp.ok) {
+      if (doc.error !== 'REGISTRAR_NOT_KEY_HOLDER') sessionStorage.removeItem(tokenItem(S.eid));
+      throw new BallotchainError(doc.error || 'WEB_NETWORK', doc.message || `HTTP ${resp.status}`);
+    }
+    sessionStorage.removeItem(tokenItem(S.eid));
+    ui.announce(TEXT[S.lang].checking_registration);
+    await verifyRegistration({ base: S.base, genesis: S.genesis, chainId: S.chainId, eid: S.eid,
+      voterPublic: keys.ed25519Public, code: doc.tracking_code });
+    localStorage.setItem(regItem(S.eid), doc.tracking_code);
+    R.keys = keys;
+    R.busy = false;
+    ui.show('start');
+    ui.announce(TEXT[S.lang].registered.replace('{code}', doc.tracking_code.slice(0, 16)));
+  } catch (e) {
+    fail(ui, e);
+  }
 }
 
 async function unlock(ui, stored, pw) {

@@ -3,9 +3,10 @@
 // phone size (390x844). Reads a JSON config (argv[2]); prints a JSON report on stdout.
 //
 //   ja: a voter makes a key on the phone (a too-short password first), downloads it,
-//       signs in at the city's OpenID Connect provider, comes back registered (checked on
-//       chain by the page), opens the key with the password (a wrong one first), votes,
-//       verifies the receipt, and on coming back needs only the password.
+//       signs in at the city's OpenID Connect provider, comes back and finishes with the
+//       key's password (a wrong one first: the key signs the finish), is registered
+//       (checked on chain by the page), votes, verifies the receipt, and on coming back
+//       needs only the password.
 //   en: a second voter does the same in English.
 //   en: the first voter's login again, from another phone: refused with its code.
 
@@ -35,7 +36,10 @@ const waitScreen = (page, name, timeout = 60_000) =>
   page.waitForFunction((n) => window.__ballotchain && window.__ballotchain.state().screen === n, name, { timeout });
 
 async function shot(page, name) {
-  await page.screenshot({ path: `${cfg.shots}/${name}.png`, fullPage: true });
+  // the third phone repeats the first screens: only its refusal is kept
+  if (!name.startsWith('voter3-') || name.includes('refused')) {
+    await page.screenshot({ path: `${cfg.shots}/${name}.png`, fullPage: true });
+  }
   report.shots.push(name);
   const r = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth }));
   report.layout.push({ state: name, ok: r.sw <= r.cw });
@@ -80,19 +84,25 @@ async function register(page, lang, login, tag) {
   await shot(page, `${tag}-2-key-made-${lang}`);
   await page.click('#signin');
   await cityLogin(page, login);
-  await page.waitForSelector('#registered, #register-error', { timeout: 60_000 });
+  await page.waitForSelector('#finish-pw, #register-error', { timeout: 60_000 });
+  if (await page.locator('#finish-pw').count()) {
+    v.finish_text = await page.locator('main').innerText();
+    await shot(page, `${tag}-3-finish-${lang}`);
+    await page.fill('#finish-pw', 'not the password');
+    await page.click('#finish');
+    await page.waitForSelector('#register-error', { timeout: 60_000 });
+    v.wrong_password = await page.locator('#register-error').innerText();
+    await page.fill('#finish-pw', cfg.password);
+    await page.click('#finish');
+    await page.waitForSelector('#registered', { timeout: 60_000 });
+  }
   return v;
 }
 
 async function vote(page, v, sel, tag) {
   v.registered_text = await page.locator('#registered').innerText();
-  await shot(page, `${tag}-3-registered-${v.lang}`);
-  await page.fill('#unlock-pw', 'not the password');
-  await page.click('#to-ballot');
-  await page.waitForSelector('#register-error', { timeout: 60_000 });
-  v.wrong_password = await page.locator('#register-error').innerText();
-  await page.fill('#unlock-pw', cfg.password);
-  await page.click('#to-ballot');
+  await shot(page, `${tag}-4-registered-${v.lang}`);
+  await page.click('#to-ballot'); // the key was opened to finish: no second password
   await waitScreen(page, 'ballot');
   await page.check(`#c0-o${sel[0].indexOf(1)}`);
   for (const [i, x] of sel[1].entries()) if (x) await page.check(`#c1-o${i}`);
@@ -105,13 +115,17 @@ async function vote(page, v, sel, tag) {
   await page.click('#verify');
   await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
   v.receipt = await page.locator('main').innerText();
-  await shot(page, `${tag}-4-receipt-${v.lang}`);
+  await shot(page, `${tag}-5-receipt-${v.lang}`);
   v.selections = sel;
   // back on the same phone later: only the password is needed
   await page.goto(pageUrl(v.lang));
   await waitScreen(page, 'start');
   await page.waitForSelector('#unlock-pw');
   v.returning = { make_form: await page.locator('#new-pw').count(), unlock_form: await page.locator('#unlock-pw').count() };
+  await page.fill('#unlock-pw', cfg.password);
+  await page.click('#to-ballot');
+  await waitScreen(page, 'ballot');
+  v.returning.ballot = true;
 }
 
 try {
