@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -54,6 +55,8 @@ class RegistrarNet:
         self.url = f"http://127.0.0.1:{self.port}"
         self.callback = f"{self.url}/v1/login/callback"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tls: tuple[Path, Path] | None = None  # (certificate, key) to serve HTTPS with
+        self.ssl_context: ssl.SSLContext | None = None
         now = datetime.now(UTC)
         self.ca: Authority = new_authority(now)
         self.revoked: dict[int, datetime] = {}
@@ -84,6 +87,8 @@ class RegistrarNet:
         cfg.write_text(f"""
 [service]
 listen = "127.0.0.1:{self.port}"
+{f'tls_cert = "{self.tls[0]}"' if self.tls else ""}
+{f'tls_key = "{self.tls[1]}"' if self.tls else ""}
 elections = ["{self.card_poll.eid.hex()}", "{self.login_poll.eid.hex()}"]
 page_origins = ["{self.page_origin}"]
 batch_max = 50
@@ -147,7 +152,7 @@ file = "registrar.log"
     # --- reading ---
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+        with urllib.request.urlopen(self.url + path, timeout=10, context=self.ssl_context) as r:
             return json.loads(r.read())
 
     def status(self, eid: bytes) -> ElectionStatus:

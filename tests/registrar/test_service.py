@@ -281,3 +281,24 @@ def test_service_stops_cleanly_and_its_metrics_count(net: RegistrarNet, tmp_path
     assert 'ballotchain_registrar_requests_total{code="OK",method="registered-key"}' in text
     assert net.stop_registrar() == 0
     net.start_registrar()
+
+
+def test_service_serves_https(net: RegistrarNet) -> None:
+    """With tls_cert/tls_key the service speaks HTTPS only (last: it restarts the service)."""
+    import ssl
+    import urllib.request
+
+    from tests.node.tlsca import make_ca_and_cert
+
+    ca, cert, key = make_ca_and_cert(net.root / "tls")
+    net.stop_registrar()
+    net.tls, net.url = (cert, key), net.url.replace("http://", "https://")
+    net.ssl_context = ssl.create_default_context(cafile=str(ca))
+    try:
+        net.start_registrar()
+        assert net.get("/v1/registrar")["methods"] == ["registered-key", "city-login"]
+        with pytest.raises(OSError):  # plain HTTP is not answered
+            urllib.request.urlopen(net.url.replace("https://", "http://") + "/v1/registrar", timeout=5)
+    finally:
+        net.stop_registrar()
+        net.tls, net.url, net.ssl_context = None, net.url.replace("https://", "http://"), None
