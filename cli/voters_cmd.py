@@ -154,30 +154,35 @@ def voters_codes(election: str, count: int, out: Path, registrar_key: Path,
 @voters.command("cancel")
 @click.argument("election")
 @click.option("--voter-key", "voter_keys", multiple=True, help="A voter's public key (64 hex).")
-@click.option("--card-serial", "serials", type=int, multiple=True,
-              help="Serial of the ID card of a person who voted on paper (with --ca-cert).")
-@click.option("--ca-cert", type=click.Path(path_type=Path),
-              help="The card authority's certificate (PEM): the cards' issuer.")
+@click.option("--roll", type=click.Path(path_type=Path),
+              help="CSV of the paper voters from the polling-station roll: name,birth_date "
+                   "(YYYY-MM-DD), as on their ID cards (ID-card elections).")
 @click.option("--login", "logins", multiple=True,
               help="City login subject ('sub') of a person who voted on paper (with --issuer).")
 @click.option("--issuer", help="The city login's OpenID Connect issuer (as in registrar.toml).")
 @click.option("--key", "registrar_key", type=click.Path(path_type=Path), required=True,
               help="The registrar's key file (its secret keys the tags that find each voter).")
 @node_option
-def voters_cancel(election: str, voter_keys: tuple[str, ...], serials: tuple[int, ...],
-                  ca_cert: Path | None, logins: tuple[str, ...], issuer: str | None,
+def voters_cancel(election: str, voter_keys: tuple[str, ...], roll: Path | None,
+                  logins: tuple[str, ...], issuer: str | None,
                   registrar_key: Path, node_url: str) -> None:
     """Cancel the internet votes of people who voted on paper at a polling station.
 
     The polling-station roll names persons; each is found by the keyed tag of their ID
-    card or city login (only the registrar's key computes it) among the election's
-    registrations. Their counted ballots leave the tally and their keys cannot vote again.
-    Only counts reach the output: no serial, login or key is printed.
+    card holder identity (name and date of birth) or city login (only the registrar's key
+    computes it) among the election's registrations. Their counted ballots leave the
+    tally and their keys cannot vote again. Only counts reach the output: no name, login
+    or key is printed.
     """
-    from cryptography import x509
+    import csv
 
     from ballot_tx.eligibility.city_login import login_tag, login_tag_key
-    from ballot_tx.eligibility.idcard import card_tag
+    from ballot_tx.eligibility.idcard import (
+        CardIdentity,
+        card_tag,
+        normalize_birth_date,
+        normalize_name,
+    )
     from ballot_tx.tx import MAX_CANCEL_BATCH, CancelInternetVote
 
     chain = Chain(node_url)
@@ -185,14 +190,19 @@ def voters_cancel(election: str, voter_keys: tuple[str, ...], serials: tuple[int
     chain.election(eid)
     keys = keyfile.load(registrar_key)
     tags: list[bytes] = []
-    if serials:
-        if ca_cert is None:
-            fail(ErrorCode.USAGE, "--card-serial needs --ca-cert (the cards' issuer)")
-        try:
-            issuer_der = x509.load_pem_x509_certificate(ca_cert.read_bytes()).subject.public_bytes()
-        except ValueError:
-            fail(ErrorCode.ELIGIBILITY_WRONG_CA, f"{ca_cert} is not a PEM X.509 certificate")
-        tags += [card_tag(card_tag_key(keys.ed25519_seed), eid, issuer_der, s) for s in serials]
+    if roll is not None:
+        rows = list(csv.reader(read_text(roll).splitlines()))
+        if rows and [c.strip().lower() for c in rows[0]] == ["name", "birth_date"]:
+            rows = rows[1:]
+        for line, row in enumerate(rows, 1):
+            try:
+                if len(row) != 2 or not normalize_name(row[0]):
+                    raise ValueError("expected name,birth_date")
+                who = CardIdentity(normalize_name(row[0]),
+                                   normalize_birth_date(row[1].strip().replace("-", "")))
+            except ValueError as e:
+                fail(ErrorCode.USAGE, f"{roll}, row {line}: {e}")
+            tags.append(card_tag(card_tag_key(keys.ed25519_seed), eid, who))
     if logins:
         if not issuer:
             fail(ErrorCode.USAGE, "--login needs --issuer (the city login's issuer URL)")
@@ -210,7 +220,7 @@ def voters_cancel(election: str, voter_keys: tuple[str, ...], serials: tuple[int
                  "nothing was cancelled")
         targets += [by_tag[t] for t in tags]
     if not targets:
-        fail(ErrorCode.USAGE, "name the voters: --voter-key, --card-serial or --login")
+        fail(ErrorCode.USAGE, "name the voters: --roll, --login or --voter-key")
     if len(set(targets)) != len(targets):
         fail(ErrorCode.USAGE, "a voter is named twice")
     for i in range(0, len(targets), MAX_CANCEL_BATCH):

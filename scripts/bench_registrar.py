@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import statistics
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,8 +32,10 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from ballot_tx.eligibility.idcard import Card, make_registration  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from cli.card_authority import issue_card, make_crl, new_authority  # noqa: E402
-from genesis.document import ConsensusParams  # noqa: E402
-from genesis.localnet import make_network  # noqa: E402
+from genesis.localnet import (
+    DEFAULT_PARAMS,  # noqa: E402
+    make_network,  # noqa: E402
+)
 from node import localnet as ln  # noqa: E402
 from node.netchain import NetworkChain  # noqa: E402
 from node.txgen import NetKeys  # noqa: E402
@@ -72,8 +75,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_network(root / "net", "benchreg", 4, 0, ln.free_base_port(4),
-                     params=ConsensusParams(max_block_txs=200, block_interval_ms=100,
-                                            view_timeout_ms=2000, checkpoint_interval=50))
+                     params=dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100,
+                                                view_timeout_ms=2000, checkpoint_interval=50))
         nodes = ln.discover(root / "net")
         proc = None
         try:
@@ -92,8 +95,9 @@ def main() -> None:
             t = time.perf_counter()
             reqs = []
             for i in range(a.requests):
-                cert, key = issue_card(ca, 1000 + i, f"v{i}", now - timedelta(days=1),
-                                       now + timedelta(days=30), key_type="ec")
+                cert, key = issue_card(ca, 1000 + i, f"voter {i}", now - timedelta(days=1),
+                                       now + timedelta(days=30), key_type="ec",
+                                       birth_date=date(1950, 1, 1) + timedelta(days=i))
                 card = Card(cert.public_bytes(serialization.Encoding.DER), key)
                 reqs.append(make_registration(card, poll.eid, KeyPair.generate().ed25519_public).to_json())
             print(f"made {a.requests} card requests in {time.perf_counter() - t:.1f} s")

@@ -4,6 +4,7 @@ against them (as a separate process, as a city would run it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +25,27 @@ from ballot_tx.eligibility.idcard import Card, CardRegistration, make_registrati
 from ballot_tx.keys import KeyPair
 from ballot_tx.state import ElectionStatus
 from cli.card_authority import Authority, issue_card, make_crl, new_authority
-from genesis.document import ConsensusParams
-from genesis.localnet import make_network
+from genesis.localnet import DEFAULT_PARAMS, make_network
 from node import localnet as ln
 from node.netchain import NetworkChain
 from node.txgen import NetKeys
 from node.webpoll import Poll, PollRunner
 from tests.registrar.oidc import provider
 
-PARAMS = ConsensusParams(max_block_txs=200, block_interval_ms=100, view_timeout_ms=2000,
-                         checkpoint_interval=50)
+PARAMS = dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100,
+                             view_timeout_ms=2000, checkpoint_interval=50)
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "ballotchain-registrar"
 SECRET = "registrar-client-secret-0123456789abcdef"
+
+
+def holder_name(serial: int) -> str:
+    """The test card holder of card ``serial`` (one person per serial)."""
+    return f"筑波 花子 {serial}"
+
+
+def holder_birth(serial: int) -> date:
+    return date(1950, 1, 1) + timedelta(days=serial)
 
 
 class RegistrarNet:
@@ -175,8 +184,9 @@ file = "registrar.log"
 
     def card(self, serial: int, days: int = 365) -> Card:
         now = datetime.now(UTC)
-        cert, key = issue_card(self.ca, serial, f"voter {serial}", now - timedelta(days=1),
-                               now + timedelta(days=days), key_type="ec")
+        cert, key = issue_card(self.ca, serial, holder_name(serial), now - timedelta(days=1),
+                               now + timedelta(days=days), key_type="ec",
+                               birth_date=holder_birth(serial))
         return Card(cert.public_bytes(serialization.Encoding.DER), key)
 
     def card_request(self, card: Card, voter: KeyPair | None = None,

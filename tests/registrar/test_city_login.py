@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwk, jwt
 
 from ballot_tx.eligibility import city_login as cl
-from ballot_tx.eligibility.idcard import card_tag
+from ballot_tx.eligibility.idcard import CardIdentity, card_tag
 from ballot_tx.errors import BallotchainError, EligibilityError, ErrorCode
 from node.registrar import Provider
 from tests.registrar.oidc import client_session, provider, sign_in
@@ -85,7 +85,7 @@ async def test_a_real_token_verifies_and_makes_an_unlinkable_tag(issuers: tuple[
     assert tag != cl.login_tag(cl.login_tag_key(b"\x08" * 32), EID, city, "tsukuba-hanako")
     assert tag != cl.login_tag(key, EID, city, "tsukuba-taro")
     # domain-separated from the ID-card tag even with the same key and bytes
-    assert tag != card_tag(key, EID, city.encode(), 1)
+    assert tag != card_tag(key, EID, CardIdentity(city, "tsukuba-hanako"))
     assert b"hanako" not in tag
 
 

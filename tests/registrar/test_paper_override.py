@@ -20,7 +20,7 @@ from ballot_tx.tx import CastBallot
 from cli.main import cli
 from node.netchain import NetworkError
 from node.scenario import plaintext_counts
-from tests.registrar.chainnet import RegistrarNet
+from tests.registrar.chainnet import RegistrarNet, holder_birth, holder_name
 from tests.web.jsbridge import WEB, require_node
 
 A: Selections = ((0, 1, 0), (1, 0, 1), (70, 100, 30))
@@ -90,21 +90,23 @@ def test_paper_vote_overrides_the_internet_vote(story: dict[str, Any]) -> None:
     eid, node = story["eid"], story["node"]
     base = ["--key", story["registrar_key"], "--node", node]
     before = net.status(story["poll"].eid)
-    # a person not registered online: refused, nothing cancelled
-    out = run("voters", "cancel", eid, "--card-serial", "999", "--ca-cert", str(net.root / "ca.pem"),
-              *base, ok=False)
-    assert "[TX_NOT_ELIGIBLE]" in out and "nothing was cancelled" in out
-    # the polling-station roll shows card 302 voted on paper
-    out = run("voters", "cancel", eid, "--card-serial", "302", "--ca-cert", str(net.root / "ca.pem"),
-              *base)
+    # the polling-station roll: a person not registered online is refused, nothing cancelled
+    roll = story["root"] / "paper-voters.csv"
+    roll.write_text(f"name,birth_date\n{holder_name(999)},{holder_birth(999)}\n"
+                    f"{holder_name(302)},{holder_birth(302)}\n")
+    out = run("voters", "cancel", eid, "--roll", str(roll), *base, ok=False)
+    assert "[TX_NOT_ELIGIBLE]" in out and "1 of the 2 persons" in out and "nothing was cancelled" in out
+    assert net.status(story["poll"].eid).cancelled == 0
+    # the holder of card 302 voted on paper (written as the roll has it: full-width space)
+    roll.write_text(f"{holder_name(302).replace(' ', chr(0x3000))},{holder_birth(302)}\n")
+    out = run("voters", "cancel", eid, "--roll", str(roll), *base)
     assert "cancelled 1 internet votes in block" in out and "now: 1" in out
-    assert "302" not in out.replace("block", "")  # the serial is not echoed
+    assert "花子" not in out  # no name is echoed
     st = net.status(story["poll"].eid)
     assert (st.cancelled, st.voters_voted) == (1, before.voters_voted - 1)
     assert st.ballots_cast == before.ballots_cast, "accepted ballots stay on the record"
     # the same person again: already cancelled
-    out = run("voters", "cancel", eid, "--card-serial", "302", "--ca-cert", str(net.root / "ca.pem"),
-              *base, ok=False)
+    out = run("voters", "cancel", eid, "--roll", str(roll), *base, ok=False)
     assert "[TX_VOTE_CANCELLED]" in out
     # the cancelled voter cannot vote again online (no replacement of the paper vote)
     with pytest.raises(NetworkError) as e:
