@@ -98,6 +98,8 @@ class ErrorCode(StrEnum):
     TX_SPOIL_COUNTED = "TX_SPOIL_COUNTED"
     TX_TOO_MANY_SPOILS = "TX_TOO_MANY_SPOILS"
     TX_TOO_MANY_BALLOTS = "TX_TOO_MANY_BALLOTS"
+    TX_VOTE_CANCELLED = "TX_VOTE_CANCELLED"
+    TX_CANCEL_NOT_ALLOWED = "TX_CANCEL_NOT_ALLOWED"
     STATE_STALE = "STATE_STALE"
     BLOCK_MALFORMED = "BLOCK_MALFORMED"
     BLOCK_BAD_HEIGHT = "BLOCK_BAD_HEIGHT"
@@ -164,6 +166,16 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
     ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
     ELIGIBILITY_NO_IDENTITY = "ELIGIBILITY_NO_IDENTITY"
+    ELIGIBILITY_TOKEN_INVALID = "ELIGIBILITY_TOKEN_INVALID"
+    ELIGIBILITY_TOKEN_EXPIRED = "ELIGIBILITY_TOKEN_EXPIRED"
+    ELIGIBILITY_WRONG_ISSUER = "ELIGIBILITY_WRONG_ISSUER"
+    ELIGIBILITY_WRONG_AUDIENCE = "ELIGIBILITY_WRONG_AUDIENCE"
+    ELIGIBILITY_NONCE_MISMATCH = "ELIGIBILITY_NONCE_MISMATCH"
+    REGISTRAR_LOGIN_UNKNOWN = "REGISTRAR_LOGIN_UNKNOWN"
+    REGISTRAR_PROVIDER_ERROR = "REGISTRAR_PROVIDER_ERROR"
+    REGISTRAR_NOT_SERVED = "REGISTRAR_NOT_SERVED"
+    REGISTRAR_BAD_RETURN = "REGISTRAR_BAD_RETURN"
+    REGISTRAR_NOT_KEY_HOLDER = "REGISTRAR_NOT_KEY_HOLDER"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
@@ -185,6 +197,7 @@ class ErrorCode(StrEnum):
     WEB_NODES_DISAGREE = "WEB_NODES_DISAGREE"
     WEB_NOT_OPEN = "WEB_NOT_OPEN"
     WEB_NETWORK = "WEB_NETWORK"
+    WEB_NOT_REGISTERED = "WEB_NOT_REGISTERED"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -274,6 +287,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.TX_SPOIL_COUNTED: "the ballot to spoil is the voter's counted ballot (spoiling it would publish the vote)",
     ErrorCode.TX_TOO_MANY_SPOILS: "this voter has spoiled as many ballots as the election allows",
     ErrorCode.TX_TOO_MANY_BALLOTS: "this voter has cast as many ballots as the election allows",
+    ErrorCode.TX_VOTE_CANCELLED: "the voter voted on paper: the internet vote is cancelled and cannot be cast again",
+    ErrorCode.TX_CANCEL_NOT_ALLOWED: "internet votes can be cancelled only in re-voting elections with registered keys",
     ErrorCode.STATE_STALE: "a state snapshot was used after a later state was committed over it",
     ErrorCode.BLOCK_MALFORMED: "the block is not a well-formed canonical object",
     ErrorCode.BLOCK_BAD_HEIGHT: "the block height does not follow the previous block",
@@ -340,6 +355,16 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
     ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
     ErrorCode.ELIGIBILITY_NO_IDENTITY: "the card certificate lacks the holder's name or date of birth",
+    ErrorCode.ELIGIBILITY_TOKEN_INVALID: "the ID token is malformed or not signed by the identity provider's keys",
+    ErrorCode.ELIGIBILITY_TOKEN_EXPIRED: "the ID token has expired",
+    ErrorCode.ELIGIBILITY_WRONG_ISSUER: "the ID token comes from another identity provider than the election's",
+    ErrorCode.ELIGIBILITY_WRONG_AUDIENCE: "the ID token was issued for another client than this registrar",
+    ErrorCode.ELIGIBILITY_NONCE_MISMATCH: "the ID token belongs to another sign-in (nonce mismatch: a replay)",
+    ErrorCode.REGISTRAR_LOGIN_UNKNOWN: "the sign-in is unknown, expired or already finished (state used once)",
+    ErrorCode.REGISTRAR_PROVIDER_ERROR: "the identity provider refused the sign-in or could not be reached",
+    ErrorCode.REGISTRAR_NOT_SERVED: "the registrar service does not register voters for this election or method",
+    ErrorCode.REGISTRAR_BAD_RETURN: "the page address to return to is not one the registrar serves",
+    ErrorCode.REGISTRAR_NOT_KEY_HOLDER: "a sign-in was finished without the signature of the key it registers",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",
@@ -361,6 +386,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.WEB_NODES_DISAGREE: "two nodes give different data for the same election",
     ErrorCode.WEB_NOT_OPEN: "the election does not accept ballots now",
     ErrorCode.WEB_NETWORK: "the voting page could not reach a node",
+    ErrorCode.WEB_NOT_REGISTERED: "the registrar's answer is not a certified registration of this device's key",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

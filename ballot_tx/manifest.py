@@ -33,7 +33,7 @@ from ballot_tx.errors import CryptoError, ErrorCode, ManifestError
 
 MANIFEST_VERSION = 1
 CONTEST_KINDS = ("single", "multiple", "rating")
-ELIGIBILITY_METHODS = ("registered-key", "one-time-code")
+ELIGIBILITY_METHODS = ("registered-key", "one-time-code", "city-login")
 #: Rating levels: 0, 10, ..., 100 (11 levels, as Tsukuba's pledge evaluation).
 RATING_LEVELS: tuple[int, ...] = tuple(range(0, 101, 10))
 RATING_STEP = 10

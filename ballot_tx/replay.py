@@ -27,7 +27,7 @@ from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.state import PHASE_NAMES, MemoryBase, Phase, State, apply_block
-from ballot_tx.tx import CastBallot, CreateElection, decode_tx
+from ballot_tx.tx import CancelInternetVote, CastBallot, CreateElection, decode_tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.
 CertCheck = Callable[[int, bytes, bytes | None], None]
@@ -44,6 +44,7 @@ class ElectionAudit:
     spoiled: int
     result: tally_crypto.TallyResult | None
     manifest: Manifest
+    cancelled: int = 0  # internet votes a paper vote overrode
 
 
 @dataclass
@@ -87,6 +88,9 @@ class Replay:
             body = tx.body
             if isinstance(body, CastBallot):
                 self.counted.setdefault(body.election_id, {})[tx.signer] = (h, i)
+            elif isinstance(body, CancelInternetVote):  # their ballots no longer count
+                for k in body.voter_keys:
+                    self.counted.get(body.election_id, {}).pop(k, None)
             elif isinstance(body, CreateElection):
                 self.elections.append(election_id(body.manifest))
         self.state = self.base.commit(new)
@@ -138,6 +142,7 @@ class Replay:
             st.spoiled,
             result,
             m,
+            cancelled=st.cancelled,
         )
 
 

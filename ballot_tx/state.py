@@ -74,6 +74,7 @@ from ballot_tx.lthash import LtHash
 from ballot_tx.manifest import Manifest, contest_width, election_id, validate_manifest
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
+    CancelInternetVote,
     CastBallot,
     CloseElection,
     CreateElection,
@@ -117,6 +118,7 @@ class ElectionStatus(Wire):
     voters_voted: U64  # distinct voters with a counted ballot
     spoiled: U64
     closed_ms: U64 | None
+    cancelled: U64 = 0  # voters whose internet vote a paper vote cancelled
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class VoterRecord(Wire):
     counted: Bytes32 | None  # hash of the transaction whose ballot counts
     spoils: U32 = 0
     counted_ciphertexts: Bytes32 | None = None  # ``ciphertexts_digest`` of the counted ballot
+    cancelled: bool = False  # voted on paper: no internet ballot counts or may be cast
 
 
 @dataclass(frozen=True)
@@ -688,7 +691,10 @@ def _voting(x: _Exec, tx: Tx, eid: bytes) -> tuple[Manifest, ElectionStatus, Vot
     data = x.get(_k(b"V", eid, tx.signer))
     if data is None:
         raise _tx_error(ErrorCode.TX_NOT_ELIGIBLE, "the signer is not a registered voter of this election")
-    return m, st, decode(VoterRecord, data)
+    voter = decode(VoterRecord, data)
+    if voter.cancelled:
+        raise _tx_error(ErrorCode.TX_VOTE_CANCELLED, "this voter voted on paper; the internet vote is cancelled")
+    return m, st, voter
 
 
 def _cast(x: _Exec, tx: Tx, b: CastBallot) -> None:
@@ -848,6 +854,47 @@ def _publish(x: _Exec, tx: Tx, b: PublishResult) -> None:
     x.set_status(eid, replace(st, phase=int(Phase.DECIDED)))
 
 
+def _cancel_internet_vote(x: _Exec, tx: Tx, b: CancelInternetVote) -> None:
+    """A paper vote overrides the internet vote: each voter's counted ballot leaves the
+    tally (its ciphertexts are kept in ``B`` by re-voting elections) and the key may cast
+    no more. Registrar only (it alone maps persons to keys), before the close."""
+    _require(x.chain.registrars, tx.signer, "registrar")
+    eid = b.election_id
+    m = x.manifest(eid)
+    st = x.status(eid)
+    _require_phase(st, Phase.CEREMONY, Phase.OPEN)
+    if not m.revoting:
+        raise _tx_error(ErrorCode.TX_CANCEL_NOT_ALLOWED,
+                        "only re-voting elections keep the counted ballots a cancellation removes")
+    if not b.voter_keys:
+        raise _tx_error(ErrorCode.TX_TOO_MANY_ENTRIES, "a cancellation must name at least one voter")
+    if len(set(b.voter_keys)) != len(b.voter_keys):
+        raise _tx_error(ErrorCode.TX_MALFORMED, "a cancellation names a voter twice")
+    tkey = _k(b"T", eid)
+    tally = x.obj(tally_crypto.EncryptedTally, tkey)
+    assert tally is not None
+    uncounted = 0
+    for k in b.voter_keys:
+        data = x.get(_k(b"V", eid, k))
+        if data is None:
+            raise _tx_error(ErrorCode.TX_NOT_ELIGIBLE, f"voter key {k.hex()[:16]} is not registered in this election")
+        voter = decode(VoterRecord, data)
+        if voter.single_use:
+            raise _tx_error(ErrorCode.TX_CANCEL_NOT_ALLOWED, "a one-time code belongs to no known person")
+        if voter.cancelled:
+            raise _tx_error(ErrorCode.TX_VOTE_CANCELLED, f"voter key {k.hex()[:16]} is already cancelled")
+        if voter.counted is not None:
+            prev = x.get(_k(b"B", eid, k))
+            assert prev is not None, "a re-voting election keeps every counted ballot"
+            tally = tally_crypto.subtract_ballot(tally, _ballot_from_ciphertexts(m, eid, prev))
+            x.put(_k(b"B", eid, k), None)
+            uncounted += 1
+        x.put(_k(b"V", eid, k), encode(replace(voter, counted=None, counted_ciphertexts=None, cancelled=True)))
+    x.set_obj(tkey, tally)
+    x.set_status(eid, replace(st, voters_voted=st.voters_voted - uncounted,
+                              cancelled=st.cancelled + len(b.voter_keys)))
+
+
 _HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any], None]] = {
     CreateElection: _create,
     TrusteeCommit: _trustee_commit,
@@ -861,6 +908,7 @@ _HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any], None]] = {
     CloseElection: _close,
     PostDecryptionShare: _decryption_share,
     PublishResult: _publish,
+    CancelInternetVote: _cancel_internet_vote,
 }
 
 

@@ -18,7 +18,8 @@ transaction into a second one with a different hash.
 Who signs what (checked in ``state.py``): the genesis admin creates, opens and
 closes elections; the genesis registrar registers voters; a trustee named in
 the manifest posts its ceremony steps and decryption share; a registered voter
-key casts and spoils ballots; the admin or a trustee publishes the result.
+key casts and spoils ballots; the admin or a trustee publishes the result; the
+registrar cancels the internet votes of voters who voted on paper.
 """
 
 from __future__ import annotations
@@ -174,6 +175,20 @@ class PublishResult(Wire):
     result: TallyResult
 
 
+#: Most voters one cancellation names.
+MAX_CANCEL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class CancelInternetVote(Wire):
+    """Registrar: these voters voted on paper at a polling station, so their internet
+    ballots leave the tally and their keys cast no more (a paper vote overrides)."""
+
+    TAG = 15
+    election_id: Bytes32
+    voter_keys: Annotated[tuple[Bytes32, ...], MaxLen(MAX_CANCEL_BATCH)]
+
+
 TxBody = (
     CreateElection
     | TrusteeCommit
@@ -189,6 +204,7 @@ TxBody = (
     | CloseElection
     | PostDecryptionShare
     | PublishResult
+    | CancelInternetVote
 )
 
 #: Human names of the kinds, for errors, audit output and the API.
@@ -207,6 +223,7 @@ KIND_NAMES: dict[type[Wire], str] = {
     CloseElection: "election-close",
     PostDecryptionShare: "decryption-share",
     PublishResult: "result",
+    CancelInternetVote: "cancel-internet-vote",
 }
 
 

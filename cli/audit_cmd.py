@@ -26,6 +26,7 @@ def print_report(report: ReplayReport) -> None:
         click.echo(
             f"election {e.name} ({e.election_id.hex()[:16]}): {e.phase}, {e.registered} registered, "
             f"{e.voters_voted} voted ({e.ballots_cast} ballots incl. re-votes), {e.spoiled} spoiled"
+            + (f", {e.cancelled} internet votes cancelled by paper votes" if e.cancelled else "")
         )
         if e.result is None:
             click.echo("  no result published yet; tally recomputed from the counted ballots")

@@ -124,7 +124,7 @@ def election_status(election: str, as_json: bool, node_url: str) -> None:
     turnout = st.voters_voted / st.registered if st.registered else 0.0
     doc = {"election_id": e.election_id.hex(), "name": e.manifest.name, "phase": e.phase,
            "registered": st.registered, "ballots_cast": st.ballots_cast,
-           "voters_voted": st.voters_voted, "spoiled": st.spoiled,
+           "voters_voted": st.voters_voted, "spoiled": st.spoiled, "cancelled": st.cancelled,
            "turnout": round(turnout, 4), "as_of_height": e.height}
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -134,6 +134,8 @@ def election_status(election: str, as_json: bool, node_url: str) -> None:
     click.echo(f"ballots received:  {st.ballots_cast} (from {st.voters_voted} voters; "
                f"re-votes replace earlier ballots)")
     click.echo(f"spoiled (audited): {st.spoiled}")
+    if st.cancelled:
+        click.echo(f"cancelled (voted on paper): {st.cancelled} internet votes, not counted")
     click.echo(f"turnout:           {turnout:.1%}")
 
 

@@ -16,6 +16,7 @@ from cli.i18n import set_language
 from cli.keys_cmd import keys
 from cli.localnet_cmd import localnet
 from cli.node_cmd import node
+from cli.registrar_cmd import registrar
 from cli.trustee_cmd import trustee
 from cli.vote_cmd import receipt, vote
 from cli.voter_cmd import voter
@@ -43,6 +44,7 @@ cli.add_command(localnet)
 cli.add_command(card_authority)
 cli.add_command(voter)
 cli.add_command(voters)
+cli.add_command(registrar)
 cli.add_command(audit)
 cli.add_command(election)
 cli.add_command(trustee)

@@ -10,7 +10,7 @@ The format (README has a complete example)::
 
     name = "tsukuba-2026"                      # id: a-z 0-9 _ . -
     title = { ja = "つくば市 2026", en = "Tsukuba 2026" }
-    eligibility = "registered-key"             # or "one-time-code"
+    eligibility = "registered-key"             # or "one-time-code", "city-login"
     start = 2026-06-01T08:00:00+09:00          # with a time zone
     end   = 2026-06-07T20:00:00+09:00
     revoting = true                            # default false

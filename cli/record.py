@@ -12,7 +12,8 @@ verifiers)::
     lifecycle.bin            create / open / close / publish transactions (canonical Tx)
     ceremony.bin             trustee commitments, encrypted shares, complaints, reveals,
                              acknowledgements (Tx)
-    registrations.bin        voter-key registrations and code commitments (Tx)
+    registrations.bin        voter-key registrations, code commitments and cancellations of
+                             internet votes by paper votes (Tx)
     ballots.bin              every cast ballot with its proofs, re-votes included (Tx)
     spoiled.bin              spoiled (Benaloh-audited) ballots with their secrets (Tx)
     tally.bin                the encrypted tally of the counted ballots (EncryptedTally)
@@ -46,6 +47,7 @@ from ballot_tx.errors import AuditError, BallotchainError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.replay import ReplayReport, replay
 from ballot_tx.tx import (
+    CancelInternetVote,
     CastBallot,
     CloseElection,
     CreateElection,
@@ -70,7 +72,7 @@ VERSION = 1
 TX_FILES: dict[str, tuple[type[Wire], ...]] = {
     "lifecycle": (CreateElection, OpenElection, CloseElection, PublishResult),
     "ceremony": (TrusteeCommit, TrusteeShares, TrusteeComplaint, TrusteeReveal, TrusteeAcknowledge),
-    "registrations": (RegisterKeys, CommitCodes),
+    "registrations": (RegisterKeys, CommitCodes, CancelInternetVote),
     "ballots": (CastBallot,),
     "spoiled": (SpoilBallot,),
     "decryption_shares": (PostDecryptionShare,),
@@ -256,20 +258,24 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         if read(name) != data:
             raise _fail(name, "differs from what the recorded blocks say")
     if derived.records["tally"]:
+        cancelled = {k for raw in derived.records["registrations"]
+                     if isinstance(body := decode_tx(raw).body, CancelInternetVote)
+                     for k in body.voter_keys}
         recomputed = aggregate(m, [decode_tx(raw).body.ballot  # type: ignore[union-attr]
-                                   for raw in _counted(derived.records["ballots"])])
+                                   for raw in _counted(derived.records["ballots"], cancelled)])
         if encode(recomputed) != derived.records["tally"][0]:
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)
     return RecordAudit(report, eid, m, r.state.result(eid), genesis)
 
 
-def _counted(ballots: list[bytes]) -> list[bytes]:
-    """The last ballot of each voter (re-voting: the last one counts)."""
+def _counted(ballots: list[bytes], cancelled: frozenset[bytes] | set[bytes] = frozenset()) -> list[bytes]:
+    """The last ballot of each voter (re-voting: the last one counts), except voters whose
+    internet vote a paper vote cancelled."""
     last: dict[bytes, bytes] = {}
     for raw in ballots:
         last[decode_tx(raw).signer] = raw
-    return [last[k] for k in sorted(last)]
+    return [last[k] for k in sorted(last) if k not in cancelled]
 
 
 def load_tx_list(data: bytes, name: str) -> list[Tx]:

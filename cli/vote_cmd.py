@@ -175,3 +175,6 @@ def receipt_verify(code: str, node_url: str, genesis_path: Path) -> None:
                  "changed without every observer noticing."))
     click.echo(_("It does not show how you voted: your ballot stays encrypted, and only the "
                  "total of all ballots is ever decrypted."))
+    if doc.get("cancelled") is True:
+        click.echo(_("A paper vote at a polling station cancelled this internet vote: it is not "
+                     "counted, and this key cannot vote again on the internet."))

@@ -151,6 +151,85 @@ def voters_codes(election: str, count: int, out: Path, registrar_key: Path,
                f"{chain.election(eid).status.registered}")
 
 
+@voters.command("cancel")
+@click.argument("election")
+@click.option("--voter-key", "voter_keys", multiple=True, help="A voter's public key (64 hex).")
+@click.option("--roll", type=click.Path(path_type=Path),
+              help="CSV of the paper voters from the polling-station roll: name,birth_date "
+                   "(YYYY-MM-DD), as on their ID cards (ID-card elections).")
+@click.option("--login", "logins", multiple=True,
+              help="City login subject ('sub') of a person who voted on paper (with --issuer).")
+@click.option("--issuer", help="The city login's OpenID Connect issuer (as in registrar.toml).")
+@click.option("--key", "registrar_key", type=click.Path(path_type=Path), required=True,
+              help="The registrar's key file (its secret keys the tags that find each voter).")
+@node_option
+def voters_cancel(election: str, voter_keys: tuple[str, ...], roll: Path | None,
+                  logins: tuple[str, ...], issuer: str | None,
+                  registrar_key: Path, node_url: str) -> None:
+    """Cancel the internet votes of people who voted on paper at a polling station.
+
+    The polling-station roll names persons; each is found by the keyed tag of their ID
+    card holder identity (name and date of birth) or city login (only the registrar's key
+    computes it) among the election's registrations. Their counted ballots leave the
+    tally and their keys cannot vote again. Only counts reach the output: no name, login
+    or key is printed.
+    """
+    import csv
+
+    from ballot_tx.eligibility.city_login import login_tag, login_tag_key
+    from ballot_tx.eligibility.idcard import (
+        CardIdentity,
+        card_tag,
+        normalize_birth_date,
+        normalize_name,
+    )
+    from ballot_tx.tx import MAX_CANCEL_BATCH, CancelInternetVote
+
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    chain.election(eid)
+    keys = keyfile.load(registrar_key)
+    tags: list[bytes] = []
+    if roll is not None:
+        rows = list(csv.reader(read_text(roll).splitlines()))
+        if rows and [c.strip().lower() for c in rows[0]] == ["name", "birth_date"]:
+            rows = rows[1:]
+        for line, row in enumerate(rows, 1):
+            try:
+                if len(row) != 2 or not normalize_name(row[0]):
+                    raise ValueError("expected name,birth_date")
+                who = CardIdentity(normalize_name(row[0]),
+                                   normalize_birth_date(row[1].strip().replace("-", "")))
+            except ValueError as e:
+                fail(ErrorCode.USAGE, f"{roll}, row {line}: {e}")
+            tags.append(card_tag(card_tag_key(keys.ed25519_seed), eid, who))
+    if logins:
+        if not issuer:
+            fail(ErrorCode.USAGE, "--login needs --issuer (the city login's issuer URL)")
+        tags += [login_tag(login_tag_key(keys.ed25519_seed), eid, issuer.rstrip("/"), s)
+                 for s in logins]
+    targets = [parse_id(v, "voter key") for v in voter_keys]
+    if tags:
+        by_tag = {entry.card_tag: entry.voter_key
+                  for _, _, tx in chain.election_txs(eid) if isinstance(tx.body, RegisterKeys)
+                  for entry in tx.body.entries}
+        missing = sum(1 for t in tags if t not in by_tag)
+        if missing:
+            fail(ErrorCode.TX_NOT_ELIGIBLE,
+                 f"{missing} of the {len(tags)} persons named registered no key in this election; "
+                 "nothing was cancelled")
+        targets += [by_tag[t] for t in tags]
+    if not targets:
+        fail(ErrorCode.USAGE, "name the voters: --roll, --login or --voter-key")
+    if len(set(targets)) != len(targets):
+        fail(ErrorCode.USAGE, "a voter is named twice")
+    for i in range(0, len(targets), MAX_CANCEL_BATCH):
+        batch = tuple(targets[i:i + MAX_CANCEL_BATCH])
+        answer = chain.submit(keys, CancelInternetVote(eid, batch))
+        click.echo(f"cancelled {len(batch)} internet votes in block {answer.get('height')}")
+    click.echo(f"internet votes cancelled by paper votes now: {chain.election(eid).status.cancelled}")
+
+
 @voters.command("list")
 @click.argument("election")
 @node_option
@@ -162,4 +241,6 @@ def voters_list(election: str, node_url: str) -> None:
     click.echo(f"election {e.manifest.name} ({e.manifest.eligibility}), {e.phase}")
     click.echo(f"registered: {st.registered}")
     click.echo(f"voted:      {st.voters_voted}")
+    if st.cancelled:
+        click.echo(f"cancelled:  {st.cancelled} (voted on paper)")
     click.echo(f"not voted:  {st.registered - st.voters_voted}")

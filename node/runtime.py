@@ -655,7 +655,10 @@ class Node:
         return views.result_view(self.ledger.state, eid)
 
     def receipt(self, h: bytes) -> dict[str, Any] | None:
-        return views.receipt_view(self.ledger.store, h)
+        r = views.receipt_view(self.ledger.store, h)
+        if r is not None:
+            r["cancelled"] = views.ballot_cancelled(self.ledger.state, self.ledger.store, h)
+        return r
 
 
 # --- process entry point ------------------------------------------------------------------

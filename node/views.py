@@ -14,7 +14,7 @@ from ballot_tx.block import Block, InclusionProof, merkle_proof
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError
 from ballot_tx.state import KEY_OPEN, PHASE_NAMES, OpenElections, Phase, State
-from ballot_tx.tx import decode_tx
+from ballot_tx.tx import CastBallot, decode_tx
 from consensus.certificate import CommitCertificate
 from node.server import to_json_value
 from node.store import Store
@@ -91,6 +91,21 @@ def receipt_view(store: Store, h: bytes) -> dict[str, Any] | None:
         "certificate": _cert_json(cert),
         "certificate_bytes": None if cert is None else cert.hex(),
     }
+
+
+def ballot_cancelled(state: State, store: Store, h: bytes) -> bool:
+    """True if ``h`` is a cast ballot whose voter later voted on paper (CancelInternetVote)."""
+    found = store.get_tx(h)
+    if found is None:
+        return False
+    try:
+        tx = decode_tx(found[0])
+    except BallotchainError:
+        return False
+    if not isinstance(tx.body, CastBallot):
+        return False
+    voter = state.voter(tx.body.election_id, tx.signer)
+    return voter is not None and voter.cancelled
 
 
 def election_view(state: State, eid: bytes) -> dict[str, Any] | None:

@@ -28,6 +28,14 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The registrar tests' OpenID Connect provider (the certified oidc-provider package), test only.
+stamp="tests/oidc/node_modules/.ballotchain-installed-$(sha256sum tests/oidc/package-lock.json | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "installing the test OpenID Connect provider's npm packages..." >&2
+  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error) >&2
+  touch "$stamp"
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)

@@ -9,6 +9,8 @@ decides which voter keys become eligible and how often each may be used:
   election; re-voting follows the manifest.
 * ``one-time-code`` (``one_time_code.py``): the registrar commits the public keys
   derived from mailed codes; a code's key casts exactly one ballot.
+* ``city-login`` (``city_login.py``): like ``registered-key``, with the tag a keyed
+  hash of the OpenID Connect issuer and subject of the city's sign-in.
 
 A method is an object with the ``Eligibility`` interface below, found by the
 manifest's ``eligibility`` string in ``METHODS``. Adding a method is adding a
@@ -62,12 +64,14 @@ def check_voter_key(key: bytes, where: str) -> None:
 
 def method(name: str) -> Eligibility:
     """The eligibility method a manifest names (manifests are validated, so it exists)."""
+    from ballot_tx.eligibility.city_login import CityLogin
     from ballot_tx.eligibility.one_time_code import OneTimeCode
     from ballot_tx.eligibility.registered_key import RegisteredKey
 
     methods: dict[str, Eligibility] = {
         RegisteredKey.name: RegisteredKey(),
         OneTimeCode.name: OneTimeCode(),
+        CityLogin.name: CityLogin(),
     }
     m = methods.get(name)
     if m is None:

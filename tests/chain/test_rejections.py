@@ -21,10 +21,12 @@ from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.one_time_code import CommitCodes
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BlockError, ErrorCode, TxError
+from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import election_id
 from ballot_tx.state import State, apply_block, check_tx
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
+    CancelInternetVote,
     CastBallot,
     CloseElection,
     CreateElection,
@@ -173,6 +175,20 @@ def shares_out_of_order(w: World, es: dict[str, Election]) -> Tx:
     c = tr.make_commitment(m, 1, coeffs)
     shares = tr.make_shares(m, 1, TRUSTEES[0], coeffs, c)
     return w.tx(TRUSTEES[0], TrusteeShares(e.eid, tuple(reversed(shares))))
+
+
+def paper_voter(w: World, es: dict[str, Election]) -> KeyPair:
+    """A fresh voter of the re-voting election who voted online, then on paper."""
+    e, i = es["open"], next(_fresh)
+    v = kp("paper", i % 256)
+    w.run(w.tx(REGISTRAR, RegisterKeys(e.eid, (KeyEntry(v.ed25519_public, hash_bytes("paper-tag", i.to_bytes(4, "big"))),))))
+    w.run(w.cast(e, v))
+    w.run(w.tx(REGISTRAR, CancelInternetVote(e.eid, (v.ed25519_public,))))
+    return v
+
+
+def cancel(w: World, es: dict[str, Election], name: str, *keys: bytes, signer: KeyPair = REGISTRAR) -> Tx:
+    return w.tx(signer, CancelInternetVote(es[name].eid, keys))
 
 
 CASES: dict[str, tuple[Case, ErrorCode]] = {
@@ -387,6 +403,31 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
     "decryption share twice": (lambda w, es: share_tx(w, es, 1, 1), ErrorCode.TX_SHARE_DUPLICATE),
     "result with wrong counts": (wrong_result, ErrorCode.TX_BAD_RESULT),
     "result with a missing share": (result_without_shares, ErrorCode.TX_BAD_RESULT),
+    # paper vote overrides the internet vote
+    "cast after a paper vote": (lambda w, es: w.cast(es["open"], paper_voter(w, es)), ErrorCode.TX_VOTE_CANCELLED),
+    "cancel twice": (lambda w, es: cancel(w, es, "open", paper_voter(w, es).ed25519_public), ErrorCode.TX_VOTE_CANCELLED),
+    "cancel by the admin": (
+        lambda w, es: cancel(w, es, "open", es["open"].voters[2].ed25519_public, signer=ADMIN),
+        ErrorCode.TX_UNAUTHORIZED,
+    ),
+    "cancel without re-voting": (
+        lambda w, es: cancel(w, es, "norevote", es["norevote"].voters[0].ed25519_public),
+        ErrorCode.TX_CANCEL_NOT_ALLOWED,
+    ),
+    "cancel after close": (
+        lambda w, es: cancel(w, es, "closed", es["closed"].voters[0].ed25519_public),
+        ErrorCode.TX_WRONG_PHASE,
+    ),
+    "cancel an unregistered key": (lambda w, es: cancel(w, es, "open", kp("nobody").ed25519_public), ErrorCode.TX_NOT_ELIGIBLE),
+    "cancel one voter twice in one go": (
+        lambda w, es: cancel(w, es, "open", *[es["open"].voters[2].ed25519_public] * 2),
+        ErrorCode.TX_MALFORMED,
+    ),
+    "cancel nobody": (lambda w, es: cancel(w, es, "open"), ErrorCode.TX_TOO_MANY_ENTRIES),
+    "cancel a voting code": (
+        lambda w, es: cancel(w, es, "codes", es["codes"].voters[0].ed25519_public),
+        ErrorCode.TX_CANCEL_NOT_ALLOWED,
+    ),
 }
 
 

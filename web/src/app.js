@@ -19,6 +19,7 @@ import { loadKeyFile } from './keys.js';
 import { normalize, codeKeys } from './otc.js';
 import { signTx, txBytes, txHash, castBallot, spoilBallot } from './tx.js';
 import { verifyReceipt, genesisHash } from './receipt.js';
+import { cityLoginPanel, registerState, cancelledText } from './register.js';
 
 const PHASES = ['ceremony', 'open', 'closed', 'decided'];
 const TX_LIFETIME_MS = 3600_000;
@@ -230,6 +231,11 @@ const SCREENS = {
     const open = S.status.phase === 1;
     const err = S.errors.start;
     const content = [...electionHeader()];
+    if (S.manifest.eligibility === 'city-login') { // register.js: key made here, city login
+      const onKeys = (keys) => { S.keys = keys; show('ballot'); };
+      content.push(cityLoginPanel({ h, S, show, announce, alertText, onKeys }), receiptForm());
+      return section(tr('election'), ...content);
+    }
     if (open) {
       content.push(para(tr('time_note')));
       const codeForm = S.manifest.eligibility === 'one-time-code';
@@ -318,6 +324,7 @@ const SCREENS = {
         para(tr('receipt_ok', { code: code.slice(0, 16), chain: S.genesis.chain_id, height: info.height })),
         para(tr('receipt_ok_cert', { sigs: info.signatures, n: info.validators, quorum: info.quorum })),
         para(tr('receipt_ok_meaning')),
+        info.cancelled ? h('p', { class: 'note', id: 'receipt-cancelled', text: cancelledText(S.lang) }) : null,
         para(tr('receipt_from', { node: info.node }), { class: 'hint' })));
     } else if (state === 'pending') parts.push(para(tr('receipt_pending'), { class: 'note' }));
     else if (state === 'unknown') parts.push(h('div', { class: 'error-box' }, para(tr('receipt_unknown'))));
@@ -608,7 +615,7 @@ async function checkReceipt(code) {
       const proof = decode('InclusionProof', fromHex(r.inclusion_proof_bytes));
       const cert = r.certificate_bytes ? decode('CommitCertificate', fromHex(r.certificate_bytes)) : null;
       const out = verifyReceipt({ trackingCode: fromHex(code), genesis: S.genesis, chainId: S.chainId, proof, cert });
-      show('receipt', code, 'ok', { ...out, node });
+      show('receipt', code, 'ok', { ...out, node, cancelled: r.cancelled === true });
       announce(tr('receipt_ok_title'));
       return;
     } catch (e) {
@@ -654,5 +661,5 @@ async function boot() {
 }
 
 // Tests read page state through this (no secrets: the phase and screen only).
-window.__ballotchain = { state: () => ({ screen: S.screen, lang: S.lang, busy: S.busy }), messages: MESSAGES };
+window.__ballotchain = { state: () => ({ screen: S.screen, lang: S.lang, busy: S.busy, register: registerState() }), messages: MESSAGES };
 boot();

@@ -10,7 +10,7 @@ import { CryptoError, ManifestError } from './errors.js';
 
 export const MANIFEST_VERSION = 1;
 export const CONTEST_KINDS = ['single', 'multiple', 'rating'];
-export const ELIGIBILITY_METHODS = ['registered-key', 'one-time-code'];
+export const ELIGIBILITY_METHODS = ['registered-key', 'one-time-code', 'city-login'];
 export const RATING_LEVELS = Array.from({ length: 11 }, (_, i) => 10 * i);
 export const RATING_STEP = 10;
 export const MAX_BALLOT_CIPHERTEXTS = 1024;

@@ -20,6 +20,10 @@ export const SCHEMA = {
    ["tx_count",["int","0","4294967295"]],
    ["state_root",["bytes",32,null]]
   ]},
+  "CancelInternetVote": {"kind": "", "max_size": 1048576, "tag": 15, "fields": [
+   ["election_id",["bytes",32,null]],
+   ["voter_keys",["tuple",["bytes",32,null],1000]]
+  ]},
   "CastBallot": {"kind": "", "max_size": 1048576, "tag": 8, "fields": [
    ["election_id",["bytes",32,null]],
    ["ballot",["obj","EncryptedBallot"]]
@@ -87,7 +91,8 @@ export const SCHEMA = {
    ["ballots_cast",["int","0","18446744073709551615"]],
    ["voters_voted",["int","0","18446744073709551615"]],
    ["spoiled",["int","0","18446744073709551615"]],
-   ["closed_ms",["opt",["int","0","18446744073709551615"]]]
+   ["closed_ms",["opt",["int","0","18446744073709551615"]]],
+   ["cancelled",["int","0","18446744073709551615"]]
   ]},
   "EncryptedBallot": {"kind": "encrypted-ballot", "max_size": 1048576, "tag": -1, "fields": [
    ["election_id",["bytes",32,null]],
@@ -248,13 +253,13 @@ export const SCHEMA = {
    ["shares",["tuple",["obj","EncryptedShare"],32]]
   ]},
   "Tx": {"kind": "tx", "max_size": 262144, "tag": -1, "fields": [
-   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","TrusteeAcknowledge","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult"]]],
+   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","TrusteeAcknowledge","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult","CancelInternetVote"]]],
    ["signer",["bytes",32,null]],
    ["expires_ms",["int","0","18446744073709551615"]],
    ["signature",["bytes",64,null]]
   ]},
   "TxPayload": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
-   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","TrusteeAcknowledge","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult"]]],
+   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","TrusteeAcknowledge","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult","CancelInternetVote"]]],
    ["signer",["bytes",32,null]],
    ["expires_ms",["int","0","18446744073709551615"]]
   ]},

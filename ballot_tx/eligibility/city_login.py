@@ -1,0 +1,165 @@
+"""``city-login``: the city's own sign-in (OpenID Connect) proves who registers a key.
+
+Tsukuba let voters of some polls authenticate with the city app's login instead of
+the My Number Card. Here the registrar service (``node/registrar.py``) runs the
+OpenID Connect authorization code flow with PKCE, ``state`` and ``nonce`` against
+the city's identity provider and checks the ID token it gets back, in this order
+(the first failure is the error reported):
+
+1. the token is a JWS signed by a key of the provider's JWKS, with an
+   asymmetric algorithm (no ``none``, no HMAC)               ELIGIBILITY_TOKEN_INVALID
+2. ``iss`` is the provider the election office configured   ELIGIBILITY_WRONG_ISSUER
+3. ``aud`` names this registrar's client id (and ``azp``,
+   if several audiences)                                    ELIGIBILITY_WRONG_AUDIENCE
+4. ``exp`` is in the future                                ELIGIBILITY_TOKEN_EXPIRED
+   (and ``iat`` is not; other claims well-typed)            ELIGIBILITY_TOKEN_INVALID
+5. ``nonce`` is the one this sign-in sent                   ELIGIBILITY_NONCE_MISMATCH
+6. ``sub`` is present                                       ELIGIBILITY_TOKEN_INVALID
+
+Signature and claim checks are joserfc's (a maintained JOSE library); nothing
+here parses a JWT by hand.
+
+What reaches the chain is the voter's pseudonymous key with ``login_tag``: a
+BLAKE2b hash of (election, issuer, ``sub``) keyed with a secret only the
+registrar holds, personalised differently from the ID-card tag. The chain
+refuses a second registration with one tag in an election, so one login
+registers once per election; nobody without the key can link a tag to a login,
+and a login's tags in two elections are unlinkable. On chain the registration
+is an ordinary ``RegisterKeys`` transaction, so the state machine needs nothing
+new for this method.
+
+Pure: strings and bytes in, result out; the time is an argument.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import KeySet
+
+from ballot_tx.codec import Wire, hash_bytes
+from ballot_tx.eligibility import RegistrationPlan
+from ballot_tx.eligibility.registered_key import RegisteredKey, RegisterKeys
+from ballot_tx.errors import EligibilityError, ErrorCode
+
+TAG_PERSON = b"bc/v1/login-tag"
+#: Signature algorithms accepted in ID tokens: asymmetric only, so that nobody
+#: holding the client secret can mint a token (RFC 8725 section 3.1).
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
+#: Clock skew tolerated between the provider and the registrar, in seconds.
+LEEWAY_S = 60
+MAX_TOKEN_CHARS = 16_384
+
+
+def _err(code: ErrorCode, message: str) -> EligibilityError:
+    return EligibilityError(code, message)
+
+
+@dataclass(frozen=True)
+class VerifiedLogin:
+    """An ID token that passed every check: only its subject is kept, to make the tag."""
+
+    issuer: str
+    subject: str
+
+
+def login_tag_key(registrar_seed: bytes) -> bytes:
+    """The registrar's login tag key, derived from its Ed25519 seed (no extra secret file)."""
+    return hash_bytes("registrar/login-tag-key", registrar_seed)
+
+
+def login_tag(tag_key: bytes, election_id: bytes, issuer: str, subject: str) -> bytes:
+    """BLAKE2b-256 keyed with the registrar's secret over (election, issuer, sub)."""
+    if len(tag_key) != 32 or len(election_id) != 32:
+        raise ValueError("the tag key and the election id must be 32 bytes")
+    h = hashlib.blake2b(key=tag_key, digest_size=32, person=TAG_PERSON)
+    for part in (election_id, issuer.encode(), subject.encode()):
+        h.update(len(part).to_bytes(4, "big") + part)
+    return h.digest()
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 ``S256``: base64url(SHA-256(verifier)) without padding."""
+    if not 43 <= len(verifier) <= 128:
+        raise ValueError("a PKCE verifier has 43 to 128 characters")
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def key_set(jwks: dict[str, Any]) -> KeySet:
+    """The provider's published keys (its ``jwks_uri`` document)."""
+    try:
+        return KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError) as e:
+        raise _err(ErrorCode.ELIGIBILITY_TOKEN_INVALID,
+                   f"the provider's key set cannot be used ({type(e).__name__})") from None
+
+
+def token_key_id(id_token: str) -> str | None:
+    """The ``kid`` a token's header names (to refetch the JWKS when a provider rotates keys)."""
+    try:
+        header = base64.urlsafe_b64decode(id_token.split(".")[0] + "==")
+        kid = json.loads(header).get("kid")
+    except (ValueError, AttributeError, IndexError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def verify_id_token(id_token: str, keys: KeySet, issuer: str, client_id: str, nonce: str,
+                    now_s: int) -> VerifiedLogin:
+    """Check an ID token completely (see the module docstring for the order)."""
+    if not isinstance(id_token, str) or not id_token or len(id_token) > MAX_TOKEN_CHARS:
+        raise _err(ErrorCode.ELIGIBILITY_TOKEN_INVALID, "the ID token is missing or too long")
+    # 1. signature by the provider's key set, asymmetric algorithms only
+    try:
+        token = jwt.decode(id_token, keys, algorithms=list(ALGORITHMS))
+    except (JoseError, ValueError, TypeError) as e:
+        raise _err(ErrorCode.ELIGIBILITY_TOKEN_INVALID,
+                   "the ID token is not signed by the identity provider "
+                   f"({type(e).__name__})") from None
+    claims = token.claims
+    # 2. issuer
+    if claims.get("iss") != issuer:
+        raise _err(ErrorCode.ELIGIBILITY_WRONG_ISSUER,
+                   f"the ID token was issued by {str(claims.get('iss'))[:200]!r}, not {issuer!r}")
+    # 3. audience (OpenID Connect Core 3.1.3.7 items 3-5)
+    aud = claims.get("aud")
+    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if client_id not in auds or (len(auds) > 1 and claims.get("azp") != client_id):
+        raise _err(ErrorCode.ELIGIBILITY_WRONG_AUDIENCE,
+                   "the ID token is not meant for this registrar's client id")
+    # 4. times (joserfc's registry, with the time passed in)
+    registry = jwt.JWTClaimsRegistry(now=now_s, leeway=LEEWAY_S, exp={"essential": True},
+                                     iat={"essential": True})
+    try:
+        registry.validate(claims)
+    except ExpiredTokenError:
+        raise _err(ErrorCode.ELIGIBILITY_TOKEN_EXPIRED, "the ID token has expired") from None
+    except JoseError as e:
+        raise _err(ErrorCode.ELIGIBILITY_TOKEN_INVALID,
+                   f"the ID token's claims are not acceptable ({e})") from None
+    # 5. nonce binds the token to this sign-in
+    if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
+        raise _err(ErrorCode.ELIGIBILITY_NONCE_MISMATCH,
+                   "the ID token belongs to another sign-in (its nonce does not match)")
+    # 6. subject
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
+        raise _err(ErrorCode.ELIGIBILITY_TOKEN_INVALID, "the ID token has no usable subject")
+    return VerifiedLogin(issuer, sub)
+
+
+class CityLogin:
+    """On chain the same as ``registered-key`` (key + unique keyed tag, re-voting by manifest)."""
+
+    name = "city-login"
+    registration: type[Wire] = RegisterKeys
+
+    def plan(self, body: Wire) -> RegistrationPlan:
+        return RegisteredKey().plan(body)

@@ -1,0 +1,113 @@
+"""Register and vote from a phone (issue 17's "done when"): a real browser at phone size
+makes and seals the key, signs in at a real OpenID Connect provider, the registration
+commits and is checked by the page, the voter votes and checks the receipt, in Japanese
+and in English; the same login a second time is refused with its code. The published
+result equals exactly what the browsers cast."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ballot_tx.errors import ErrorCode, KeyError_
+from ballot_tx.keys import load_key_file
+from node.scenario import plaintext_counts
+from tests.registrar.chainnet import RegistrarNet
+from tests.web.jsbridge import WEB, require_node
+
+#: ``BALLOTCHAIN_REGISTRAR_SHOTS=docs/registrar`` writes the screenshots docs/registrar.md shows.
+SHOTS = Path(os.environ["BALLOTCHAIN_REGISTRAR_SHOTS"]).resolve() if os.environ.get(
+    "BALLOTCHAIN_REGISTRAR_SHOTS") else None
+PASSWORD = "つくば-phone-2026"
+LOGINS = ["tsukuba-hanako", "tsukuba-taro"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    require_node()
+    if not Path("/usr/bin/chromium").exists():
+        raise AssertionError("chromium is missing: run scripts/_setup_web.sh --browser")
+    root = tmp_path_factory.mktemp("phone")
+    net = RegistrarNet(root)
+    net.start()
+    try:
+        poll = net.login_poll
+        net.polls.ceremony(poll)
+        net.polls.open(poll)
+        cfg = {"validator": net.page_origin, "eid": poll.eid.hex(), "registrar": net.url,
+               "password": PASSWORD, "logins": LOGINS, "shots": str(SHOTS or root / "shots"),
+               "work": str(root)}
+        (root / "cfg.json").write_text(json.dumps(cfg))
+        proc = subprocess.run(["node", "test/browser/login.mjs", str(root / "cfg.json")],
+                              cwd=WEB, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        registered = net.status(poll.eid).registered
+        result = net.polls.finish(poll) if report.get("failure") is None else None
+        yield {"report": report, "net": net, "poll": poll, "result": result,
+               "registered": registered}
+    finally:
+        net.stop()
+
+
+def test_flows_complete_without_page_errors(run: dict[str, Any]) -> None:
+    r = run["report"]
+    assert r.get("failure") is None, r.get("failure")
+    assert r["page_errors"] == []
+    assert all(x["ok"] for x in r["layout"]), [x for x in r["layout"] if not x["ok"]]
+
+
+def test_japanese_voter_registers_with_the_city_login_and_votes(run: dict[str, Any]) -> None:
+    v = run["report"]["voters"][0]
+    assert v["page_lang"] == "ja"
+    assert "つくば市のログインで登録して投票" in v["start_text"]
+    assert "8文字以上" in v["short_password"] and "KEY_PASSWORD_REQUIRED" in v["short_password"]
+    assert "チェーンに記録され" in v["registered_text"]
+    assert "パスワードが違います" in v["wrong_password"] and "KEY_WRONG_PASSWORD" in v["wrong_password"]
+    assert "確認できました" in v["receipt"]
+    assert "ログインできました" in v["finish_text"]
+    assert v["returning"] == {"make_form": 0, "unlock_form": 1, "ballot": True}
+
+
+def test_english_voter_too(run: dict[str, Any]) -> None:
+    v = run["report"]["voters"][1]
+    assert v["page_lang"] == "en"
+    assert "Register with the Tsukuba City login" in v["start_text"]
+    assert "You are signed in" in v["finish_text"]
+    assert "Your registration is on the chain" in v["registered_text"]
+    assert "Wrong password" in v["wrong_password"]
+    assert len(v["tracking"]) == 64 and v["tracking"] in v["receipt"].replace(" ", "")
+
+
+def test_the_downloaded_key_is_the_registered_key_file(run: dict[str, Any]) -> None:
+    net: RegistrarNet = run["net"]
+    for v in run["report"]["voters"][:2]:
+        text = Path(v["key_file"]).read_text()
+        assert text == v["stored_key"], "the download is the key the browser keeps"
+        keys = load_key_file(text, PASSWORD.encode())
+        with pytest.raises(KeyError_) as e:
+            load_key_file(text, b"guess")
+        assert e.value.code == ErrorCode.KEY_WRONG_PASSWORD
+        tx = net.tx(v["tracking"])
+        assert tx["tx"]["signer"] == keys.ed25519_public.hex(), "the ballot is signed by that key"
+        assert v["login"] not in json.dumps(tx)
+
+
+def test_same_login_twice_is_refused_with_its_code(run: dict[str, Any]) -> None:
+    v = run["report"]["voters"][2]
+    assert v["registered_count"] == 0
+    assert "already registered" in v["refusal"] and "TX_CARD_TAG_USED" in v["refusal"]
+    assert run["registered"] == 2, "only the two logins registered"
+
+
+def test_result_counts_exactly_the_phone_votes(run: dict[str, Any]) -> None:
+    poll = run["poll"]
+    sels = [tuple(tuple(c) for c in v["selections"]) for v in run["report"]["voters"][:2]]
+    assert run["result"] is not None
+    assert run["result"].counts == plaintext_counts(poll.manifest, sels)
