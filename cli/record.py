@@ -81,7 +81,8 @@ def frame(items: Iterable[bytes]) -> bytes:
 
 
 def unframe(data: bytes, name: str) -> list[bytes]:
-    out, i = [], 0
+    out: list[bytes] = []
+    i = 0
     while i < len(data):
         if i + 4 > len(data):
             raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN, f"{name}: truncated record header")
@@ -178,6 +179,29 @@ def _fail(what: str, why: str, code: ErrorCode = ErrorCode.AUDIT_CHAIN_BROKEN) -
     return AuditError(code, f"{what}: {why}")
 
 
+#: The fields of ``record.json`` (docs/spec/record.md).
+INDEX_FIELDS = ("format", "version", "election_id", "chain_id", "height", "files")
+
+
+def record_names() -> set[str]:
+    """Every file ``record.json`` lists (itself excluded): the layout, nothing else."""
+    return {f"{k}.{ext}" for k in KINDS for ext in ("bin", "json")} | {"genesis.json"}
+
+
+def _refuse_unlisted(dir_: Path) -> None:
+    """AUDIT_UNLISTED for anything in the record directory outside its layout: an auditor
+    would otherwise verify the listed files and silently pass over a planted one."""
+    try:
+        present = sorted(p.name for p in dir_.iterdir())
+    except OSError:
+        raise _fail(str(dir_), "not a readable record directory") from None
+    allowed = record_names() | {"record.json"}
+    for name in present:
+        if name not in allowed:
+            raise _fail(name, "is not a file of the election record (record.json does not list it)",
+                        ErrorCode.AUDIT_UNLISTED)
+
+
 @dataclass
 class RecordAudit:
     report: ReplayReport
@@ -197,8 +221,15 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         except OSError:
             raise _fail(name, "missing from the record") from None
 
+    _refuse_unlisted(dir_)
     try:
         idx = json.loads(read("record.json"))
+        if not isinstance(idx, dict):
+            raise ValueError("not a JSON object")
+        extra = sorted(set(idx) - set(INDEX_FIELDS))
+        if extra:
+            raise _fail("record.json", f"field {extra[0]!r} is not in the record layout",
+                        ErrorCode.AUDIT_UNLISTED)
         eid = bytes.fromhex(idx["election_id"])
         height = int(idx["height"])
         listed: dict[str, str] = dict(idx["files"])
@@ -206,6 +237,10 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
             raise ValueError("not a version-1 Ballotchain election record")
     except (ValueError, KeyError, TypeError) as e:
         raise _fail("record.json", f"malformed ({e})") from None
+    unknown = sorted(set(listed) - record_names())
+    if unknown:
+        raise _fail(unknown[0], "record.json lists a file that is not in the record layout",
+                    ErrorCode.AUDIT_UNLISTED)
     genesis_text = read("genesis.json").decode("utf-8", errors="replace")
     try:
         genesis = from_json(genesis_text)
@@ -219,8 +254,7 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
     for name, sha in listed.items():
         if hashlib.sha256(read(name)).hexdigest() != sha:
             raise _fail(name, "its SHA-256 differs from the one in record.json")
-    expected_names = {f"{k}.{ext}" for k in KINDS for ext in ("bin", "json")} | {"genesis.json"}
-    if set(listed) != expected_names:
+    if set(listed) != record_names():
         raise _fail("record.json", "the file list is not the record layout")
     raw_blocks = unframe(read("blocks.bin"), "blocks.bin")
     raw_certs = unframe(read("certificates.bin"), "certificates.bin")
@@ -243,7 +277,8 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         r, report = replay(genesis, blocks, lambda h, i: by_pos[h].txs[i],
                            certificate_checker(genesis), progress)
     except AuditError as e:
-        raise AuditError(e.code, f"blocks.bin: {e.message}") from None
+        cert = e.code in (ErrorCode.AUDIT_BAD_CERTIFICATE, ErrorCode.AUDIT_CERTIFICATE_MISSING)
+        raise AuditError(e.code, f"{'certificates.bin' if cert else 'blocks.bin'}: {e.message}") from None
     m = r.state.manifest(eid)
     if m is None:
         raise _fail("record.json", "the election is not on the recorded chain")
