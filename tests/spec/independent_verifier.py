@@ -694,9 +694,9 @@ MAX_TX_LIFETIME_MS = 24 * 3600 * 1000
 
 
 class TxRefused(Exception):
-    def __init__(self, code: str, why: str) -> None:
+    def __init__(self, code: str, why: str, tx_index: int | None = None) -> None:
         super().__init__(f"[{code}] {why}")
-        self.code = code
+        self.code, self.tx_index = code, tx_index
 
 
 class ChainState:
@@ -742,7 +742,7 @@ class ChainState:
             try:
                 x.apply_tx(raw, th)
             except TxRefused as e:
-                raise TxRefused(e.code, f"block {h.height}, tx {i}: {e}") from None
+                raise TxRefused(e.code, f"block {h.height}, tx {i}: {e}", i) from None
         for k, v in x.writes.items():
             old = self.records.get(k)
             if old == v:

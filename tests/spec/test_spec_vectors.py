@@ -1,0 +1,153 @@
+"""The docs/spec vectors (tests/vectors/spec and tests/vectors/chain), checked twice: by the
+project's code and by the independent verifier written from the spec."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import nacl.bindings
+import pytest
+
+from ballot_tx.block import MerkleProof, merkle_root, verify_merkle_proof
+from ballot_tx.codec import _check_plain, domain, hash_bytes, pack, unpack
+from ballot_tx.crypto import group
+from ballot_tx.errors import BallotchainError, CodecError, ErrorCode
+from ballot_tx.keys import node_id, verify
+from ballot_tx.lthash import LtHash
+from genesis.document import from_json, genesis_hash
+from tests.spec import independent_verifier as iv
+
+VEC = Path(__file__).resolve().parents[1] / "vectors"
+SPEC = {p.stem: json.loads(p.read_text()) for p in sorted((VEC / "spec").glob("*.json"))}
+CHAIN = json.loads((VEC / "chain" / "vectors.json").read_text())
+
+
+def value(v: Any) -> Any:
+    if isinstance(v, dict) and "bin" in v:
+        return bytes.fromhex(v["bin"])
+    if isinstance(v, dict) and "array" in v:
+        return [value(x) for x in v["array"]]
+    return v
+
+
+def test_vectors_match_a_fresh_run() -> None:
+    spec = importlib.util.spec_from_file_location("spec_vectors_generate", VEC / "spec" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.generate() == SPEC
+    assert set(SPEC) == {"encoding", "hashes", "merkle", "lthash", "signatures", "genesis"}
+
+
+@pytest.mark.parametrize("case", SPEC["encoding"]["values"], ids=lambda c: c["name"])
+def test_encoding_values(case: dict[str, Any]) -> None:
+    v, data = value(case["value"]), bytes.fromhex(case["hex"])
+    assert pack(v).hex() == case["hex"] == iv.pack(v).hex()
+    assert unpack(data) == v == iv.unpack(data)
+
+
+def project_strict(data: bytes) -> None:
+    plain = unpack(data)
+    _check_plain(plain)
+    if pack(plain) != data:
+        raise CodecError(ErrorCode.CODEC_NON_CANONICAL, "re-encodes differently")
+
+
+@pytest.mark.parametrize("case", SPEC["encoding"]["refused"], ids=lambda c: c["name"])
+def test_encoding_refusals(case: dict[str, Any]) -> None:
+    data = bytes.fromhex(case["hex"])
+    with pytest.raises(BallotchainError):
+        project_strict(data)
+    with pytest.raises((ValueError, UnicodeDecodeError)):
+        iv.unpack(data)
+
+
+def test_hash_kinds() -> None:
+    h = SPEC["hashes"]
+    for c in h["sha256"]:
+        data = bytes.fromhex(c["data"])
+        assert domain(c["kind"]).hex() == c["domain"] == iv.domain(c["kind"]).hex()
+        assert hash_bytes(c["kind"], data).hex() == c["sha256"] == iv.H(c["kind"], data).hex()
+    for c in h["scalars"]:
+        data = bytes.fromhex(c["data"])
+        assert hashlib.sha512(iv.domain(c["kind"]) + data).hexdigest() == c["sha512"]
+        assert group.sc(group.hash_to_scalar(c["kind"], data)).hex() == c["scalar"]
+        assert iv.sc(iv.hash_to_scalar(c["kind"], data)).hex() == c["scalar"]
+        # little-endian, reduced mod L: the byte order the spec states
+        assert int.from_bytes(bytes.fromhex(c["sha512"]), "little") % iv.L == int.from_bytes(
+            bytes.fromhex(c["scalar"]), "little")
+
+
+def test_merkle() -> None:
+    for c in SPEC["merkle"]["cases"]:
+        items = [bytes.fromhex(x) for x in c["items"]]
+        assert merkle_root(items).hex() == c["root"] == iv.merkle_root(items).hex()
+        if items:
+            p = c["proof_of_last"]
+            proof = MerkleProof(p["index"], p["size"], tuple(bytes.fromhex(x) for x in p["path"]))
+            assert verify_merkle_proof(items[-1], proof, bytes.fromhex(c["root"]))
+    # the empty root is not RFC 9162's SHA-256('') -- the spec says so
+    assert SPEC["merkle"]["cases"][0]["root"] != hashlib.sha256(b"").hexdigest()
+
+
+def test_lthash() -> None:
+    mine, theirs = LtHash(), iv.LtHash()
+    for s in SPEC["lthash"]["steps"]:
+        if s["op"] != "empty":
+            k, v = bytes.fromhex(s["key"]), bytes.fromhex(s["value"])
+            getattr(mine, s["op"])(k, v)
+            getattr(theirs, s["op"])(k, v)
+        assert mine.root().hex() == s["root"] == theirs.root().hex()
+    k, v = (bytes.fromhex(SPEC["lthash"]["steps"][2][f]) for f in ("key", "value"))
+    lanes = iv.record_lanes(k, v)
+    assert b"".join(x.to_bytes(2, "little") for x in lanes).hex() == SPEC["lthash"]["lanes_of_one"]
+
+
+def test_signatures() -> None:
+    s = SPEC["signatures"]
+    seed = bytes.fromhex(s["seed"])
+    assert iv.H("seed/ed25519", seed).hex() == s["ed25519_seed"]
+    pk, _ = nacl.bindings.crypto_sign_seed_keypair(bytes.fromhex(s["ed25519_seed"]))
+    assert pk.hex() == s["ed25519_public"]
+    assert node_id(pk) == s["node_id"] == iv.node_id(pk)
+    for c in s["cases"]:
+        cid, body, sig = (bytes.fromhex(c[f]) for f in ("chain_id", "body", "signature"))
+        assert (iv.domain("sig/" + c["kind"]) + cid + body).hex() == c["signed_bytes"]
+        assert verify(pk, c["kind"], cid, body, sig) and iv.sig_ok(pk, c["kind"], cid, body, sig)
+        other = "tx" if c["kind"] != "tx" else "pbft/commit"
+        assert not verify(pk, other, cid, body, sig) and not iv.sig_ok(pk, other, cid, body, sig)
+
+
+def test_genesis() -> None:
+    g = SPEC["genesis"]
+    assert genesis_hash(from_json(g["json"])).hex() == g["chain_id"]
+    mine = iv.genesis_from_json(g["json"])
+    assert iv.enc(mine).hex() == g["canonical"]
+    assert iv.H("genesis", bytes.fromhex(g["canonical"])).hex() == g["chain_id"]
+    # the chain id is the hash of the parsed document, not of the file's bytes
+    assert hashlib.sha256(g["json"].encode()).hexdigest() != g["chain_id"]
+
+
+@pytest.mark.parametrize("case", CHAIN["cases"], ids=[c["name"] for c in CHAIN["cases"]])
+def test_chain_vectors_by_the_independent_verifier(case: dict[str, Any]) -> None:
+    """tests/vectors/chain is checked by the project (tests/chain/test_vectors.py); here the
+    verifier replays the same cases from the spec's state machine."""
+    genesis = iv.check(iv.unpack(bytes.fromhex(CHAIN["genesis"])), "Genesis")
+    st = iv.ChainState(genesis, iv.H("genesis", bytes.fromhex(CHAIN["genesis"])))
+    b = case["before"]
+    st.load({bytes.fromhex(k): bytes.fromhex(v) for k, v in b["records"]}, b["height"],
+            bytes.fromhex(b["block_hash"]), b["time_ms"])
+    assert st.lt.root().hex() == b["state_root"]
+    block = iv.check(iv.unpack(bytes.fromhex(case["block"])), "Block")
+    expect = case["expect"]
+    if "state_root" in expect:
+        st.apply(block)
+        assert st.lt.root().hex() == expect["state_root"]
+    else:
+        with pytest.raises(iv.TxRefused) as e:
+            st.apply(block)
+        assert (e.value.code, e.value.tx_index) == (expect["error"], expect["tx_index"])
