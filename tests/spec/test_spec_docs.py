@@ -116,7 +116,7 @@ def test_the_independent_verifier_lays_out_what_the_code_does() -> None:
         assert cls is not None, name
         assert [f for f, _ in fields] == [f for f, _ in layout(cls)], name
     assert {tag: name for tag, (name, _) in iv.TX_KINDS.items()} == {
-        c.TAG: c.__name__ for c in KIND_NAMES}  # type: ignore[attr-defined]
+        c.TAG: c.__name__ for c in KIND_NAMES}
     assert {name for _, name in iv.TX_KINDS.values()} == set(KIND_NAMES.values())
 
 
