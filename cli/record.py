@@ -268,17 +268,15 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         except BallotchainError as e:
             raise _fail("blocks.bin", f"block {h} does not decode: {e.message}") from None
         blocks.append((b, rc or None))
-    from node.audit import certificate_checker
-
     if on_start is not None:
         on_start(height)
     by_pos = {b.height: b for b, _ in blocks}
     try:
         r, report = replay(genesis, blocks, lambda h, i: by_pos[h].txs[i],
-                           certificate_checker(genesis), progress)
+                           _naming_certificate_checker(genesis), progress)
     except AuditError as e:
-        cert = e.code in (ErrorCode.AUDIT_BAD_CERTIFICATE, ErrorCode.AUDIT_CERTIFICATE_MISSING)
-        raise AuditError(e.code, f"{'certificates.bin' if cert else 'blocks.bin'}: {e.message}") from None
+        where, _, why = e.message.partition(": ") if e.message.startswith(_CERT_FILE) else ("", "", "")
+        raise AuditError(e.code, f"{where or 'blocks.bin'}: {why or e.message}") from None
     m = r.state.manifest(eid)
     if m is None:
         raise _fail("record.json", "the election is not on the recorded chain")
@@ -295,6 +293,36 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)
     return RecordAudit(report, eid, m, r.state.result(eid), genesis)
+
+
+_CERT_FILE = "certificates.bin: "
+
+
+def _naming_certificate_checker(genesis: Genesis) -> Callable[[int, bytes, bytes | None], None] | None:
+    """The audit's certificate check, naming certificates.bin when the certificate itself is
+    missing, malformed or badly signed (a certificate for another block names blocks.bin:
+    the block's hash is what changed when a header was edited)."""
+    from consensus.certificate import CommitCertificate
+    from node.audit import certificate_checker
+
+    check = certificate_checker(genesis)
+    if check is None:
+        return None
+
+    def named(height: int, block_hash: bytes, cert: bytes | None) -> None:
+        try:
+            check(height, block_hash, cert)
+        except AuditError as e:
+            try:
+                c = decode(CommitCertificate, cert or b"")
+                other_block = (c.height, c.block_hash) != (height, block_hash)
+            except BallotchainError:
+                other_block = False
+            if other_block:
+                raise
+            raise AuditError(e.code, f"{_CERT_FILE}{e.message}") from None
+
+    return named
 
 
 def _counted(ballots: list[bytes]) -> list[bytes]:

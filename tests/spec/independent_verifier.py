@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -467,7 +468,94 @@ def genesis_from_json(text: str) -> Obj:
 
     g: Obj = conv(doc, "Genesis", "genesis")
     check(plain(g), "Genesis")
+    genesis_valid(g)
     return g
+
+
+def ed25519_point(k: bytes) -> bool:
+    return bool(nacl.bindings.crypto_core_ed25519_is_valid_point(k))
+
+
+def genesis_valid(g: Obj) -> None:
+    """genesis.md "Validity"."""
+    if g.version != 1 or not g.chain_id.strip():
+        raise ValueError("version must be 1 and chain_id not blank")
+    n = len(g.validators)
+    if n < 4 or (n - 1) % 3:
+        raise ValueError("need n = 3f+1 >= 4 validators")
+    seen: set[Any] = set()
+    for m in g.validators + g.observers:
+        if m.node_id != node_id(m.ed25519_public):
+            raise ValueError("node_id does not match its key")
+        for v in (("key", m.ed25519_public), ("id", m.node_id), ("address", m.address)):
+            if v in seen:
+                raise ValueError(f"duplicate {v[0]}")
+            seen.add(v)
+        host, sep, port = m.address.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("address is not host:port")
+        if not ed25519_point(m.ed25519_public):
+            raise ValueError("not an Ed25519 key")
+    for a in g.authorities:
+        if a.role not in ("admin", "registrar") or not ed25519_point(a.ed25519_public):
+            raise ValueError("bad authority")
+    if {a.role for a in g.authorities} != {"admin", "registrar"}:
+        raise ValueError("need an admin and a registrar")
+    p = g.params
+    if p.max_block_txs < 1 or p.view_timeout_ms < 100 or p.checkpoint_interval < 1:
+        raise ValueError("params out of range")
+
+
+ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def manifest_valid(m: Obj) -> bool:
+    """transactions.md section 3."""
+    def text(s: str, n: int = 300) -> bool:
+        return bool(s.strip()) and len(s) <= n and not any(ord(ch) < 32 and ch != "\n" for ch in s)
+
+    def label(lb: Obj) -> bool:
+        return text(lb.ja) and text(lb.en)
+
+    def ident(s: str) -> bool:
+        return ID_RE.fullmatch(s) is not None
+
+    if m.version != 1 or not ident(m.name) or not label(m.title) or not m.contests:
+        return False
+    if len({c.id for c in m.contests}) != len(m.contests):
+        return False
+    for c in m.contests:
+        n = len(c.options)
+        if not ident(c.id) or not label(c.title) or c.kind not in ("single", "multiple", "rating"):
+            return False
+        if n < (1 if c.kind == "rating" else 2) or len({o.id for o in c.options}) != n:
+            return False
+        for o in c.options:
+            if not ident(o.id) or not label(o.label):
+                return False
+            if o.image is not None and (not text(o.image.uri, 500) or any(ch.isspace() for ch in o.image.uri)):
+                return False
+        lo, hi = c.min_selections, c.max_selections
+        if (c.kind == "single" and (lo, hi) != (1, 1)) or (c.kind == "rating" and (lo, hi) != (n, n)):
+            return False
+        if c.kind == "multiple" and not (0 <= lo <= hi <= n and hi >= 1):
+            return False
+    if sum(width(c) for c in m.contests) > 1024 or m.eligibility not in ("registered-key", "one-time-code"):
+        return False
+    if not m.start_ms < m.end_ms or not m.trustees or not 1 <= m.threshold <= len(m.trustees):
+        return False
+    names: set[str] = set()
+    keys: set[bytes] = set()
+    for t in m.trustees:
+        if not text(t.name, 100) or t.name in names or not ed25519_point(t.ed25519_public):
+            return False
+        if t.x25519_public == ZERO or t.ed25519_public in keys or t.x25519_public in keys:
+            return False
+        if t.ed25519_public == t.x25519_public:
+            return False
+        names.add(t.name)
+        keys |= {t.ed25519_public, t.x25519_public}
+    return True
 
 
 # ======================================================================================
@@ -845,7 +933,7 @@ class _Exec:
         if tx.signer not in self.st.admins:
             raise TxRefused("TX_UNAUTHORIZED", "not the admin")
         m = b.manifest
-        if m.end_ms <= self.t:
+        if not manifest_valid(m) or m.end_ms <= self.t:
             raise TxRefused("TX_BAD_MANIFEST", "window over")
         mb = enc(m)
         eid = H("manifest", mb)
@@ -1160,9 +1248,6 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
             raise Refused(BROKEN, n, "SHA-256 differs from record.json")
     if set(idx["files"]) != layout:
         raise Refused(BROKEN, "record.json", "the file list is not the record layout")
-    for m in genesis.validators + genesis.observers:
-        if m.node_id != node_id(m.ed25519_public):
-            raise Refused(BROKEN, "genesis.json", "node_id does not match its key")
     n_val = len(genesis.validators)
     quorum = 2 * ((n_val - 1) // 3) + 1
 
@@ -1181,8 +1266,8 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
         if not rc:
             raise Refused("AUDIT_CERTIFICATE_MISSING", "certificates.bin", f"block {h} has none")
         cert = decode("CommitCertificate", rc, "AUDIT_BAD_CERTIFICATE", f"certificates.bin: {h}")
-        if cert.height != h or cert.block_hash != bh:
-            raise Refused("AUDIT_BAD_CERTIFICATE", "certificates.bin", f"certificate {h} is for another block")
+        if cert.height != h or cert.block_hash != bh:  # the header (or the certificate) was changed
+            raise Refused("AUDIT_BAD_CERTIFICATE", "blocks.bin", f"certificate {h} is for another block")
         body = pack([cert.view, cert.height, cert.block_hash])
         seen: set[int] = set()
         for s in cert.sigs:

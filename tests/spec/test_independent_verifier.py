@@ -5,6 +5,7 @@ code and naming the same file."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -108,7 +109,7 @@ def test_verifier_imports_nothing_from_the_project() -> None:
     mods = {n.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
     mods |= {node.module.split(".")[0] for node in ast.walk(tree)
              if isinstance(node, ast.ImportFrom) and node.module}
-    assert mods <= {"__future__", "hashlib", "json", "sys", "pathlib", "typing", "nacl", "rbcl"}, mods
+    assert mods <= {"__future__", "hashlib", "json", "re", "sys", "pathlib", "typing", "nacl", "rbcl"}, mods
 
 
 def test_both_accept_the_genuine_record(record: Path) -> None:
@@ -221,6 +222,42 @@ def change_genesis(w: Path) -> None:
     rehash(w)
 
 
+def edit_header(w: Path) -> None:
+    """A block header changed (its time) with every hash in record.json updated."""
+    from ballot_tx.block import Block
+
+    blocks = frames((w / "blocks.bin").read_bytes())
+    b = decode(Block, blocks[1])
+    blocks[1] = encode(Block(dataclasses.replace(b.header, time_ms=b.header.time_ms + 1), b.txs))
+    (w / "blocks.bin").write_bytes(reframe(blocks))
+    rehash(w)
+
+
+def rebuild_block_without_a_ballot(w: Path) -> None:
+    """A ballot taken out of its block, the Merkle root and count recomputed: a consistent
+    block, but not the one the validators certified."""
+    from ballot_tx.block import Block, make_block
+    from ballot_tx.tx import CastBallot, decode_tx
+
+    blocks = frames((w / "blocks.bin").read_bytes())
+    for i, raw in enumerate(blocks):
+        b = decode(Block, raw)
+        keep = [t for t in b.txs if not isinstance(decode_tx(t).body, CastBallot)]
+        if len(keep) < len(b.txs):
+            h = b.header
+            blocks[i] = encode(make_block(h.height, h.prev_hash, h.time_ms, h.proposer, h.state_root, keep))
+            break
+    (w / "blocks.bin").write_bytes(reframe(blocks))
+    rehash(w)
+
+
+def drop_certificate(w: Path) -> None:
+    certs = frames((w / "certificates.bin").read_bytes())
+    certs[0] = b""
+    (w / "certificates.bin").write_bytes(reframe(certs))
+    rehash(w)
+
+
 def change_result_count(w: Path) -> None:
     data = bytearray((w / "result.bin").read_bytes())
     data[-1] ^= 1
@@ -236,6 +273,9 @@ TAMPERS: list[tuple[str, Callable[[Path], None], str, str]] = [
     ("unknown field in a view", extra_view_field, "AUDIT_CHAIN_BROKEN", "result.json"),
     ("certificate one signature short", drop_certificate_signature, "AUDIT_BAD_CERTIFICATE", "certificates.bin"),
     ("certificate of another block", swap_certificate_signatures, "AUDIT_BAD_CERTIFICATE", "certificates.bin"),
+    ("header edited", edit_header, "AUDIT_BAD_CERTIFICATE", "blocks.bin"),
+    ("block rebuilt without a ballot", rebuild_block_without_a_ballot, "AUDIT_BAD_CERTIFICATE", "blocks.bin"),
+    ("certificate missing", drop_certificate, "AUDIT_CERTIFICATE_MISSING", "certificates.bin"),
     ("ballot left out", drop_last_ballot, "AUDIT_CHAIN_BROKEN", "ballots.bin"),
     ("blocks truncated", truncate_blocks, "AUDIT_CHAIN_BROKEN", "blocks.bin"),
     ("byte deep in a block", deep_block_byte, "BLOCK_BAD_TX_ROOT", "blocks.bin"),

@@ -12,17 +12,20 @@ from typing import Any
 import nacl.bindings
 import pytest
 
-from ballot_tx.block import MerkleProof, merkle_root, verify_merkle_proof
-from ballot_tx.codec import _check_plain, domain, hash_bytes, pack, unpack
+from ballot_tx.block import Block, MerkleProof, merkle_root, verify_merkle_proof
+from ballot_tx.codec import _check_plain, decode, domain, hash_bytes, pack, unpack
 from ballot_tx.crypto import group
-from ballot_tx.errors import BallotchainError, CodecError, ErrorCode
+from ballot_tx.errors import BallotchainError, BlockError, CodecError, ErrorCode
 from ballot_tx.keys import node_id, verify
 from ballot_tx.lthash import LtHash
-from genesis.document import from_json, genesis_hash
+from ballot_tx.state import Chain, MemoryBase, State, apply_block
+from genesis.document import Genesis, from_json, genesis_hash
 from tests.spec import independent_verifier as iv
 
 VEC = Path(__file__).resolve().parents[1] / "vectors"
-SPEC = {p.stem: json.loads(p.read_text()) for p in sorted((VEC / "spec").glob("*.json"))}
+SPEC = {p.stem: json.loads(p.read_text()) for p in sorted((VEC / "spec").glob("*.json"))
+        if p.stem != "rejections"}
+REJECTIONS = json.loads((VEC / "spec" / "rejections.json").read_text())
 CHAIN = json.loads((VEC / "chain" / "vectors.json").read_text())
 
 
@@ -151,3 +154,53 @@ def test_chain_vectors_by_the_independent_verifier(case: dict[str, Any]) -> None
         with pytest.raises(iv.TxRefused) as e:
             st.apply(block)
         assert (e.value.code, e.value.tx_index) == (expect["error"], expect["tx_index"])
+
+
+def project_state(vec: dict[str, Any]) -> State:
+    genesis = decode(Genesis, bytes.fromhex(vec["genesis"]))
+    b = vec["before"]
+    records = {bytes.fromhex(k): bytes.fromhex(v) for k, v in b["records"]}
+    lt = LtHash()
+    for k, v in records.items():
+        lt.add(k, v)
+    st = State(Chain.of(genesis), MemoryBase(records, b["height"]), lt, b["height"],
+               bytes.fromhex(b["block_hash"]), b["time_ms"])
+    assert st.root.hex() == b["state_root"]
+    return st
+
+
+@pytest.mark.parametrize("case", REJECTIONS["cases"], ids=[c["name"] for c in REJECTIONS["cases"]])
+def test_rejection_vectors_by_both(case: dict[str, Any]) -> None:
+    """The same block refused with the same code at the same index by the project and by
+    the independent verifier (or, for the valid case, the same state root)."""
+    raw = bytes.fromhex(case["block"])
+    expect = case["expect"]
+    st = project_state(REJECTIONS)
+    genesis = iv.check(iv.unpack(bytes.fromhex(REJECTIONS["genesis"])), "Genesis")
+    theirs = iv.ChainState(genesis, iv.H("genesis", bytes.fromhex(REJECTIONS["genesis"])))
+    b = REJECTIONS["before"]
+    theirs.load({bytes.fromhex(k): bytes.fromhex(v) for k, v in b["records"]}, b["height"],
+                bytes.fromhex(b["block_hash"]), b["time_ms"])
+    block = iv.check(iv.unpack(raw), "Block")
+    if "state_root" in expect:
+        assert apply_block(st, decode(Block, raw)).root.hex() == expect["state_root"]
+        theirs.apply(block)
+        assert theirs.lt.root().hex() == expect["state_root"]
+        return
+    with pytest.raises(BlockError) as e:
+        apply_block(st, decode(Block, raw))
+    assert (str(e.value.code), e.value.tx_index) == (expect["error"], expect["tx_index"])
+    with pytest.raises(iv.TxRefused) as r:
+        theirs.apply(block)
+    assert (r.value.code, r.value.tx_index) == (expect["error"], expect["tx_index"])
+
+
+def test_rejection_vectors_cover_every_chain_code() -> None:
+    """Every code a block or a transaction in it can be refused with is a vector."""
+    codes = {c["expect"].get("error") for c in REJECTIONS["cases"]}
+    block_codes = {c for c in ErrorCode if c.startswith("TX_")}
+    block_codes |= {c for c in ErrorCode if c.startswith("BLOCK_")} - {
+        ErrorCode.BLOCK_MALFORMED,  # the node's decoding of a whole block, before any rule
+        ErrorCode.BLOCK_BAD_PROOF,  # a receipt's inclusion proof, not a block rule
+    }
+    assert {str(c) for c in block_codes} - codes == set()
