@@ -285,6 +285,9 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
     # record.json last: a forged file with its hash updated is named, not the index.
     for name, data in sorted(files.items(), key=lambda kv: (kv[0] == "record.json", kv[0])):
         if read(name) != data:
+            member = _unlisted_field(read(name), data) if name.endswith(".json") else None
+            if member is not None:
+                raise _fail(name, f"field {member} is not in the record layout", ErrorCode.AUDIT_UNLISTED)
             raise _fail(name, "differs from what the recorded blocks say")
     if derived.records["tally"]:
         recomputed = aggregate(m, [decode_tx(raw).body.ballot  # type: ignore[union-attr]
@@ -293,6 +296,32 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)
     return RecordAudit(report, eid, m, r.state.result(eid), genesis)
+
+
+def _unlisted_field(given: bytes, expected: bytes) -> str | None:
+    """The path of the first JSON member in ``given`` that the derived view does not have
+    (a JSON view with an extra field is refused as unlisted, not just as different)."""
+    try:
+        a, b = json.loads(given), json.loads(expected)
+    except ValueError:
+        return None
+
+    def walk(x: Any, y: Any, path: str) -> str | None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(x):
+                if k not in y:
+                    return f"{path}.{k}" if path else k
+                found = walk(x[k], y[k], f"{path}.{k}" if path else k)
+                if found:
+                    return found
+        elif isinstance(x, list) and isinstance(y, list):
+            for i, (u, v) in enumerate(zip(x, y, strict=False)):
+                found = walk(u, v, f"{path}[{i}]")
+                if found:
+                    return found
+        return None
+
+    return walk(a, b, "")
 
 
 _CERT_FILE = "certificates.bin: "

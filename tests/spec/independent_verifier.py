@@ -1189,6 +1189,23 @@ def dumps(doc: Any) -> str:
     return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def extra_member(given: bytes, expected: Any) -> bool:
+    """record.md: a view holding a member its layout does not have is refused as unlisted."""
+    try:
+        x = json.loads(given)
+    except ValueError:
+        return False
+
+    def walk(a: Any, b: Any) -> bool:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return any(k not in b or walk(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return any(walk(u, v) for u, v in zip(a, b, strict=False))
+        return False
+
+    return walk(x, expected)
+
+
 def frame(items: list[bytes]) -> bytes:
     return b"".join(len(b).to_bytes(4, "big") + b for b in items)
 
@@ -1319,6 +1336,8 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
     for k in KINDS:
         for name, data in ((f"{k}.bin", frame(rec[k])), (f"{k}.json", dumps(views[k]).encode())):
             if files[name] != data:
+                if name.endswith(".json") and extra_member(files[name], views[k]):
+                    raise Refused("AUDIT_UNLISTED", name, "a member that is not in the view")
                 raise Refused(BROKEN, name, "differs from what the blocks say")
     index = dumps({"format": FORMAT, "version": VERSION, "election_id": eid.hex(), "chain_id": chain_id.hex(),
                    "height": height, "files": {n: hashlib.sha256(files[n]).hexdigest() for n in sorted(idx["files"])}})

@@ -180,6 +180,18 @@ def extra_view_field(w: Path) -> None:
     rehash(w)
 
 
+def extra_tx_field(w: Path) -> None:
+    doc = json.loads((w / "ballots.json").read_text())
+    doc[0]["tx"]["body"]["ballot"]["verified_by"] = "the vendor"
+    (w / "ballots.json").write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    rehash(w)
+
+
+def reformat_view(w: Path) -> None:
+    (w / "ballots.json").write_bytes((w / "ballots.json").read_bytes().replace(b'"height": ', b'"height":  ', 1))
+    rehash(w)
+
+
 def drop_certificate_signature(w: Path) -> None:
     certs = frames((w / "certificates.bin").read_bytes())
     c = decode(CommitCertificate, certs[3])
@@ -270,7 +282,9 @@ TAMPERS: list[tuple[str, Callable[[Path], None], str, str]] = [
     ("planted file", plant_file, "AUDIT_UNLISTED", "notes.txt"),
     ("unknown kind listed", list_extra_kind, "AUDIT_UNLISTED", "extra.bin"),
     ("unknown index field", extra_index_field, "AUDIT_UNLISTED", "record.json"),
-    ("unknown field in a view", extra_view_field, "AUDIT_CHAIN_BROKEN", "result.json"),
+    ("unknown field in a view", extra_view_field, "AUDIT_UNLISTED", "result.json"),
+    ("unknown field deep in a view", extra_tx_field, "AUDIT_UNLISTED", "ballots.json"),
+    ("a view reformatted", reformat_view, "AUDIT_CHAIN_BROKEN", "ballots.json"),
     ("certificate one signature short", drop_certificate_signature, "AUDIT_BAD_CERTIFICATE", "certificates.bin"),
     ("certificate of another block", swap_certificate_signatures, "AUDIT_BAD_CERTIFICATE", "certificates.bin"),
     ("header edited", edit_header, "AUDIT_BAD_CERTIFICATE", "blocks.bin"),
