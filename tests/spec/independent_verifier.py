@@ -244,68 +244,55 @@ def u32le(x: int) -> bytes:
 
 SCHEMA: dict[str, list[tuple[str, str]]] = {
     # genesis.md
-    "Genesis": [("version", "u16"), ("chain_id", "str"), ("genesis_time_ms", "u64"),
-                ("validators", "[Member]"), ("observers", "[Member]"),
-                ("authorities", "[Authority]"), ("params", "ConsensusParams")],
-    "Member": [("node_id", "str"), ("ed25519_public", "b32"), ("x25519_public", "b32"), ("address", "str")],
-    "Authority": [("role", "str"), ("name", "str"), ("ed25519_public", "b32"), ("x25519_public", "b32")],
-    "ConsensusParams": [("max_block_txs", "u32"), ("block_interval_ms", "u32"),
-                        ("view_timeout_ms", "u32"), ("checkpoint_interval", "u32")],
+    "Genesis": [("version", "u16"), ("chain_id", "str≤128"), ("genesis_time_ms", "u64"), ("validators", "[Member]≤100"), ("observers", "[Member]≤100"), ("authorities", "[Authority]≤32"), ("params", "ConsensusParams")],
+    "Member": [("node_id", "str≤40"), ("ed25519_public", "b32"), ("x25519_public", "b32"), ("address", "str≤255")],
+    "Authority": [("role", "str≤32"), ("name", "str≤128"), ("ed25519_public", "b32"), ("x25519_public", "b32")],
+    "ConsensusParams": [("max_block_txs", "u32"), ("block_interval_ms", "u32"), ("view_timeout_ms", "u32"), ("checkpoint_interval", "u32")],
     # blocks.md
-    "Block": [("header", "BlockHeader"), ("txs", "[bytes]")],
-    "BlockHeader": [("height", "u64"), ("prev_hash", "b32"), ("time_ms", "u64"), ("proposer", "b32"),
-                    ("tx_root", "b32"), ("tx_count", "u32"), ("state_root", "b32")],
-    "CommitCertificate": [("height", "u64"), ("view", "u64"), ("block_hash", "b32"), ("sigs", "[VoteSig]")],
+    "Block": [("header", "BlockHeader"), ("txs", "[bytes≤262144]≤10000")],
+    "BlockHeader": [("height", "u64"), ("prev_hash", "b32"), ("time_ms", "u64"), ("proposer", "b32"), ("tx_root", "b32"), ("tx_count", "u32"), ("state_root", "b32")],
+    "CommitCertificate": [("height", "u64"), ("view", "u64"), ("block_hash", "b32"), ("sigs", "[VoteSig]≤100")],
     "VoteSig": [("validator", "u16"), ("signature", "b64")],
     # transactions.md
-    "Tx": [("body", "|TxBody"), ("signer", "b32"), ("expires_ms", "u64"), ("signature", "b64")],
+    "Tx": [("body", "TxBody"), ("signer", "b32"), ("expires_ms", "u64"), ("signature", "b64")],
     "CreateElection": [("manifest", "Manifest")],
     "TrusteeCommit": [("election_id", "b32"), ("commitment", "TrusteeCommitment")],
-    "TrusteeShares": [("election_id", "b32"), ("shares", "[EncryptedShare]")],
+    "TrusteeShares": [("election_id", "b32"), ("shares", "[EncryptedShare]≤32")],
     "TrusteeComplaint": [("election_id", "b32"), ("complaint", "ShareComplaint")],
     "TrusteeReveal": [("election_id", "b32"), ("reveal", "ShareReveal")],
     "OpenElection": [("election_id", "b32")],
-    "RegisterKeys": [("election_id", "b32"), ("entries", "[KeyEntry]")],
-    "CommitCodes": [("election_id", "b32"), ("salt", "b32"), ("code_keys", "[b32]")],
+    "RegisterKeys": [("election_id", "b32"), ("entries", "[KeyEntry]≤1000")],
+    "CommitCodes": [("election_id", "b32"), ("salt", "b32"), ("code_keys", "[b32]≤1000")],
     "CastBallot": [("election_id", "b32"), ("ballot", "EncryptedBallot")],
     "SpoilBallot": [("election_id", "b32"), ("ballot", "EncryptedBallot"), ("secrets", "BallotSecrets")],
     "CloseElection": [("election_id", "b32")],
     "PostDecryptionShare": [("election_id", "b32"), ("share", "DecryptionShare")],
     "PublishResult": [("election_id", "b32"), ("result", "TallyResult")],
     "KeyEntry": [("voter_key", "b32"), ("card_tag", "b32")],
-    "Manifest": [("version", "u16"), ("name", "str"), ("title", "Label"), ("contests", "[Contest]"),
-                 ("eligibility", "str"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"),
-                 ("trustees", "[TrusteeInfo]"), ("threshold", "u8"), ("nonce", "b32")],
-    "Label": [("ja", "str"), ("en", "str")],
-    "Contest": [("id", "str"), ("kind", "str"), ("title", "Label"), ("options", "[Option]"),
-                ("min_selections", "u16"), ("max_selections", "u16")],
-    "Option": [("id", "str"), ("label", "Label"), ("image", "Image?")],
-    "Image": [("sha256", "b32"), ("uri", "str")],
-    "TrusteeInfo": [("name", "str"), ("ed25519_public", "b32"), ("x25519_public", "b32")],
-    "TrusteeCommitment": [("election_id", "b32"), ("index", "u8"), ("commitments", "[b32]"),
-                          ("proofs", "[SchnorrProof]")],
+    "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32")],
+    "Label": [("ja", "str≤300"), ("en", "str≤300")],
+    "Contest": [("id", "str≤64"), ("kind", "str≤16"), ("title", "Label"), ("options", "[Option]≤64"), ("min_selections", "u16"), ("max_selections", "u16")],
+    "Option": [("id", "str≤64"), ("label", "Label"), ("image", "Image?")],
+    "Image": [("sha256", "b32"), ("uri", "str≤500")],
+    "TrusteeInfo": [("name", "str≤100"), ("ed25519_public", "b32"), ("x25519_public", "b32")],
+    "TrusteeCommitment": [("election_id", "b32"), ("index", "u8"), ("commitments", "[b32]≤32"), ("proofs", "[SchnorrProof]≤32")],
     "SchnorrProof": [("c", "b32"), ("z", "b32")],
-    "EncryptedShare": [("election_id", "b32"), ("sender", "u8"), ("recipient", "u8"), ("box", "bytes")],
+    "EncryptedShare": [("election_id", "b32"), ("sender", "u8"), ("recipient", "u8"), ("box", "bytes≤128")],
     "ShareComplaint": [("election_id", "b32"), ("dealer", "u8"), ("accuser", "u8")],
     "ShareReveal": [("election_id", "b32"), ("dealer", "u8"), ("recipient", "u8"), ("share", "b32")],
-    "EncryptedBallot": [("election_id", "b32"), ("contests", "[EncryptedContest]")],
-    "EncryptedContest": [("ciphertexts", "[Ciphertext]"), ("bit_proofs", "[RangeProof]"),
-                         ("sum_proofs", "[RangeProof]")],
+    "EncryptedBallot": [("election_id", "b32"), ("contests", "[EncryptedContest]≤32")],
+    "EncryptedContest": [("ciphertexts", "[Ciphertext]≤1024"), ("bit_proofs", "[RangeProof]≤1024"), ("sum_proofs", "[RangeProof]≤64")],
     "Ciphertext": [("alpha", "b32"), ("beta", "b32")],
-    "RangeProof": [("c", "[b32]"), ("z", "[b32]")],
-    "BallotSecrets": [("selections", "[[u8]]"), ("nonces", "[[b32]]")],
-    "EncryptedTally": [("election_id", "b32"), ("ballots", "u32"), ("contests", "[[Ciphertext]]")],
-    "DecryptionShare": [("election_id", "b32"), ("tally", "b32"), ("trustee", "u8"),
-                        ("shares", "[[b32]]"), ("proofs", "[[ChaumPedersenProof]]")],
+    "RangeProof": [("c", "[b32]≤128"), ("z", "[b32]≤128")],
+    "BallotSecrets": [("selections", "[[u8]≤64]≤32"), ("nonces", "[[b32]≤1024]≤32")],
+    "EncryptedTally": [("election_id", "b32"), ("ballots", "u32"), ("contests", "[[Ciphertext]≤1024]≤32")],
+    "DecryptionShare": [("election_id", "b32"), ("tally", "b32"), ("trustee", "u8"), ("shares", "[[b32]≤1024]≤32"), ("proofs", "[[ChaumPedersenProof]≤1024]≤32")],
     "ChaumPedersenProof": [("c", "b32"), ("z", "b32")],
-    "TallyResult": [("election_id", "b32"), ("tally", "b32"), ("ballots", "u32"), ("trustees", "[u8]"),
-                    ("counts", "[[u32]]")],
+    "TallyResult": [("election_id", "b32"), ("tally", "b32"), ("ballots", "u32"), ("trustees", "[u8]≤32"), ("counts", "[[u32]≤1024]≤32")],
     # state.md
-    "ElectionStatus": [("phase", "u8"), ("joint_key", "b32?"), ("qualified", "[u8]"), ("code_salt", "b32?"),
-                       ("registered", "u64"), ("ballots_cast", "u64"), ("voters_voted", "u64"),
-                       ("spoiled", "u64"), ("closed_ms", "u64?")],
+    "ElectionStatus": [("phase", "u8"), ("joint_key", "b32?"), ("qualified", "[u8]≤255"), ("code_salt", "b32?"), ("registered", "u64"), ("ballots_cast", "u64"), ("voters_voted", "u64"), ("spoiled", "u64"), ("closed_ms", "u64?")],
     "VoterRecord": [("single_use", "bool"), ("card_tag", "b32?"), ("ballots", "u32"), ("counted", "b32?")],
-    "OpenElections": [("ids", "[b32]")],
+    "OpenElections": [("ids", "[b32]≤10000")],
 }
 
 #: transactions.md "Kinds": tag -> (body type, kind name).
@@ -351,37 +338,59 @@ class Obj(dict):  # type: ignore[type-arg]
             self[k] = v
 
 
+def split_type(t: str) -> tuple[str, str | None, int | None]:
+    """README.md "Layout tables": ``[T]≤N`` -> ("[]", "T", N); ``str≤N`` -> ("str", None, N)."""
+    if t.startswith("["):
+        depth, j = 0, 0
+        while True:
+            depth += {"[": 1, "]": -1}.get(t[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        bound = t[j + 1:]
+        return "[]", t[1:j], int(bound[1:]) if bound else None
+    base, _, bound = t.partition("≤")
+    return base, None, int(bound) if bound else None
+
+
 def check(v: Any, t: str, path: str = "value") -> Any:
-    """Type-check a plain value against a layout type, returning Obj for objects."""
+    """Type-check a plain value against a layout type (bounds included), returning Obj for objects."""
     def bad(why: str) -> ValueError:
         return ValueError(f"{path}: {why}")
 
     if t.endswith("?"):
         return None if v is None else check(v, t[:-1], path)
-    if t.startswith("["):
+    base, inner, bound = split_type(t)
+    if base == "[]":
         if type(v) is not list:
             raise bad("expected an array")
-        return [check(x, t[1:-1], f"{path}[{i}]") for i, x in enumerate(v)]
-    if t in INT_BITS:
-        if type(v) is not int or not 0 <= v < 1 << INT_BITS[t]:
-            raise bad(f"expected {t}")
+        if bound is not None and len(v) > bound:
+            raise bad(f"more than {bound} items")
+        return [check(x, inner, f"{path}[{i}]") for i, x in enumerate(v)]  # type: ignore[arg-type]
+    if base in INT_BITS:
+        if type(v) is not int or not 0 <= v < 1 << INT_BITS[base]:
+            raise bad(f"expected {base}")
         return v
-    if t == "bool":
+    if base == "bool":
         if type(v) is not bool:
             raise bad("expected bool")
         return v
-    if t in ("b32", "b64", "bytes"):
-        if type(v) is not bytes or (t != "bytes" and len(v) != int(t[1:])):
-            raise bad(f"expected {t}")
+    if base in ("b32", "b64", "bytes"):
+        if type(v) is not bytes or (base != "bytes" and len(v) != int(base[1:])):
+            raise bad(f"expected {base}")
+        if bound is not None and len(v) > bound:
+            raise bad(f"longer than {bound} bytes")
         return v
-    if t == "str":
+    if base == "str":
         if type(v) is not str:
             raise bad("expected str")
+        if bound is not None and len(v) > bound:
+            raise bad(f"longer than {bound} characters")
         return v
-    if t.startswith("|"):
+    if base in UNIONS:
         if type(v) is not list or len(v) != 2 or type(v[0]) is not int:
             raise bad("expected [tag, fields]")
-        name = UNIONS[t[1:]].get(v[0])
+        name = UNIONS[base].get(v[0])
         if name is None:
             raise bad(f"unknown tag {v[0]}")
         o = check(v[1], name, path)
@@ -409,7 +418,13 @@ def enc(v: Any) -> bytes:
     return pack(plain(v))
 
 
+#: encoding.md "Size limits" of a top-level encoding (others: 1 MiB).
+MAX_SIZE = {"Tx": 1 << 18, "Block": 1 << 26, "Genesis": 1 << 18, "Manifest": 1 << 20}
+
+
 def decode(t: str, data: bytes, code: str, where: str) -> Obj:
+    if len(data) > MAX_SIZE.get(t, 1 << 20):
+        raise Refused(code, where, f"{len(data)} bytes is more than a {t} may have")
     try:
         o: Obj = check(unpack(data), t)
     except (ValueError, UnicodeDecodeError) as e:
@@ -451,10 +466,11 @@ def genesis_from_json(text: str) -> Obj:
         return d
 
     def conv(d: Any, t: str, where: str) -> Any:
-        if t.startswith("["):
+        base, inner, _ = split_type(t)
+        if base == "[]":
             if type(d) is not list:
                 raise ValueError(f"{where}: expected a list")
-            return [conv(x, t[1:-1], f"{where}[{i}]") for i, x in enumerate(d)]
+            return [conv(x, inner, f"{where}[{i}]") for i, x in enumerate(d)]  # type: ignore[arg-type]
         if t in ("b32", "b64"):
             b = bytes.fromhex(d) if type(d) is str else b""
             if len(b) != int(t[1:]):
@@ -912,6 +928,8 @@ class _Exec:
 
     def apply_tx(self, raw: bytes, th: bytes) -> None:
         try:
+            if len(raw) > MAX_SIZE["Tx"]:
+                raise ValueError("oversize")
             tx = check(unpack(raw), "Tx")
         except (ValueError, UnicodeDecodeError) as e:
             raise TxRefused("TX_MALFORMED", str(e)) from None
