@@ -123,3 +123,16 @@ def test_the_independent_verifier_lays_out_what_the_code_does() -> None:
 def test_wire_base_is_what_the_spec_describes() -> None:
     assert issubclass(Tx, Wire)
     assert "ballotchain/v1/" in spec_text()
+
+
+def test_record_files_and_their_kinds_are_documented() -> None:
+    from cli.record import KINDS, TX_FILES
+
+    text = (SPEC / "record.md").read_text()
+    for name in KINDS:
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}.bin` / `.json`")), None)
+        assert row is not None, f"record.md has no row for {name}"
+        for cls in TX_FILES.get(name, ()):
+            assert f"`{cls.__name__}`" in row, f"record.md: {cls.__name__} is not listed in {name}"
+    assert iv.KINDS == list(KINDS)
+    assert iv.TX_FILES == {k: tuple(c.__name__ for c in v) for k, v in TX_FILES.items()}
