@@ -204,3 +204,44 @@ def test_rejection_vectors_cover_every_chain_code() -> None:
         ErrorCode.BLOCK_BAD_PROOF,  # a receipt's inclusion proof, not a block rule
     }
     assert {str(c) for c in block_codes} - codes == set()
+
+
+def test_crypto_vectors_by_the_independent_verifier() -> None:
+    """tests/vectors/crypto (checked by tests/crypto/test_vectors.py) verified from the spec:
+    commitments, every ballot's proofs, every decryption share and the result."""
+    d = json.loads((VEC / "crypto" / "vectors.json").read_text())
+    m = iv.check(iv.unpack(bytes.fromhex(d["manifest"]["encoding"])), "Manifest")
+    eid = iv.H("manifest", bytes.fromhex(d["manifest"]["encoding"]))
+    assert eid.hex() == d["manifest"]["election_id"] and iv.manifest_valid(m)
+    for c in d["group"]["hash_to_scalar"]:
+        assert iv.sc(iv.hash_to_scalar(c["kind"], bytes.fromhex(c["data"]))).hex() == c["scalar"]
+    coms = [iv.check(iv.unpack(bytes.fromhex(t["encoding"])), "TrusteeCommitment")
+            for t in d["ceremony"]["trustees"]]
+    assert all(iv.verify_commitment(m, eid, c) for c in coms)
+    key = iv.joint(coms)[0]
+    assert key.hex() == d["ceremony"]["joint_key"]
+    for t in d["ceremony"]["trustees"]:  # every dealt share matches the dealer's commitments
+        com = coms[t["index"] - 1]
+        for s in t["shares"]:
+            assert iv.base(int.from_bytes(bytes.fromhex(s["value"]), "little")) == iv.poly_at(com.commitments, s["to"])
+    for b in d["ballots"]:
+        ballot = iv.check(iv.unpack(bytes.fromhex(b["encoding"])), "EncryptedBallot")
+        cred = bytes.fromhex(b["credential"])
+        assert iv.verify_ballot(m, eid, key, cred, ballot)
+        assert not iv.verify_ballot(m, eid, key, bytes(32), ballot)  # bound to its voter
+        secrets = iv.check(iv.unpack(bytes.fromhex(b["secrets_encoding"])), "BallotSecrets")
+        assert secrets.selections == b["selections"]
+        assert iv.verify_spoiled(m, eid, key, cred, ballot, secrets)
+    tally = iv.check(iv.unpack(bytes.fromhex(d["tally"]["encoding"])), "EncryptedTally")
+    assert iv.H("encrypted-tally", iv.enc(tally)).hex() == d["tally"]["digest"]
+    shares = {}
+    for s in d["tally"]["decryption_shares"]:
+        share = iv.check(iv.unpack(bytes.fromhex(s["encoding"])), "DecryptionShare")
+        assert iv.verify_share(m, coms, tally, share)
+        shares[share.trustee] = share
+    result = iv.check(iv.unpack(bytes.fromhex(d["tally"]["result_encoding"])), "TallyResult")
+    assert result.counts == d["tally"]["counts"]
+    assert iv.verify_result(m, coms, tally, shares, result)
+    wrong = iv.Obj("TallyResult", {**result, "counts": [[result.counts[0][0] + 1, *result.counts[0][1:]],
+                                                         *result.counts[1:]]})
+    assert not iv.verify_result(m, coms, tally, shares, wrong)
