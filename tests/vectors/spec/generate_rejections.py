@@ -64,6 +64,9 @@ def generate() -> dict[str, Any]:
     good = filler(w, es)
     case("valid: one registration", make_block(st.height + 1, st.block_hash, t, proposer, st.root, [good]),
          None, None)
+    end = es["open"].m.end_ms
+    case("valid: an empty block at an election's end time closes it",
+         make_block(st.height + 1, st.block_hash, end, proposer, st.root, []), None, None)
     for name, (make, code) in CASES.items():
         bad = make(w, es)
         raw = bad if isinstance(bad, bytes) else encode(bad)
