@@ -209,11 +209,12 @@ def canon_scalar(b: bytes) -> int:
 
 
 def is_point(p: bytes, allow_identity: bool = False) -> bool:
+    """encoding.md section 7: RFC 9496 decoding succeeds (bit 255 clear included)."""
     if len(p) != 32:
         return False
     if p == ZERO:
         return allow_identity
-    return bool(rbcl.crypto_core_ristretto255_is_valid_point(p))
+    return p[31] & 0x80 == 0 and bool(rbcl.crypto_core_ristretto255_is_valid_point(p))
 
 
 def base(s: int) -> bytes:
@@ -247,7 +248,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "Genesis": [("version", "u16"), ("chain_id", "str≤128"), ("genesis_time_ms", "u64"), ("validators", "[Member]≤100"), ("observers", "[Member]≤100"), ("authorities", "[Authority]≤32"), ("params", "ConsensusParams")],
     "Member": [("node_id", "str≤40"), ("ed25519_public", "b32"), ("x25519_public", "b32"), ("address", "str≤255")],
     "Authority": [("role", "str≤32"), ("name", "str≤128"), ("ed25519_public", "b32"), ("x25519_public", "b32")],
-    "ConsensusParams": [("max_block_txs", "u32"), ("block_interval_ms", "u32"), ("view_timeout_ms", "u32"), ("checkpoint_interval", "u32")],
+    "ConsensusParams": [("max_block_txs", "u32"), ("block_interval_ms", "u32"), ("view_timeout_ms", "u32"), ("checkpoint_interval", "u32"), ("max_block_bytes", "u32"), ("time_precision_ms", "u32"), ("time_msg_delay_ms", "u32")],
     # blocks.md
     "Block": [("header", "BlockHeader"), ("txs", "[bytes≤262144]≤10000")],
     "BlockHeader": [("height", "u64"), ("prev_hash", "b32"), ("time_ms", "u64"), ("proposer", "b32"), ("tx_root", "b32"), ("tx_count", "u32"), ("state_root", "b32")],
@@ -260,7 +261,8 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "TrusteeShares": [("election_id", "b32"), ("shares", "[EncryptedShare]≤32")],
     "TrusteeComplaint": [("election_id", "b32"), ("complaint", "ShareComplaint")],
     "TrusteeReveal": [("election_id", "b32"), ("reveal", "ShareReveal")],
-    "OpenElection": [("election_id", "b32")],
+    "TrusteeAcknowledge": [("election_id", "b32"), ("acks", "[ShareAck]≤32")],
+    "OpenElection": [("election_id", "b32"), ("exclude", "[u8]≤32")],
     "RegisterKeys": [("election_id", "b32"), ("entries", "[KeyEntry]≤1000")],
     "CommitCodes": [("election_id", "b32"), ("salt", "b32"), ("code_keys", "[b32]≤1000")],
     "CastBallot": [("election_id", "b32"), ("ballot", "EncryptedBallot")],
@@ -269,7 +271,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "PostDecryptionShare": [("election_id", "b32"), ("share", "DecryptionShare")],
     "PublishResult": [("election_id", "b32"), ("result", "TallyResult")],
     "KeyEntry": [("voter_key", "b32"), ("card_tag", "b32")],
-    "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32")],
+    "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32"), ("max_spoils_per_voter", "u16"), ("max_ballots_per_voter", "u16")],
     "Label": [("ja", "str≤300"), ("en", "str≤300")],
     "Contest": [("id", "str≤64"), ("kind", "str≤16"), ("title", "Label"), ("options", "[Option]≤64"), ("min_selections", "u16"), ("max_selections", "u16")],
     "Option": [("id", "str≤64"), ("label", "Label"), ("image", "Image?")],
@@ -280,6 +282,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "EncryptedShare": [("election_id", "b32"), ("sender", "u8"), ("recipient", "u8"), ("box", "bytes≤128")],
     "ShareComplaint": [("election_id", "b32"), ("dealer", "u8"), ("accuser", "u8")],
     "ShareReveal": [("election_id", "b32"), ("dealer", "u8"), ("recipient", "u8"), ("share", "b32")],
+    "ShareAck": [("dealer", "u8"), ("shares", "b32")],
     "EncryptedBallot": [("election_id", "b32"), ("contests", "[EncryptedContest]≤32")],
     "EncryptedContest": [("ciphertexts", "[Ciphertext]≤1024"), ("bit_proofs", "[RangeProof]≤1024"), ("sum_proofs", "[RangeProof]≤64")],
     "Ciphertext": [("alpha", "b32"), ("beta", "b32")],
@@ -291,7 +294,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "TallyResult": [("election_id", "b32"), ("tally", "b32"), ("ballots", "u32"), ("trustees", "[u8]≤32"), ("counts", "[[u32]≤1024]≤32")],
     # state.md
     "ElectionStatus": [("phase", "u8"), ("joint_key", "b32?"), ("qualified", "[u8]≤255"), ("code_salt", "b32?"), ("registered", "u64"), ("ballots_cast", "u64"), ("voters_voted", "u64"), ("spoiled", "u64"), ("closed_ms", "u64?")],
-    "VoterRecord": [("single_use", "bool"), ("card_tag", "b32?"), ("ballots", "u32"), ("counted", "b32?")],
+    "VoterRecord": [("single_use", "bool"), ("card_tag", "b32?"), ("ballots", "u32"), ("counted", "b32?"), ("spoils", "u32"), ("counted_ciphertexts", "b32?")],
     "OpenElections": [("ids", "[b32]≤10000")],
 }
 
@@ -310,6 +313,7 @@ TX_KINDS: dict[int, tuple[str, str]] = {
     11: ("PostDecryptionShare", "decryption-share"),
     12: ("PublishResult", "result"),
     13: ("TrusteeReveal", "trustee-reveal"),
+    14: ("TrusteeAcknowledge", "trustee-acknowledge"),
 }
 UNIONS = {"TxBody": {tag: name for tag, (name, _) in TX_KINDS.items()}}
 INT_BITS = {"u8": 8, "u16": 16, "u32": 32, "u64": 64}
@@ -520,6 +524,10 @@ def genesis_valid(g: Obj) -> None:
     p = g.params
     if p.max_block_txs < 1 or p.view_timeout_ms < 100 or p.checkpoint_interval < 1:
         raise ValueError("params out of range")
+    if not 1 << 18 <= p.max_block_bytes <= 4 << 20:
+        raise ValueError("max_block_bytes out of range")
+    if not 1 <= p.time_precision_ms <= 60_000 or not 1 <= p.time_msg_delay_ms <= 60_000:
+        raise ValueError("time precision or message delay out of range")
 
 
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -559,6 +567,8 @@ def manifest_valid(m: Obj) -> bool:
     if sum(width(c) for c in m.contests) > 1024 or m.eligibility not in ("registered-key", "one-time-code"):
         return False
     if not m.start_ms < m.end_ms or not m.trustees or not 1 <= m.threshold <= len(m.trustees):
+        return False
+    if m.max_spoils_per_voter > 1000 or not 1 <= m.max_ballots_per_voter <= 1000:
         return False
     names: set[str] = set()
     keys: set[bytes] = set()
@@ -618,6 +628,13 @@ def sum_ranges(c: Obj) -> list[tuple[int, int, int, int]]:
     if (c.min_selections, c.max_selections) == (0, n):
         return []
     return [(0, n, c.min_selections, c.max_selections)]
+
+
+def ciphertexts_digest(ballot: Obj) -> bytes:
+    """state.md: what ties a spoiled ballot to a cast one (bit 255 of each point cleared)."""
+    parts = b"".join(p[:31] + bytes([p[31] & 0x7F]) for ec in ballot.contests for ct in ec.ciphertexts
+                     for p in (ct.alpha, ct.beta))
+    return H("state/ballot-ciphertexts", parts)
 
 
 def ct_sum(cts: list[Obj]) -> Obj:
@@ -835,6 +852,8 @@ class ChainState:
             raise TxRefused("BLOCK_BAD_PROPOSER", "proposer is not a genesis validator")
         if len(block.txs) > self.genesis.params.max_block_txs:
             raise TxRefused("BLOCK_TOO_MANY_TXS", "too many transactions")
+        if sum(len(t) for t in block.txs) > self.genesis.params.max_block_bytes:
+            raise TxRefused("BLOCK_TOO_LARGE", "transactions total more than max_block_bytes")
         if h.state_root != self.lt.root():
             raise TxRefused("BLOCK_BAD_STATE_ROOT", f"block {h.height} state root is not the replayed one")
         hashes = [H("tx", raw) for raw in block.txs]
@@ -1001,7 +1020,30 @@ class _Exec:
             raise TxRefused("TX_CEREMONY_DUPLICATE", "complaint again")
         if self.get(b"S" + eid + bytes([c.dealer])) is None:
             raise TxRefused("TX_BAD_COMPLAINT", "no shares")
+        if self.get(b"K" + eid + bytes([c.dealer, i])) is not None:
+            raise TxRefused("TX_BAD_COMPLAINT", "already acknowledged")
         self.put(k, enc(c))
+
+    def tx_TrusteeAcknowledge(self, tx: Obj, b: Obj, th: bytes) -> None:
+        eid = b.election_id
+        _, j = self.ceremony(tx, eid)
+        if not b.acks:
+            raise TxRefused("TX_BAD_ACKNOWLEDGEMENT", "no dealer")
+        last = 0
+        for a in b.acks:
+            i = a.dealer
+            if i <= last or i == j:
+                raise TxRefused("TX_BAD_ACKNOWLEDGEMENT", "dealers: other trustees, increasing")
+            last = i
+            posted = self.get(b"S" + eid + bytes([i]))
+            if posted is None or H("tx/trustee-shares", posted) != a.shares:
+                raise TxRefused("TX_BAD_ACKNOWLEDGEMENT", "not the posted shares")
+            if self.get(b"Q" + eid + bytes([i, j])) is not None:
+                raise TxRefused("TX_BAD_ACKNOWLEDGEMENT", "complained before")
+            k = b"K" + eid + bytes([i, j])
+            if self.get(k) is not None:
+                raise TxRefused("TX_CEREMONY_DUPLICATE", "acknowledged before")
+            self.put(k, a.shares)
 
     def tx_TrusteeReveal(self, tx: Obj, b: Obj, th: bytes) -> None:
         eid = b.election_id
@@ -1031,10 +1073,19 @@ class _Exec:
         self.phase(st, CEREMONY)
         if m.end_ms <= self.t:
             raise TxRefused("TX_OUTSIDE_WINDOW", "window over")
-        q = self.qualified(eid, len(m.trustees))
+        ex = b.exclude
+        if ex != sorted(set(ex)) or not all(1 <= i <= len(m.trustees) for i in ex):
+            raise TxRefused("TX_BAD_EXCLUSION", "exclude: trustee indices, once each, ascending")
+        q = [i for i in self.qualified(eid, len(m.trustees)) if i not in ex]
         if len(q) < m.threshold:
             raise TxRefused("TX_CEREMONY_INCOMPLETE", "not enough trustees")
-        st.phase, st.joint_key, st.qualified = OPEN, joint(self.commitments(eid, q))[0], q
+        if any(i != j and self.get(b"K" + eid + bytes([i, j])) is None and self.get(b"A" + eid + bytes([i, j])) is None
+               for i in q for j in q):
+            raise TxRefused("TX_CEREMONY_UNACKNOWLEDGED", "a pair neither acknowledged nor answered")
+        key = joint(self.commitments(eid, q))[0]
+        if key == ZERO:
+            raise TxRefused("TX_JOINT_KEY_IDENTITY", "the joint key is the identity")
+        st.phase, st.joint_key, st.qualified = OPEN, key, q
         self.put(b"E" + eid, enc(st))
         self.set_open([*self.open_ids(), eid])
 
@@ -1063,7 +1114,7 @@ class _Exec:
                 if self.get(b"G" + eid + tag) is not None:
                     raise TxRefused("TX_CARD_TAG_USED", "card tag")
                 self.put(b"G" + eid + tag, key)
-            self.put(b"V" + eid + key, pack([single, tag, 0, None]))
+            self.put(b"V" + eid + key, pack([single, tag, 0, None, 0, None]))
         st.registered += len(voters)
         self.put(b"E" + eid, enc(st))
 
@@ -1092,6 +1143,13 @@ class _Exec:
                 raise TxRefused("TX_CODE_USED", "code used")
             if not m.revoting:
                 raise TxRefused("TX_REVOTE_NOT_ALLOWED", "no re-vote")
+        if v.ballots >= m.max_ballots_per_voter:
+            raise TxRefused("TX_TOO_MANY_BALLOTS", "ballot limit")
+        if b.ballot.election_id != eid:
+            raise TxRefused("TX_BAD_BALLOT", "another election")
+        cd = ciphertexts_digest(b.ballot)
+        if self.get(b"P" + eid + cd) is not None:
+            raise TxRefused("TX_BALLOT_SPOILED", "these ciphertexts were spoiled")
         try:
             ok = verify_ballot(m, eid, st.joint_key, tx.signer, b.ballot)
         except ValueError:
@@ -1117,20 +1175,29 @@ class _Exec:
         self.put(b"T" + eid, pack([eid, n, rows]))
         if m.revoting and not v.single_use:
             self.put(b"B" + eid + tx.signer, b"".join(c.alpha + c.beta for c in cts))
-        self.put(b"V" + eid + tx.signer, pack([v.single_use, v.card_tag, v.ballots + 1, th]))
         st.ballots_cast += 1
         st.voters_voted += v.counted is None
         self.put(b"E" + eid, enc(st))
+        v.ballots, v.counted, v.counted_ciphertexts = v.ballots + 1, th, cd
+        self.put(b"V" + eid + tx.signer, enc(v))
 
     def tx_SpoilBallot(self, tx: Obj, b: Obj, th: bytes) -> None:
         eid = b.election_id
-        m, st, _ = self.voting(tx, eid)
+        m, st, v = self.voting(tx, eid)
+        if v.spoils >= m.max_spoils_per_voter:
+            raise TxRefused("TX_TOO_MANY_SPOILS", "spoil limit")
+        cd = ciphertexts_digest(b.ballot)
+        if v.counted_ciphertexts == cd:
+            raise TxRefused("TX_SPOIL_COUNTED", "the counted ballot")
         try:
             ok = verify_spoiled(m, eid, st.joint_key, tx.signer, b.ballot, b.secrets)
         except ValueError:
             ok = False
         if not ok:
             raise TxRefused("TX_BAD_SPOIL", "spoiled ballot")
+        self.put(b"P" + eid + cd, th)
+        v.spoils += 1
+        self.put(b"V" + eid + tx.signer, enc(v))
         st.spoiled += 1
         self.put(b"E" + eid, enc(st))
 
@@ -1192,7 +1259,7 @@ class _Exec:
 FORMAT, VERSION = "ballotchain-election-record", 1
 TX_FILES = {
     "lifecycle": ("CreateElection", "OpenElection", "CloseElection", "PublishResult"),
-    "ceremony": ("TrusteeCommit", "TrusteeShares", "TrusteeComplaint", "TrusteeReveal"),
+    "ceremony": ("TrusteeCommit", "TrusteeShares", "TrusteeComplaint", "TrusteeReveal", "TrusteeAcknowledge"),
     "registrations": ("RegisterKeys", "CommitCodes"),
     "ballots": ("CastBallot",),
     "spoiled": ("SpoilBallot",),

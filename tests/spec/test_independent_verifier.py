@@ -38,11 +38,7 @@ def build_record(out: Path) -> None:
     a spoiled ballot, a rating contest, decryption shares and a published result)."""
     w = World()
     e = w.create(w.manifest())
-    for i, k in enumerate(TRUSTEES, start=1):
-        e.coeffs[i] = tr.polynomial(e.m, i, k)
-        e.coms[i] = tr.make_commitment(e.m, i, e.coeffs[i])
-    w.run(*(w.tx(TRUSTEES[i - 1], tr_commit(e.eid, e.coms[i])) for i in e.coms))
-    w.run(*(w.tx(TRUSTEES[i - 1], tr_shares(e.eid, w.shares(e, i))) for i in e.coms))
+    w.ceremony(e, withhold=((1, 2),))  # trustee 2 does not acknowledge dealer 1: it complains
     w.run(w.tx(TRUSTEES[1], TrusteeComplaint(e.eid, tr.make_complaint(e.m, dealer=1, accuser=2))))
     w.run(w.tx(TRUSTEES[0], TrusteeReveal(e.eid, tr.make_reveal(e.m, 1, e.coeffs[1], 2))))
     w.register(e, 2)
@@ -59,18 +55,6 @@ def build_record(out: Path) -> None:
     d = derive(eid, list(zip(chain.blocks, chain.certificates, strict=True)), outcome.manifest,
                chain.state.tally(eid), chain.state.result(eid))
     write_record(out, record_files(eid, to_json(w.genesis), d, chain.state.height))
-
-
-def tr_commit(eid: bytes, com: tr.TrusteeCommitment):  # type: ignore[no-untyped-def]
-    from ballot_tx.tx import TrusteeCommit
-
-    return TrusteeCommit(eid, com)
-
-
-def tr_shares(eid: bytes, shares: tuple[tr.EncryptedShare, ...]):  # type: ignore[no-untyped-def]
-    from ballot_tx.tx import TrusteeShares
-
-    return TrusteeShares(eid, shares)
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def generate() -> dict[str, Any]:
     proposer = VALIDATORS[0].ed25519_public
     cases: list[dict[str, Any]] = []
 
-    def case(name: str, block: Block, code: ErrorCode | None, index: int | None) -> None:
+    def case(name: str, block: Block, code: ErrorCode | None, index: int | None, compact: bool = False) -> None:
         try:
             after = apply_block(st, block)
         except BlockError as e:
@@ -59,6 +59,11 @@ def generate() -> dict[str, Any]:
         else:
             assert code is None, name
             expect = {"state_root": after.root.hex()}
+        if compact:  # identical transactions of zero bytes, written once
+            assert len(set(block.txs)) == 1 and set(block.txs[0]) == {0}
+            cases.append({"name": name, "header": encode(block.header).hex(),
+                          "zero_txs": {"count": len(block.txs), "bytes": len(block.txs[0])}, "expect": expect})
+            return
         cases.append({"name": name, "block": encode(block).hex(), "expect": expect})
 
     good = filler(w, es)
@@ -89,6 +94,10 @@ def generate() -> dict[str, Any]:
     many = [b""] * (w.genesis.params.max_block_txs + 1)
     case("header: one transaction more than max_block_txs",
          make_block(st.height + 1, st.block_hash, t, proposer, st.root, many), ErrorCode.BLOCK_TOO_MANY_TXS, None)
+    big = [bytes(1 << 18)] * (w.genesis.params.max_block_bytes // (1 << 18) + 1)
+    case("header: transactions total more than max_block_bytes",
+         make_block(st.height + 1, st.block_hash, t, proposer, st.root, big), ErrorCode.BLOCK_TOO_LARGE, None,
+         compact=True)
     case("header: wrong state root", header(state_root=bytes(32)), ErrorCode.BLOCK_BAD_STATE_ROOT, None)
     case("header: transaction count off by one", header(tx_count=h.tx_count + 1), ErrorCode.BLOCK_BAD_TX_ROOT, None)
     case("header: transaction root of no transactions",
