@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """An independent verifier of a Ballotchain election record, written from docs/spec alone.
 
-It imports nothing from the project: the standard library (hashlib, json), PyNaCl for
-Ed25519 signatures and rbcl for ristretto255 (both bindings of libsodium). Every rule
-below cites the section of docs/spec that defines it, so a second team can check that
-the specification is enough to implement an auditor.
+It imports nothing from the project, not even msgpack: the standard library (hashlib,
+json, re), PyNaCl for Ed25519 signatures and rbcl for ristretto255 (both bindings of
+libsodium). Sections are named after the docs/spec page that defines their rules, so a
+second team can check that the specification is enough to implement an auditor.
 
     python tests/spec/independent_verifier.py RECORD_DIR [--expect-genesis HEX]
 
