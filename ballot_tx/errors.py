@@ -153,6 +153,7 @@ class ErrorCode(StrEnum):
     AUDIT_BAD_CERTIFICATE = "AUDIT_BAD_CERTIFICATE"
     AUDIT_STATE_MISMATCH = "AUDIT_STATE_MISMATCH"
     AUDIT_RESULT_MISMATCH = "AUDIT_RESULT_MISMATCH"
+    AUDIT_UNLISTED = "AUDIT_UNLISTED"
     # --- eligibility, CLI workflows, i18n, speech (cli/, ballot_tx/eligibility) ----
     ELIGIBILITY_REJECTED = "ELIGIBILITY_REJECTED"
     ELIGIBILITY_MALFORMED = "ELIGIBILITY_MALFORMED"
@@ -342,6 +343,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.AUDIT_BAD_CERTIFICATE: "a commit certificate does not verify against genesis",
     ErrorCode.AUDIT_STATE_MISMATCH: "the stored state differs from the replayed state",
     ErrorCode.AUDIT_RESULT_MISMATCH: "a published result differs from the recomputed tally",
+    ErrorCode.AUDIT_UNLISTED: "an election record holds a file, field or kind its layout does not list",
     # eligibility and CLI workflows
     ErrorCode.ELIGIBILITY_REJECTED: "the voter is not eligible under the election's method",
     ErrorCode.ELIGIBILITY_MALFORMED: "an ID-card registration request or certificate is malformed",

@@ -85,7 +85,8 @@ def frame(items: Iterable[bytes]) -> bytes:
 
 
 def unframe(data: bytes, name: str) -> list[bytes]:
-    out, i = [], 0
+    out: list[bytes] = []
+    i = 0
     while i < len(data):
         if i + 4 > len(data):
             raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN, f"{name}: truncated record header")
@@ -182,6 +183,29 @@ def _fail(what: str, why: str, code: ErrorCode = ErrorCode.AUDIT_CHAIN_BROKEN) -
     return AuditError(code, f"{what}: {why}")
 
 
+#: The fields of ``record.json`` (docs/spec/record.md).
+INDEX_FIELDS = ("format", "version", "election_id", "chain_id", "height", "files")
+
+
+def record_names() -> set[str]:
+    """Every file ``record.json`` lists (itself excluded): the layout, nothing else."""
+    return {f"{k}.{ext}" for k in KINDS for ext in ("bin", "json")} | {"genesis.json"}
+
+
+def _refuse_unlisted(dir_: Path) -> None:
+    """AUDIT_UNLISTED for anything in the record directory outside its layout: an auditor
+    would otherwise verify the listed files and silently pass over a planted one."""
+    try:
+        present = sorted(p.name for p in dir_.iterdir())
+    except OSError:
+        raise _fail(str(dir_), "not a readable record directory") from None
+    allowed = record_names() | {"record.json"}
+    for name in present:
+        if name not in allowed:
+            raise _fail(name, "is not a file of the election record (record.json does not list it)",
+                        ErrorCode.AUDIT_UNLISTED)
+
+
 @dataclass
 class RecordAudit:
     report: ReplayReport
@@ -201,8 +225,15 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         except OSError:
             raise _fail(name, "missing from the record") from None
 
+    _refuse_unlisted(dir_)
     try:
         idx = json.loads(read("record.json"))
+        if not isinstance(idx, dict):
+            raise ValueError("not a JSON object")
+        extra = sorted(set(idx) - set(INDEX_FIELDS))
+        if extra:
+            raise _fail("record.json", f"field {extra[0]!r} is not in the record layout",
+                        ErrorCode.AUDIT_UNLISTED)
         eid = bytes.fromhex(idx["election_id"])
         height = int(idx["height"])
         listed: dict[str, str] = dict(idx["files"])
@@ -210,6 +241,10 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
             raise ValueError("not a version-1 Ballotchain election record")
     except (ValueError, KeyError, TypeError) as e:
         raise _fail("record.json", f"malformed ({e})") from None
+    unknown = sorted(set(listed) - record_names())
+    if unknown:
+        raise _fail(unknown[0], "record.json lists a file that is not in the record layout",
+                    ErrorCode.AUDIT_UNLISTED)
     genesis_text = read("genesis.json").decode("utf-8", errors="replace")
     try:
         genesis = from_json(genesis_text)
@@ -223,8 +258,7 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
     for name, sha in listed.items():
         if hashlib.sha256(read(name)).hexdigest() != sha:
             raise _fail(name, "its SHA-256 differs from the one in record.json")
-    expected_names = {f"{k}.{ext}" for k in KINDS for ext in ("bin", "json")} | {"genesis.json"}
-    if set(listed) != expected_names:
+    if set(listed) != record_names():
         raise _fail("record.json", "the file list is not the record layout")
     raw_blocks = unframe(read("blocks.bin"), "blocks.bin")
     raw_certs = unframe(read("certificates.bin"), "certificates.bin")
@@ -238,16 +272,15 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         except BallotchainError as e:
             raise _fail("blocks.bin", f"block {h} does not decode: {e.message}") from None
         blocks.append((b, rc or None))
-    from node.audit import certificate_checker
-
     if on_start is not None:
         on_start(height)
     by_pos = {b.height: b for b, _ in blocks}
     try:
         r, report = replay(genesis, blocks, lambda h, i: by_pos[h].txs[i],
-                           certificate_checker(genesis), progress)
+                           _naming_certificate_checker(genesis), progress)
     except AuditError as e:
-        raise AuditError(e.code, f"blocks.bin: {e.message}") from None
+        where, _, why = e.message.partition(": ") if e.message.startswith(_CERT_FILE) else ("", "", "")
+        raise AuditError(e.code, f"{where or 'blocks.bin'}: {why or e.message}") from None
     m = r.state.manifest(eid)
     if m is None:
         raise _fail("record.json", "the election is not on the recorded chain")
@@ -256,6 +289,9 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
     # record.json last: a forged file with its hash updated is named, not the index.
     for name, data in sorted(files.items(), key=lambda kv: (kv[0] == "record.json", kv[0])):
         if read(name) != data:
+            member = _unlisted_field(read(name), data) if name.endswith(".json") else None
+            if member is not None:
+                raise _fail(name, f"field {member} is not in the record layout", ErrorCode.AUDIT_UNLISTED)
             raise _fail(name, "differs from what the recorded blocks say")
     if derived.records["tally"]:
         cancelled = {k for raw in derived.records["registrations"]
@@ -267,6 +303,62 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)
     return RecordAudit(report, eid, m, r.state.result(eid), genesis)
+
+
+def _unlisted_field(given: bytes, expected: bytes) -> str | None:
+    """The path of the first JSON member in ``given`` that the derived view does not have
+    (a JSON view with an extra field is refused as unlisted, not just as different)."""
+    try:
+        a, b = json.loads(given), json.loads(expected)
+    except ValueError:
+        return None
+
+    def walk(x: Any, y: Any, path: str) -> str | None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(x):
+                if k not in y:
+                    return f"{path}.{k}" if path else k
+                found = walk(x[k], y[k], f"{path}.{k}" if path else k)
+                if found:
+                    return found
+        elif isinstance(x, list) and isinstance(y, list):
+            for i, (u, v) in enumerate(zip(x, y, strict=False)):
+                found = walk(u, v, f"{path}[{i}]")
+                if found:
+                    return found
+        return None
+
+    return walk(a, b, "")
+
+
+_CERT_FILE = "certificates.bin: "
+
+
+def _naming_certificate_checker(genesis: Genesis) -> Callable[[int, bytes, bytes | None], None] | None:
+    """The audit's certificate check, naming certificates.bin when the certificate itself is
+    missing, malformed or badly signed (a certificate for another block names blocks.bin:
+    the block's hash is what changed when a header was edited)."""
+    from consensus.certificate import CommitCertificate
+    from node.audit import certificate_checker
+
+    check = certificate_checker(genesis)
+    if check is None:
+        return None
+
+    def named(height: int, block_hash: bytes, cert: bytes | None) -> None:
+        try:
+            check(height, block_hash, cert)
+        except AuditError as e:
+            try:
+                c = decode(CommitCertificate, cert or b"")
+                other_block = (c.height, c.block_hash) != (height, block_hash)
+            except BallotchainError:
+                other_block = False
+            if other_block:
+                raise
+            raise AuditError(e.code, f"{_CERT_FILE}{e.message}") from None
+
+    return named
 
 
 def _counted(ballots: list[bytes], cancelled: frozenset[bytes] | set[bytes] = frozenset()) -> list[bytes]:

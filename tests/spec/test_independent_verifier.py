@@ -1,0 +1,323 @@
+"""The independent verifier (written from docs/spec alone) and the project's own audit agree:
+both accept a genuine election record and both refuse every tampered copy, with the same
+code and naming the same file."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ballot_tx.codec import decode, encode
+from ballot_tx.crypto import trustees as tr
+from ballot_tx.errors import AuditError, ErrorCode
+from ballot_tx.tx import TrusteeComplaint, TrusteeReveal
+from cli.record import audit_record, derive, record_files, write_record
+from consensus.certificate import CommitCertificate
+from genesis.document import to_json
+from node.scenario import run_election
+from tests.chain.helpers import ROLES, TRUSTEES
+from tests.chain.world import World
+from tests.spec import independent_verifier as iv
+
+SCRIPT = Path(iv.__file__)
+
+
+def build_record(out: Path) -> None:
+    """A chain with three elections: one whose ceremony has a complaint answered by a reveal,
+    a one-time-code election with a ballot, and the recorded one (registered keys, re-votes,
+    a spoiled ballot, a rating contest, decryption shares and a published result)."""
+    w = World()
+    e = w.create(w.manifest())
+    w.ceremony(e, withhold=((1, 2),))  # trustee 2 does not acknowledge dealer 1: it complains
+    w.run(w.tx(TRUSTEES[1], TrusteeComplaint(e.eid, tr.make_complaint(e.m, dealer=1, accuser=2))))
+    w.run(w.tx(TRUSTEES[0], TrusteeReveal(e.eid, tr.make_reveal(e.m, 1, e.coeffs[1], 2))))
+    w.register(e, 2)
+    w.open(e)
+    codes = w.create(w.manifest(eligibility="one-time-code"))
+    w.ceremony(codes)
+    w.register(codes, 2)
+    w.open(codes)
+    w.run(w.cast(codes, codes.voters[0]))
+    outcome = run_election(w.chain, ROLES, voters=4, revoters=2, rating=True, deterministic=True,
+                           name="spec-record")
+    chain = w.chain
+    eid = outcome.election_id
+    d = derive(eid, list(zip(chain.blocks, chain.certificates, strict=True)), outcome.manifest,
+               chain.state.tally(eid), chain.state.result(eid))
+    write_record(out, record_files(eid, to_json(w.genesis), d, chain.state.height))
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("spec") / "record"
+    build_record(out)
+    return out
+
+
+def run_verifier(rec: Path, *args: str) -> tuple[int, str]:
+    """Run the verifier as a separate process that cannot import the project."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.run([sys.executable, "-I", str(SCRIPT), str(rec), *args], capture_output=True,
+                       text=True, env=env, cwd=rec.parent, timeout=300)
+    return p.returncode, p.stdout + p.stderr
+
+
+def project(rec: Path, expect: bytes | None = None) -> tuple[str, str] | None:
+    try:
+        audit_record(rec, expect_genesis=expect)
+    except AuditError as e:
+        return str(e.code), e.message.split(":", 1)[0]
+    return None
+
+
+def independent(rec: Path, expect: bytes | None = None) -> tuple[str, str] | None:
+    try:
+        iv.verify_record(rec, expect)
+    except iv.Refused as e:
+        return e.code, e.where.split(":", 1)[0]
+    return None
+
+
+def test_verifier_imports_nothing_from_the_project() -> None:
+    tree = ast.parse(SCRIPT.read_text())
+    mods = {n.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
+    mods |= {node.module.split(".")[0] for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.module}
+    assert mods <= {"__future__", "hashlib", "json", "re", "sys", "pathlib", "typing", "nacl", "rbcl"}, mods
+
+
+def test_both_accept_the_genuine_record(record: Path) -> None:
+    code, out = run_verifier(record)
+    assert code == 0, out
+    assert out.startswith("OK election spec-record:") and "6 ballots from 4 voters" in out
+    assert project(record) is None
+    # and the verifier replays the state root of every block, all three elections included
+    s = iv.verify_record(record)
+    assert s["height"] >= 20
+
+
+def test_wrong_expected_genesis_is_refused_before_replay(record: Path) -> None:
+    code, out = run_verifier(record, "--expect-genesis", "00" * 32)
+    assert code == 1 and "REFUSED [AUDIT_CHAIN_BROKEN] genesis.json" in out
+    assert project(record, bytes(32)) == ("AUDIT_CHAIN_BROKEN", "genesis.json")
+
+
+def copy(rec: Path, work: Path) -> Path:
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(rec, work)
+    return work
+
+
+def rehash(work: Path) -> None:
+    """What a forger does after editing files: update record.json's hashes to match."""
+    idx = json.loads((work / "record.json").read_text())
+    for name in idx["files"]:
+        if (work / name).exists():
+            idx["files"][name] = hashlib.sha256((work / name).read_bytes()).hexdigest()
+    (work / "record.json").write_text(json.dumps(idx, indent=1, sort_keys=True) + "\n")
+
+
+def frames(data: bytes) -> list[bytes]:
+    out, i = [], 0
+    while i < len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        out.append(data[i + 4:i + 4 + n])
+        i += 4 + n
+    return out
+
+
+def reframe(items: list[bytes]) -> bytes:
+    return b"".join(len(b).to_bytes(4, "big") + b for b in items)
+
+
+def plant_file(w: Path) -> None:
+    (w / "notes.txt").write_text("trust me\n")
+
+
+def list_extra_kind(w: Path) -> None:
+    (w / "extra.bin").write_bytes(b"")
+    idx = json.loads((w / "record.json").read_text())
+    idx["files"]["extra.bin"] = hashlib.sha256(b"").hexdigest()
+    (w / "record.json").write_text(json.dumps(idx, indent=1, sort_keys=True) + "\n")
+
+
+def extra_index_field(w: Path) -> None:
+    idx = json.loads((w / "record.json").read_text())
+    idx["signed_by"] = "the city"
+    (w / "record.json").write_text(json.dumps(idx, indent=1, sort_keys=True) + "\n")
+
+
+def extra_view_field(w: Path) -> None:
+    doc = json.loads((w / "result.json").read_text())
+    doc[0]["note"] = "recounted"
+    (w / "result.json").write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    rehash(w)
+
+
+def extra_tx_field(w: Path) -> None:
+    doc = json.loads((w / "ballots.json").read_text())
+    doc[0]["tx"]["body"]["ballot"]["verified_by"] = "the vendor"
+    (w / "ballots.json").write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    rehash(w)
+
+
+def reformat_view(w: Path) -> None:
+    (w / "ballots.json").write_bytes((w / "ballots.json").read_bytes().replace(b'"height": ', b'"height":  ', 1))
+    rehash(w)
+
+
+def drop_certificate_signature(w: Path) -> None:
+    certs = frames((w / "certificates.bin").read_bytes())
+    c = decode(CommitCertificate, certs[3])
+    certs[3] = encode(CommitCertificate(c.height, c.view, c.block_hash, c.sigs[:-1]))
+    (w / "certificates.bin").write_bytes(reframe(certs))
+    rehash(w)
+
+
+def swap_certificate_signatures(w: Path) -> None:
+    certs = frames((w / "certificates.bin").read_bytes())
+    a, b = decode(CommitCertificate, certs[2]), decode(CommitCertificate, certs[3])
+    certs[2] = encode(CommitCertificate(a.height, a.view, a.block_hash, b.sigs))
+    (w / "certificates.bin").write_bytes(reframe(certs))
+    rehash(w)
+
+
+def drop_last_ballot(w: Path) -> None:
+    data = frames((w / "ballots.bin").read_bytes())
+    (w / "ballots.bin").write_bytes(reframe(data[:-1]))
+    rehash(w)
+
+
+def truncate_blocks(w: Path) -> None:
+    data = (w / "blocks.bin").read_bytes()
+    (w / "blocks.bin").write_bytes(data[:-10])
+    rehash(w)
+
+
+def deep_block_byte(w: Path) -> None:
+    data = bytearray((w / "blocks.bin").read_bytes())
+    data[len(data) * 3 // 4] ^= 1
+    (w / "blocks.bin").write_bytes(bytes(data))
+    rehash(w)
+
+
+def change_genesis(w: Path) -> None:
+    g = json.loads((w / "genesis.json").read_text())
+    g["params"]["max_block_txs"] += 1
+    (w / "genesis.json").write_text(json.dumps(g, indent=2, ensure_ascii=False) + "\n")
+    rehash(w)
+
+
+def edit_header(w: Path) -> None:
+    """A block header changed (its time) with every hash in record.json updated."""
+    from ballot_tx.block import Block
+
+    blocks = frames((w / "blocks.bin").read_bytes())
+    b = decode(Block, blocks[1])
+    blocks[1] = encode(Block(dataclasses.replace(b.header, time_ms=b.header.time_ms + 1), b.txs))
+    (w / "blocks.bin").write_bytes(reframe(blocks))
+    rehash(w)
+
+
+def rebuild_block_without_a_ballot(w: Path) -> None:
+    """A ballot taken out of its block, the Merkle root and count recomputed: a consistent
+    block, but not the one the validators certified."""
+    from ballot_tx.block import Block, make_block
+    from ballot_tx.tx import CastBallot, decode_tx
+
+    blocks = frames((w / "blocks.bin").read_bytes())
+    for i, raw in enumerate(blocks):
+        b = decode(Block, raw)
+        keep = [t for t in b.txs if not isinstance(decode_tx(t).body, CastBallot)]
+        if len(keep) < len(b.txs):
+            h = b.header
+            blocks[i] = encode(make_block(h.height, h.prev_hash, h.time_ms, h.proposer, h.state_root, keep))
+            break
+    (w / "blocks.bin").write_bytes(reframe(blocks))
+    rehash(w)
+
+
+def drop_certificate(w: Path) -> None:
+    certs = frames((w / "certificates.bin").read_bytes())
+    certs[0] = b""
+    (w / "certificates.bin").write_bytes(reframe(certs))
+    rehash(w)
+
+
+def change_result_count(w: Path) -> None:
+    data = bytearray((w / "result.bin").read_bytes())
+    data[-1] ^= 1
+    (w / "result.bin").write_bytes(bytes(data))
+    rehash(w)
+
+
+#: (name, tamper, expected code, file named) -- both verifiers must agree on each.
+TAMPERS: list[tuple[str, Callable[[Path], None], str, str]] = [
+    ("planted file", plant_file, "AUDIT_UNLISTED", "notes.txt"),
+    ("unknown kind listed", list_extra_kind, "AUDIT_UNLISTED", "extra.bin"),
+    ("unknown index field", extra_index_field, "AUDIT_UNLISTED", "record.json"),
+    ("unknown field in a view", extra_view_field, "AUDIT_UNLISTED", "result.json"),
+    ("unknown field deep in a view", extra_tx_field, "AUDIT_UNLISTED", "ballots.json"),
+    ("a view reformatted", reformat_view, "AUDIT_CHAIN_BROKEN", "ballots.json"),
+    ("certificate one signature short", drop_certificate_signature, "AUDIT_BAD_CERTIFICATE", "certificates.bin"),
+    ("certificate of another block", swap_certificate_signatures, "AUDIT_BAD_CERTIFICATE", "certificates.bin"),
+    ("header edited", edit_header, "AUDIT_BAD_CERTIFICATE", "blocks.bin"),
+    ("block rebuilt without a ballot", rebuild_block_without_a_ballot, "AUDIT_BAD_CERTIFICATE", "blocks.bin"),
+    ("certificate missing", drop_certificate, "AUDIT_CERTIFICATE_MISSING", "certificates.bin"),
+    ("ballot left out", drop_last_ballot, "AUDIT_CHAIN_BROKEN", "ballots.bin"),
+    ("blocks truncated", truncate_blocks, "AUDIT_CHAIN_BROKEN", "blocks.bin"),
+    ("byte deep in a block", deep_block_byte, "BLOCK_BAD_TX_ROOT", "blocks.bin"),
+    ("another genesis", change_genesis, "AUDIT_CHAIN_BROKEN", "record.json"),
+    ("result count changed", change_result_count, "AUDIT_CHAIN_BROKEN", "result.bin"),
+]
+
+
+@pytest.mark.parametrize("name,tamper,code,where", TAMPERS, ids=[t[0] for t in TAMPERS])
+def test_both_refuse_the_same_tamper(record: Path, tmp_path: Path, name: str,
+                                     tamper: Callable[[Path], None], code: str, where: str) -> None:
+    w = copy(record, tmp_path / "w")
+    tamper(w)
+    got = independent(w)
+    assert got is not None and got[0] == code, (name, got)
+    assert where in got[1], (name, got)
+    mine = project(w)
+    assert mine is not None and mine[0] == code, (name, mine)
+    assert where in mine[1], (name, mine)
+
+
+def test_every_flipped_byte_is_refused_by_both(record: Path, tmp_path: Path) -> None:
+    """One bit flipped in the middle of each file, record.json's hash left as it was."""
+    for f in sorted(record.iterdir()):
+        data = f.read_bytes()
+        w = copy(record, tmp_path / "w")
+        bad = bytearray(data)
+        bad[len(data) // 2] ^= 0x01
+        (w / f.name).write_bytes(bytes(bad))
+        got, mine = independent(w), project(w)
+        assert got is not None and mine is not None, (f.name, got, mine)
+        assert got == mine, (f.name, got, mine)  # same code, same file named
+        if f.name != "record.json":  # a flipped hash in the index names the file it hashes
+            assert got[1] == f.name, (f.name, got)
+
+
+def test_audit_names_unlisted_code_in_cli(record: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    w = copy(record, tmp_path / "w")
+    plant_file(w)
+    r = CliRunner().invoke(cli, ["audit", "--record", str(w)])
+    assert r.exit_code != 0
+    assert "[AUDIT_UNLISTED] notes.txt" in r.output
+    assert ErrorCode.AUDIT_UNLISTED.value == "AUDIT_UNLISTED"

@@ -1,0 +1,138 @@
+"""docs/spec against the code, mechanically: every wire object's layout (field names, order
+and types), every transaction kind (tag, type, name), every hash kind, every object KIND,
+every signature kind and every state record prefix is documented, and nothing documented
+is missing from the code. Also the independent verifier's layouts match the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ballot_tx.block import Block, InclusionProof
+from ballot_tx.codec import Wire
+from ballot_tx.crypto.ballot import SpoiledBallot
+from ballot_tx.crypto.tally import EncryptedTally
+from ballot_tx.state import ElectionStatus, OpenElections, VoterRecord
+from ballot_tx.tx import KIND_NAMES, Tx, TxPayload
+from consensus.certificate import CommitCertificate
+from consensus.messages import Commit
+from genesis.document import Genesis
+from tests.spec import independent_verifier as iv
+from tests.spec.layouts import layout, reachable
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "docs" / "spec"
+HEADING = re.compile(r"^#{2,5} `(\w+)`")
+
+
+def documented_classes() -> dict[str, type]:
+    """The objects docs/spec must lay out: all that a record, a block or the state holds."""
+    return reachable([Genesis, Block, Tx, TxPayload, CommitCertificate, SpoiledBallot, InclusionProof,
+                      ElectionStatus, VoterRecord, OpenElections, EncryptedTally, Commit])
+
+
+def doc_tables() -> dict[str, list[tuple[str, str]]]:
+    """``#### `Name` `` headings followed by a ``| # | field | type |`` table."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for md in sorted(SPEC.glob("*.md")):
+        lines = md.read_text().splitlines()
+        for i, line in enumerate(lines):
+            m = HEADING.match(line)
+            if not m:
+                continue
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("|"):
+                if lines[j].startswith("#"):
+                    break
+                j += 1
+            if j >= len(lines) or not lines[j].startswith("| # | field | type"):
+                continue
+            rows = []
+            for row in lines[j + 2:]:
+                if not row.startswith("|"):
+                    break
+                cells = [c.strip().strip("`") for c in row.strip("|").split("|")]
+                rows.append((cells[1], cells[2]))
+            assert m.group(1) not in out, f"{m.group(1)} laid out twice ({md.name})"
+            out[m.group(1)] = rows
+    return out
+
+
+def spec_text() -> str:
+    return "\n".join(p.read_text() for p in sorted(SPEC.glob("*.md")))
+
+
+def test_every_layout_is_documented_exactly() -> None:
+    tables = doc_tables()
+    classes = documented_classes()
+    missing = sorted(set(classes) - set(tables))
+    assert not missing, f"docs/spec lacks layout tables for {missing}"
+    for name, cls in classes.items():
+        assert tables[name] == layout(cls), f"docs/spec layout of {name} differs from the code"
+    unknown = sorted(set(tables) - set(classes))
+    assert not unknown, f"docs/spec lays out objects the code does not have: {unknown}"
+
+
+def test_every_transaction_kind_is_a_table_row() -> None:
+    text = (SPEC / "transactions.md").read_text()
+    for cls, name in KIND_NAMES.items():
+        row = f"| {cls.TAG} | `{cls.__name__}` | `{name}` |"
+        assert row in text, f"transactions.md has no kind row {row}"
+    kinds_table = text.split("## 2. Kinds", 1)[1].split("### 2.1", 1)[0]
+    tags = re.findall(r"^\| (\d+) \| `(\w+)` \| `([\w-]+)` \|", kinds_table, re.M)
+    assert len(tags) == len(KIND_NAMES)
+
+
+def code_literals(pattern: str) -> set[str]:
+    out: set[str] = set()
+    for pkg in ("ballot_tx", "consensus", "genesis", "node"):
+        for py in (ROOT / pkg).rglob("*.py"):
+            if "sim" in py.parts:
+                continue
+            out |= set(re.findall(pattern, py.read_text()))
+    return out
+
+
+def test_every_hash_kind_and_signature_kind_is_documented() -> None:
+    text = (SPEC / "encoding.md").read_text()
+    kinds = code_literals(r'(?:hash_bytes|hash_to_scalar|hash_to_point|domain)\(\s*"([\w/.-]+)"')
+    kinds |= code_literals(r'KIND(?::\s*ClassVar\[str\])?\s*=\s*"([\w/.-]+)"')
+    kinds |= code_literals(r'SIGN_KIND\s*=\s*"([\w/.-]+)"')
+    kinds -= {"sim/block"}
+    undocumented = sorted(k for k in kinds if f"`{k}`" not in text)
+    assert not undocumented, f"encoding.md does not list the kinds {undocumented}"
+
+
+def test_every_state_record_is_documented() -> None:
+    text = (SPEC / "state.md").read_text()
+    prefixes = set(re.findall(r'_k\(b"(\w)"', (ROOT / "ballot_tx" / "state.py").read_text())) | {"O"}
+    for p in sorted(prefixes):
+        assert f"| `{p}`" in text, f"state.md has no record row for prefix {p}"
+
+
+def test_the_independent_verifier_lays_out_what_the_code_does() -> None:
+    for name, fields in iv.SCHEMA.items():
+        cls = documented_classes().get(name)
+        assert cls is not None, name
+        assert fields == layout(cls), name  # names, order, types and bounds
+    assert {tag: name for tag, (name, _) in iv.TX_KINDS.items()} == {
+        c.TAG: c.__name__ for c in KIND_NAMES}
+    assert {name for _, name in iv.TX_KINDS.values()} == set(KIND_NAMES.values())
+
+
+def test_wire_base_is_what_the_spec_describes() -> None:
+    assert issubclass(Tx, Wire)
+    assert "ballotchain/v1/" in spec_text()
+
+
+def test_record_files_and_their_kinds_are_documented() -> None:
+    from cli.record import KINDS, TX_FILES
+
+    text = (SPEC / "record.md").read_text()
+    for name in KINDS:
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}.bin` / `.json`")), None)
+        assert row is not None, f"record.md has no row for {name}"
+        for cls in TX_FILES.get(name, ()):
+            assert f"`{cls.__name__}`" in row, f"record.md: {cls.__name__} is not listed in {name}"
+    assert iv.KINDS == list(KINDS)
+    assert iv.TX_FILES == {k: tuple(c.__name__ for c in v) for k, v in TX_FILES.items()}
