@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ballot_tx.codec import encode
 from ballot_tx.crypto import ballot as ballot_crypto
@@ -146,17 +146,17 @@ class MemoChecker(Checker):
             return True
         return False
 
-    def signature(self, tx_hash: bytes, tx: Tx, chain_id: bytes, raw: bytes | None) -> None:
-        key = signature_key(tx_hash, chain_id)
+    def _once(self, key: bytes, check: Callable[[], None]) -> None:
+        """Run ``check`` unless ``key`` holds a positive verdict; remember it if it passes."""
         if not self._known(key):
-            super().signature(tx_hash, tx, chain_id, raw)
+            check()
             self.add(key)
 
+    def signature(self, tx_hash: bytes, tx: Tx, chain_id: bytes, raw: bytes | None) -> None:
+        self._once(signature_key(tx_hash, chain_id), lambda: Checker.signature(self, tx_hash, tx, chain_id, raw))
+
     def commitment(self, tx_hash: bytes, m: Manifest, c: trustee_crypto.TrusteeCommitment) -> None:
-        key = b"c" + tx_hash
-        if not self._known(key):
-            super().commitment(tx_hash, m, c)
-            self.add(key)
+        self._once(b"c" + tx_hash, lambda: Checker.commitment(self, tx_hash, m, c))
 
     def reveal(
         self,
@@ -166,17 +166,12 @@ class MemoChecker(Checker):
         reveal: trustee_crypto.ShareReveal,
     ) -> None:
         key = b"r" + tx_hash + _inputs_digest([encode(commitment)])
-        if not self._known(key):
-            super().reveal(tx_hash, m, commitment, reveal)
-            self.add(key)
+        self._once(key, lambda: Checker.reveal(self, tx_hash, m, commitment, reveal))
 
     def ballot(
         self, tx_hash: bytes, m: Manifest, joint_key: bytes, voter: bytes, b: ballot_crypto.EncryptedBallot
     ) -> None:
-        key = ballot_key(tx_hash, joint_key)
-        if not self._known(key):
-            super().ballot(tx_hash, m, joint_key, voter, b)
-            self.add(key)
+        self._once(ballot_key(tx_hash, joint_key), lambda: Checker.ballot(self, tx_hash, m, joint_key, voter, b))
 
     def spoiled(
         self,
@@ -187,10 +182,10 @@ class MemoChecker(Checker):
         b: ballot_crypto.EncryptedBallot,
         secrets: ballot_crypto.BallotSecrets,
     ) -> None:
-        key = ballot_key(tx_hash, joint_key)
-        if not self._known(key):
-            super().spoiled(tx_hash, m, joint_key, voter, b, secrets)
-            self.add(key)
+        self._once(
+            ballot_key(tx_hash, joint_key),
+            lambda: Checker.spoiled(self, tx_hash, m, joint_key, voter, b, secrets),
+        )
 
     def decryption_share(
         self,
@@ -201,9 +196,7 @@ class MemoChecker(Checker):
         share: tally_crypto.DecryptionShare,
     ) -> None:
         key = b"d" + tx_hash + _inputs_digest([*(encode(c) for c in commitments), b"|", encode(tally)])
-        if not self._known(key):
-            super().decryption_share(tx_hash, m, commitments, tally, share)
-            self.add(key)
+        self._once(key, lambda: Checker.decryption_share(self, tx_hash, m, commitments, tally, share))
 
     def result(
         self,
@@ -216,6 +209,4 @@ class MemoChecker(Checker):
     ) -> None:
         parts = [*(encode(c) for c in commitments), b"|", encode(tally), b"|", *(encode(s) for s in shares)]
         key = b"p" + tx_hash + _inputs_digest(parts)
-        if not self._known(key):
-            super().result(tx_hash, m, commitments, tally, shares, result)
-            self.add(key)
+        self._once(key, lambda: Checker.result(self, tx_hash, m, commitments, tally, shares, result))
