@@ -2,8 +2,8 @@
 
 Each example is one seed -> one schedule (``consensus.sim.schedules``): up to f Byzantine
 validators (silent, equivocating, forging, replaying, wrong view/height, invalid blocks,
-twins), loss, duplication, reordering, partitions and crash-restarts until the network
-heals. ``consensus.sim.invariants`` is checked after every step; liveness at the end.
+twins, Byzantine block times), skewed clocks, loss, duplication, reordering, partitions,
+crash-restarts of one validator or of the whole cluster, until the network heals. ``consensus.sim.invariants`` is checked after every step; liveness at the end.
 A failure names its seed: ``tests.consensus.helpers.replay(seed, n)`` reruns it.
 
 CI profile: 200 + 100 schedules (plus the named scenarios and planted bugs). Thorough
