@@ -379,6 +379,8 @@ def _on_start(st: ReplicaState, out: list[Action]) -> None:
         _arm_view_change_timer(st, out)
     else:
         _arm_view_timer(st, out)
+    if st.last_committed < st.low:
+        _request_fetch(st, tuple(range(st.n)), out)  # the record's checkpoint is ahead of our chain
     _maybe_propose(st, out)
 
 
@@ -423,6 +425,11 @@ def _maybe_propose(st: ReplicaState, out: list[Action]) -> None:
     h = st.last_committed + 1
     if not st.active or st.primary(st.view) != st.me or h > st.high:
         return
+    if h <= st.low:
+        # A stable checkpoint (adopted from a NEW-VIEW before we executed up to it) already
+        # decided this height: fetch it. Proposing would re-sign a height whose votes were
+        # garbage-collected with the checkpoint, possibly a second value (sim seed 3921).
+        return
     slot = st.log.get((st.view, h))
     if slot is not None and slot.pp_hash is not None:
         return
@@ -439,7 +446,7 @@ def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None
     h, v = ev.height, ev.view
     if not st.active or v != st.view or st.primary(v) != st.me:
         raise ConsensusError(ErrorCode.CONSENSUS_WRONG_VIEW, f"not primary of view {v} now")
-    if h != st.last_committed + 1 or h > st.high:
+    if h != st.last_committed + 1 or h > st.high or h <= st.low:
         raise ConsensusError(ErrorCode.CONSENSUS_OUT_OF_WINDOW, f"cannot propose height {h} now")
     slot = _slot(st, v, h)
     if slot.pp_hash is not None:
