@@ -1487,8 +1487,8 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
         raise Refused(BROKEN, "record.json", "is not the canonical index")
 
     # 8. the tally: the sum of every voter's last ballot, but for cancelled voters (verify.md step 8)
-    for k in cancelled:
-        counted.pop(k, None)
+    for key in cancelled:
+        counted.pop(key, None)
     summary: dict[str, Any] = {"chain_id": chain_id.hex(), "height": height, "election": manifest.name,
                                "ballots": len(rec["ballots"]), "voters": len(counted), "cancelled": len(cancelled),
                                "state_root": state.lt.root().hex()}
