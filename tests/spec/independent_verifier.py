@@ -270,6 +270,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "CloseElection": [("election_id", "b32")],
     "PostDecryptionShare": [("election_id", "b32"), ("share", "DecryptionShare")],
     "PublishResult": [("election_id", "b32"), ("result", "TallyResult")],
+    "CancelInternetVote": [("election_id", "b32"), ("voter_keys", "[b32]≤1000")],
     "KeyEntry": [("voter_key", "b32"), ("card_tag", "b32")],
     "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32"), ("max_spoils_per_voter", "u16"), ("max_ballots_per_voter", "u16")],
     "Label": [("ja", "str≤300"), ("en", "str≤300")],
@@ -293,8 +294,8 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "ChaumPedersenProof": [("c", "b32"), ("z", "b32")],
     "TallyResult": [("election_id", "b32"), ("tally", "b32"), ("ballots", "u32"), ("trustees", "[u8]≤32"), ("counts", "[[u32]≤1024]≤32")],
     # state.md
-    "ElectionStatus": [("phase", "u8"), ("joint_key", "b32?"), ("qualified", "[u8]≤255"), ("code_salt", "b32?"), ("registered", "u64"), ("ballots_cast", "u64"), ("voters_voted", "u64"), ("spoiled", "u64"), ("closed_ms", "u64?")],
-    "VoterRecord": [("single_use", "bool"), ("card_tag", "b32?"), ("ballots", "u32"), ("counted", "b32?"), ("spoils", "u32"), ("counted_ciphertexts", "b32?")],
+    "ElectionStatus": [("phase", "u8"), ("joint_key", "b32?"), ("qualified", "[u8]≤255"), ("code_salt", "b32?"), ("registered", "u64"), ("ballots_cast", "u64"), ("voters_voted", "u64"), ("spoiled", "u64"), ("closed_ms", "u64?"), ("cancelled", "u64")],
+    "VoterRecord": [("single_use", "bool"), ("card_tag", "b32?"), ("ballots", "u32"), ("counted", "b32?"), ("spoils", "u32"), ("counted_ciphertexts", "b32?"), ("cancelled", "bool")],
     "OpenElections": [("ids", "[b32]≤10000")],
 }
 
@@ -314,6 +315,7 @@ TX_KINDS: dict[int, tuple[str, str]] = {
     12: ("PublishResult", "result"),
     13: ("TrusteeReveal", "trustee-reveal"),
     14: ("TrusteeAcknowledge", "trustee-acknowledge"),
+    15: ("CancelInternetVote", "cancel-internet-vote"),
 }
 UNIONS = {"TxBody": {tag: name for tag, (name, _) in TX_KINDS.items()}}
 INT_BITS = {"u8": 8, "u16": 16, "u32": 32, "u64": 64}
@@ -531,6 +533,8 @@ def genesis_valid(g: Obj) -> None:
 
 
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: transactions.md section 3: eligibility method -> the registration body it takes.
+ELIGIBILITY = {"registered-key": "RegisterKeys", "city-login": "RegisterKeys", "one-time-code": "CommitCodes"}
 
 
 def manifest_valid(m: Obj) -> bool:
@@ -564,7 +568,7 @@ def manifest_valid(m: Obj) -> bool:
             return False
         if c.kind == "multiple" and not (0 <= lo <= hi <= n and hi >= 1):
             return False
-    if sum(width(c) for c in m.contests) > 1024 or m.eligibility not in ("registered-key", "one-time-code"):
+    if sum(width(c) for c in m.contests) > 1024 or m.eligibility not in ELIGIBILITY:
         return False
     if not m.start_ms < m.end_ms or not m.trustees or not 1 <= m.threshold <= len(m.trustees):
         return False
@@ -866,26 +870,29 @@ class ChainState:
                 x.apply_tx(raw, th)
             except TxRefused as e:
                 raise TxRefused(e.code, f"block {h.height}, tx {i}: {e}", i) from None
-        for k, v in x.writes.items():
+        for k, v in x.writes.items():  # v is None: the record is deleted (state.md)
             old = self.records.get(k)
             if old == v:
                 continue
             if old is not None:
                 self.lt.remove(k, old)
-            self.lt.add(k, v)
-            self.records[k] = v
+                del self.records[k]
+            if v is not None:
+                self.lt.add(k, v)
+                self.records[k] = v
         self.height, self.block_hash, self.time_ms = h.height, H("block-header", enc(h)), h.time_ms
 
 
 class _Exec:
     def __init__(self, st: ChainState, t: int) -> None:
         self.st, self.t = st, t
-        self.writes: dict[bytes, bytes] = {}
+        self.writes: dict[bytes, bytes | None] = {}
 
     def get(self, k: bytes) -> bytes | None:
         return self.writes[k] if k in self.writes else self.st.records.get(k)
 
-    def put(self, k: bytes, v: bytes) -> None:
+    def put(self, k: bytes, v: bytes | None) -> None:
+        """Write a record; ``None`` deletes it."""
         self.writes[k] = v
 
     def get_obj(self, t: str, k: bytes) -> Obj | None:
@@ -977,7 +984,7 @@ class _Exec:
         if self.get(b"M" + eid) is not None:
             raise TxRefused("TX_ELECTION_EXISTS", "exists")
         self.put(b"M" + eid, mb)
-        self.put(b"E" + eid, pack([CEREMONY, None, [], None, 0, 0, 0, 0, None]))
+        self.put(b"E" + eid, pack([CEREMONY, None, [], None, 0, 0, 0, 0, None, 0]))
         self.put(b"T" + eid, pack([eid, 0, [[[ZERO, ZERO]] * width(c) for c in m.contests]]))
 
     def ceremony(self, tx: Obj, eid: bytes) -> tuple[Obj, int]:
@@ -1094,7 +1101,7 @@ class _Exec:
         if tx.signer not in self.st.registrars:
             raise TxRefused("TX_UNAUTHORIZED", "not the registrar")
         m, st = self.manifest(eid), self.status(eid)
-        if m.eligibility != method:
+        if ELIGIBILITY.get(m.eligibility) != method:
             raise TxRefused("TX_WRONG_ELIGIBILITY", "other method")
         self.phase(st, CEREMONY, OPEN)
         if not voters:
@@ -1114,16 +1121,16 @@ class _Exec:
                 if self.get(b"G" + eid + tag) is not None:
                     raise TxRefused("TX_CARD_TAG_USED", "card tag")
                 self.put(b"G" + eid + tag, key)
-            self.put(b"V" + eid + key, pack([single, tag, 0, None, 0, None]))
+            self.put(b"V" + eid + key, pack([single, tag, 0, None, 0, None, False]))
         st.registered += len(voters)
         self.put(b"E" + eid, enc(st))
 
     def tx_RegisterKeys(self, tx: Obj, b: Obj, th: bytes) -> None:
-        self.register(tx, b.election_id, "registered-key",
+        self.register(tx, b.election_id, "RegisterKeys",
                       [(e.voter_key, False, e.card_tag) for e in b.entries], None)
 
     def tx_CommitCodes(self, tx: Obj, b: Obj, th: bytes) -> None:
-        self.register(tx, b.election_id, "one-time-code", [(k, True, None) for k in b.code_keys], b.salt)
+        self.register(tx, b.election_id, "CommitCodes", [(k, True, None) for k in b.code_keys], b.salt)
 
     def voting(self, tx: Obj, eid: bytes) -> tuple[Obj, Obj, Obj]:
         m, st = self.manifest(eid), self.status(eid)
@@ -1133,6 +1140,8 @@ class _Exec:
         v = self.get_obj("VoterRecord", b"V" + eid + tx.signer)
         if v is None:
             raise TxRefused("TX_NOT_ELIGIBLE", "not registered")
+        if v.cancelled:
+            raise TxRefused("TX_VOTE_CANCELLED", "voted on paper")
         return m, st, v
 
     def tx_CastBallot(self, tx: Obj, b: Obj, th: bytes) -> None:
@@ -1251,6 +1260,51 @@ class _Exec:
         st.phase = DECIDED
         self.put(b"E" + eid, enc(st))
 
+    def tx_CancelInternetVote(self, tx: Obj, b: Obj, th: bytes) -> None:
+        """transactions.md section 2.13: a paper vote takes the voter's ballot out of the tally."""
+        if tx.signer not in self.st.registrars:
+            raise TxRefused("TX_UNAUTHORIZED", "not the registrar")
+        eid = b.election_id
+        m, st = self.manifest(eid), self.status(eid)
+        self.phase(st, CEREMONY, OPEN)
+        if not m.revoting:
+            raise TxRefused("TX_CANCEL_NOT_ALLOWED", "no re-voting: no kept ballots")
+        if not b.voter_keys:
+            raise TxRefused("TX_TOO_MANY_ENTRIES", "nobody named")
+        if len(set(b.voter_keys)) != len(b.voter_keys):
+            raise TxRefused("TX_MALFORMED", "a voter named twice")
+        tally = self.get_obj("EncryptedTally", b"T" + eid)
+        assert tally is not None
+        flat = [[ct.alpha, ct.beta] for row in tally.contests for ct in row]
+        n = tally.ballots
+        uncounted = 0
+        for k in b.voter_keys:
+            v = self.get_obj("VoterRecord", b"V" + eid + k)
+            if v is None:
+                raise TxRefused("TX_NOT_ELIGIBLE", "not registered")
+            if v.single_use:
+                raise TxRefused("TX_CANCEL_NOT_ALLOWED", "a one-time code")
+            if v.cancelled:
+                raise TxRefused("TX_VOTE_CANCELLED", "cancelled before")
+            if v.counted is not None:
+                kept = self.get(b"B" + eid + k)
+                assert kept is not None
+                flat = [[sub(a, kept[64 * i:64 * i + 32]), sub(bb, kept[64 * i + 32:64 * i + 64])]
+                        for i, (a, bb) in enumerate(flat)]
+                n -= 1
+                uncounted += 1
+                self.put(b"B" + eid + k, None)
+            v.counted, v.counted_ciphertexts, v.cancelled = None, None, True
+            self.put(b"V" + eid + k, enc(v))
+        rows, pos = [], 0
+        for row in tally.contests:
+            rows.append(flat[pos:pos + len(row)])
+            pos += len(row)
+        self.put(b"T" + eid, pack([eid, n, rows]))
+        st.voters_voted -= uncounted
+        st.cancelled += len(b.voter_keys)
+        self.put(b"E" + eid, enc(st))
+
 
 # ======================================================================================
 # record.md: the record directory
@@ -1260,7 +1314,7 @@ FORMAT, VERSION = "ballotchain-election-record", 1
 TX_FILES = {
     "lifecycle": ("CreateElection", "OpenElection", "CloseElection", "PublishResult"),
     "ceremony": ("TrusteeCommit", "TrusteeShares", "TrusteeComplaint", "TrusteeReveal", "TrusteeAcknowledge"),
-    "registrations": ("RegisterKeys", "CommitCodes"),
+    "registrations": ("RegisterKeys", "CommitCodes", "CancelInternetVote"),
     "ballots": ("CastBallot",),
     "spoiled": ("SpoilBallot",),
     "decryption_shares": ("PostDecryptionShare",),
@@ -1394,7 +1448,8 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
     manifest = check(unpack(mb), "Manifest")
     rec: dict[str, list[bytes]] = {k: [] for k in KINDS}
     views: dict[str, list[Any]] = {k: [] for k in KINDS}
-    counted: dict[bytes, Obj] = {}
+    counted: dict[bytes, Obj] = {}  # each voter's last ballot
+    cancelled: set[bytes] = set()  # voters whose internet vote a paper vote cancelled
     for block, cert in blocks:
         rec["blocks"].append(enc(block))
         views["blocks"].append(view(block))
@@ -1412,6 +1467,8 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
                     views[name].append({"height": block.header.height, "tx_hash": H("tx", raw).hex(), "tx": view(tx)})
             if b._t == "CastBallot":
                 counted[tx.signer] = b.ballot
+            elif b._t == "CancelInternetVote":
+                cancelled.update(b.voter_keys)
     rec["manifest"], views["manifest"] = [mb], [view(manifest)]
     tb, rb_ = state.records.get(b"T" + eid), state.records.get(b"R" + eid)
     if tb is not None:
@@ -1429,9 +1486,12 @@ def verify_record(d: Path, expect_genesis: bytes | None = None) -> dict[str, Any
     if files["record.json"] != index.encode():
         raise Refused(BROKEN, "record.json", "is not the canonical index")
 
-    # 8. the tally: the sum of every voter's last ballot (verify.md step 8)
+    # 8. the tally: the sum of every voter's last ballot, but for cancelled voters (verify.md step 8)
+    for key in cancelled:
+        counted.pop(key, None)
     summary: dict[str, Any] = {"chain_id": chain_id.hex(), "height": height, "election": manifest.name,
-                               "ballots": len(rec["ballots"]), "voters": len(counted), "state_root": state.lt.root().hex()}
+                               "ballots": len(rec["ballots"]), "voters": len(counted), "cancelled": len(cancelled),
+                               "state_root": state.lt.root().hex()}
     if tb is not None:
         rows = [[[ZERO, ZERO] for _ in range(width(c))] for c in manifest.contests]
         for voter in sorted(counted):
@@ -1460,7 +1520,9 @@ def main(argv: list[str]) -> int:
         print(f"REFUSED {e}")
         return 1
     print(f"OK election {s['election']}: chain {s['chain_id'][:16]}, {s['height']} blocks, "
-          f"{s['ballots']} ballots from {s['voters']} voters, counts {s.get('counts')}")
+          f"{s['ballots']} ballots from {s['voters']} voters"
+          + (f" ({s['cancelled']} internet votes cancelled by paper votes)" if s["cancelled"] else "")
+          + f", counts {s.get('counts')}")
     return 0
 
 

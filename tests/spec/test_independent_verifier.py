@@ -17,16 +17,27 @@ from pathlib import Path
 
 import pytest
 
-from ballot_tx.codec import decode, encode
+from ballot_tx.block import Block, make_block
+from ballot_tx.codec import decode, encode, hash_bytes
+from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import AuditError, ErrorCode
-from ballot_tx.tx import TrusteeComplaint, TrusteeReveal
+from ballot_tx.tx import (
+    CancelInternetVote,
+    CastBallot,
+    PublishResult,
+    TrusteeComplaint,
+    TrusteeReveal,
+    decode_tx,
+)
 from cli.record import audit_record, derive, record_files, write_record
 from consensus.certificate import CommitCertificate
 from genesis.document import to_json
+from node.localchain import certificate_maker
 from node.scenario import run_election
-from tests.chain.helpers import ROLES, TRUSTEES
-from tests.chain.world import World
+from tests.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
+from tests.chain.world import Election, World
 from tests.spec import independent_verifier as iv
 
 SCRIPT = Path(iv.__file__)
@@ -61,6 +72,103 @@ def build_record(out: Path) -> None:
 def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("spec") / "record"
     build_record(out)
+    return out
+
+
+def write_chain_record(out: Path, w: World, e: Election, blocks: list[tuple[Block, bytes | None]] | None = None) -> None:
+    """The record of ``e`` over ``blocks`` (default: the world's chain as it is)."""
+    chain = w.chain
+    if blocks is None:
+        blocks = list(zip(chain.blocks, chain.certificates, strict=True))
+    d = derive(e.eid, blocks, e.m, chain.state.tally(e.eid), chain.state.result(e.eid))
+    write_record(out, record_files(e.eid, to_json(w.genesis), d, len(blocks)))
+
+
+def certify(w: World, txs: list[bytes]) -> tuple[Block, bytes]:
+    """A block on the world's tip certified by a quorum of the validators' keys, without
+    the rules being applied: what colluding validators could publish."""
+    st = w.chain.state
+    block = make_block(st.height + 1, st.block_hash, w.chain.next_time(), VALIDATORS[0].ed25519_public,
+                       st.root, txs)
+    make = certificate_maker()
+    assert make is not None
+    return block, make(w.genesis, VALIDATORS, block.height, block.hash)
+
+
+@dataclasses.dataclass
+class PaperWorld:
+    """The chain of the paper-vote records, at the moment of the cancellation."""
+
+    w: World
+    e: Election
+    cancel_at: int  # height of the block holding the cancellation alone
+
+
+def paper_world() -> PaperWorld:
+    """A city-login election whose registered voter is cancelled before the election opens,
+    and the recorded re-voting election (registered keys): voters 0 to 3 vote, voter 1
+    twice, then the registrar cancels voters 1 (counted ballot) and 4 (never voted)."""
+    w = World()
+    city = w.create(w.manifest(eligibility="city-login", revoting=True))
+    w.ceremony(city)
+    logins = [kp("city-login-voter", i) for i in range(2)]
+    w.run(w.tx(REGISTRAR, RegisterKeys(city.eid, tuple(
+        KeyEntry(v.ed25519_public, hash_bytes("spec-login-tag", bytes([i]))) for i, v in enumerate(logins)))))
+    w.run(w.tx(REGISTRAR, CancelInternetVote(city.eid, (logins[1].ed25519_public,))))
+    e = w.create(w.manifest(revoting=True))
+    w.ceremony(e)
+    w.register(e, 5)
+    w.open(e)
+    v = e.voters
+    w.run(w.cast(e, v[0], ((1, 0, 0),)), w.cast(e, v[1], ((0, 1, 0),)), w.cast(e, v[2], ((0, 0, 1),)),
+          w.cast(e, v[3], ((1, 0, 0),)))
+    w.run(w.cast(e, v[1], ((0, 1, 0),)))
+    w.run(w.tx(REGISTRAR, CancelInternetVote(e.eid, (v[1].ed25519_public, v[4].ed25519_public))))
+    return PaperWorld(w, e, w.chain.state.height)
+
+
+def finish(pw: PaperWorld) -> None:
+    """Close, decrypt with trustees 1 and 2, publish."""
+    w, e = pw.w, pw.e
+    w.close(e)
+    w.post_share(e, 1)
+    w.post_share(e, 2)
+    tally = w.chain.state.tally(e.eid)
+    assert tally is not None
+    shares = w.chain.state.decryption_shares(e.eid, 3)
+    result = tally_crypto.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
+    w.run(w.tx(ADMIN, PublishResult(e.eid, result)))
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Records with cancelled internet votes: the genuine one, one where colluding validators
+    certified a ballot of a cancelled voter, and one where they certified the chain without
+    the cancellation (rebuilding that block empty, the later blocks left as they were)."""
+    base = tmp_path_factory.mktemp("paper")
+    pw = paper_world()
+    w, e = pw.w, pw.e
+    out = {name: base / name for name in ("genuine", "recast", "uncancelled")}
+    recast = w.cast(e, e.voters[1], ((1, 0, 0),))
+    block, cert = certify(w, [encode(recast)])
+    write_chain_record(out["recast"], w, e,
+                       [*zip(w.chain.blocks, w.chain.certificates, strict=True), (block, cert)])
+    finish(pw)
+    write_chain_record(out["genuine"], w, e)
+    blocks = list(zip(w.chain.blocks, w.chain.certificates, strict=True))
+    i = pw.cancel_at - 1
+    old = blocks[i][0]
+    assert [type(decode_tx(t).body) for t in old.txs] == [CancelInternetVote]
+    h = old.header
+    empty = make_block(h.height, h.prev_hash, h.time_ms, h.proposer, h.state_root, [])
+    make = certificate_maker()
+    assert make is not None
+    blocks[i] = (empty, make(w.genesis, VALIDATORS, empty.height, empty.hash))
+    nxt = blocks[i + 1][0]  # relinked to the rebuilt block and re-certified; its state root is kept
+    relinked = make_block(nxt.height, empty.hash, nxt.header.time_ms, nxt.header.proposer,
+                          nxt.header.state_root, list(nxt.txs))
+    blocks[i + 1] = (relinked, make(w.genesis, VALIDATORS, relinked.height, relinked.hash))
+    write_chain_record(out["uncancelled"], w, e, blocks)
     return out
 
 
@@ -233,7 +341,7 @@ def rebuild_block_without_a_ballot(w: Path) -> None:
     """A ballot taken out of its block, the Merkle root and count recomputed: a consistent
     block, but not the one the validators certified."""
     from ballot_tx.block import Block, make_block
-    from ballot_tx.tx import CastBallot, decode_tx
+    from ballot_tx.tx import decode_tx
 
     blocks = frames((w / "blocks.bin").read_bytes())
     for i, raw in enumerate(blocks):
@@ -321,3 +429,44 @@ def test_audit_names_unlisted_code_in_cli(record: Path, tmp_path: Path) -> None:
     assert r.exit_code != 0
     assert "[AUDIT_UNLISTED] notes.txt" in r.output
     assert ErrorCode.AUDIT_UNLISTED.value == "AUDIT_UNLISTED"
+
+
+def test_both_accept_a_record_with_cancelled_internet_votes(paper: dict[str, Path]) -> None:
+    """Voters 1 (two ballots) and 4 (none) voted on paper: the tally holds voters 0, 2 and 3."""
+    rec = paper["genuine"]
+    code, out = run_verifier(rec)
+    assert code == 0, out
+    assert "5 ballots from 3 voters (2 internet votes cancelled by paper votes)" in out, out
+    assert "counts [[2, 0, 1]]" in out, out
+    assert project(rec) is None
+    regs = json.loads((rec / "registrations.json").read_text())
+    assert [r["tx"]["body"]["type"] for r in regs] == ["RegisterKeys", "CancelInternetVote"]
+
+
+def test_a_cancelled_voters_ballot_certified_by_colluding_validators_is_refused(paper: dict[str, Path]) -> None:
+    rec = paper["recast"]
+    code, out = run_verifier(rec)
+    assert code == 1 and "REFUSED [TX_VOTE_CANCELLED] blocks.bin" in out, out
+    assert independent(rec) == ("TX_VOTE_CANCELLED", "blocks.bin")
+    assert project(rec) == ("TX_VOTE_CANCELLED", "blocks.bin")
+
+
+def test_a_cancellation_taken_out_of_the_chain_is_refused(paper: dict[str, Path]) -> None:
+    """Even re-certified, a chain without the cancellation disagrees with the next state root."""
+    rec = paper["uncancelled"]
+    assert independent(rec) == ("BLOCK_BAD_STATE_ROOT", "blocks.bin")
+    assert project(rec) == ("BLOCK_BAD_STATE_ROOT", "blocks.bin")
+
+
+def drop_cancellation(w: Path) -> None:
+    """The cancellation left out of registrations.bin, the index rehashed."""
+    regs = frames((w / "registrations.bin").read_bytes())
+    (w / "registrations.bin").write_bytes(reframe(regs[:-1]))
+    rehash(w)
+
+
+def test_a_cancellation_left_out_of_the_record_is_refused(paper: dict[str, Path], tmp_path: Path) -> None:
+    w = copy(paper["genuine"], tmp_path / "w")
+    drop_cancellation(w)
+    assert independent(w) == ("AUDIT_CHAIN_BROKEN", "registrations.bin")
+    assert project(w) == ("AUDIT_CHAIN_BROKEN", "registrations.bin")
