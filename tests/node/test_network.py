@@ -221,7 +221,7 @@ def test_end_time_closes_the_election_with_an_empty_block(net: Net) -> None:
         wait_until(lambda: all((h or 0) >= top for h in net.heights(net.validators).values()),
                    10, f"validators at height {top}")
 
-    WINDOW_MS = 15_000  # noqa: N806 - room for the setup on a loaded machine
+    WINDOW_MS = 30_000  # noqa: N806 - room for the setup (now with acknowledgements) on a loaded machine
     now = int(_time.time() * 1000)
     m = demo_manifest(net.keys.trustees, now, now + WINDOW_MS, rating=False, name="short")
     eid = election_setup(net.keys, m, [KeyPair.generate()], run)
