@@ -172,9 +172,32 @@ class Screen:
     speaker: Speaker
     ask_fn: Ask = _prompt
 
-    def say(self, line: str, style: dict[str, object] | None = None) -> None:
+    def say(self, line: str, style: dict[str, object] | None = None,
+            spoken: str | None = None) -> None:
+        """Show ``line``; speak it (or ``spoken``, where the screen text does not read well)."""
         click.echo(click.style(line, **style) if style and not self.plain else line)
-        self.speaker.say(line)
+        self.speaker.say(line if spoken is None else spoken)
+
+    def say_code(self, title: str, code_hex: str) -> None:
+        """A tracking code: the full code and its short form shown; only the short form
+        spoken, letter by letter."""
+        from cli.speech import spoken_code
+
+        short = " ".join(code_hex[i:i + 4] for i in range(0, 16, 4))
+        click.echo(f"{title}: {code_hex}")
+        self.say(_("Short form: {short}").format(short=short),
+                 spoken=_("{title}, short form: {code}").format(
+                     title=title, code=spoken_code(code_hex, self.speaker.lang)))
+
+    def confirm(self, question: str) -> bool:
+        """A yes/no question (y/n, はい/いいえ), asked again until answered."""
+        while True:
+            answer = self.ask(question).lower()
+            if answer in ("y", "yes", "はい"):
+                return True
+            if answer in ("n", "no", "いいえ"):
+                return False
+            self.hint(_("Please answer y or n."))
 
     def heading(self, line: str) -> None:
         if self.plain:

@@ -16,6 +16,11 @@ Routes added by ``add_web_routes``:
   arbitrary speech, and the page fetches every clip of an election before playing the
   chosen ones, so which clips it asks for does not reveal a vote.
 
+* ``GET /v1/elections/{election}/ballots?q=&offset=&limit=``: the public ballot box, one
+  page of every ballot's tracking code (short and full) and what became of it, with counts
+  (``node/ballotbox.py``); ``GET /vote/{election}/ballots`` is the page that shows it;
+* ``GET /v1/ballots/{code}``: one ballot by its full tracking code or a unique short form.
+
 Every ``GET /v1/*`` answer carries ``Access-Control-Allow-Origin: *``: the API is public
 read-only data, and the page checks a receipt against an observer by default, which is
 another origin. The page itself is sent with a strict Content-Security-Policy.
@@ -38,6 +43,7 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.manifest import Manifest
 from genesis.document import Genesis, genesis_hash
 from node import logs
+from node.ballotbox import BallotBox, block_from_view
 from node.server import BACKEND_KEY, ApiError, error_response
 
 log = logs.get("web")
@@ -46,6 +52,7 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 VENDOR = {
     "libsodium-wrappers.mjs": "libsodium-wrappers-sumo/dist/modules-sumo-esm/libsodium-wrappers.mjs",
     "libsodium-sumo.mjs": "libsodium-sumo/dist/modules-sumo-esm/libsodium-sumo.mjs",
+    "qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
 }
 STATIC_RE = re.compile(r"(style\.css|boot\.js|src/[a-z0-9_/]+\.js)")
 CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})")
@@ -54,6 +61,8 @@ CLIP_CACHE_MAX = 1024
 
 GENESIS_KEY = web.AppKey("web_genesis", Genesis)
 CLIPS_KEY = web.AppKey("web_clips", OrderedDict)
+BOX_KEY = web.AppKey("web_ballot_box", BallotBox)
+BOX_LOCK_KEY = web.AppKey("web_ballot_box_lock", asyncio.Lock)
 
 
 def _import_map_hash(html: str) -> str:
@@ -191,6 +200,49 @@ async def speech_clip(request: web.Request) -> web.Response:
     return web.Response(body=wav, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"})
 
 
+async def _ballot_box(request: web.Request) -> BallotBox:
+    """The ballot box index, brought up to the node's committed height first (in a worker
+    thread: the first read of a long chain must not stall the node's event loop)."""
+    backend = request.app[BACKEND_KEY]
+    box = request.app[BOX_KEY]
+    tip = int(backend.status().get("height", 0))
+    if box.height < tip:
+        async with request.app[BOX_LOCK_KEY]:
+            await asyncio.get_running_loop().run_in_executor(None, box.refresh, tip)
+    return box
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or len(raw) > 9:
+        raise ApiError(ErrorCode.API_BAD_REQUEST, f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+async def ballots(request: web.Request) -> web.Response:
+    eid_hex = request.match_info["eid"].lower()
+    if request.app[BACKEND_KEY].election(bytes.fromhex(eid_hex)) is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, f"no election {eid_hex}")
+    box = await _ballot_box(request)
+    try:
+        page_doc = box.listing(bytes.fromhex(eid_hex), request.query.get("q", "")[:80],
+                               _int_param(request, "offset", 0), _int_param(request, "limit", 100))
+    except BallotchainError as e:
+        return error_response(e.code, e.message, 400)
+    return web.json_response(page_doc)
+
+
+async def ballot(request: web.Request) -> web.Response:
+    box = await _ballot_box(request)
+    try:
+        return web.json_response(box.lookup(request.match_info["code"][:200]))
+    except BallotchainError as e:
+        status = {ErrorCode.RECEIPT_NOT_FOUND: 404, ErrorCode.RECEIPT_AMBIGUOUS: 409}.get(ErrorCode(e.code), 400)
+        return error_response(e.code, e.message, status)
+
+
 async def _cors(request: web.Request, response: web.StreamResponse) -> None:
     if request.method == "GET" and request.path.startswith("/v1/"):
         response.headers["Access-Control-Allow-Origin"] = "*"
@@ -200,10 +252,16 @@ def add_web_routes(app: web.Application, genesis: Genesis) -> None:
     """Serve the voting page and its helpers on a node's client API (see module doc)."""
     app[GENESIS_KEY] = genesis
     app[CLIPS_KEY] = OrderedDict()
+    backend = app[BACKEND_KEY]
+    app[BOX_KEY] = BallotBox(lambda h: block_from_view(backend.block(h)))
+    app[BOX_LOCK_KEY] = asyncio.Lock()
     app.on_response_prepare.append(_cors)
     app.router.add_get("/vote", vote_root)
     app.router.add_get("/vote/", page)
     app.router.add_get(r"/vote/{eid:[0-9a-fA-F]{64}}", page)
+    app.router.add_get(r"/vote/{eid:[0-9a-fA-F]{64}}/ballots", page)
+    app.router.add_get(r"/v1/elections/{eid:[0-9a-fA-F]{64}}/ballots", ballots)
+    app.router.add_get(r"/v1/ballots/{code}", ballot)
     app.router.add_get(r"/vote/static/{path:.+}", static)
     app.router.add_get(r"/vote/vendor/{name}", vendor)
     app.router.add_get(r"/vote/speech/{eid}/{lang}/{clip}.wav", speech_clip)

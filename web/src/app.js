@@ -19,6 +19,8 @@ import { loadKeyFile } from './keys.js';
 import { normalize, codeKeys } from './otc.js';
 import { signTx, txBytes, txHash, castBallot, spoilBallot } from './tx.js';
 import { verifyReceipt, genesisHash } from './receipt.js';
+import { cleanCode, codeProblem, shortCode, groupedCode, receiptFileText } from './tracking.js';
+import qrcode from 'qrcode-generator';
 
 const PHASES = ['ceremony', 'open', 'closed', 'decided'];
 const TX_LIFETIME_MS = 3600_000;
@@ -77,9 +79,12 @@ function errorSentence(e) {
   return `${errorText(S.lang, code)} (${tr('error_code')}: ${code})`;
 }
 
+// Every screen change clears both live regions, so a message never outlives its screen;
+// the caller then announces the new state once (announce / alertText).
 function show(screen, ...args) {
   S.screen = screen;
   S.screenArgs = args;
+  for (const id of ['status', 'alert']) document.getElementById(id).textContent = '';
   render();
 }
 
@@ -110,6 +115,7 @@ function setLang(lang) {
 function fatal(e) {
   S.busy = false;
   show('fatal', e);
+  alertText(errorSentence(e));
 }
 
 async function loadChain() {
@@ -214,7 +220,7 @@ const SCREENS = {
   loading: () => section(tr('loading'), para(tr('loading'))),
 
   fatal: (e) => section(tr('fatal_heading'),
-    h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(e))),
+    h('div', { class: 'error-box' }, para(errorSentence(e))),
     e && e.detail ? h('details', {}, h('summary', { text: tr('error_code') }), h('pre', { text: e.detail })) : null,
     para(tr('fatal_help'))),
 
@@ -274,7 +280,9 @@ const SCREENS = {
     return section(tr('summary_heading'),
       summaryList(m, S.selections),
       speakButton(tr('read_aloud_summary'), summaryKeys(m, S.selections)),
-      err ? h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(err))) : null,
+      err ? h('div', { class: 'error-box', id: 'cast-error' }, para(errorSentence(err)),
+        h('div', { class: 'actions' },
+          button(S.manifest.eligibility === 'one-time-code' ? tr('use_another_code') : tr('start_again'), () => startAgain(), { id: 'start-again' }))) : null,
       h('div', { class: 'actions' },
         button(tr('cast'), () => cast(), { class: 'primary', id: 'cast' }),
         button(tr('change'), () => show('ballot'), { id: 'change' })),
@@ -285,10 +293,11 @@ const SCREENS = {
 
   working: (key) => section(tr(key), h('p', { class: 'busy', 'aria-busy': 'true', text: tr(key) })),
 
-  castDone: (height, code) => {
+  castDone: (height, code, replaces) => {
     const revote = S.manifest.revoting && S.manifest.eligibility !== 'one-time-code';
     return section(tr('cast_done_heading'),
       h('p', { class: 'ok', text: tr('cast_done', { height }) }),
+      replaces ? h('p', { class: 'note', id: 'replaces-note', text: tr('cast_replaces', { short: shortCode(replaces) }) }) : null,
       trackingBlock(code),
       h('div', { class: 'actions' },
         button(tr('verify_receipt'), () => checkReceipt(code), { class: 'primary', id: 'verify' }),
@@ -297,51 +306,97 @@ const SCREENS = {
   },
 
   castUnknown: (code) => section(tr('cast_unknown_heading'),
-    h('div', { class: 'error-box', role: 'alert' }, para(tr('cast_unknown'))),
+    h('div', { class: 'error-box' }, para(tr('cast_unknown'))),
     trackingBlock(code),
     h('div', { class: 'actions' },
       button(tr('check_now'), () => checkReceipt(code), { class: 'primary', id: 'check-now' }),
       button(tr('back_to_ballot'), () => show('review'), { id: 'back' }))),
 
   audit: (selections, spoilCode, postErr) => section(tr('audit_heading'),
+    h('div', { class: 'note-box', id: 'not-voted' }, h('p', {}, h('strong', { text: tr('not_voted_yet') })), para(tr('not_voted_next'))),
     h('p', { class: 'ok', text: tr('audit_ok') }),
     summaryList(S.manifest, selections),
-    spoilCode ? para(tr('audit_posted', { code: spoilCode })) : para(`${tr('audit_not_posted')} ${postErr ? errorSentence(postErr) : ''}`),
+    spoilCode ? para(tr('audit_posted', { code: shortCode(spoilCode) }), { id: 'audit-posted' }) : para(`${tr('audit_not_posted')} ${postErr ? errorSentence(postErr) : ''}`),
     h('div', { class: 'actions' }, button(tr('fresh_ballot'), () => show('ballot'), { class: 'primary', id: 'fresh' }))),
 
   receipt: (code, state, info) => {
-    const parts = [trackingBlock(code)];
+    const parts = code ? [trackingBlock(code)] : [];
     if (state === 'checking') parts.push(h('p', { class: 'busy', 'aria-busy': 'true', text: tr('receipt_checking', { node: info }) }));
     else if (state === 'ok') {
-      parts.push(h('div', { class: 'ok-box' },
+      const status = ballotStatusText(info.ballot);
+      parts.push(h('div', { class: info.ballot && info.ballot.kind === 'spoil' ? 'ok-box spoiled' : 'ok-box', id: 'receipt-result' },
         h('h3', { text: tr('receipt_ok_title') }),
-        para(tr('receipt_ok', { code: code.slice(0, 16), chain: S.genesis.chain_id, height: info.height })),
+        status ? h('p', { class: 'ballot-status', id: 'ballot-status' }, h('strong', { text: status })) : null,
+        para(tr('receipt_ok', { code: shortCode(code), chain: S.genesis.chain_id, height: info.height })),
         para(tr('receipt_ok_cert', { sigs: info.signatures, n: info.validators, quorum: info.quorum })),
         para(tr('receipt_ok_meaning')),
         para(tr('receipt_from', { node: info.node }), { class: 'hint' })));
     } else if (state === 'pending') parts.push(para(tr('receipt_pending'), { class: 'note' }));
-    else if (state === 'unknown') parts.push(h('div', { class: 'error-box' }, para(tr('receipt_unknown'))));
-    else if (state === 'error') parts.push(h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(info))));
+    else if (state === 'unknown') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(tr('receipt_unknown')), h('p', {}, `${tr('receipt_typed')}: `, h('code', { text: info || '' }))));
+    else if (state === 'ambiguous') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(tr('receipt_ambiguous'))));
+    else if (state === 'error') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(errorSentence(info))));
     if (S.manifest && S.status.phase === 1) {
       parts.push(h('div', { class: 'actions' }, button(tr('back_to_ballot'), () => show(S.keys ? 'ballot' : 'start'), { id: 'back' })));
     }
-    parts.push(receiptForm());
+    parts.push(receiptForm(state === 'badformat' ? info : null));
     return section(tr('receipt_heading'), ...parts);
   },
 };
 
+const checkUrl = (code) => `${location.origin}/vote/${toHex(S.eid)}?receipt=${code}&chain=${toHex(S.chainId)}`;
+
 function trackingBlock(code) {
+  const qrBox = h('div', { class: 'qr', id: 'qr-box', hidden: true });
+  const showQr = () => {
+    const qr = qrcode(0, 'M');
+    qr.addData(checkUrl(code));
+    qr.make();
+    qrBox.replaceChildren(h('img', { src: qr.createDataURL(4, 4), alt: tr('qr_alt', { short: shortCode(code) }), class: 'qr-image' }));
+    qrBox.hidden = false;
+    announce(tr('qr_shown'));
+  };
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(code);
+      announce(tr('copied'));
+    } catch {
+      alertText(tr('copy_failed'));
+    }
+  };
+  const file = new Blob([receiptFileText({ code, electionId: toHex(S.eid), chainId: toHex(S.chainId), title: label(S.manifest.title), checkUrl: checkUrl(code) })], { type: 'text/plain' });
   return h('div', { class: 'tracking' },
     h('p', { class: 'tracking-label', text: tr('tracking_code') }),
-    h('p', { class: 'tracking-code' }, h('code', { text: code.match(/.{1,16}/g).join(' ') })),
-    para(tr('tracking_note'), { class: 'hint' }));
+    h('p', { class: 'tracking-short' }, `${tr('tracking_short')}: `, h('code', { text: shortCode(code) })),
+    h('p', { class: 'tracking-code' }, `${tr('tracking_full')}: `, h('code', { text: groupedCode(code) })),
+    para(tr('tracking_note'), { class: 'hint' }),
+    h('div', { class: 'actions' },
+      button(tr('copy_code'), copy, { id: 'copy-code' }),
+      h('a', { class: 'button-link', id: 'save-code', href: URL.createObjectURL(file), download: `tracking-code-${code.slice(0, 16)}.txt` }, tr('save_code')),
+      button(tr('show_qr'), showQr, { id: 'show-qr' })),
+    qrBox);
 }
 
-function receiptForm() {
-  const input = h('input', { id: 'receipt-code', name: 'receipt', type: 'text', autocomplete: 'off', spellcheck: 'false' });
-  return h('form', { class: 'receipt-form', onsubmit: (ev) => { ev.preventDefault(); checkReceipt(input.value.replace(/\s+/g, '').toLowerCase()); } },
-    h('label', { for: 'receipt-code', text: tr('receipt_form_label') }), input,
+function receiptForm(problem) {
+  const err = problem ? tr(`receipt_${problem}`) : null;
+  const input = h('input', { id: 'receipt-code', name: 'receipt', type: 'text', autocomplete: 'off', spellcheck: 'false',
+    'aria-describedby': err ? 'receipt-hint receipt-error' : 'receipt-hint', 'aria-invalid': err ? 'true' : null, value: err ? S.receiptTyped || '' : '' });
+  return h('form', { class: 'receipt-form', onsubmit: (ev) => { ev.preventDefault(); checkReceipt(input.value); } },
+    h('label', { for: 'receipt-code', text: tr('receipt_form_label') }),
+    h('p', { id: 'receipt-hint', class: 'hint', text: tr('receipt_form_hint') }),
+    input,
+    err ? h('p', { id: 'receipt-error', class: 'field-error', text: err }) : null,
     h('button', { type: 'submit' }, tr('receipt_check')));
+}
+
+// What became of a verified ballot, in one sentence: spoiled (opened for checking) is read
+// from the transaction itself, whose hash is the tracking code; counted or replaced by a
+// re-vote comes from the node's public ballot box.
+function ballotStatusText(b) {
+  if (!b) return null;
+  if (b.kind === 'spoil') return tr('ballot_opened');
+  if (b.status === 'replaced') return tr('ballot_replaced', { short: shortCode(b.replaced_by) });
+  if (b.status === 'counted') return b.replaces ? tr('ballot_counted_replaces', { short: shortCode(b.replaces) }) : tr('ballot_counted');
+  return null;
 }
 
 function contestHint(c) {
@@ -494,6 +549,15 @@ async function identify(codeForm) {
   }
 }
 
+// After a refusal at cast time: back to the start screen with the choices kept, so the
+// voter can type another code (or open the key file again) without reloading.
+function startAgain() {
+  S.keys = null;
+  S.codeTyped = '';
+  S.errors.start = null;
+  show('start');
+}
+
 function ballotErrors() {
   const errs = {};
   S.manifest.contests.forEach((c, ci) => {
@@ -550,15 +614,19 @@ async function cast() {
     tx = signed(castBallot(ballot));
     show('working', 'sending');
     const r = await postTx(S.base, tx.hex);
+    const box = S.manifest.revoting ? await ballotInfo(S.base, tx.code) : null;
+    const replaces = box && box.replaces ? box.replaces : null;
     S.busy = false;
-    show('castDone', r.height, tx.code);
-    announce(tr('cast_done', { height: r.height }));
+    show('castDone', r.height, tx.code, replaces);
+    announce([tr('cast_done', { height: r.height }), replaces ? tr('cast_replaces', { short: shortCode(replaces) }) : ''].join(' ').trim());
   } catch (e) {
     S.busy = false;
     if (tx && (e.code === 'WEB_NETWORK' || e.code === 'API_COMMIT_TIMEOUT' || e.code === 'NODE_DUPLICATE_TX')) {
       show('castUnknown', tx.code);
+      alertText(tr('cast_unknown'));
     } else {
       show('review', e);
+      alertText(errorSentence(e));
     }
   }
 }
@@ -583,9 +651,11 @@ async function spoil() {
     }
     S.busy = false;
     show('audit', opened, posted, postErr);
+    announce(`${tr('audit_heading')}. ${tr('not_voted_yet')} ${tr('not_voted_next')}`);
   } catch (e) {
     S.busy = false;
     show('review', e);
+    alertText(errorSentence(e));
   }
 }
 
@@ -594,22 +664,81 @@ function observerBase() {
   return obs ? `${location.protocol}//${obs.address}` : null;
 }
 
-async function checkReceipt(code) {
-  if (!/^[0-9a-f]{64}$/.test(code)) {
-    show('receipt', code.padEnd(64, '?').slice(0, 64), 'error', new BallotchainError('API_NOT_FOUND', 'not a tracking code'));
+/** What the node's ballot box says of a verified ballot; its kind is read from the
+ * transaction bytes, which must hash to the tracking code (so a node cannot pass a
+ * "check my ballot" off as a counted vote). Null if the node does not say. */
+async function ballotInfo(node, code) {
+  try {
+    const t = await getJson(node, `/v1/txs/${code}`);
+    const raw = fromHex(t.tx_bytes);
+    if (toHex(txHash(raw)) !== code) return null;
+    const type = decode('Tx', raw).body.$type;
+    const kind = type === 'SpoilBallot' ? 'spoil' : type === 'CastBallot' ? 'cast' : 'other';
+    let box = {};
+    try {
+      box = await getJson(node, `/v1/ballots/${code}`);
+    } catch {
+      box = {};
+    }
+    const hex64 = (x) => (typeof x === 'string' && /^[0-9a-f]{64}$/.test(x) ? x : null);
+    return { kind, status: kind === 'cast' ? box.status : null, replaced_by: hex64(box.replaced_by), replaces: hex64(box.replaces) };
+  } catch {
+    return null;
+  }
+}
+
+function announceReceipt(state, text) {
+  if (state === 'ok') announce(text);
+  else alertText(text);
+}
+
+async function checkReceipt(typed) {
+  S.receiptTyped = typed;
+  const problem = codeProblem(typed);
+  if (problem) {
+    show('receipt', null, 'badformat', problem);
+    alertText(tr(`receipt_${problem}`));
+    const input = document.getElementById('receipt-code');
+    if (input) input.focus();
     return;
+  }
+  let code = cleanCode(typed);
+  if (code.length < 64) {
+    // a short form: the node's ballot box names the one ballot that starts with it
+    show('receipt', null, 'checking', S.base);
+    try {
+      const b = await getJson(S.base, `/v1/ballots/${code}`);
+      if (typeof b.tracking_code !== 'string' || !/^[0-9a-f]{64}$/.test(b.tracking_code) || !b.tracking_code.startsWith(code)) {
+        throw new BallotchainError('CODEC_MALFORMED', 'the node named a ballot that does not start with the short code');
+      }
+      code = b.tracking_code;
+    } catch (e) {
+      if (e.code === 'RECEIPT_NOT_FOUND' || e.code === 'API_NOT_FOUND') {
+        show('receipt', null, 'unknown', typed.trim());
+        alertText(tr('receipt_unknown'));
+      } else if (e.code === 'RECEIPT_AMBIGUOUS') {
+        show('receipt', null, 'ambiguous');
+        alertText(tr('receipt_ambiguous'));
+      } else {
+        show('receipt', null, 'error', e);
+        alertText(errorSentence(e));
+      }
+      return;
+    }
   }
   const nodes = [observerBase(), S.base].filter(Boolean);
   let lastErr = null;
   for (const node of nodes) {
     show('receipt', code, 'checking', node);
+    announce(tr('receipt_checking', { node }));
     try {
       const r = await getJson(node, `/v1/receipts/${code}`);
       const proof = decode('InclusionProof', fromHex(r.inclusion_proof_bytes));
       const cert = r.certificate_bytes ? decode('CommitCertificate', fromHex(r.certificate_bytes)) : null;
       const out = verifyReceipt({ trackingCode: fromHex(code), genesis: S.genesis, chainId: S.chainId, proof, cert });
-      show('receipt', code, 'ok', { ...out, node });
-      announce(tr('receipt_ok_title'));
+      const ballot = await ballotInfo(node, code);
+      show('receipt', code, 'ok', { ...out, node, ballot });
+      announceReceipt('ok', [tr('receipt_ok_title'), ballotStatusText(ballot)].filter(Boolean).join(' '));
       return;
     } catch (e) {
       lastErr = e;
@@ -621,12 +750,15 @@ async function checkReceipt(code) {
     try {
       const t = await getJson(S.base, `/v1/txs/${code}`);
       show('receipt', code, t.status === 'committed' ? 'error' : 'pending', lastErr);
+      announceReceipt(t.status === 'committed' ? 'error' : 'ok', t.status === 'committed' ? errorSentence(lastErr) : tr('receipt_pending'));
     } catch {
-      show('receipt', code, 'unknown');
+      show('receipt', null, 'unknown', code);
+      alertText(tr('receipt_unknown'));
     }
     return;
   }
   show('receipt', code, 'error', lastErr);
+  alertText(errorSentence(lastErr));
 }
 
 // --- start ----------------------------------------------------------------------------------
@@ -646,7 +778,7 @@ async function boot() {
     S.eid = fromHex(m[1].toLowerCase());
     await loadElection();
     const receipt = params.get('receipt');
-    if (receipt) await checkReceipt(receipt.toLowerCase());
+    if (receipt) await checkReceipt(receipt);
     else show('start');
   } catch (e) {
     fatal(e);
