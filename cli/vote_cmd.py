@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -33,9 +34,35 @@ from cli.speech import Speaker
 from genesis.document import Genesis, from_json, genesis_hash
 from node.ballotbox import clean_code, short_code
 
+JST = ZoneInfo("Asia/Tokyo")
+
 
 def _local(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    """An election time as voters read it: Japan time, said so."""
+    return datetime.fromtimestamp(ms / 1000, JST).strftime("%Y-%m-%d %H:%M ") + _("JST")
+
+
+def _check_eligible(chain: Chain, eid: bytes, keys: KeyPair, revoting: bool, spoil: bool) -> None:
+    """Refuse a used, unregistered or already-voted key now, before the ballot is filled in
+    (the voter record is public on the chain). A node that cannot say lets the voter go on:
+    the cast itself is checked by every validator."""
+    try:
+        v = chain.node.get(f"/v1/elections/{eid.hex()}/voters/{keys.ed25519_public.hex()}")
+    except NodeError as e:
+        if e.code == ErrorCode.API_NOT_FOUND:
+            fail_localized(ErrorCode.TX_NOT_ELIGIBLE, _(
+                "This voting code or key is not registered for this election. Check the code "
+                "you typed, or ask the election office."))
+        return
+    if spoil or not isinstance(v, dict) or not v.get("ballots"):
+        return
+    if v.get("single_use"):
+        fail_localized(ErrorCode.TX_CODE_USED, _(
+            "This voting code has already been used: a code votes once. If you did not vote "
+            "with it, tell the election office."))
+    if not revoting:
+        fail_localized(ErrorCode.TX_REVOTE_NOT_ALLOWED, _(
+            "You have already voted, and this election does not allow voting again."))
 
 
 def phase_words(phase: str) -> str:
@@ -87,6 +114,7 @@ def vote(election: str, node_url: str, key_path: Path | None, code: str | None,
     keys = _voter_keys(chain, eid, e.manifest.eligibility, e.status.code_salt, key_path, code,
                        screen)
     m = e.manifest
+    _check_eligible(chain, eid, keys, m.revoting, spoil)
     interactive = choices is None
     while True:
         if choices is not None:

@@ -618,6 +618,9 @@ class Node:
     def receipt(self, h: bytes) -> dict[str, Any] | None:
         return views.receipt_view(self.ledger.store, h)
 
+    def voter(self, eid: bytes, key: bytes) -> dict[str, Any] | None:
+        return views.voter_view(self.ledger.state, eid, key)
+
 
 # --- process entry point ------------------------------------------------------------------
 

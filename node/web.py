@@ -19,7 +19,9 @@ Routes added by ``add_web_routes``:
 * ``GET /v1/elections/{election}/ballots?q=&offset=&limit=``: the public ballot box, one
   page of every ballot's tracking code (short and full) and what became of it, with counts
   (``node/ballotbox.py``); ``GET /vote/{election}/ballots`` is the page that shows it;
-* ``GET /v1/ballots/{code}``: one ballot by its full tracking code or a unique short form.
+* ``GET /v1/ballots/{code}``: one ballot by its full tracking code or a unique short form;
+* ``GET /v1/elections/{election}/voters/{key}``: a registered voter's record (public on the
+  chain), so a used or unregistered code is refused on the start screen, before the ballot.
 
 Every ``GET /v1/*`` answer carries ``Access-Control-Allow-Origin: *``: the API is public
 read-only data, and the page checks a receipt against an observer by default, which is
@@ -61,7 +63,7 @@ CLIP_CACHE_MAX = 1024
 
 GENESIS_KEY = web.AppKey("web_genesis", Genesis)
 CLIPS_KEY = web.AppKey("web_clips", OrderedDict)
-BOX_KEY = web.AppKey("web_ballot_box", BallotBox)
+BOX_KEY = web.AppKey("web_ballot_box", dict)  # "box" -> BallotBox, made on first use
 BOX_LOCK_KEY = web.AppKey("web_ballot_box_lock", asyncio.Lock)
 
 
@@ -204,7 +206,10 @@ async def _ballot_box(request: web.Request) -> BallotBox:
     """The ballot box index, brought up to the node's committed height first (in a worker
     thread: the first read of a long chain must not stall the node's event loop)."""
     backend = request.app[BACKEND_KEY]
-    box = request.app[BOX_KEY]
+    holder: dict[str, BallotBox] = request.app[BOX_KEY]
+    box = holder.get("box")
+    if box is None:
+        box = holder["box"] = BallotBox(lambda h: block_from_view(backend.block(h)))
     tip = int(backend.status().get("height", 0))
     if box.height < tip:
         async with request.app[BOX_LOCK_KEY]:
@@ -234,6 +239,16 @@ async def ballots(request: web.Request) -> web.Response:
     return web.json_response(page_doc)
 
 
+async def voter(request: web.Request) -> web.Response:
+    eid = bytes.fromhex(request.match_info["eid"])
+    key = bytes.fromhex(request.match_info["key"])
+    lookup = getattr(request.app[BACKEND_KEY], "voter", None)
+    doc = lookup(eid, key) if lookup is not None else None
+    if doc is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, "this key is not a registered voter of this election")
+    return web.json_response(doc)
+
+
 async def ballot(request: web.Request) -> web.Response:
     box = await _ballot_box(request)
     try:
@@ -252,8 +267,7 @@ def add_web_routes(app: web.Application, genesis: Genesis) -> None:
     """Serve the voting page and its helpers on a node's client API (see module doc)."""
     app[GENESIS_KEY] = genesis
     app[CLIPS_KEY] = OrderedDict()
-    backend = app[BACKEND_KEY]
-    app[BOX_KEY] = BallotBox(lambda h: block_from_view(backend.block(h)))
+    app[BOX_KEY] = {}
     app[BOX_LOCK_KEY] = asyncio.Lock()
     app.on_response_prepare.append(_cors)
     app.router.add_get("/vote", vote_root)
@@ -262,6 +276,7 @@ def add_web_routes(app: web.Application, genesis: Genesis) -> None:
     app.router.add_get(r"/vote/{eid:[0-9a-fA-F]{64}}/ballots", page)
     app.router.add_get(r"/v1/elections/{eid:[0-9a-fA-F]{64}}/ballots", ballots)
     app.router.add_get(r"/v1/ballots/{code}", ballot)
+    app.router.add_get(r"/v1/elections/{eid:[0-9a-fA-F]{64}}/voters/{key:[0-9a-fA-F]{64}}", voter)
     app.router.add_get(r"/vote/static/{path:.+}", static)
     app.router.add_get(r"/vote/vendor/{name}", vendor)
     app.router.add_get(r"/vote/speech/{eid}/{lang}/{clip}.wav", speech_clip)

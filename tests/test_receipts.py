@@ -286,3 +286,18 @@ def test_speech_reads_the_short_form_letter_by_letter_and_never_a_command(
     assert f"Your tracking code, short form: {letters}" in spoken
     # about 5 s of speech for the code, not the 60 s the 64 digits and the command took
     assert speech.Audio(b"", 1).seconds == 0 and wav.stat().st_size < 22050 * 2 * 30
+
+
+def test_used_or_unregistered_code_is_refused_before_the_ballot(net: dict[str, Any]) -> None:
+    from ballot_tx.eligibility.one_time_code import code_from_seed, format_code
+
+    t = Terminal(["vote", net["a"], "--node", net["node"], "--lang", "en", "--plain"],
+                 env={"NO_COLOR": "1"})
+    t.expect("Type your voting code")
+    t.type(net["codes"][0])
+    seen = t.expect(r"TX_CODE_USED.*")
+    assert "Question 1" not in seen and "a code votes once" in seen
+    assert t.finish() == 1
+    stranger = format_code(code_from_seed(bytes.fromhex(net["a"]), 99))  # well formed, never mailed
+    out = run("vote", net["a"], "--node", net["node"], "--code", stranger, "--lang", "ja", ok=False)
+    assert "[TX_NOT_ELIGIBLE]" in out and "登録されていません" in out

@@ -201,8 +201,10 @@ function chainLine() {
     ` — ${tr('chain_hint')}`);
 }
 
+// Election times are Japan time whatever the device's zone, and say so.
 function fmtTime(ms) {
-  return new Date(Number(ms)).toLocaleString(S.lang === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+  const text = new Date(Number(ms)).toLocaleString(S.lang === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Tokyo' });
+  return `${text} ${tr('jst')}`;
 }
 
 function electionHeader() {
@@ -249,7 +251,7 @@ const SCREENS = {
         : [
             h('p', { id: 'key-note', class: 'hint', text: tr('key_note') }),
             h('label', { for: 'keyfile', text: tr('key_file_label') }),
-            h('input', { id: 'keyfile', name: 'keyfile', type: 'file', accept: '.key,.json,application/json', 'aria-describedby': 'key-note' }),
+            keyFileInput(),
             h('label', { for: 'keypw', text: tr('key_password_label') }),
             h('input', { id: 'keypw', name: 'keypw', type: 'password', autocomplete: 'current-password',
               'aria-describedby': err ? 'key-note start-error' : 'key-note', 'aria-invalid': err ? 'true' : null }),
@@ -345,6 +347,16 @@ const SCREENS = {
 
 const checkUrl = (code) => `${location.origin}/vote/${toHex(S.eid)}?receipt=${code}&chain=${toHex(S.chainId)}`;
 
+function keyFileInput() {
+  const input = h('input', { id: 'keyfile', name: 'keyfile', type: 'file', accept: '.key,.json,application/json', 'aria-describedby': 'key-note' });
+  if (S.keyFile) {
+    const dt = new DataTransfer();
+    dt.items.add(S.keyFile);
+    input.files = dt.files;
+  }
+  return input;
+}
+
 function trackingBlock(code) {
   const qrBox = h('div', { class: 'qr', id: 'qr-box', hidden: true });
   const showQr = () => {
@@ -401,7 +413,7 @@ function ballotStatusText(b) {
 
 function contestHint(c) {
   if (c.kind === 'single') return tr('choose_one');
-  if (c.kind === 'rating') return tr('rate_hint');
+  if (c.kind === 'rating') return `${tr('rate_hint')} ${tr('rate_ends')}`;
   if (c.min_selections === 0) return tr('choose_upto', { max: c.max_selections });
   if (c.min_selections === c.max_selections) return tr('choose_exact', { min: c.min_selections });
   return tr('choose_range', { min: c.min_selections, max: c.max_selections });
@@ -409,7 +421,9 @@ function contestHint(c) {
 
 function optionContent(c, o) {
   const img = S.images.get(`${c.id}/${o.id}`);
-  return [img ? h('img', { src: img, alt: tr('image_of', { label: label(o.label) }), class: 'option-image' }) : null, h('span', { text: label(o.label) })];
+  // the label is right beside the picture: the picture is decorative (empty alt), so a
+  // screen reader says the option once, not "picture of X, X"
+  return [img ? h('img', { src: img, alt: '', class: 'option-image' }) : null, h('span', { text: label(o.label) })];
 }
 
 function contestFieldset(c, ci, err) {
@@ -528,31 +542,56 @@ async function identify(codeForm) {
       S.codeTyped = document.getElementById('code').value;
       normalize(S.codeTyped); // a typo is reported before anything else happens
       if (!S.status.code_salt) throw new BallotchainError('WEB_NOT_OPEN', 'no voting codes are registered yet');
-      S.keys = codeKeys(S.eid, S.status.code_salt, S.codeTyped);
+      const keys = codeKeys(S.eid, S.status.code_salt, S.codeTyped);
+      await checkEligible(keys);
+      S.keys = keys;
     } else {
       const file = document.getElementById('keyfile').files[0];
       if (!file) throw new BallotchainError('KEY_FILE_MALFORMED', 'no file chosen');
+      S.keyFile = file; // kept if the password is wrong: the voter retypes only the password
       const text = await file.text();
       const pw = document.getElementById('keypw').value;
       S.busy = true;
       announce(tr('opening_key'));
       await new Promise((r) => setTimeout(r, 30));
-      S.keys = loadKeyFile(text, pw || null);
+      const keys = loadKeyFile(text, pw || null);
+      await checkEligible(keys);
+      S.keys = keys;
     }
     S.busy = false;
     show('ballot');
+    announce(tr('ballot_ready'));
   } catch (e) {
     S.busy = false;
     S.errors.start = errorSentence(e);
     show('start');
     alertText(S.errors.start);
+    const pwWrong = e && (e.code === 'KEY_WRONG_PASSWORD' || e.code === 'KEY_PASSWORD_REQUIRED');
+    const field = document.getElementById(codeForm ? 'code' : pwWrong ? 'keypw' : 'keyfile');
+    if (field) field.focus();
   }
+}
+
+// The code's (or key's) voter record is public on the chain: a used, unregistered or
+// already-voted key is refused here, on the start screen, not after the whole ballot.
+// If the node cannot say, the voter goes on (the cast itself is checked by every validator).
+async function checkEligible(keys) {
+  let v;
+  try {
+    v = await getJson(S.base, `/v1/elections/${toHex(S.eid)}/voters/${toHex(keys.ed25519Public)}`);
+  } catch (e) {
+    if (e.code === 'API_NOT_FOUND') throw new BallotchainError('TX_NOT_ELIGIBLE', 'this key is not a registered voter of this election');
+    return;
+  }
+  if (v.ballots > 0 && v.single_use) throw new BallotchainError('TX_CODE_USED', 'this voting code was already used');
+  if (v.ballots > 0 && !S.manifest.revoting) throw new BallotchainError('TX_REVOTE_NOT_ALLOWED', 'this voter already voted');
 }
 
 // After a refusal at cast time: back to the start screen with the choices kept, so the
 // voter can type another code (or open the key file again) without reloading.
 function startAgain() {
   S.keys = null;
+  S.keyFile = null;
   S.codeTyped = '';
   S.errors.start = null;
   show('start');
@@ -564,8 +603,8 @@ function ballotErrors() {
     const sel = S.selections[ci];
     const title = label(c.title);
     if (c.kind === 'rating') {
-      const missing = c.options.findIndex((_, oi) => sel[oi] === null);
-      if (missing >= 0) errs[ci] = tr('err_rating', { title, item: label(c.options[missing].label) });
+      const missing = c.options.filter((_, oi) => sel[oi] === null).map((o) => `${tr('quote_open')}${label(o.label)}${tr('quote_close')}`);
+      if (missing.length) errs[ci] = tr('err_rating', { title, items: missing.join(tr('list_sep')) });
       return;
     }
     const k = sel.reduce((a, b) => a + b, 0);
@@ -617,6 +656,7 @@ async function cast() {
     const box = S.manifest.revoting ? await ballotInfo(S.base, tx.code) : null;
     const replaces = box && box.replaces ? box.replaces : null;
     S.busy = false;
+    if (S.manifest.eligibility === 'one-time-code') S.keys = null; // a code votes once: no way back to its ballot
     show('castDone', r.height, tx.code, replaces);
     announce([tr('cast_done', { height: r.height }), replaces ? tr('cast_replaces', { short: shortCode(replaces) }) : ''].join(' ').trim());
   } catch (e) {
