@@ -69,7 +69,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         node, obs = w.validators[0].url, w.observer.url
         _, g = get(node + "/v1/genesis")
         fp = short_code(g["chain_id"])
-        out = {"node": node, "obs": obs, "fp": fp, "a": a.eid.hex(), "b": b.eid.hex(),
+        out = {"node": node, "obs": obs, "fp": fp, "a": a.eid.hex(), "b": b.eid.hex(), "polls": (a, b),
                "codes": codes, "key": str(keys[0]), "root": root, "net": w}
         # a: one cast, one "check my ballot"; b: a vote and a re-vote
         out["a_cast"] = tracking(run("vote", out["a"], "--node", node, "--code", codes[0],
@@ -301,3 +301,31 @@ def test_used_or_unregistered_code_is_refused_before_the_ballot(net: dict[str, A
     stranger = format_code(code_from_seed(bytes.fromhex(net["a"]), 99))  # well formed, never mailed
     out = run("vote", net["a"], "--node", net["node"], "--code", stranger, "--lang", "ja", ok=False)
     assert "[TX_NOT_ELIGIBLE]" in out and "登録されていません" in out
+
+
+def test_officials_read_the_result_status_and_audit_in_japanese(net: dict[str, Any], tmp_path: Path) -> None:
+    from cli.chain_client import Chain
+
+    a, _b = net["polls"]
+    w = net["net"]
+    st = run("election", "status", net["a"], "--node", net["node"], "--lang", "ja")
+    assert "登録有権者数: 3" in st and "確認のために開封: " in st and "registered" not in st
+    w.polls.finish(a)
+    _caught_up(net["obs"], net["node"])
+    r = Chain(net["obs"]).result(a.eid)
+    assert r is not None
+    out = run("election", "result", net["a"], "--node", net["obs"], "--lang", "ja",
+              "--plot", str(tmp_path / "r.png"))
+    assert f"集計した投票 {r.ballots} 票" in out and "投票数に対する割合" in out and "平均" in out
+    assert not re.search(r"ballots|votes|mean|chart", out), out
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+    # shares are of the ballots counted (not of the selections), and the table says so
+    facilities = a.manifest.contests[1]
+    for o, n in zip(facilities.options, r.counts[1], strict=True):
+        assert re.search(rf"{o.label.ja}\s+{n}\s+{n / r.ballots:6.1%}", out), (o.label.ja, out)
+    assert "1票で最大 2 つまで選べるため" in out
+    en = run("election", "result", net["a"], "--node", net["obs"], "--lang", "en")
+    assert "% of ballots" in en and "more than 100%" in en
+    audit = run("audit", "--node", net["obs"], "--genesis", str(w.root / "genesis.json"), "--lang", "ja")
+    assert "監査OK" in audit and "結果を、やり直した集計と管理者の復号分で確かめました" in audit
+    assert "子育て支援" in audit and "audit OK" not in audit
