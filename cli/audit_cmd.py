@@ -12,6 +12,7 @@ import click
 from ballot_tx.crypto.tally import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.replay import ReplayReport
+from ballot_tx.yomi import plain
 from cli.common import fail
 from cli.i18n import _, lang_option
 
@@ -41,8 +42,8 @@ def print_report(report: ReplayReport) -> None:
         contests = {c.id: c for c in e.manifest.contests}
         for c in summarize(e.manifest, e.result):
             contest = contests[c.contest_id]
-            labels = {o.id: (o.label.ja if ja else o.label.en) for o in contest.options}
-            title = contest.title.ja if ja else contest.title.en
+            labels = {o.id: (plain(o.label.ja) if ja else o.label.en) for o in contest.options}
+            title = plain(contest.title.ja) if ja else contest.title.en
             if c.kind == "rating":
                 for oid, mean in zip(c.option_ids, c.means, strict=True):
                     click.echo("    " + _("{contest} / {option}: mean rating {mean}").format(

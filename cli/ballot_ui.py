@@ -28,6 +28,7 @@ import click
 
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.manifest import RATING_LEVELS, Contest, Label, Manifest, Selections
+from ballot_tx.yomi import plain
 from cli.i18n import _, language
 from cli.speech import Speaker
 
@@ -37,6 +38,8 @@ class ChoiceError(BallotchainError):
 
 
 def text(label: Label) -> str:
+    """A label in the voter's language, with its reading markup (ballot_tx/yomi.py) kept:
+    ``Screen`` shows it without and speaks the reading."""
     return label.ja if language() == "ja" else label.en
 
 
@@ -175,7 +178,8 @@ class Screen:
     def say(self, line: str, style: dict[str, object] | None = None,
             spoken: str | None = None) -> None:
         """Show ``line``; speak it (or ``spoken``, where the screen text does not read well)."""
-        click.echo(click.style(line, **style) if style and not self.plain else line)
+        shown = plain(line)
+        click.echo(click.style(shown, **style) if style and not self.plain else shown)
         self.speaker.say(line if spoken is None else spoken)
 
     def say_code(self, title: str, code_hex: str) -> None:
@@ -205,19 +209,19 @@ class Screen:
             return
         click.echo()
         self.say(line, {"bold": True})
-        width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+        width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in plain(line))
         click.echo("─" * min(width, 72))
 
     def option(self, n: int, label: str) -> None:
         if self.plain:
             self.say(_("Option {n}: {label}").format(n=n, label=label))
         else:
-            click.echo(f"  {click.style(f'[{n}]', bold=True)} {label}")
+            click.echo(f"  {click.style(f'[{n}]', bold=True)} {plain(label)}")
             self.speaker.say(_("Option {n}: {label}").format(n=n, label=label))
 
     def ask(self, question: str) -> str:
         self.speaker.say(question)
-        return normalize(self.ask_fn(question))
+        return normalize(self.ask_fn(plain(question)))
 
     def hint(self, line: str) -> None:
         self.say(line, {"fg": "yellow"})

@@ -22,6 +22,7 @@ from ballot_tx.tx import (
     PublishResult,
     TrusteeCommit,
 )
+from ballot_tx.yomi import plain
 from cli.ballot_ui import AUDIT, Screen, ballot_options, fill_ballot, format_choices
 from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
 from cli.common import Group, fail, read_text
@@ -218,7 +219,7 @@ def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
     set_language(lang)
 
     def label(lbl: Label) -> str:
-        return lbl.ja if lang == "ja" else lbl.en
+        return plain(lbl.ja) if lang == "ja" else lbl.en
 
     click.echo(_("{title}: {n} ballots counted (decrypted by trustees {trustees})").format(
         title=label(m.title), n=r.ballots, trustees=", ".join(map(str, r.trustees))))

@@ -15,6 +15,7 @@ from pathlib import Path
 from ballot_tx.crypto.tally import TallyResult, summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.manifest import RATING_LEVELS, Label, Manifest
+from ballot_tx.yomi import plain
 from cli.common import fail
 from cli.i18n import _
 
@@ -60,7 +61,7 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
     set_language(lang)
 
     def label(lbl: Label) -> str:
-        return lbl.ja if lang == "ja" else lbl.en
+        return plain(lbl.ja) if lang == "ja" else lbl.en
 
     panels = []
     for c, cr in zip(m.contests, summarize(m, r), strict=True):

@@ -59,8 +59,12 @@ def spoken_code(code_hex: str, lang: str) -> str:
 
 
 def speech_text(text: str, lang: str) -> str:
-    """What is actually spoken for a line shown on screen: a command is never read out, and
-    any long hex run (a tracking code, an id) is read as its short form, letter by letter."""
+    """What is actually spoken for a line shown on screen: labels by their reading (yomi), a
+    command never, and any long hex run (a tracking code, an id) as its short form, letter
+    by letter."""
+    from ballot_tx.yomi import plain, spoken
+
+    text = spoken(text) if lang == "ja" else plain(text)  # 洞峰《どうほう》 is read どうほう
     text = _COMMAND.sub("", text)
     return _HEX_RUN.sub(lambda m: spoken_code(m.group(0), lang), text).strip()
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ballot_tx import yomi
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.manifest import Manifest
@@ -153,13 +154,11 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
     if i >= len(m.contests):
         return None
     c = m.contests[i]
-    if oi is None:
-        return c.title.ja if lang == "ja" else c.title.en
-    j = int(oi)
-    if j >= len(c.options):
+    lbl = c.title if oi is None else (c.options[int(oi)].label if int(oi) < len(c.options) else None)
+    if lbl is None:
         return None
-    lbl = c.options[j].label
-    return lbl.ja if lang == "ja" else lbl.en
+    # Japanese is read by its reading (yomi) where the manifest gives one: 洞峰 as どうほう
+    return yomi.spoken(lbl.ja) if lang == "ja" else lbl.en
 
 
 def _synthesize_wav(text: str, lang: str) -> bytes:

@@ -28,7 +28,7 @@ from tests.web.webnet import KEY_PASSWORD, WebNet
 
 A_CHOICE = "park=tsukuba-center;facilities=library,clinic;pledges=childcare:70,transit:100,digital:30"
 B_FIRST = "park=mt-tsukuba;facilities=pool;pledges=childcare:0,transit:50,digital:100"
-B_SECOND = "park=kenkyu-gakuen;facilities=library;pledges=childcare:100,transit:90,digital:10"
+B_SECOND = "park=doho-park;facilities=library;pledges=childcare:100,transit:90,digital:10"
 NOT_LOST = ("lost", "not recorded", "vote again", "記録されていません", "もう一度投票")
 
 

@@ -105,6 +105,7 @@ def test_japanese_code_voting_by_keyboard(run: Any) -> None:
     assert a["typo_alert"].startswith("- alert") and "ELIGIBILITY_BAD_CODE" in a["typo_alert"]
     assert a["typo_focus"] == "code"
     assert a["image_alts"] == ["", "", ""], "a picture beside its label is decorative"
+    assert a["ruby"] == {"base": "洞峰公園", "rt": "どうほうこうえん"}, "the manifest's reading is shown as ruby"
     assert all(x in a["rating_error"] for x in ("子育て支援", "公共交通", "行政のデジタル化")), "every unrated item is named"
     assert "入力に問題があります" in a["empty_alert"]
     assert a["images"] == 3, "every picture was shown after its hash was checked"

@@ -21,6 +21,7 @@ import { signTx, txBytes, txHash, castBallot, spoilBallot } from './tx.js';
 import { verifyReceipt, genesisHash } from './receipt.js';
 import { cleanCode, codeProblem, shortCode, groupedCode, receiptFileText } from './tracking.js';
 import qrcode from 'qrcode-generator';
+import { plain, segments } from './yomi.js';
 
 const PHASES = ['ceremony', 'open', 'closed', 'decided'];
 const TX_LIFETIME_MS = 3600_000;
@@ -59,7 +60,11 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const tr = (key, vars) => t(S.lang, key, vars);
-const label = (lbl) => (S.lang === 'ja' ? lbl.ja : lbl.en);
+// A label as text (readings dropped), and as nodes with its readings as <ruby> (yomi.js).
+const label = (lbl) => (S.lang === 'ja' ? plain(lbl.ja) : lbl.en);
+const labelNodes = (lbl) => (S.lang === 'ja'
+  ? segments(lbl.ja).map(([base, reading]) => (reading ? h('ruby', {}, base, h('rt', { text: reading })) : base))
+  : [lbl.en]);
 const main = () => document.getElementById('main');
 
 function announce(text) {
@@ -423,7 +428,7 @@ function optionContent(c, o) {
   const img = S.images.get(`${c.id}/${o.id}`);
   // the label is right beside the picture: the picture is decorative (empty alt), so a
   // screen reader says the option once, not "picture of X, X"
-  return [img ? h('img', { src: img, alt: '', class: 'option-image' }) : null, h('span', { text: label(o.label) })];
+  return [img ? h('img', { src: img, alt: '', class: 'option-image' }) : null, h('span', {}, ...labelNodes(o.label))];
 }
 
 function contestFieldset(c, ci, err) {
@@ -458,7 +463,7 @@ function contestFieldset(c, ci, err) {
     });
   }
   return h('fieldset', { class: 'contest', id: `contest-${ci}`, 'aria-describedby': described, 'aria-invalid': err ? 'true' : null },
-    h('legend', {}, h('span', { class: 'contest-title', text: label(c.title) })),
+    h('legend', {}, h('span', { class: 'contest-title' }, ...labelNodes(c.title))),
     h('p', { id: hintId, class: 'hint', text: contestHint(c) }),
     speakButton(tr('read_aloud_contest', { title: label(c.title) }), contestKeys(c, ci)),
     err ? h('p', { id: errId, class: 'field-error', text: err }) : null,

@@ -166,6 +166,7 @@ async function electionA() {
   await waitScreen(page, 'ballot');
   report.a.images = await page.locator('img.option-image').count();
   report.a.image_alts = await page.locator('img.option-image').evaluateAll((els) => els.map((e) => e.getAttribute('alt')));
+  report.a.ruby = await page.locator('#contest-0 ruby').first().evaluate((r) => ({ base: r.firstChild.textContent, rt: r.querySelector('rt').textContent }));
   await capture(page, 'ballot');
 
   // review with nothing chosen: every contest says what is missing
