@@ -170,6 +170,8 @@ class ErrorCode(StrEnum):
     RECEIPT_AMBIGUOUS = "RECEIPT_AMBIGUOUS"
     RECEIPT_WRONG_CHAIN = "RECEIPT_WRONG_CHAIN"
     RECEIPT_NODES_DISAGREE = "RECEIPT_NODES_DISAGREE"
+    LETTER_BAD_CODES = "LETTER_BAD_CODES"
+    LETTER_FONT_MISSING = "LETTER_FONT_MISSING"
     # --- voting page (web/, node/web.py) ---------------------------------------
     WEB_WRONG_CHAIN = "WEB_WRONG_CHAIN"
     WEB_MANIFEST_MISMATCH = "WEB_MANIFEST_MISMATCH"
@@ -338,6 +340,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.RECEIPT_AMBIGUOUS: "more than one ballot starts with this short code: give the full tracking code",
     ErrorCode.RECEIPT_WRONG_CHAIN: "the node serves another chain than the fingerprint on the voting letter",
     ErrorCode.RECEIPT_NODES_DISAGREE: "two nodes give different answers about the same ballot",
+    ErrorCode.LETTER_BAD_CODES: "the codes file for voting letters is not the CSV 'voters codes' writes",
+    ErrorCode.LETTER_FONT_MISSING: "no Japanese font is installed to print voting letters",
     # voting page
     ErrorCode.WEB_WRONG_CHAIN: "a node serves another chain than the one the voting page trusts",
     ErrorCode.WEB_MANIFEST_MISMATCH: "the manifest a node sent does not hash to the election id",

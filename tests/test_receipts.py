@@ -329,3 +329,19 @@ def test_officials_read_the_result_status_and_audit_in_japanese(net: dict[str, A
     audit = run("audit", "--node", net["obs"], "--genesis", str(w.root / "genesis.json"), "--lang", "ja")
     assert "監査OK" in audit and "結果を、やり直した集計と管理者の復号分で確かめました" in audit
     assert "子育て支援" in audit and "audit OK" not in audit
+
+
+def test_voting_letters_from_the_codes_file(net: dict[str, Any], tmp_path: Path) -> None:
+    codes = tmp_path / "codes.csv"
+    codes.write_text("number,code\n" + "".join(f"{i},{c}\n" for i, c in enumerate(net["codes"], 1)))
+    out = run("voters", "letters", net["a"], "--codes", str(codes), "--out", str(tmp_path / "l.pdf"),
+              "--node", net["node"], "--url", "https://vote.example")
+    assert "wrote 3 voting letters" in out and f"chain fingerprint printed on them: {net['fp']}" in out
+    assert (tmp_path / "l.pdf").read_bytes().startswith(b"%PDF") and (tmp_path / "l.pdf").stat().st_mode & 0o777 == 0o600
+    assert f"https://vote.example/vote/{net['a']}?chain=" in out
+    again = run("voters", "letters", net["a"], "--codes", str(codes), "--out", str(tmp_path / "l.pdf"),
+                "--node", net["node"], ok=False)
+    assert "[IO_ERROR]" in again
+    out = run("voters", "letters", net["b"], "--codes", str(codes), "--out", str(tmp_path / "b.pdf"),
+              "--node", net["node"], ok=False)
+    assert "[USAGE]" in out and "one-time codes" in out
