@@ -3,7 +3,7 @@
 Open JTalk (the ``pyopenjtalk-plus`` wheel, which carries its dictionary and HTS
 voice, so it works offline) reads kanji correctly; espeak-ng reads only kana in
 Japanese, so it is used for English only. Both are optional: install them with
-``pip install 'ballotchain[speech]'`` and ``apt-get install espeak-ng`` (the
+``pip install -e '.[speech]'`` in the source checkout and ``apt-get install espeak-ng`` (the
 project scripts do both). A missing engine is a clear SPEECH_ENGINE_MISSING
 error naming the install command, never a traceback.
 
@@ -103,7 +103,8 @@ def _openjtalk() -> ModuleType:
         with contextlib.redirect_stdout(io.StringIO()):
             import pyopenjtalk
     except ImportError:
-        _missing("Open JTalk (pyopenjtalk-plus)", "pip install 'ballotchain[speech]'")
+        _missing("Open JTalk (pyopenjtalk-plus)",
+                 "pip install -e '.[speech]' in the source checkout (scripts/demo does it)")
     return pyopenjtalk
 
 

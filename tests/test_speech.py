@@ -83,7 +83,7 @@ def test_missing_engines_say_how_to_install(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setitem(sys.modules, "pyopenjtalk", None)  # makes the import fail
     with pytest.raises(UserError) as ei:
         speech.Speaker("ja", play=True)
-    assert ei.value.code == "SPEECH_ENGINE_MISSING" and "ballotchain[speech]" in ei.value.message
+    assert ei.value.code == "SPEECH_ENGINE_MISSING" and "pip install -e '.[speech]'" in ei.value.message
     # A speaker asked for nothing needs no engine and makes no sound.
     quiet = speech.Speaker("ja")
     quiet.say("こんにちは")

@@ -132,6 +132,12 @@ def test_japanese_code_voting_by_keyboard(run: Any) -> None:
     assert "見つかりませんでした" in a["not_found_alert"]
     assert not any(w in a["not_found"] for w in ("記録されていません", "もう一度投票"))
     assert a["after_back"] == {"alert": "", "status": ""}, "no stale announcement on the next screen"
+    # the public ballot box: the same on every node; found by the first characters
+    assert a["box"]["observer"] == a["box"]["validator"] and "集計される" in a["box"]["observer"]
+    assert "件目を表示しています" in a["box_status"]
+    assert a["short"] in a["box_found"] and "集計される" in a["box_found"]
+    assert a["spoil_short"] in a["box_spoiled"] and "確認のために開封(集計されない)" in a["box_spoiled"]
+    assert "0〜9とa〜f" in a["box_bad"]
     # a refusal at cast time offers another code, and says so aloud
     assert "TX_CODE_USED" in a["cast_error_alert"] and a["start_again"] == "別の投票コードを使う"
     assert "TX_CODE_USED" in a["reuse_error"] and a["reuse_screen"] == "start", "a used code is refused before the ballot"

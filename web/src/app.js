@@ -267,6 +267,7 @@ const SCREENS = {
         h('button', { type: 'submit', class: 'primary' }, tr('continue'))));
     }
     content.push(receiptForm());
+    content.push(boxLink());
     return section(tr('election'), ...content);
   },
 
@@ -346,11 +347,14 @@ const SCREENS = {
       parts.push(h('div', { class: 'actions' }, button(tr('back_to_ballot'), () => show(S.keys ? 'ballot' : 'start'), { id: 'back' })));
     }
     parts.push(receiptForm(state === 'badformat' ? info : null));
+    parts.push(boxLink());
     return section(tr('receipt_heading'), ...parts);
   },
 };
 
 const checkUrl = (code) => `${location.origin}/vote/${toHex(S.eid)}?receipt=${code}&chain=${toHex(S.chainId)}`;
+
+const boxLink = () => h('p', { class: 'box-link' }, h('a', { href: `/vote/${toHex(S.eid)}/ballots`, id: 'box-link' }, tr('box_link')));
 
 function keyFileInput() {
   const input = h('input', { id: 'keyfile', name: 'keyfile', type: 'file', accept: '.key,.json,application/json', 'aria-describedby': 'key-note' });
@@ -806,6 +810,82 @@ async function checkReceipt(typed) {
   alertText(errorSentence(lastErr));
 }
 
+// --- the public ballot box ---------------------------------------------------------------------
+
+const BOX_PAGE = 100;
+
+async function loadBox(query, offset) {
+  S.boxQuery = query;
+  const q = cleanCode(query);
+  if (q && !/^[0-9a-f]+$/.test(q)) {
+    show('ballots', S.box || null, 'format');
+    alertText(tr('box_format'));
+    return;
+  }
+  try {
+    const doc = await getJson(S.base, `/v1/elections/${toHex(S.eid)}/ballots?q=${q}&offset=${offset}&limit=${BOX_PAGE}`);
+    S.box = doc;
+    show('ballots', doc, null);
+    announce(boxSummary(doc));
+  } catch (e) {
+    show('ballots', null, e);
+    alertText(errorSentence(e));
+  }
+}
+
+function boxSummary(doc) {
+  if (doc.matching === 0) return doc.query ? tr('box_none_match') : tr('box_empty');
+  return tr('box_showing', { from: doc.offset + 1, to: Math.min(doc.offset + doc.limit, doc.matching), n: doc.matching });
+}
+
+const STATUS_WORDS = { counted: 'box_counted', replaced: 'box_replaced', opened: 'box_opened' };
+
+function ballotsScreen(doc, err) {
+  const input = h('input', { id: 'box-q', name: 'q', type: 'text', autocomplete: 'off', spellcheck: 'false', value: S.boxQuery || '',
+    'aria-describedby': err === 'format' ? 'box-hint box-error' : 'box-hint', 'aria-invalid': err === 'format' ? 'true' : null });
+  const parts = [
+    h('p', { class: 'election-title' }, h('strong', {}, ...labelNodes(S.manifest.title))),
+    para(tr('box_intro')),
+  ];
+  if (doc) {
+    const c = doc.counts;
+    parts.push(h('dl', { class: 'box-counts', id: 'box-counts' },
+      h('dt', { text: tr('box_ballots') }), h('dd', { text: String(c.ballots) }),
+      h('dt', { text: tr('box_counted') }), h('dd', { text: String(c.counted) }),
+      h('dt', { text: tr('box_replaced') }), h('dd', { text: String(c.replaced) }),
+      h('dt', { text: tr('box_opened') }), h('dd', { text: String(c.opened) })));
+  }
+  parts.push(h('form', { class: 'receipt-form', role: 'search', onsubmit: (ev) => { ev.preventDefault(); loadBox(input.value, 0); } },
+    h('label', { for: 'box-q', text: tr('box_search_label') }),
+    h('p', { id: 'box-hint', class: 'hint', text: tr('box_search_hint') }),
+    input,
+    err === 'format' ? h('p', { id: 'box-error', class: 'field-error', text: tr('box_format') }) : null,
+    h('button', { type: 'submit' }, tr('box_search'))));
+  if (err && err !== 'format') parts.push(h('div', { class: 'error-box' }, para(errorSentence(err))));
+  if (doc) {
+    parts.push(para(boxSummary(doc), { id: 'box-summary' }));
+    if (doc.ballots.length) {
+      parts.push(h('table', { class: 'box-table', id: 'box-table' },
+        h('caption', { class: 'visually-hidden', text: tr('box_heading') }),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: tr('tracking_code') }), h('th', { scope: 'col', text: tr('box_status') }))),
+        h('tbody', {}, doc.ballots.map((b) => h('tr', {},
+          h('td', {}, h('strong', {}, h('code', { text: b.short })), h('br'), h('code', { class: 'full-code', text: groupedCode(b.tracking_code) })),
+          h('td', { text: tr(STATUS_WORDS[b.status] || 'box_counted') }))))));
+    }
+    const prev = doc.offset > 0;
+    const next = doc.offset + doc.limit < doc.matching;
+    if (prev || next) {
+      parts.push(h('div', { class: 'actions' },
+        prev ? button(tr('box_prev'), () => loadBox(S.boxQuery, Math.max(0, doc.offset - doc.limit)), { id: 'box-prev' }) : null,
+        next ? button(tr('box_next'), () => loadBox(S.boxQuery, doc.offset + doc.limit), { id: 'box-next' }) : null));
+    }
+  }
+  parts.push(h('p', {}, h('a', { href: `/vote/${toHex(S.eid)}`, id: 'to-vote' }, tr('box_to_vote'))));
+  return section(tr('box_heading'), ...parts);
+}
+
+SCREENS.ballots = ballotsScreen;
+
 // --- start ----------------------------------------------------------------------------------
 
 async function boot() {
@@ -813,7 +893,7 @@ async function boot() {
   for (const b of document.querySelectorAll('#lang-nav button')) b.addEventListener('click', () => setLang(b.dataset.lang));
   render();
   const path = location.pathname.replace(/\/+$/, '');
-  const m = /^\/vote\/([0-9a-fA-F]{64})$/.exec(path);
+  const m = /^\/vote\/([0-9a-fA-F]{64})(\/ballots)?$/.exec(path);
   try {
     await loadChain();
     if (!m) {
@@ -822,6 +902,10 @@ async function boot() {
     }
     S.eid = fromHex(m[1].toLowerCase());
     await loadElection();
+    if (m[2]) {
+      await loadBox('', 0);
+      return;
+    }
     const receipt = params.get('receipt');
     if (receipt) await checkReceipt(receipt);
     else show('start');

@@ -260,6 +260,31 @@ async function electionA() {
   report.a.reuse_alert = await announced(page, 'alert');
   report.a.reuse_screen = await screen(page);
   await capture(page, 'code-used');
+
+  // the public ballot box, on the observer and on the validator: the same list; the voter
+  // finds their code by its first characters
+  report.a.box = {};
+  for (const [name, base] of [['observer', cfg.observer], ['validator', cfg.validator]]) {
+    await page.goto(`${base}/vote/${cfg.a}/ballots`);
+    await waitScreen(page, 'ballots');
+    await page.waitForSelector('#box-counts');
+    report.a.box[name] = await page.locator('#box-counts').innerText();
+  }
+  report.a.box_status = await announced(page, 'status');
+  await capture(page, 'ballot-box');
+  await page.fill('#box-q', report.a.tracking.slice(0, 6));
+  await page.press('#box-q', 'Enter');
+  await page.waitForFunction((c) => document.querySelectorAll('#box-table tbody tr').length === 1 && document.querySelector('#box-table').innerText.includes(c), report.a.short);
+  report.a.box_found = await page.locator('#box-table tbody').innerText();
+  await page.fill('#box-q', report.a.spoil_short.slice(0, 9));
+  await page.press('#box-q', 'Enter');
+  await page.waitForFunction((c) => document.querySelector('#box-table') && document.querySelector('#box-table').innerText.includes(c), report.a.spoil_short);
+  report.a.box_spoiled = await page.locator('#box-table tbody').innerText();
+  await page.fill('#box-q', 'xyz');
+  await page.press('#box-q', 'Enter');
+  await page.waitForSelector('#box-error');
+  report.a.box_bad = await announced(page, 'alert');
+  await capture(page, 'ballot-box-bad-search');
   await page.context().close();
 
   // the second code: the connection drops after the node took the ballot; the page gives
