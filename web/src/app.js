@@ -337,7 +337,7 @@ const SCREENS = {
         status ? h('p', { class: 'ballot-status', id: 'ballot-status' }, h('strong', { text: status })) : null,
         para(tr('receipt_ok', { code: shortCode(code), chain: S.genesis.chain_id, height: info.height })),
         para(tr('receipt_ok_cert', { sigs: info.signatures, n: info.validators, quorum: info.quorum })),
-        para(tr('receipt_ok_meaning')),
+        info.ballot && info.ballot.kind === 'spoil' ? null : para(tr('receipt_ok_meaning')),
         para(tr('receipt_from', { node: info.node }), { class: 'hint' })));
     } else if (state === 'pending') parts.push(para(tr('receipt_pending'), { class: 'note' }));
     else if (state === 'unknown') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(tr('receipt_unknown')), h('p', {}, `${tr('receipt_typed')}: `, h('code', { text: info || '' }))));
