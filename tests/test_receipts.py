@@ -345,3 +345,37 @@ def test_voting_letters_from_the_codes_file(net: dict[str, Any], tmp_path: Path)
     out = run("voters", "letters", net["b"], "--codes", str(codes), "--out", str(tmp_path / "b.pdf"),
               "--node", net["node"], ok=False)
     assert "[USAGE]" in out and "one-time codes" in out
+
+
+def test_ballot_box_pages_and_searches_like_a_full_scan() -> None:
+    import hashlib
+
+    eid = b"\2" * 32
+    box = BallotBox(lambda h: None)
+    entries = []
+    for i in range(250):
+        code = hashlib.sha256(bytes([i])).hexdigest()
+        signer = bytes([i % 200]) * 32  # voters 0..49 vote twice: their first ballot is replaced
+        kind = "spoil" if i % 17 == 0 else "cast"
+        prev = box.latest.get((eid, signer)) if kind == "cast" else None
+        e = Entry(code, eid, i, kind, signer, prev)
+        box.insert(e)
+        entries.append(e)
+    want_counts = {"ballots": 250, "counted": 0, "replaced": 0, "opened": 0}
+    for e in entries:
+        want_counts[box.status(e)] += 1
+    doc = box.listing(eid, "", 240, 100)
+    assert doc["counts"] == want_counts and doc["matching"] == 250
+    assert [b["tracking_code"] for b in doc["ballots"]] == [e.code for e in entries[240:]]
+    for q in ("a", "3f", "0", "ff"):
+        full = sorted(e.code for e in entries if e.code.startswith(q))
+        got = []
+        offset = 0
+        while True:
+            page = box.listing(eid, q, offset, 7)
+            assert page["matching"] == len(full)
+            if not page["ballots"]:
+                break
+            got += [b["tracking_code"] for b in page["ballots"]]
+            offset += 7
+        assert got == full, q
