@@ -24,6 +24,13 @@ _KANJI = r"[\u3005\u3006\u3007\u303b\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
 RUBY = re.compile(rf"｜(?P<base>[^｜《》]+)《(?P<r1>{_KANA})》|(?P<kanji>{_KANJI})《(?P<r2>{_KANA})》")
 
 
+#: How each hex digit of a tracking code is read out in Japanese, letter by letter (Open
+#: JTalk reads "3f2a" as a number with Latin letters in it).
+HEX_READINGS_JA: dict[str, str] = dict(zip("0123456789abcdef", (
+    "ゼロ", "イチ", "ニ", "サン", "ヨン", "ゴ", "ロク", "ナナ", "ハチ", "キュウ",
+    "エー", "ビー", "シー", "ディー", "イー", "エフ"), strict=True))
+
+
 def segments(text: str) -> list[tuple[str, str | None]]:
     """``text`` as (base, reading) pieces; plain pieces have reading None."""
     out: list[tuple[str, str | None]] = []

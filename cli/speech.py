@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ballot_tx.errors import ErrorCode
+from ballot_tx.yomi import HEX_READINGS_JA
 from cli.common import fail_localized
 from cli.i18n import _
 
@@ -42,9 +43,7 @@ PLAYERS: tuple[tuple[str, ...], ...] = (
 
 #: How each hex digit is read out, letter by letter (Open JTalk reads "3f2a" as a number
 #: with Latin letters in it; espeak-ng reads a run of hex as one word).
-_JA_DIGITS = dict(zip("0123456789abcdef", (
-    "ゼロ", "イチ", "ニ", "サン", "ヨン", "ゴ", "ロク", "ナナ", "ハチ", "キュウ",
-    "エー", "ビー", "シー", "ディー", "イー", "エフ"), strict=True))
+_JA_DIGITS = HEX_READINGS_JA
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8,}(?![0-9A-Za-z])")
 _COMMAND = re.compile(r"ballotchain\s.*$", re.S)
 

@@ -10,7 +10,8 @@ Routes added by ``add_web_routes``:
 * ``GET /v1/genesis``: the canonical genesis bytes; the page hashes them itself and
   compares with the chain id it pins, so serving them needs no trust;
 * ``GET /vote/speech/{election}/{lang}/{clip}.wav``: a clip of the manifest read aloud
-  (``c<i>`` contest title, ``c<i>o<j>`` option, ``n<v>`` a rating), rendered with the
+  (``c<i>`` contest title, ``c<i>o<j>`` option, ``n<v>`` a rating, ``h<x>`` one hex digit
+  of a tracking code: the page fetches all 16 and plays the code's short form), rendered with the
   project's speech engines and cached per manifest and language. Clips are named by
   position, never by the voter's text, so a request cannot make the node synthesize
   arbitrary speech, and the page fetches every clip of an election before playing the
@@ -58,7 +59,7 @@ VENDOR = {
     "qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
 }
 STATIC_RE = re.compile(r"(style\.css|boot\.js|src/[a-z0-9_/]+\.js)")
-CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})")
+CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})|h([0-9a-f])")
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html"}
 CLIP_CACHE_MAX = 1024
 
@@ -144,7 +145,9 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
     match = CLIP_RE.fullmatch(clip)
     if not match:
         return None
-    ci, oi, level = match.groups()
+    ci, oi, level, digit = match.groups()
+    if digit is not None:  # one character of a tracking code, for reading it out letter by letter
+        return yomi.HEX_READINGS_JA[digit] if lang == "ja" else digit.upper()
     if level is not None:
         v = int(level)
         if v % 10 or v > 100:

@@ -159,6 +159,9 @@ def test_english_key_file_voting_with_revote(run: Any) -> None:
     short_first = " ".join(b["first_tracking"][i:i + 4] for i in range(0, 16, 4))
     assert short_first in b["replaces_note"] and "no longer counted" in b["revote_status"]
     assert "replaced by a later re-vote" in b["replaced_receipt"] and "not counted" in b["replaced_receipt"]
+    assert b["digit_clips"] == 16, "the short form is read from the 16 digit clips, all fetched"
+    assert b["bad_format_alert"].startswith("- alert") and "looks like your voting code" in b["bad_format_alert"]
+    assert "Not found: check the code you typed." in b["not_found_alert"]
     # the double click cast once: one first ballot plus the re-vote
     assert run["status_b"].ballots_cast == 2 and run["status_b"].voters_voted == 1
 

@@ -70,6 +70,13 @@ def test_clips_read_japanese_labels_by_their_reading() -> None:
     assert clip_text(m, "en", "c0o0") == "Doho Park"
 
 
+def test_tracking_code_digits_are_clips_read_letter_by_letter() -> None:
+    assert clip_text(M, "ja", "hf") == "エフ" and clip_text(M, "ja", "h0") == "ゼロ"
+    assert clip_text(M, "en", "ha") == "A" and clip_text(M, "en", "h7") == "7"
+    for bad in ("hg", "h", "hA", "h10"):
+        assert clip_text(M, "en", bad) is None, bad
+
+
 def test_both_languages_have_every_message() -> None:
     (res,) = run_js([{"op": "messages"}])
     msgs = res["ok"]

@@ -366,6 +366,12 @@ async function electionB() {
   await page.dblclick('#cast'); // a double click must cast once
   await waitScreen(page, 'castDone');
   report.b.first_tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  // the short form read aloud, letter by letter: all 16 digit clips are fetched
+  const digitClips = [];
+  page.on('response', (r) => { if (/\/vote\/speech\/.*\/h[0-9a-f]\.wav$/.test(r.url())) digitClips.push(r.status()); });
+  await page.click('#read-code');
+  for (let i = 0; i < 300 && digitClips.length < 16; i++) await page.waitForTimeout(100);
+  report.b.digit_clips = digitClips.filter((x) => x === 200).length;
 
   await page.click('#revote');
   await waitScreen(page, 'ballot');
@@ -389,6 +395,14 @@ async function electionB() {
   await page.waitForSelector('#ballot-status', { timeout: 60_000 });
   report.b.replaced_receipt = await page.locator('#ballot-status').innerText();
   await capture(page, 'receipt-replaced');
+  // in English too: what is not a tracking code, and a code not found, each said aloud
+  await typeReceipt(page, 'ABCD-EFGH-JKMN-PQRS');
+  await page.waitForSelector('#receipt-error');
+  report.b.bad_format_alert = await announced(page, 'alert');
+  const wrongB = (report.b.tracking[0] === '0' ? '1' : '0') + report.b.tracking.slice(1);
+  await typeReceipt(page, wrongB);
+  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
+  report.b.not_found_alert = await announced(page, 'alert', 'Not found');
 
   // 360 px wide and 200 % zoom (a 390 px phone at 200 % is 195 CSS px)
   await page.click('#back');
