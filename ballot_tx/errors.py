@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     MANIFEST_BAD_TRUSTEES = "MANIFEST_BAD_TRUSTEES"
     MANIFEST_BAD_TIMES = "MANIFEST_BAD_TIMES"
     MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
+    CRYPTO_BAD_INDICES = "CRYPTO_BAD_INDICES"
     # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
     TX_MALFORMED = "TX_MALFORMED"
@@ -89,6 +90,14 @@ class ErrorCode(StrEnum):
     TX_BAD_DECRYPTION_SHARE = "TX_BAD_DECRYPTION_SHARE"
     TX_SHARE_DUPLICATE = "TX_SHARE_DUPLICATE"
     TX_BAD_RESULT = "TX_BAD_RESULT"
+    TX_BAD_ACKNOWLEDGEMENT = "TX_BAD_ACKNOWLEDGEMENT"
+    TX_CEREMONY_UNACKNOWLEDGED = "TX_CEREMONY_UNACKNOWLEDGED"
+    TX_JOINT_KEY_IDENTITY = "TX_JOINT_KEY_IDENTITY"
+    TX_BAD_EXCLUSION = "TX_BAD_EXCLUSION"
+    TX_BALLOT_SPOILED = "TX_BALLOT_SPOILED"
+    TX_SPOIL_COUNTED = "TX_SPOIL_COUNTED"
+    TX_TOO_MANY_SPOILS = "TX_TOO_MANY_SPOILS"
+    TX_TOO_MANY_BALLOTS = "TX_TOO_MANY_BALLOTS"
     STATE_STALE = "STATE_STALE"
     BLOCK_MALFORMED = "BLOCK_MALFORMED"
     BLOCK_BAD_HEIGHT = "BLOCK_BAD_HEIGHT"
@@ -98,6 +107,7 @@ class ErrorCode(StrEnum):
     BLOCK_BAD_TX_ROOT = "BLOCK_BAD_TX_ROOT"
     BLOCK_BAD_STATE_ROOT = "BLOCK_BAD_STATE_ROOT"
     BLOCK_TOO_MANY_TXS = "BLOCK_TOO_MANY_TXS"
+    BLOCK_TOO_LARGE = "BLOCK_TOO_LARGE"
     BLOCK_BAD_PROOF = "BLOCK_BAD_PROOF"
     # --- consensus (consensus/) ---------------------------------------------------
     CONSENSUS_BAD_MESSAGE = "CONSENSUS_BAD_MESSAGE"
@@ -112,6 +122,7 @@ class ErrorCode(StrEnum):
     CONSENSUS_BAD_NEW_VIEW = "CONSENSUS_BAD_NEW_VIEW"
     CONSENSUS_BAD_CHECKPOINT = "CONSENSUS_BAD_CHECKPOINT"
     CONSENSUS_BAD_RECORD = "CONSENSUS_BAD_RECORD"
+    CONSENSUS_UNTIMELY = "CONSENSUS_UNTIMELY"
     # --- node runtime and HTTP API (node/) -----------------------------------------
     API_BAD_REQUEST = "API_BAD_REQUEST"
     API_NOT_FOUND = "API_NOT_FOUND"
@@ -152,6 +163,7 @@ class ErrorCode(StrEnum):
     ELIGIBILITY_CARD_REVOKED = "ELIGIBILITY_CARD_REVOKED"
     ELIGIBILITY_BAD_SIGNATURE = "ELIGIBILITY_BAD_SIGNATURE"
     ELIGIBILITY_BAD_CODE = "ELIGIBILITY_BAD_CODE"
+    ELIGIBILITY_NO_IDENTITY = "ELIGIBILITY_NO_IDENTITY"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
@@ -227,6 +239,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.MANIFEST_BAD_TRUSTEES: "the trustee list or threshold is invalid",
     ErrorCode.MANIFEST_BAD_TIMES: "the voting period is empty or inverted",
     ErrorCode.MANIFEST_TOO_LARGE: "the manifest has more contests or options than a ballot can carry",
+    ErrorCode.CRYPTO_BAD_INDICES: "interpolation needs distinct trustee indices, each at least 1",
     # transactions and state machine
     ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
     ErrorCode.TX_MALFORMED: "the transaction is not a well-formed canonical object",
@@ -259,6 +272,14 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.TX_BAD_DECRYPTION_SHARE: "a decryption share or its proof is invalid",
     ErrorCode.TX_SHARE_DUPLICATE: "this trustee already posted a decryption share",
     ErrorCode.TX_BAD_RESULT: "the published result does not match the tally and decryption shares",
+    ErrorCode.TX_BAD_ACKNOWLEDGEMENT: "a share acknowledgement names no posted shares, itself, or shares other than those on chain",
+    ErrorCode.TX_CEREMONY_UNACKNOWLEDGED: "a qualified trustee has neither acknowledged another's shares nor had its complaint answered",
+    ErrorCode.TX_JOINT_KEY_IDENTITY: "the qualified trustees' joint key would be the identity point",
+    ErrorCode.TX_BAD_EXCLUSION: "the open excludes a trustee index that is not a trustee, or lists one twice or out of order",
+    ErrorCode.TX_BALLOT_SPOILED: "the ballot's ciphertexts were published as a spoiled ballot and can never be cast",
+    ErrorCode.TX_SPOIL_COUNTED: "the ballot to spoil is the voter's counted ballot (spoiling it would publish the vote)",
+    ErrorCode.TX_TOO_MANY_SPOILS: "this voter has spoiled as many ballots as the election allows",
+    ErrorCode.TX_TOO_MANY_BALLOTS: "this voter has cast as many ballots as the election allows",
     ErrorCode.STATE_STALE: "a state snapshot was used after a later state was committed over it",
     ErrorCode.BLOCK_MALFORMED: "the block is not a well-formed canonical object",
     ErrorCode.BLOCK_BAD_HEIGHT: "the block height does not follow the previous block",
@@ -268,6 +289,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.BLOCK_BAD_TX_ROOT: "the block's transaction Merkle root does not match its transactions",
     ErrorCode.BLOCK_BAD_STATE_ROOT: "the block's state root differs from the state after the previous block",
     ErrorCode.BLOCK_TOO_MANY_TXS: "the block holds more transactions than genesis allows",
+    ErrorCode.BLOCK_TOO_LARGE: "the block's transactions total more bytes than genesis max_block_bytes allows",
     ErrorCode.BLOCK_BAD_PROOF: "a Merkle inclusion proof does not verify",
     # consensus
     ErrorCode.CONSENSUS_BAD_MESSAGE: "a consensus message is malformed or wrongly signed",
@@ -282,6 +304,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.CONSENSUS_BAD_NEW_VIEW: "a NEW-VIEW's view changes or pre-prepares do not check out",
     ErrorCode.CONSENSUS_BAD_CHECKPOINT: "a checkpoint proof lacks 2f+1 matching valid signatures",
     ErrorCode.CONSENSUS_BAD_RECORD: "the persisted consensus record is damaged or for another chain",
+    ErrorCode.CONSENSUS_UNTIMELY: "a proposal's block time is outside the timeliness window when it arrived (not prepared)",
     # node runtime and HTTP API
     ErrorCode.API_BAD_REQUEST: "the HTTP request is malformed",
     ErrorCode.API_NOT_FOUND: "no such route, block, transaction, election or receipt",
@@ -322,6 +345,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_CARD_REVOKED: "the card certificate has been revoked",
     ErrorCode.ELIGIBILITY_BAD_SIGNATURE: "the card's signature over the voter key does not verify",
     ErrorCode.ELIGIBILITY_BAD_CODE: "a typed voting code is malformed or fails its check character",
+    ErrorCode.ELIGIBILITY_NO_IDENTITY: "the card certificate lacks the holder's name or date of birth",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",

@@ -44,6 +44,12 @@ MAX_TRUSTEES = 32
 #: ballot well inside the encoder's 1 MiB limit and its verification bounded.
 MAX_BALLOT_CIPHERTEXTS = 1024
 LABEL_MAX = 300
+#: Per-voter limits (issue 11, attack 3): what one voter key may put on chain. The
+#: defaults leave room for a voter who audits a few ballots and changes their mind a few
+#: times; the bounds keep one voter's share of a block small.
+DEFAULT_MAX_SPOILS = 10
+DEFAULT_MAX_BALLOTS = 20
+MAX_PER_VOTER = 1000
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 Text = Annotated[str, MaxLen(LABEL_MAX)]
@@ -115,6 +121,8 @@ class Manifest(Wire):
     trustees: Annotated[tuple[TrusteeInfo, ...], MaxLen(MAX_TRUSTEES)]
     threshold: U8
     nonce: Bytes32
+    max_spoils_per_voter: U16 = DEFAULT_MAX_SPOILS  # 0: no spoiling (Benaloh audits) at all
+    max_ballots_per_voter: U16 = DEFAULT_MAX_BALLOTS  # cast ballots, re-votes included
 
 
 _EID_CACHE: dict[int, tuple[Manifest, bytes]] = {}
@@ -240,6 +248,18 @@ def validate_manifest(m: Manifest) -> None:
         )
     if not m.start_ms < m.end_ms:
         raise _fail(ErrorCode.MANIFEST_BAD_TIMES, "end_ms", "voting must end after it starts")
+    if m.max_spoils_per_voter > MAX_PER_VOTER:
+        raise _fail(
+            ErrorCode.MANIFEST_BAD_FIELD,
+            "max_spoils_per_voter",
+            f"{m.max_spoils_per_voter} is more than {MAX_PER_VOTER}",
+        )
+    if not 1 <= m.max_ballots_per_voter <= MAX_PER_VOTER:
+        raise _fail(
+            ErrorCode.MANIFEST_BAD_FIELD,
+            "max_ballots_per_voter",
+            f"need 1 <= max_ballots_per_voter <= {MAX_PER_VOTER}, got {m.max_ballots_per_voter}",
+        )
     n = len(m.trustees)
     if n == 0:
         raise _fail(ErrorCode.MANIFEST_BAD_TRUSTEES, "trustees", "at least one trustee is needed")

@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ballot_tx.block import Block
+from ballot_tx.checks import Checker
 from ballot_tx.codec import digest
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.state import PHASE_NAMES, MemoryBase, Phase, State, VerifiedCache, apply_block
+from ballot_tx.state import PHASE_NAMES, MemoryBase, Phase, State, apply_block
 from ballot_tx.tx import CastBallot, CreateElection, decode_tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.
@@ -67,9 +68,9 @@ class Replay:
         self.counted: dict[bytes, dict[bytes, tuple[int, int]]] = {}
         self.elections: list[bytes] = []
 
-    def feed(self, block: Block, certificate: bytes | None, verified: VerifiedCache | None = None) -> None:
-        """Re-apply one block. ``verified`` may hold hashes whose signature and proofs
-        were checked elsewhere (in parallel, by ``state.verify_batch``)."""
+    def feed(self, block: Block, certificate: bytes | None, verified: Checker | None = None) -> None:
+        """Re-apply one block. ``verified`` may be a ``MemoChecker`` holding verdicts
+        reached elsewhere (in parallel, by ``state.verify_batch``)."""
         h = block.height
         if self.cert_check is not None:
             self.cert_check(h, block.hash, certificate)
@@ -146,7 +147,7 @@ def replay(
     load_tx: Callable[[int, int], bytes],
     cert_check: CertCheck | None = None,
     progress: Callable[[int], None] | None = None,
-    preverify: Callable[[State, Block], VerifiedCache | None] | None = None,
+    preverify: Callable[[State, Block], Checker | None] | None = None,
 ) -> tuple[Replay, ReplayReport]:
     """Replay ``blocks`` (in height order) and audit every election. ``preverify`` may
     check a block's proofs elsewhere first (e.g. on other cores) and return the verdicts."""

@@ -1,4 +1,4 @@
-"""The deterministic state machine: ``apply_block(state, block, cache) -> state``.
+"""The deterministic state machine: ``apply_block(state, block, checker) -> state``.
 
 State is a set of (key, value) records, each value a canonical encoding, so two
 machines that applied the same blocks hold byte-identical records. The state
@@ -14,9 +14,12 @@ Records (``eid`` = election id, 32 bytes; integers big-endian):
 ``S`` eid u8(i)            trustee i's ``TrusteeShares`` (its encrypted shares)
 ``Q`` eid u8(i) u8(j)      trustee j's complaint against dealer i
 ``A`` eid u8(i) u8(j)      dealer i's reveal of its share for j, answering it
+``K`` eid u8(i) u8(j)      trustee j's acknowledgement of dealer i's shares (their digest)
 ``V`` eid voter_key        ``VoterRecord``: eligibility and ballots cast
 ``G`` eid card_tag         the voter key registered with that ID card tag
 ``B`` eid voter_key        the counted ballot's ciphertexts (re-voting elections only)
+``P`` eid digest           the spoil tx hash: a spoiled ballot's ciphertexts
+                           (``ciphertexts_digest``), which can never be cast
 ``T`` eid                  the running ``EncryptedTally`` of counted ballots
 ``D`` eid u8(i)            trustee i's ``DecryptionShare`` of the final tally
 ``R`` eid                  the published ``TallyResult``
@@ -30,12 +33,12 @@ applied or rejected with a ``TxError`` code; ``apply_block`` turns the first
 rejection into a ``BlockError`` naming the transaction's index, and a block
 with an invalid transaction is invalid as a whole.
 
-Verify once: proof and signature checking is nearly all of the cost. When the
-mempool admits a transaction (``check_tx``), its verdict is recorded in a
-``VerifiedCache`` by transaction hash; ``apply_block`` skips those checks for
-cached hashes. A verdict stays true because everything a proof is checked
-against (manifest, joint key, commitments, the closed tally) never changes once
-the check was possible, and the transaction hash covers the rest.
+Checks: every signature and proof goes through a ``checks.Checker``; the rules
+below call it unconditionally and read as the specification. A node passes a
+``checks.MemoChecker``, which remembers positive verdicts under keys naming
+every input of the check (transaction hash *and* joint key, commitments, tally),
+so a verdict reached at admission or on a proposal that was later abandoned is
+reused only where the same check would pass again (``checks.py`` says why).
 
 Snapshots: a ``State`` is an overlay of one block's writes on its parent,
 ending in a ``Base`` (a dict in memory, or the node's LevelDB). Applying never
@@ -46,18 +49,19 @@ stay valid; older snapshots report ``STATE_STALE`` if read.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Annotated, Any, Protocol, TypeVar
 
 from ballot_tx.block import Block, check_tx_root, tx_hash
-from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, digest, encode
+from ballot_tx.checks import Checker, ballot_key, signature_key
+from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, digest, encode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.crypto.elgamal import Ciphertext
+from ballot_tx.crypto.group import IDENTITY
 from ballot_tx.eligibility import method
 from ballot_tx.errors import (
     BallotchainError,
@@ -77,6 +81,7 @@ from ballot_tx.tx import (
     PostDecryptionShare,
     PublishResult,
     SpoilBallot,
+    TrusteeAcknowledge,
     TrusteeCommit,
     TrusteeComplaint,
     TrusteeReveal,
@@ -85,6 +90,7 @@ from ballot_tx.tx import (
     TxBody,
     check_signature,
     decode_tx,
+    shares_digest,
 )
 
 W = TypeVar("W", bound=Wire)
@@ -119,6 +125,8 @@ class VoterRecord(Wire):
     card_tag: Bytes32 | None
     ballots: U32
     counted: Bytes32 | None  # hash of the transaction whose ballot counts
+    spoils: U32 = 0
+    counted_ciphertexts: Bytes32 | None = None  # ``ciphertexts_digest`` of the counted ballot
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,8 @@ class MemoryBase:
 class _Params(Protocol):
     @property
     def max_block_txs(self) -> int: ...
+    @property
+    def max_block_bytes(self) -> int: ...
 
 
 class _Member(Protocol):
@@ -318,33 +328,6 @@ def iter_layers(state: State) -> Iterator[State]:
         s = s.parent
 
 
-# --- verify-once cache -------------------------------------------------------------
-
-
-class VerifiedCache:
-    """Hashes of transactions whose signature and proofs already verified (bounded, LRU).
-
-    Only positive verdicts are kept; a hash in the cache means "every check that
-    depends only on the transaction bytes and on immutable election data passed".
-    """
-
-    def __init__(self, max_entries: int = 200_000) -> None:
-        self.max_entries = max_entries
-        self._d: OrderedDict[bytes, None] = OrderedDict()
-
-    def __contains__(self, h: object) -> bool:
-        return h in self._d
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-    def add(self, h: bytes) -> None:
-        self._d[h] = None
-        self._d.move_to_end(h)
-        while len(self._d) > self.max_entries:
-            self._d.popitem(last=False)
-
-
 # --- one block's execution ---------------------------------------------------------
 
 
@@ -356,11 +339,11 @@ class _Exec:
     """Scratch space for one block (or one mempool check): reads through to the state,
     keeps decoded objects it touched, and writes canonical records at the end."""
 
-    def __init__(self, state: State, time_ms: int, cache: VerifiedCache | None) -> None:
+    def __init__(self, state: State, time_ms: int, checker: Checker | None) -> None:
         self.state = state
         self.chain = state.chain
         self.t = time_ms
-        self.cache = cache
+        self.checker = Checker() if checker is None else checker
         self.raw: dict[bytes, bytes | None] = {}
         self.objs: dict[bytes, Wire | None] = {}
         self.dirty: set[bytes] = set()
@@ -471,7 +454,7 @@ def _crypto(code: ErrorCode, fn: Callable[[], Any]) -> Any:
 # --- transaction handlers ----------------------------------------------------------
 
 
-def _create(x: _Exec, tx: Tx, b: CreateElection, verified: bool) -> None:
+def _create(x: _Exec, tx: Tx, b: CreateElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     m = b.manifest
     _crypto(ErrorCode.TX_BAD_MANIFEST, lambda: validate_manifest(m))
@@ -493,19 +476,18 @@ def _ceremony_step(x: _Exec, tx: Tx, eid: bytes) -> tuple[Manifest, ElectionStat
     return m, st, i
 
 
-def _trustee_commit(x: _Exec, tx: Tx, b: TrusteeCommit, verified: bool) -> None:
+def _trustee_commit(x: _Exec, tx: Tx, b: TrusteeCommit) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     key = _k(b"C", b.election_id, _i(i))
     if x.get(key) is not None:
         raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {i} already posted its commitment")
     if b.commitment.index != i:
         raise _tx_error(ErrorCode.TX_BAD_COMMITMENT, f"commitment names trustee {b.commitment.index}, signer is {i}")
-    if not verified:
-        _crypto(ErrorCode.TX_BAD_COMMITMENT, lambda: trustee_crypto.verify_commitment(m, b.commitment))
+    _crypto(ErrorCode.TX_BAD_COMMITMENT, lambda: x.checker.commitment(x.current, m, b.commitment))
     x.put(key, encode(b.commitment))
 
 
-def _trustee_shares(x: _Exec, tx: Tx, b: TrusteeShares, verified: bool) -> None:
+def _trustee_shares(x: _Exec, tx: Tx, b: TrusteeShares) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     key = _k(b"S", b.election_id, _i(i))
     if x.get(key) is not None:
@@ -523,7 +505,7 @@ def _trustee_shares(x: _Exec, tx: Tx, b: TrusteeShares, verified: bool) -> None:
     x.put(key, encode(b))
 
 
-def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint, verified: bool) -> None:
+def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     c = b.complaint
     if c.accuser != i or c.election_id != b.election_id:
@@ -536,10 +518,44 @@ def _trustee_complaint(x: _Exec, tx: Tx, b: TrusteeComplaint, verified: bool) ->
         raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {i} already complained about {j}")
     if x.get(_k(b"S", b.election_id, _i(j))) is None:
         raise _tx_error(ErrorCode.TX_BAD_COMPLAINT, f"trustee {j} has posted no shares to complain about")
+    if x.get(_k(b"K", b.election_id, _i(j), _i(i))) is not None:
+        raise _tx_error(ErrorCode.TX_BAD_COMPLAINT, f"trustee {i} already acknowledged trustee {j}'s shares")
     x.put(key, encode(c))
 
 
-def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal, verified: bool) -> None:
+def _trustee_acknowledge(x: _Exec, tx: Tx, b: TrusteeAcknowledge) -> None:
+    """Ceremony step 3: recipient ``j`` says each named dealer's shares open and match its
+    commitment. The ack names the exact shares it checked (their digest), so it cannot
+    be read as vouching for anything else."""
+    eid = b.election_id
+    _, _, j = _ceremony_step(x, tx, eid)
+    if not b.acks:
+        raise _tx_error(ErrorCode.TX_BAD_ACKNOWLEDGEMENT, "the acknowledgement names no dealer")
+    last = 0
+    for a in b.acks:
+        i = a.dealer
+        if i <= last or i == j:
+            raise _tx_error(
+                ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+                f"dealers must be other trustees, in increasing order; got {i} after {last}",
+            )
+        last = i
+        posted = x.get(_k(b"S", eid, _i(i)))
+        if posted is None:
+            raise _tx_error(ErrorCode.TX_BAD_ACKNOWLEDGEMENT, f"trustee {i} has posted no shares")
+        if shares_digest(decode(TrusteeShares, posted)) != a.shares:
+            raise _tx_error(
+                ErrorCode.TX_BAD_ACKNOWLEDGEMENT, f"the acknowledgement is not for trustee {i}'s posted shares"
+            )
+        if x.get(_k(b"Q", eid, _i(i), _i(j))) is not None:
+            raise _tx_error(ErrorCode.TX_BAD_ACKNOWLEDGEMENT, f"trustee {j} complained about trustee {i}")
+        key = _k(b"K", eid, _i(i), _i(j))
+        if x.get(key) is not None:
+            raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {j} already acknowledged trustee {i}")
+        x.put(key, a.shares)
+
+
+def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal) -> None:
     m, _, i = _ceremony_step(x, tx, b.election_id)
     r = b.reveal
     if r.dealer != i:
@@ -553,8 +569,7 @@ def _trustee_reveal(x: _Exec, tx: Tx, b: TrusteeReveal, verified: bool) -> None:
         raise _tx_error(ErrorCode.TX_CEREMONY_DUPLICATE, f"trustee {i} already answered this complaint")
     com = _decode_opt(trustee_crypto.TrusteeCommitment, x.get(_k(b"C", b.election_id, _i(i))))
     assert com is not None, "shares (and so complaints) need a commitment first"
-    if not verified:
-        _crypto(ErrorCode.TX_BAD_REVEAL, lambda: trustee_crypto.verify_reveal(m, com, r))
+    _crypto(ErrorCode.TX_BAD_REVEAL, lambda: x.checker.reveal(x.current, m, com, r))
     x.put(key, encode(r))
 
 
@@ -575,6 +590,22 @@ def qualified_trustees(get: Callable[[bytes], bytes | None], eid: bytes, m: Mani
     return out
 
 
+def unacknowledged_pairs(
+    get: Callable[[bytes], bytes | None], eid: bytes, q: list[int] | tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """The (dealer, recipient) pairs of ``q`` where the recipient has not confirmed holding
+    a valid share: neither acknowledged it nor had its complaint answered by a reveal (a
+    complaint left unanswered already keeps the dealer out of ``q``)."""
+    return [
+        (i, j)
+        for i in q
+        for j in q
+        if i != j
+        and get(_k(b"K", eid, _i(i), _i(j))) is None
+        and get(_k(b"A", eid, _i(i), _i(j))) is None
+    ]
+
+
 def _commitments(
     get: Callable[[bytes], bytes | None], eid: bytes, indices: tuple[int, ...] | list[int]
 ) -> list[trustee_crypto.TrusteeCommitment]:
@@ -586,7 +617,7 @@ def _commitments(
     return out
 
 
-def _open(x: _Exec, tx: Tx, b: OpenElection, verified: bool) -> None:
+def _open(x: _Exec, tx: Tx, b: OpenElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     eid = b.election_id
     m = x.manifest(eid)
@@ -594,18 +625,29 @@ def _open(x: _Exec, tx: Tx, b: OpenElection, verified: bool) -> None:
     _require_phase(st, Phase.CEREMONY)
     if m.end_ms <= x.t:
         raise _tx_error(ErrorCode.TX_OUTSIDE_WINDOW, "the voting window has already ended")
-    q = qualified_trustees(x.get, eid, m)
+    if list(b.exclude) != sorted(set(b.exclude)) or not all(1 <= i <= len(m.trustees) for i in b.exclude):
+        raise _tx_error(ErrorCode.TX_BAD_EXCLUSION, "exclude must list trustee indices, each once, in order")
+    q = [i for i in qualified_trustees(x.get, eid, m) if i not in b.exclude]
     if len(q) < m.threshold:
         raise _tx_error(
             ErrorCode.TX_CEREMONY_INCOMPLETE,
             f"{len(q)} trustees have completed the ceremony, the threshold is {m.threshold}",
         )
+    missing = unacknowledged_pairs(x.get, eid, q)
+    if missing:
+        i, j = missing[0]
+        raise _tx_error(
+            ErrorCode.TX_CEREMONY_UNACKNOWLEDGED,
+            f"trustee {j} has not acknowledged trustee {i}'s shares ({len(missing)} pair(s) open)",
+        )
     key = trustee_crypto.joint_key(_commitments(x.get, eid, q))
+    if key == IDENTITY:
+        raise _tx_error(ErrorCode.TX_JOINT_KEY_IDENTITY, "the joint key would be the identity: nothing is secret")
     x.set_status(eid, replace(st, phase=int(Phase.OPEN), joint_key=key, qualified=tuple(q)))
     x.set_open_ids((*x.open_ids(), eid))
 
 
-def _register(x: _Exec, tx: Tx, b: Any, verified: bool) -> None:
+def _register(x: _Exec, tx: Tx, b: Any) -> None:
     _require(x.chain.registrars, tx.signer, "registrar")
     eid = b.election_id
     m = x.manifest(eid)
@@ -631,7 +673,7 @@ def _register(x: _Exec, tx: Tx, b: Any, verified: bool) -> None:
         if v.card_tag is not None:
             tkey = _k(b"G", eid, v.card_tag)
             if x.get(tkey) is not None:
-                raise _tx_error(ErrorCode.TX_CARD_TAG_USED, "this ID card already registered a voter")
+                raise _tx_error(ErrorCode.TX_CARD_TAG_USED, "the holder of this ID card already registered a voter")
             x.put(tkey, v.voter_key)
         x.put(vkey, encode(VoterRecord(v.single_use, v.card_tag, 0, None)))
     x.set_status(eid, replace(st, code_salt=salt, registered=st.registered + len(plan.voters)))
@@ -649,7 +691,7 @@ def _voting(x: _Exec, tx: Tx, eid: bytes) -> tuple[Manifest, ElectionStatus, Vot
     return m, st, decode(VoterRecord, data)
 
 
-def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
+def _cast(x: _Exec, tx: Tx, b: CastBallot) -> None:
     eid = b.election_id
     m, st, voter = _voting(x, tx, eid)
     if voter.ballots:
@@ -657,15 +699,18 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
             raise _tx_error(ErrorCode.TX_CODE_USED, "this voting code was already used")
         if not m.revoting:
             raise _tx_error(ErrorCode.TX_REVOTE_NOT_ALLOWED, "this voter already voted; re-voting is off")
+    if voter.ballots >= m.max_ballots_per_voter:
+        raise _tx_error(
+            ErrorCode.TX_TOO_MANY_BALLOTS, f"this voter already cast {voter.ballots} ballots, the most allowed"
+        )
     assert st.joint_key is not None
     key = st.joint_key
     if b.ballot.election_id != eid:
         raise _tx_error(ErrorCode.TX_BAD_BALLOT, "the ballot is for another election")
-    if not verified:
-        _crypto(
-            ErrorCode.TX_BAD_BALLOT,
-            lambda: ballot_crypto.verify_ballot(m, key, tx.signer, b.ballot),
-        )
+    cts = ciphertexts_digest(b.ballot)
+    if x.get(_k(b"P", eid, cts)) is not None:
+        raise _tx_error(ErrorCode.TX_BALLOT_SPOILED, "these ciphertexts were spoiled (opened in public) before")
+    _crypto(ErrorCode.TX_BAD_BALLOT, lambda: x.checker.ballot(x.current, m, key, tx.signer, b.ballot))
     tkey = _k(b"T", eid)
     tally = x.obj(tally_crypto.EncryptedTally, tkey)
     assert tally is not None
@@ -680,7 +725,7 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
         x.put(bkey, _ciphertext_bytes(b.ballot))
     x.put(
         _k(b"V", eid, tx.signer),
-        encode(replace(voter, ballots=voter.ballots + 1, counted=x.current)),
+        encode(replace(voter, ballots=voter.ballots + 1, counted=x.current, counted_ciphertexts=cts)),
     )
     x.set_status(
         eid,
@@ -690,6 +735,20 @@ def _cast(x: _Exec, tx: Tx, b: CastBallot, verified: bool) -> None:
             voters_voted=st.voters_voted + (voter.counted is None),
         ),
     )
+
+
+def ciphertexts_digest(b: ballot_crypto.EncryptedBallot) -> bytes:
+    """What ties a spoiled ballot to a cast one: its ciphertexts only, so new proofs (for
+    the same or another voter key: whoever knows the revealed randomness can make them)
+    do not make them new. Bit 255 of each point encoding is cleared first: libsodium
+    1.0.18 ignores it, so a set bit would otherwise be a second spelling of the same
+    ciphertext (issue 11, attack 4)."""
+    parts = bytearray()
+    for c in b.contests:
+        for ct in c.ciphertexts:
+            for p in (ct.alpha, ct.beta):
+                parts += p[:31] + bytes([p[31] & 0x7F])
+    return hash_bytes("state/ballot-ciphertexts", bytes(parts))
 
 
 def _ciphertext_bytes(b: ballot_crypto.EncryptedBallot) -> bytes:
@@ -710,20 +769,30 @@ def _ballot_from_ciphertexts(m: Manifest, eid: bytes, data: bytes) -> ballot_cry
     return ballot_crypto.EncryptedBallot(eid, tuple(contests))
 
 
-def _spoil(x: _Exec, tx: Tx, b: SpoilBallot, verified: bool) -> None:
+def _spoil(x: _Exec, tx: Tx, b: SpoilBallot) -> None:
+    """A Benaloh challenge: the ballot is opened in public, so it must never count, and the
+    ballot that does count must never be opened (that would be a receipt for a coercer)."""
     eid = b.election_id
-    m, st, _ = _voting(x, tx, eid)
+    m, st, voter = _voting(x, tx, eid)
+    if voter.spoils >= m.max_spoils_per_voter:
+        raise _tx_error(
+            ErrorCode.TX_TOO_MANY_SPOILS, f"this voter already spoiled {voter.spoils} ballots, the most allowed"
+        )
+    cts = ciphertexts_digest(b.ballot)
+    if voter.counted_ciphertexts == cts:
+        raise _tx_error(ErrorCode.TX_SPOIL_COUNTED, "this is the voter's counted ballot; it cannot be opened")
     assert st.joint_key is not None
     key = st.joint_key
-    if not verified:
-        _crypto(
-            ErrorCode.TX_BAD_SPOIL,
-            lambda: ballot_crypto.verify_spoiled(m, key, tx.signer, b.ballot, b.secrets),
-        )
+    _crypto(
+        ErrorCode.TX_BAD_SPOIL,
+        lambda: x.checker.spoiled(x.current, m, key, tx.signer, b.ballot, b.secrets),
+    )
+    x.put(_k(b"P", eid, cts), x.current)
+    x.put(_k(b"V", eid, tx.signer), encode(replace(voter, spoils=voter.spoils + 1)))
     x.set_status(eid, replace(st, spoiled=st.spoiled + 1))
 
 
-def _close(x: _Exec, tx: Tx, b: CloseElection, verified: bool) -> None:
+def _close(x: _Exec, tx: Tx, b: CloseElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     st = x.status(b.election_id)
     _require_phase(st, Phase.OPEN)
@@ -735,7 +804,7 @@ def _close_now(x: _Exec, eid: bytes, st: ElectionStatus) -> None:
     x.set_open_ids(tuple(i for i in x.open_ids() if i != eid))
 
 
-def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare, verified: bool) -> None:
+def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare) -> None:
     eid = b.election_id
     m = x.manifest(eid)
     i = _trustee_index(m, tx.signer)
@@ -746,18 +815,17 @@ def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare, verified: bool) 
     key = _k(b"D", eid, _i(i))
     if x.get(key) is not None:
         raise _tx_error(ErrorCode.TX_SHARE_DUPLICATE, f"trustee {i} already posted its decryption share")
-    if not verified:
-        tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
-        assert tally is not None
-        coms = _commitments(x.get, eid, st.qualified)
-        _crypto(
-            ErrorCode.TX_BAD_DECRYPTION_SHARE,
-            lambda: tally_crypto.verify_decryption_share(m, coms, tally, b.share),
-        )
+    tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
+    assert tally is not None
+    coms = _commitments(x.get, eid, st.qualified)
+    _crypto(
+        ErrorCode.TX_BAD_DECRYPTION_SHARE,
+        lambda: x.checker.decryption_share(x.current, m, coms, tally, b.share),
+    )
     x.put(key, encode(b.share))
 
 
-def _publish(x: _Exec, tx: Tx, b: PublishResult, verified: bool) -> None:
+def _publish(x: _Exec, tx: Tx, b: PublishResult) -> None:
     eid = b.election_id
     m = x.manifest(eid)
     if tx.signer not in x.chain.admins:
@@ -771,22 +839,22 @@ def _publish(x: _Exec, tx: Tx, b: PublishResult, verified: bool) -> None:
             shares.append(s)
     tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
     assert tally is not None
-    if not verified:
-        coms = _commitments(x.get, eid, st.qualified)
-        _crypto(
-            ErrorCode.TX_BAD_RESULT,
-            lambda: tally_crypto.verify_result(m, coms, tally, shares, b.result),
-        )
+    coms = _commitments(x.get, eid, st.qualified)
+    _crypto(
+        ErrorCode.TX_BAD_RESULT,
+        lambda: x.checker.result(x.current, m, coms, tally, shares, b.result),
+    )
     x.put(_k(b"R", eid), encode(b.result))
     x.set_status(eid, replace(st, phase=int(Phase.DECIDED)))
 
 
-_HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any, bool], None]] = {
+_HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any], None]] = {
     CreateElection: _create,
     TrusteeCommit: _trustee_commit,
     TrusteeShares: _trustee_shares,
     TrusteeComplaint: _trustee_complaint,
     TrusteeReveal: _trustee_reveal,
+    TrusteeAcknowledge: _trustee_acknowledge,
     OpenElection: _open,
     CastBallot: _cast,
     SpoilBallot: _spoil,
@@ -796,7 +864,7 @@ _HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any, bool], None]] = {
 }
 
 
-def _handler(body: TxBody) -> Callable[[_Exec, Tx, Any, bool], None]:
+def _handler(body: TxBody) -> Callable[[_Exec, Tx, Any], None]:
     h = _HANDLERS.get(type(body))
     return h if h is not None else _register
 
@@ -812,14 +880,10 @@ def _apply_tx(x: _Exec, tx: Tx, h: bytes, raw: bytes | None = None) -> None:
     seen_key = _k(b"X", h)
     if x.get(seen_key) is not None:
         raise _tx_error(ErrorCode.TX_DUPLICATE, f"{tx.kind} transaction {h.hex()[:16]} was already included")
-    verified = x.cache is not None and h in x.cache
-    if not verified:
-        check_signature(tx, x.chain.chain_id, raw)
     x.current = h
-    _handler(tx.body)(x, tx, tx.body, verified)
+    x.checker.signature(h, tx, x.chain.chain_id, raw)
+    _handler(tx.body)(x, tx, tx.body)
     x.put(seen_key, tx.expires_ms.to_bytes(8, "big"))
-    if x.cache is not None and not verified:
-        x.cache.add(h)
 
 
 def _auto_close(x: _Exec) -> None:
@@ -851,9 +915,20 @@ def check_header(state: State, block: Block) -> None:
             ErrorCode.BLOCK_TOO_MANY_TXS,
             f"block {h.height} has {len(block.txs)} transactions > {g.params.max_block_txs}",
         )
+    size = block_bytes(block.txs)
+    if size > g.params.max_block_bytes:
+        raise BlockError(
+            ErrorCode.BLOCK_TOO_LARGE,
+            f"block {h.height} transactions total {size} bytes > {g.params.max_block_bytes}",
+        )
     if h.state_root != state.root:
         raise BlockError(ErrorCode.BLOCK_BAD_STATE_ROOT, f"block {h.height} state root differs from the state it extends")
     check_tx_root(block)
+
+
+def block_bytes(txs: tuple[bytes, ...] | list[bytes]) -> int:
+    """What ``max_block_bytes`` limits: the sum of the transactions' encoded lengths."""
+    return sum(len(t) for t in txs)
 
 
 def _finish(state: State, x: _Exec, height: int, block_hash: bytes) -> State:
@@ -872,14 +947,14 @@ def _finish(state: State, x: _Exec, height: int, block_hash: bytes) -> State:
     return State(state.chain, state.base, lt, height, block_hash, x.t, parent=state, writes=final)
 
 
-def apply_block(state: State, block: Block, cache: VerifiedCache | None = None) -> State:
+def apply_block(state: State, block: Block, checker: Checker | None = None) -> State:
     """The state after ``block``, or ``BlockError`` (with ``tx_index`` for a bad transaction).
 
-    ``cache`` holds verdicts of transactions verified before (mempool); apply adds
-    the ones it verifies itself.
+    ``checker`` runs (or recalls) the signature and proof checks; the default runs
+    them all.
     """
     check_header(state, block)
-    x = _Exec(state, block.header.time_ms, cache)
+    x = _Exec(state, block.header.time_ms, checker)
     _auto_close(x)
     for i, raw in enumerate(block.txs):
         try:
@@ -890,17 +965,17 @@ def apply_block(state: State, block: Block, cache: VerifiedCache | None = None) 
     return _finish(state, x, block.height, block.hash)
 
 
-def check_tx(state: State, tx: Tx | bytes, now_ms: int, cache: VerifiedCache | None = None) -> bytes:
+def check_tx(state: State, tx: Tx | bytes, now_ms: int, checker: Checker | None = None) -> bytes:
     """Admission check for the mempool: would ``tx`` apply on ``state`` at time ``now_ms``?
 
     Runs every stateless and stateful rule (auto-closing elections whose end time
     passed, as the next block would), raises ``TxError`` with the rule's code, and
-    on success records the verdict in ``cache``. Returns the transaction hash.
+    on success leaves the verdicts in ``checker``. Returns the transaction hash.
     """
     raw = tx if isinstance(tx, bytes) else encode(tx)
     decoded = decode_tx(raw) if isinstance(tx, bytes) else tx
     h = tx_hash(raw)
-    x = _Exec(state, now_ms, cache)
+    x = _Exec(state, now_ms, checker)
     _auto_close(x)
     _apply_tx(x, decoded, h, raw)
     return h
@@ -910,21 +985,27 @@ def select_txs(
     state: State,
     candidates: list[bytes],
     time_ms: int,
-    cache: VerifiedCache | None = None,
+    checker: Checker | None = None,
     limit: int | None = None,
 ) -> tuple[list[bytes], list[tuple[int, TxError]]]:
     """For a proposer: the candidates that apply, in order, on ``state`` at ``time_ms``
     (each checked against the ones kept before it), and the rejected ones by index
     with their error. A transaction valid alone but conflicting with an earlier one
-    (a second ballot with one code, say) is dropped instead of spoiling the block."""
-    x = _Exec(state, time_ms, cache)
+    (a second ballot with one code, say) is dropped instead of spoiling the block.
+    The block stays within ``max_block_bytes``: a candidate that would overflow it is
+    left for a later block (not rejected)."""
+    x = _Exec(state, time_ms, checker)
     _auto_close(x)
-    max_txs = state.chain.genesis.params.max_block_txs if limit is None else limit
+    params = state.chain.genesis.params
+    max_txs = params.max_block_txs if limit is None else limit
+    room = params.max_block_bytes
     kept: list[bytes] = []
     rejected: list[tuple[int, TxError]] = []
     for i, raw in enumerate(candidates):
         if len(kept) >= max_txs:
             break
+        if len(raw) > room:
+            continue
         mark = len(x.journal)
         try:
             _apply_tx(x, decode_tx(raw), tx_hash(raw), raw)
@@ -933,6 +1014,7 @@ def select_txs(
             rejected.append((i, e))
             continue
         kept.append(raw)
+        room -= len(raw)
     return kept, rejected
 
 
@@ -977,8 +1059,9 @@ def proof_batches(state: State, block: Block, parts: int) -> list[ProofBatch]:
 
 
 def verify_batch(batch: ProofBatch) -> list[bytes]:
-    """The hashes of the batch's transactions whose signature and proofs verify
-    (the rest are left to ``apply_block``, which will name their error)."""
+    """Verdict keys (``checks.signature_key`` and ``checks.ballot_key``) of the batch's
+    transactions whose signature and proofs verify, for ``MemoChecker.add`` (the rest
+    are left to ``apply_block``, which will name their error)."""
     manifests = {eid: decode(Manifest, mb) for eid, (mb, _) in batch.elections.items()}
     ok = []
     for raw in batch.txs:
@@ -996,5 +1079,6 @@ def verify_batch(batch: ProofBatch) -> list[bytes]:
                 ballot_crypto.verify_spoiled(m, key, tx.signer, body.ballot, body.secrets)
         except BallotchainError:
             continue
-        ok.append(tx_hash(raw))
+        h = tx_hash(raw)
+        ok += [signature_key(h, batch.chain_id), ballot_key(h, key)]
     return ok

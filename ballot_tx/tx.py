@@ -26,7 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from ballot_tx.codec import U64, Bytes32, Bytes64, MaxLen, Wire, decode, digest, encode
+from ballot_tx.codec import (
+    U8,
+    U64,
+    Bytes32,
+    Bytes64,
+    MaxLen,
+    Wire,
+    decode,
+    digest,
+    encode,
+    hash_bytes,
+)
 from ballot_tx.crypto.ballot import BallotSecrets, EncryptedBallot
 from ballot_tx.crypto.tally import DecryptionShare, TallyResult
 from ballot_tx.crypto.trustees import EncryptedShare, ShareComplaint, ShareReveal, TrusteeCommitment
@@ -86,11 +97,36 @@ class TrusteeReveal(Wire):
 
 
 @dataclass(frozen=True)
+class ShareAck(Wire):
+    """One dealer's shares, opened and checked against its commitment by the signer."""
+
+    dealer: U8
+    shares: Bytes32  # ``shares_digest`` of the dealer's TrusteeShares as posted on chain
+
+
+@dataclass(frozen=True)
+class TrusteeAcknowledge(Wire):
+    """Trustee: ceremony step 3, "the shares these dealers sent me verify" (a bad share is
+    answered with a ``TrusteeComplaint`` instead). The election opens only when every pair
+    of qualified trustees is acknowledged or its complaint answered (``state.py``)."""
+
+    TAG = 14
+    election_id: Bytes32
+    acks: Annotated[tuple[ShareAck, ...], MaxLen(MAX_TRUSTEES)]
+
+
+@dataclass(frozen=True)
 class OpenElection(Wire):
-    """Admin: end the ceremony, fix the joint key, accept ballots in the window."""
+    """Admin: end the ceremony, fix the joint key, accept ballots in the window.
+
+    ``exclude`` names trustees the admin leaves out of the qualified set, to break a stall
+    (a trustee that posted shares and then never acknowledged the others'): exclusion is on
+    chain for everyone to see, and gives the admin no power it lacks today (it could open
+    before that trustee finished)."""
 
     TAG = 5
     election_id: Bytes32
+    exclude: Annotated[tuple[U8, ...], MaxLen(MAX_TRUSTEES)] = ()
 
 
 @dataclass(frozen=True)
@@ -144,6 +180,7 @@ TxBody = (
     | TrusteeShares
     | TrusteeComplaint
     | TrusteeReveal
+    | TrusteeAcknowledge
     | OpenElection
     | RegisterKeys
     | CommitCodes
@@ -161,6 +198,7 @@ KIND_NAMES: dict[type[Wire], str] = {
     TrusteeShares: "trustee-shares",
     TrusteeComplaint: "trustee-complaint",
     TrusteeReveal: "trustee-reveal",
+    TrusteeAcknowledge: "trustee-acknowledge",
     OpenElection: "election-open",
     RegisterKeys: "register-keys",
     CommitCodes: "commit-codes",
@@ -227,6 +265,18 @@ def check_signature(tx: Tx, chain_id: bytes, raw: bytes | None = None) -> None:
     payload = tx.payload() if raw is None else payload_of(raw)
     if not verify(tx.signer, SIG_KIND, chain_id, payload, tx.signature):
         raise TxError(ErrorCode.TX_BAD_SIGNATURE, f"{tx.kind} transaction signature does not verify")
+
+
+def shares_digest(shares: TrusteeShares) -> bytes:
+    """What a ``ShareAck`` names: the dealer's posted shares, byte for byte."""
+    return hash_bytes("tx/trustee-shares", encode(shares))
+
+
+def acknowledgement(election_id: bytes, me: int, posted: dict[int, TrusteeShares]) -> TrusteeAcknowledge:
+    """Trustee ``me``'s acknowledgement of every other dealer in ``posted`` (dealer index ->
+    its shares as posted); the caller has opened and checked the shares addressed to it."""
+    acks = tuple(ShareAck(i, shares_digest(posted[i])) for i in sorted(posted) if i != me)
+    return TrusteeAcknowledge(election_id, acks)
 
 
 def decode_tx(data: bytes) -> Tx:

@@ -6,6 +6,12 @@ a certificate revocation list. This module makes the same objects with the
 ``cryptography`` library so that the registrar's checks in
 ``ballot_tx.eligibility.idcard`` run against real X.509, not mocks.
 
+Like a JPKI signing certificate, a card carries the holder's name, date of birth
+(``EYYYYMMDD``: era digit, then the Gregorian date) and, if given, address as
+subjectAltName otherNames under J-LIS's arc ``1.2.392.200149.8.5.5`` (UTF8String);
+the registrar keys its one-person-one-registration tag on the name and date of birth.
+Our subject CN is the holder's name too, for readability (JPKI's is an opaque id).
+
 Everything here is bytes in, bytes out, with the time passed in; the
 ``card-authority`` commands (``cli/card_authority_cmd.py``) do the file I/O.
 """
@@ -13,7 +19,7 @@ Everything here is bytes in, bytes out, with the time passed in; the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,7 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from ballot_tx.eligibility.idcard import CardKey
+from ballot_tx.eligibility.idcard import (
+    JPKI_ADDRESS_OID,
+    JPKI_BIRTH_DATE_OID,
+    JPKI_NAME_OID,
+    CardKey,
+    der_utf8,
+)
 
 DEFAULT_CA_NAME = "Ballotchain Test Card Authority"
 #: A CRL is current for this long; the registrar refuses an older one.
@@ -81,11 +93,35 @@ def new_authority(now: datetime, name: str = DEFAULT_CA_NAME, days: int = 3650,
     return Authority(cert, key)
 
 
+#: First day of each Japanese era (Meiji 1 ... Reiwa 5), for JPKI's era digit.
+_ERAS = ((date(2019, 5, 1), 5), (date(1989, 1, 8), 4), (date(1926, 12, 25), 3),
+         (date(1912, 7, 30), 2))
+
+
+def jpki_birth_date(d: date) -> str:
+    """``EYYYYMMDD`` as in a JPKI certificate: the era digit, then the Gregorian date."""
+    era = next((n for start, n in _ERAS if d >= start), 1)
+    return f"{era}{d:%Y%m%d}"
+
+
+def identity_names(name: str, birth_date: date, address: str | None = None) -> list[x509.GeneralName]:
+    """The JPKI subjectAltName otherNames for a holder."""
+    out: list[x509.GeneralName] = [
+        x509.OtherName(JPKI_NAME_OID, der_utf8(name)),
+        x509.OtherName(JPKI_BIRTH_DATE_OID, der_utf8(jpki_birth_date(birth_date))),
+    ]
+    if address:
+        out.append(x509.OtherName(JPKI_ADDRESS_OID, der_utf8(address)))
+    return out
+
+
 def issue_card(ca: Authority, serial: int, name: str, not_before: datetime,
                not_after: datetime, key_type: str = "rsa",
-               signing: bool = True) -> tuple[x509.Certificate, CardKey]:
+               signing: bool = True, *, birth_date: date | None,
+               address: str | None = None) -> tuple[x509.Certificate, CardKey]:
     """A card's signing certificate and key. ``signing=False`` makes an
-    authentication-only certificate (keyEncipherment), which must not register."""
+    authentication-only certificate (keyEncipherment), which must not register.
+    ``birth_date=None`` leaves out the holder's identity (tests: it must not register)."""
     if serial <= 0:
         raise ValueError("a card serial must be a positive integer")
     key = _new_key(key_type)
@@ -93,7 +129,11 @@ def issue_card(ca: Authority, serial: int, name: str, not_before: datetime,
                           key_encipherment=not signing, data_encipherment=False,
                           key_agreement=False, key_cert_sign=False, crl_sign=False,
                           encipher_only=False, decipher_only=False)
-    cert = (x509.CertificateBuilder()
+    builder = x509.CertificateBuilder()
+    if birth_date is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(identity_names(name, birth_date, address)), critical=False)
+    cert = (builder
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                                      x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(ca.certificate.subject)

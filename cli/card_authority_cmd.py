@@ -5,13 +5,18 @@ Layout of a card authority directory::
     ca.pem        the CA certificate (give it to the registrar)
     ca.key        the CA private key (0600, stays here)
     crl.pem       the current certificate revocation list (give it to the registrar)
-    issued.json   serial -> holder name and expiry, so a serial is never issued twice
+    issued.json   serial -> holder name, birth date and expiry, so a serial is never
+                  issued twice
+
+A card carries the holder's name and date of birth as a JPKI signing certificate does
+(see ``cli/card_authority.py``): a re-issued card (new serial, say after a move) is the
+same person to the registrar, and registers no second time in an election.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -88,6 +93,9 @@ def ca_new(out: Path, name: str, days: int) -> None:
               help="Card authority directory.")
 @click.option("--serial", type=click.IntRange(min=1), required=True, help="Card serial number.")
 @click.option("--name", required=True, help="Card holder's name (stays on the card, never on chain).")
+@click.option("--birth-date", required=True,
+              help="Card holder's date of birth, YYYY-MM-DD (on the card, never on chain).")
+@click.option("--address", help="Card holder's address (on the card only; a move re-issues the card).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Card file to write (PKCS#12, e.g. card.p12).")
 @click.option("--key-type", type=click.Choice(["rsa", "ec"]), default="rsa", show_default=True,
@@ -97,10 +105,18 @@ def ca_new(out: Path, name: str, days: int) -> None:
 @click.option("--auth-only", is_flag=True,
               help="Make an authentication-only certificate (cannot sign; for tests).")
 @click.option("--pin-stdin", is_flag=True, help="Protect the card with a PIN read from stdin.")
-def ca_issue(ca_dir: Path, serial: int, name: str, out: Path, key_type: str,
-             not_before: str | None, not_after: str | None, auth_only: bool,
-             pin_stdin: bool) -> None:
+def ca_issue(ca_dir: Path, serial: int, name: str, birth_date: str, address: str | None,
+             out: Path, key_type: str, not_before: str | None, not_after: str | None,
+             auth_only: bool, pin_stdin: bool) -> None:
     """Issue a card: a signing certificate and its private key in a PKCS#12 file."""
+    try:
+        born = date.fromisoformat(birth_date)
+    except ValueError:
+        fail(ErrorCode.USAGE, f"--birth-date {birth_date!r} is not a date like 1990-04-01")
+    if born > datetime.now(UTC).date() or born.year < 1800:
+        fail(ErrorCode.USAGE, f"--birth-date {birth_date} is not a plausible date of birth")
+    if not name.split():
+        fail(ErrorCode.USAGE, "--name must not be empty")
     ca = _load(ca_dir)
     issued = _issued(ca_dir)
     if str(serial) in issued:
@@ -113,10 +129,11 @@ def ca_issue(ca_dir: Path, serial: int, name: str, out: Path, key_type: str,
     end = _date(not_after, now + timedelta(days=5 * 365))
     if end <= start:
         fail(ErrorCode.USAGE, "--not-after must be later than --not-before")
-    cert, key = ca_lib.issue_card(ca, serial, name, start, end, key_type, signing=not auth_only)
+    cert, key = ca_lib.issue_card(ca, serial, name, start, end, key_type, signing=not auth_only,
+                                  birth_date=born, address=address)
     write_private(out, "")  # create 0600 first, then fill with the binary container
     out.write_bytes(ca_lib.card_p12(cert, key, name, pin))
-    issued[str(serial)] = {"name": name, "not_after": end.isoformat()}
+    issued[str(serial)] = {"name": name, "birth_date": born.isoformat(), "not_after": end.isoformat()}
     (ca_dir / "issued.json").write_text(json.dumps(issued, indent=2, ensure_ascii=False) + "\n")
     click.echo(f"issued card {serial} to {name} (valid {start:%Y-%m-%d} to {end:%Y-%m-%d}): {out}")
 

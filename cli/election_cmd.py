@@ -156,10 +156,23 @@ def _admin_step(body_cls: type, done: str, election: str, key_path: Path, node_u
 @election.command("open")
 @click.argument("election")
 @key_option("election admin")
+@click.option("--exclude", "exclude", type=int, multiple=True, metavar="TRUSTEE",
+              help="Leave this trustee (its 1-based number) out of the key, e.g. one that sent "
+                   "its shares and never acknowledged the others'. Repeat for several.")
 @node_option
-def election_open(election: str, key_path: Path, node_url: str) -> None:
-    """End the key ceremony and accept ballots within the voting window."""
-    _admin_step(OpenElection, "election opened", election, key_path, node_url)
+def election_open(election: str, key_path: Path, exclude: tuple[int, ...], node_url: str) -> None:
+    """End the key ceremony and accept ballots within the voting window.
+
+    The chain refuses while a trustee that would hold part of the key has not
+    acknowledged (or complained about) another's shares: `trustee ceremony` shows who.
+    """
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    answer = chain.submit(load_key(key_path), OpenElection(eid, tuple(sorted(set(exclude)))))
+    _posted("election opened" + (f" without trustee(s) {', '.join(map(str, sorted(set(exclude))))}"
+                                 if exclude else ""), answer)
+    e = chain.election(eid)
+    click.echo(f"phase: {e.phase}; key held by trustees {', '.join(map(str, e.status.qualified))}")
 
 
 @election.command("close")

@@ -14,6 +14,8 @@ The format (README has a complete example)::
     start = 2026-06-01T08:00:00+09:00          # with a time zone
     end   = 2026-06-07T20:00:00+09:00
     revoting = true                            # default false
+    max_ballots_per_voter = 20                 # ballots one voter may cast, re-votes included
+    max_spoils_per_voter = 10                  # ballots one voter may spoil (audit); 0: none
     threshold = 2                              # trustees needed to decrypt
 
     [[trustees]]
@@ -46,6 +48,8 @@ from typing import Any
 from ballot_tx.errors import ErrorCode, ManifestError
 from ballot_tx.manifest import (
     CONTEST_KINDS,
+    DEFAULT_MAX_BALLOTS,
+    DEFAULT_MAX_SPOILS,
     MANIFEST_VERSION,
     Contest,
     Image,
@@ -290,7 +294,8 @@ def _trustee(doc: Any, field: str, read_file: ReadFile | None) -> TrusteeInfo:
 
 def _build(doc: dict[str, Any], nonce: bytes, read_file: ReadFile | None) -> Manifest:
     _only(doc, "", {"version", "name", "title", "eligibility", "start", "end", "revoting",
-                    "threshold", "trustees", "contests", "nonce"})
+                    "threshold", "trustees", "contests", "nonce", "max_ballots_per_voter",
+                    "max_spoils_per_voter"})
     version = _get(doc, "version", "", int, MANIFEST_VERSION)
     if not 0 <= version < 2**16:
         raise _bad("version", f"{version} is not {MANIFEST_VERSION}", ErrorCode.MANIFEST_VERSION)
@@ -303,12 +308,18 @@ def _build(doc: dict[str, Any], nonce: bytes, read_file: ReadFile | None) -> Man
         raise _bad("threshold", f"{threshold} is out of range", ErrorCode.MANIFEST_BAD_TRUSTEES)
     if "nonce" in doc:
         nonce = _hex32(doc["nonce"], "nonce")
+    limits = {}
+    for key, default in (("max_spoils_per_voter", DEFAULT_MAX_SPOILS),
+                         ("max_ballots_per_voter", DEFAULT_MAX_BALLOTS)):
+        limits[key] = _get(doc, key, "", int, default)
+        if not 0 <= limits[key] < 2**16:
+            raise _bad(key, f"{limits[key]} is out of range", ErrorCode.MANIFEST_BAD_FIELD)
     start, end = _ms(doc, "start"), _ms(doc, "end")
     if start < 0 or end < 0:
         raise _bad("start", "the voting period must be after 1970", ErrorCode.MANIFEST_BAD_TIMES)
     return Manifest(version, _get(doc, "name", "", str), _label(doc, "title", ""), contests,
                     _get(doc, "eligibility", "", str), start, end,
-                    _get(doc, "revoting", "", bool, False), trustees, threshold, nonce)
+                    _get(doc, "revoting", "", bool, False), trustees, threshold, nonce, **limits)
 
 
 def parse_manifest(text: str, nonce: bytes, read_file: ReadFile | None = None,
@@ -366,6 +377,8 @@ def to_toml(m: Manifest) -> str:
     out = [f"version = {m.version}", f"name = {_q(m.name)}", f"title = {_lbl(m.title)}",
            f"eligibility = {_q(m.eligibility)}", f"start = {_time(m.start_ms)}",
            f"end = {_time(m.end_ms)}", f"revoting = {'true' if m.revoting else 'false'}",
+           f"max_ballots_per_voter = {m.max_ballots_per_voter}",
+           f"max_spoils_per_voter = {m.max_spoils_per_voter}",
            f"threshold = {m.threshold}", f"nonce = {_q(m.nonce.hex())}"]
     for t in m.trustees:
         out += ["", "[[trustees]]", f"name = {_q(t.name)}",

@@ -10,7 +10,8 @@ verifiers)::
     certificates.bin         each block's commit certificate (canonical CommitCertificate)
     manifest.bin             the election's manifest        (canonical Manifest)
     lifecycle.bin            create / open / close / publish transactions (canonical Tx)
-    ceremony.bin             trustee commitments, encrypted shares, complaints, reveals (Tx)
+    ceremony.bin             trustee commitments, encrypted shares, complaints, reveals,
+                             acknowledgements (Tx)
     registrations.bin        voter-key registrations and code commitments (Tx)
     ballots.bin              every cast ballot with its proofs, re-votes included (Tx)
     spoiled.bin              spoiled (Benaloh-audited) ballots with their secrets (Tx)
@@ -52,6 +53,7 @@ from ballot_tx.tx import (
     PostDecryptionShare,
     PublishResult,
     SpoilBallot,
+    TrusteeAcknowledge,
     TrusteeCommit,
     TrusteeComplaint,
     TrusteeReveal,
@@ -67,7 +69,7 @@ VERSION = 1
 
 TX_FILES: dict[str, tuple[type[Wire], ...]] = {
     "lifecycle": (CreateElection, OpenElection, CloseElection, PublishResult),
-    "ceremony": (TrusteeCommit, TrusteeShares, TrusteeComplaint, TrusteeReveal),
+    "ceremony": (TrusteeCommit, TrusteeShares, TrusteeComplaint, TrusteeReveal, TrusteeAcknowledge),
     "registrations": (RegisterKeys, CommitCodes),
     "ballots": (CastBallot,),
     "spoiled": (SpoilBallot,),

@@ -3,8 +3,8 @@
 A trustee's secret never leaves its key file: its polynomial is derived from the
 key and the election id (``crypto.trustees.polynomial``), so ``ceremony`` and
 ``decrypt`` recompute what they need on the trustee's own machine each time, and
-only commitments, encrypted shares, complaints, reveals and the decryption share
-(with its proof) are posted.
+only commitments, encrypted shares, acknowledgements, complaints, reveals and the
+decryption share (with its proof) are posted.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.tx import (
     PostDecryptionShare,
+    TrusteeAcknowledge,
     TrusteeCommit,
     TrusteeComplaint,
     TrusteeReveal,
     TrusteeShares,
     Tx,
+    acknowledgement,
 )
 from cli import keyfile
 from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
@@ -68,15 +70,38 @@ class Ceremony:
 
     def __init__(self, chain: Chain, e: ElectionInfo) -> None:
         txs = [tx for _, _, tx in chain.election_txs(e.election_id)]
-        self.commits = {}
+        self.commits: dict[int, tr.TrusteeCommitment] = {}
         for tx in txs:
             if isinstance(tx.body, TrusteeCommit):
                 self.commits.setdefault(tx.body.commitment.index, tx.body.commitment)
-        self.shares = {tx.body.shares[0].sender: tx.body.shares for tx in txs
+        self.posted = {tx.body.shares[0].sender: tx.body for tx in txs
                        if isinstance(tx.body, TrusteeShares) and tx.body.shares}
+        self.shares = {i: b.shares for i, b in self.posted.items()}
         self.complaints = [tx.body.complaint for tx in txs if isinstance(tx.body, TrusteeComplaint)]
         self.reveals = [tx.body.reveal for tx in txs if isinstance(tx.body, TrusteeReveal)]
+        index = {t.ed25519_public: i for i, t in enumerate(e.manifest.trustees, 1)}
+        #: (dealer, recipient) pairs the recipient acknowledged on chain
+        self.acks = {(a.dealer, index[tx.signer]) for tx in txs
+                     if isinstance(tx.body, TrusteeAcknowledge) and tx.signer in index
+                     for a in tx.body.acks}
         self.txs: list[Tx] = txs
+
+    def answered(self, dealer: int, recipient: int) -> bool:
+        return any(r.dealer == dealer and r.recipient == recipient for r in self.reveals)
+
+    def candidates(self, n: int) -> list[int]:
+        """The trustees the chain would qualify now: committed, shares sent, every complaint
+        against them answered (as ``state.qualified_trustees``)."""
+        return [i for i in range(1, n + 1)
+                if i in self.commits and (n == 1 or i in self.shares)
+                and all(self.answered(i, x.accuser) for x in self.complaints if x.dealer == i)]
+
+    def open_pairs(self, n: int) -> list[tuple[int, int]]:
+        """(dealer, recipient) pairs among the candidates that the recipient has neither
+        acknowledged nor had answered by a reveal: the chain refuses to open until none is left."""
+        q = self.candidates(n)
+        return [(i, j) for i in q for j in q
+                if i != j and (i, j) not in self.acks and not self.answered(i, j)]
 
 
 def received_shares(e: ElectionInfo, c: Ceremony, me: int, keys: KeyPair) -> tuple[dict[int, int], list[int]]:
@@ -105,19 +130,35 @@ def received_shares(e: ElectionInfo, c: Ceremony, me: int, keys: KeyPair) -> tup
 
 def print_status(e: ElectionInfo, c: Ceremony) -> None:
     m = e.manifest
-    click.echo(f"key ceremony of {m.name}: {len(m.trustees)} trustees, threshold {m.threshold}, "
+    n = len(m.trustees)
+    click.echo(f"key ceremony of {m.name}: {n} trustees, threshold {m.threshold}, "
                f"phase {e.phase}")
     for i, t in enumerate(m.trustees, 1):
         against = sum(1 for x in c.complaints if x.dealer == i)
         answered = sum(1 for x in c.reveals if x.dealer == i)
         steps = [("committed" if i in c.commits else "not committed"),
                  ("shares sent" if i in c.shares else "shares not sent")]
+        if n > 1:
+            checked = sum(1 for d in range(1, n + 1) if (d, i) in c.acks)
+            steps.append(f"acknowledged {checked} of {n - 1} trustees' shares")
+        made = [x.dealer for x in c.complaints if x.accuser == i]
+        if made:
+            steps.append("complained about " + ", ".join(map(str, made)))
         if against:
-            steps.append(f"{against} complaint(s), {answered} answered")
+            steps.append(f"{against} complaint(s) against it, {answered} answered")
         click.echo(f"  {i}. {t.name:30} " + ", ".join(steps))
-    done = len(c.commits) == len(m.trustees) and len(c.shares) == len(m.trustees)
-    click.echo("every trustee has committed and sent shares: the admin can open the election"
-               if done else "waiting for the trustees above")
+    if e.phase != "ceremony":
+        return
+    everyone = len(c.commits) == n and len(c.shares) == n
+    pairs = c.open_pairs(n)
+    if everyone and not pairs and len(c.candidates(n)) >= m.threshold:
+        click.echo("every trustee's shares are sent, checked and acknowledged: "
+                   "the admin can open the election")
+    elif pairs and len(c.shares) == n:
+        shown = "; ".join(f"trustee {j} to check trustee {i}'s shares" for i, j in pairs[:4])
+        click.echo(f"waiting for {shown}" + (" ..." if len(pairs) > 4 else ""))
+    else:
+        click.echo("waiting for the trustees above")
 
 
 @trustee.command("ceremony")
@@ -128,9 +169,11 @@ def trustee_ceremony(election: str, key_path: Path, node_url: str) -> None:
     """Do this trustee's next key-ceremony steps, checking everyone else's, and show who has done what.
 
     Run it again after the other trustees: step 1 posts the commitment; once every
-    trustee has committed, step 2 posts the encrypted shares; the shares received
-    are opened and checked (a bad one is answered with a complaint), and a complaint
-    against this trustee is answered by revealing that share.
+    trustee has committed, step 2 posts the encrypted shares; step 3 opens the shares
+    received and checks them against their dealers' commitments, acknowledging the
+    good ones on chain and answering a bad one with a complaint; a complaint against
+    this trustee is answered by revealing that share. The admin can open the election
+    once every pair of trustees is acknowledged or its complaint answered.
     """
     chain = Chain(node_url)
     eid = parse_id(election)
@@ -152,11 +195,19 @@ def trustee_ceremony(election: str, key_path: Path, node_url: str) -> None:
         chain.submit(keys, TrusteeShares(eid, tr.make_shares(m, me, keys, coeffs, c.commits[me])))
         click.echo(f"step 2: posted encrypted shares for the {len(m.trustees) - 1} other trustees")
     c = Ceremony(chain, e)
-    _, bad = received_shares(e, c, me, keys)
+    good, bad = received_shares(e, c, me, keys)
+    complained = {x.dealer for x in c.complaints if x.accuser == me}
     for dealer in bad:
-        if not any(x.dealer == dealer and x.accuser == me for x in c.complaints):
+        if dealer not in complained:
             chain.submit(keys, TrusteeComplaint(eid, tr.make_complaint(m, dealer, me)))
-            click.echo(f"the share from trustee {dealer} is bad: complaint posted")
+            click.echo(f"step 3: the share from trustee {dealer} does not match its commitment: "
+                       "complaint posted")
+    verified = {d: c.posted[d] for d in sorted(good)
+                if d in c.posted and d not in complained and (d, me) not in c.acks}
+    if verified:
+        chain.submit(keys, acknowledgement(eid, me, verified))
+        click.echo(f"step 3: the shares from trustee(s) {', '.join(map(str, verified))} open and match "
+                   "their commitments: acknowledged")
     for x in c.complaints:
         if x.dealer == me and not any(r.dealer == me and r.recipient == x.accuser
                                       for r in c.reveals):

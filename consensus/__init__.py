@@ -9,9 +9,9 @@ Driving it (what ``node`` does)::
     st = init_state(genesis, my_index, chain_id, key, app, persisted=record_or_None,
                     committed_height=tip_height, committed_hash=tip_hash)
     st, actions = step(st, Start())
-    st, actions = step(st, Received(decode_message(peer_bytes)))   # decode errors: ConsensusError
+    st, actions = step(st, Received(decode_message(peer_bytes), now_ms))   # decode errors: ConsensusError
 
-Events in: ``Start``, ``Received(message)``, ``TimerFired(name, token)``,
+Events in: ``Start``, ``Received(message, at_ms)``, ``TimerFired(name, token)``,
 ``ProposalReady(height, view, block)``, ``Executed(height, state_root)``,
 ``FetchedBlocks(((block, certificate), ...))``.
 

@@ -47,13 +47,30 @@ def high_watermark(low: int, interval: int) -> int:
 
 
 class CheckpointLog:
-    """CHECKPOINT messages above the stable checkpoint, grouped by what they attest."""
+    """CHECKPOINT messages above the stable checkpoint, grouped by what they attest.
+
+    Bounded per sender: one checkpoint per (sender, height), first one wins, and the
+    replica only admits heights that are multiples of K inside its window, so a sender
+    holds at most a handful of entries and each message costs the same whatever a
+    Byzantine validator sent before (it could otherwise sign endless distinct digests).
+    """
 
     def __init__(self) -> None:
         self.votes: dict[Checkpoint, dict[int, bytes]] = {}
+        self.by_sender: dict[int, dict[int, Checkpoint]] = {}
 
     def add(self, sender: int, cp: Checkpoint, signature: bytes) -> None:
-        self.votes.setdefault(cp, {}).setdefault(sender, signature)
+        mine = self.by_sender.setdefault(sender, {})
+        prior = mine.get(cp.height)
+        if prior is not None:
+            if prior != cp:
+                raise ConsensusError(
+                    ErrorCode.CONSENSUS_CONFLICT,
+                    f"validator {sender} already attested another state at height {cp.height}",
+                )
+            return
+        mine[cp.height] = cp
+        self.votes.setdefault(cp, {})[sender] = signature
 
     def proof(self, cp: Checkpoint, quorum: int) -> CheckpointProof | None:
         """The stability proof for ``cp`` if 2f+1 distinct replicas attest it."""
@@ -74,3 +91,6 @@ class CheckpointLog:
 
     def collect_garbage(self, stable_height: int) -> None:
         self.votes = {cp: s for cp, s in self.votes.items() if cp.height > stable_height}
+        self.by_sender = {
+            i: {h: cp for h, cp in hs.items() if h > stable_height} for i, hs in self.by_sender.items()
+        }

@@ -55,6 +55,11 @@ class App(Protocol):
         """The 32-byte identity hash of a block (what votes and certificates name)."""
         ...
 
+    def block_time_ms(self, block: bytes) -> int | None:
+        """The proposer's timestamp in the block (None if the block does not decode):
+        what ``consensus.timeliness`` compares with the time a proposal arrived."""
+        ...
+
 
 # --- events -------------------------------------------------------------------------
 
@@ -66,9 +71,12 @@ class Start:
 
 @dataclass(frozen=True)
 class Received:
-    """A decoded message from a peer (decode with ``messages.decode_message``)."""
+    """A decoded message from a peer (decode with ``messages.decode_message``), and the
+    receiver's local clock when it arrived (ms since the epoch): the timeliness rule
+    for proposals (``consensus.timeliness``) compares block time with it."""
 
     message: ConsensusMessage
+    at_ms: int
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,9 @@ class SafetyRecord(Wire):
     for the same view, height and phase). ``checkpoint`` and ``prepared``: the C and P it
     would put into a VIEW-CHANGE, so a restart cannot "forget" a prepared block (§4.4).
     ``view_change``: the VIEW-CHANGE it sent for ``view``, resent verbatim.
+    ``blocks``: the bytes of the prepared blocks above the committed chain. Without them a
+    restart of every validator between prepare and commit halts the chain for good: the
+    next primary must re-propose exactly that block (it is in P) and nobody has it.
     """
 
     KIND: ClassVar[str] = "pbft/safety-record"
@@ -140,6 +151,11 @@ class SafetyRecord(Wire):
     prepared: Annotated[tuple[PreparedProof, ...], MaxLen(MAX_PROOFS)]
     votes: Annotated[tuple[SafetyVote, ...], MaxLen(4 * MAX_PROOFS)]
     view_change: ViewChange | None
+    #: the VIEW-CHANGEs it sent for earlier views (the last few): after a restart of every
+    #: validator, a replica that moved on must still be able to help the ones left in a
+    #: lower view gather 2f+1 VIEW-CHANGEs for it (re-sent verbatim, so no new vote)
+    earlier_view_changes: Annotated[tuple[ViewChange, ...], MaxLen(8)]
+    blocks: Annotated[tuple[bytes, ...], MaxLen(MAX_PROOFS)]
 
 
 @dataclass(frozen=True)

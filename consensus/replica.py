@@ -63,6 +63,7 @@ from consensus.events import (
     TimerFired,
 )
 from consensus.messages import (
+    MAX_MESSAGE_SIZE,
     Checkpoint,
     CheckpointProof,
     Commit,
@@ -76,6 +77,7 @@ from consensus.messages import (
     ViewChange,
     VoteSig,
 )
+from consensus.timeliness import is_timely
 from consensus.verify import Verifier
 from consensus.viewchange import check_new_view, check_view_change, compute_new_view
 from genesis.document import Genesis
@@ -89,6 +91,11 @@ MAX_BACKOFF = 6
 FUTURE_VIEWS = 2
 HOLD_PER_SENDER = 64
 VC_VIEWS_PER_SENDER = 4
+#: VIEW-CHANGE and NEW-VIEW carry the bytes of the blocks they name, newest first, up to
+#: this many bytes; the rest (older blocks, committed by then) are fetched with their
+#: certificates. Genesis caps a block at half the message limit, so the uncommitted
+#: block a new view must re-propose always fits, and no message outgrows the limit.
+CARRY_BUDGET = MAX_MESSAGE_SIZE - (1 << 20)
 
 
 class _Stale(Exception):
@@ -104,6 +111,9 @@ class Slot:
     prepares: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
     commits: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
     validated: bool = False
+    #: PBTS: a new proposal's block time was within the timeliness window when it arrived
+    #: (True for NEW-VIEW re-proposals, which are exempt)
+    timely: bool = True
     sent_prepare: bool = False
     sent_commit: bool = False
 
@@ -122,6 +132,8 @@ class ReplicaState:
     quorum: int
     interval: int
     timeout_ms: int
+    precision_ms: int
+    msg_delay_ms: int
     # --- protocol state ---
     view: int = 0
     active: bool = True
@@ -152,7 +164,7 @@ class ReplicaState:
     nv_sent: ConsensusMessage | None = None
     proposal_asked: tuple[int, int] | None = None
     claimed: dict[int, int] = field(default_factory=dict)
-    held: dict[int, list[ConsensusMessage]] = field(default_factory=dict)
+    held: dict[int, list[tuple[ConsensusMessage, int]]] = field(default_factory=dict)
     fetching: int | None = None
     timer_token: int = 0
     view_timer_token: int = 0
@@ -209,6 +221,8 @@ def init_state(
         quorum=genesis.quorum,
         interval=max(1, genesis.params.checkpoint_interval),
         timeout_ms=genesis.params.view_timeout_ms,
+        precision_ms=genesis.params.time_precision_ms,
+        msg_delay_ms=genesis.params.time_msg_delay_ms,
     )
     st.stable = genesis_checkpoint(chain_id)
     if committed_height:
@@ -236,6 +250,17 @@ def _restore(st: ReplicaState, rec: SafetyRecord) -> None:
     st.prepared = {p.height: p for p in rec.prepared}
     st.votes = {(v.phase, v.view, v.height): v.block_hash for v in rec.votes}
     st.vc_sent = rec.view_change
+    for vc in (*rec.earlier_view_changes, *((rec.view_change,) if rec.view_change else ())):
+        st.my_vcs[vc.new_view] = (vc, _sign(st, vc), ())  # Ed25519 is deterministic: same signature
+    heights = {p.block_hash: p.height for p in rec.prepared}
+    for block in rec.blocks:
+        d = st.app.block_hash(block)
+        if d not in heights:
+            raise ConsensusError(
+                ErrorCode.CONSENSUS_BAD_RECORD, "persisted record holds a block it did not prepare"
+            )
+        st.blocks[d] = block
+        st.block_height[d] = heights[d]
 
 
 def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
@@ -243,7 +268,7 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
     out: list[Action] = []
     try:
         if isinstance(event, Received):
-            _on_message(st, event.message, out)
+            _on_message(st, event.message, event.at_ms, out)
         elif isinstance(event, TimerFired):
             _on_timer(st, event, out)
         elif isinstance(event, ProposalReady):
@@ -301,6 +326,14 @@ def record(st: ReplicaState) -> SafetyRecord:
             SafetyVote(ph, v, h, d) for (ph, v, h), d in sorted(st.votes.items()) if h > low
         ),
         view_change=st.vc_sent,
+        earlier_view_changes=tuple(
+            vc for v, (vc, _, _) in sorted(st.my_vcs.items()) if st.vc_sent is None or v != st.vc_sent.new_view
+        ),
+        blocks=tuple(
+            st.blocks[p.block_hash]
+            for h, p in sorted(st.prepared.items())
+            if h > st.last_committed and p.block_hash in st.blocks
+        ),
     )
 
 
@@ -425,7 +458,7 @@ def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None
     _check_prepared(st, v, h, out)
 
 
-def _on_message(st: ReplicaState, msg: ConsensusMessage, out: list[Action]) -> None:
+def _on_message(st: ReplicaState, msg: ConsensusMessage, at_ms: int, out: list[Action]) -> None:
     st.verifier.require(msg.sender, msg.body, msg.signature, type(msg.body).__name__)
     body = msg.body
     view = body.new_view if isinstance(body, ViewChange) else getattr(body, "view", 0)
@@ -434,9 +467,9 @@ def _on_message(st: ReplicaState, msg: ConsensusMessage, out: list[Action]) -> N
     if isinstance(body, PrePrepare | Prepare | Commit):
         _note_height(st, msg.sender, body.height, out)
         if _early(st, body.view):
-            _hold(st, msg)
+            _hold(st, msg, at_ms)
         elif isinstance(body, PrePrepare):
-            _on_pre_prepare(st, msg.sender, body, msg.signature, msg.blocks, out)
+            _on_pre_prepare(st, msg.sender, body, msg.signature, msg.blocks, at_ms, out)
         elif isinstance(body, Prepare):
             _on_prepare(st, msg.sender, body, msg.signature, out)
         else:
@@ -454,23 +487,24 @@ def _early(st: ReplicaState, view: int) -> bool:
     return st.view < view <= st.view + FUTURE_VIEWS or (view == st.view and not st.active)
 
 
-def _hold(st: ReplicaState, msg: ConsensusMessage) -> None:
-    """Keep a (verified) early message to replay on entering its view; bounded per sender."""
+def _hold(st: ReplicaState, msg: ConsensusMessage, at_ms: int) -> None:
+    """Keep a (verified) early message, with the time it arrived, to replay on entering its
+    view; bounded per sender."""
     held = st.held.setdefault(msg.sender, [])
-    if msg not in held:
-        held.append(msg)
+    if all(m != msg for m, _ in held):
+        held.append((msg, at_ms))
         del held[:-HOLD_PER_SENDER]
 
 
 def _replay_held(st: ReplicaState, out: list[Action]) -> None:
     held, st.held = st.held, {}
     for msgs in held.values():
-        for m in msgs:
+        for m, at_ms in msgs:
             if _early(st, m.body.view):  # type: ignore[union-attr]
-                _hold(st, m)
+                _hold(st, m, at_ms)
             elif m.body.view == st.view:  # type: ignore[union-attr]
                 try:
-                    _on_message(st, m, out)
+                    _on_message(st, m, at_ms, out)
                 except ConsensusError as e:
                     st.rejected[str(e.code)] += 1
                 except _Stale:
@@ -503,6 +537,7 @@ def _on_pre_prepare(
     pp: PrePrepare,
     sig: bytes,
     blocks: tuple[bytes, ...],
+    at_ms: int,
     out: list[Action],
 ) -> None:
     _require_window(st, pp.view, pp.height, any_older_view=False)
@@ -519,6 +554,12 @@ def _on_pre_prepare(
     if pp.block_hash not in st.blocks:
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, "pre-prepare without its block")
     slot.pp_hash, slot.pp_sig = pp.block_hash, sig
+    block_time = st.app.block_time_ms(st.blocks[pp.block_hash])
+    slot.timely = block_time is not None and is_timely(
+        block_time, at_ms, st.precision_ms, st.msg_delay_ms
+    )
+    if not slot.timely:
+        st.rejected[str(ErrorCode.CONSENSUS_UNTIMELY)] += 1
     _try_prepare(st, pp.view, pp.height, out)
 
 
@@ -533,6 +574,8 @@ def _try_prepare(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
     if h <= st.last_committed:
         ok = st.committed.get(h) == d  # redo after a view change (§4.4): same block only
     elif h == st.last_committed + 1:
+        if not slot.timely:
+            return  # PBTS: an untimely proposal is never prepared; the view timer replaces the primary
         ok = _validate(st, h, d)
         if not ok and d in st.blocks and st.hash_at(h - 1) is not None:
             # The primary proposed a block the application rejects: misbehaviour, so do
@@ -769,7 +812,7 @@ def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> No
     vc = ViewChange(new_view, st.stable, prepared)
     st.vc_sent = vc
     sig = st.vc_sig = _sign(st, vc)
-    blocks = tuple(st.blocks[p.block_hash] for p in prepared if p.block_hash in st.blocks)
+    blocks = _carry(st, [p.block_hash for p in prepared])
     st.vc_blocks = blocks
     st.my_vcs[new_view] = (vc, sig, blocks)
     for v in sorted(st.my_vcs)[:-VC_VIEWS_PER_SENDER]:
@@ -780,6 +823,22 @@ def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> No
     st.vc_timer_running = False
     _arm_view_change_timer(st, out)
     _try_new_view(st, out)
+
+
+def _carry(st: ReplicaState, hashes: list[bytes]) -> tuple[bytes, ...]:
+    """The bytes of the named blocks we hold, highest height first, within CARRY_BUDGET."""
+    held = sorted(
+        (d for d in set(hashes) if d in st.blocks), key=lambda d: -st.block_height.get(d, 0)
+    )
+    out: list[bytes] = []
+    size = 0
+    for d in held:
+        b = st.blocks[d]
+        if size + len(b) > CARRY_BUDGET:
+            continue
+        out.append(b)
+        size += len(b)
+    return tuple(out)
 
 
 def _on_view_change(
@@ -846,16 +905,14 @@ def _try_new_view(st: ReplicaState, out: list[Action]) -> None:
     chosen = [vcs[st.me]] + [vcs[s] for s in sorted(vcs) if s != st.me][: st.quorum - 1]
     cp, entries = compute_new_view(s.body for s, _ in chosen)
     o = []
-    blocks: list[bytes] = []
     for h, d in entries:
         _vote(st, PHASE_PRE_PREPARE, v, h, d)
         o.append(NewViewEntry(h, d, _sign(st, PrePrepare(v, h, d))))
-        if d in st.blocks:
-            blocks.append(st.blocks[d])
     nv = NewView(v, tuple(sorted((s for s, _ in chosen), key=lambda s: s.sender)), tuple(o))
     sig = _sign(st, nv)
+    blocks = _carry(st, [d for _, d in entries])
     _enter_view(st, nv, cp, out)
-    st.nv_sent = _broadcast(st, nv, sig, out, tuple(blocks))
+    st.nv_sent = _broadcast(st, nv, sig, out, blocks)
 
 
 def _on_new_view(

@@ -13,12 +13,16 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from ballot_tx.block import MAX_TX_BYTES
 from ballot_tx.codec import U16, U32, U64, Bytes32, MaxLen, Wire, digest, encode
 from ballot_tx.errors import ErrorCode, GenesisError
 from ballot_tx.keys import node_id
 
 GENESIS_VERSION = 1
 ROLES = ("admin", "registrar")
+#: the largest max_block_bytes a genesis may set: half the consensus message limit (8 MiB),
+#: so a PRE-PREPARE with its block always encodes
+MAX_BLOCK_BYTES_LIMIT = 4 << 20
 
 Name = Annotated[str, MaxLen(128)]
 Address = Annotated[str, MaxLen(255)]
@@ -50,6 +54,16 @@ class ConsensusParams(Wire):
     block_interval_ms: U32
     view_timeout_ms: U32
     checkpoint_interval: U32
+    #: a block's transactions may total at most this many bytes (well below the 8 MiB
+    #: consensus message limit, so a proposal always fits in one message)
+    max_block_bytes: U32
+    #: proposer-based timestamps (as CometBFT's PBTS): honest validators' clocks are
+    #: within ``time_precision_ms`` of each other, and an honest primary's proposal
+    #: reaches them within ``time_msg_delay_ms``; a replica prepares a new proposal only
+    #: if, when it receives it, the block time is in
+    #: [local - precision - msg_delay, local + precision] (``consensus.timeliness``)
+    time_precision_ms: U32
+    time_msg_delay_ms: U32
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,12 @@ def validate(g: Genesis) -> None:
         raise _bad("params.view_timeout_ms", "must be >= 100")
     if p.checkpoint_interval < 1:
         raise _bad("params.checkpoint_interval", "must be >= 1")
+    if not MAX_TX_BYTES <= p.max_block_bytes <= MAX_BLOCK_BYTES_LIMIT:
+        raise _bad("params.max_block_bytes", f"must be in [{MAX_TX_BYTES}, {MAX_BLOCK_BYTES_LIMIT}] (a block must hold the largest transaction)")
+    if not 1 <= p.time_precision_ms <= 60_000:
+        raise _bad("params.time_precision_ms", "must be in [1, 60000]")
+    if not 1 <= p.time_msg_delay_ms <= 60_000:
+        raise _bad("params.time_msg_delay_ms", "must be in [1, 60000]")
 
 
 def _check_address(field: str, addr: str) -> None:
@@ -186,6 +206,9 @@ def to_json(g: Genesis) -> str:
             "block_interval_ms": g.params.block_interval_ms,
             "view_timeout_ms": g.params.view_timeout_ms,
             "checkpoint_interval": g.params.checkpoint_interval,
+            "max_block_bytes": g.params.max_block_bytes,
+            "time_precision_ms": g.params.time_precision_ms,
+            "time_msg_delay_ms": g.params.time_msg_delay_ms,
         },
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -266,7 +289,15 @@ def from_json(text: str) -> Genesis:
             Authority(ar.str("role"), ar.str("name"), ar.hex32("ed25519_public"), ar.hex32("x25519_public"))
         )
     pr = _Reader(r.get("params"), "params")
-    pkeys = ("max_block_txs", "block_interval_ms", "view_timeout_ms", "checkpoint_interval")
+    pkeys = (
+        "max_block_txs",
+        "block_interval_ms",
+        "view_timeout_ms",
+        "checkpoint_interval",
+        "max_block_bytes",
+        "time_precision_ms",
+        "time_msg_delay_ms",
+    )
     pr.done(pkeys)
     g = Genesis(
         version=r.int("version"),

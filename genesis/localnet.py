@@ -32,7 +32,13 @@ from genesis.document import (
 
 DEFAULT_BASE_PORT = 7700
 DEFAULT_PARAMS = ConsensusParams(
-    max_block_txs=500, block_interval_ms=200, view_timeout_ms=2000, checkpoint_interval=10
+    max_block_txs=500,
+    block_interval_ms=200,
+    view_timeout_ms=2000,
+    checkpoint_interval=10,
+    max_block_bytes=2 << 20,
+    time_precision_ms=1000,
+    time_msg_delay_ms=3000,
 )
 
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ballot_tx.block import Block
+from ballot_tx.checks import MemoChecker
 from ballot_tx.errors import AuditError, BallotchainError, ErrorCode, StoreError
 from ballot_tx.replay import CertCheck, ReplayReport, replay
-from ballot_tx.state import State, VerifiedCache, proof_batches, verify_batch
+from ballot_tx.state import State, proof_batches, verify_batch
 from genesis.document import Genesis, from_json, genesis_hash
 from node.store import P_BLOCK_HASH, P_TX, Store, describe_key
 
@@ -70,15 +71,15 @@ class ParallelVerifier:
         self.jobs = jobs
         self.pool = concurrent.futures.ProcessPoolExecutor(jobs)
 
-    def __call__(self, state: State, block: Block) -> VerifiedCache | None:
+    def __call__(self, state: State, block: Block) -> MemoChecker | None:
         batches = proof_batches(state, block, self.jobs)
         if not batches:
             return None
-        cache = VerifiedCache()
-        for hashes in self.pool.map(verify_batch, batches):
-            for h in hashes:
-                cache.add(h)
-        return cache
+        checker = MemoChecker()
+        for keys in self.pool.map(verify_batch, batches):
+            for k in keys:
+                checker.add(k)
+        return checker
 
     def close(self) -> None:
         self.pool.shutdown()

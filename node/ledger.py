@@ -10,6 +10,11 @@ the mempool are in ``cache`` (keyed by transaction hash) and are not checked
 again; the ones a block brings that this node has not seen are checked once,
 here.
 
+Verdicts are memoised by ``ballot_tx.checks.MemoChecker`` under keys naming every
+input of each check (so a verdict reached on a proposal that is later abandoned is
+reused only where it still holds). ``validate`` reads no clock: block-time
+timeliness is consensus' rule (``consensus.timeliness``).
+
 Observers and catching-up validators use ``commit_certified``: the certificate
 is checked from the genesis alone, then the block is re-executed all the same
 (a certificate proves agreement, re-execution proves the state root).
@@ -22,9 +27,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from ballot_tx.block import Block, make_block
+from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
+from ballot_tx.state import State, apply_block, check_tx, select_txs
 from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
@@ -33,9 +39,6 @@ from node.store import Store
 
 log = logs.get("ledger")
 
-#: A proposal whose time is further ahead of our clock than this is refused: block
-#: time drives elections' automatic close, so a Byzantine primary must not jump it.
-MAX_FUTURE_DRIFT_MS = 10_000
 _DECODED_MAX = 32
 _EXECUTED_MAX = 16
 
@@ -50,7 +53,7 @@ class Ledger:
         self.genesis = genesis
         self.chain_id = chain_id
         self.state: State = store.state()
-        self.cache = VerifiedCache()
+        self.checker = MemoChecker()
         self._decoded: OrderedDict[bytes, Block] = OrderedDict()
         self._executed: OrderedDict[bytes, State] = OrderedDict()
 
@@ -84,13 +87,21 @@ class Ledger:
         except BallotchainError:
             return b"\x00" * 32  # matches no certificate or vote: the block is simply refused
 
+    def block_time_ms(self, block: bytes) -> int | None:
+        """The proposer's timestamp, for consensus' timeliness rule (None: undecodable)."""
+        try:
+            return self.decode_block(block).header.time_ms
+        except BallotchainError:
+            return None
+
     def validate(self, height: int, prev_hash: bytes, block: bytes) -> bool:
+        """Deterministic: no clock here. Whether a proposal's time is timely is decided by
+        consensus (``consensus.timeliness``) from the time the proposal arrived, and a
+        certified block fetched in catch-up is never held to it."""
         try:
             b = self.decode_block(block)
             if b.height != height or b.header.prev_hash != prev_hash:
                 raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block does not extend the chain")
-            if b.header.time_ms > time.time() * 1000 + MAX_FUTURE_DRIFT_MS:
-                raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "block time is in the future")
             self.execute(b)
             return True
         except BallotchainError as e:
@@ -116,7 +127,7 @@ class Ledger:
         """The state after ``b`` (memoized by block hash until it is committed)."""
         s = self._executed.get(b.hash)
         if s is None:
-            s = apply_block(self._parent(b), b, self.cache)
+            s = apply_block(self._parent(b), b, self.checker)
             self._executed[b.hash] = s
             while len(self._executed) > _EXECUTED_MAX:
                 self._executed.popitem(last=False)
@@ -152,7 +163,7 @@ class Ledger:
     def check_tx(self, raw: bytes) -> tuple[bytes, object]:
         """Admission: decode and check ``raw`` against the tip state at the current time."""
         tx = decode_tx(raw)
-        h = check_tx(self.state, raw, self.next_time_ms(), self.cache)
+        h = check_tx(self.state, raw, self.next_time_ms(), self.checker)
         return h, tx
 
     def next_time_ms(self) -> int:
@@ -169,7 +180,7 @@ class Ledger:
         so the primary never proposes a block that honest replicas refuse.
         """
         t = self.next_time_ms()
-        kept, rejected = select_txs(self.state, list(txs), t, self.cache, limit)
+        kept, rejected = select_txs(self.state, list(txs), t, self.checker, limit)
         b = make_block(height, prev_hash, t, proposer, self.state.root, kept)
         self.execute(b)
         return b, [(i, e) for i, e in rejected]

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ballot_tx.block import Block, make_block
+from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import encode
 from ballot_tx.errors import TxError
 from ballot_tx.keys import KeyPair
-from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
+from ballot_tx.state import State, apply_block, check_tx, select_txs
 from ballot_tx.tx import Tx
 from genesis.document import Genesis, genesis_hash
 from node.store import Store
@@ -59,7 +60,7 @@ class LocalChain:
 
     def __post_init__(self) -> None:
         self.chain_id = genesis_hash(self.genesis)
-        self.cache = VerifiedCache()
+        self.checker = MemoChecker()
         self.states: list[State] = (
             [s.state() for s in self.stores] if self.stores else [State.initial(self.genesis)]
         )
@@ -81,7 +82,7 @@ class LocalChain:
     def submit(self, tx: Tx) -> bytes:
         """Admit a transaction as a mempool would (full check, verdict cached)."""
         raw = encode(tx)
-        h = check_tx(self.state, raw, self.next_time(), self.cache)
+        h = check_tx(self.state, raw, self.next_time(), self.checker)
         self.pending.append(raw)
         return h
 
@@ -91,7 +92,7 @@ class LocalChain:
             return None
         st = self.state
         t = self.next_time()
-        txs, rejected = select_txs(st, self.pending, t, self.cache)
+        txs, rejected = select_txs(st, self.pending, t, self.checker)
         self.rejected += [(self.pending[i], e) for i, e in rejected]
         done = len(txs) + len(rejected)
         self.pending = self.pending[done:] if done < len(self.pending) else []
@@ -108,7 +109,7 @@ class LocalChain:
             cert = self._make_cert(self.genesis, self.validator_keys, block.height, block.hash)
         new_states = []
         for i, st in enumerate(self.states):
-            new = apply_block(st, block, self.cache)
+            new = apply_block(st, block, self.checker)
             if self.stores:
                 new = self.stores[i].commit(block, new, cert)
             new_states.append(new)

@@ -136,6 +136,7 @@ class Node:
         self._tasks: list[asyncio.Task[Any]] = []
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._idle_view_timer: tuple[str, int, int] | None = None
         self._proposing: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
         self._waiters: dict[bytes, list[asyncio.Future[dict[str, Any]]]] = {}
@@ -284,7 +285,7 @@ class Node:
             except BallotchainError as e:
                 log.debug("bad consensus message", sender=sender_index, code=e.code)
                 continue
-            self._events.put_nowait(Received(msg))
+            self._events.put_nowait(Received(msg, int(time.time() * 1000)))
 
     def on_peer_txs(self, sender: bytes, payloads: tuple[bytes, ...]) -> None:
         for raw in payloads:
@@ -338,7 +339,15 @@ class Node:
             assert self.store is not None
             self.store.put_meta(SAFETY_KEY, encode(a.record), sync=True)
         elif isinstance(a, Send):
-            payload = encode_message(a.message)
+            try:
+                payload = encode_message(a.message)
+            except BallotchainError as e:
+                # Never reached with the genesis block-size cap and the replica's byte budget
+                # for carried blocks; if it were, drop this message (the protocol retransmits
+                # or changes view) instead of letting the error stop the driver.
+                log.error("consensus message not sent", code=e.code, reason=e.message,
+                          kind=type(a.message.body).__name__)
+                return None
             targets = self.validator_links.values() if a.to is None else [
                 self.validator_links[a.to]] if a.to in self.validator_links else []
             for link in targets:
@@ -367,15 +376,30 @@ class Node:
         old = self._timers.pop(name, None)
         if old is not None:
             old.cancel()
+        if name == VIEW_TIMER:
+            self._idle_view_timer = None
 
         def fire() -> None:
             self._timers.pop(name, None)
             if name == VIEW_TIMER and not self._has_work():
-                self._set_timer(name, token, delay_ms)  # idle: nothing to suspect the primary of
+                # idle: nothing to suspect the primary of. Keep polling (an election may
+                # come due), and remember the timer so that work arriving restarts it
+                # with its full delay (Castro-Liskov 4.4: the timer starts when a request
+                # arrives). Re-arming only on expiry kept every replica's timer in phase
+                # with the last commit, and traffic resuming just before it fired changed
+                # the view of a healthy network (issue 12, fault 7).
+                self._set_timer(name, token, delay_ms)
+                self._idle_view_timer = (name, token, delay_ms)
                 return
             self._events.put_nowait(TimerFired(name, token))
 
         self._timers[name] = asyncio.get_running_loop().call_later(delay_ms / 1000, fire)
+
+    def _work_arrived(self) -> None:
+        """A transaction was admitted: an idle view timer restarts from now."""
+        idle = self._idle_view_timer
+        if idle is not None:
+            self._set_timer(*idle)
 
     def _has_work(self) -> bool:
         st = self.replica
@@ -519,6 +543,7 @@ class Node:
             self.metrics.txs_rejected.labels(code=str(e.code)).inc()
             raise
         if new:
+            self._work_arrived()
             self.metrics.txs_admitted.inc()
             self.metrics.mempool_size.set(len(self.mempool))
             if local:

@@ -49,6 +49,7 @@ from ballot_tx.tx import (
     TrusteeShares,
     Tx,
     TxBody,
+    acknowledgement,
     sign_tx,
 )
 from node.localchain import LocalChain
@@ -214,9 +215,8 @@ def run_election(
     shares = {
         i: tr.make_shares(m, i, roles.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs
     }
-    hashes["shares"] = chain.run(
-        [tx(roles.trustees[i - 1], TrusteeShares(eid, shares[i])) for i in coeffs]
-    )
+    posted = {i: TrusteeShares(eid, shares[i]) for i in coeffs}
+    hashes["shares"] = chain.run([tx(roles.trustees[i - 1], posted[i]) for i in coeffs])
     qualified = [coms[i] for i in sorted(coms)]
     secret_shares = {}
     for j, keys in enumerate(roles.trustees, start=1):
@@ -227,7 +227,10 @@ def run_election(
             if s.recipient == j
         }
         secret_shares[j] = tr.combined_share(m, j, coeffs[j], received, qualified)
-    log("key ceremony done: every trustee checked its shares against the commitments")
+    hashes["acknowledge"] = chain.run(
+        [tx(roles.trustees[j - 1], acknowledgement(eid, j, posted)) for j in coeffs]
+    )
+    log("key ceremony done: every trustee checked its shares against the commitments and said so")
 
     # voters
     voter_keys: list[KeyPair]

@@ -29,6 +29,7 @@ from ballot_tx.tx import (
     TrusteeShares,
     Tx,
     TxBody,
+    acknowledgement,
     sign_tx,
 )
 from genesis.document import Genesis, from_json, genesis_hash
@@ -97,7 +98,9 @@ def election_setup(
     coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
     run([encode(net.sign(net.trustees[i - 1], TrusteeCommit(eid, coms[i]))) for i in coeffs])
     shares = {i: tr.make_shares(m, i, net.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
-    run([encode(net.sign(net.trustees[i - 1], TrusteeShares(eid, shares[i]))) for i in coeffs])
+    posted = {i: TrusteeShares(eid, shares[i]) for i in coeffs}
+    run([encode(net.sign(net.trustees[i - 1], posted[i])) for i in coeffs])
+    run([encode(net.sign(net.trustees[j - 1], acknowledgement(eid, j, posted))) for j in coeffs])
     entries = tuple(
         KeyEntry(v.ed25519_public, hash_bytes("txgen-card", eid + i.to_bytes(4, "big")))
         for i, v in enumerate(voters)

@@ -45,6 +45,7 @@ from ballot_tx.tx import (
     TrusteeShares,
     Tx,
     TxBody,
+    acknowledgement,
     sign_tx,
 )
 
@@ -188,12 +189,14 @@ class PollRunner:
         p.commitments = {i: tr.make_commitment(m, i, p.coeffs[i]) for i in p.coeffs}
         self._commit([self._sign(self.trustees[i - 1], TrusteeCommit(eid, p.commitments[i])) for i in p.coeffs])
         sent = {i: tr.make_shares(m, i, self.trustees[i - 1], p.coeffs[i], p.commitments[i]) for i in p.coeffs}
-        self._commit([self._sign(self.trustees[i - 1], TrusteeShares(eid, sent[i])) for i in p.coeffs])
+        posted = {i: TrusteeShares(eid, sent[i]) for i in p.coeffs}
+        self._commit([self._sign(self.trustees[i - 1], posted[i]) for i in p.coeffs])
         qualified = [p.commitments[i] for i in sorted(p.commitments)]
         for j, keys in enumerate(self.trustees, start=1):
             received = {s.sender: tr.open_share(m, keys, p.commitments[s.sender], s)
                         for i in p.coeffs for s in sent[i] if s.recipient == j}
             p.shares[j] = tr.combined_share(m, j, list(p.coeffs[j]), received, qualified)
+        self._commit([self._sign(self.trustees[j - 1], acknowledgement(eid, j, posted)) for j in p.coeffs])
 
     def register_codes(self, p: Poll, count: int) -> list[str]:
         """Commit ``count`` one-time codes (deterministic: tests and demos only); printable codes."""

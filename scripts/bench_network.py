@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import statistics
@@ -41,15 +42,12 @@ from ballot_tx.tx import (  # noqa: E402
     check_signature,
     decode_tx,
 )
-from genesis.document import ConsensusParams  # noqa: E402
-from genesis.localnet import make_network  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS, make_network  # noqa: E402
 from node import localnet as ln  # noqa: E402
 from node.scenario import demo_manifest, random_selections  # noqa: E402
 from node.txgen import NetKeys, election_setup  # noqa: E402
 
-PARAMS = ConsensusParams(
-    max_block_txs=500, block_interval_ms=200, view_timeout_ms=4000, checkpoint_interval=10
-)
+PARAMS = dataclasses.replace(DEFAULT_PARAMS, view_timeout_ms=4000)
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -24,11 +24,12 @@ def ca(tmp_path: Path) -> Path:
     return tmp_path / "ca"
 
 
-def issue(ca: Path, serial: int, *extra: str, input: str | None = None) -> Path:
+def issue(ca: Path, serial: int, *extra: str, input: str | None = None, name: str = "筑波 花子",
+          born: str = "1990-04-01") -> Path:
     card = ca.parent / f"card{serial}.p12"
     code, out = run("card-authority", "issue", "--ca", str(ca), "--serial", str(serial),
-                    "--name", "筑波 花子", "--out", str(card), "--key-type", "ec", *extra,
-                    input=input)
+                    "--name", name, "--birth-date", born, "--out", str(card), "--key-type", "ec",
+                    *extra, input=input)
     assert code == 0, out
     assert card.stat().st_mode & 0o777 == 0o600
     return card
@@ -94,7 +95,7 @@ def test_expired_and_wrong_ca_and_wrong_election(tmp_path: Path, ca: Path, regis
     code, out = check(ca, good, registrar, election="cd" * 32)
     assert code == 1 and "[ELIGIBILITY_WRONG_ELECTION]" in out
     code, out = run("card-authority", "issue", "--ca", str(ca), "--serial", "4", "--name", "x",
-                    "--out", str(tmp_path / "dup.p12"))
+                    "--birth-date", "1970-01-01", "--out", str(tmp_path / "dup.p12"))
     assert code == 1 and "already issued" in out
 
 
@@ -114,3 +115,32 @@ def test_card_pin_and_japanese_errors(tmp_path: Path, ca: Path, registrar: Path)
     code, out = run("voter", "card-sign", "--card", str(card), "--key", str(key),
                     "--election", "xyz", "--out", str(tmp_path / "q.json"), "--lang", "ja")
     assert code == 1 and "選挙IDは16進数64文字" in out
+
+
+def test_reissued_card_is_the_same_person(tmp_path: Path, ca: Path, registrar: Path) -> None:
+    """Renewal, loss or a move re-issues a card with a new serial: the tag stays the
+    person's (name and date of birth), so the chain refuses the second registration."""
+    first = issue(ca, 10, "--address", "つくば市吾妻1-1")
+    code, out = check(ca, request(tmp_path, first, "first"), registrar)
+    assert code == 0, out
+    moved = issue(ca, 11, "--address", "つくば市竹園2-2", name="筑波　花子")  # full-width space
+    code, out2 = check(ca, request(tmp_path, moved, "moved"), registrar)
+    assert code == 0 and tag_of(out2) == tag_of(out)
+    namesake = issue(ca, 12, born="1991-04-01")  # same name, another person
+    code, out3 = check(ca, request(tmp_path, namesake, "namesake"), registrar)
+    assert code == 0 and tag_of(out3) != tag_of(out)
+    issued = (ca / "issued.json").read_text()
+    assert '"birth_date": "1990-04-01"' in issued and '"birth_date": "1991-04-01"' in issued
+
+
+def test_issue_needs_a_real_birth_date(tmp_path: Path, ca: Path) -> None:
+    base = ["card-authority", "issue", "--ca", str(ca), "--serial", "20", "--name", "Taro",
+            "--out", str(tmp_path / "c20.p12")]
+    code, out = run(*base)
+    assert code != 0 and "--birth-date" in out
+    for bad in ("1990-02-30", "01/04/1990", "2999-01-01"):
+        code, out = run(*base, "--birth-date", bad)
+        assert code == 1 and "[USAGE]" in out and "--birth-date" in out, out
+    code, out = run(*base[:-4], "--name", "  ", "--out", str(tmp_path / "c20.p12"), "--birth-date", "1990-01-01")
+    assert code == 1 and "[USAGE]" in out and "--name" in out
+    assert not (tmp_path / "c20.p12").exists()

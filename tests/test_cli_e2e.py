@@ -129,9 +129,18 @@ def ceremony(net: dict[str, Any], eid: str, keys: list[Path]) -> None:
     node = net["validator"]
     out = run("election", "show", eid, "--node", node)
     assert "choose" in out or "rate" in out
+    outs = []
     for _ in range(2):
         for k in keys:
-            out = run("trustee", "ceremony", eid, "--key", str(k), "--node", node)
+            outs.append(run("trustee", "ceremony", eid, "--key", str(k), "--node", node))
+    # after two rounds the first trustee has not yet checked the second's shares (sent after
+    # its turn): the chain refuses to open, and the status says who is awaited
+    assert "waiting for trustee 1 to check trustee 2's shares" in outs[-1]
+    out = run("election", "open", eid, "--key", net["admin"], "--node", node, ok=False)
+    assert "[TX_CEREMONY_UNACKNOWLEDGED]" in out
+    out = run("trustee", "ceremony", eid, "--key", str(keys[0]), "--node", node)
+    assert "step 3: the shares from trustee(s) 2 open and match their commitments: acknowledged" in out
+    assert out.count("acknowledged 2 of 2 trustees' shares") == 3
     assert "the admin can open the election" in out
     run("election", "open", eid, "--key", net["admin"], "--node", node)
 
@@ -179,6 +188,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
     reqs = []
     for i in (1, 2, 3, 4):
         run("card-authority", "issue", "--ca", str(ca), "--serial", str(i), "--name", f"Voter {i}",
+            "--birth-date", f"19{60 + i}-05-0{i}",
             "--out", str(tmp_path / f"card{i}.p12"), "--key-type", "ec")
         run("voter", "keygen", "--out", str(tmp_path / f"v{i}.key"))
         reqs.append(tmp_path / f"req{i}.json")

@@ -54,6 +54,19 @@ def test_example_parses() -> None:
     assert m.start_ms == 1767193200000  # 2026-01-01T00:00+09:00
     assert m.trustees[1].ed25519_public == TRUSTEES["trustees/university.pub"].ed25519_public
     assert m.threshold == 2 and m.nonce == NONCE
+    assert (m.max_ballots_per_voter, m.max_spoils_per_voter) == (20, 10)  # the defaults
+
+
+def test_per_voter_limits() -> None:
+    text = EXAMPLE.replace("threshold = 2 ", "max_spoils_per_voter = 0\nmax_ballots_per_voter = 3\nthreshold = 2 ", 1)
+    m = parse(text)
+    assert (m.max_spoils_per_voter, m.max_ballots_per_voter) == (0, 3)
+    bad = EXAMPLE.replace("threshold = 2 ", "max_ballots_per_voter = 0\nthreshold = 2 ", 1)
+    e = error(bad)
+    assert e.code == ErrorCode.MANIFEST_BAD_FIELD
+    assert f"line {line_no(bad, 'max_ballots_per_voter')}, max_ballots_per_voter:" in e.message, e.message
+    e = error(EXAMPLE.replace("threshold = 2 ", "max_spoils_per_voter = 70000\nthreshold = 2 ", 1))
+    assert e.code == ErrorCode.MANIFEST_BAD_FIELD and "max_spoils_per_voter" in e.message
 
 
 def error(text: str) -> ManifestError:

@@ -15,6 +15,17 @@ wrappers add validation we already did once per wire point. Everything a caller
 gets from the wire goes through ``point()`` / ``scalar_bytes()`` first, so libsodium
 only ever sees canonical inputs.
 
+Why canonical encodings need an explicit check: RFC 9496 section 4.3.1 (Decode) rejects a
+string that is not the canonical encoding of a field element (value >= p = 2^255 - 19,
+or bit 255 set) or whose element is negative (low bit set). rbcl bundles libsodium
+1.0.18, whose ``is_valid_point`` checks ``< p`` and the sign on the low 255 bits but
+ignores bit 255 (fixed in later libsodium): every point would have a second encoding
+the chain accepts while the voting page's libsodium.js (and any RFC 9496 decoder)
+refuses it. ``point()`` / ``is_point()`` therefore also refuse bit 255 set; that is the
+only check libsodium 1.0.18 is missing (tests/vectors/crypto/point_encodings.json holds
+the RFC's invalid encodings and the top-bit ones, and Python and JavaScript are tested
+to agree on every one).
+
 Why the identity needs care: libsodium's ``crypto_scalarmult_ristretto255`` returns
 -1 when the result is the identity; we treat that as the identity (its output buffer
 is left zeroed, which is the identity's encoding). ``point()`` rejects the
@@ -92,9 +103,18 @@ def scalar(b: bytes, what: str = "scalar") -> int:
 # --- points ------------------------------------------------------------------
 
 
+def _canonical_point(p: bytes) -> bool:
+    """RFC 9496 section 4.3.1 decoding succeeds for the 32 bytes ``p``.
+
+    libsodium 1.0.18 checks everything but bit 255 (see module doc), so that bit is
+    checked here first.
+    """
+    return p[31] & 0x80 == 0 and _lib.crypto_core_ristretto255_is_valid_point(p) == 1
+
+
 def is_point(p: bytes) -> bool:
     """True iff ``p`` is a canonical encoding of a non-identity ristretto255 point."""
-    return len(p) == 32 and p != IDENTITY and _lib.crypto_core_ristretto255_is_valid_point(p) == 1
+    return len(p) == 32 and p != IDENTITY and _canonical_point(p)
 
 
 def point(p: bytes, what: str = "point", allow_identity: bool = False) -> bytes:
@@ -105,7 +125,7 @@ def point(p: bytes, what: str = "point", allow_identity: bool = False) -> bytes:
         if allow_identity:
             return p
         raise CryptoError(ErrorCode.CRYPTO_BAD_POINT, f"{what} must not be the identity")
-    if _lib.crypto_core_ristretto255_is_valid_point(p) != 1:
+    if not _canonical_point(p):
         raise CryptoError(
             ErrorCode.CRYPTO_BAD_POINT, f"{what} is not a canonical ristretto255 point"
         )

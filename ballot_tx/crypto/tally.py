@@ -261,7 +261,16 @@ def verify_decryption_share(
 
 
 def lagrange_at_zero(indices: Sequence[int]) -> list[int]:
-    """``lambda_j = prod_{m != j} m / (m - j) mod L`` for each ``j`` in ``indices``."""
+    """``lambda_j = prod_{m != j} m / (m - j) mod L`` for each ``j`` in ``indices``.
+
+    Raises CRYPTO_BAD_INDICES unless the indices are distinct and in ``1..L-1``: a
+    repeated index would be skipped in the products (a silently wrong weight), and
+    index 0 is the secret itself, never a trustee (its weight would zero the others).
+    """
+    if len(set(indices)) != len(indices) or any(not 1 <= j < g.L for j in indices):
+        raise CryptoError(
+            ErrorCode.CRYPTO_BAD_INDICES, f"indices {list(indices)} are not distinct trustee numbers >= 1"
+        )
     out = []
     for j in indices:
         num, den = 1, 1
@@ -287,7 +296,8 @@ def _pick(m: Manifest, shares: Sequence[DecryptionShare]) -> list[DecryptionShar
 
 def combine(tally: EncryptedTally, shares: Sequence[DecryptionShare]) -> tuple[tuple[bytes, ...], ...]:
     """``count*G = beta - sum_j lambda_j*M_j`` per slot from exactly the given shares
-    (already verified; their number must be the threshold)."""
+    (already verified; their number must be the threshold; two shares from one trustee
+    or a trustee index 0 raise CRYPTO_BAD_INDICES)."""
     lams = [g.sc(x) for x in lagrange_at_zero([s.trustee for s in shares])]
     out = []
     for ci, slots in enumerate(tally.contests):

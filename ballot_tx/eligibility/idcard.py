@@ -10,18 +10,30 @@ registrar checks, in this order (the first failure is the error reported):
 3. the certificate is directly issued by the configured
    card authority (issuer name and CA signature)          ELIGIBILITY_WRONG_CA
 4. it is a signing certificate (digitalSignature, not CA)  ELIGIBILITY_WRONG_KEY_USAGE
-5. ``now`` lies within its validity dates                 ELIGIBILITY_CARD_NOT_YET_VALID / _EXPIRED
-6. the CRL is the CA's own and current, and does not
+5. it carries exactly one holder name and date of birth   ELIGIBILITY_NO_IDENTITY
+6. ``now`` lies within its validity dates                 ELIGIBILITY_CARD_NOT_YET_VALID / _EXPIRED
+7. the CRL is the CA's own and current, and does not
    list the card's serial                                 ELIGIBILITY_CRL_INVALID / _CARD_REVOKED
-7. the card signature over the message verifies           ELIGIBILITY_BAD_SIGNATURE
+8. the card signature over the message verifies           ELIGIBILITY_BAD_SIGNATURE
 
 and then registers ``voter_public`` on chain with ``card_tag(...)``: a BLAKE2b
-hash of the card's issuer and serial, keyed with a secret only the registrar
-holds, and bound to the election. The chain refuses a second registration with
-the same tag in one election, so a card registers once; without the key nobody
-can link a tag to a card, and no name or serial reaches the chain. Binding the
-tag to the election also keeps one voter's registrations in different elections
-unlinkable.
+hash of the holder's normalised name and date of birth, keyed with a secret only
+the registrar holds, and bound to the election. The chain refuses a second
+registration with the same tag in one election, so a person registers once even
+with a re-issued card (renewal, loss, change of address: new serial, same person);
+without the key nobody can link a tag to a person, and no name, date or serial
+reaches the chain. Binding the tag to the election also keeps one voter's
+registrations in different elections unlinkable.
+
+Where the identity is read: a JPKI signing certificate (J-LIS profile) carries the
+holder's "basic four" data as subjectAltName ``otherName`` entries under the arc
+``1.2.392.200149.8.5.5`` (``.1`` name, ``.3`` gender, ``.4`` date of birth as
+``EYYYYMMDD``, era digit then the Gregorian date, ``.5`` address); the subject CN is
+an opaque identifier. We read ``.1`` and ``.4`` only: gender and address can change
+(a changed address is exactly what re-issues a card), the name and birth date
+rarely do. Limits (README "Security model"): two people with the same normalised
+name and date of birth share a tag (the second cannot register by card); a legal
+name change makes a new tag.
 
 Pure: bytes in, bytes out; the time is an argument. X.509, RSA and ECDSA come
 from the ``cryptography`` library, never hand-written.
@@ -31,8 +43,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -47,7 +60,13 @@ REQUEST_TYPE = "ballotchain-card-registration"
 REQUEST_VERSION = 1
 #: Smallest RSA modulus accepted from a card (JPKI cards use 2048-bit RSA).
 MIN_RSA_BITS = 2048
-TAG_PERSON = b"bc/v1/card-tag"
+#: BLAKE2b personalisation of the card tag (v2: over the holder's identity, not the serial).
+TAG_PERSON = b"bc/v2/card-tag"
+#: J-LIS otherName OIDs in a JPKI signing certificate's subjectAltName (module doc).
+JPKI_NAME_OID = x509.ObjectIdentifier("1.2.392.200149.8.5.5.1")
+JPKI_GENDER_OID = x509.ObjectIdentifier("1.2.392.200149.8.5.5.3")
+JPKI_BIRTH_DATE_OID = x509.ObjectIdentifier("1.2.392.200149.8.5.5.4")
+JPKI_ADDRESS_OID = x509.ObjectIdentifier("1.2.392.200149.8.5.5.5")
 
 CardKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -194,7 +213,7 @@ class CardAuthority:
 
 @dataclass(frozen=True)
 class VerifiedCard:
-    """A request that passed every check: what goes on chain (no name, no serial)."""
+    """A request that passed every check: what goes on chain (no name, no date, no serial)."""
 
     election_id: bytes
     voter_public: bytes
@@ -206,15 +225,118 @@ def card_tag_key(registrar_seed: bytes) -> bytes:
     return hash_bytes("registrar/card-tag-key", registrar_seed)
 
 
-def card_tag(tag_key: bytes, election_id: bytes, issuer_der: bytes, serial: int) -> bytes:
-    """BLAKE2b-256 keyed with the registrar's secret over (election, issuer, serial)."""
+# --- the holder's identity -------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class CardIdentity:
+    """The stable identity a card certificate vouches for, normalised (never logged)."""
+
+    name: str  # normalize_name()
+    birth_date: str  # YYYYMMDD
+
+    def __repr__(self) -> str:
+        return "CardIdentity(...)"
+
+
+def normalize_name(name: str) -> str:
+    """Unicode NFKC (full-width letters and the ideographic space fold to their plain
+    forms), whitespace runs collapsed to one space, case-folded (Latin, Greek, ...;
+    kanji and kana have no case). The same person's name as written on two cards then
+    compares equal even if one was typed with a full-width space or in capitals."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def normalize_birth_date(value: str) -> str:
+    """``YYYYMMDD`` from JPKI's ``EYYYYMMDD`` (era digit 1-5, then the Gregorian date)
+    or a plain ``YYYYMMDD``. Month and day ``00`` (unknown, as registered) are kept as
+    written; any other impossible date raises ``ValueError``."""
+    if len(value) == 9 and value[0] in "12345":
+        value = value[1:]
+    if len(value) != 8 or not value.isascii() or not value.isdigit():
+        raise ValueError("a date of birth must be EYYYYMMDD or YYYYMMDD")
+    y, m, d = int(value[:4]), int(value[4:6]), int(value[6:])
+    if y < 1800 or m > 12 or (m == 0 and d != 0):
+        raise ValueError(f"{value} is not a date of birth")
+    if m and d:
+        date(y, m, d)  # ValueError for 20230230
+    return value
+
+
+def _der_string(value: bytes) -> str:
+    """The text of one DER UTF8String (or PrintableString) TLV, exactly, strictly.
+
+    An otherName value is raw DER and ``cryptography`` has no public decoder for it;
+    one primitive TLV does not justify a general ASN.1 dependency.
+    """
+    if len(value) < 2 or value[0] not in (0x0C, 0x13):
+        raise ValueError("not a UTF8String")
+    n, i = value[1], 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 1 <= k <= 2 or len(value) < 2 + k:
+            raise ValueError("bad DER length")
+        n, i = int.from_bytes(value[2 : 2 + k], "big"), 2 + k
+        if n < 0x80 or (k == 2 and n < 0x100):
+            raise ValueError("non-minimal DER length")
+    if len(value) != i + n:
+        raise ValueError("DER length does not match")
+    return value[i:].decode("utf-8" if value[0] == 0x0C else "ascii")
+
+
+def der_utf8(text: str) -> bytes:
+    """DER UTF8String of ``text`` (for card authorities that write the JPKI fields)."""
+    body = text.encode()
+    n = len(body)
+    if n < 0x80:
+        head = bytes([n])
+    elif n < 0x10000:
+        k = 1 if n < 0x100 else 2
+        head = bytes([0x80 | k]) + n.to_bytes(k, "big")
+    else:
+        raise ValueError("too long for a certificate field")
+    return b"\x0c" + head + body
+
+
+def card_identity(cert: x509.Certificate) -> CardIdentity:
+    """The holder's name and date of birth from the JPKI subjectAltName otherNames.
+
+    ELIGIBILITY_NO_IDENTITY unless there is exactly one of each, readable, and the name
+    is not empty after normalisation.
+    """
+    def missing(why: str) -> EligibilityError:
+        return _err(ErrorCode.ELIGIBILITY_NO_IDENTITY,
+                    f"the card certificate {why}; a JPKI signing certificate carries the "
+                    "holder's name and date of birth")
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise missing("has no subject alternative name") from None
+    found: dict[x509.ObjectIdentifier, list[bytes]] = {JPKI_NAME_OID: [], JPKI_BIRTH_DATE_OID: []}
+    for other in san.get_values_for_type(x509.OtherName):
+        if other.type_id in found:
+            found[other.type_id].append(other.value)
+    names, dates = found[JPKI_NAME_OID], found[JPKI_BIRTH_DATE_OID]
+    if len(names) != 1 or len(dates) != 1:
+        raise missing("does not carry exactly one holder name and one date of birth")
+    try:
+        name = normalize_name(_der_string(names[0]))
+        birth = normalize_birth_date(_der_string(dates[0]))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise missing(f"has an unreadable name or date of birth ({e})") from None
+    if not name:
+        raise missing("has an empty holder name")
+    return CardIdentity(name, birth)
+
+
+def card_tag(tag_key: bytes, election_id: bytes, identity: CardIdentity) -> bytes:
+    """BLAKE2b-256 keyed with the registrar's secret over (election, name, date of birth),
+    each length-prefixed. Not over the issuer or the serial: a re-issued card (new
+    serial, possibly a new CA key) of the same person must give the same tag."""
     if len(tag_key) != 32:
         raise ValueError("the tag key must be 32 bytes")
-    if serial < 0:
-        raise ValueError("certificate serials are positive")
-    serial_bytes = serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big")
     h = hashlib.blake2b(key=tag_key, digest_size=32, person=TAG_PERSON)
-    for part in (election_id, issuer_der, serial_bytes):
+    for part in (election_id, identity.name.encode(), identity.birth_date.encode()):
         h.update(len(part).to_bytes(4, "big") + part)
     return h.digest()
 
@@ -299,9 +421,11 @@ def verify_registration(req: CardRegistration, authority: CardAuthority, now: da
     if not usage.digital_signature or _is_ca(cert):
         raise _err(ErrorCode.ELIGIBILITY_WRONG_KEY_USAGE,
                    "the card certificate is not allowed to make digital signatures")
-    # 5. validity dates
+    # 5. the holder's identity (only now: it is read from a certificate the CA signed)
+    identity = card_identity(cert)
+    # 6. validity dates
     _check_dates(cert, now, "the card certificate")
-    # 6. revocation
+    # 7. revocation
     crl = x509.load_der_x509_crl(authority.crl)
     if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
         raise _err(ErrorCode.ELIGIBILITY_CRL_INVALID,
@@ -318,11 +442,10 @@ def verify_registration(req: CardRegistration, authority: CardAuthority, now: da
     if revoked is not None:
         raise _err(ErrorCode.ELIGIBILITY_CARD_REVOKED,
                    f"the card was revoked on {revoked.revocation_date_utc:%Y-%m-%d}")
-    # 7. the card's signature over the voter key
+    # 8. the card's signature over the voter key
     msg = registration_message(req.election_id, req.voter_public)
     if not _verify_signature(cert_key, req.signature, msg):
         raise _err(ErrorCode.ELIGIBILITY_BAD_SIGNATURE,
                    "the card's signature over the voter key does not verify")
-    issuer_der = cert.issuer.public_bytes()
     return VerifiedCard(req.election_id, req.voter_public,
-                        card_tag(tag_key, req.election_id, issuer_der, cert.serial_number))
+                        card_tag(tag_key, req.election_id, identity))

@@ -2,10 +2,11 @@
 
 Off chain, the registrar checks the voter's ID card (the My Number Card model,
 ``idcard.py``: an X.509 certificate from the card authority signs the voter's
-pseudonymous key) and computes ``card_tag``, a keyed hash of the card serial
-under a registrar secret and the election id. On chain appear only the voter
-key and the tag: the tag is unique per election (one card, one registration),
-reveals no serial, and tags of the same card in two elections are unlinkable.
+pseudonymous key) and computes ``card_tag``, a keyed hash of the holder's
+normalised name and date of birth (read from the certificate) under a registrar
+secret and the election id. On chain appear only the voter key and the tag: the
+tag is unique per election (one person, one registration, even with a re-issued
+card), reveals no identity, and tags of one person in two elections are unlinkable.
 """
 
 from __future__ import annotations

@@ -7,21 +7,30 @@ import struct
 
 from ballot_tx.codec import hash_bytes
 
-_HEAD = struct.Struct(">8s Q 32s H Q B")
+_HEAD = struct.Struct(">8s Q 32s H Q B q")
 MAGIC = b"simblock"
 
 
-def make_block(height: int, prev_hash: bytes, proposer: int, nonce: int, valid: bool = True) -> bytes:
-    return _HEAD.pack(MAGIC, height, prev_hash, proposer, nonce, 1 if valid else 0)
+def make_block(
+    height: int, prev_hash: bytes, proposer: int, nonce: int, valid: bool = True, time_ms: int = 0
+) -> bytes:
+    return _HEAD.pack(MAGIC, height, prev_hash, proposer, nonce, 1 if valid else 0, time_ms)
 
 
 def parse_block(block: bytes) -> tuple[int, bytes, int, int, bool] | None:
     if len(block) != _HEAD.size:
         return None
-    magic, height, prev, proposer, nonce, flag = _HEAD.unpack(block)
+    magic, height, prev, proposer, nonce, flag, _time = _HEAD.unpack(block)
     if magic != MAGIC or flag not in (0, 1):
         return None
     return height, prev, proposer, nonce, flag == 1
+
+
+def block_time(block: bytes) -> int | None:
+    """The proposer's timestamp (the simulation's PBTS input)."""
+    if len(block) != _HEAD.size:
+        return None
+    return int(_HEAD.unpack(block)[6])
 
 
 class SimApp:
@@ -37,6 +46,9 @@ class SimApp:
 
     def block_hash(self, block: bytes) -> bytes:
         return hash_bytes("sim/block", block)
+
+    def block_time_ms(self, block: bytes) -> int | None:
+        return block_time(block)
 
 
 def next_root(prev_root: bytes, block_hash: bytes) -> bytes:

@@ -10,7 +10,10 @@
 * ``invalid``: as primary proposes blocks the application rejects; serves forged
   certificates and invalid blocks to replicas that fetch from it;
 * ``twin``: two instances of one validator, both running honest code (equivocation by
-  accident, as when an operator starts a node twice).
+  accident, as when an operator starts a node twice);
+* ``badtime``: as primary proposes blocks whose time is chosen to cheat the clock: far in
+  the past (to hold an election open), far ahead (to close it early), or just inside or
+  just outside the timeliness window (``consensus.timeliness``).
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from ballot_tx.keys import KeyPair
 from consensus.certificate import CommitCertificate
 from consensus.events import RequestProposal
 from consensus.messages import Commit, ConsensusMessage, Prepare, PrePrepare, VoteSig
-from consensus.sim.app import make_block
+from consensus.sim.app import block_time, make_block
 
 if TYPE_CHECKING:
     from consensus.sim.world import Instance, Simulation
 
-BEHAVIOURS = ("silent", "equivocate", "forge", "replay", "wrongview", "invalid", "twin")
+BEHAVIOURS = ("silent", "equivocate", "forge", "replay", "wrongview", "invalid", "twin", "badtime")
 OUTSIDER = KeyPair.from_seed(b"outsider" * 4)
 
 Out = list[tuple[ConsensusMessage, int | None]]
@@ -92,8 +95,11 @@ class Adversary:
 
             parsed = parse_block(msg.blocks[0])
             assert parsed is not None
-            alt_block = make_block(body.height, parsed[1], inst.index, self.rng.randrange(1 << 32))
-            d2 = self.sim.app.block_hash(alt_block)
+            t = block_time(msg.blocks[0])
+            alt_block = make_block(
+                body.height, parsed[1], inst.index, self.rng.randrange(1 << 32), True, t or 0
+            )
+            d2 = self.sim.made(alt_block)
             self.alt[(body.view, body.height)] = d2
             alt = PrePrepare(body.view, body.height, d2)
             alt_msg = ConsensusMessage(inst.index, alt, self._sign(inst.index, alt), (alt_block,))
@@ -113,11 +119,17 @@ class Adversary:
     # --- proposals and fetch answers ------------------------------------------------------------
 
     def propose(self, inst: Instance, a: RequestProposal) -> None:
-        if inst.role != "invalid":
+        if inst.role not in ("invalid", "badtime"):
             self.sim.propose(inst, a)
             return
-        block = make_block(a.height, a.prev_hash, inst.index, self.rng.randrange(1 << 32), False)
-        pp = PrePrepare(a.view, a.height, self.sim.app.block_hash(block))
+        now = self.sim.clock(inst.index)
+        if inst.role == "invalid":
+            block = make_block(a.height, a.prev_hash, inst.index, self.rng.randrange(1 << 32), False, now)
+        else:
+            p, d = self.sim.cfg.time_precision_ms, self.sim.cfg.msg_delay_ms
+            offset = self.rng.choice([-10 * (p + d), -(p + d) - p - 1, -(p + d) + 1, p - 1, 2 * p + 1, 10 * p])
+            block = make_block(a.height, a.prev_hash, inst.index, self.rng.randrange(1 << 32), True, now + offset)
+        pp = PrePrepare(a.view, a.height, self.sim.made(block))
         msg = ConsensusMessage(inst.index, pp, self._sign(inst.index, pp), (block,))
         self.sim.inv.observe_signed(msg)
         self.sim.broadcast(inst.index, msg, None)
@@ -134,7 +146,7 @@ class Adversary:
             sigs[0] = VoteSig(sigs[0].validator, bytes(64))
             return ((block, replace(cert, sigs=tuple(sigs))),)
         # an invalid block with a certificate from one faulty signer, repeated
-        fake = make_block(from_height, bytes(32), src.index, 7, False)
+        fake = make_block(from_height, bytes(32), src.index, 7, False, self.sim.now)
         d = self.sim.app.block_hash(fake)
         body = Commit(cert.view, from_height, d)
         sig = self._sign(src.index, body)

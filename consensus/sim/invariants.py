@@ -11,6 +11,11 @@
 * no honest replica signs two different values for one (view, height, phase), across
   restarts;
 * validity: only blocks the App accepts commit; every certificate verifies from genesis;
+* block time (PBTS, ``consensus.timeliness``): a committed block's time is at least the
+  real time its bytes were made minus (max honest skew + precision + msg_delay), and at
+  most the real time of the commit plus (max honest skew + precision). In election terms:
+  no ballot submitted after ``end + skew + precision + msg_delay`` is in a block timed
+  before ``end``, and no block closes the polls more than ``skew + precision`` early;
 * liveness: after the network heals every honest replica reaches the target height.
 """
 
@@ -144,6 +149,7 @@ class Invariants:
             sim.check_certificate(cert)
         except ConsensusError as e:
             self.fail(f"certificate at {h} does not verify: {e.message}")
+        self._check_block_time(h, a.block, d)
         if not inst.honest:
             return
         prior = self.committed.get(h)
@@ -154,6 +160,21 @@ class Invariants:
         for (v, height), qd in self.quorum_prepared.items():
             if height == h and v >= cert.view and qd != d:
                 self.fail(f"view {v} prepared another block at committed height {h}")
+
+    def _check_block_time(self, h: int, block: bytes, d: bytes) -> None:
+        sim = self.sim
+        cfg = sim.cfg
+        bt = sim.app.block_time_ms(block)
+        made = sim.made_at.get(d)
+        if bt is None or made is None:
+            self.fail(f"committed block at {h} has no time or was never made")
+            return
+        honest = [i for i in range(cfg.n) if i not in cfg.byzantine]
+        skew = max((abs(cfg.clock_skew_ms.get(i, 0)) for i in honest), default=0)
+        low = made - skew - cfg.time_precision_ms - cfg.msg_delay_ms
+        high = sim.now + skew + cfg.time_precision_ms
+        if not low <= bt <= high:
+            self.fail(f"block time {bt} at height {h} outside [{low}, {high}] (made at {made})")
 
     # --- per step -------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Generated hostile schedules: one seed -> one ``SimConfig`` (faults, network, crashes).
 
 A schedule picks up to f Byzantine validators with random behaviours (twins included),
-a lossy/duplicating/reordering network, partitions and crash-restarts of honest
-validators, all before ``heal_ms``; after it the network is reliable and every honest
+a lossy/duplicating/reordering network, partitions, crash-restarts of one honest
+validator or of the whole cluster at once, and skewed clocks (honest ones within
++-precision/2 of real time), all before ``heal_ms``; after it the network is reliable and every honest
 replica must reach the target height. The same seed always gives the same schedule and,
 because the simulation is driven by ``random.Random(seed)``, the same run.
 """
@@ -29,10 +30,18 @@ def config_for_seed(seed: int, n: int) -> SimConfig:
         side = frozenset(rng.sample(range(n), rng.randint(1, n // 2)))
         partitions.append((start, end, (side, frozenset(range(n)) - side)))
     crashes = []
-    if rng.random() < 0.3 and honest:
+    r = rng.random()
+    if r < 0.3 and honest:
         who = rng.choice(honest)
         at = rng.randrange(0, 600)
         crashes.append((at, at + rng.randrange(50, 600), who))
+    elif r < 0.45:
+        # every validator stops at once (power cut, or all restarted for an upgrade), then
+        # comes back one by one: what is prepared but not committed must survive
+        at = rng.randrange(0, 600)
+        crashes += [(at, at + rng.randrange(50, 400), i) for i in honest]
+    precision = 20
+    skew = {i: rng.randint(-precision // 2, precision // 2) for i in range(n)}
     return SimConfig(
         n=n,
         seed=seed,
@@ -47,4 +56,6 @@ def config_for_seed(seed: int, n: int) -> SimConfig:
         partitions=partitions,
         byzantine=byzantine,
         crashes=crashes,
+        time_precision_ms=precision,
+        clock_skew_ms=skew,
     )

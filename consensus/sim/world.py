@@ -75,6 +75,13 @@ class SimConfig:
     #: ... and within this many views after the heal (None: 2f + 3, see invariants.py)
     liveness_views: int | None = None
     proposal_delay_ms: int = 5
+    #: PBTS parameters (genesis params); msg_delay None: max_delay + proposal_delay +
+    #: precision, what an honest primary's proposal needs after the heal
+    time_precision_ms: int = 20
+    time_msg_delay_ms: int | None = None
+    #: validator index -> its clock's offset from real (simulated) time; honest offsets
+    #: stay within +-precision/2, so honest clocks are within precision of each other
+    clock_skew_ms: dict[int, int] = field(default_factory=dict)
     #: check invariants after every step (off only for benchmarks)
     check: bool = True
     #: a run needing more steps than this is a message storm: reported as a failure
@@ -83,6 +90,12 @@ class SimConfig:
     @property
     def f(self) -> int:
         return (self.n - 1) // 3
+
+    @property
+    def msg_delay_ms(self) -> int:
+        if self.time_msg_delay_ms is not None:
+            return self.time_msg_delay_ms
+        return self.max_delay_ms + self.proposal_delay_ms + self.time_precision_ms
 
 
 _KEYS: dict[int, KeyPair] = {}
@@ -95,7 +108,9 @@ def sim_key(i: int) -> KeyPair:
     return k
 
 
-def sim_genesis(n: int, checkpoint_interval: int, view_timeout_ms: int) -> Genesis:
+def sim_genesis(
+    n: int, checkpoint_interval: int, view_timeout_ms: int, precision_ms: int = 20, msg_delay_ms: int = 45
+) -> Genesis:
     members = tuple(
         Member(
             node_id(sim_key(i).ed25519_public),
@@ -112,7 +127,7 @@ def sim_genesis(n: int, checkpoint_interval: int, view_timeout_ms: int) -> Genes
         validators=members,
         observers=(),
         authorities=(),
-        params=ConsensusParams(500, 10, view_timeout_ms, checkpoint_interval),
+        params=ConsensusParams(500, 10, view_timeout_ms, checkpoint_interval, 1 << 20, precision_ms, msg_delay_ms),
     )
 
 
@@ -145,7 +160,9 @@ class Simulation:
 
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.genesis = sim_genesis(cfg.n, cfg.checkpoint_interval, cfg.view_timeout_ms)
+        self.genesis = sim_genesis(
+            cfg.n, cfg.checkpoint_interval, cfg.view_timeout_ms, cfg.time_precision_ms, cfg.msg_delay_ms
+        )
         self.chain_id = genesis_hash(self.genesis)
         self.app = SimApp()
         self.verifier = Verifier(tuple(v.ed25519_public for v in self.genesis.validators), self.chain_id)
@@ -166,6 +183,8 @@ class Simulation:
         self.delivered = 0
         #: the highest honest view when the network healed (liveness counts views from it)
         self.view_at_heal: int | None = None
+        #: block hash -> the simulated real time its bytes were made (PBTS invariant)
+        self.made_at: dict[bytes, int] = {}
 
     # --- setup ------------------------------------------------------------------------
 
@@ -177,6 +196,16 @@ class Simulation:
 
     def honest(self) -> list[Instance]:
         return [x for x in self.instances if x.honest]
+
+    def clock(self, index: int) -> int:
+        """Validator ``index``'s local clock now (real time plus its skew)."""
+        return self.now + self.cfg.clock_skew_ms.get(index, 0)
+
+    def made(self, block: bytes) -> bytes:
+        """Note when a block was made; returns its hash."""
+        d = self.app.block_hash(block)
+        self.made_at.setdefault(d, self.now)
+        return d
 
     # --- the event queue ------------------------------------------------------------------
 
@@ -262,7 +291,8 @@ class Simulation:
 
     def propose(self, inst: Instance, a: RequestProposal, valid: bool = True) -> None:
         nonce = self.rng.randrange(1 << 32)
-        block = make_block(a.height, a.prev_hash, inst.iid, nonce, valid)
+        block = make_block(a.height, a.prev_hash, inst.iid, nonce, valid, self.clock(inst.index))
+        self.made(block)
         self.push(
             self.now + self.cfg.proposal_delay_ms,
             "event",
@@ -321,7 +351,7 @@ class Simulation:
         self.adversary.observe(msg)
         for inst in self.instances:
             if inst.index == index and inst.alive:
-                self.feed(inst, Received(msg))
+                self.feed(inst, Received(msg, self.clock(inst.index)))
 
     # --- crashes ----------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from ballot_tx.block import Block, make_block
+from ballot_tx.checks import MemoChecker, ballot_key
 from ballot_tx.codec import encode
 from ballot_tx.errors import BlockError, ErrorCode, TxError
-from ballot_tx.state import State, VerifiedCache, apply_block, check_tx, select_txs
+from ballot_tx.state import State, apply_block, check_tx, select_txs
 from ballot_tx.tx import CastBallot
 from node.store import Store
 from tests.chain.helpers import ADMIN, VALIDATORS, make_genesis
@@ -86,7 +87,7 @@ def test_apply_is_pure_and_deterministic(world: tuple[World, dict[str, Election]
     txs = [encode(w.cast(es["open"], v)) for v in es["open"].voters]
     b = next_block(st, txs=txs)
     a1 = apply_block(st, b)
-    a2 = apply_block(st, b, VerifiedCache())
+    a2 = apply_block(st, b, MemoChecker())
     assert a1.root == a2.root != root
     assert a1.writes == a2.writes
     assert st.root == root and st.writes == writes  # the parent is untouched
@@ -101,9 +102,11 @@ def test_verify_once_cache_skips_proofs(world: tuple[World, dict[str, Election]]
     st = w.chain.state
     e = es["open"]
     raw = encode(w.cast(e, e.voters[1]))
-    cache = VerifiedCache()
+    cache = MemoChecker()
     h = check_tx(st, raw, st.time_ms + 1000, cache)
-    assert h in cache
+    status = st.election(e.eid)
+    assert status is not None and status.joint_key is not None
+    assert ballot_key(h, status.joint_key) in cache
     import ballot_tx.crypto.ballot as bc
 
     def boom(*a: object) -> None:
@@ -114,11 +117,11 @@ def test_verify_once_cache_skips_proofs(world: tuple[World, dict[str, Election]]
     new = apply_block(st, next_block(st, txs=[raw]), cache)
     assert new.root != st.root
     with pytest.raises(AssertionError):
-        apply_block(st, next_block(st, txs=[raw]), VerifiedCache())
+        apply_block(st, next_block(st, txs=[raw]), MemoChecker())
 
 
 def test_cache_is_bounded() -> None:
-    c = VerifiedCache(max_entries=3)
+    c = MemoChecker(max_entries=3)
     for i in range(5):
         c.add(bytes([i]) * 32)
     assert len(c) == 3 and bytes([0]) * 32 not in c and bytes([4]) * 32 in c

@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ballot_tx.block import Block, make_block
+from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import encode
 from ballot_tx.errors import BlockError
-from ballot_tx.state import State, VerifiedCache, apply_block, select_txs
+from ballot_tx.state import State, apply_block, select_txs
 from tests.chain.helpers import VALIDATORS, kp
 from tests.chain.world import World, build_world
 
@@ -50,7 +51,7 @@ def test_selected_txs_apply_and_splitting_a_block_changes_nothing(
     for i, _ in rejected[:1]:
         prefix = [r for r in cands[:i] if r in kept]
         with pytest.raises(BlockError) as err:
-            apply_block(st0, block_of(st0, [*prefix, cands[i]]), VerifiedCache())
+            apply_block(st0, block_of(st0, [*prefix, cands[i]]), MemoChecker())
         assert err.value.tx_index == len(prefix)
 
 

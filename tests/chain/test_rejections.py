@@ -31,16 +31,20 @@ from ballot_tx.tx import (
     OpenElection,
     PostDecryptionShare,
     PublishResult,
+    ShareAck,
     SpoilBallot,
+    TrusteeAcknowledge,
     TrusteeCommit,
     TrusteeComplaint,
     TrusteeReveal,
     TrusteeShares,
     Tx,
+    acknowledgement,
     sign_tx,
 )
 from tests.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
 from tests.chain.world import HOUR, Election, World, build_world
+from tests.crypto.helpers import forge_top_bit_ballot, forge_top_bit_commitment
 
 Case = Callable[[World, dict[str, Election]], Tx | bytes]
 _fresh = itertools.count()
@@ -111,6 +115,20 @@ def mutated_ballot(w: World, es: dict[str, Election]) -> Tx:
     cts = (c0.ciphertexts[1], c0.ciphertexts[0], *c0.ciphertexts[2:])
     b = dataclasses.replace(b, contests=(dataclasses.replace(c0, ciphertexts=cts),))
     return w.tx(e.voters[0], CastBallot(e.eid, b))
+
+
+def second_encoding_ballot(w: World, es: dict[str, Election]) -> Tx:
+    """Voter 0's own ballot with an alpha's bit 255 set and its proofs re-made over
+    those bytes: libsodium 1.0.18 decodes it to the same point (issue 11 item 4)."""
+    e = es["open"]
+    v = e.voters[0]
+    return w.tx(v, CastBallot(e.eid, forge_top_bit_ballot(e.m, e.key, v.ed25519_public, ((1, 0, 0),))))
+
+
+def second_encoding_commitment(w: World, es: dict[str, Election]) -> Tx:
+    e = es["ceremony"]
+    c = forge_top_bit_commitment(e.m, 2, tr.polynomial(e.m, 2, TRUSTEES[1]))
+    return w.tx(TRUSTEES[1], TrusteeCommit(e.eid, c))
 
 
 def bad_spoil(w: World, es: dict[str, Election]) -> Tx:
@@ -238,6 +256,7 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
     "second commitment": (lambda w, es: commitment_for(w, es, "ceremony", 1, 1), ErrorCode.TX_CEREMONY_DUPLICATE),
     "shares out of order": (shares_out_of_order, ErrorCode.TX_BAD_SHARES),
     "commitment with a bad proof": (bad_commitment, ErrorCode.TX_BAD_COMMITMENT),
+    "commitment over a second encoding of a point": (second_encoding_commitment, ErrorCode.TX_BAD_COMMITMENT),
     "shares before commitment": (
         lambda w, es: w.tx(TRUSTEES[1], TrusteeShares(es["ceremony"].eid, ())),
         ErrorCode.TX_CEREMONY_INCOMPLETE,
@@ -259,6 +278,44 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
         lambda w, es: w.tx(TRUSTEES[0], TrusteeReveal(es["ceremony"].eid, tr.make_reveal(
             es["ceremony"].m, 1, tr.polynomial(es["ceremony"].m, 1, TRUSTEES[0]), 2))),
         ErrorCode.TX_BAD_REVEAL,
+    ),
+    "open before every share is acknowledged": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid)),
+        ErrorCode.TX_CEREMONY_UNACKNOWLEDGED,
+    ),
+    "acknowledge shares other than those posted": (
+        lambda w, es: w.tx(TRUSTEES[2], TrusteeAcknowledge(es["acks"].eid, (ShareAck(1, b"\x00" * 32),))),
+        ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+    ),
+    "acknowledge one's own shares": (
+        lambda w, es: w.tx(TRUSTEES[2], acknowledgement(es["acks"].eid, 0, {3: es["acks"].posted[3]})),
+        ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+    ),
+    "acknowledge a dealer with no shares": (
+        lambda w, es: w.tx(TRUSTEES[2], TrusteeAcknowledge(es["ceremony"].eid, (ShareAck(1, b"\x00" * 32),))),
+        ErrorCode.TX_BAD_ACKNOWLEDGEMENT,
+    ),
+    "acknowledge after open": (lambda w, es: w.ack(es["open"], 1, (2,)), ErrorCode.TX_WRONG_PHASE),
+    "acknowledge twice": (lambda w, es: w.ack(es["acks"], 1, (2,)), ErrorCode.TX_CEREMONY_DUPLICATE),
+    "complaint after acknowledging": (
+        lambda w, es: w.tx(TRUSTEES[0], TrusteeComplaint(es["acks"].eid, tr.make_complaint(es["acks"].m, 2, 1))),
+        ErrorCode.TX_BAD_COMPLAINT,
+    ),
+    "open excluding a trustee that does not exist": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid, (4,))),
+        ErrorCode.TX_BAD_EXCLUSION,
+    ),
+    "open excluding trustees out of order": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid, (3, 1))),
+        ErrorCode.TX_BAD_EXCLUSION,
+    ),
+    "open excluding every trustee": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["acks"].eid, (1, 2, 3))),
+        ErrorCode.TX_CEREMONY_INCOMPLETE,
+    ),
+    "open with an identity joint key": (
+        lambda w, es: w.tx(ADMIN, OpenElection(es["identity"].eid)),
+        ErrorCode.TX_JOINT_KEY_IDENTITY,
     ),
     # registration
     "codes for a key election": (
@@ -297,11 +354,29 @@ CASES: dict[str, tuple[Case, ErrorCode]] = {
     "re-vote not allowed": (lambda w, es: w.cast(es["norevote"], es["norevote"].voters[0]), ErrorCode.TX_REVOTE_NOT_ALLOWED),
     "ballot copied from another voter": (copied_ballot, ErrorCode.TX_BAD_BALLOT),
     "ballot ciphertexts swapped": (mutated_ballot, ErrorCode.TX_BAD_BALLOT),
+    "ballot over a second encoding of a point": (second_encoding_ballot, ErrorCode.TX_BAD_BALLOT),
     "ballot for another election": (
         lambda w, es: w.tx(es["open"].voters[0], CastBallot(es["open"].eid, w.ballot(es["closed"], es["open"].voters[0]))),
         ErrorCode.TX_BAD_BALLOT,
     ),
     "spoiled ballot that lies": (bad_spoil, ErrorCode.TX_BAD_SPOIL),
+    "spoiled ciphertexts cast by another voter with its own proofs": (
+        lambda w, es: w.cast_kept(es["limits"], es["limits"].voters[1], "s-copy"),
+        ErrorCode.TX_BALLOT_SPOILED,
+    ),
+    "spoil the counted ballot": (
+        lambda w, es: w.spoil(es["limits"], es["limits"].voters[2], "c2"),
+        ErrorCode.TX_SPOIL_COUNTED,
+    ),
+    "spoil beyond the per-voter limit": (
+        lambda w, es: w.tx(es["limits"].voters[0], SpoilBallot(es["limits"].eid, *ballot_crypto.encrypt_ballot(
+            es["limits"].m, es["limits"].key, es["limits"].voters[0].ed25519_public, ((0, 1, 0),)))),
+        ErrorCode.TX_TOO_MANY_SPOILS,
+    ),
+    "re-vote beyond the per-voter limit": (
+        lambda w, es: w.cast(es["limits"], es["limits"].voters[0]),
+        ErrorCode.TX_TOO_MANY_BALLOTS,
+    ),
     # tally
     "decryption share before close": (
         lambda w, es: w.tx(TRUSTEES[0], PostDecryptionShare(es["open"].eid, w.dshare(es["closed"], 1))),
@@ -348,7 +423,7 @@ def test_complaints_answered_and_unanswered() -> None:
     for answer in (True, False):
         w = World()
         e = w.create(w.manifest())
-        w.ceremony(e)
+        w.ceremony(e, withhold=((1, 2),))
         w.run(w.tx(TRUSTEES[1], TrusteeComplaint(e.eid, tr.make_complaint(e.m, 1, 2))))
         if answer:
             reveal = tr.make_reveal(e.m, 1, e.coeffs[1], 2)

@@ -36,7 +36,7 @@ def test_forgetting_prepared_blocks_in_view_change_is_caught(monkeypatch: pytest
         orig(st, v, out)
 
     monkeypatch.setattr(replica, "_start_view_change", forgetful)
-    caught("committed height")
+    caught("committed height", seeds=120)
 
 
 def test_preparing_without_validation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,3 +90,23 @@ def test_never_changing_view_is_caught_as_a_liveness_failure(monkeypatch: pytest
     monkeypatch.setattr(replica, "_start_view_change", lambda st, v, out: None)
     with pytest.raises(InvariantViolation, match="liveness"):
         run_schedule(SimConfig(n=4, seed=1, target_height=2, byzantine={0: "silent"}, liveness_ms=5000))
+
+
+def test_ignoring_block_time_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the PBTS rule a Byzantine primary's stale or future block time commits."""
+    monkeypatch.setattr(replica, "is_timely", lambda *a: True)
+    caught("block time", seeds=400)
+
+
+def test_forgetting_prepared_block_bytes_is_caught_as_a_halt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12, fault 1: a record without the prepared block's bytes halts the chain
+    after every validator restarts between prepare and commit."""
+    orig = replica.record
+
+    def without_blocks(st: replica.ReplicaState) -> replica.SafetyRecord:
+        import dataclasses
+
+        return dataclasses.replace(orig(st), blocks=())
+
+    monkeypatch.setattr(replica, "record", without_blocks)
+    caught("liveness", seeds=300)

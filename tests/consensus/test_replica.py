@@ -68,11 +68,11 @@ def test_primary_persists_then_sends_its_pre_prepare() -> None:
 
 
 def test_backup_prepares_a_valid_pre_prepare_after_persisting() -> None:
-    st, actions = step(NET.replica(1), Received(pre_prepare()))
+    st, actions = step(NET.replica(1), Received(pre_prepare(), 0))
     assert [type(a).__name__ for a in actions] == ["Persist", "Send"]
     assert actions[1].message.body == Prepare(0, 1, D1)  # type: ignore[union-attr]
     # duplicate delivery: nothing new
-    _, again = step(st, Received(pre_prepare()))
+    _, again = step(st, Received(pre_prepare(), 0))
     assert again == []
 
 
@@ -92,19 +92,19 @@ def test_backup_prepares_a_valid_pre_prepare_after_persisting() -> None:
 def test_bad_messages_are_counted_and_change_nothing(msg: ConsensusMessage, code: ErrorCode) -> None:
     st = NET.replica(1)
     before = record(st)
-    st, actions = step(st, Received(msg))
+    st, actions = step(st, Received(msg, 0))
     assert actions == [] and st.rejected == {code: 1}
     assert record(st) == before and not any(s.pp_hash for s in st.log.values())
 
 
 def test_conflicting_pre_prepare_is_not_prepared() -> None:
-    st, _ = step(NET.replica(1), Received(pre_prepare()))
-    st, actions = step(st, Received(pre_prepare(block=NET.block(1, nonce=4))))
+    st, _ = step(NET.replica(1), Received(pre_prepare(), 0))
+    st, actions = step(st, Received(pre_prepare(block=NET.block(1, nonce=4)), 0))
     assert actions == [] and st.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
 
 
 def test_invalid_block_starts_a_view_change_instead_of_preparing() -> None:
-    st, actions = step(NET.replica(1), Received(pre_prepare(block=NET.block(1, valid=False))))
+    st, actions = step(NET.replica(1), Received(pre_prepare(block=NET.block(1, valid=False)), 0))
     bodies = [m.body for m in sends(actions)]
     assert len(bodies) == 1 and isinstance(bodies[0], ViewChange) and bodies[0].new_view == 1
     assert st.view == 1 and not st.active
@@ -112,39 +112,39 @@ def test_invalid_block_starts_a_view_change_instead_of_preparing() -> None:
 
 
 def test_prepared_then_committed_with_a_certificate() -> None:
-    st, _ = step(NET.replica(1), Received(pre_prepare()))
-    st, actions = step(st, Received(NET.msg(2, Prepare(0, 1, D1))))
+    st, _ = step(NET.replica(1), Received(pre_prepare(), 0))
+    st, actions = step(st, Received(NET.msg(2, Prepare(0, 1, D1)), 0))
     commit = [m for m in sends(actions) if isinstance(m.body, Commit)]
     assert len(commit) == 1 and isinstance(actions[0], Persist)
     assert st.prepared[1].prepares and len(st.prepared[1].prepares) == 2
-    st, actions = step(st, Received(NET.msg(0, Commit(0, 1, D1))))
+    st, actions = step(st, Received(NET.msg(0, Commit(0, 1, D1)), 0))
     assert not any(isinstance(a, CommitBlock) for a in actions)  # 2 of 3
-    st, actions = step(st, Received(NET.msg(3, Commit(0, 1, D1))))
+    st, actions = step(st, Received(NET.msg(3, Commit(0, 1, D1)), 0))
     done = [a for a in actions if isinstance(a, CommitBlock)]
     assert len(done) == 1 and done[0].block == B1 and len(done[0].certificate.sigs) == 3
     assert st.last_committed == 1
 
 
 def test_restart_never_signs_a_conflicting_value() -> None:
-    st, actions = step(NET.replica(1), Received(pre_prepare()))
+    st, actions = step(NET.replica(1), Received(pre_prepare(), 0))
     rec = next(a.record for a in actions if isinstance(a, Persist))
     again = init_state(NET.genesis, 1, NET.chain_id, sim_key(1), NET.app, persisted=rec)
     other = NET.block(1, nonce=8)
-    again, actions = step(again, Received(pre_prepare(block=other)))
+    again, actions = step(again, Received(pre_prepare(block=other), 0))
     assert sends(actions) == [] and again.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
     again2 = init_state(NET.genesis, 1, NET.chain_id, sim_key(1), NET.app, persisted=rec)
-    again2, actions = step(again2, Received(pre_prepare()))  # the same value: re-sent as before
+    again2, actions = step(again2, Received(pre_prepare(), 0))  # the same value: re-sent as before
     assert [m.body for m in sends(actions)] == [Prepare(0, 1, D1)]
 
 
 def test_restart_stays_in_its_view() -> None:
-    st, actions = step(NET.replica(2), Received(pre_prepare(block=NET.block(1, valid=False))))
+    st, actions = step(NET.replica(2), Received(pre_prepare(block=NET.block(1, valid=False)), 0))
     rec = next(a.record for a in actions if isinstance(a, Persist))
     assert rec.view == 1 and not rec.view_active and rec.view_change is not None
     again = init_state(NET.genesis, 2, NET.chain_id, sim_key(2), NET.app, persisted=rec)
     again, actions = step(again, Start())
     assert [m.body for m in sends(actions)] == [rec.view_change]  # resent verbatim
-    again, actions = step(again, Received(pre_prepare()))  # view 0 is over for it
+    again, actions = step(again, Received(pre_prepare(), 0))  # view 0 is over for it
     assert actions == [] and again.rejected[ErrorCode.CONSENSUS_WRONG_VIEW] == 1
 
 
@@ -161,9 +161,9 @@ def test_bad_record_is_refused() -> None:
 def test_f_plus_one_validators_ahead_trigger_a_fetch() -> None:
     st = NET.replica(3)
     d5 = bytes([5]) * 32
-    st, actions = step(st, Received(NET.msg(1, Prepare(0, 4, d5))))
+    st, actions = step(st, Received(NET.msg(1, Prepare(0, 4, d5)), 0))
     assert not any(isinstance(a, Fetch) for a in actions)  # one could be lying
-    st, actions = step(st, Received(NET.msg(2, Prepare(0, 4, d5))))
+    st, actions = step(st, Received(NET.msg(2, Prepare(0, 4, d5)), 0))
     fetch = [a for a in actions if isinstance(a, Fetch)]
     assert fetch == [Fetch(1, (1, 2))]
 
@@ -194,11 +194,11 @@ def test_checkpoints_become_stable_and_collect_garbage(chain) -> None:  # type: 
     st, actions = step(st, Executed(2, root))
     cp = Checkpoint(2, chain[1][1].block_hash, root)
     assert [m.body for m in sends(actions)] == [cp]
-    st, _ = step(st, Received(NET.msg(0, cp)))
+    st, _ = step(st, Received(NET.msg(0, cp), 0))
     assert st.stable is not None and st.stable.height == 0
-    st, _ = step(st, Received(NET.msg(1, Checkpoint(2, cp.block_hash, b"W" * 32))))  # disagrees
+    st, _ = step(st, Received(NET.msg(1, Checkpoint(2, cp.block_hash, b"W" * 32)), 0))  # disagrees
     assert st.stable.height == 0
-    st, _ = step(st, Received(NET.msg(2, cp)))
+    st, _ = step(st, Received(NET.msg(2, cp), 0))
     assert st.stable.height == 2 and st.low == 2 and st.high == 6
     st, actions = step(st, Executed(7, root))  # never committed
     assert actions == [] and st.rejected[ErrorCode.CONSENSUS_BAD_MESSAGE] == 1
@@ -222,8 +222,8 @@ def test_messages_for_a_view_not_yet_entered_are_held_and_replayed() -> None:
     token = next(a.token for a in actions if hasattr(a, "token"))
     st, actions = step(st, TimerFired("view", token))
     assert st.view == 1 and not st.active
-    st, actions = step(st, Received(pre_prepare(view=1)))  # overtook the NEW-VIEW
+    st, actions = step(st, Received(pre_prepare(view=1), 0))  # overtook the NEW-VIEW
     assert actions == [] and not st.rejected
     vcs = tuple(SignedViewChange(i, NET.view_change(1), NET.sign(i, NET.view_change(1))) for i in (0, 1, 3))
-    st, actions = step(st, Received(NET.msg(1, NewView(1, vcs, ()))))
+    st, actions = step(st, Received(NET.msg(1, NewView(1, vcs, ())), 0))
     assert st.active and Prepare(1, 1, D1) in [m.body for m in sends(actions)]

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
+from ballot_tx.crypto import elgamal
 from ballot_tx.crypto import group as g
+from ballot_tx.crypto.ballot import (
+    EncryptedBallot,
+    EncryptedContest,
+    ballot_context,
+    encrypt_ballot,
+    plaintexts,
+    sum_ranges,
+)
+from ballot_tx.crypto.proofs import SchnorrProof, prove_range
+from ballot_tx.crypto.trustees import TrusteeCommitment, coefficient_context, make_commitment
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import (
+    MAX_PER_VOTER,
     RATING_LEVELS,
     Contest,
     Label,
@@ -75,7 +89,9 @@ def contests(draw: st.DrawFn, idx: int) -> Contest:
 @st.composite
 def manifests(draw: st.DrawFn) -> Manifest:
     k = draw(st.integers(1, 3))
-    return manifest(tuple(draw(contests(i)) for i in range(k)))
+    m = manifest(tuple(draw(contests(i)) for i in range(k)))
+    return replace(m, max_spoils_per_voter=draw(st.integers(0, MAX_PER_VOTER)),
+                   max_ballots_per_voter=draw(st.integers(1, MAX_PER_VOTER)))
 
 
 @st.composite
@@ -91,3 +107,50 @@ def valid_selection(draw: st.DrawFn, c: Contest) -> tuple[int, ...]:
 @st.composite
 def valid_selections(draw: st.DrawFn, m: Manifest) -> Selections:
     return tuple(draw(valid_selection(c)) for c in m.contests)
+
+
+# --- second encodings of a point (issue 11 item 4) ----------------------------------
+
+
+def with_top_bit(p: bytes) -> bytes:
+    """``p`` with bit 255 set: libsodium 1.0.18 decodes it to the same point as ``p``,
+    RFC 9496 (and libsodium >= 1.0.19, libsodium.js) refuse it."""
+    return p[:31] + bytes([p[31] | 0x80])
+
+
+def forge_top_bit_ballot(
+    m: Manifest, key: bytes, cred: bytes, selections: Selections, seed: bytes = b"\x05" * 32
+) -> EncryptedBallot:
+    """A voter's own genuine ballot with contest 0 ciphertext 0's alpha re-encoded with
+    bit 255 set, and every proof re-made over those bytes with the voter's nonces (what
+    a voter can do: the proofs are sound for the decoded point, only the bytes differ)."""
+    ballot, secrets = encrypt_ballot(m, key, cred, selections, seed=seed)
+    cts = [list(ec.ciphertexts) for ec in ballot.contests]
+    cts[0][0] = replace(cts[0][0], alpha=with_top_bit(cts[0][0].alpha))
+    bare = tuple(EncryptedContest(tuple(x), (), ()) for x in cts)
+    ctx = ballot_context(ballot.election_id, key, cred, bare)
+    contests = []
+    for c, cl, sel, nonces in zip(m.contests, cts, secrets.selections, secrets.nonces, strict=True):
+        p = plaintexts(c, sel)
+        rs = [g.sc_int(r) for r in nonces]
+        bits = tuple(prove_range(ct, key, v, r, 0, 1, ctx, seed) for ct, v, r in zip(cl, p, rs, strict=True))
+        sums = tuple(
+            prove_range(elgamal.sum_ciphertexts(cl[s : s + n]), key, sum(p[s : s + n]), sum(rs[s : s + n]),
+                        lo, hi, ctx, seed)
+            for s, n, lo, hi in sum_ranges(c)
+        )
+        contests.append(EncryptedContest(tuple(cl), bits, sums))
+    return EncryptedBallot(ballot.election_id, tuple(contests))
+
+
+def forge_top_bit_commitment(m: Manifest, index: int, coeffs: tuple[int, ...], k: int = 0) -> TrusteeCommitment:
+    """Trustee ``index``'s genuine commitment with ``A_k`` re-encoded with bit 255 set and
+    its Schnorr proof re-made over those bytes (the trustee knows ``a_k``)."""
+    c = make_commitment(m, index, coeffs)
+    big_a = with_top_bit(c.commitments[k])
+    ctx = coefficient_context(c.election_id, index, k)
+    w = g.hash_to_scalar("test/forge-nonce", ctx)
+    ch = g.hash_to_scalar("crypto/schnorr", ctx, big_a, g.base(g.sc(w)))
+    proof = SchnorrProof(g.sc(ch), g.sc(w + ch * coeffs[k]))
+    commits = (*c.commitments[:k], big_a, *c.commitments[k + 1 :])
+    return replace(c, commitments=commits, proofs=(*c.proofs[:k], proof, *c.proofs[k + 1 :]))

@@ -226,3 +226,24 @@ def test_damaged_decryption_share_bytes_are_rejected_cleanly(data: st.DataObject
     if damaged != shares[0]:
         with pytest.raises(BallotchainError):
             ty.verify_decryption_share(M, cer.commitments, tally, damaged)
+
+
+def test_lagrange_refuses_duplicate_and_zero_indices() -> None:
+    """A repeated index was skipped in the products and index 0 zeroed the other weights:
+    both gave silently wrong interpolation (issue 11 item 8)."""
+    coeffs = (11, 22, 33)  # f(x) = 11 + 22x + 33x^2, f(0) = 11
+    lams = ty.lagrange_at_zero([1, 3, 4])
+    assert sum(lam * (11 + 22 * j + 33 * j * j) for lam, j in zip(lams, [1, 3, 4], strict=True)) % g.L == coeffs[0]
+    for bad in ([1, 1, 2], [2, 3, 2], [0, 1, 2], [0], [-1, 2, 3], [1, 2, g.L]):
+        with pytest.raises(CryptoError) as e:
+            ty.lagrange_at_zero(bad)
+        assert e.value.code == ErrorCode.CRYPTO_BAD_INDICES, bad
+
+
+def test_combine_refuses_a_trustee_twice_or_index_zero(setup: Any) -> None:
+    _, tally, shares = setup
+    for bad in ([shares[0], shares[0], shares[1]], [replace(shares[0], trustee=0), shares[1], shares[2]]):
+        with pytest.raises(CryptoError) as e:
+            ty.combine(tally, bad)
+        assert e.value.code == ErrorCode.CRYPTO_BAD_INDICES
+    assert ty.combine(tally, shares[:3]) == ty.combine(tally, [shares[2], shares[0], shares[1]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -11,15 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from genesis.document import ConsensusParams
-from genesis.localnet import make_network
+from genesis.localnet import DEFAULT_PARAMS, make_network
 from node import localnet as ln
 from node.txgen import NetKeys, create_elections, post_tx
 from tests.node.tlsca import make_ca_and_cert
 
 BACK_AT_TIP_S = 20.0
-PARAMS = ConsensusParams(
-    max_block_txs=200, block_interval_ms=100, view_timeout_ms=1000, checkpoint_interval=5
+PARAMS = dataclasses.replace(
+    DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100, view_timeout_ms=1000, checkpoint_interval=5
 )
 
 

@@ -237,3 +237,22 @@ def test_end_time_closes_the_election_with_an_empty_block(net: Net) -> None:
     after = assert_same_chain(net)
     assert after == before + 1
     assert net.get(net.validators[0], f"/v1/blocks/{after}")["tx_hashes"] == []
+
+
+def test_traffic_after_idle_spells_changes_no_view(net: Net) -> None:
+    """Issue 12, fault 7: every replica armed its view timer at the same commit and an idle
+    expiry only re-armed it, so a burst arriving just before the next expiry changed the
+    view of a healthy network. The timer now restarts when work arrives (Castro-Liskov
+    4.4). Bursts after idle spells of 0.9x to 2.4x the view timeout, sent to every node."""
+    from tests.node.netutil import PARAMS
+
+    assert_same_chain(net)
+    views = {s["view"] for s in map(net.status, net.validators) if s}
+    assert len(views) == 1
+    timeout_s = PARAMS.view_timeout_ms / 1000
+    for i in range(8):
+        time.sleep(timeout_s * (0.9 + 0.2 * i))
+        acks = submit(net, net.txs(2), net.validators, wait=True)
+        assert all(s == 200 and d["status"] == "committed" for s, d in acks), acks
+    after = {s["view"] for s in map(net.status, net.validators) if s}
+    assert after == views, f"the view changed from {views} to {after} on a healthy network"

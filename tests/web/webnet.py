@@ -3,17 +3,19 @@ officials', trustees' and registrar's part through the validators' API)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ballot_tx.keys import KeyPair
-from genesis.document import ConsensusParams
-from genesis.localnet import make_network
+from genesis.localnet import DEFAULT_PARAMS, make_network
 from node import localnet as ln
 from node.netchain import NetworkChain
 from node.txgen import NetKeys
 from node.webpoll import PollRunner
 
-PARAMS = ConsensusParams(max_block_txs=200, block_interval_ms=100, view_timeout_ms=2000, checkpoint_interval=50)
+PARAMS = dataclasses.replace(
+    DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100, view_timeout_ms=2000, checkpoint_interval=50
+)
 KEY_PASSWORD = "つくば-2026-pass"
 
 

@@ -15,6 +15,7 @@ export const RATING_LEVELS = Array.from({ length: 11 }, (_, i) => 10 * i);
 export const RATING_STEP = 10;
 export const MAX_BALLOT_CIPHERTEXTS = 1024;
 export const LABEL_MAX = 300;
+export const MAX_PER_VOTER = 1000;
 const ID_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 /** The 32-byte election id: digest(manifest). */
@@ -103,6 +104,12 @@ export function validateManifest(m) {
     throw fail('MANIFEST_BAD_FIELD', 'eligibility', `'${m.eligibility}' is not an eligibility method`);
   }
   if (!(BigInt(m.start_ms) < BigInt(m.end_ms))) throw fail('MANIFEST_BAD_TIMES', 'end_ms', 'voting must end after it starts');
+  if (m.max_spoils_per_voter > MAX_PER_VOTER) {
+    throw fail('MANIFEST_BAD_FIELD', 'max_spoils_per_voter', `${m.max_spoils_per_voter} is more than ${MAX_PER_VOTER}`);
+  }
+  if (!(m.max_ballots_per_voter >= 1 && m.max_ballots_per_voter <= MAX_PER_VOTER)) {
+    throw fail('MANIFEST_BAD_FIELD', 'max_ballots_per_voter', `need 1 <= max_ballots_per_voter <= ${MAX_PER_VOTER}, got ${m.max_ballots_per_voter}`);
+  }
   const n = m.trustees.length;
   if (n === 0) throw fail('MANIFEST_BAD_TRUSTEES', 'trustees', 'at least one trustee is needed');
   if (!(m.threshold >= 1 && m.threshold <= n)) {

@@ -55,7 +55,10 @@ export const SCHEMA = {
    ["max_block_txs",["int","0","4294967295"]],
    ["block_interval_ms",["int","0","4294967295"]],
    ["view_timeout_ms",["int","0","4294967295"]],
-   ["checkpoint_interval",["int","0","4294967295"]]
+   ["checkpoint_interval",["int","0","4294967295"]],
+   ["max_block_bytes",["int","0","4294967295"]],
+   ["time_precision_ms",["int","0","4294967295"]],
+   ["time_msg_delay_ms",["int","0","4294967295"]]
   ]},
   "Contest": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
    ["id",["str",64]],
@@ -138,7 +141,9 @@ export const SCHEMA = {
    ["revoting",["bool"]],
    ["trustees",["tuple",["obj","TrusteeInfo"],32]],
    ["threshold",["int","0","255"]],
-   ["nonce",["bytes",32,null]]
+   ["nonce",["bytes",32,null]],
+   ["max_spoils_per_voter",["int","0","65535"]],
+   ["max_ballots_per_voter",["int","0","65535"]]
   ]},
   "Member": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
    ["node_id",["str",40]],
@@ -152,7 +157,8 @@ export const SCHEMA = {
    ["path",["tuple",["bytes",32,null],64]]
   ]},
   "OpenElection": {"kind": "", "max_size": 1048576, "tag": 5, "fields": [
-   ["election_id",["bytes",32,null]]
+   ["election_id",["bytes",32,null]],
+   ["exclude",["tuple",["int","0","255"],32]]
   ]},
   "Option": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
    ["id",["str",64]],
@@ -178,6 +184,10 @@ export const SCHEMA = {
   "SchnorrProof": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
    ["c",["bytes",32,null]],
    ["z",["bytes",32,null]]
+  ]},
+  "ShareAck": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
+   ["dealer",["int","0","255"]],
+   ["shares",["bytes",32,null]]
   ]},
   "ShareComplaint": {"kind": "share-complaint", "max_size": 1048576, "tag": -1, "fields": [
    ["election_id",["bytes",32,null]],
@@ -205,6 +215,10 @@ export const SCHEMA = {
    ["ballots",["int","0","4294967295"]],
    ["trustees",["tuple",["int","0","255"],32]],
    ["counts",["tuple",["tuple",["int","0","4294967295"],1024],32]]
+  ]},
+  "TrusteeAcknowledge": {"kind": "", "max_size": 1048576, "tag": 14, "fields": [
+   ["election_id",["bytes",32,null]],
+   ["acks",["tuple",["obj","ShareAck"],32]]
   ]},
   "TrusteeCommit": {"kind": "", "max_size": 1048576, "tag": 2, "fields": [
    ["election_id",["bytes",32,null]],
@@ -234,13 +248,13 @@ export const SCHEMA = {
    ["shares",["tuple",["obj","EncryptedShare"],32]]
   ]},
   "Tx": {"kind": "tx", "max_size": 262144, "tag": -1, "fields": [
-   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult"]]],
+   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","TrusteeAcknowledge","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult"]]],
    ["signer",["bytes",32,null]],
    ["expires_ms",["int","0","18446744073709551615"]],
    ["signature",["bytes",64,null]]
   ]},
   "TxPayload": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
-   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult"]]],
+   ["body",["union",["CreateElection","TrusteeCommit","TrusteeShares","TrusteeComplaint","TrusteeReveal","TrusteeAcknowledge","OpenElection","RegisterKeys","CommitCodes","CastBallot","SpoilBallot","CloseElection","PostDecryptionShare","PublishResult"]]],
    ["signer",["bytes",32,null]],
    ["expires_ms",["int","0","18446744073709551615"]]
   ]},

@@ -42,8 +42,13 @@ export const scalar = (b, what = 'scalar') => scInt(scalarBytes(b, what));
 
 const isIdentity = (p) => p.every((x) => x === 0);
 
+// RFC 9496 section 4.3.1: bit 255 set is a non-canonical field encoding. libsodium.js
+// (>= 1.0.19) refuses it already; checked here too so the page never depends on the
+// libsodium version to agree with the chain (ballot_tx/crypto/group.py does the same).
+const canonical = (p) => (p[31] & 0x80) === 0 && sodium.crypto_core_ristretto255_is_valid_point(p);
+
 /** True iff p is a canonical encoding of a non-identity ristretto255 point. */
-export const isPoint = (p) => p.length === 32 && !isIdentity(p) && sodium.crypto_core_ristretto255_is_valid_point(p);
+export const isPoint = (p) => p.length === 32 && !isIdentity(p) && canonical(p);
 
 /** Check a point from the wire; CRYPTO_BAD_POINT naming `what` if invalid. */
 export function point(p, what = 'point', allowIdentity = false) {
@@ -52,7 +57,7 @@ export function point(p, what = 'point', allowIdentity = false) {
     if (allowIdentity) return p;
     throw new CryptoError('CRYPTO_BAD_POINT', `${what} must not be the identity`);
   }
-  if (!sodium.crypto_core_ristretto255_is_valid_point(p)) {
+  if (!canonical(p)) {
     throw new CryptoError('CRYPTO_BAD_POINT', `${what} is not a canonical ristretto255 point`);
   }
   return p;

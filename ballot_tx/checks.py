@@ -1,0 +1,221 @@
+"""The cryptographic checks of the transaction rules, and their memoised form.
+
+The rules in ``state.py`` call a ``Checker`` for every signature and proof; the
+plain ``Checker`` runs each check every time, so the rules read as the
+specification. ``MemoChecker`` is the optimisation, kept outside the rules: it
+remembers *positive* verdicts, each under a key made of **every input the check
+depends on**, so a verdict is reused only where the same check on the same inputs
+would give the same answer, whatever state (committed, proposed or abandoned)
+it was first reached in:
+
+=====================  ==================================================================
+check                  verdict key (``h`` = transaction hash, covering every signed byte)
+=====================  ==================================================================
+signature              ``h``, chain id
+trustee commitment     ``h`` (the manifest is fixed by the election id in the body)
+complaint reveal       ``h``, digest of the dealer's commitment it is checked against
+cast / spoiled ballot  ``h``, the election's joint key
+decryption share       ``h``, digest of the qualified commitments, digest of the tally
+published result       ``h``, digests of commitments, tally and decryption shares
+=====================  ==================================================================
+
+Why not "tx hash -> verified": a Byzantine primary can propose a block that opens an
+election under one joint key with a ballot valid under it, then let that block be
+abandoned; a later block opens the election under another key. A hash-only verdict
+would admit the ballot unchecked under the second key (issue 11, attack 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+from ballot_tx.codec import encode
+from ballot_tx.crypto import ballot as ballot_crypto
+from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import trustees as trustee_crypto
+from ballot_tx.manifest import Manifest
+from ballot_tx.tx import Tx, check_signature
+
+
+def _inputs_digest(parts: Iterable[bytes]) -> bytes:
+    """A digest of the canonical encodings a check reads (length-prefixed, so unambiguous)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return h.digest()
+
+
+class Checker:
+    """Runs every check, every time. Each method raises ``BallotchainError`` on failure;
+    ``tx_hash`` is unused here and lets a memoising subclass name the verdict."""
+
+    def signature(self, tx_hash: bytes, tx: Tx, chain_id: bytes, raw: bytes | None) -> None:
+        check_signature(tx, chain_id, raw)
+
+    def commitment(self, tx_hash: bytes, m: Manifest, c: trustee_crypto.TrusteeCommitment) -> None:
+        trustee_crypto.verify_commitment(m, c)
+
+    def reveal(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        commitment: trustee_crypto.TrusteeCommitment,
+        reveal: trustee_crypto.ShareReveal,
+    ) -> None:
+        trustee_crypto.verify_reveal(m, commitment, reveal)
+
+    def ballot(
+        self, tx_hash: bytes, m: Manifest, joint_key: bytes, voter: bytes, b: ballot_crypto.EncryptedBallot
+    ) -> None:
+        ballot_crypto.verify_ballot(m, joint_key, voter, b)
+
+    def spoiled(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        joint_key: bytes,
+        voter: bytes,
+        b: ballot_crypto.EncryptedBallot,
+        secrets: ballot_crypto.BallotSecrets,
+    ) -> None:
+        ballot_crypto.verify_spoiled(m, joint_key, voter, b, secrets)
+
+    def decryption_share(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        commitments: Sequence[trustee_crypto.TrusteeCommitment],
+        tally: tally_crypto.EncryptedTally,
+        share: tally_crypto.DecryptionShare,
+    ) -> None:
+        tally_crypto.verify_decryption_share(m, commitments, tally, share)
+
+    def result(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        commitments: Sequence[trustee_crypto.TrusteeCommitment],
+        tally: tally_crypto.EncryptedTally,
+        shares: Sequence[tally_crypto.DecryptionShare],
+        result: tally_crypto.TallyResult,
+    ) -> None:
+        tally_crypto.verify_result(m, commitments, tally, shares, result)
+
+
+def signature_key(tx_hash: bytes, chain_id: bytes) -> bytes:
+    return b"s" + tx_hash + chain_id
+
+
+def ballot_key(tx_hash: bytes, joint_key: bytes) -> bytes:
+    """The verdict key of a cast or spoiled ballot's proofs (see the module table)."""
+    return b"b" + tx_hash + joint_key
+
+
+class MemoChecker(Checker):
+    """A ``Checker`` that remembers positive verdicts by their full inputs (bounded, LRU).
+
+    Valid for any state: a key names everything its check reads, so a remembered
+    verdict is exactly the verdict the check would return now. Failures are never
+    remembered (a later, corrected state must be able to pass).
+    """
+
+    def __init__(self, max_entries: int = 400_000) -> None:
+        self.max_entries = max_entries
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._seen
+
+    def add(self, key: bytes) -> None:
+        """Record a positive verdict reached elsewhere (e.g. ``state.verify_batch`` in a
+        worker process), under a key made with ``signature_key`` / ``ballot_key``."""
+        self._seen[key] = None
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+
+    def _known(self, key: bytes) -> bool:
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        return False
+
+    def signature(self, tx_hash: bytes, tx: Tx, chain_id: bytes, raw: bytes | None) -> None:
+        key = signature_key(tx_hash, chain_id)
+        if not self._known(key):
+            super().signature(tx_hash, tx, chain_id, raw)
+            self.add(key)
+
+    def commitment(self, tx_hash: bytes, m: Manifest, c: trustee_crypto.TrusteeCommitment) -> None:
+        key = b"c" + tx_hash
+        if not self._known(key):
+            super().commitment(tx_hash, m, c)
+            self.add(key)
+
+    def reveal(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        commitment: trustee_crypto.TrusteeCommitment,
+        reveal: trustee_crypto.ShareReveal,
+    ) -> None:
+        key = b"r" + tx_hash + _inputs_digest([encode(commitment)])
+        if not self._known(key):
+            super().reveal(tx_hash, m, commitment, reveal)
+            self.add(key)
+
+    def ballot(
+        self, tx_hash: bytes, m: Manifest, joint_key: bytes, voter: bytes, b: ballot_crypto.EncryptedBallot
+    ) -> None:
+        key = ballot_key(tx_hash, joint_key)
+        if not self._known(key):
+            super().ballot(tx_hash, m, joint_key, voter, b)
+            self.add(key)
+
+    def spoiled(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        joint_key: bytes,
+        voter: bytes,
+        b: ballot_crypto.EncryptedBallot,
+        secrets: ballot_crypto.BallotSecrets,
+    ) -> None:
+        key = ballot_key(tx_hash, joint_key)
+        if not self._known(key):
+            super().spoiled(tx_hash, m, joint_key, voter, b, secrets)
+            self.add(key)
+
+    def decryption_share(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        commitments: Sequence[trustee_crypto.TrusteeCommitment],
+        tally: tally_crypto.EncryptedTally,
+        share: tally_crypto.DecryptionShare,
+    ) -> None:
+        key = b"d" + tx_hash + _inputs_digest([*(encode(c) for c in commitments), b"|", encode(tally)])
+        if not self._known(key):
+            super().decryption_share(tx_hash, m, commitments, tally, share)
+            self.add(key)
+
+    def result(
+        self,
+        tx_hash: bytes,
+        m: Manifest,
+        commitments: Sequence[trustee_crypto.TrusteeCommitment],
+        tally: tally_crypto.EncryptedTally,
+        shares: Sequence[tally_crypto.DecryptionShare],
+        result: tally_crypto.TallyResult,
+    ) -> None:
+        parts = [*(encode(c) for c in commitments), b"|", encode(tally), b"|", *(encode(s) for s in shares)]
+        key = b"p" + tx_hash + _inputs_digest(parts)
+        if not self._known(key):
+            super().result(tx_hash, m, commitments, tally, shares, result)
+            self.add(key)
