@@ -51,8 +51,9 @@ def normalize(typed: str) -> str:
 def instructions(c: Contest) -> str:
     if c.kind == "single":
         return _("Choose one option.")
-    if c.kind == "rating":
-        return _("Rate each item from 0 to 100 in steps of 10.")
+    if c.kind == "rating":  # the ends of the scale said, as on the page
+        return (_("Rate each item from 0 to 100 in steps of 10.") + " "
+                + _("0 means “not at all”, 100 means “very highly”."))
     if c.min_selections == c.max_selections:
         return _("Choose exactly {n} options.").format(n=c.max_selections)
     if c.min_selections == 0:

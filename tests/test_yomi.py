@@ -86,3 +86,16 @@ def test_ballot_preview_shows_the_kanji_and_speaks_the_reading(tmp_path: Path,
     assert "選択肢1: 洞峰公園" in r.output and "《" not in r.output and "どうほう" not in r.output
     spoken_text = "\n".join(heard[0].texts)
     assert "選択肢1: どうほうこうえん" in spoken_text and "洞峰" not in spoken_text
+
+
+def test_rating_says_what_the_ends_of_the_scale_mean() -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    root = Path(__file__).parents[1]
+    for lang, want in (("en", "0 means “not at all”, 100 means “very highly”."),
+                       ("ja", "0は「まったく評価しない」、100は「とても高く評価する」です。")):
+        r = CliRunner().invoke(cli, ["election", "preview", "--manifest", str(root / "examples" / "election.toml"),
+                                     "--lang", lang, "--plain"], input="1\n1\n0\n0\ny\n")
+        assert r.exit_code == 0 and want in r.output, r.output
