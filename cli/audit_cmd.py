@@ -64,11 +64,11 @@ def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
     def on_start(n: int) -> None:
         state["n"] = n
         if tty:
-            bar = click.progressbar(length=n, label="replaying blocks", file=sys.stderr)
+            bar = click.progressbar(length=n, label=_("replaying blocks"), file=sys.stderr)
             bar.__enter__()
             state["bar"] = bar
         else:
-            click.echo(f"replaying {n} blocks from genesis", err=True)
+            click.echo(_("replaying {n} blocks from genesis").format(n=n), err=True)
 
     def progress(h: int) -> None:
         bar = state.get("bar")
@@ -78,7 +78,7 @@ def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
             n = int(state.get("n", 0))  # type: ignore[call-overload]
             step = max(1, n // 10)
             if h % step == 0 or h == n:
-                click.echo(f"  {h}/{n} blocks verified", err=True)
+                click.echo("  " + _("{h}/{n} blocks verified").format(h=h, n=n), err=True)
 
     try:
         return audit_data_dir(data, on_start, progress, jobs)
@@ -98,16 +98,16 @@ class _Progress:
     def start(self, n: int) -> None:
         self.n = n
         if sys.stderr.isatty():
-            self.bar = click.progressbar(length=n, label="replaying blocks", file=sys.stderr)
+            self.bar = click.progressbar(length=n, label=_("replaying blocks"), file=sys.stderr)
             self.bar.__enter__()
         else:
-            click.echo(f"replaying {n} blocks from genesis", err=True)
+            click.echo(_("replaying {n} blocks from genesis").format(n=n), err=True)
 
     def step(self, h: int) -> None:
         if self.bar is not None:
             self.bar.update(1)
         elif h % max(1, self.n // 10) == 0 or h == self.n:
-            click.echo(f"  {h}/{self.n} blocks verified", err=True)
+            click.echo("  " + _("{h}/{n} blocks verified").format(h=h, n=self.n), err=True)
 
     def close(self) -> None:
         if self.bar is not None:
