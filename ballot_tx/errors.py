@@ -191,6 +191,12 @@ class ErrorCode(StrEnum):
     RECEIPT_NOT_FOUND = "RECEIPT_NOT_FOUND"
     RECEIPT_BAD_PROOF = "RECEIPT_BAD_PROOF"
     RECEIPT_BAD_CERTIFICATE = "RECEIPT_BAD_CERTIFICATE"
+    RECEIPT_BAD_FORMAT = "RECEIPT_BAD_FORMAT"
+    RECEIPT_AMBIGUOUS = "RECEIPT_AMBIGUOUS"
+    RECEIPT_WRONG_CHAIN = "RECEIPT_WRONG_CHAIN"
+    RECEIPT_NODES_DISAGREE = "RECEIPT_NODES_DISAGREE"
+    LETTER_BAD_CODES = "LETTER_BAD_CODES"
+    LETTER_FONT_MISSING = "LETTER_FONT_MISSING"
     # --- voting page (web/, node/web.py) ---------------------------------------
     WEB_WRONG_CHAIN = "WEB_WRONG_CHAIN"
     WEB_MANIFEST_MISMATCH = "WEB_MANIFEST_MISMATCH"
@@ -381,6 +387,12 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.RECEIPT_NOT_FOUND: "no ballot with this tracking code is on the chain",
     ErrorCode.RECEIPT_BAD_PROOF: "the inclusion proof of the receipt does not verify",
     ErrorCode.RECEIPT_BAD_CERTIFICATE: "the receipt's block is not certified by the genesis validators",
+    ErrorCode.RECEIPT_BAD_FORMAT: "what was typed is not a tracking code (64 hex digits) or its short form (16)",
+    ErrorCode.RECEIPT_AMBIGUOUS: "more than one ballot starts with this short code: give the full tracking code",
+    ErrorCode.RECEIPT_WRONG_CHAIN: "the node serves another chain than the fingerprint on the voting letter",
+    ErrorCode.RECEIPT_NODES_DISAGREE: "two nodes give different answers about the same ballot",
+    ErrorCode.LETTER_BAD_CODES: "the codes file for voting letters is not the CSV 'voters codes' writes",
+    ErrorCode.LETTER_FONT_MISSING: "no Japanese font is installed to print voting letters",
     # voting page
     ErrorCode.WEB_WRONG_CHAIN: "a node serves another chain than the one the voting page trusts",
     ErrorCode.WEB_MANIFEST_MISMATCH: "the manifest a node sent does not hash to the election id",

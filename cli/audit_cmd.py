@@ -12,33 +12,48 @@ import click
 from ballot_tx.crypto.tally import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.replay import ReplayReport
+from ballot_tx.yomi import plain
 from cli.common import fail
+from cli.i18n import _, lang_option
 
 
 def print_report(report: ReplayReport) -> None:
+    """The audit's summary in the current language (``--lang``)."""
+    from cli.i18n import language
+    from cli.vote_cmd import phase_words
+
+    ja = language() == "ja"
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items()))
-    click.echo(
-        f"audit OK: {report.blocks} blocks, {report.txs} transactions ({kinds or 'none'}), "
-        f"{report.certificates} commit certificates verified"
-    )
-    click.echo(f"state root {report.state_root.hex()}")
+    click.echo(_("audit OK: {blocks} blocks, {txs} transactions ({kinds}), {certs} commit "
+                 "certificates verified").format(blocks=report.blocks, txs=report.txs,
+                                                 kinds=kinds or _("none"),
+                                                 certs=report.certificates))
+    click.echo(_("state root {root}").format(root=report.state_root.hex()))
     for e in report.elections:
-        click.echo(
-            f"election {e.name} ({e.election_id.hex()[:16]}): {e.phase}, {e.registered} registered, "
-            f"{e.voters_voted} voted ({e.ballots_cast} ballots incl. re-votes), {e.spoiled} spoiled"
-            + (f", {e.cancelled} internet votes cancelled by paper votes" if e.cancelled else "")
-        )
+        click.echo(_("election {name} ({id}): {phase}, {registered} registered, {voted} voted "
+                     "({ballots} ballots incl. re-votes), {spoiled} spoiled").format(
+                         name=e.name, id=e.election_id.hex()[:16], phase=phase_words(e.phase),
+                         registered=e.registered, voted=e.voters_voted, ballots=e.ballots_cast,
+                         spoiled=e.spoiled)
+                   + (_(", {n} internet votes cancelled by paper votes").format(n=e.cancelled)
+                      if e.cancelled else ""))
         if e.result is None:
-            click.echo("  no result published yet; tally recomputed from the counted ballots")
+            click.echo("  " + _("no result published yet; tally recomputed from the counted ballots"))
             continue
-        click.echo("  result verified against the recomputed tally and the trustees' shares:")
+        click.echo("  " + _("result verified against the recomputed tally and the trustees' shares:"))
+        contests = {c.id: c for c in e.manifest.contests}
         for c in summarize(e.manifest, e.result):
+            contest = contests[c.contest_id]
+            labels = {o.id: (plain(o.label.ja) if ja else o.label.en) for o in contest.options}
+            title = plain(contest.title.ja) if ja else contest.title.en
             if c.kind == "rating":
                 for oid, mean in zip(c.option_ids, c.means, strict=True):
-                    click.echo(f"    {c.contest_id}/{oid}: mean rating {'-' if mean is None else f'{mean:.1f}'}")
+                    click.echo("    " + _("{contest} / {option}: mean rating {mean}").format(
+                        contest=title, option=labels[oid],
+                        mean="-" if mean is None else f"{mean:.1f}"))
             else:
                 for oid, n in zip(c.option_ids, c.counts, strict=True):
-                    click.echo(f"    {c.contest_id}/{oid}: {n}")
+                    click.echo(f"    {title} / {labels[oid]}: {n}")
 
 
 def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
@@ -51,11 +66,11 @@ def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
     def on_start(n: int) -> None:
         state["n"] = n
         if tty:
-            bar = click.progressbar(length=n, label="replaying blocks", file=sys.stderr)
+            bar = click.progressbar(length=n, label=_("replaying blocks"), file=sys.stderr)
             bar.__enter__()
             state["bar"] = bar
         else:
-            click.echo(f"replaying {n} blocks from genesis", err=True)
+            click.echo(_("replaying {n} blocks from genesis").format(n=n), err=True)
 
     def progress(h: int) -> None:
         bar = state.get("bar")
@@ -65,7 +80,7 @@ def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
             n = int(state.get("n", 0))  # type: ignore[call-overload]
             step = max(1, n // 10)
             if h % step == 0 or h == n:
-                click.echo(f"  {h}/{n} blocks verified", err=True)
+                click.echo("  " + _("{h}/{n} blocks verified").format(h=h, n=n), err=True)
 
     try:
         return audit_data_dir(data, on_start, progress, jobs)
@@ -85,16 +100,16 @@ class _Progress:
     def start(self, n: int) -> None:
         self.n = n
         if sys.stderr.isatty():
-            self.bar = click.progressbar(length=n, label="replaying blocks", file=sys.stderr)
+            self.bar = click.progressbar(length=n, label=_("replaying blocks"), file=sys.stderr)
             self.bar.__enter__()
         else:
-            click.echo(f"replaying {n} blocks from genesis", err=True)
+            click.echo(_("replaying {n} blocks from genesis").format(n=n), err=True)
 
     def step(self, h: int) -> None:
         if self.bar is not None:
             self.bar.update(1)
         elif h % max(1, self.n // 10) == 0 or h == self.n:
-            click.echo(f"  {h}/{self.n} blocks verified", err=True)
+            click.echo("  " + _("{h}/{n} blocks verified").format(h=h, n=self.n), err=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -134,7 +149,7 @@ def run_node_audit(node_url: str, genesis_path: Path) -> ReplayReport:
             yield b, cert
 
     try:
-        _, report = replay(genesis, fetch(), lambda h, i: blocks[h].txs[i],
+        _state, report = replay(genesis, fetch(), lambda h, i: blocks[h].txs[i],
                            certificate_checker(genesis), p.step)
     finally:
         p.close()
@@ -150,6 +165,7 @@ def run_node_audit(node_url: str, genesis_path: Path) -> ReplayReport:
               help="With --node: the genesis.json to trust.")
 @click.option("--expect-genesis", help="With --record: the genesis hash the city published.")
 @click.option("--jobs", type=int, default=0, help="Processes checking ballot proofs (default: one per core).")
+@lang_option
 def audit(data: Path | None, record: Path | None, node_url: str | None,
           genesis_path: Path | None, expect_genesis: str | None, jobs: int) -> None:
     """Replay a chain from genesis; verify signatures, proofs, state roots, certificates and results.

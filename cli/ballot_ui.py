@@ -28,6 +28,7 @@ import click
 
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.manifest import RATING_LEVELS, Contest, Label, Manifest, Selections
+from ballot_tx.yomi import plain
 from cli.i18n import _, language
 from cli.speech import Speaker
 
@@ -37,6 +38,8 @@ class ChoiceError(BallotchainError):
 
 
 def text(label: Label) -> str:
+    """A label in the voter's language, with its reading markup (ballot_tx/yomi.py) kept:
+    ``Screen`` shows it without and speaks the reading."""
     return label.ja if language() == "ja" else label.en
 
 
@@ -48,8 +51,9 @@ def normalize(typed: str) -> str:
 def instructions(c: Contest) -> str:
     if c.kind == "single":
         return _("Choose one option.")
-    if c.kind == "rating":
-        return _("Rate each item from 0 to 100 in steps of 10.")
+    if c.kind == "rating":  # the ends of the scale said, as on the page
+        return (_("Rate each item from 0 to 100 in steps of 10.") + " "
+                + _("0 means “not at all”, 100 means “very highly”."))
     if c.min_selections == c.max_selections:
         return _("Choose exactly {n} options.").format(n=c.max_selections)
     if c.min_selections == 0:
@@ -172,9 +176,33 @@ class Screen:
     speaker: Speaker
     ask_fn: Ask = _prompt
 
-    def say(self, line: str, style: dict[str, object] | None = None) -> None:
-        click.echo(click.style(line, **style) if style and not self.plain else line)
-        self.speaker.say(line)
+    def say(self, line: str, style: dict[str, object] | None = None,
+            spoken: str | None = None) -> None:
+        """Show ``line``; speak it (or ``spoken``, where the screen text does not read well)."""
+        shown = plain(line)
+        click.echo(click.style(shown, **style) if style and not self.plain else shown)
+        self.speaker.say(line if spoken is None else spoken)
+
+    def say_code(self, title: str, code_hex: str) -> None:
+        """A tracking code: the full code and its short form shown; only the short form
+        spoken, letter by letter."""
+        from cli.speech import spoken_code
+
+        short = " ".join(code_hex[i:i + 4] for i in range(0, 16, 4))
+        click.echo(f"{title}: {code_hex}")
+        self.say(_("Short form: {short}").format(short=short),
+                 spoken=_("{title}, short form: {code}").format(
+                     title=title, code=spoken_code(code_hex, self.speaker.lang)))
+
+    def confirm(self, question: str) -> bool:
+        """A yes/no question (y/n, はい/いいえ), asked again until answered."""
+        while True:
+            answer = self.ask(question).lower()
+            if answer in ("y", "yes", "はい"):
+                return True
+            if answer in ("n", "no", "いいえ"):
+                return False
+            self.hint(_("Please answer y or n."))
 
     def heading(self, line: str) -> None:
         if self.plain:
@@ -182,19 +210,19 @@ class Screen:
             return
         click.echo()
         self.say(line, {"bold": True})
-        width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+        width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in plain(line))
         click.echo("─" * min(width, 72))
 
     def option(self, n: int, label: str) -> None:
         if self.plain:
             self.say(_("Option {n}: {label}").format(n=n, label=label))
         else:
-            click.echo(f"  {click.style(f'[{n}]', bold=True)} {label}")
+            click.echo(f"  {click.style(f'[{n}]', bold=True)} {plain(label)}")
             self.speaker.say(_("Option {n}: {label}").format(n=n, label=label))
 
     def ask(self, question: str) -> str:
         self.speaker.say(question)
-        return normalize(self.ask_fn(question))
+        return normalize(self.ask_fn(plain(question)))
 
     def hint(self, line: str) -> None:
         self.say(line, {"fg": "yellow"})

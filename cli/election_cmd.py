@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ from ballot_tx.tx import (
     PublishResult,
     TrusteeCommit,
 )
+from ballot_tx.yomi import plain
 from cli.ballot_ui import AUDIT, Screen, ballot_options, fill_ballot, format_choices
 from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
 from cli.common import Group, fail, read_text
-from cli.i18n import _, language
+from cli.i18n import _, lang_option, language
 from cli.manifest_file import load_manifest
 from cli.manifest_toml import to_toml
 from cli.speech import Speaker
@@ -83,7 +84,10 @@ def _info(node_url: str, election: str) -> tuple[Chain, ElectionInfo]:
 
 
 def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    """Election times in Japan time, said so (the city's voters and officials read JST)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M JST")
 
 
 @election.command("show")
@@ -92,7 +96,7 @@ def _when(ms: int) -> str:
 @node_option
 def election_show(election: str, as_toml: bool, node_url: str) -> None:
     """Show an election's manifest: contests, options, window, eligibility, trustees."""
-    _, e = _info(node_url, election)
+    _chain, e = _info(node_url, election)
     m = e.manifest
     if as_toml:
         click.echo(to_toml(m), nl=False)
@@ -117,9 +121,10 @@ def election_show(election: str, as_toml: bool, node_url: str) -> None:
 @click.argument("election")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @node_option
+@lang_option
 def election_status(election: str, as_json: bool, node_url: str) -> None:
     """Phase, registered voters, ballots received and turnout."""
-    _, e = _info(node_url, election)
+    _chain, e = _info(node_url, election)
     st = e.status
     turnout = st.voters_voted / st.registered if st.registered else 0.0
     doc = {"election_id": e.election_id.hex(), "name": e.manifest.name, "phase": e.phase,
@@ -129,14 +134,17 @@ def election_status(election: str, as_json: bool, node_url: str) -> None:
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"election {e.manifest.name}: {e.phase} (as of block {e.height})")
-    click.echo(f"registered voters: {st.registered}")
-    click.echo(f"ballots received:  {st.ballots_cast} (from {st.voters_voted} voters; "
-               f"re-votes replace earlier ballots)")
-    click.echo(f"spoiled (audited): {st.spoiled}")
+    from cli.vote_cmd import phase_words
+
+    click.echo(_("election {name}: {phase} (as of block {height})").format(
+        name=e.manifest.name, phase=phase_words(e.phase), height=e.height))
+    click.echo(_("registered voters: {n}").format(n=st.registered))
+    click.echo(_("ballots received:  {n} (from {voters} voters; re-votes replace earlier "
+                 "ballots)").format(n=st.ballots_cast, voters=st.voters_voted))
+    click.echo(_("spoiled (audited): {n}").format(n=st.spoiled))
     if st.cancelled:
-        click.echo(f"cancelled (voted on paper): {st.cancelled} internet votes, not counted")
-    click.echo(f"turnout:           {turnout:.1%}")
+        click.echo(_("cancelled (voted on paper): {n} internet votes, not counted").format(n=st.cancelled))
+    click.echo(_("turnout:           {pct}").format(pct=f"{turnout:.1%}"))
 
 
 def _admin_step(body_cls: type, done: str, election: str, key_path: Path, node_url: str) -> None:
@@ -206,7 +214,7 @@ def election_publish(election: str, key_path: Path, node_url: str) -> None:
     result = decrypt_tally(e.manifest, qualified_commitments(chain, e), e.tally, shares)
     _posted("result published", chain.submit(load_key(key_path),
                                              PublishResult(e.election_id, result)))
-    show_result(e.manifest, result, "en")
+    show_result(e.manifest, result, language())
 
 
 def _width(s: str) -> int:
@@ -218,25 +226,38 @@ def _pad(s: str, width: int) -> str:
 
 
 def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
-    """A table per contest (counts, or a rating's mean and distribution)."""
-    def label(lbl: Label) -> str:
-        return lbl.ja if lang == "ja" else lbl.en
+    """A table per contest: votes and their share *of the ballots counted* (said in the
+    table; with multiple choice the shares add up to more than 100 %), or a rating's mean
+    and distribution."""
+    from cli.i18n import set_language
 
-    click.echo(f"{label(m.title)}: {r.ballots} ballots counted "
-               f"(decrypted by trustees {', '.join(map(str, r.trustees))})")
+    set_language(lang)
+
+    def label(lbl: Label) -> str:
+        return plain(lbl.ja) if lang == "ja" else lbl.en
+
+    click.echo(_("{title}: {n} ballots counted (decrypted by trustees {trustees})").format(
+        title=label(m.title), n=r.ballots, trustees=", ".join(map(str, r.trustees))))
     for c, cr in zip(m.contests, summarize(m, r), strict=True):
         click.echo(f"\n{label(c.title)}")
         width = max(_width(label(o.label)) for o in c.options) + 2
         if c.kind == "rating":
-            click.echo(f"  {'':{width}} {'mean':>6}  " + " ".join(f"{v:>3}" for v in RATING_LEVELS))
+            mean_h = _("mean")
+            click.echo(f"  {'':{width}} {_pad(mean_h, 6)}  " + " ".join(f"{v:>3}" for v in RATING_LEVELS))
             for o, mean, hist in zip(c.options, cr.means, cr.histograms, strict=True):
                 ms = "-" if mean is None else f"{mean:.1f}"
                 click.echo(f"  {_pad(label(o.label), width)} {ms:>6}  " + " ".join(f"{n:>3}" for n in hist))
-        else:
-            total = sum(cr.counts) or 1
-            for o, n in sorted(zip(c.options, cr.counts, strict=True), key=lambda x: -x[1]):
-                click.echo(f"  {_pad(label(o.label), width)} {n:>6}  {n / total:6.1%}  "
-                           + "█" * round(30 * n / total))
+            continue
+        ballots = r.ballots or 1
+        votes_h, share_h = _("votes"), _("% of ballots")
+        click.echo(f"  {'':{width}} {votes_h:>6}  {share_h}")
+        for o, n in sorted(zip(c.options, cr.counts, strict=True), key=lambda x: -x[1]):
+            click.echo(f"  {_pad(label(o.label), width)} {n:>6}  {n / ballots:6.1%}  "
+                       + "█" * round(30 * n / ballots))
+        if c.kind == "multiple" and c.max_selections > 1:
+            click.echo("  " + _("Shares are of the {n} ballots counted; a ballot may choose up to "
+                                "{k}, so they can add up to more than 100%.").format(
+                                    n=r.ballots, k=c.max_selections))
 
 
 def result_json(m: Manifest, r: TallyResult) -> dict[str, Any]:
@@ -260,12 +281,11 @@ def result_json(m: Manifest, r: TallyResult) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False),
               help="Draw each contest (bars; a histogram per rated item) to this PNG.")
-@click.option("--lang", type=click.Choice(["ja", "en"]), default="en", show_default=True,
-              help="Language of the labels.")
 @node_option
-def election_result(election: str, as_json: bool, plot: Path | None, lang: str,
-                    node_url: str) -> None:
+@lang_option
+def election_result(election: str, as_json: bool, plot: Path | None, node_url: str) -> None:
     """The published, verified result: a table per contest."""
+    lang = language()
     chain, e = _info(node_url, election)
     r = chain.result(e.election_id)
     if r is None:
@@ -279,7 +299,7 @@ def election_result(election: str, as_json: bool, plot: Path | None, lang: str,
         from cli.plot import plot_result
 
         plot_result(e.manifest, r, plot, lang)
-        click.echo(f"chart written to {plot}", err=as_json)
+        click.echo(_("chart written to {path}").format(path=plot), err=as_json)
 
 
 @election.command("export")

@@ -18,6 +18,7 @@ def localnet() -> None:
 
 
 def _nodes(dir_: Path) -> list[ln.LocalNode]:
+    dir_ = dir_.resolve()
     if not (dir_ / "genesis.json").exists():
         fail(ErrorCode.NODE_NOT_RUNNING, f"{dir_} holds no local network (no genesis.json)")
     return ln.discover(dir_)
@@ -32,6 +33,8 @@ def _nodes(dir_: Path) -> list[ln.LocalNode]:
 @click.option("--chain-id", default="localnet", show_default=True, help="Name of a new chain.")
 def localnet_up(dir_: Path, validators: int, observers: int, base_port: int, chain_id: str) -> None:
     """Start every node under DIR (making the network first if DIR is new) and wait until all answer."""
+    # Nodes run from their own home, not from here: every path they get must be absolute.
+    dir_ = dir_.resolve()
     if not (dir_ / "genesis.json").exists():
         if validators < 4 or (validators - 1) % 3:
             fail(ErrorCode.USAGE, "--validators must be 3f+1 and at least 4")

@@ -59,6 +59,7 @@ from ballot_tx.manifest import (
     TrusteeInfo,
     validate_manifest,
 )
+from ballot_tx.yomi import whole_reading, with_reading
 
 #: Manifest field name -> the key a person writes in the TOML file.
 TOML_NAMES = {"min_selections": "min", "max_selections": "max", "start_ms": "start",
@@ -194,8 +195,15 @@ def _hex32(value: Any, field: str) -> bytes:
 def _label(doc: dict[str, Any], key: str, field: str) -> Label:
     where = f"{field}.{key}" if field else key
     t = _table(_get(doc, key, field, dict), where)
-    _only(t, where, {"ja", "en"})
-    return Label(_get(t, "ja", where, str), _get(t, "en", where, str))
+    _only(t, where, {"ja", "en", "yomi"})
+    ja = _get(t, "ja", where, str)
+    if "yomi" in t:
+        # the reading rides in the label text as ruby (ballot_tx/yomi.py): no wire change
+        try:
+            ja = with_reading(ja, _get(t, "yomi", where, str))
+        except ValueError as e:
+            raise _bad(f"{where}.yomi", str(e)) from None
+    return Label(ja, _get(t, "en", where, str))
 
 
 def _ms(doc: dict[str, Any], key: str) -> int:
@@ -352,6 +360,9 @@ def _q(s: str) -> str:
 
 
 def _lbl(lbl: Label) -> str:
+    whole = whole_reading(lbl.ja)
+    if whole is not None:
+        return f"{{ ja = {_q(whole[0])}, yomi = {_q(whole[1])}, en = {_q(lbl.en)} }}"
     return f"{{ ja = {_q(lbl.ja)}, en = {_q(lbl.en)} }}"
 
 

@@ -93,3 +93,10 @@ class NodeClient:
 
     def tx(self, h: bytes) -> dict[str, Any]:
         return dict(self.get(f"/v1/txs/{h.hex()}"))
+
+    def genesis(self) -> dict[str, Any]:
+        return dict(self.get("/v1/genesis"))
+
+    def ballot(self, code: str) -> dict[str, Any]:
+        """The public ballot box's entry for a full tracking code or a unique short form."""
+        return dict(self.get(f"/v1/ballots/{code}"))

@@ -3,7 +3,7 @@
 Open JTalk (the ``pyopenjtalk-plus`` wheel, which carries its dictionary and HTS
 voice, so it works offline) reads kanji correctly; espeak-ng reads only kana in
 Japanese, so it is used for English only. Both are optional: install them with
-``pip install 'ballotchain[speech]'`` and ``apt-get install espeak-ng`` (the
+``pip install -e '.[speech]'`` in the source checkout and ``apt-get install espeak-ng`` (the
 project scripts do both). A missing engine is a clear SPEECH_ENGINE_MISSING
 error naming the install command, never a traceback.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ballot_tx.errors import ErrorCode
+from ballot_tx.yomi import HEX_READINGS_JA
 from cli.common import fail_localized
 from cli.i18n import _
 
@@ -37,6 +39,33 @@ PLAYERS: tuple[tuple[str, ...], ...] = (
     ("aplay", "-q"), ("paplay",), ("pw-play",), ("afplay",), ("play", "-q"),
     ("ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"),
 )
+
+
+#: How each hex digit is read out, letter by letter (Open JTalk reads "3f2a" as a number
+#: with Latin letters in it; espeak-ng reads a run of hex as one word).
+_JA_DIGITS = HEX_READINGS_JA
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8,}(?![0-9A-Za-z])")
+_COMMAND = re.compile(r"ballotchain\s.*$", re.S)
+
+
+def spoken_code(code_hex: str, lang: str) -> str:
+    """A tracking code as a person can hear and write it down: its short form only (the
+    first 4 groups of 4), letter by letter, with a pause between groups."""
+    groups = [code_hex[i:i + 4].lower() for i in range(0, min(16, len(code_hex)), 4)]
+    if lang == "ja":
+        return "、".join("・".join(_JA_DIGITS[c] for c in g) for g in groups)
+    return ", ".join(" ".join(c.upper() for c in g) for g in groups)
+
+
+def speech_text(text: str, lang: str) -> str:
+    """What is actually spoken for a line shown on screen: labels by their reading (yomi), a
+    command never, and any long hex run (a tracking code, an id) as its short form, letter
+    by letter."""
+    from ballot_tx.yomi import plain, spoken
+
+    text = spoken(text) if lang == "ja" else plain(text)  # 洞峰《どうほう》 is read どうほう
+    text = _COMMAND.sub("", text)
+    return _HEX_RUN.sub(lambda m: spoken_code(m.group(0), lang), text).strip()
 
 
 @dataclass(frozen=True)
@@ -73,7 +102,8 @@ def _openjtalk() -> ModuleType:
         with contextlib.redirect_stdout(io.StringIO()):
             import pyopenjtalk
     except ImportError:
-        _missing("Open JTalk (pyopenjtalk-plus)", "pip install 'ballotchain[speech]'")
+        _missing("Open JTalk (pyopenjtalk-plus)",
+                 "pip install -e '.[speech]' in the source checkout (scripts/demo does it)")
     return pyopenjtalk
 
 
@@ -156,6 +186,7 @@ class Speaker:
         self.play = play
         self.wav_path = wav_path
         self.parts: list[Audio] = []
+        self.texts: list[str] = []  # what was spoken, as text (tests read it)
         if play or wav_path is not None:
             # Fail before the voter starts, not in the middle of the ballot.
             if lang == "ja":
@@ -168,8 +199,12 @@ class Speaker:
         return self.play or self.wav_path is not None
 
     def say(self, text: str) -> None:
-        if not self.active or not text.strip():
+        if not self.active:
             return
+        text = speech_text(text, self.lang)
+        if not text:
+            return
+        self.texts.append(text)
         audio = synthesize(text, self.lang)
         if self.wav_path is not None:
             self.parts.append(audio)

@@ -244,3 +244,35 @@ def voters_list(election: str, node_url: str) -> None:
     if st.cancelled:
         click.echo(f"cancelled:  {st.cancelled} (voted on paper)")
     click.echo(f"not voted:  {st.registered - st.voters_voted}")
+
+
+@voters.command("letters")
+@click.argument("election")
+@click.option("--codes", "codes_path", type=click.Path(path_type=Path), required=True,
+              help="The CSV 'ballotchain voters codes' wrote.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The PDF to write (created 0600: it holds the codes).")
+@click.option("--url", "base_url",
+              help="The voting page's public address (default: the --node URL).")
+@node_option
+def voters_letters(election: str, codes_path: Path, out: Path, base_url: str | None,
+                   node_url: str) -> None:
+    """Print one voting letter per code: address and QR code, the code, the chain
+    fingerprint, the voting window (JST) and how to vote, in Japanese and English."""
+    from cli.letters import fingerprint, read_codes, render, voting_address
+
+    chain = Chain(node_url)
+    eid = parse_id(election)
+    e = chain.election(eid)
+    if e.manifest.eligibility != "one-time-code":
+        fail(ErrorCode.USAGE, f"this election uses {e.manifest.eligibility}: letters carry one-time codes")
+    if out.exists():
+        fail(ErrorCode.IO_ERROR, f"{out} already exists; refusing to overwrite letters")
+    letters = read_codes(read_text(codes_path), str(codes_path))
+    pdf = render(e.manifest, eid, chain.chain_id, base_url or chain.node.base, letters)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pdf)
+    click.echo(f"wrote {len(letters)} voting letters to {out} (one page each)")
+    click.echo(f"voting address: {voting_address(base_url or chain.node.base, eid, chain.chain_id)}")
+    click.echo(f"chain fingerprint printed on them: {fingerprint(chain.chain_id)}")

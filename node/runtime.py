@@ -660,6 +660,9 @@ class Node:
             r["cancelled"] = views.ballot_cancelled(self.ledger.state, self.ledger.store, h)
         return r
 
+    def voter(self, eid: bytes, key: bytes) -> dict[str, Any] | None:
+        return views.voter_view(self.ledger.state, eid, key)
+
 
 # --- process entry point ------------------------------------------------------------------
 

@@ -126,6 +126,17 @@ def election_view(state: State, eid: bytes) -> dict[str, Any] | None:
     }
 
 
+def voter_view(state: State, eid: bytes, key: bytes) -> dict[str, Any] | None:
+    """Whether a voting key (a mailed code's or a registered one) may still vote: public on
+    the chain already, and what lets the page refuse a used code before the ballot."""
+    v = state.voter(eid, key)
+    if v is None:
+        return None
+    return {"election_id": eid.hex(), "voter": key.hex(), "single_use": v.single_use,
+            "ballots": v.ballots, "counted": None if v.counted is None else v.counted.hex(),
+            "as_of_height": state.height}
+
+
 def result_view(state: State, eid: bytes) -> dict[str, Any] | None:
     r = state.result(eid)
     if r is None:

@@ -10,11 +10,19 @@ Routes added by ``add_web_routes``:
 * ``GET /v1/genesis``: the canonical genesis bytes; the page hashes them itself and
   compares with the chain id it pins, so serving them needs no trust;
 * ``GET /vote/speech/{election}/{lang}/{clip}.wav``: a clip of the manifest read aloud
-  (``c<i>`` contest title, ``c<i>o<j>`` option, ``n<v>`` a rating), rendered with the
+  (``c<i>`` contest title, ``c<i>o<j>`` option, ``n<v>`` a rating, ``h<x>`` one hex digit
+  of a tracking code: the page fetches all 16 and plays the code's short form), rendered with the
   project's speech engines and cached per manifest and language. Clips are named by
   position, never by the voter's text, so a request cannot make the node synthesize
   arbitrary speech, and the page fetches every clip of an election before playing the
   chosen ones, so which clips it asks for does not reveal a vote.
+
+* ``GET /v1/elections/{election}/ballots?q=&offset=&limit=``: the public ballot box, one
+  page of every ballot's tracking code (short and full) and what became of it, with counts
+  (``node/ballotbox.py``); ``GET /vote/{election}/ballots`` is the page that shows it;
+* ``GET /v1/ballots/{code}``: one ballot by its full tracking code or a unique short form;
+* ``GET /v1/elections/{election}/voters/{key}``: a registered voter's record (public on the
+  chain), so a used or unregistered code is refused on the start screen, before the ballot.
 
 Every ``GET /v1/*`` answer carries ``Access-Control-Allow-Origin: *``: the API is public
 read-only data, and the page checks a receipt against an observer by default, which is
@@ -33,11 +41,13 @@ from typing import Any
 
 from aiohttp import web
 
+from ballot_tx import yomi
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.manifest import Manifest
 from genesis.document import Genesis, genesis_hash
 from node import logs
+from node.ballotbox import BallotBox, block_from_view
 from node.server import BACKEND_KEY, ApiError, error_response
 
 log = logs.get("web")
@@ -46,14 +56,17 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 VENDOR = {
     "libsodium-wrappers.mjs": "libsodium-wrappers-sumo/dist/modules-sumo-esm/libsodium-wrappers.mjs",
     "libsodium-sumo.mjs": "libsodium-sumo/dist/modules-sumo-esm/libsodium-sumo.mjs",
+    "qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
 }
 STATIC_RE = re.compile(r"(style\.css|boot\.js|src/[a-z0-9_/]+\.js)")
-CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})")
+CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})|h([0-9a-f])")
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html"}
 CLIP_CACHE_MAX = 1024
 
 GENESIS_KEY = web.AppKey("web_genesis", Genesis)
 CLIPS_KEY = web.AppKey("web_clips", OrderedDict)
+BOX_KEY = web.AppKey("web_ballot_box", dict)  # "box" -> BallotBox, made on first use
+BOX_LOCK_KEY = web.AppKey("web_ballot_box_lock", asyncio.Lock)
 
 
 def _import_map_hash(html: str) -> str:
@@ -132,7 +145,9 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
     match = CLIP_RE.fullmatch(clip)
     if not match:
         return None
-    ci, oi, level = match.groups()
+    ci, oi, level, digit = match.groups()
+    if digit is not None:  # one character of a tracking code, for reading it out letter by letter
+        return yomi.HEX_READINGS_JA[digit] if lang == "ja" else digit.upper()
     if level is not None:
         v = int(level)
         if v % 10 or v > 100:
@@ -142,13 +157,11 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
     if i >= len(m.contests):
         return None
     c = m.contests[i]
-    if oi is None:
-        return c.title.ja if lang == "ja" else c.title.en
-    j = int(oi)
-    if j >= len(c.options):
+    lbl = c.title if oi is None else (c.options[int(oi)].label if int(oi) < len(c.options) else None)
+    if lbl is None:
         return None
-    lbl = c.options[j].label
-    return lbl.ja if lang == "ja" else lbl.en
+    # Japanese is read by its reading (yomi) where the manifest gives one: 洞峰 as どうほう
+    return yomi.spoken(lbl.ja) if lang == "ja" else lbl.en
 
 
 def _synthesize_wav(text: str, lang: str) -> bytes:
@@ -191,6 +204,62 @@ async def speech_clip(request: web.Request) -> web.Response:
     return web.Response(body=wav, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"})
 
 
+async def _ballot_box(request: web.Request) -> BallotBox:
+    """The ballot box index, brought up to the node's committed height first (in a worker
+    thread: the first read of a long chain must not stall the node's event loop)."""
+    backend = request.app[BACKEND_KEY]
+    holder: dict[str, BallotBox] = request.app[BOX_KEY]
+    box = holder.get("box")
+    if box is None:
+        box = holder["box"] = BallotBox(lambda h: block_from_view(backend.block(h)))
+    tip = int(backend.status().get("height", 0))
+    if box.height < tip:
+        async with request.app[BOX_LOCK_KEY]:
+            await asyncio.get_running_loop().run_in_executor(None, box.refresh, tip)
+    return box
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or len(raw) > 9:
+        raise ApiError(ErrorCode.API_BAD_REQUEST, f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+async def ballots(request: web.Request) -> web.Response:
+    eid_hex = request.match_info["eid"].lower()
+    if request.app[BACKEND_KEY].election(bytes.fromhex(eid_hex)) is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, f"no election {eid_hex}")
+    box = await _ballot_box(request)
+    try:
+        page_doc = box.listing(bytes.fromhex(eid_hex), request.query.get("q", "")[:80],
+                               _int_param(request, "offset", 0), _int_param(request, "limit", 100))
+    except BallotchainError as e:
+        return error_response(e.code, e.message, 400)
+    return web.json_response(page_doc)
+
+
+async def voter(request: web.Request) -> web.Response:
+    eid = bytes.fromhex(request.match_info["eid"])
+    key = bytes.fromhex(request.match_info["key"])
+    lookup = getattr(request.app[BACKEND_KEY], "voter", None)
+    doc = lookup(eid, key) if lookup is not None else None
+    if doc is None:
+        raise ApiError(ErrorCode.API_NOT_FOUND, "this key is not a registered voter of this election")
+    return web.json_response(doc)
+
+
+async def ballot(request: web.Request) -> web.Response:
+    box = await _ballot_box(request)
+    try:
+        return web.json_response(box.lookup(request.match_info["code"][:200]))
+    except BallotchainError as e:
+        status = {ErrorCode.RECEIPT_NOT_FOUND: 404, ErrorCode.RECEIPT_AMBIGUOUS: 409}.get(ErrorCode(e.code), 400)
+        return error_response(e.code, e.message, status)
+
+
 async def _cors(request: web.Request, response: web.StreamResponse) -> None:
     if request.method == "GET" and request.path.startswith("/v1/"):
         response.headers["Access-Control-Allow-Origin"] = "*"
@@ -200,10 +269,16 @@ def add_web_routes(app: web.Application, genesis: Genesis) -> None:
     """Serve the voting page and its helpers on a node's client API (see module doc)."""
     app[GENESIS_KEY] = genesis
     app[CLIPS_KEY] = OrderedDict()
+    app[BOX_KEY] = {}
+    app[BOX_LOCK_KEY] = asyncio.Lock()
     app.on_response_prepare.append(_cors)
     app.router.add_get("/vote", vote_root)
     app.router.add_get("/vote/", page)
     app.router.add_get(r"/vote/{eid:[0-9a-fA-F]{64}}", page)
+    app.router.add_get(r"/vote/{eid:[0-9a-fA-F]{64}}/ballots", page)
+    app.router.add_get(r"/v1/elections/{eid:[0-9a-fA-F]{64}}/ballots", ballots)
+    app.router.add_get(r"/v1/ballots/{code}", ballot)
+    app.router.add_get(r"/v1/elections/{eid:[0-9a-fA-F]{64}}/voters/{key:[0-9a-fA-F]{64}}", voter)
     app.router.add_get(r"/vote/static/{path:.+}", static)
     app.router.add_get(r"/vote/vendor/{name}", vendor)
     app.router.add_get(r"/vote/speech/{eid}/{lang}/{clip}.wav", speech_clip)

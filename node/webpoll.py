@@ -86,7 +86,7 @@ def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: 
                   images: bool = True, wrong_image: bool = False, hours: int = 24) -> Manifest:
     pics = [svg("#0b6e4f", "circle"), svg("#8a3b12", "square"), svg("#3a4fa0", "triangle")]
     park = (
-        Option("kenkyu-gakuen", Label("研究学園", "Kenkyu-gakuen"), image(pics[0], wrong_image) if images else None),
+        Option("doho-park", Label("｜洞峰公園《どうほうこうえん》", "Doho Park"), image(pics[0], wrong_image) if images else None),
         Option("tsukuba-center", Label("つくば駅前", "Tsukuba Center"), image(pics[1]) if images else None),
         Option("mt-tsukuba", Label("筑波山麓", "Foot of Mt Tsukuba"), image(pics[2]) if images else None),
     )

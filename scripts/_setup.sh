@@ -18,16 +18,26 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]" >&2
   touch "$stamp"
 fi
-# The speech extra reads English with espeak-ng, a system package: install it where
-# we may (root, apt, no terminal to ask on), otherwise say how.
-if [[ ",$extras," == *,speech,* ]] && ! command -v espeak-ng >/dev/null 2>&1; then
+# System packages the extras need, installed where we may (root, apt, no terminal to ask
+# on), otherwise named: espeak-ng (English speech), a Japanese font (voting letters, the
+# --plot chart), poppler-utils and zbar-tools (the tests read voting letters back).
+apt_missing=()
+if [[ ",$extras," == *,speech,* ]] && ! command -v espeak-ng >/dev/null 2>&1; then apt_missing+=(espeak-ng); fi
+if [[ ",$extras," == *,letters,* || ",$extras," == *,plot,* ]] && [ ! -d /usr/share/fonts/opentype/noto ]; then
+  apt_missing+=(fonts-noto-cjk)
+fi
+if [[ ",$extras," == *,test,* && ",$extras," == *,letters,* ]]; then
+  command -v pdftoppm >/dev/null 2>&1 || apt_missing+=(poppler-utils)
+  command -v zbarimg >/dev/null 2>&1 || apt_missing+=(zbar-tools)
+fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing espeak-ng (English speech)..." >&2
+    echo "installing ${apt_missing[*]}..." >&2
     { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >&2 \
-      || echo "speech engine espeak-ng could not be installed: install with apt-get install espeak-ng" >&2
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}"; } >&2 \
+      || echo "could not install ${apt_missing[*]}: install with apt-get install ${apt_missing[*]}" >&2
   else
-    echo "speech engine espeak-ng is missing: install with sudo apt-get install espeak-ng" >&2
+    echo "missing system packages: install with sudo apt-get install ${apt_missing[*]}" >&2
   fi
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

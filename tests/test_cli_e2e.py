@@ -249,7 +249,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
     assert "Verified" in out and "of the 4 validators" in out
     out = run("receipt", "verify", "ab" * 32, "--node", obs, "--genesis", net["genesis"],
               "--lang", "ja", ok=False)
-    assert "[RECEIPT_NOT_FOUND]" in out and "チェーン上にありません" in out
+    assert "[RECEIPT_NOT_FOUND]" in out and "見つかりませんでした" in out
     from cli.node_client import NodeClient
 
     real = NodeClient.receipt

@@ -20,6 +20,16 @@ def test_demo_walkthrough_runs_an_election_and_audits_clean(tmp_path: Path) -> N
     assert "demo complete" in out
     assert out.count("audit OK") == 2, out[-2000:]  # the exported record, then the live observer
     assert "/vote/" in out and "?chain=" in out
+    # issue 15: every command shown, voters named beside their codes, no escape codes in a log
+    assert "\x1b[" not in out
+    for cmd in ('$ ballotchain election close "$E"', '$ ballotchain trustee decrypt "$P"',
+                '$ ballotchain election publish "$E"', '$ ballotchain trustee ceremony "$E"',
+                "$ ballotchain voters letters", "$ ballotchain receipt verify"):
+        assert cmd in out, cmd
+    assert "waiting for the trustees above" not in out
+    assert "voter 7 (voters/v7.key): tracking code " in out and "voter with code no. 4: tracking code " in out
+    assert (tmp_path / "demo" / "letters.pdf").stat().st_size > 10_000
+    assert (tmp_path / "demo" / "result.png").stat().st_size > 10_000
     net = tmp_path / "demo" / "net"
     for home in ("validator-0", "validator-1", "validator-2", "validator-3", "observer-0"):
         assert any((net / home / "data").iterdir()), f"{home} has no LevelDB data"

@@ -12,6 +12,7 @@ from hypothesis import given
 from ballot_tx.errors import ErrorCode, ManifestError
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest
+from ballot_tx.yomi import plain
 from cli.manifest_toml import key_lines, parse_manifest, to_toml
 from tests.crypto.helpers import manifests
 
@@ -48,7 +49,8 @@ def test_example_parses() -> None:
     assert (single.min_selections, single.max_selections) == (1, 1)
     assert (multiple.min_selections, multiple.max_selections) == (1, 2)
     assert (rating.min_selections, rating.max_selections) == (2, 2)
-    assert multiple.options[0].label.ja == "洞峰公園"
+    assert multiple.options[0].label.ja == "｜洞峰公園《どうほうこうえん》"  # yomi rides as ruby
+    assert plain(multiple.options[0].label.ja) == "洞峰公園"
     assert m.start_ms == 1767193200000  # 2026-01-01T00:00+09:00
     assert m.trustees[1].ed25519_public == TRUSTEES["trustees/university.pub"].ed25519_public
     assert m.threshold == 2 and m.nonce == NONCE
@@ -141,3 +143,10 @@ def test_to_toml_roundtrips_and_every_key_is_found_on_its_line(m: Manifest) -> N
     for path, n in key_lines(text).items():
         last = re.split(r"[.\[]", path.rsplit(".", 1)[-1])[0]
         assert lines[n - 1].lstrip("[").startswith(last) or f".{last}" in lines[n - 1], (path, n)
+
+
+def test_yomi_must_be_kana_and_is_written_back() -> None:
+    bad = EXAMPLE.replace('yomi = "どうほうこうえん"', 'yomi = "doho"')
+    e = error(bad)
+    assert e.code == ErrorCode.MANIFEST_BAD_FIELD and "contests[1].options[0].label.yomi" in e.message
+    assert 'label = { ja = "洞峰公園", yomi = "どうほうこうえん", en = "Doho Park" }' in to_toml(parse(EXAMPLE))

@@ -83,7 +83,7 @@ def test_missing_engines_say_how_to_install(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setitem(sys.modules, "pyopenjtalk", None)  # makes the import fail
     with pytest.raises(UserError) as ei:
         speech.Speaker("ja", play=True)
-    assert ei.value.code == "SPEECH_ENGINE_MISSING" and "ballotchain[speech]" in ei.value.message
+    assert ei.value.code == "SPEECH_ENGINE_MISSING" and "pip install -e '.[speech]'" in ei.value.message
     # A speaker asked for nothing needs no engine and makes no sound.
     quiet = speech.Speaker("ja")
     quiet.say("こんにちは")
@@ -123,3 +123,15 @@ def test_ballot_preview_speaks_to_a_file(tmp_path: Path) -> None:
     # Everything shown was spoken: the file lasts about as long as the text needs.
     lo, hi = TEXTS["en"][1]
     assert lo * len(spoken) <= duration(wav) <= hi * len(spoken) + 10, (duration(wav), len(spoken))
+
+
+def test_spoken_text_has_no_hex_runs_and_no_commands() -> None:
+    code = "3f2a9c01b7e45d20" + "ab" * 24
+    en = speech.speech_text(f"Your tracking code: {code}", "en")
+    assert en == "Your tracking code: 3 F 2 A, 9 C 0 1, B 7 E 4, 5 D 2 0"
+    ja = speech.speech_text(f"あなたの追跡コード: {code}", "ja")
+    assert ja == ("あなたの追跡コード: サン・エフ・ニ・エー、キュウ・シー・ゼロ・イチ、"
+                  "ビー・ナナ・イー・ヨン、ゴ・ディー・ニ・ゼロ")
+    assert speech.speech_text(f"Check it with: ballotchain receipt verify {code} --node x", "en") == "Check it with:"
+    # words and short numbers are left alone
+    assert speech.speech_text("Block 1234 of the chain", "en") == "Block 1234 of the chain"

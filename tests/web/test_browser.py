@@ -102,13 +102,46 @@ def test_japanese_code_voting_by_keyboard(run: Any) -> None:
     a = run["report"]["a"]
     assert a["lang"] == "ja"
     assert "ELIGIBILITY_BAD_CODE" in a["typo_error"]
+    assert a["typo_alert"].startswith("- alert") and "ELIGIBILITY_BAD_CODE" in a["typo_alert"]
+    assert a["typo_focus"] == "code"
+    assert a["image_alts"] == ["", "", ""], "a picture beside its label is decorative"
+    assert a["ruby"] == {"base": "洞峰公園", "rt": "どうほうこうえん"}, "the manifest's reading is shown as ruby"
+    assert all(x in a["rating_error"] for x in ("子育て支援", "公共交通", "行政のデジタル化")), "every unrated item is named"
+    assert "入力に問題があります" in a["empty_alert"]
     assert a["images"] == 3, "every picture was shown after its hash was checked"
     assert a["empty_errors"] == 3, "each contest says what is missing"
     assert "つくば駅前" in a["summary"] and "70点" in a["summary"] and "夜間診療所" in a["summary"]
     assert a["audit"] == a["summary"], "the opened ballot shows exactly what was chosen"
     assert "公開されました" in a["audit_text"]
+    assert "まだ投票は済んでいません" in a["not_voted"] and "まだ投票は済んでいません" in a["audit_status"]
+    assert a["audit_status"].startswith("- status")
     assert "確認できました" in a["receipt"] and "4台のうち3台" in a["receipt"]
-    assert "TX_CODE_USED" in a["reuse_error"]
+    assert "この投票は集計されます" in a["receipt_status"] and a["receipt_status"].startswith("- status")
+    assert a["short"].replace(" ", "") == a["tracking"][:16]
+    # keeping the code: clipboard, file, QR
+    assert a["copied"] == a["tracking"] and "コピーしました" in a["copy_status"]
+    assert a["saved_name"] == f"tracking-code-{a['tracking'][:16]}.txt" and a["tracking"] in a["saved_text"]
+    assert a["qr"]["w"] > 100 and a["qr"]["src"].startswith("data:image/gif") and a["short"] in a["qr"]["alt"]
+    # the spoiled ballot, found by its short form: not counted
+    assert "集計されません" in a["spoiled_receipt"] and "この投票は集計されます" not in a["spoiled_receipt"]
+    assert "集計されません" in a["spoiled_status"]
+    # what is not a tracking code, and a code that is not found
+    assert "投票コード" in a["bad_format"] and a["bad_format"] in a["bad_format_alert"]
+    assert a["bad_format_invalid"] == "true"
+    assert "見つかりませんでした。入力したコードを確かめてください。" in a["not_found"]
+    assert "見つかりませんでした" in a["not_found_alert"]
+    assert not any(w in a["not_found"] for w in ("記録されていません", "もう一度投票"))
+    assert a["after_back"] == {"alert": "", "status": ""}, "no stale announcement on the next screen"
+    # the public ballot box: the same on every node; found by the first characters
+    assert a["box"]["observer"] == a["box"]["validator"] and "集計される" in a["box"]["observer"]
+    assert "件目を表示しています" in a["box_status"]
+    assert a["short"] in a["box_found"] and "集計される" in a["box_found"]
+    assert a["spoil_short"] in a["box_spoiled"] and "確認のために開封(集計されない)" in a["box_spoiled"]
+    assert "0〜9とa〜f" in a["box_bad"]
+    # a refusal at cast time offers another code, and says so aloud
+    assert "TX_CODE_USED" in a["cast_error_alert"] and a["start_again"] == "別の投票コードを使う"
+    assert "TX_CODE_USED" in a["reuse_error"] and a["reuse_screen"] == "start", "a used code is refused before the ballot"
+    assert a["reuse_alert"].startswith("- alert") and "TX_CODE_USED" in a["reuse_alert"]
     # the answer to the cast was lost: the page said how to check, and the check shows it recorded
     assert len(a["lost_answer_tracking"]) == 64 and "確認できました" in a["lost_answer_receipt"]
 
@@ -116,11 +149,19 @@ def test_japanese_code_voting_by_keyboard(run: Any) -> None:
 def test_english_key_file_voting_with_revote(run: Any) -> None:
     b = run["report"]["b"]
     assert b["lang"] == "en"
-    assert "KEY_WRONG_PASSWORD" in b["wrong_password"]
+    assert "KEY_WRONG_PASSWORD" in b["wrong_password"] and "KEY_WRONG_PASSWORD" in b["wrong_password_alert"]
+    assert b["after_wrong"] == {"files": 1, "focus": "keypw"}, "the file is kept and the password field focused"
+    assert b["file_button_h"] >= 44
     assert b["first_tracking"] != b["tracking"]
     # read aloud: every clip of the election fetched (whatever was chosen) and rendered
     assert b["speech"] == {"clips": 23, "ok": 23}
     assert "Verified" in b["receipt"] and "3 of the city’s 4 validator nodes" in b["receipt"]
+    short_first = " ".join(b["first_tracking"][i:i + 4] for i in range(0, 16, 4))
+    assert short_first in b["replaces_note"] and "no longer counted" in b["revote_status"]
+    assert "replaced by a later re-vote" in b["replaced_receipt"] and "not counted" in b["replaced_receipt"]
+    assert b["digit_clips"] == 16, "the short form is read from the 16 digit clips, all fetched"
+    assert b["bad_format_alert"].startswith("- alert") and "looks like your voting code" in b["bad_format_alert"]
+    assert "Not found: check the code you typed." in b["not_found_alert"]
     # the double click cast once: one first ballot plus the re-vote
     assert run["status_b"].ballots_cast == 2 and run["status_b"].voters_voted == 1
 

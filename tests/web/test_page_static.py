@@ -60,6 +60,23 @@ def test_clip_texts_come_from_the_manifest_only() -> None:
         assert clip_text(M, "en", bad) is None, bad
 
 
+
+def test_clips_read_japanese_labels_by_their_reading() -> None:
+    from node.webpoll import poll_manifest
+
+    m = poll_manifest("yomi", [], "one-time-code", 0, images=False)
+    assert m.contests[0].options[0].label.ja == "｜洞峰公園《どうほうこうえん》"
+    assert clip_text(m, "ja", "c0o0") == "どうほうこうえん"  # not ホラガミネ
+    assert clip_text(m, "en", "c0o0") == "Doho Park"
+
+
+def test_tracking_code_digits_are_clips_read_letter_by_letter() -> None:
+    assert clip_text(M, "ja", "hf") == "エフ" and clip_text(M, "ja", "h0") == "ゼロ"
+    assert clip_text(M, "en", "ha") == "A" and clip_text(M, "en", "h7") == "7"
+    for bad in ("hg", "h", "hA", "h10"):
+        assert clip_text(M, "en", bad) is None, bad
+
+
 def test_both_languages_have_every_message() -> None:
     (res,) = run_js([{"op": "messages"}])
     msgs = res["ok"]

@@ -20,6 +20,9 @@ import { normalize, codeKeys } from './otc.js';
 import { signTx, txBytes, txHash, castBallot, spoilBallot } from './tx.js';
 import { verifyReceipt, genesisHash } from './receipt.js';
 import { cityLoginPanel, registerState, cancelledText } from './register.js';
+import { cleanCode, codeProblem, shortCode, groupedCode, receiptFileText } from './tracking.js';
+import qrcode from 'qrcode-generator';
+import { plain, segments } from './yomi.js';
 
 const PHASES = ['ceremony', 'open', 'closed', 'decided'];
 const TX_LIFETIME_MS = 3600_000;
@@ -58,7 +61,11 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const tr = (key, vars) => t(S.lang, key, vars);
-const label = (lbl) => (S.lang === 'ja' ? lbl.ja : lbl.en);
+// A label as text (readings dropped), and as nodes with its readings as <ruby> (yomi.js).
+const label = (lbl) => (S.lang === 'ja' ? plain(lbl.ja) : lbl.en);
+const labelNodes = (lbl) => (S.lang === 'ja'
+  ? segments(lbl.ja).map(([base, reading]) => (reading ? h('ruby', {}, base, h('rt', { text: reading })) : base))
+  : [lbl.en]);
 const main = () => document.getElementById('main');
 
 function announce(text) {
@@ -78,9 +85,12 @@ function errorSentence(e) {
   return `${errorText(S.lang, code)} (${tr('error_code')}: ${code})`;
 }
 
+// Every screen change clears both live regions, so a message never outlives its screen;
+// the caller then announces the new state once (announce / alertText).
 function show(screen, ...args) {
   S.screen = screen;
   S.screenArgs = args;
+  for (const id of ['status', 'alert']) document.getElementById(id).textContent = '';
   render();
 }
 
@@ -111,6 +121,7 @@ function setLang(lang) {
 function fatal(e) {
   S.busy = false;
   show('fatal', e);
+  alertText(errorSentence(e));
 }
 
 async function loadChain() {
@@ -196,8 +207,10 @@ function chainLine() {
     ` — ${tr('chain_hint')}`);
 }
 
+// Election times are Japan time whatever the device's zone, and say so.
 function fmtTime(ms) {
-  return new Date(Number(ms)).toLocaleString(S.lang === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+  const text = new Date(Number(ms)).toLocaleString(S.lang === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Tokyo' });
+  return `${text} ${tr('jst')}`;
 }
 
 function electionHeader() {
@@ -215,7 +228,7 @@ const SCREENS = {
   loading: () => section(tr('loading'), para(tr('loading'))),
 
   fatal: (e) => section(tr('fatal_heading'),
-    h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(e))),
+    h('div', { class: 'error-box' }, para(errorSentence(e))),
     e && e.detail ? h('details', {}, h('summary', { text: tr('error_code') }), h('pre', { text: e.detail })) : null,
     para(tr('fatal_help'))),
 
@@ -249,7 +262,7 @@ const SCREENS = {
         : [
             h('p', { id: 'key-note', class: 'hint', text: tr('key_note') }),
             h('label', { for: 'keyfile', text: tr('key_file_label') }),
-            h('input', { id: 'keyfile', name: 'keyfile', type: 'file', accept: '.key,.json,application/json', 'aria-describedby': 'key-note' }),
+            keyFileInput(),
             h('label', { for: 'keypw', text: tr('key_password_label') }),
             h('input', { id: 'keypw', name: 'keypw', type: 'password', autocomplete: 'current-password',
               'aria-describedby': err ? 'key-note start-error' : 'key-note', 'aria-invalid': err ? 'true' : null }),
@@ -260,6 +273,7 @@ const SCREENS = {
         h('button', { type: 'submit', class: 'primary' }, tr('continue'))));
     }
     content.push(receiptForm());
+    content.push(boxLink());
     return section(tr('election'), ...content);
   },
 
@@ -280,7 +294,9 @@ const SCREENS = {
     return section(tr('summary_heading'),
       summaryList(m, S.selections),
       speakButton(tr('read_aloud_summary'), summaryKeys(m, S.selections)),
-      err ? h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(err))) : null,
+      err ? h('div', { class: 'error-box', id: 'cast-error' }, para(errorSentence(err)),
+        h('div', { class: 'actions' },
+          button(S.manifest.eligibility === 'one-time-code' ? tr('use_another_code') : tr('start_again'), () => startAgain(), { id: 'start-again' }))) : null,
       h('div', { class: 'actions' },
         button(tr('cast'), () => cast(), { class: 'primary', id: 'cast' }),
         button(tr('change'), () => show('ballot'), { id: 'change' })),
@@ -291,10 +307,11 @@ const SCREENS = {
 
   working: (key) => section(tr(key), h('p', { class: 'busy', 'aria-busy': 'true', text: tr(key) })),
 
-  castDone: (height, code) => {
+  castDone: (height, code, replaces) => {
     const revote = S.manifest.revoting && S.manifest.eligibility !== 'one-time-code';
     return section(tr('cast_done_heading'),
       h('p', { class: 'ok', text: tr('cast_done', { height }) }),
+      replaces ? h('p', { class: 'note', id: 'replaces-note', text: tr('cast_replaces', { short: shortCode(replaces) }) }) : null,
       trackingBlock(code),
       h('div', { class: 'actions' },
         button(tr('verify_receipt'), () => checkReceipt(code), { class: 'primary', id: 'verify' }),
@@ -303,57 +320,117 @@ const SCREENS = {
   },
 
   castUnknown: (code) => section(tr('cast_unknown_heading'),
-    h('div', { class: 'error-box', role: 'alert' }, para(tr('cast_unknown'))),
+    h('div', { class: 'error-box' }, para(tr('cast_unknown'))),
     trackingBlock(code),
     h('div', { class: 'actions' },
       button(tr('check_now'), () => checkReceipt(code), { class: 'primary', id: 'check-now' }),
       button(tr('back_to_ballot'), () => show('review'), { id: 'back' }))),
 
   audit: (selections, spoilCode, postErr) => section(tr('audit_heading'),
+    h('div', { class: 'note-box', id: 'not-voted' }, h('p', {}, h('strong', { text: tr('not_voted_yet') })), para(tr('not_voted_next'))),
     h('p', { class: 'ok', text: tr('audit_ok') }),
     summaryList(S.manifest, selections),
-    spoilCode ? para(tr('audit_posted', { code: spoilCode })) : para(`${tr('audit_not_posted')} ${postErr ? errorSentence(postErr) : ''}`),
+    spoilCode ? para(tr('audit_posted', { code: shortCode(spoilCode) }), { id: 'audit-posted' }) : para(`${tr('audit_not_posted')} ${postErr ? errorSentence(postErr) : ''}`),
     h('div', { class: 'actions' }, button(tr('fresh_ballot'), () => show('ballot'), { class: 'primary', id: 'fresh' }))),
 
   receipt: (code, state, info) => {
-    const parts = [trackingBlock(code)];
+    const parts = code ? [trackingBlock(code)] : [];
     if (state === 'checking') parts.push(h('p', { class: 'busy', 'aria-busy': 'true', text: tr('receipt_checking', { node: info }) }));
     else if (state === 'ok') {
-      parts.push(h('div', { class: 'ok-box' },
+      const status = ballotStatusText(info.ballot);
+      parts.push(h('div', { class: info.ballot && info.ballot.kind === 'spoil' ? 'ok-box spoiled' : 'ok-box', id: 'receipt-result' },
         h('h3', { text: tr('receipt_ok_title') }),
-        para(tr('receipt_ok', { code: code.slice(0, 16), chain: S.genesis.chain_id, height: info.height })),
+        status ? h('p', { class: 'ballot-status', id: 'ballot-status' }, h('strong', { text: status })) : null,
+        para(tr('receipt_ok', { code: shortCode(code), chain: S.genesis.chain_id, height: info.height })),
         para(tr('receipt_ok_cert', { sigs: info.signatures, n: info.validators, quorum: info.quorum })),
-        para(tr('receipt_ok_meaning')),
+        info.ballot && info.ballot.kind === 'spoil' ? null : para(tr('receipt_ok_meaning')),
         info.cancelled ? h('p', { class: 'note', id: 'receipt-cancelled', text: cancelledText(S.lang) }) : null,
         para(tr('receipt_from', { node: info.node }), { class: 'hint' })));
     } else if (state === 'pending') parts.push(para(tr('receipt_pending'), { class: 'note' }));
-    else if (state === 'unknown') parts.push(h('div', { class: 'error-box' }, para(tr('receipt_unknown'))));
-    else if (state === 'error') parts.push(h('div', { class: 'error-box', role: 'alert' }, para(errorSentence(info))));
+    else if (state === 'unknown') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(tr('receipt_unknown')), h('p', {}, `${tr('receipt_typed')}: `, h('code', { text: info || '' }))));
+    else if (state === 'ambiguous') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(tr('receipt_ambiguous'))));
+    else if (state === 'error') parts.push(h('div', { class: 'error-box', id: 'receipt-result' }, para(errorSentence(info))));
     if (S.manifest && S.status.phase === 1) {
       parts.push(h('div', { class: 'actions' }, button(tr('back_to_ballot'), () => show(S.keys ? 'ballot' : 'start'), { id: 'back' })));
     }
-    parts.push(receiptForm());
+    parts.push(receiptForm(state === 'badformat' ? info : null));
+    parts.push(boxLink());
     return section(tr('receipt_heading'), ...parts);
   },
 };
 
-function trackingBlock(code) {
-  return h('div', { class: 'tracking' },
-    h('p', { class: 'tracking-label', text: tr('tracking_code') }),
-    h('p', { class: 'tracking-code' }, h('code', { text: code.match(/.{1,16}/g).join(' ') })),
-    para(tr('tracking_note'), { class: 'hint' }));
+const checkUrl = (code) => `${location.origin}/vote/${toHex(S.eid)}?receipt=${code}&chain=${toHex(S.chainId)}`;
+
+const boxLink = () => h('p', { class: 'box-link' }, h('a', { href: `/vote/${toHex(S.eid)}/ballots`, id: 'box-link' }, tr('box_link')));
+
+function keyFileInput() {
+  const input = h('input', { id: 'keyfile', name: 'keyfile', type: 'file', accept: '.key,.json,application/json', 'aria-describedby': 'key-note' });
+  if (S.keyFile) {
+    const dt = new DataTransfer();
+    dt.items.add(S.keyFile);
+    input.files = dt.files;
+  }
+  return input;
 }
 
-function receiptForm() {
-  const input = h('input', { id: 'receipt-code', name: 'receipt', type: 'text', autocomplete: 'off', spellcheck: 'false' });
-  return h('form', { class: 'receipt-form', onsubmit: (ev) => { ev.preventDefault(); checkReceipt(input.value.replace(/\s+/g, '').toLowerCase()); } },
-    h('label', { for: 'receipt-code', text: tr('receipt_form_label') }), input,
+function trackingBlock(code) {
+  const qrBox = h('div', { class: 'qr', id: 'qr-box', hidden: true });
+  const showQr = () => {
+    const qr = qrcode(0, 'M');
+    qr.addData(checkUrl(code));
+    qr.make();
+    qrBox.replaceChildren(h('img', { src: qr.createDataURL(4, 4), alt: tr('qr_alt', { short: shortCode(code) }), class: 'qr-image' }));
+    qrBox.hidden = false;
+    announce(tr('qr_shown'));
+  };
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(code);
+      announce(tr('copied'));
+    } catch {
+      alertText(tr('copy_failed'));
+    }
+  };
+  const file = new Blob([receiptFileText({ code, electionId: toHex(S.eid), chainId: toHex(S.chainId), title: label(S.manifest.title), checkUrl: checkUrl(code) })], { type: 'text/plain' });
+  return h('div', { class: 'tracking' },
+    h('p', { class: 'tracking-label', text: tr('tracking_code') }),
+    h('p', { class: 'tracking-short' }, `${tr('tracking_short')}: `, h('code', { text: shortCode(code) })),
+    h('p', { class: 'tracking-code' }, `${tr('tracking_full')}: `, h('code', { text: groupedCode(code) })),
+    para(tr('tracking_note'), { class: 'hint' }),
+    h('div', { class: 'actions' },
+      button(tr('copy_code'), copy, { id: 'copy-code' }),
+      h('a', { class: 'button-link', id: 'save-code', href: URL.createObjectURL(file), download: `tracking-code-${code.slice(0, 16)}.txt` }, tr('save_code')),
+      button(tr('show_qr'), showQr, { id: 'show-qr' }),
+      button(tr('read_code'), () => speakCode(code), { id: 'read-code', class: 'speak' })),
+    qrBox);
+}
+
+function receiptForm(problem) {
+  const err = problem ? tr(`receipt_${problem}`) : null;
+  const input = h('input', { id: 'receipt-code', name: 'receipt', type: 'text', autocomplete: 'off', spellcheck: 'false',
+    'aria-describedby': err ? 'receipt-hint receipt-error' : 'receipt-hint', 'aria-invalid': err ? 'true' : null, value: err ? S.receiptTyped || '' : '' });
+  return h('form', { class: 'receipt-form', onsubmit: (ev) => { ev.preventDefault(); checkReceipt(input.value); } },
+    h('label', { for: 'receipt-code', text: tr('receipt_form_label') }),
+    h('p', { id: 'receipt-hint', class: 'hint', text: tr('receipt_form_hint') }),
+    input,
+    err ? h('p', { id: 'receipt-error', class: 'field-error', text: err }) : null,
     h('button', { type: 'submit' }, tr('receipt_check')));
+}
+
+// What became of a verified ballot, in one sentence: spoiled (opened for checking) is read
+// from the transaction itself, whose hash is the tracking code; counted or replaced by a
+// re-vote comes from the node's public ballot box.
+function ballotStatusText(b) {
+  if (!b) return null;
+  if (b.kind === 'spoil') return tr('ballot_opened');
+  if (b.status === 'replaced') return tr('ballot_replaced', { short: shortCode(b.replaced_by) });
+  if (b.status === 'counted') return b.replaces ? tr('ballot_counted_replaces', { short: shortCode(b.replaces) }) : tr('ballot_counted');
+  return null;
 }
 
 function contestHint(c) {
   if (c.kind === 'single') return tr('choose_one');
-  if (c.kind === 'rating') return tr('rate_hint');
+  if (c.kind === 'rating') return `${tr('rate_hint')} ${tr('rate_ends')}`;
   if (c.min_selections === 0) return tr('choose_upto', { max: c.max_selections });
   if (c.min_selections === c.max_selections) return tr('choose_exact', { min: c.min_selections });
   return tr('choose_range', { min: c.min_selections, max: c.max_selections });
@@ -361,7 +438,9 @@ function contestHint(c) {
 
 function optionContent(c, o) {
   const img = S.images.get(`${c.id}/${o.id}`);
-  return [img ? h('img', { src: img, alt: tr('image_of', { label: label(o.label) }), class: 'option-image' }) : null, h('span', { text: label(o.label) })];
+  // the label is right beside the picture: the picture is decorative (empty alt), so a
+  // screen reader says the option once, not "picture of X, X"
+  return [img ? h('img', { src: img, alt: '', class: 'option-image' }) : null, h('span', {}, ...labelNodes(o.label))];
 }
 
 function contestFieldset(c, ci, err) {
@@ -396,7 +475,7 @@ function contestFieldset(c, ci, err) {
     });
   }
   return h('fieldset', { class: 'contest', id: `contest-${ci}`, 'aria-describedby': described, 'aria-invalid': err ? 'true' : null },
-    h('legend', {}, h('span', { class: 'contest-title', text: label(c.title) })),
+    h('legend', {}, h('span', { class: 'contest-title' }, ...labelNodes(c.title))),
     h('p', { id: hintId, class: 'hint', text: contestHint(c) }),
     speakButton(tr('read_aloud_contest', { title: label(c.title) }), contestKeys(c, ci)),
     err ? h('p', { id: errId, class: 'field-error', text: err }) : null,
@@ -470,6 +549,28 @@ async function speak(keys) {
 
 const speakButton = (text, keys) => button(text, () => speak(keys), { class: 'speak' });
 
+// The short form of a tracking code, letter by letter with a pause between the groups of 4.
+// All 16 digit clips are fetched whatever the code, so the node does not learn it this way.
+async function speakCode(code) {
+  const screenAt = S.screen;
+  try {
+    const digits = [...'0123456789abcdef'];
+    await Promise.all(digits.map((d) => clip(`h${d}`)));
+    for (const [i, d] of [...code.slice(0, 16)].entries()) {
+      if (i > 0 && i % 4 === 0) await new Promise((r) => setTimeout(r, 400));
+      const audio = new Audio(URL.createObjectURL(await clip(`h${d}`)));
+      await new Promise((resolve) => {
+        audio.onended = resolve;
+        audio.onerror = resolve;
+        audio.play().catch(resolve);
+      });
+    }
+    if (S.screen === screenAt) announce(tr('code_read')); // never onto a later screen
+  } catch {
+    alertText(tr('speech_unavailable'));
+  }
+}
+
 // --- actions ----------------------------------------------------------------------------
 
 async function identify(codeForm) {
@@ -480,25 +581,59 @@ async function identify(codeForm) {
       S.codeTyped = document.getElementById('code').value;
       normalize(S.codeTyped); // a typo is reported before anything else happens
       if (!S.status.code_salt) throw new BallotchainError('WEB_NOT_OPEN', 'no voting codes are registered yet');
-      S.keys = codeKeys(S.eid, S.status.code_salt, S.codeTyped);
+      const keys = codeKeys(S.eid, S.status.code_salt, S.codeTyped);
+      await checkEligible(keys);
+      S.keys = keys;
     } else {
       const file = document.getElementById('keyfile').files[0];
       if (!file) throw new BallotchainError('KEY_FILE_MALFORMED', 'no file chosen');
+      S.keyFile = file; // kept if the password is wrong: the voter retypes only the password
       const text = await file.text();
       const pw = document.getElementById('keypw').value;
       S.busy = true;
       announce(tr('opening_key'));
       await new Promise((r) => setTimeout(r, 30));
-      S.keys = loadKeyFile(text, pw || null);
+      const keys = loadKeyFile(text, pw || null);
+      await checkEligible(keys);
+      S.keys = keys;
     }
     S.busy = false;
     show('ballot');
+    announce(tr('ballot_ready'));
   } catch (e) {
     S.busy = false;
     S.errors.start = errorSentence(e);
     show('start');
     alertText(S.errors.start);
+    const pwWrong = e && (e.code === 'KEY_WRONG_PASSWORD' || e.code === 'KEY_PASSWORD_REQUIRED');
+    const field = document.getElementById(codeForm ? 'code' : pwWrong ? 'keypw' : 'keyfile');
+    if (field) field.focus();
   }
+}
+
+// The code's (or key's) voter record is public on the chain: a used, unregistered or
+// already-voted key is refused here, on the start screen, not after the whole ballot.
+// If the node cannot say, the voter goes on (the cast itself is checked by every validator).
+async function checkEligible(keys) {
+  let v;
+  try {
+    v = await getJson(S.base, `/v1/elections/${toHex(S.eid)}/voters/${toHex(keys.ed25519Public)}`);
+  } catch (e) {
+    if (e.code === 'API_NOT_FOUND') throw new BallotchainError('TX_NOT_ELIGIBLE', 'this key is not a registered voter of this election');
+    return;
+  }
+  if (v.ballots > 0 && v.single_use) throw new BallotchainError('TX_CODE_USED', 'this voting code was already used');
+  if (v.ballots > 0 && !S.manifest.revoting) throw new BallotchainError('TX_REVOTE_NOT_ALLOWED', 'this voter already voted');
+}
+
+// After a refusal at cast time: back to the start screen with the choices kept, so the
+// voter can type another code (or open the key file again) without reloading.
+function startAgain() {
+  S.keys = null;
+  S.keyFile = null;
+  S.codeTyped = '';
+  S.errors.start = null;
+  show('start');
 }
 
 function ballotErrors() {
@@ -507,8 +642,8 @@ function ballotErrors() {
     const sel = S.selections[ci];
     const title = label(c.title);
     if (c.kind === 'rating') {
-      const missing = c.options.findIndex((_, oi) => sel[oi] === null);
-      if (missing >= 0) errs[ci] = tr('err_rating', { title, item: label(c.options[missing].label) });
+      const missing = c.options.filter((_, oi) => sel[oi] === null).map((o) => `${tr('quote_open')}${label(o.label)}${tr('quote_close')}`);
+      if (missing.length) errs[ci] = tr('err_rating', { title, items: missing.join(tr('list_sep')) });
       return;
     }
     const k = sel.reduce((a, b) => a + b, 0);
@@ -557,15 +692,20 @@ async function cast() {
     tx = signed(castBallot(ballot));
     show('working', 'sending');
     const r = await postTx(S.base, tx.hex);
+    const box = S.manifest.revoting ? await ballotInfo(S.base, tx.code) : null;
+    const replaces = box && box.replaces ? box.replaces : null;
     S.busy = false;
-    show('castDone', r.height, tx.code);
-    announce(tr('cast_done', { height: r.height }));
+    if (S.manifest.eligibility === 'one-time-code') S.keys = null; // a code votes once: no way back to its ballot
+    show('castDone', r.height, tx.code, replaces);
+    announce([tr('cast_done', { height: r.height }), replaces ? tr('cast_replaces', { short: shortCode(replaces) }) : ''].join(' ').trim());
   } catch (e) {
     S.busy = false;
     if (tx && (e.code === 'WEB_NETWORK' || e.code === 'API_COMMIT_TIMEOUT' || e.code === 'NODE_DUPLICATE_TX')) {
       show('castUnknown', tx.code);
+      alertText(tr('cast_unknown'));
     } else {
       show('review', e);
+      alertText(errorSentence(e));
     }
   }
 }
@@ -590,9 +730,11 @@ async function spoil() {
     }
     S.busy = false;
     show('audit', opened, posted, postErr);
+    announce(`${tr('audit_heading')}. ${tr('not_voted_yet')} ${tr('not_voted_next')}`);
   } catch (e) {
     S.busy = false;
     show('review', e);
+    alertText(errorSentence(e));
   }
 }
 
@@ -601,22 +743,81 @@ function observerBase() {
   return obs ? `${location.protocol}//${obs.address}` : null;
 }
 
-async function checkReceipt(code) {
-  if (!/^[0-9a-f]{64}$/.test(code)) {
-    show('receipt', code.padEnd(64, '?').slice(0, 64), 'error', new BallotchainError('API_NOT_FOUND', 'not a tracking code'));
+/** What the node's ballot box says of a verified ballot; its kind is read from the
+ * transaction bytes, which must hash to the tracking code (so a node cannot pass a
+ * "check my ballot" off as a counted vote). Null if the node does not say. */
+async function ballotInfo(node, code) {
+  try {
+    const t = await getJson(node, `/v1/txs/${code}`);
+    const raw = fromHex(t.tx_bytes);
+    if (toHex(txHash(raw)) !== code) return null;
+    const type = decode('Tx', raw).body.$type;
+    const kind = type === 'SpoilBallot' ? 'spoil' : type === 'CastBallot' ? 'cast' : 'other';
+    let box = {};
+    try {
+      box = await getJson(node, `/v1/ballots/${code}`);
+    } catch {
+      box = {};
+    }
+    const hex64 = (x) => (typeof x === 'string' && /^[0-9a-f]{64}$/.test(x) ? x : null);
+    return { kind, status: kind === 'cast' ? box.status : null, replaced_by: hex64(box.replaced_by), replaces: hex64(box.replaces) };
+  } catch {
+    return null;
+  }
+}
+
+function announceReceipt(state, text) {
+  if (state === 'ok') announce(text);
+  else alertText(text);
+}
+
+async function checkReceipt(typed) {
+  S.receiptTyped = typed;
+  const problem = codeProblem(typed);
+  if (problem) {
+    show('receipt', null, 'badformat', problem);
+    alertText(tr(`receipt_${problem}`));
+    const input = document.getElementById('receipt-code');
+    if (input) input.focus();
     return;
+  }
+  let code = cleanCode(typed);
+  if (code.length < 64) {
+    // a short form: the node's ballot box names the one ballot that starts with it
+    show('receipt', null, 'checking', S.base);
+    try {
+      const b = await getJson(S.base, `/v1/ballots/${code}`);
+      if (typeof b.tracking_code !== 'string' || !/^[0-9a-f]{64}$/.test(b.tracking_code) || !b.tracking_code.startsWith(code)) {
+        throw new BallotchainError('CODEC_MALFORMED', 'the node named a ballot that does not start with the short code');
+      }
+      code = b.tracking_code;
+    } catch (e) {
+      if (e.code === 'RECEIPT_NOT_FOUND' || e.code === 'API_NOT_FOUND') {
+        show('receipt', null, 'unknown', typed.trim());
+        alertText(tr('receipt_unknown'));
+      } else if (e.code === 'RECEIPT_AMBIGUOUS') {
+        show('receipt', null, 'ambiguous');
+        alertText(tr('receipt_ambiguous'));
+      } else {
+        show('receipt', null, 'error', e);
+        alertText(errorSentence(e));
+      }
+      return;
+    }
   }
   const nodes = [observerBase(), S.base].filter(Boolean);
   let lastErr = null;
   for (const node of nodes) {
     show('receipt', code, 'checking', node);
+    announce(tr('receipt_checking', { node }));
     try {
       const r = await getJson(node, `/v1/receipts/${code}`);
       const proof = decode('InclusionProof', fromHex(r.inclusion_proof_bytes));
       const cert = r.certificate_bytes ? decode('CommitCertificate', fromHex(r.certificate_bytes)) : null;
       const out = verifyReceipt({ trackingCode: fromHex(code), genesis: S.genesis, chainId: S.chainId, proof, cert });
-      show('receipt', code, 'ok', { ...out, node, cancelled: r.cancelled === true });
-      announce(tr('receipt_ok_title'));
+      const ballot = await ballotInfo(node, code);
+      show('receipt', code, 'ok', { ...out, node, ballot, cancelled: r.cancelled === true });
+      announceReceipt('ok', [tr('receipt_ok_title'), ballotStatusText(ballot)].filter(Boolean).join(' '));
       return;
     } catch (e) {
       lastErr = e;
@@ -628,13 +829,92 @@ async function checkReceipt(code) {
     try {
       const t = await getJson(S.base, `/v1/txs/${code}`);
       show('receipt', code, t.status === 'committed' ? 'error' : 'pending', lastErr);
+      announceReceipt(t.status === 'committed' ? 'error' : 'ok', t.status === 'committed' ? errorSentence(lastErr) : tr('receipt_pending'));
     } catch {
-      show('receipt', code, 'unknown');
+      show('receipt', null, 'unknown', code);
+      alertText(tr('receipt_unknown'));
     }
     return;
   }
   show('receipt', code, 'error', lastErr);
+  alertText(errorSentence(lastErr));
 }
+
+// --- the public ballot box ---------------------------------------------------------------------
+
+const BOX_PAGE = 100;
+
+async function loadBox(query, offset) {
+  S.boxQuery = query;
+  const q = cleanCode(query);
+  if (q && !/^[0-9a-f]+$/.test(q)) {
+    show('ballots', S.box || null, 'format');
+    alertText(tr('box_format'));
+    return;
+  }
+  try {
+    const doc = await getJson(S.base, `/v1/elections/${toHex(S.eid)}/ballots?q=${q}&offset=${offset}&limit=${BOX_PAGE}`);
+    S.box = doc;
+    show('ballots', doc, null);
+    announce(boxSummary(doc));
+  } catch (e) {
+    show('ballots', null, e);
+    alertText(errorSentence(e));
+  }
+}
+
+function boxSummary(doc) {
+  if (doc.matching === 0) return doc.query ? tr('box_none_match') : tr('box_empty');
+  return tr('box_showing', { from: doc.offset + 1, to: Math.min(doc.offset + doc.limit, doc.matching), n: doc.matching });
+}
+
+const STATUS_WORDS = { counted: 'box_counted', replaced: 'box_replaced', opened: 'box_opened' };
+
+function ballotsScreen(doc, err) {
+  const input = h('input', { id: 'box-q', name: 'q', type: 'text', autocomplete: 'off', spellcheck: 'false', value: S.boxQuery || '',
+    'aria-describedby': err === 'format' ? 'box-hint box-error' : 'box-hint', 'aria-invalid': err === 'format' ? 'true' : null });
+  const parts = [
+    h('p', { class: 'election-title' }, h('strong', {}, ...labelNodes(S.manifest.title))),
+    para(tr('box_intro')),
+  ];
+  if (doc) {
+    const c = doc.counts;
+    parts.push(h('dl', { class: 'box-counts', id: 'box-counts' },
+      h('dt', { text: tr('box_ballots') }), h('dd', { text: String(c.ballots) }),
+      h('dt', { text: tr('box_counted') }), h('dd', { text: String(c.counted) }),
+      h('dt', { text: tr('box_replaced') }), h('dd', { text: String(c.replaced) }),
+      h('dt', { text: tr('box_opened') }), h('dd', { text: String(c.opened) })));
+  }
+  parts.push(h('form', { class: 'receipt-form', role: 'search', onsubmit: (ev) => { ev.preventDefault(); loadBox(input.value, 0); } },
+    h('label', { for: 'box-q', text: tr('box_search_label') }),
+    h('p', { id: 'box-hint', class: 'hint', text: tr('box_search_hint') }),
+    input,
+    err === 'format' ? h('p', { id: 'box-error', class: 'field-error', text: tr('box_format') }) : null,
+    h('button', { type: 'submit' }, tr('box_search'))));
+  if (err && err !== 'format') parts.push(h('div', { class: 'error-box' }, para(errorSentence(err))));
+  if (doc) {
+    parts.push(para(boxSummary(doc), { id: 'box-summary' }));
+    if (doc.ballots.length) {
+      parts.push(h('table', { class: 'box-table', id: 'box-table' },
+        h('caption', { class: 'visually-hidden', text: tr('box_heading') }),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: tr('tracking_code') }), h('th', { scope: 'col', text: tr('box_status') }))),
+        h('tbody', {}, doc.ballots.map((b) => h('tr', {},
+          h('td', {}, h('strong', {}, h('code', { text: b.short })), h('br'), h('code', { class: 'full-code', text: groupedCode(b.tracking_code) })),
+          h('td', { text: tr(STATUS_WORDS[b.status] || 'box_counted') }))))));
+    }
+    const prev = doc.offset > 0;
+    const next = doc.offset + doc.limit < doc.matching;
+    if (prev || next) {
+      parts.push(h('div', { class: 'actions' },
+        prev ? button(tr('box_prev'), () => loadBox(S.boxQuery, Math.max(0, doc.offset - doc.limit)), { id: 'box-prev' }) : null,
+        next ? button(tr('box_next'), () => loadBox(S.boxQuery, doc.offset + doc.limit), { id: 'box-next' }) : null));
+    }
+  }
+  parts.push(h('p', {}, h('a', { href: `/vote/${toHex(S.eid)}`, id: 'to-vote' }, tr('box_to_vote'))));
+  return section(tr('box_heading'), ...parts);
+}
+
+SCREENS.ballots = ballotsScreen;
 
 // --- start ----------------------------------------------------------------------------------
 
@@ -643,7 +923,7 @@ async function boot() {
   for (const b of document.querySelectorAll('#lang-nav button')) b.addEventListener('click', () => setLang(b.dataset.lang));
   render();
   const path = location.pathname.replace(/\/+$/, '');
-  const m = /^\/vote\/([0-9a-fA-F]{64})$/.exec(path);
+  const m = /^\/vote\/([0-9a-fA-F]{64})(\/ballots)?$/.exec(path);
   try {
     await loadChain();
     if (!m) {
@@ -652,8 +932,12 @@ async function boot() {
     }
     S.eid = fromHex(m[1].toLowerCase());
     await loadElection();
+    if (m[2]) {
+      await loadBox('', 0);
+      return;
+    }
     const receipt = params.get('receipt');
-    if (receipt) await checkReceipt(receipt.toLowerCase());
+    if (receipt) await checkReceipt(receipt);
     else show('start');
   } catch (e) {
     fatal(e);

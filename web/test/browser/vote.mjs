@@ -118,6 +118,26 @@ async function mouseChoose(page, sel) {
 
 const summaryText = (page) => page.locator('dl.summary').innerText();
 
+// What a screen reader hears: the live region's node in the accessibility tree (Playwright's
+// ARIA snapshot of the role=alert / role=status element), once it has been filled.
+// With `want`, wait for the final announcement (a progress message may come first).
+async function announced(page, role, want = '') {
+  const id = role === 'alert' ? 'alert' : 'status';
+  try {
+    await page.waitForFunction(([i, w]) => { const t = document.getElementById(i).textContent.trim(); return t !== '' && t.includes(w); }, [id, want], { timeout: 20_000 });
+  } catch {
+    // reported as it is: the Python assertion names what was announced instead
+  }
+  return page.getByRole(role).ariaSnapshot();
+}
+
+const liveText = (page) => page.evaluate(() => ({ alert: document.getElementById('alert').textContent, status: document.getElementById('status').textContent }));
+
+async function typeReceipt(page, text) {
+  await page.fill('#receipt-code', text);
+  await page.press('#receipt-code', 'Enter');
+}
+
 // --- A: one-time code, Japanese, keyboard only ----------------------------------------------------
 
 async function electionA() {
@@ -135,6 +155,8 @@ async function electionA() {
   await page.keyboard.press('Enter');
   await page.waitForSelector('#start-error');
   report.a.typo_error = await page.locator('#start-error').innerText();
+  report.a.typo_alert = await announced(page, 'alert');
+  report.a.typo_focus = await page.evaluate(() => document.activeElement.id);
   await capture(page, 'code-error');
 
   await tabTo(page, '#code');
@@ -143,12 +165,16 @@ async function electionA() {
   await page.keyboard.press('Enter');
   await waitScreen(page, 'ballot');
   report.a.images = await page.locator('img.option-image').count();
+  report.a.image_alts = await page.locator('img.option-image').evaluateAll((els) => els.map((e) => e.getAttribute('alt')));
+  report.a.ruby = await page.locator('#contest-0 ruby').first().evaluate((r) => ({ base: r.firstChild.textContent, rt: r.querySelector('rt').textContent }));
   await capture(page, 'ballot');
 
   // review with nothing chosen: every contest says what is missing
   await keyButton(page, 'button[type=submit].primary');
   await page.waitForSelector('#ballot-errors');
   report.a.empty_errors = await page.locator('.field-error').count();
+  report.a.rating_error = await page.locator('#err-2').innerText();
+  report.a.empty_alert = await announced(page, 'alert');
   await capture(page, 'ballot-errors');
 
   const sel = [[0, 1, 0], [1, 0, 1], [70, 100, 30]];
@@ -163,6 +189,9 @@ async function electionA() {
   await waitScreen(page, 'audit');
   report.a.audit = await summaryText(page);
   report.a.audit_text = await page.locator('main').innerText();
+  report.a.not_voted = await page.locator('#not-voted').innerText();
+  report.a.audit_status = await announced(page, 'status', 'まだ');
+  report.a.spoil_short = /([0-9a-f]{4} ){3}[0-9a-f]{4}/.exec(await page.locator('#audit-posted').innerText())[0];
   await capture(page, 'audit');
 
   await keyButton(page, '#fresh');
@@ -171,28 +200,91 @@ async function electionA() {
   await waitScreen(page, 'review');
   await keyButton(page, '#cast');
   await waitScreen(page, 'castDone');
-  report.a.tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  report.a.tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
   report.a.finals = [sel];
   await capture(page, 'cast-done');
 
   await keyButton(page, '#verify');
   await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
   report.a.receipt = await page.locator('main').innerText();
+  report.a.receipt_status = await announced(page, 'status', '確認できました');
+  report.a.short = await page.locator('.tracking-short code').innerText();
   await capture(page, 'receipt');
 
-  // the same code again: refused, nothing cast twice
+  // keep the code: copy (read back from the clipboard), save as a file, QR code
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cfg.validator });
+  await page.click('#copy-code');
+  report.a.copied = await page.evaluate(() => navigator.clipboard.readText());
+  report.a.copy_status = await announced(page, 'status', 'コピー');
+  const saved = await Promise.all([page.waitForEvent('download'), page.click('#save-code')]);
+  report.a.saved_name = saved[0].suggestedFilename();
+  report.a.saved_text = readFileSync(await saved[0].path(), 'utf8');
+  await page.click('#show-qr');
+  report.a.qr = await page.locator('#qr-box img').evaluate((img) => ({ alt: img.alt, w: img.naturalWidth, src: img.src.slice(0, 22) }));
+  await capture(page, 'receipt-qr');
+
+  // the "check my ballot" ballot, by the short form the audit screen showed: not counted
+  await typeReceipt(page, report.a.spoil_short);
+  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
+  report.a.spoiled_receipt = await page.locator('#receipt-result').innerText();
+  report.a.spoiled_status = await announced(page, 'status', '確認できました');
+  await capture(page, 'receipt-spoiled');
+
+  // the voting code typed into the tracking-code box: one plain sentence, announced
+  await typeReceipt(page, good);
+  await page.waitForSelector('#receipt-error');
+  report.a.bad_format = await page.locator('#receipt-error').innerText();
+  report.a.bad_format_alert = await announced(page, 'alert');
+  report.a.bad_format_invalid = await page.getAttribute('#receipt-code', 'aria-invalid');
+  await capture(page, 'receipt-bad-format');
+
+  // a mistyped tracking code: "not found: check the code you typed", nothing about a lost vote
+  const wrong = (report.a.tracking[0] === '0' ? '1' : '0') + report.a.tracking.slice(1);
+  await typeReceipt(page, wrong);
+  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
+  report.a.not_found = await page.locator('main').innerText();
+  report.a.not_found_alert = await announced(page, 'alert');
+  await capture(page, 'receipt-not-found');
+  // the next screen starts silent: no stale alert
+  await page.click('#back');
+  await waitScreen(page, 'start');
+  report.a.after_back = await liveText(page);
+
+  // the same code again: refused on the start screen, before any ballot is filled in
   await page.goto(`${cfg.validator}/vote/${cfg.a}`);
   await waitScreen(page, 'start');
   await page.fill('#code', good);
   await page.press('#code', 'Enter');
-  await waitScreen(page, 'ballot');
-  await mouseChoose(page, [[1, 0, 0], [0, 1, 0], [0, 0, 0]]);
-  await page.click('button[type=submit].primary');
-  await waitScreen(page, 'review');
-  await page.click('#cast');
-  await page.waitForSelector('.error-box', { timeout: 60_000 });
-  report.a.reuse_error = await page.locator('.error-box').innerText();
+  await page.waitForSelector('#start-error', { timeout: 60_000 });
+  report.a.reuse_error = await page.locator('#start-error').innerText();
+  report.a.reuse_alert = await announced(page, 'alert');
+  report.a.reuse_screen = await screen(page);
   await capture(page, 'code-used');
+
+  // the public ballot box, on the observer and on the validator: the same list; the voter
+  // finds their code by its first characters
+  report.a.box = {};
+  for (const [name, base] of [['observer', cfg.observer], ['validator', cfg.validator]]) {
+    await page.goto(`${base}/vote/${cfg.a}/ballots`);
+    await waitScreen(page, 'ballots');
+    await page.waitForSelector('#box-counts');
+    report.a.box[name] = await page.locator('#box-counts').innerText();
+  }
+  report.a.box_status = await announced(page, 'status');
+  await capture(page, 'ballot-box');
+  await page.fill('#box-q', report.a.tracking.slice(0, 6));
+  await page.press('#box-q', 'Enter');
+  await page.waitForFunction((c) => document.querySelectorAll('#box-table tbody tr').length === 1 && document.querySelector('#box-table').innerText.includes(c), report.a.short);
+  report.a.box_found = await page.locator('#box-table tbody').innerText();
+  await page.fill('#box-q', report.a.spoil_short.slice(0, 9));
+  await page.press('#box-q', 'Enter');
+  await page.waitForFunction((c) => document.querySelector('#box-table') && document.querySelector('#box-table').innerText.includes(c), report.a.spoil_short);
+  report.a.box_spoiled = await page.locator('#box-table tbody').innerText();
+  await page.fill('#box-q', 'xyz');
+  await page.press('#box-q', 'Enter');
+  await page.waitForSelector('#box-error');
+  report.a.box_bad = await announced(page, 'alert');
+  await capture(page, 'ballot-box-bad-search');
   await page.context().close();
 
   // the second code: the connection drops after the node took the ballot; the page gives
@@ -207,13 +299,28 @@ async function electionA() {
   await mouseChoose(p2, sel2);
   await p2.click('button[type=submit].primary');
   await waitScreen(p2, 'review');
+  // a refusal at cast time (as if the code had been used meanwhile): the page offers another code
+  await p2.route('**/v1/txs?wait=commit', (route) => route.fulfill({ status: 409, json: { error: 'TX_CODE_USED', message: 'this voting code was already used' } }));
+  await p2.click('#cast');
+  await p2.waitForSelector('#cast-error', { timeout: 60_000 });
+  report.a.cast_error_alert = await announced(p2, 'alert');
+  report.a.start_again = await p2.locator('#start-again').innerText();
+  await capture(p2, 'cast-refused');
+  await p2.click('#start-again');
+  await waitScreen(p2, 'start');
+  await p2.unroute('**/v1/txs?wait=commit');
+  await p2.fill('#code', cfg.codes[1]);
+  await p2.press('#code', 'Enter');
+  await waitScreen(p2, 'ballot');
+  await p2.click('button[type=submit].primary'); // the choices were kept
+  await waitScreen(p2, 'review');
   await p2.route('**/v1/txs?wait=commit', async (route) => {
     await route.fetch(); // the node receives and commits it...
     await route.abort('connectionreset'); // ...but the answer never arrives
   });
   await p2.click('#cast');
   await waitScreen(p2, 'castUnknown');
-  report.a.lost_answer_tracking = (await p2.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  report.a.lost_answer_tracking = (await p2.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
   await capture(p2, 'cast-unknown');
   await p2.click('#check-now');
   await p2.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
@@ -236,10 +343,12 @@ async function electionB() {
   await page.click('button[type=submit].primary');
   await page.waitForSelector('#start-error', { timeout: 60_000 });
   report.b.wrong_password = await page.locator('#start-error').innerText();
+  report.b.wrong_password_alert = await announced(page, 'alert');
+  report.b.after_wrong = await page.evaluate(() => ({ files: document.getElementById('keyfile').files.length, focus: document.activeElement.id }));
+  report.b.file_button_h = await page.locator('#keyfile').evaluate((e) => e.getBoundingClientRect().height);
   await capture(page, 'key-wrong-password');
 
-  await page.setInputFiles('#keyfile', cfg.keys[0]);
-  await page.fill('#keypw', cfg.password);
+  await page.fill('#keypw', cfg.password); // the file is still chosen: only the password again
   await page.click('button[type=submit].primary');
   await waitScreen(page, 'ballot', 60_000);
   const first = [[1, 0, 0], [0, 1, 0], [0, 50, 100]];
@@ -256,7 +365,13 @@ async function electionB() {
   report.b.speech = { clips: clips.length, ok: clips.filter((x) => x === 200).length };
   await page.dblclick('#cast'); // a double click must cast once
   await waitScreen(page, 'castDone');
-  report.b.first_tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  report.b.first_tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  // the short form read aloud, letter by letter: all 16 digit clips are fetched
+  const digitClips = [];
+  page.on('response', (r) => { if (/\/vote\/speech\/.*\/h[0-9a-f]\.wav$/.test(r.url())) digitClips.push(r.status()); });
+  await page.click('#read-code');
+  for (let i = 0; i < 300 && digitClips.length < 16; i++) await page.waitForTimeout(100);
+  report.b.digit_clips = digitClips.filter((x) => x === 200).length;
 
   await page.click('#revote');
   await waitScreen(page, 'ballot');
@@ -266,13 +381,28 @@ async function electionB() {
   await waitScreen(page, 'review');
   await page.click('#cast');
   await waitScreen(page, 'castDone');
-  report.b.tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  report.b.tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  report.b.replaces_note = await page.locator('#replaces-note').innerText();
+  report.b.revote_status = await announced(page, 'status', 'recorded');
   report.b.final = second;
   await capture(page, 'revote-done');
 
   await page.click('#verify');
   await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
   report.b.receipt = await page.locator('main').innerText();
+  // the first ballot's receipt: replaced by the re-vote, not counted
+  await typeReceipt(page, report.b.first_tracking);
+  await page.waitForSelector('#ballot-status', { timeout: 60_000 });
+  report.b.replaced_receipt = await page.locator('#ballot-status').innerText();
+  await capture(page, 'receipt-replaced');
+  // in English too: what is not a tracking code, and a code not found, each said aloud
+  await typeReceipt(page, 'ABCD-EFGH-JKMN-PQRS');
+  await page.waitForSelector('#receipt-error');
+  report.b.bad_format_alert = await announced(page, 'alert');
+  const wrongB = (report.b.tracking[0] === '0' ? '1' : '0') + report.b.tracking.slice(1);
+  await typeReceipt(page, wrongB);
+  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
+  report.b.not_found_alert = await announced(page, 'alert', 'Not found');
 
   // 360 px wide and 200 % zoom (a 390 px phone at 200 % is 195 CSS px)
   await page.click('#back');
