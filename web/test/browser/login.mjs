@@ -111,7 +111,7 @@ async function vote(page, v, sel, tag) {
   await waitScreen(page, 'review');
   await page.click('#cast');
   await waitScreen(page, 'castDone');
-  v.tracking = (await page.locator('.tracking-code').innerText()).replace(/\s+/g, '');
+  v.tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
   await page.click('#verify');
   await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
   v.receipt = await page.locator('main').innerText();
