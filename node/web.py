@@ -165,9 +165,9 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
 
 
 def _synthesize_wav(text: str, lang: str) -> bytes:
-    # The speech engines live with the voter CLI (cli/speech.py); imported here lazily so
+    # The speech engines (node/speech.py) are optional; imported here lazily so
     # a node without them still serves the page (the clip route then answers an error).
-    from cli import speech
+    from node import speech
 
     return speech.synthesize(text, lang).wav_bytes()
 

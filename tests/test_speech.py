@@ -12,6 +12,7 @@ import pytest
 
 from cli import speech
 from cli.common import UserError
+from node import speech as speech_engine
 
 # scripts/test installs the speech extra and espeak-ng, so there the engines must be
 # present and these tests run; elsewhere (a bare `pip install -e .[test]`) they skip.
@@ -22,7 +23,7 @@ def engine_ok(lang: str) -> bool:
     if lang == "en":
         return shutil.which("espeak-ng") is not None
     try:
-        speech._openjtalk()
+        speech_engine._openjtalk()
     except UserError:
         return False
     return True
@@ -66,7 +67,7 @@ def test_wav_lasts_as_long_as_the_text_needs(lang: str, tmp_path: Path) -> None:
     s.say(text)
     s.say(text)
     s.close()
-    assert 1.8 * d1 <= duration(two) <= 2.2 * d1 + speech.PAUSE_S + 0.1
+    assert 1.8 * d1 <= duration(two) <= 2.2 * d1 + speech_engine.PAUSE_S + 0.1
     # And it is sound, not silence.
     with wave.open(str(one), "rb") as w:
         frames = memoryview(w.readframes(w.getnframes())).cast("h")
@@ -101,7 +102,7 @@ def test_stream_wav_header_is_repaired() -> None:
     a = speech.Audio(b"\1\0" * 50, 8000)
     data = bytearray(a.wav_bytes())
     data[4:8] = data[40:44] = (0x7FFFFFFF).to_bytes(4, "little")
-    assert speech._fix_stream_wav(bytes(data)) == a.wav_bytes()
+    assert speech_engine._fix_stream_wav(bytes(data)) == a.wav_bytes()
     with pytest.raises(ValueError):
         speech.join([a, speech.Audio(b"", 16000)])
 

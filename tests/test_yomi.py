@@ -48,7 +48,7 @@ def test_open_jtalk_reads_the_reading_not_the_kanji() -> None:
     from cli import speech
 
     try:
-        speech._openjtalk()
+        speech.check_engine("ja")
     except Exception:
         pytest.skip("Open JTalk is not installed")
     import pyopenjtalk
@@ -67,7 +67,7 @@ def test_ballot_preview_shows_the_kanji_and_speaks_the_reading(tmp_path: Path,
     from cli.main import cli
 
     try:
-        speech._openjtalk()
+        speech.check_engine("ja")
     except Exception:
         pytest.skip("Open JTalk is not installed")
     heard: list[speech.Speaker] = []
