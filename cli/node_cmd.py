@@ -30,12 +30,14 @@ def node_start(home: Path) -> None:
     The key file's password, if it has one, is read from BALLOTCHAIN_KEY_PASSWORD
     or asked for on the terminal.
     """
+    from genesis.document import genesis_hash
     from node import logs
-    from node.config import load_config
+    from node.config import check_genesis_hash, load_config
     from node.runtime import load_genesis, run_node
 
     cfg = load_config(home)
     logs.setup(cfg.log_level, cfg.log_json, cfg.log_file)
-    keys = load_key(cfg.key_file, prompt=sys.stdin.isatty())
     genesis = load_genesis(cfg.genesis_file)
+    check_genesis_hash(cfg, genesis_hash(genesis))
+    keys = load_key(cfg.key_file, prompt=sys.stdin.isatty())
     asyncio.run(run_node(cfg, keys, genesis))
