@@ -68,6 +68,7 @@ from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.metrics import Metrics
+from node.ops import Operations, PeerFigures, Sample
 from node.peers import (
     TOPIC_CONSENSUS,
     TOPIC_TXS,
@@ -112,6 +113,10 @@ class Node:
         self.genesis = genesis
         self.chain_id = genesis_hash(genesis)
         self.metrics = Metrics()
+        # operator log lines and scrape-time figures (node/ops.py)
+        self.ops = Operations(cfg.data_dir, self.metrics)
+        self.metrics.set_build(genesis.chain_id, self.chain_id.hex(), keys.node_id, cfg.mode)
+        self.metrics.live.provider = lambda: self.ops.families(self._ops_sample())
         self.index = genesis.validator_index(keys.ed25519_public)
         if cfg.mode == "validator" and self.index is None:
             raise NodeError(ErrorCode.NODE_HOME_INVALID, "mode is validator but the key is not a genesis validator")
@@ -206,6 +211,8 @@ class Node:
         else:
             self._spawn(self._follow(), "follow")
         self._spawn(self._sweep(), "sweep")
+        self.ops.resume(self.ledger.state)
+        self._spawn(self.ops.run(self._ops_sample), "ops")
         log.info(
             "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
             listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
@@ -328,7 +335,11 @@ class Node:
         while pending:
             ev = pending.popleft()
             assert self.replica is not None
+            before = (self.replica.view, self.replica.active)
             self.replica, actions = step(self.replica, ev)
+            if (self.replica.view, self.replica.active) != before:
+                self.ops.stepped(before, (self.replica.view, self.replica.active),
+                                 self.replica.primary(self.replica.view), ev)
             for a in actions:
                 follow = self._do(a)
                 if follow is not None:
@@ -493,6 +504,8 @@ class Node:
                 self.metrics.commit_latency.observe(now - p.admitted_at)
         self.metrics.blocks_committed.inc()
         self.metrics.txs_committed.inc(len(hashes))
+        self.ops.committed(block, len(encode(block)),
+                           None if self.replica is None else self.replica.view, self.ledger.state)
         for i, h in enumerate(hashes):
             for fut in self._waiters.pop(h, []):
                 if not fut.done():
@@ -550,6 +563,8 @@ class Node:
             p, new = self.mempool.add(raw, client, local)
         except BallotchainError as e:
             self.metrics.txs_rejected.labels(code=str(e.code)).inc()
+            if local:  # a client's transaction (peers re-forwarding committed ones is normal)
+                self.ops.rejected(str(e.code))
             raise
         if new:
             self._work_arrived()
@@ -579,6 +594,16 @@ class Node:
         if self.watcher is not None:
             m.peers.set(sum(self.watcher.reachable.values()))
             m.catching_up.set(1 if self.watcher.catching_up() else 0)
+
+    def _ops_sample(self) -> Sample:
+        """Peers, catching up, own height and best peer tip, for node/ops.py."""
+        height = self.ledger.height if self.ledger is not None else 0
+        w = self.watcher
+        if w is None:
+            return [], False, height, 0
+        peers = [PeerFigures(link.label, w.reachable.get(url, False), w.tips.get(url))
+                 for url, link in self.links.items()]
+        return peers, w.catching_up(), height, w.best_tip
 
     # --- client API backend -------------------------------------------------------------
 
