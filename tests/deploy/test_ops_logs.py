@@ -25,6 +25,7 @@ from node import logs, ops
 from node.metrics import Metrics
 from node.scenario import demo_manifest
 from node.txgen import election_setup, post_tx
+from tests.deploy.monitoring import metric_families_used
 from tests.node.netutil import Net, submit, wait_until
 
 BLOCK_FIELDS = {"height", "txs", "bytes", "since_proposal_ms", "proposer", "view"}
@@ -150,6 +151,9 @@ def test_operator_logs_and_metrics_on_a_running_network(tmp_path: Path) -> None:
     assert fams["ballotchain_data_dir_bytes"][0].value > 10_000
     assert fams["ballotchain_data_fs_free_bytes"][0].value > 0
     assert fams["ballotchain_data_fs_size_bytes"][0].value >= fams["ballotchain_data_fs_free_bytes"][0].value
+    # every metric the shipped alerts and dashboard query is one a node exports
+    missing = metric_families_used() - set(fams)
+    assert not missing, missing
 
 
 def test_rejections_are_aggregated_per_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
