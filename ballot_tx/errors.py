@@ -148,6 +148,7 @@ class ErrorCode(StrEnum):
     NODE_HOME_INVALID = "NODE_HOME_INVALID"
     NODE_ALREADY_RUNNING = "NODE_ALREADY_RUNNING"
     NODE_NOT_RUNNING = "NODE_NOT_RUNNING"
+    API_FORBIDDEN = "API_FORBIDDEN"
     # --- storage (node/store.py) and audit ----------------------------------------
     STORE_CORRUPT = "STORE_CORRUPT"
     STORE_MISSING = "STORE_MISSING"
@@ -354,6 +355,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.NODE_HOME_INVALID: "the node home is missing its key, genesis or data directory",
     ErrorCode.NODE_ALREADY_RUNNING: "a node is already running from this home (live pid file)",
     ErrorCode.NODE_NOT_RUNNING: "no node of the local network is running",
+    ErrorCode.API_FORBIDDEN: "this route is served only to the node's own host, not through a proxy",
     # storage and audit
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
     ErrorCode.STORE_MISSING: "a record the store needs is missing",

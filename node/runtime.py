@@ -64,6 +64,7 @@ from consensus.messages import decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
 from node import logs, views
+from node.backup import add_backup_route
 from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
 from node.mempool import Mempool
@@ -171,6 +172,7 @@ class Node:
         app = make_app(self, self.metrics, cfg.limits.max_request_bytes, cfg.limits.commit_wait_s)
         add_routes(app, self, self.genesis, self.chain_id)
         add_web_routes(app, self.genesis)  # the voting page at /vote/ (node/web.py)
+        add_backup_route(app, lambda: self.store, self.genesis)  # node/backup.py, own host only
         # Peer bodies (blocks, view changes with proofs) may exceed the client limit.
         app._client_max_size = max(cfg.limits.max_request_bytes, 64 << 20)  # noqa: SLF001
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
