@@ -63,7 +63,7 @@ from consensus.events import (
 from consensus.messages import decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
-from node import logs, views
+from node import logs, service, views
 from node.backup import add_backup_route
 from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
@@ -727,8 +727,10 @@ async def run_node(cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
     node = Node(cfg, keys, genesis)
     try:
         await node.start()
+        service.notify(f"READY=1\nSTATUS=serving at height {node.ledger.height}")  # node/service.py
         await stop.wait()
         log.info("stopping on signal")
+        service.notify("STOPPING=1")
     finally:
         await node.stop()
         with contextlib.suppress(OSError):
