@@ -108,12 +108,13 @@ def genesis_assemble(contributions: tuple[Path, ...], chain_id: str, params_file
         fail(ErrorCode.IO_ERROR, f"{out} already exists; refusing to overwrite it")
     out.write_text(to_json(g))
     names = {s.contribution.ed25519_public: s.contribution.name for _, s in items}
+    w = max((len(m.address) for m in (*g.validators, *g.observers)), default=0)
     click.echo(f"wrote {out}: chain {chain_id}, {g.n} validators (f={g.f}), "
                f"{len(g.observers)} observers, {len(g.authorities)} authorities")
     for i, m in enumerate(g.validators):
-        click.echo(f"  validator {i}  {m.node_id}  {m.address:28} {names[m.ed25519_public]}")
+        click.echo(f"  validator {i}  {m.node_id}  {m.address:{w}}  {names[m.ed25519_public]}")
     for i, m in enumerate(g.observers):
-        click.echo(f"  observer  {i}  {m.node_id}  {m.address:28} {names[m.ed25519_public]}")
+        click.echo(f"  observer  {i}  {m.node_id}  {m.address:{w}}  {names[m.ed25519_public]}")
     for a in g.authorities:
         click.echo(f"  {a.role:11}  {node_id(a.ed25519_public)}  {a.name}")
     click.echo(f"genesis hash: {genesis_hash(g).hex()}")
