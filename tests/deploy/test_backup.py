@@ -147,7 +147,8 @@ def _objects(data: bytes) -> list[object]:
 def _rebuild(objs: list[object]) -> bytes:
     body = bk.MAGIC + b"".join(msgpack.packb(o, use_bin_type=True) for o in objs[:-1])
     records = len(objs) - 2
-    return body + msgpack.packb(["end", records, hashlib.sha256(body).digest()], use_bin_type=True)
+    trailer: bytes = msgpack.packb(["end", records, hashlib.sha256(body).digest()], use_bin_type=True)
+    return body + trailer
 
 
 def _reheader(data: bytes, chain_id: bytes, chain: str) -> bytes:
@@ -161,6 +162,8 @@ def _tamper_record(data: bytes) -> bytes:
     objs = _objects(data)
     i = next(i for i, o in enumerate(objs) if isinstance(o, list) and isinstance(o[0], bytes)
              and o[0].startswith(b"blk/"))
-    k, v = objs[i]  # type: ignore[misc]
-    objs[i] = [k, v[:-1] + bytes([v[-1] ^ 1])]
+    rec = objs[i]
+    assert isinstance(rec, list)
+    key, value = bytes(rec[0]), bytes(rec[1])
+    objs[i] = [key, value[:-1] + bytes([value[-1] ^ 1])]
     return _rebuild(objs)

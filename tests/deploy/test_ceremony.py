@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ballot_tx.codec import encode
 from ballot_tx.errors import ErrorCode, GenesisError
 from ballot_tx.keys import KeyPair, load_key_file
 from cli.main import cli
@@ -159,7 +160,7 @@ def test_assemble_refuses_bad_contributions(ceremony_dir: Path, tmp_path: Path) 
     s = ceremony.Signed(
         ceremony.Contribution("superuser", "x", "", kp.ed25519_public, kp.x25519_public, ""), b"")
     signed = ceremony.Signed(s.contribution, kp.sign(ceremony.SIG_KIND, ceremony.CEREMONY_ID,
-                                                    ceremony.encode(s.contribution)))
+                                                    encode(s.contribution)))
     (tmp_path / "role.json").write_text(ceremony.to_json(signed))
     refused(str(tmp_path / "role.json"), ErrorCode.GENESIS_CONTRIBUTION_ROLE, replace=None)
     # made for another chain

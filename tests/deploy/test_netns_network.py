@@ -189,8 +189,8 @@ def back_at_tip(net: Network, node: ln.LocalNode, t0: float) -> float:
 def test_five_hosts_in_namespaces_cut_heal_kill(hosts: netns.Hosts, tmp_path: Path) -> None:
     started = time.monotonic()
     root = tmp_path / "deployment"
-    for n in NAMES:
-        (root / n).mkdir(parents=True)
+    for name in NAMES:
+        (root / name).mkdir(parents=True)
     net = Network(hosts, root)
     ghash = ceremony(net)
     ceremony_s = time.monotonic() - started

@@ -80,12 +80,12 @@ def test_operator_logs_and_metrics_on_a_running_network(tmp_path: Path) -> None:
         # lose the primary: a view change by timeout; the others see it unreachable
         victim = net.primary()
         v1 = next(n for n in net.validators if n is not victim)
-        view_before = net.status(v1)["view"]
+        view_before = (net.status(v1) or {})["view"]
         ln.kill9(victim)
         for _ in range(4):
             run(net.txs(3))
         ln.start(victim)
-        wait_until(lambda: (net.status(victim) or {}).get("height") == net.status(v1)["height"], 20,
+        wait_until(lambda: (net.status(victim) or {}).get("height") == (net.status(v1) or {})["height"], 20,
                    f"{victim.name} back at the tip")
         time.sleep(2.5)  # a tick of node/ops.py on every node sees the peer back
         fams = scrape(v1)

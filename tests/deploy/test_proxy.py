@@ -8,13 +8,13 @@ proxy, and the backup route is closed to the outside.
 
 from __future__ import annotations
 
-import http.client
 import shutil
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,7 @@ def main_conf(tmp: Path, site: Path) -> str:
 
 
 class Resp:
-    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
+    def __init__(self, status: int, headers: Message, body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
 
 
