@@ -197,3 +197,27 @@ def test_peer_and_catch_up_lines_only_on_change(tmp_path: Path) -> None:
         "catch-up started height=3 peer_height=40",
         "catch-up done height=40 blocks=37 seconds=0.0",
     ]
+
+
+def test_election_touched_reads_the_election_of_every_kind() -> None:
+    import random as _random
+
+    from ballot_tx.codec import encode
+    from ballot_tx.crypto import group
+    from ballot_tx.crypto.ballot import encrypt_ballot
+    from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
+    from ballot_tx.manifest import election_id
+    from ballot_tx.tx import CastBallot, CloseElection, CreateElection, sign_tx
+    from node.scenario import random_selections
+    from node.txgen import trustee_keys
+
+    now = int(time.time() * 1000)
+    m = demo_manifest(trustee_keys(), now, now + 10**7)
+    eid, k, cid = election_id(m), KeyPair.generate(), b"\x01" * 32
+    ballot, _ = encrypt_ballot(m, group.base(group.sc(5)), k.ed25519_public,
+                               random_selections(m, _random.Random(1)))
+    for body in (CreateElection(m), CastBallot(eid, ballot), CloseElection(eid),
+                 RegisterKeys(eid, (KeyEntry(k.ed25519_public, b"\x02" * 32),))):
+        assert ops.election_touched(encode(sign_tx(k, cid, body, now + 10**6))) == eid, body
+    assert ops.election_touched(b"\x93garbage") is None
+    assert ops.election_touched(b"") is None
