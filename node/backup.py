@@ -216,6 +216,8 @@ def read_backup(path: Path) -> Iterator[tuple[str, Any]]:
                     or not isinstance(obj[1], bytes)):
                 raise _corrupt(f"record {count} is not a key/value pair")
             key, value = obj
+            if key.startswith(P_NODE):
+                raise _corrupt(f"record {count} is a node's consensus record, which no backup holds")
             r.digest.update(msgpack.packb(obj, use_bin_type=True))
             try:
                 unframe(key, value)

@@ -26,6 +26,7 @@ import pytest
 from genesis.localnet import make_network
 from node import backup as bk
 from node import localnet as ln
+from node.store import frame
 from tests.node.netutil import assert_same_chain, back_at_tip, running, submit, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +137,10 @@ def _refusals(tmp_path: Path, good: Path) -> None:
     refused(forged, "BACKUP_WRONG_CHAIN", tmp_path / "other" / "validator-0")
     # a record changed with its trailer recomputed: its store frame still catches it
     refused(_tamper_record(data), "BACKUP_CORRUPT")
+    # a planted consensus record (framed correctly) would restore what "this validator signed"
+    objs = _objects(data)
+    key = b"node/pbft/safety"
+    refused(_rebuild([*objs[:-1], [key, frame(key, b"\x00" * 40)], objs[-1]]), "BACKUP_CORRUPT")
 
 
 def _objects(data: bytes) -> list[object]:

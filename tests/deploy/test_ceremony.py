@@ -192,6 +192,8 @@ def test_contribute_refuses_what_a_role_cannot_have(tmp_path: Path) -> None:
     assert "[GENESIS_CONTRIBUTION_INVALID]" in out
     out = run(*base, "--role", "validator", "--address", "https://a.example", ok=False)
     assert "[GENESIS_CONTRIBUTION_INVALID]" in out
+    out = run(*base, "--role", "admin", "--name", "x" * 200, ok=False)
+    assert "[GENESIS_CONTRIBUTION_INVALID]" in out and "out of bounds" in out
     assert not (tmp_path / "c.json").exists()
     run("keys", "new", "--out", str(tmp_path / "enc.key"), "--password-stdin", input="pw one\n")
     out = run("genesis", "contribute", "--key", str(tmp_path / "enc.key"), "--role", "admin",

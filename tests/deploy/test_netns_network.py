@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import time
+import urllib.error
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -203,6 +204,12 @@ def test_five_hosts_in_namespaces_cut_heal_kill(hosts: netns.Hosts, tmp_path: Pa
             s = net.status(n)
             assert s is not None and s["chain_id"] == ghash and s["chain"] == "tsukuba-netns"
             assert n.url.startswith(f"https://{hosts.subnet.network_address}"[:-1])
+        # the backup route answers its own host only, not the operator's laptop on the LAN
+        try:
+            net.get(net.validators[0], "/v1/admin/backup")
+            raise AssertionError("a backup was served to another host")
+        except urllib.error.HTTPError as e:
+            assert e.code == 403 and b"API_FORBIDDEN" in e.read()
         keys = NetKeys(root)
         acks: list[tuple[int, Any]] = []
 
