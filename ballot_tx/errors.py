@@ -35,6 +35,13 @@ class ErrorCode(StrEnum):
     CONFIG_INVALID = "CONFIG_INVALID"
     CONFIG_MISSING = "CONFIG_MISSING"
     CONFIG_TLS = "CONFIG_TLS"
+    GENESIS_CONTRIBUTION_INVALID = "GENESIS_CONTRIBUTION_INVALID"
+    GENESIS_CONTRIBUTION_BAD_SIGNATURE = "GENESIS_CONTRIBUTION_BAD_SIGNATURE"
+    GENESIS_CONTRIBUTION_DUPLICATE = "GENESIS_CONTRIBUTION_DUPLICATE"
+    GENESIS_CONTRIBUTION_ROLE = "GENESIS_CONTRIBUTION_ROLE"
+    GENESIS_CONTRIBUTION_WRONG_CHAIN = "GENESIS_CONTRIBUTION_WRONG_CHAIN"
+    GENESIS_HASH_MISMATCH = "GENESIS_HASH_MISMATCH"
+    GENESIS_ENTRY_MISMATCH = "GENESIS_ENTRY_MISMATCH"
     # --- crypto (ballot_tx/crypto, ballot_tx/manifest.py) ----------------------
     CRYPTO_BAD_POINT = "CRYPTO_BAD_POINT"
     CRYPTO_BAD_SCALAR = "CRYPTO_BAD_SCALAR"
@@ -141,6 +148,7 @@ class ErrorCode(StrEnum):
     NODE_HOME_INVALID = "NODE_HOME_INVALID"
     NODE_ALREADY_RUNNING = "NODE_ALREADY_RUNNING"
     NODE_NOT_RUNNING = "NODE_NOT_RUNNING"
+    API_FORBIDDEN = "API_FORBIDDEN"
     # --- storage (node/store.py) and audit ----------------------------------------
     STORE_CORRUPT = "STORE_CORRUPT"
     STORE_MISSING = "STORE_MISSING"
@@ -148,6 +156,9 @@ class ErrorCode(StrEnum):
     STORE_LOCKED = "STORE_LOCKED"
     STORE_NOT_FOUND = "STORE_NOT_FOUND"
     STORE_OUT_OF_ORDER = "STORE_OUT_OF_ORDER"
+    BACKUP_CORRUPT = "BACKUP_CORRUPT"
+    BACKUP_WRONG_CHAIN = "BACKUP_WRONG_CHAIN"
+    BACKUP_TARGET_NOT_EMPTY = "BACKUP_TARGET_NOT_EMPTY"
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"
     AUDIT_CERTIFICATE_MISSING = "AUDIT_CERTIFICATE_MISSING"
     AUDIT_BAD_CERTIFICATE = "AUDIT_BAD_CERTIFICATE"
@@ -231,6 +242,13 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.CONFIG_INVALID: "the node configuration is invalid",
     ErrorCode.CONFIG_MISSING: "the node home has no readable config.toml",
     ErrorCode.CONFIG_TLS: "the TLS certificate, key or CA named in the config cannot be used",
+    ErrorCode.GENESIS_CONTRIBUTION_INVALID: "a genesis contribution file is malformed",
+    ErrorCode.GENESIS_CONTRIBUTION_BAD_SIGNATURE: "a genesis contribution's proof of key possession does not verify",
+    ErrorCode.GENESIS_CONTRIBUTION_DUPLICATE: "two genesis contributions share a key or an address",
+    ErrorCode.GENESIS_CONTRIBUTION_ROLE: "a genesis contribution names an unknown role or lacks what its role needs",
+    ErrorCode.GENESIS_CONTRIBUTION_WRONG_CHAIN: "a genesis contribution was made for another chain",
+    ErrorCode.GENESIS_HASH_MISMATCH: "the genesis hash differs from the one expected",
+    ErrorCode.GENESIS_ENTRY_MISMATCH: "the genesis lacks this key's entry or lists it differently",
     # crypto
     ErrorCode.CRYPTO_BAD_POINT: "a group element is not a canonical ristretto255 point",
     ErrorCode.CRYPTO_BAD_SCALAR: "a scalar is not canonical (must be little-endian and below the group order)",
@@ -337,6 +355,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.NODE_HOME_INVALID: "the node home is missing its key, genesis or data directory",
     ErrorCode.NODE_ALREADY_RUNNING: "a node is already running from this home (live pid file)",
     ErrorCode.NODE_NOT_RUNNING: "no node of the local network is running",
+    ErrorCode.API_FORBIDDEN: "this route is served only to the node's own host, not through a proxy",
     # storage and audit
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
     ErrorCode.STORE_MISSING: "a record the store needs is missing",
@@ -344,6 +363,9 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.STORE_LOCKED: "the database is in use by another process",
     ErrorCode.STORE_NOT_FOUND: "no Ballotchain database at this path",
     ErrorCode.STORE_OUT_OF_ORDER: "a block was committed out of height order",
+    ErrorCode.BACKUP_CORRUPT: "the backup file is damaged (its hash or a record does not check)",
+    ErrorCode.BACKUP_WRONG_CHAIN: "the backup belongs to another chain than the node's genesis",
+    ErrorCode.BACKUP_TARGET_NOT_EMPTY: "the node home already holds a database; refusing to overwrite it",
     ErrorCode.AUDIT_CHAIN_BROKEN: "the replayed chain does not link or verify",
     ErrorCode.AUDIT_CERTIFICATE_MISSING: "a committed block has no commit certificate",
     ErrorCode.AUDIT_BAD_CERTIFICATE: "a commit certificate does not verify against genesis",

@@ -28,8 +28,11 @@ def load(path: Path, password: bytes | None = None, prompt: bool = True) -> KeyP
         raise KeyError_(ErrorCode.KEY_FILE_UNREADABLE, f"cannot read key file {path}: {e}") from None
     if password is None and is_encrypted(text):
         env = os.environ.get("BALLOTCHAIN_KEY_PASSWORD")
+        cred = Path(os.environ.get("CREDENTIALS_DIRECTORY", "/nonexistent")) / "key-password"
         if env:
             password = env.encode()
+        elif cred.is_file():  # systemd LoadCredential=key-password:... (deploy/systemd)
+            password = cred.read_text().rstrip("\r\n").encode()
         elif prompt:
             password = click.prompt(f"Password for {path}", hide_input=True).encode()
     return load_key_file(text, password)

@@ -23,6 +23,9 @@ ROLES = ("admin", "registrar")
 #: the largest max_block_bytes a genesis may set: half the consensus message limit (8 MiB),
 #: so a PRE-PREPARE with its block always encodes
 MAX_BLOCK_BYTES_LIMIT = 4 << 20
+#: Authority roles a genesis may list but need not: known trustees (a directory of their
+#: keys for election officials; elections still name their trustees in the manifest).
+OPTIONAL_ROLES = ("trustee",)
 
 Name = Annotated[str, MaxLen(128)]
 Address = Annotated[str, MaxLen(255)]
@@ -139,8 +142,8 @@ def validate(g: Genesis) -> None:
         _check_address(f"{where}.address", m.address)
         _check_point(f"{where}.ed25519_public", m.ed25519_public)
     for i, a in enumerate(g.authorities):
-        if a.role not in ROLES:
-            raise _bad(f"authorities[{i}].role", f"must be one of {', '.join(ROLES)}")
+        if a.role not in ROLES + OPTIONAL_ROLES:
+            raise _bad(f"authorities[{i}].role", f"must be one of {', '.join(ROLES + OPTIONAL_ROLES)}")
         _check_point(f"authorities[{i}].ed25519_public", a.ed25519_public)
     for role in ROLES:
         if not g.authority_keys(role):

@@ -61,8 +61,10 @@ def write_private(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def config_toml(mode: str, listen: str, peers: list[str]) -> str:
+def config_toml(mode: str, listen: str, peers: list[str], genesis_hash: str | None = None) -> str:
     peer_list = ", ".join(f'"{p}"' for p in peers)
+    pin = (f'genesis_hash = "{genesis_hash}"   # refuse to start from any other genesis\n'
+           if genesis_hash else '# genesis_hash = "..."   # set to the verified hash: refuse any other\n')
     return (
         "# Ballotchain node configuration (paths are relative to this file's directory)\n"
         "[node]\n"
@@ -70,6 +72,7 @@ def config_toml(mode: str, listen: str, peers: list[str]) -> str:
         'key_file = "node.key"\n'
         'genesis_file = "genesis.json"\n'
         'data_dir = "data"\n'
+        + pin +
         "\n[network]\n"
         f'listen = "{listen}"\n'
         f"peers = [{peer_list}]\n"

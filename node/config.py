@@ -77,6 +77,8 @@ class NodeConfig:
     log_level: str = "info"
     log_json: bool = False
     log_file: Path | None = None
+    #: the genesis hash this node may start from (hex), set after ``genesis verify``
+    genesis_hash: str | None = None
 
     @property
     def tls(self) -> bool:
@@ -169,7 +171,7 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         raise ConfigError(ErrorCode.CONFIG_INVALID, f"config.toml is not valid TOML: {e}") from None
     top = _Table(doc, "config", ("node", "network", "limits", "log"))
     node = _Table(
-        top.doc.get("node", {}), "node", ("mode", "key_file", "genesis_file", "data_dir")
+        top.doc.get("node", {}), "node", ("mode", "key_file", "genesis_file", "data_dir", "genesis_hash")
     )
     mode = node.get_str("mode", _REQUIRED)
     if mode not in MODES:
@@ -209,6 +211,11 @@ def parse_config(text: str, home: Path) -> NodeConfig:
     if level not in LOG_LEVELS:
         raise _bad("log.level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
     log_file = log.get_str("file")
+    expected = node.get_str("genesis_hash")
+    if expected is not None and (
+        len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected.lower())
+    ):
+        raise _bad("node.genesis_hash", "expected 64 hex characters (the hash `genesis verify` prints)")
     return NodeConfig(
         home=home,
         mode=mode,
@@ -225,6 +232,7 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         log_level=level,
         log_json=log.get_bool("json", False),
         log_file=None if log_file is None else _path(home, "log.file", log_file),
+        genesis_hash=None if expected is None else expected.lower(),
     )
 
 
@@ -238,3 +246,17 @@ def load_config(home: Path) -> NodeConfig:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(ErrorCode.CONFIG_MISSING, f"cannot read {path}: {e}") from None
     return parse_config(text, home.resolve())
+
+
+def check_genesis_hash(cfg: NodeConfig, actual: bytes) -> None:
+    """Refuse to start from a genesis other than the one the operator verified.
+
+    ``node.genesis_hash`` pins the chain: a genesis file swapped or edited after
+    the ceremony (another validator set, another address) changes the hash.
+    """
+    if cfg.genesis_hash is not None and cfg.genesis_hash != actual.hex():
+        raise ConfigError(
+            ErrorCode.GENESIS_HASH_MISMATCH,
+            f"{cfg.genesis_file} has hash {actual.hex()}, but node.genesis_hash in "
+            f"{CONFIG_FILE} expects {cfg.genesis_hash}: refusing to start",
+        )

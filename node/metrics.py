@@ -6,18 +6,48 @@ running several nodes in one process do not mix their counters.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from importlib import metadata
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 #: Cast-to-commit latency buckets (seconds): PBFT on a LAN commits in tens of ms;
 #: the tail up to a view change (seconds) must still be visible.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+#: Block sizes (bytes): an empty block is ~200 B, a full one of ballots several MB.
+BLOCK_BYTES_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1 << 20, 4 << 20, 16 << 20)
+#: Time between consecutive blocks' header times (seconds): the batch wait up to idle gaps.
+BLOCK_INTERVAL_BUCKETS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+def version() -> str:
+    try:
+        return metadata.version("ballotchain")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _Live(Collector):
+    """Figures computed at scrape time (peers, elections, disk) by a provider the node sets."""
+
+    def __init__(self) -> None:
+        self.provider: Callable[[], Iterable[Metric]] | None = None
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        return [] if self.provider is None else list(self.provider())
 
 
 class Metrics:
@@ -69,6 +99,31 @@ class Metrics:
         self.http_errors = Counter(
             "ballotchain_http_errors", "Client API errors answered, by code", ["code"], registry=r
         )
+        # --- for operators (issue 14): process, build, blocks, view changes, live figures
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, memory, open fds
+        self.build_info = Gauge(
+            "ballotchain_build_info", "Always 1; labels say what runs",
+            ["version", "chain", "chain_id", "node_id", "mode"], registry=r,
+        )
+        self.block_bytes = Histogram(
+            "ballotchain_block_bytes", "Size of committed blocks (canonical encoding)",
+            buckets=BLOCK_BYTES_BUCKETS, registry=r,
+        )
+        self.block_interval = Histogram(
+            "ballotchain_block_interval_seconds",
+            "Time between consecutive committed blocks' header times",
+            buckets=BLOCK_INTERVAL_BUCKETS, registry=r,
+        )
+        self.view_changes = Counter(
+            "ballotchain_view_changes", "View changes this validator took part in, by reason",
+            ["reason"], registry=r,
+        )
+        self.live = _Live()
+        r.register(self.live)
+
+    def set_build(self, chain: str, chain_id: str, node_id: str, mode: str) -> None:
+        self.build_info.labels(version=version(), chain=chain, chain_id=chain_id,
+                               node_id=node_id, mode=mode).set(1)
 
     def exposition(self) -> tuple[bytes, str]:
         """The body and content type of ``GET /metrics``."""

@@ -63,11 +63,13 @@ from consensus.events import (
 from consensus.messages import decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
-from node import logs, views
+from node import logs, service, views
+from node.backup import add_backup_route
 from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.metrics import Metrics
+from node.ops import Operations, PeerFigures, Sample
 from node.peers import (
     TOPIC_CONSENSUS,
     TOPIC_TXS,
@@ -112,6 +114,10 @@ class Node:
         self.genesis = genesis
         self.chain_id = genesis_hash(genesis)
         self.metrics = Metrics()
+        # operator log lines and scrape-time figures (node/ops.py)
+        self.ops = Operations(cfg.data_dir, self.metrics)
+        self.metrics.set_build(genesis.chain_id, self.chain_id.hex(), keys.node_id, cfg.mode)
+        self.metrics.live.provider = lambda: self.ops.families(self._ops_sample())
         self.index = genesis.validator_index(keys.ed25519_public)
         if cfg.mode == "validator" and self.index is None:
             raise NodeError(ErrorCode.NODE_HOME_INVALID, "mode is validator but the key is not a genesis validator")
@@ -166,6 +172,7 @@ class Node:
         app = make_app(self, self.metrics, cfg.limits.max_request_bytes, cfg.limits.commit_wait_s)
         add_routes(app, self, self.genesis, self.chain_id)
         add_web_routes(app, self.genesis)  # the voting page at /vote/ (node/web.py)
+        add_backup_route(app, lambda: self.store, self.genesis)  # node/backup.py, own host only
         # Peer bodies (blocks, view changes with proofs) may exceed the client limit.
         app._client_max_size = max(cfg.limits.max_request_bytes, 64 << 20)  # noqa: SLF001
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
@@ -206,6 +213,8 @@ class Node:
         else:
             self._spawn(self._follow(), "follow")
         self._spawn(self._sweep(), "sweep")
+        self.ops.resume(self.ledger.state)
+        self._spawn(self.ops.run(self._ops_sample), "ops")
         log.info(
             "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
             listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
@@ -328,7 +337,11 @@ class Node:
         while pending:
             ev = pending.popleft()
             assert self.replica is not None
+            before = (self.replica.view, self.replica.active)
             self.replica, actions = step(self.replica, ev)
+            if (self.replica.view, self.replica.active) != before:
+                self.ops.stepped(before, (self.replica.view, self.replica.active),
+                                 self.replica.primary(self.replica.view), ev)
             for a in actions:
                 follow = self._do(a)
                 if follow is not None:
@@ -493,6 +506,8 @@ class Node:
                 self.metrics.commit_latency.observe(now - p.admitted_at)
         self.metrics.blocks_committed.inc()
         self.metrics.txs_committed.inc(len(hashes))
+        self.ops.committed(block, len(encode(block)),
+                           None if self.replica is None else self.replica.view, self.ledger.state)
         for i, h in enumerate(hashes):
             for fut in self._waiters.pop(h, []):
                 if not fut.done():
@@ -550,6 +565,8 @@ class Node:
             p, new = self.mempool.add(raw, client, local)
         except BallotchainError as e:
             self.metrics.txs_rejected.labels(code=str(e.code)).inc()
+            if local:  # a client's transaction (peers re-forwarding committed ones is normal)
+                self.ops.rejected(str(e.code))
             raise
         if new:
             self._work_arrived()
@@ -579,6 +596,16 @@ class Node:
         if self.watcher is not None:
             m.peers.set(sum(self.watcher.reachable.values()))
             m.catching_up.set(1 if self.watcher.catching_up() else 0)
+
+    def _ops_sample(self) -> Sample:
+        """Peers, catching up, own height and best peer tip, for node/ops.py."""
+        height = self.ledger.height if self.ledger is not None else 0
+        w = self.watcher
+        if w is None:
+            return [], False, height, 0
+        peers = [PeerFigures(link.label, w.reachable.get(url, False), w.tips.get(url))
+                 for url, link in self.links.items()]
+        return peers, w.catching_up(), height, w.best_tip
 
     # --- client API backend -------------------------------------------------------------
 
@@ -700,8 +727,10 @@ async def run_node(cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
     node = Node(cfg, keys, genesis)
     try:
         await node.start()
+        service.notify(f"READY=1\nSTATUS=serving at height {node.ledger.height}")  # node/service.py
         await stop.wait()
         log.info("stopping on signal")
+        service.notify("STOPPING=1")
     finally:
         await node.stop()
         with contextlib.suppress(OSError):

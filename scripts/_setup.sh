@@ -40,4 +40,23 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
     echo "missing system packages: install with sudo apt-get install ${apt_missing[*]}" >&2
   fi
 fi
+# Deployment tests (tests/deploy/) use promtool (Debian's prometheus package) to check the
+# shipped alert rules, nginx to check the reverse-proxy example, and iproute2 for the
+# network-namespace test: install them where we may, otherwise say how.
+if [[ ",$extras," == *,test,* ]]; then
+  missing=()
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing ${missing[*]} (deployment tests)..." >&2
+      { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2 \
+        || echo "could not install ${missing[*]}: tests/deploy will skip what needs them" >&2
+    else
+      echo "${missing[*]} missing: sudo apt-get install ${missing[*]} (tests/deploy skips without them)" >&2
+    fi
+  fi
+fi
 export PATH="$ROOT/.venv/bin:$PATH"
