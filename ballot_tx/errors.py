@@ -149,6 +149,8 @@ class ErrorCode(StrEnum):
     NODE_ALREADY_RUNNING = "NODE_ALREADY_RUNNING"
     NODE_NOT_RUNNING = "NODE_NOT_RUNNING"
     API_FORBIDDEN = "API_FORBIDDEN"
+    API_REQUEST_TIMEOUT = "API_REQUEST_TIMEOUT"
+    NODE_STORE_DAMAGED = "NODE_STORE_DAMAGED"
     # --- storage (node/store.py) and audit ----------------------------------------
     STORE_CORRUPT = "STORE_CORRUPT"
     STORE_MISSING = "STORE_MISSING"
@@ -159,6 +161,9 @@ class ErrorCode(StrEnum):
     BACKUP_CORRUPT = "BACKUP_CORRUPT"
     BACKUP_WRONG_CHAIN = "BACKUP_WRONG_CHAIN"
     BACKUP_TARGET_NOT_EMPTY = "BACKUP_TARGET_NOT_EMPTY"
+    STORE_READ_ONLY = "STORE_READ_ONLY"
+    STORE_DISK_FULL = "STORE_DISK_FULL"
+    STORE_IO = "STORE_IO"
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"
     AUDIT_CERTIFICATE_MISSING = "AUDIT_CERTIFICATE_MISSING"
     AUDIT_BAD_CERTIFICATE = "AUDIT_BAD_CERTIFICATE"
@@ -356,6 +361,8 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.NODE_ALREADY_RUNNING: "a node is already running from this home (live pid file)",
     ErrorCode.NODE_NOT_RUNNING: "no node of the local network is running",
     ErrorCode.API_FORBIDDEN: "this route is served only to the node's own host, not through a proxy",
+    ErrorCode.API_REQUEST_TIMEOUT: "the request (headers or body) did not arrive in time",
+    ErrorCode.NODE_STORE_DAMAGED: "the node's database is damaged; it stopped voting (resync it)",
     # storage and audit
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
     ErrorCode.STORE_MISSING: "a record the store needs is missing",
@@ -366,6 +373,9 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.BACKUP_CORRUPT: "the backup file is damaged (its hash or a record does not check)",
     ErrorCode.BACKUP_WRONG_CHAIN: "the backup belongs to another chain than the node's genesis",
     ErrorCode.BACKUP_TARGET_NOT_EMPTY: "the node home already holds a database; refusing to overwrite it",
+    ErrorCode.STORE_READ_ONLY: "the data directory cannot be written (permissions or read-only mount)",
+    ErrorCode.STORE_DISK_FULL: "the disk holding the database is full",
+    ErrorCode.STORE_IO: "the database could not be read or written (I/O error)",
     ErrorCode.AUDIT_CHAIN_BROKEN: "the replayed chain does not link or verify",
     ErrorCode.AUDIT_CERTIFICATE_MISSING: "a committed block has no commit certificate",
     ErrorCode.AUDIT_BAD_CERTIFICATE: "a commit certificate does not verify against genesis",

@@ -58,6 +58,9 @@ class Limits:
     max_block_txs: int = 0  # 0: take genesis params.max_block_txs
     block_interval_ms: int = 0  # 0: take genesis params.block_interval_ms
     commit_wait_s: int = 30
+    max_connections: int = 1024  # lowered at start to what the file limit allows
+    idle_timeout_s: int = 30  # a connection without a complete request is closed after this
+    body_timeout_s: int = 20  # a request body must arrive in full within this
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,9 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         max_block_txs=lim.get_int("max_block_txs", d.max_block_txs, 0, 1_000_000),
         block_interval_ms=lim.get_int("block_interval_ms", d.block_interval_ms, 0, 3_600_000),
         commit_wait_s=lim.get_int("commit_wait_s", d.commit_wait_s, 1, 3600),
+        max_connections=lim.get_int("max_connections", d.max_connections, 16, 1_000_000),
+        idle_timeout_s=lim.get_int("idle_timeout_s", d.idle_timeout_s, 1, 3600),
+        body_timeout_s=lim.get_int("body_timeout_s", d.body_timeout_s, 1, 3600),
     )
     log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
     level = log.get_str("level", "info")

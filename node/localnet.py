@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,18 +121,22 @@ def discover(net_dir: Path) -> list[LocalNode]:
     return out
 
 
-def start(node: LocalNode, extra_env: dict[str, str] | None = None) -> None:
+def start(node: LocalNode, extra_env: dict[str, str] | None = None,
+          preexec: Callable[[], None] | None = None, argv: list[str] | None = None) -> None:
+    """Start ``node``; ``preexec`` runs in the child before exec (e.g. to lower its limits),
+    ``argv`` replaces the command (tests wrap it, e.g. in ``unshare``), ending in the usual one."""
     env = dict(os.environ)
     env.update(extra_env or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     log = open(node.log_file, "ab")  # noqa: SIM115 - handed to the child
     try:
         node.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "node", "start", "--home", str(node.home)],
+            [*(argv or []), sys.executable, "-m", "cli.main", "node", "start", "--home", str(node.home)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=preexec,  # noqa: PLW1509 - only resource limits, set by tests
             env=env,
             cwd=str(Path(__file__).resolve().parents[1]),
         )

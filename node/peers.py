@@ -15,6 +15,15 @@ cost at most ``peer_queue_max`` messages of memory and one connection.
 
 Blocks for catch-up and observers are fetched with ``GET /p2p/blocks``: they
 are self-authenticating (commit certificates), so that route needs no identity.
+
+Bodies are bounded before they are read. The envelope's signature covers the
+body, so it can only be checked after reading it; a stranger could otherwise
+make a node buffer ``ENVELOPE_MAX`` bytes per connection. So a body larger than
+``UNAUTH_PEER_BYTES`` must be announced by a ``X-Ballotchain-Peer`` header: the
+sender's key, the time, and its signature over (topic, body length, time). The
+header is checked (member lookup, freshness, replay, one signature) before the
+first byte of the body is read; without it, or with a bad one, the request is
+refused from its ``Content-Length`` alone (413 or 403).
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import asyncio
 import random
 import ssl
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -37,6 +46,7 @@ from ballot_tx.keys import KeyPair, verify
 from genesis.document import Genesis
 from node import logs
 from node.metrics import Metrics
+from node.server import ApiError, read_body
 
 log = logs.get("peers")
 
@@ -50,6 +60,14 @@ MAX_FETCH_BLOCKS = 64
 MAX_FETCH_BYTES = 16 << 20
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 5.0
+#: Largest peer body accepted without the authenticated ``X-Ballotchain-Peer`` header.
+UNAUTH_PEER_BYTES = 64 << 10
+PEER_HEADER = "X-Ballotchain-Peer"
+PREAMBLE_KIND = "p2p-preamble"
+#: How far a preamble's time may be from ours (generous: a skewed clock must not cut a validator off).
+PREAMBLE_WINDOW_MS = 600_000
+PREAMBLE_SEEN_MAX = 50_000
+PEER_BODY_TIMEOUT_S = 30.0
 
 
 class PeerError(BallotchainError):
@@ -96,6 +114,52 @@ def open_envelope(genesis: Genesis, chain_id: bytes, data: bytes, topic: str) ->
     return env
 
 
+def _preamble_body(sender: bytes, topic: str, length: int, time_ms: int) -> bytes:
+    return pack([sender, topic, length, time_ms])
+
+
+def preamble(keys: KeyPair, chain_id: bytes, topic: str, length: int) -> str:
+    """The ``X-Ballotchain-Peer`` header value announcing a body of ``length`` bytes."""
+    t = int(time.time() * 1000)
+    sig = keys.sign(PREAMBLE_KIND, chain_id, _preamble_body(keys.ed25519_public, topic, length, t))
+    return f"{keys.ed25519_public.hex()}:{t}:{sig.hex()}"
+
+
+class PreambleCheck:
+    """Checks ``X-Ballotchain-Peer`` headers: member key, fresh, unseen, signed for this length."""
+
+    def __init__(self, genesis: Genesis, chain_id: bytes) -> None:
+        self.chain_id = chain_id
+        self.validators = {v.ed25519_public for v in genesis.validators}
+        self.members = self.validators | {m.ed25519_public for m in genesis.observers}
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+
+    def check(self, value: str, topic: str, length: int) -> bytes:
+        """The sender's key, or ``PeerError``. Costs at most one signature check."""
+        parts = value.split(":")
+        try:
+            if len(parts) != 3 or len(parts[1]) > 16:
+                raise ValueError
+            sender, t, sig = bytes.fromhex(parts[0]), int(parts[1]), bytes.fromhex(parts[2])
+        except ValueError:
+            raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"malformed {PEER_HEADER} header") from None
+        allowed = self.validators if topic == TOPIC_CONSENSUS else self.members
+        if sender not in allowed:
+            raise PeerError(ErrorCode.NODE_NOT_VALIDATOR, "the announced sender may not use this route")
+        if abs(t - time.time() * 1000) > PREAMBLE_WINDOW_MS:
+            raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"{PEER_HEADER} header is stale")
+        if sig in self._seen:
+            raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"{PEER_HEADER} header was replayed")
+        if len(sig) != 64 or not verify(
+            sender, PREAMBLE_KIND, self.chain_id, _preamble_body(sender, topic, length, t), sig
+        ):
+            raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"{PEER_HEADER} signature does not verify")
+        self._seen[sig] = None
+        while len(self._seen) > PREAMBLE_SEEN_MAX:
+            self._seen.popitem(last=False)
+        return sender
+
+
 class PeerBackend(Protocol):
     """What the transport hands incoming traffic to (``node.runtime.Node``)."""
 
@@ -115,14 +179,24 @@ def _peer_error(e: BallotchainError) -> web.Response:
 
 def add_routes(app: web.Application, backend: PeerBackend, genesis: Genesis, chain_id: bytes) -> None:
     """Mount the ``/p2p/`` routes on the node's application."""
+    preambles = PreambleCheck(genesis, chain_id)
 
     async def post_topic(request: web.Request, topic: str) -> web.Response:
-        data = await request.read()
+        limit = UNAUTH_PEER_BYTES
+        header = request.headers.get(PEER_HEADER)
         try:
+            if header is not None and request.content_length is not None:
+                preambles.check(header, topic, request.content_length)
+                limit = ENVELOPE_MAX
+            data = await read_body(request, limit, PEER_BODY_TIMEOUT_S)
             env = open_envelope(genesis, chain_id, data, topic)
         except PeerError as e:
             log.debug("peer message refused", remote=request.remote, code=e.code)
             return _peer_error(e)
+        except ApiError as e:
+            log.debug("peer message refused", remote=request.remote, code=e.code)
+            status = 413 if e.code == ErrorCode.API_TOO_LARGE else 408
+            return web.json_response({"error": str(e.code), "message": e.message}, status=status)
         if topic == TOPIC_CONSENSUS:
             idx = genesis.validator_index(env.sender)
             assert idx is not None
@@ -172,8 +246,10 @@ class PeerLink:
         queue_max: int,
         metrics: Metrics,
         label: str,
+        announce: Callable[[str, int], str] | None = None,
     ) -> None:
         self.url = url
+        self._announce = announce
         self.label = label
         self._session = session
         self._seal = sealer
@@ -219,12 +295,11 @@ class PeerLink:
 
     async def _post(self, topic: str, batch: list[bytes]) -> bool:
         body = self._seal(topic, batch)
+        headers = {"Content-Type": "application/msgpack"}
+        if self._announce is not None:
+            headers[PEER_HEADER] = self._announce(topic, len(body))
         try:
-            async with self._session.post(
-                f"{self.url}/p2p/{topic}",
-                data=body,
-                headers={"Content-Type": "application/msgpack"},
-            ) as resp:
+            async with self._session.post(f"{self.url}/p2p/{topic}", data=body, headers=headers) as resp:
                 await resp.read()
                 if resp.status >= 400:
                     log.warning("peer refused message", peer=self.label, status=resp.status)

@@ -63,7 +63,7 @@ from consensus.events import (
 from consensus.messages import decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
-from node import logs, service, views
+from node import guard, logs, service, views
 from node.backup import add_backup_route
 from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
@@ -76,6 +76,7 @@ from node.peers import (
     PeerLink,
     add_routes,
     client_ssl_context,
+    preamble,
     seal,
     server_ssl_context,
 )
@@ -155,7 +156,9 @@ class Node:
     async def start(self) -> None:
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(cfg.data_dir, self.genesis)
+        guard.install_log_limiter()
+        budget = guard.fd_budget(cfg.limits.max_connections)
+        self.store = Store(cfg.data_dir, self.genesis, max_open_files=budget.db_files)
         self.ledger = Ledger(self.store, self.genesis, self.chain_id)
         self.mempool = Mempool(
             self._admission_check,
@@ -169,13 +172,16 @@ class Node:
             connector=aiohttp.TCPConnector(ssl=ssl_client, limit=64),
         )
         self._make_links()
-        app = make_app(self, self.metrics, cfg.limits.max_request_bytes, cfg.limits.commit_wait_s)
-        add_routes(app, self, self.genesis, self.chain_id)
+        app = make_app(self, self.metrics, cfg.limits.max_request_bytes, cfg.limits.commit_wait_s,
+                       cfg.limits.body_timeout_s)
+        add_routes(app, self, self.genesis, self.chain_id)  # larger, authenticated peer bodies
         add_web_routes(app, self.genesis)  # the voting page at /vote/ (node/web.py)
         add_backup_route(app, lambda: self.store, self.genesis)  # node/backup.py, own host only
-        # Peer bodies (blocks, view changes with proofs) may exceed the client limit.
-        app._client_max_size = max(cfg.limits.max_request_bytes, 64 << 20)  # noqa: SLF001
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+        self.conn_guard = guard.ConnectionGuard(budget.connections)
+        app.middlewares.insert(0, self.conn_guard.middleware)
+        # keepalive_timeout also bounds how long request headers may take (node.guard)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2,
+                                    keepalive_timeout=cfg.limits.idle_timeout_s, lingering_time=0)
         await self.runner.setup()
         ssl_server = None
         if cfg.tls_cert and cfg.tls_key:
@@ -183,8 +189,8 @@ class Node:
                 ssl_server = server_ssl_context(str(cfg.tls_cert), str(cfg.tls_key))
             except (OSError, ValueError) as e:
                 raise NodeError(ErrorCode.CONFIG_TLS, f"cannot load TLS certificate/key: {e}") from None
-        site = web.TCPSite(self.runner, cfg.listen_host, cfg.listen_port, ssl_context=ssl_server,
-                           reuse_address=True)
+        site = guard.GuardedSite(self.runner, self.conn_guard, cfg.listen_host, cfg.listen_port,
+                                 ssl_context=ssl_server, reuse_address=True)
         await site.start()
         urls = [link.url for link in self.links.values()]
         self.watcher = TipWatcher(self.session, urls, lambda: self.ledger.height)
@@ -218,6 +224,7 @@ class Node:
         log.info(
             "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
             listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
+            max_connections=budget.connections, nofile=budget.soft,
             height=self.ledger.height, chain=self.genesis.chain_id,
         )
 
@@ -278,13 +285,16 @@ class Node:
         sealer = self._seal
         for url, index, label in targets:
             link = PeerLink(url, self.session, sealer, self.cfg.limits.peer_queue_max,
-                            self.metrics, label)
+                            self.metrics, label, self._announce)
             self.links[url] = link
             if index is not None:
                 self.validator_links[index] = link
 
     def _seal(self, topic: str, payloads: Any) -> bytes:
         return seal(self.keys, self.chain_id, topic, payloads)
+
+    def _announce(self, topic: str, length: int) -> str:
+        return preamble(self.keys, self.chain_id, topic, length)
 
     def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None:
         if self.replica is None:

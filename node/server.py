@@ -14,6 +14,7 @@ the operator without giving a client a crash to aim at.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,7 @@ STATUS: dict[str, int] = {
     ErrorCode.NODE_MEMPOOL_FULL: 429,
     ErrorCode.NODE_DUPLICATE_TX: 409,
     ErrorCode.API_COMMIT_TIMEOUT: 408,
+    ErrorCode.API_REQUEST_TIMEOUT: 408,
     ErrorCode.NODE_NOT_VALIDATOR: 403,
     ErrorCode.NODE_UNAVAILABLE: 503,
 }
@@ -52,6 +54,8 @@ _HTTP_CODES = {
 
 METRICS_KEY = web.AppKey("metrics", Metrics)
 COMMIT_WAIT_KEY = web.AppKey("commit_wait_s", float)
+MAX_BODY_KEY = web.AppKey("max_request_bytes", int)
+BODY_TIMEOUT_KEY = web.AppKey("body_timeout_s", float)
 
 
 class ApiError(BallotchainError):
@@ -118,6 +122,41 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unexpected error on request", method=request.method, path=request.path)
         _count(request, ErrorCode.API_BAD_REQUEST)
         return error_response(ErrorCode.API_BAD_REQUEST, "the request could not be processed")
+
+
+# --- bodies ------------------------------------------------------------------------
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(ErrorCode.API_TOO_LARGE, f"the request body exceeds {limit} bytes on this route")
+
+
+async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes:
+    """The body of ``request``, refused with 413 before ``limit`` bytes are exceeded.
+
+    aiohttp's ``client_max_size`` is one number for the whole application, so each
+    route reads through here with its own limit instead: a declared
+    ``Content-Length`` above the limit is refused before a byte of the body is
+    read, and a chunked body is cut off as soon as the stream passes the limit.
+    A body that trickles in slower than ``timeout_s`` in total is a slowloris and
+    is refused with ``API_REQUEST_TIMEOUT``. Either way the connection is closed
+    afterwards (the runner does no lingering read), so the rest is never read.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise too_large(limit)
+    buf = bytearray()
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.content.iter_any():
+                buf += chunk
+                if len(buf) > limit:
+                    raise too_large(limit)
+    except TimeoutError:
+        raise ApiError(
+            ErrorCode.API_REQUEST_TIMEOUT, f"the request body did not arrive within {timeout_s:.0f} s"
+        ) from None
+    return bytes(buf)
 
 
 # --- JSON views -------------------------------------------------------------------
@@ -191,7 +230,12 @@ async def get_tx(request: web.Request) -> web.Response:
 
 async def _read_tx_body(request: web.Request) -> bytes:
     ctype = request.content_type
-    body = await request.read()
+    if ctype not in ("application/json", "application/msgpack", "application/octet-stream"):
+        raise ApiError(
+            ErrorCode.API_UNSUPPORTED_MEDIA,
+            "send application/json {\"tx\": hex} or application/msgpack canonical bytes",
+        )
+    body = await read_body(request, request.app[MAX_BODY_KEY], request.app[BODY_TIMEOUT_KEY])
     if ctype == "application/json":
         try:
             doc = json.loads(body)
@@ -203,12 +247,7 @@ async def _read_tx_body(request: web.Request) -> bytes:
             return bytes.fromhex(doc["tx"])
         except ValueError:
             raise bad_request("tx is not hex") from None
-    if ctype in ("application/msgpack", "application/octet-stream"):
-        return body
-    raise ApiError(
-        ErrorCode.API_UNSUPPORTED_MEDIA,
-        "send application/json {\"tx\": hex} or application/msgpack canonical bytes",
-    )
+    return body
 
 
 async def post_tx(request: web.Request) -> web.Response:
@@ -265,13 +304,20 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 def make_app(
-    backend: Backend, metrics: Metrics, max_request_bytes: int = 1 << 20, commit_wait_s: int = 30
+    backend: Backend, metrics: Metrics, max_request_bytes: int = 1 << 20, commit_wait_s: int = 30,
+    body_timeout_s: float = 20.0,
 ) -> web.Application:
-    """The aiohttp application of one node (peer routes are added by ``node.peers``)."""
+    """The aiohttp application of one node (peer routes are added by ``node.peers``).
+
+    ``client_max_size`` stays at the client limit: peer routes read their larger
+    bodies through ``read_body`` with their own, authenticated, limit.
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=max_request_bytes)
     app[BACKEND_KEY] = backend
     app[METRICS_KEY] = metrics
     app[COMMIT_WAIT_KEY] = float(commit_wait_s)
+    app[MAX_BODY_KEY] = max_request_bytes
+    app[BODY_TIMEOUT_KEY] = float(body_timeout_s)
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/txs/{hash}", get_tx)

@@ -104,7 +104,8 @@ class StoreBase:
 class Store:
     """One node's LevelDB. Not thread-safe: the runtime owns it from one task."""
 
-    def __init__(self, path: Path, genesis: Genesis | None = None, create: bool = True) -> None:
+    def __init__(self, path: Path, genesis: Genesis | None = None, create: bool = True,
+                 max_open_files: int = 1000) -> None:
         """Open (or with ``create``, make) the database at ``path``.
 
         With ``genesis``, a new database is bound to it and an existing one must
@@ -116,7 +117,8 @@ class Store:
         if create and genesis is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = plyvel.DB(str(path), create_if_missing=create and genesis is not None)
+            self.db = plyvel.DB(str(path), create_if_missing=create and genesis is not None,
+                                max_open_files=max_open_files)
         except plyvel.IOError as e:
             if "lock" in str(e).lower():
                 raise StoreError(
