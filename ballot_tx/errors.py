@@ -151,6 +151,7 @@ class ErrorCode(StrEnum):
     API_FORBIDDEN = "API_FORBIDDEN"
     API_REQUEST_TIMEOUT = "API_REQUEST_TIMEOUT"
     NODE_STORE_DAMAGED = "NODE_STORE_DAMAGED"
+    NODE_INTERNAL = "NODE_INTERNAL"
     # --- storage (node/store.py) and audit ----------------------------------------
     STORE_CORRUPT = "STORE_CORRUPT"
     STORE_MISSING = "STORE_MISSING"
@@ -363,6 +364,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.API_FORBIDDEN: "this route is served only to the node's own host, not through a proxy",
     ErrorCode.API_REQUEST_TIMEOUT: "the request (headers or body) did not arrive in time",
     ErrorCode.NODE_STORE_DAMAGED: "the node's database is damaged; it stopped voting (resync it)",
+    ErrorCode.NODE_INTERNAL: "an internal task of the node failed (a bug: see the node's log)",
     # storage and audit
     ErrorCode.STORE_CORRUPT: "a stored record fails its hash or cannot be decoded",
     ErrorCode.STORE_MISSING: "a record the store needs is missing",

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Group, fail
+from ballot_tx.errors import BallotchainError
+from cli.common import Group, UserError, fail
 from cli.keyfile import load as load_key
 
 if TYPE_CHECKING:
@@ -48,7 +49,12 @@ def node_start(home: Path) -> None:
     genesis = load_genesis(cfg.genesis_file)
     check_genesis_hash(cfg, genesis_hash(genesis))
     keys = load_key(cfg.key_file, prompt=sys.stdin.isatty())
-    asyncio.run(run_node(cfg, keys, genesis))
+    try:
+        asyncio.run(run_node(cfg, keys, genesis))
+    except BallotchainError as e:
+        # non-zero so a supervisor restarts it: 74 (EX_IOERR) for the disk, else 70 (EX_SOFTWARE)
+        cls = _DiskFailure if str(e.code).startswith("STORE_") else _NodeFailure
+        raise cls(e.code, e.message) from None
 
 
 def _home_genesis(home: Path) -> tuple[NodeConfig, Genesis]:
@@ -141,3 +147,11 @@ def node_restore(file: Path, home: Path) -> None:
     summary = restore(file, cfg.data_dir, genesis)
     _print_summary("restored", file, summary)
     click.echo(f"into {cfg.data_dir}; audit it with: ballotchain audit --data {home}")
+
+
+class _NodeFailure(UserError):
+    exit_code = 70  # EX_SOFTWARE
+
+
+class _DiskFailure(UserError):
+    exit_code = 74  # EX_IOERR

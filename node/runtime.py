@@ -40,7 +40,7 @@ from aiohttp import web
 
 from ballot_tx.block import Block
 from ballot_tx.codec import decode, encode, pack
-from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from ballot_tx.keys import KeyPair
 from consensus.certificate import CommitCertificate
 from consensus.events import (
@@ -150,6 +150,8 @@ class Node:
         self._last_fetch = 0.0
         self._rejected_seen: dict[str, int] = {}  # replica.rejected already in the metrics
         self.started = time.time()
+        self.fatal: BallotchainError | None = None  # why the node stopped itself
+        self.halted = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -237,9 +239,19 @@ class Node:
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except BallotchainError as e:
+            log.error("fatal error; stopping the node", task=name, code=e.code, reason=e.message)
+            self.halt(e)
+        except Exception as e:
             log.exception("task crashed; stopping the node", task=name)
-            os.kill(os.getpid(), signal.SIGTERM)
+            self.halt(NodeError(ErrorCode.NODE_INTERNAL, f"task {name} failed: {type(e).__name__}: {e}"))
+
+    def halt(self, err: BallotchainError) -> None:
+        """Stop the node because of ``err``: ``run_node`` raises it after a clean stop,
+        so the process exits non-zero with its code and a supervisor restarts it."""
+        if self.fatal is None:
+            self.fatal = err
+        self.halted.set()
 
     async def stop(self) -> None:
         for h in self._timers.values():
@@ -494,6 +506,8 @@ class Node:
             for blk, cert in records:
                 try:
                     block = self.ledger.commit_certified(blk, cert)
+                except StoreError:
+                    raise  # our own disk, not the peer's block: fatal (see _guard)
                 except BallotchainError as e:
                     log.warning("refused a fetched block", height=self.ledger.height + 1,
                                 code=e.code, reason=e.message)
@@ -738,12 +752,18 @@ async def run_node(cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
     try:
         await node.start()
         service.notify(f"READY=1\nSTATUS=serving at height {node.ledger.height}")  # node/service.py
-        await stop.wait()
-        log.info("stopping on signal")
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.halted.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        if node.fatal is None:
+            log.info("stopping on signal")
         service.notify("STOPPING=1")
     finally:
         await node.stop()
         with contextlib.suppress(OSError):
             if cfg.pid_file.read_text().strip() == str(os.getpid()):
                 cfg.pid_file.unlink()
+    if node.fatal is not None:
+        raise node.fatal
 

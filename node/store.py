@@ -25,6 +25,7 @@ Reopening reads the tip, so the state root is the same as before.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,37 @@ def describe_key(key: bytes) -> str:
     return key.decode("ascii", "backslashreplace")
 
 
+#: LevelDB reports I/O failures as text ("IO error: <file>: <strerror>"); the strerror
+#: decides the code. The file named is often LOCK, so "lock" alone means nothing.
+_LEVELDB_ERRORS: tuple[tuple[tuple[str, ...], ErrorCode, str], ...] = (
+    (("No space left on device", "Disk quota exceeded", "File too large"), ErrorCode.STORE_DISK_FULL,
+     "the disk holding {path} is full; free space, then restart the node"),
+    (("Read-only file system", "Permission denied", "Operation not permitted"), ErrorCode.STORE_READ_ONLY,
+     "{path} cannot be written (read-only mount or permissions)"),
+    (("Resource temporarily unavailable", "already held by process"), ErrorCode.STORE_LOCKED,
+     "{path} is in use by another process (a running node?)"),
+)
+
+
+def leveldb_error(path: Path, e: Exception) -> StoreError:
+    """The ``StoreError`` (with the right code) for a LevelDB failure on ``path``."""
+    text = str(e)
+    if isinstance(e, plyvel.CorruptionError):
+        return StoreError(ErrorCode.STORE_CORRUPT, f"LevelDB reports corruption in {path}: {text}")
+    for needles, code, message in _LEVELDB_ERRORS:
+        if any(n in text for n in needles):
+            return StoreError(code, f"{message.format(path=path)} ({text})")
+    return StoreError(ErrorCode.STORE_IO, f"database {path}: {text}")
+
+
+@contextmanager
+def _io(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except plyvel.Error as e:
+        raise leveldb_error(path, e) from None
+
+
 class StoreBase:
     """The committed state in the database, read by ``ballot_tx.state`` snapshots."""
 
@@ -119,14 +151,11 @@ class Store:
         try:
             self.db = plyvel.DB(str(path), create_if_missing=create and genesis is not None,
                                 max_open_files=max_open_files)
-        except plyvel.IOError as e:
-            if "lock" in str(e).lower():
-                raise StoreError(
-                    ErrorCode.STORE_LOCKED, f"{path} is in use by another process (a running node?)"
-                ) from None
-            raise StoreError(ErrorCode.STORE_NOT_FOUND, f"cannot open database {path}: {e}") from None
         except plyvel.Error as e:
-            raise StoreError(ErrorCode.STORE_NOT_FOUND, f"cannot open database {path}: {e}") from None
+            err = leveldb_error(path, e)
+            if err.code == ErrorCode.STORE_IO and "does not exist" in str(e):
+                err = StoreError(ErrorCode.STORE_NOT_FOUND, f"no Ballotchain database in {path}")
+            raise err from None
         self.path = path
         stored = self._get(K_GENESIS)
         if stored is None:
@@ -135,7 +164,7 @@ class Store:
                 raise StoreError(ErrorCode.STORE_NOT_FOUND, f"{path} holds no Ballotchain chain")
             g = genesis
             tip = Tip(0, genesis_hash(g), g.genesis_time_ms, LtHash().root(), LtHash().packed())
-            with self.db.write_batch(sync=True) as wb:
+            with _io(path), self.db.write_batch(sync=True) as wb:
                 wb.put(K_GENESIS, frame(K_GENESIS, encode(g)))
                 wb.put(K_TIP, frame(K_TIP, encode(tip)))
         else:
@@ -153,7 +182,8 @@ class Store:
     # --- low level -----------------------------------------------------------
 
     def _get(self, key: bytes) -> bytes | None:
-        v = self.db.get(key)
+        with _io(self.path):
+            v = self.db.get(key)
         return None if v is None else unframe(key, v)
 
     def _decode(self, cls: type[Any], key: bytes, payload: bytes) -> Any:
@@ -238,8 +268,9 @@ class Store:
 
     def state_items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every committed state record (key without prefix, value), each checked."""
-        for k, v in self.db.iterator(prefix=P_STATE):
-            yield k[len(P_STATE) :], unframe(k, v)
+        with _io(self.path):
+            for k, v in self.db.iterator(prefix=P_STATE):
+                yield k[len(P_STATE) :], unframe(k, v)
 
     def blocks(self, start: int = 1) -> Iterator[tuple[Block, bytes | None]]:
         for h in range(start, self.height + 1):
@@ -251,7 +282,8 @@ class Store:
     def put_meta(self, name: bytes, value: bytes, sync: bool = True) -> None:
         """Persist runtime data (e.g. what consensus signed) before acting on it."""
         key = P_NODE + name
-        self.db.put(key, frame(key, value), sync=sync)
+        with _io(self.path):
+            self.db.put(key, frame(key, value), sync=sync)
 
     # --- writes ------------------------------------------------------------------
 
@@ -271,7 +303,7 @@ class Store:
         h = _u64(block.height)
         bh = block.hash
         tip = Tip(block.height, bh, block.header.time_ms, state.root, state.lthash.packed())
-        with self.db.write_batch(sync=True) as wb:
+        with _io(self.path), self.db.write_batch(sync=True) as wb:
             wb.put(P_BLOCK + h, frame(P_BLOCK + h, encode(block)))
             if certificate is not None:
                 wb.put(P_CERT + h, frame(P_CERT + h, certificate))
@@ -293,4 +325,5 @@ class Store:
         if not 1 <= height <= self.height:
             raise StoreError(ErrorCode.STORE_MISSING, f"no block {height} to attach a certificate to")
         key = P_CERT + _u64(height)
-        self.db.put(key, frame(key, certificate), sync=True)
+        with _io(self.path):
+            self.db.put(key, frame(key, certificate), sync=True)
