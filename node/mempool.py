@@ -23,6 +23,11 @@ from typing import Any
 from ballot_tx.errors import BallotchainError, ErrorCode
 
 MAX_CLIENTS_TRACKED = 10_000
+#: How many dropped transactions' outcomes (expired, rejected) are remembered for clients.
+MAX_OUTCOMES = 100_000
+#: Re-forwarding backoff of a pending transaction: first after this, doubling, capped.
+REFORWARD_FIRST_S = 3.0
+REFORWARD_MAX_S = 30.0
 
 
 class MempoolError(BallotchainError):
@@ -37,6 +42,8 @@ class Pending:
     admitted_at: float
     local: bool = True  # submitted by a client of this node (not forwarded by a peer)
     meta: dict[str, Any] = field(default_factory=dict)
+    next_forward: float = 0.0  # when to re-send it to the validators if still pending
+    forward_gap: float = REFORWARD_FIRST_S
 
 
 class TokenBuckets:
@@ -82,6 +89,7 @@ class Mempool:
         self._buckets = TokenBuckets(rate_per_s, clock)
         self._pending: OrderedDict[bytes, Pending] = OrderedDict()
         self._hash_of_raw: dict[bytes, bytes] = {}
+        self.outcomes: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -114,7 +122,9 @@ class Mempool:
             raise MempoolError(
                 ErrorCode.NODE_DUPLICATE_TX, f"transaction {tx_hash.hex()} is already committed"
             )
-        p = Pending(tx_hash, raw, tx, self._clock(), local)
+        now = self._clock()
+        p = Pending(tx_hash, raw, tx, now, local, next_forward=now + REFORWARD_FIRST_S)
+        self.outcomes.pop(tx_hash, None)
         self._pending[tx_hash] = p
         self._hash_of_raw[raw] = tx_hash
         return p, True
@@ -138,6 +148,27 @@ class Mempool:
                 self._hash_of_raw.pop(p.raw, None)
                 gone.append(p)
         return gone
+
+    def record_outcome(self, tx_hash: bytes, outcome: dict[str, Any]) -> None:
+        """Remember why a transaction left the pool without committing (bounded, oldest forgotten)."""
+        self.outcomes[tx_hash] = outcome
+        self.outcomes.move_to_end(tx_hash)
+        while len(self.outcomes) > MAX_OUTCOMES:
+            self.outcomes.popitem(last=False)
+
+    def due_for_forward(self, max_n: int) -> list[Pending]:
+        """Up to ``max_n`` pending transactions whose re-forward time has come, oldest first;
+        each one's next re-forward is pushed back (doubling, capped)."""
+        now = self._clock()
+        out: list[Pending] = []
+        for p in self._pending.values():
+            if len(out) >= max_n:
+                break
+            if p.next_forward <= now:
+                p.forward_gap = min(p.forward_gap * 2, REFORWARD_MAX_S)
+                p.next_forward = now + p.forward_gap
+                out.append(p)
+        return out
 
     def revalidate(self, still_valid: Callable[[Pending], bool]) -> list[Pending]:
         """After a commit changed the state, drop pending transactions that became invalid."""

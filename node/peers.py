@@ -350,11 +350,17 @@ def server_ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return ctx
 
 
+#: A peer that sends nothing for this long is treated as gone for this request.
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=2, sock_read=3)
+TIP_TIMEOUT = aiohttp.ClientTimeout(total=2, sock_connect=1)
+
+
 async def fetch_blocks(
     session: aiohttp.ClientSession, url: str, height: int, limit: int = MAX_FETCH_BLOCKS
 ) -> tuple[int, list[bytes]]:
     """Ask ``url`` for blocks from ``height``: returns (peer tip, encoded block records)."""
-    async with session.get(f"{url}/p2p/blocks", params={"from": str(height), "limit": str(limit)}) as r:
+    async with session.get(f"{url}/p2p/blocks", params={"from": str(height), "limit": str(limit)},
+                           timeout=FETCH_TIMEOUT) as r:
         if r.status != 200:
             raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"peer answered {r.status}")
         data = await r.read()
@@ -374,7 +380,7 @@ async def fetch_blocks(
 
 
 async def fetch_tip(session: aiohttp.ClientSession, url: str) -> int:
-    async with session.get(f"{url}/p2p/tip") as r:
+    async with session.get(f"{url}/p2p/tip", timeout=TIP_TIMEOUT) as r:
         if r.status != 200:
             raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"peer answered {r.status}")
         data = await r.read()

@@ -89,6 +89,7 @@ from node.web import add_web_routes
 log = logs.get("node")
 
 SAFETY_KEY = b"pbft/safety"
+REFORWARD_TICK_S = 1.0
 SWEEP_S = 3.0
 SWEEP_SLICE = 200
 FOLLOW_POLL_S = 0.2
@@ -223,6 +224,8 @@ class Node:
         self._spawn(self._sweep(), "sweep")
         self.ops.resume(self.ledger.state)
         self._spawn(self.ops.run(self._ops_sample), "ops")
+        self._restore_pool()
+        self._spawn(self._reforward(), "re-forward")
         log.info(
             "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
             listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
@@ -405,6 +408,8 @@ class Node:
             return Executed(a.height, self.ledger.state.root)
         elif isinstance(a, Fetch):
             urls = [self.validator_links[i].url for i in a.peers if i in self.validator_links]
+            if self.watcher is not None:  # responsive peers first (a silent one costs a timeout)
+                urls.sort(key=lambda u: not self.watcher.reachable.get(u))  # type: ignore[union-attr]
             self._start_fetch(urls, a.from_height)
         return None
 
@@ -472,7 +477,8 @@ class Node:
 
     async def _fetch(self, urls: list[str], height: int) -> None:
         assert self.session is not None
-        records = await fetch_certified(self.session, urls, height)
+        assert self.watcher is not None
+        records = await fetch_certified(self.session, urls, height, self.watcher.failed)
         blocks = []
         for blk, cert in records:
             try:
@@ -500,9 +506,9 @@ class Node:
     async def _follow(self) -> None:
         assert self.watcher is not None and self.session is not None
         while True:
-            ahead = self.watcher.ahead()
-            urls = ahead or list(self.links)
-            records = await fetch_certified(self.session, urls, self.ledger.height + 1)
+            urls = self.watcher.ahead() or self.watcher.responsive()
+            records = await fetch_certified(self.session, urls, self.ledger.height + 1,
+                                            self.watcher.failed)
             for blk, cert in records:
                 try:
                     block = self.ledger.commit_certified(blk, cert)
@@ -524,6 +530,8 @@ class Node:
     def _after_commit(self, block: Block) -> None:
         hashes = block.tx_hashes()
         removed = self.mempool.remove(hashes)
+        assert self.store is not None
+        self.store.pool_delete([p.tx_hash for p in removed if p.local])
         now = time.monotonic()
         for p in removed:
             if p.local:
@@ -543,9 +551,18 @@ class Node:
             log.debug("committed", height=block.height, txs=len(hashes))
 
     def drop_invalid(self, dropped: list[tuple[Any, BallotchainError]]) -> None:
-        """Pending transactions found invalid after all: out of the pool, waiters told why."""
+        """Pending transactions found invalid after all: out of the pool, waiters told why,
+        and the outcome kept so ``GET /v1/txs/{hash}`` can say expired or rejected."""
         self.mempool.remove(p.tx_hash for p, _ in dropped)
+        if dropped:
+            assert self.store is not None
+            self.store.pool_delete([p.tx_hash for p, _ in dropped])
         for p, err in dropped:
+            self.mempool.record_outcome(p.tx_hash, {
+                "status": "expired" if err.code == ErrorCode.TX_EXPIRED else "rejected",
+                "error": str(err.code), "message": err.message,
+                "expires_ms": getattr(p.tx, "expires_ms", None),
+            })
             self.metrics.txs_rejected.labels(code=str(err.code)).inc()
             for fut in self._waiters.pop(p.tx_hash, []):
                 if not fut.done():
@@ -587,6 +604,13 @@ class Node:
     def _admit(self, raw: bytes, client: str | None, local: bool) -> bytes:
         try:
             p, new = self.mempool.add(raw, client, local)
+            if new and local:
+                try:
+                    assert self.store is not None
+                    self.store.pool_put(p.tx_hash, raw)  # a 202 must survive kill -9
+                except BallotchainError:
+                    self.mempool.remove([p.tx_hash])
+                    raise
         except BallotchainError as e:
             self.metrics.txs_rejected.labels(code=str(e.code)).inc()
             if local:  # a client's transaction (peers re-forwarding committed ones is normal)
@@ -602,6 +626,59 @@ class Node:
             if self.producer is not None:
                 self.producer.changed.set()
         return p.tx_hash
+
+    def _forward_targets(self) -> list[PeerLink]:
+        return list(self.validator_links.values() if self.is_validator else self.links.values())
+
+    async def _reforward(self) -> None:
+        """Re-send pending transactions to the validators until they commit or expire.
+
+        The first forward can be lost (a partitioned or paused peer, a peer queue
+        that overflowed, a primary that crashed holding it); a transaction
+        answered 202 must still reach a primary. Each pending one is re-sent with
+        a doubling backoff (3 s to 30 s), never more than the peer queues have
+        room for, so re-sending cannot itself push messages out of a queue.
+        """
+        while True:
+            await asyncio.sleep(REFORWARD_TICK_S)
+            links = self._forward_targets()
+            if not links or not len(self.mempool):
+                continue
+            room = min(self.cfg.limits.peer_queue_max // 2 - link.queued() for link in links)
+            if room <= 0:
+                continue
+            due = self.mempool.due_for_forward(room)
+            for p in due:
+                for link in links:
+                    link.send(TOPIC_TXS, p.raw)
+            if due:
+                log.debug("re-forwarded pending transactions", count=len(due))
+
+    def _restore_pool(self) -> None:
+        """Re-admit the transactions acknowledged before a crash or restart."""
+        assert self.store is not None
+        gone: list[bytes] = []
+        kept = 0
+        for h, raw in list(self.store.pool_items()):
+            if raw is None:
+                log.error("a kept pending transaction is damaged; dropped", tx=h.hex(),
+                          code=str(ErrorCode.STORE_CORRUPT))
+                gone.append(h)
+                continue
+            try:
+                p, _ = self.mempool.add(raw, None, local=True)
+                p.next_forward = 0.0  # forward at the next tick
+                kept += 1
+            except BallotchainError as e:
+                gone.append(h)
+                if e.code != ErrorCode.NODE_DUPLICATE_TX:  # (duplicate: committed meanwhile)
+                    self.mempool.record_outcome(h, {
+                        "status": "expired" if e.code == ErrorCode.TX_EXPIRED else "rejected",
+                        "error": str(e.code), "message": e.message,
+                    })
+        self.store.pool_delete(gone)
+        if kept or gone:
+            log.info("restored pending transactions", kept=kept, dropped=len(gone))
 
     def phase_change_due(self) -> bool:
         return views.phase_change_due(self.ledger.state, self.ledger.next_time_ms())
@@ -668,12 +745,17 @@ class Node:
         return views.block_view(self.ledger.store, height)
 
     def tx(self, h: bytes) -> dict[str, Any] | None:
+        """Committed; pending (with its expiry); expired or rejected (with the code); or unknown."""
         found = views.tx_view(self.ledger.store, h)
         if found is not None:
             return found
         p = self.mempool.get(h)
         if p is not None:
-            return {"tracking_code": h.hex(), "status": "pending", "tx": views.tx_json(p.raw)}
+            return {"tracking_code": h.hex(), "status": "pending",
+                    "expires_ms": getattr(p.tx, "expires_ms", None), "tx": views.tx_json(p.raw)}
+        outcome = self.mempool.outcomes.get(h)
+        if outcome is not None:
+            return {"tracking_code": h.hex(), **outcome}
         return None
 
     async def submit_tx(self, raw: bytes, client: str) -> bytes:

@@ -15,6 +15,7 @@ Keys::
     meta/genesis       canonical Genesis this database belongs to
     meta/tip           Tip: height, block hash, time, state root and LtHash digest
     node/ ...          free for the runtime (consensus persistence), ``put_meta``
+    pool/ tx hash      canonical tx: admitted, acknowledged, not yet committed
 
 A block is committed with its certificate, index entries, state writes and the
 new tip in ONE WriteBatch written with ``sync=True``: after a crash the
@@ -48,6 +49,7 @@ P_STATE = b"st/"
 K_GENESIS = b"meta/genesis"
 K_TIP = b"meta/tip"
 P_NODE = b"node/"
+P_POOL = b"pool/"
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,31 @@ class Store:
         key = P_NODE + name
         with _io(self.path):
             self.db.put(key, frame(key, value), sync=sync)
+
+    # --- the durable mempool ---------------------------------------------------------
+
+    def pool_put(self, tx_hash: bytes, raw: bytes) -> None:
+        """Keep an acknowledged transaction across a crash of the process (not synced:
+        LevelDB hands every write to the OS, so only a power loss can drop it)."""
+        key = P_POOL + tx_hash
+        with _io(self.path):
+            self.db.put(key, frame(key, raw), sync=False)
+
+    def pool_delete(self, hashes: list[bytes]) -> None:
+        if not hashes:
+            return
+        with _io(self.path), self.db.write_batch(sync=False) as wb:
+            for h in hashes:
+                wb.delete(P_POOL + h)
+
+    def pool_items(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """(hash, raw or None if the record is damaged) of every kept transaction."""
+        with _io(self.path):
+            for k, v in self.db.iterator(prefix=P_POOL):
+                try:
+                    yield k[len(P_POOL):], unframe(k, v)
+                except StoreError:
+                    yield k[len(P_POOL):], None
 
     # --- writes ------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """Knowing where the network is, and catching up to it with certified blocks.
 
-``TipWatcher`` polls each peer's tip once a second. That is what ``/v1/status``
+``TipWatcher`` polls each peer's tip once a second, each peer on its own with a
+short timeout, so a peer that silently drops traffic delays nobody's view of the
+others (it only drops out of ``ahead``). That is what ``/v1/status``
 reports as ``catching_up`` (a node that lags must say so, whatever its own
 consensus state believes) and what starts a fetch when consensus traffic alone
 would not tell a quiet, restarted node that it is behind.
@@ -57,8 +59,20 @@ class TipWatcher:
         return best > own + 1 or now - self._behind_since > LAG_GRACE_S
 
     def ahead(self) -> list[str]:
+        """Responsive peers holding blocks we lack, most advanced first."""
         own = self.own_height()
-        return sorted((u for u, t in self.tips.items() if t > own), key=lambda u: -self.tips[u])
+        return sorted((u for u, t in self.tips.items() if t > own and self.reachable.get(u)),
+                      key=lambda u: -self.tips[u])
+
+    def responsive(self) -> list[str]:
+        """Every peer, the responsive ones first (most advanced first), the silent ones last."""
+        return sorted(self.urls, key=lambda u: (not self.reachable.get(u), -self.tips.get(u, -1)))
+
+    def failed(self, url: str) -> None:
+        """A fetch from ``url`` failed: skip it until its tip answers again."""
+        if self.reachable.get(url):
+            self.reachable[url] = False
+            self.changed.set()
 
     async def _poll(self, url: str) -> None:
         try:
@@ -71,18 +85,25 @@ class TipWatcher:
             self.tips[url] = tip
             self.changed.set()
 
-    async def run(self) -> None:
+    async def _poll_loop(self, url: str) -> None:
         while True:
-            await asyncio.gather(*(self._poll(u) for u in self.urls))
+            t0 = time.monotonic()
+            await self._poll(url)
             self.catching_up()
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - t0)))
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._poll_loop(u) for u in self.urls))
 
 
 async def fetch_certified(
-    session: aiohttp.ClientSession, urls: Sequence[str], height: int
+    session: aiohttp.ClientSession, urls: Sequence[str], height: int,
+    on_failure: Callable[[str], None] | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """Blocks from ``height`` on with their certificate bytes, from the first peer that has them.
 
+    Callers pass the most advanced responsive peer first; a peer that does not
+    answer within ``FETCH_TIMEOUT`` is skipped (and reported to ``on_failure``).
     Nothing here is trusted: the caller verifies every certificate.
     """
     for url in urls:
@@ -90,6 +111,8 @@ async def fetch_certified(
             _tip, records = await fetch_blocks(session, url, height, MAX_FETCH_BLOCKS)
         except (aiohttp.ClientError, TimeoutError, OSError, PeerError) as e:
             log.debug("fetch failed", peer=url, error=type(e).__name__)
+            if on_failure is not None:
+                on_failure(url)
             continue
         out: list[tuple[bytes, bytes]] = []
         for rec in records:
