@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ballot_tx.errors import BallotchainError
+from ballot_tx.errors import BallotchainError, ErrorCode
 from cli.common import Group, UserError, fail
 from cli.keyfile import load as load_key
 
@@ -155,3 +155,66 @@ class _NodeFailure(UserError):
 
 class _DiskFailure(UserError):
     exit_code = 74  # EX_IOERR
+
+
+def _stopped_store_home(home: Path) -> tuple[Path, Path]:
+    """(data dir, genesis file) of a home whose node is not running."""
+    from node.config import load_config
+    from node.runtime import NodeError, claim_pid_file
+
+    cfg = load_config(home)
+    claim_pid_file(cfg.pid_file)  # refuses (NODE_ALREADY_RUNNING) while the node runs
+    cfg.pid_file.unlink(missing_ok=True)
+    if not (cfg.data_dir / "CURRENT").exists():
+        raise NodeError(ErrorCode.STORE_NOT_FOUND, f"no database in {cfg.data_dir}")
+    return cfg.data_dir, cfg.genesis_file
+
+
+@node.command("check")
+@click.option("--home", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The node's home (the node must be stopped).")
+@click.option("--full", is_flag=True, help="Check every record, not only the tip and a sample.")
+def node_check(home: Path, full: bool) -> None:
+    """Check the integrity of a stopped node's database; exit 74 if anything is damaged.
+
+    Every damaged record is listed. The repair is `ballotchain node resync --home HOME`.
+    """
+    from node import integrity
+    from node.store import Store
+
+    data, _ = _stopped_store_home(home)
+    with Store(data, create=False, max_open_files=64) as store:
+        problems = integrity.full_check(store) if full else integrity.quick_check(store)
+        height = store.height
+    for p in problems:
+        click.echo(f"damaged: {p}")
+    if problems:
+        raise _DiskFailure(
+            ErrorCode.STORE_CORRUPT,
+            f"{len(problems)} damaged records in {data}; repair with: ballotchain node resync --home {home}",
+        )
+    click.echo(f"{'full' if full else 'quick'} check passed: {data} (height {height})")
+
+
+@node.command("resync")
+@click.option("--home", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The node's home (the node must be stopped).")
+def node_resync(home: Path) -> None:
+    """Replace a damaged database by an empty one, KEEPING the consensus safety record.
+
+    The old database is moved aside (DATA.damaged-TIMESTAMP); the safety record
+    (what this validator signed) and its acknowledged pending transactions are
+    copied into the new one. Start the node afterwards: it fetches the chain
+    from its peers and verifies every block. Never delete the data directory
+    instead: that also deletes what stops a validator from signing conflicting votes.
+    """
+    from node import integrity
+    from node.runtime import load_genesis
+
+    data, genesis_file = _stopped_store_home(home)
+    r = integrity.resync(data, load_genesis(genesis_file))
+    click.echo(f"damaged database moved to {r.moved_to}")
+    click.echo("consensus safety record: kept" if r.safety_record else
+               "consensus safety record: none (this node never voted)")
+    click.echo(f"pending transactions kept: {r.pending_kept}")
+    click.echo(f"start the node to fetch the chain from its peers: ballotchain node start --home {home}")

@@ -63,7 +63,7 @@ from consensus.events import (
 from consensus.messages import decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
-from node import guard, logs, service, views
+from node import guard, integrity, logs, service, views
 from node.backup import add_backup_route
 from node.config import NodeConfig, PeerAddress
 from node.ledger import Ledger
@@ -88,7 +88,10 @@ from node.web import add_web_routes
 
 log = logs.get("node")
 
-SAFETY_KEY = b"pbft/safety"
+SAFETY_KEY = integrity.SAFETY_KEY
+#: The background full integrity check runs this long after start, then daily.
+FULL_CHECK_DELAY_S = 2.0
+FULL_CHECK_EVERY_S = 86_400.0
 REFORWARD_TICK_S = 1.0
 SWEEP_S = 3.0
 SWEEP_SLICE = 200
@@ -152,6 +155,7 @@ class Node:
         self._rejected_seen: dict[str, int] = {}  # replica.rejected already in the metrics
         self.started = time.time()
         self.fatal: BallotchainError | None = None  # why the node stopped itself
+        self.damaged: str | None = None  # why this node stopped voting (its store is damaged)
         self.halted = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------
@@ -162,7 +166,12 @@ class Node:
         guard.install_log_limiter()
         budget = guard.fd_budget(cfg.limits.max_connections)
         self.store = Store(cfg.data_dir, self.genesis, max_open_files=budget.db_files)
+        self.store.on_corrupt = self._on_corrupt
         self.ledger = Ledger(self.store, self.genesis, self.chain_id)
+        found = integrity.quick_check(self.store)
+        if found:
+            integrity.log_problems(found, "start")
+            self.damage(f"{len(found)} damaged records found at start, first: {found[0]}")
         self.mempool = Mempool(
             self._admission_check,
             lambda h: self.ledger.store.find_tx(h) is not None,
@@ -226,6 +235,7 @@ class Node:
         self._spawn(self.ops.run(self._ops_sample), "ops")
         self._restore_pool()
         self._spawn(self._reforward(), "re-forward")
+        self._spawn(self._full_checks(), "integrity")
         log.info(
             "node started", mode=self.cfg.mode, node_id=self.keys.node_id,
             listen=f"{cfg.listen_host}:{cfg.listen_port}", tls=cfg.tls,
@@ -243,11 +253,39 @@ class Node:
         except asyncio.CancelledError:
             raise
         except BallotchainError as e:
+            if e.code == ErrorCode.STORE_CORRUPT:  # not fixed by a restart: stay up, stop voting
+                self.damage(e.message)
+                return
             log.error("fatal error; stopping the node", task=name, code=e.code, reason=e.message)
             self.halt(e)
         except Exception as e:
             log.exception("task crashed; stopping the node", task=name)
             self.halt(NodeError(ErrorCode.NODE_INTERNAL, f"task {name} failed: {type(e).__name__}: {e}"))
+
+    def _on_corrupt(self, err: StoreError) -> None:
+        integrity.log_problems([integrity.Problem("read", err.message)], "read")
+        self.damage(err.message)
+
+    def damage(self, reason: str) -> None:
+        """The store is damaged: stop voting (and following) until ``node resync``."""
+        if self.damaged is None:
+            self.damaged = reason
+            log.error("store damaged; this node stops voting until it is resynced "
+                      "(ballotchain node resync --home HOME)", code=str(ErrorCode.NODE_STORE_DAMAGED),
+                      reason=reason)
+
+    async def _full_checks(self) -> None:
+        """Check every record in the background (a thread: LevelDB reads are thread-safe)."""
+        await asyncio.sleep(FULL_CHECK_DELAY_S)
+        while self.damaged is None:
+            assert self.store is not None
+            found = await asyncio.to_thread(integrity.full_check, self.store)
+            if found:
+                integrity.log_problems(found, "full")
+                self.damage(f"{len(found)} damaged records found, first: {found[0]}")
+            else:
+                log.info("integrity check passed", height=self.ledger.height)
+            await asyncio.sleep(FULL_CHECK_EVERY_S)
 
     def halt(self, err: BallotchainError) -> None:
         """Stop the node because of ``err``: ``run_node`` raises it after a clean stop,
@@ -352,9 +390,10 @@ class Node:
     # --- consensus driver -------------------------------------------------------------
 
     async def _drive(self) -> None:
-        while True:
+        while self.damaged is None:
             ev = await self._events.get()
-            self._feed(ev)
+            if self.damaged is None:
+                self._feed(ev)
 
     def _feed(self, first: Event) -> None:
         """Step consensus on ``first`` and on every event its actions produce, in order."""
@@ -378,6 +417,8 @@ class Node:
             assert self.store is not None
             self.store.put_meta(SAFETY_KEY, encode(a.record), sync=True)
         elif isinstance(a, Send):
+            if self.damaged is not None:
+                return None  # a damaged store may have misled this step: sign nothing more
             try:
                 payload = encode_message(a.message)
             except BallotchainError as e:
@@ -505,7 +546,7 @@ class Node:
 
     async def _follow(self) -> None:
         assert self.watcher is not None and self.session is not None
-        while True:
+        while self.damaged is None:
             urls = self.watcher.ahead() or self.watcher.responsive()
             records = await fetch_certified(self.session, urls, self.ledger.height + 1,
                                             self.watcher.failed)
@@ -738,6 +779,7 @@ class Node:
             "peers": peers,
             "peers_reachable": sum(self.watcher.reachable.values()),
             "mempool": len(self.mempool),
+            "store_damaged": self.damaged,
             "uptime_s": round(time.time() - self.started, 1),
         }
 
@@ -759,6 +801,8 @@ class Node:
         return None
 
     async def submit_tx(self, raw: bytes, client: str) -> bytes:
+        if self.damaged is not None:
+            raise NodeError(ErrorCode.NODE_STORE_DAMAGED, "this node's database is damaged; use another node")
         if self.is_validator or self.links:
             return self._admit(raw, client, local=True)
         raise NodeError(ErrorCode.NODE_UNAVAILABLE, "this observer has no validator to forward to")

@@ -43,6 +43,7 @@ STATUS: dict[str, int] = {
     ErrorCode.API_REQUEST_TIMEOUT: 408,
     ErrorCode.NODE_NOT_VALIDATOR: 403,
     ErrorCode.NODE_UNAVAILABLE: 503,
+    ErrorCode.NODE_STORE_DAMAGED: 503,
 }
 
 _HTTP_CODES = {

@@ -25,7 +25,7 @@ Reopening reads the tip, so the state root is the same as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +159,8 @@ class Store:
                 err = StoreError(ErrorCode.STORE_NOT_FOUND, f"no Ballotchain database in {path}")
             raise err from None
         self.path = path
+        #: Told of every corruption met on a read (the runtime stops voting on it).
+        self.on_corrupt: Callable[[StoreError], None] | None = None
         stored = self._get(K_GENESIS)
         if stored is None:
             if genesis is None:
@@ -183,16 +185,34 @@ class Store:
 
     # --- low level -----------------------------------------------------------
 
+    def _corrupt(self, err: StoreError) -> StoreError:
+        if err.code == ErrorCode.STORE_CORRUPT and self.on_corrupt is not None:
+            self.on_corrupt(err)
+        return err
+
+    @contextmanager
+    def _io(self) -> Iterator[None]:
+        try:
+            yield
+        except plyvel.Error as e:
+            raise self._corrupt(leveldb_error(self.path, e)) from None
+
     def _get(self, key: bytes) -> bytes | None:
-        with _io(self.path):
+        with self._io():
             v = self.db.get(key)
-        return None if v is None else unframe(key, v)
+        if v is None:
+            return None
+        try:
+            return unframe(key, v)
+        except StoreError as e:
+            raise self._corrupt(e) from None
 
     def _decode(self, cls: type[Any], key: bytes, payload: bytes) -> Any:
         try:
             return decode(cls, payload)
         except BallotchainError:
-            raise StoreError(ErrorCode.STORE_CORRUPT, f"stored record {describe_key(key)} does not decode") from None
+            raise self._corrupt(StoreError(
+                ErrorCode.STORE_CORRUPT, f"stored record {describe_key(key)} does not decode")) from None
 
     def _read_tip(self) -> Tip:
         data = self._get(K_TIP)
@@ -232,7 +252,8 @@ class Store:
             return None
         block: Block = self._decode(Block, key, data)
         if block.height != height:
-            raise StoreError(ErrorCode.STORE_CORRUPT, f"block stored at height {height} says height {block.height}")
+            raise self._corrupt(StoreError(
+                ErrorCode.STORE_CORRUPT, f"block stored at height {height} says height {block.height}"))
         return block
 
     def block(self, height: int) -> Block:
@@ -254,7 +275,8 @@ class Store:
         if v is None:
             return None
         if len(v) != 12:
-            raise StoreError(ErrorCode.STORE_CORRUPT, f"tx index record {h.hex()} has the wrong length")
+            raise self._corrupt(StoreError(
+                ErrorCode.STORE_CORRUPT, f"tx index record {h.hex()} has the wrong length"))
         return int.from_bytes(v[:8], "big"), int.from_bytes(v[8:], "big")
 
     def get_tx(self, h: bytes) -> tuple[bytes, int, int] | None:
@@ -265,14 +287,18 @@ class Store:
         height, index = where
         block = self.block(height)
         if index >= len(block.txs) or block.tx_hashes()[index] != h:
-            raise StoreError(ErrorCode.STORE_CORRUPT, f"tx index for {h.hex()[:16]} points at the wrong place")
+            raise self._corrupt(StoreError(
+                ErrorCode.STORE_CORRUPT, f"tx index for {h.hex()[:16]} points at the wrong place"))
         return block.txs[index], height, index
 
     def state_items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every committed state record (key without prefix, value), each checked."""
-        with _io(self.path):
+        with self._io():
             for k, v in self.db.iterator(prefix=P_STATE):
-                yield k[len(P_STATE) :], unframe(k, v)
+                try:
+                    yield k[len(P_STATE) :], unframe(k, v)
+                except StoreError as e:
+                    raise self._corrupt(e) from None
 
     def blocks(self, start: int = 1) -> Iterator[tuple[Block, bytes | None]]:
         for h in range(start, self.height + 1):
@@ -284,7 +310,7 @@ class Store:
     def put_meta(self, name: bytes, value: bytes, sync: bool = True) -> None:
         """Persist runtime data (e.g. what consensus signed) before acting on it."""
         key = P_NODE + name
-        with _io(self.path):
+        with self._io():
             self.db.put(key, frame(key, value), sync=sync)
 
     # --- the durable mempool ---------------------------------------------------------
@@ -293,19 +319,19 @@ class Store:
         """Keep an acknowledged transaction across a crash of the process (not synced:
         LevelDB hands every write to the OS, so only a power loss can drop it)."""
         key = P_POOL + tx_hash
-        with _io(self.path):
+        with self._io():
             self.db.put(key, frame(key, raw), sync=False)
 
     def pool_delete(self, hashes: list[bytes]) -> None:
         if not hashes:
             return
-        with _io(self.path), self.db.write_batch(sync=False) as wb:
+        with self._io(), self.db.write_batch(sync=False) as wb:
             for h in hashes:
                 wb.delete(P_POOL + h)
 
     def pool_items(self) -> Iterator[tuple[bytes, bytes | None]]:
         """(hash, raw or None if the record is damaged) of every kept transaction."""
-        with _io(self.path):
+        with self._io():
             for k, v in self.db.iterator(prefix=P_POOL):
                 try:
                     yield k[len(P_POOL):], unframe(k, v)
@@ -330,7 +356,7 @@ class Store:
         h = _u64(block.height)
         bh = block.hash
         tip = Tip(block.height, bh, block.header.time_ms, state.root, state.lthash.packed())
-        with _io(self.path), self.db.write_batch(sync=True) as wb:
+        with self._io(), self.db.write_batch(sync=True) as wb:
             wb.put(P_BLOCK + h, frame(P_BLOCK + h, encode(block)))
             if certificate is not None:
                 wb.put(P_CERT + h, frame(P_CERT + h, certificate))
@@ -352,5 +378,5 @@ class Store:
         if not 1 <= height <= self.height:
             raise StoreError(ErrorCode.STORE_MISSING, f"no block {height} to attach a certificate to")
         key = P_CERT + _u64(height)
-        with _io(self.path):
+        with self._io():
             self.db.put(key, frame(key, certificate), sync=True)
