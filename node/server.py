@@ -6,7 +6,8 @@ Routes (DESIGN.md): ``GET /v1/status``, ``/v1/blocks/{height}``, ``/v1/txs/{hash
 (msgpack) are added by ``node.peers`` under ``/p2p/``.
 
 Error discipline: every failure is ``{"error": CODE, "message": ...}`` with a
-4xx status (503 only when the node itself cannot serve: no validator reachable).
+4xx status (503 only when the node itself cannot serve: no validator reachable,
+or its own database failed: full, read-only, damaged).
 Bad input never yields a 500: the middleware maps any unexpected exception to
 ``400 API_BAD_REQUEST`` and logs it with its traceback, so a bug is visible to
 the operator without giving a client a crash to aim at.
@@ -44,6 +45,10 @@ STATUS: dict[str, int] = {
     ErrorCode.NODE_NOT_VALIDATOR: 403,
     ErrorCode.NODE_UNAVAILABLE: 503,
     ErrorCode.NODE_STORE_DAMAGED: 503,
+    ErrorCode.STORE_DISK_FULL: 503,
+    ErrorCode.STORE_READ_ONLY: 503,
+    ErrorCode.STORE_IO: 503,
+    ErrorCode.STORE_CORRUPT: 503,
 }
 
 _HTTP_CODES = {
