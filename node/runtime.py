@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -599,11 +600,7 @@ class Node:
             assert self.store is not None
             self.store.pool_delete([p.tx_hash for p, _ in dropped])
         for p, err in dropped:
-            self.mempool.record_outcome(p.tx_hash, {
-                "status": "expired" if err.code == ErrorCode.TX_EXPIRED else "rejected",
-                "error": str(err.code), "message": err.message,
-                "expires_ms": getattr(p.tx, "expires_ms", None),
-            })
+            self._record_outcome(p.tx_hash, err, getattr(p.tx, "expires_ms", None), p.local)
             self.metrics.txs_rejected.labels(code=str(err.code)).inc()
             for fut in self._waiters.pop(p.tx_hash, []):
                 if not fut.done():
@@ -668,6 +665,17 @@ class Node:
                 self.producer.changed.set()
         return p.tx_hash
 
+    def _record_outcome(self, h: bytes, err: BallotchainError, expires_ms: int | None,
+                        acknowledged: bool) -> None:
+        """Why ``h`` will never commit, for ``GET /v1/txs``; kept in the store (across
+        restarts) when this node acknowledged it with a 202."""
+        outcome = {"status": "expired" if err.code == ErrorCode.TX_EXPIRED else "rejected",
+                   "error": str(err.code), "message": err.message, "expires_ms": expires_ms}
+        self.mempool.record_outcome(h, outcome)
+        if acknowledged:
+            assert self.store is not None
+            self.store.put_outcome(h, json.dumps(outcome).encode())
+
     def _forward_targets(self) -> list[PeerLink]:
         return list(self.validator_links.values() if self.is_validator else self.links.values())
 
@@ -713,10 +721,7 @@ class Node:
             except BallotchainError as e:
                 gone.append(h)
                 if e.code != ErrorCode.NODE_DUPLICATE_TX:  # (duplicate: committed meanwhile)
-                    self.mempool.record_outcome(h, {
-                        "status": "expired" if e.code == ErrorCode.TX_EXPIRED else "rejected",
-                        "error": str(e.code), "message": e.message,
-                    })
+                    self._record_outcome(h, e, None, True)
         self.store.pool_delete(gone)
         if kept or gone:
             log.info("restored pending transactions", kept=kept, dropped=len(gone))
@@ -796,6 +801,9 @@ class Node:
             return {"tracking_code": h.hex(), "status": "pending",
                     "expires_ms": getattr(p.tx, "expires_ms", None), "tx": views.tx_json(p.raw)}
         outcome = self.mempool.outcomes.get(h)
+        if outcome is None:
+            kept = self.ledger.store.get_outcome(h)
+            outcome = None if kept is None else json.loads(kept)
         if outcome is not None:
             return {"tracking_code": h.hex(), **outcome}
         return None

@@ -16,6 +16,7 @@ Keys::
     meta/tip           Tip: height, block hash, time, state root and LtHash digest
     node/ ...          free for the runtime (consensus persistence), ``put_meta``
     pool/ tx hash      canonical tx: admitted, acknowledged, not yet committed
+    out/  tx hash      why an acknowledged tx left the pool uncommitted (expired, rejected)
 
 A block is committed with its certificate, index entries, state writes and the
 new tip in ONE WriteBatch written with ``sync=True``: after a crash the
@@ -50,6 +51,7 @@ K_GENESIS = b"meta/genesis"
 K_TIP = b"meta/tip"
 P_NODE = b"node/"
 P_POOL = b"pool/"
+P_OUTCOME = b"out/"
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,15 @@ class Store:
         with self._io(), self.db.write_batch(sync=False) as wb:
             for h in hashes:
                 wb.delete(P_POOL + h)
+
+    def put_outcome(self, tx_hash: bytes, outcome: bytes) -> None:
+        """Remember (across restarts) why an acknowledged transaction will never commit."""
+        key = P_OUTCOME + tx_hash
+        with self._io():
+            self.db.put(key, frame(key, outcome), sync=False)
+
+    def get_outcome(self, tx_hash: bytes) -> bytes | None:
+        return self._get(P_OUTCOME + tx_hash)
 
     def pool_items(self) -> Iterator[tuple[bytes, bytes | None]]:
         """(hash, raw or None if the record is damaged) of every kept transaction."""

@@ -150,4 +150,9 @@ def test_expired_while_cut_off_is_reported_expired(net: Net) -> None:
     wait_until(reported, 30, "expired transactions reported expired")
     doc = net.get(backup, f"/v1/txs/{codes[0]}")
     assert doc["error"] == "TX_EXPIRED" and "expired" in doc["message"], doc
+    # ... and still after a crash and restart of the node that acknowledged them
+    ln.kill9(backup)
+    ln.start(backup)
+    ln.wait_ready([backup], 30)
+    assert all(_status_of(net, backup, c) == "expired" for c in codes)
     assert_same_chain(net)
