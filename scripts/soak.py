@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import signal
@@ -48,14 +49,13 @@ from ballot_tx.codec import encode, hash_bytes  # noqa: E402
 from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.tx import CastBallot, sign_tx  # noqa: E402
-from genesis.document import ConsensusParams  # noqa: E402
-from genesis.localnet import make_network  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS, make_network  # noqa: E402
 from node import localnet as ln  # noqa: E402
 from node.scenario import demo_manifest, random_selections  # noqa: E402
 from node.txgen import TX_LIFETIME_MS, NetKeys, election_setup, post_tx  # noqa: E402
 
-PARAMS = ConsensusParams(max_block_txs=200, block_interval_ms=100, view_timeout_ms=1000,
-                         checkpoint_interval=5)
+PARAMS = dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100,
+                             view_timeout_ms=1000, checkpoint_interval=5)
 FAULTS = ("kill9", "pause", "restart_all", "partition")
 SHORT_EXPIRY_MS = 10_000
 
