@@ -52,9 +52,13 @@ def node_start(home: Path) -> None:
     try:
         asyncio.run(run_node(cfg, keys, genesis))
     except BallotchainError as e:
-        # non-zero so a supervisor restarts it: 74 (EX_IOERR) for the disk, else 70 (EX_SOFTWARE)
-        cls = _DiskFailure if str(e.code).startswith("STORE_") else _NodeFailure
-        raise cls(e.code, e.message) from None
+        # non-zero so a supervisor restarts it: 74 (EX_IOERR) for the database, 70
+        # (EX_SOFTWARE) for a bug, 1 for anything else (config, pid file, ...)
+        if str(e.code).startswith("STORE_"):
+            raise _DiskFailure(e.code, e.message) from None
+        if e.code == ErrorCode.NODE_INTERNAL:
+            raise _NodeFailure(e.code, e.message) from None
+        raise
 
 
 def _home_genesis(home: Path) -> tuple[NodeConfig, Genesis]:

@@ -102,10 +102,9 @@ def test_disk_filling_up_while_running_stops_the_node_non_zero(net: Net) -> None
     assert victim.proc is not None
     # fill its disk from outside, through its own mount namespace
     inside = Path(f"/proc/{victim.proc.pid}/root") / str(data).lstrip("/") / "filler"
-    with open(inside, "wb") as f, pytest.raises(OSError):
+    with open(inside, "wb", buffering=0) as f, pytest.raises(OSError):
         while True:
             f.write(b"\0" * (64 << 10))
-            f.flush()
     acks = submit(net, net.txs(20), others, wait=True)
     assert all(s == 200 for s, _ in acks), acks  # the rest of the network goes on
     t0 = time.monotonic()
