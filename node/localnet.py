@@ -209,9 +209,18 @@ def stop(node: LocalNode, timeout: float = 10.0) -> str:
 
 
 def kill9(node: LocalNode) -> None:
+    """SIGKILL, and return only once the process is gone for good.
+
+    A killed multi-threaded process shows as a zombie while its other threads
+    (LevelDB's, a worker in an fsync) still exit; until they have, its pid is
+    alive to ``kill(pid, 0)`` and a restart would be refused (NODE_ALREADY_RUNNING),
+    so our own child is waited for in full.
+    """
     pid = node.pid()
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
+        if node.proc is not None and node.proc.pid == pid:
+            node.proc.wait(timeout=30)
         while pid_alive(pid):
             _reap(node)
             time.sleep(0.02)

@@ -69,7 +69,7 @@ from consensus.messages import (
 from node import localnet as ln
 from node.config import load_config
 from node.ledger import Ledger
-from node.peers import TOPIC_CONSENSUS, add_routes, seal
+from node.peers import PEER_HEADER, TOPIC_CONSENSUS, add_routes, preamble, seal
 from node.scenario import demo_manifest
 from node.store import Store
 from node.txgen import election_setup
@@ -178,8 +178,9 @@ class HostilePrimary:
         body = seal(self.keys, self.chain_id, TOPIC_CONSENSUS, [payload])
         for n in self.honest:
             req = urllib.request.Request(
-                f"{n.url}/p2p/consensus", data=body,
-                headers={"Content-Type": "application/msgpack"}, method="POST",
+                f"{n.url}/p2p/consensus", data=body, method="POST",
+                headers={"Content-Type": "application/msgpack",  # bodies > 64 KiB are announced
+                         PEER_HEADER: preamble(self.keys, self.chain_id, TOPIC_CONSENSUS, len(body))},
             )
             with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
                 assert r.status == 204, (n.name, r.status)
