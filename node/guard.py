@@ -201,8 +201,9 @@ class GuardedSite(web.TCPSite):
 class RepeatFilter(logging.Filter):
     """Lets ``burst`` identical lines through per ``window_s``, then counts the rest.
 
-    Lines are identical when logger, level and event (the unformatted message)
-    match. The first line let through after a suppression says how many were
+    Lines are identical when logger, level, event (the unformatted message) and
+    fields all match: ``block committed height=7`` and ``height=8`` are two lines,
+    the same ``peer unreachable`` or accept error a thousand times is one. The first line let through after a suppression says how many were
     dropped (``suppressed=N``), so the operator still sees the rate.
     """
 
@@ -214,7 +215,8 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [window start, count, dropped]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, str(record.msg))
+        fields = getattr(record, "fields", None)
+        key = (record.name, record.levelno, f"{record.msg}|{fields!r}" if fields else str(record.msg))
         now = time.monotonic()
         slot = self._seen.get(key)
         if slot is None or now - slot[0] >= self.window_s:
