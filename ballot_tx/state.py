@@ -1013,14 +1013,19 @@ def apply_block(state: State, block: Block, checker: Checker | None = None) -> S
     return _finish(state, x, block.height, block.hash)
 
 
-def check_tx(state: State, tx: Tx | bytes, now_ms: int, checker: Checker | None = None) -> bytes:
+def check_tx(
+    state: State, tx: Tx | bytes, now_ms: int, checker: Checker | None = None, raw: bytes | None = None
+) -> bytes:
     """Admission check for the mempool: would ``tx`` apply on ``state`` at time ``now_ms``?
 
     Runs every stateless and stateful rule (auto-closing elections whose end time
     passed, as the next block would), raises ``TxError`` with the rule's code, and
     on success leaves the verdicts in ``checker``. Returns the transaction hash.
+    A caller holding both the decoded ``tx`` and its bytes passes ``raw`` too (it
+    must be ``tx``'s canonical encoding), saving a second decode or encode.
     """
-    raw = tx if isinstance(tx, bytes) else encode(tx)
+    if raw is None:
+        raw = tx if isinstance(tx, bytes) else encode(tx)
     decoded = decode_tx(raw) if isinstance(tx, bytes) else tx
     h = tx_hash(raw)
     x = _Exec(state, now_ms, checker)

@@ -58,6 +58,7 @@ class Limits:
     max_block_txs: int = 0  # 0: take genesis params.max_block_txs
     block_interval_ms: int = 0  # 0: take genesis params.block_interval_ms
     commit_wait_s: int = 30
+    verify_workers: int = -1  # processes verifying signatures and proofs; -1: cores - 1, 0: inline
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         max_block_txs=lim.get_int("max_block_txs", d.max_block_txs, 0, 1_000_000),
         block_interval_ms=lim.get_int("block_interval_ms", d.block_interval_ms, 0, 3_600_000),
         commit_wait_s=lim.get_int("commit_wait_s", d.commit_wait_s, 1, 3600),
+        verify_workers=lim.get_int("verify_workers", d.verify_workers, -1, 1024),
     )
     log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
     level = log.get_str("level", "info")

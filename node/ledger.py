@@ -26,11 +26,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from ballot_tx.block import Block, make_block
-from ballot_tx.checks import MemoChecker
+from ballot_tx.block import Block, make_block, tx_hash
+from ballot_tx.checks import Checker, MemoChecker, signature_key
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import State, apply_block, check_tx, select_txs
+from ballot_tx.state import KEY_OPEN, OpenElections, State, apply_block, check_tx, select_txs
 from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
@@ -56,6 +56,7 @@ class Ledger:
         self.checker = MemoChecker()
         self._decoded: OrderedDict[bytes, Block] = OrderedDict()
         self._executed: OrderedDict[bytes, State] = OrderedDict()
+        self._open: tuple[bytes, dict[bytes, tuple[bytes, bytes]]] = (b"", {})
 
     # --- tip ------------------------------------------------------------------------
 
@@ -160,11 +161,42 @@ class Ledger:
 
     # --- mempool and producer -------------------------------------------------------
 
-    def check_tx(self, raw: bytes) -> tuple[bytes, object]:
-        """Admission: decode and check ``raw`` against the tip state at the current time."""
+    def check_tx(self, raw: bytes, checker: Checker | None = None) -> tuple[bytes, object]:
+        """Admission: decode and check ``raw`` against the tip state at the current time
+        (``checker``: the ledger's, or one carrying a verification worker's refusals)."""
         tx = decode_tx(raw)
-        h = check_tx(self.state, raw, self.next_time_ms(), self.checker)
+        checker = self.checker if checker is None else checker  # (an empty MemoChecker is falsy)
+        h = check_tx(self.state, tx, self.next_time_ms(), checker, raw)
         return h, tx
+
+    # --- verification on other cores (node.verify_pool) ------------------------------
+
+    def open_elections(self) -> dict[bytes, tuple[bytes, bytes]]:
+        """Each open election's manifest bytes and joint key at the tip (what a ballot's
+        proofs read), for verification workers; recomputed once per block."""
+        tip = self.state.block_hash
+        if self._open[0] != tip:
+            out: dict[bytes, tuple[bytes, bytes]] = {}
+            data = self.state.get(KEY_OPEN)
+            for eid in () if data is None else decode(OpenElections, data).ids:
+                st = self.state.election(eid)
+                mbytes = self.state.get(b"M" + eid)
+                if st is not None and st.joint_key is not None and mbytes is not None:
+                    out[eid] = (mbytes, st.joint_key)
+            self._open = (tip, out)
+        return self._open[1]
+
+    def unverified_txs(self, blocks: Sequence[bytes]) -> list[bytes]:
+        """The transactions of these (proposed or fetched) blocks whose signature this node
+        has not verified yet: a mempool that admitted them already holds their verdicts."""
+        out: list[bytes] = []
+        for raw in blocks:
+            try:
+                b = self.decode_block(raw)  # cached: validation reuses the decoded block
+            except BallotchainError:
+                continue
+            out += [t for t in b.txs if signature_key(tx_hash(t), self.chain_id) not in self.checker]
+        return out
 
     def next_time_ms(self) -> int:
         """The time the next block would carry: now, but strictly after the tip's time."""

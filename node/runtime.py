@@ -83,6 +83,7 @@ from node.producer import Producer
 from node.server import make_app
 from node.store import Store
 from node.sync import TipWatcher, fetch_certified
+from node.verify_pool import Refusals, VerifyPool, default_workers
 from node.web import add_web_routes
 
 log = logs.get("node")
@@ -149,6 +150,8 @@ class Node:
         self._last_fetch = 0.0
         self._rejected_seen: dict[str, int] = {}  # replica.rejected already in the metrics
         self.started = time.time()
+        self.verifier: VerifyPool | None = None  # signature and proof checks on other cores
+        self._admitting: set[asyncio.Task[None]] = set()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -157,6 +160,7 @@ class Node:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(cfg.data_dir, self.genesis)
         self.ledger = Ledger(self.store, self.genesis, self.chain_id)
+        self._start_verifier()
         self.mempool = Mempool(
             self._admission_check,
             lambda h: self.ledger.store.find_tx(h) is not None,
@@ -249,6 +253,8 @@ class Node:
             await self.runner.cleanup()
         if self.session is not None:
             await self.session.close()
+        if self.verifier is not None:
+            self.verifier.close()
         if self.store is not None:
             self.store.close()
         log.info("node stopped", height=self.ledger.height if self.ledger else 0)
@@ -298,6 +304,9 @@ class Node:
             self._events.put_nowait(Received(msg, int(time.time() * 1000)))
 
     def on_peer_txs(self, sender: bytes, payloads: tuple[bytes, ...]) -> None:
+        if self.verifier is not None:
+            self._admit_forwarded(payloads)
+            return
         for raw in payloads:
             try:
                 self._admit(raw, client=None, local=False)
@@ -329,6 +338,7 @@ class Node:
     async def _drive(self) -> None:
         while True:
             ev = await self._events.get()
+            await self._preverify(ev)
             self._feed(ev)
 
     def _feed(self, first: Event) -> None:
@@ -481,6 +491,7 @@ class Node:
             ahead = self.watcher.ahead()
             urls = ahead or list(self.links)
             records = await fetch_certified(self.session, urls, self.ledger.height + 1)
+            await self._preverify_blocks([blk for blk, _ in records])
             for blk, cert in records:
                 try:
                     block = self.ledger.commit_certified(blk, cert)
@@ -560,9 +571,9 @@ class Node:
     def _admission_check(self, raw: bytes) -> tuple[bytes, Any]:
         return self.ledger.check_tx(raw)
 
-    def _admit(self, raw: bytes, client: str | None, local: bool) -> bytes:
+    def _admit(self, raw: bytes, client: str | None, local: bool, check: Any = None) -> bytes:
         try:
-            p, new = self.mempool.add(raw, client, local)
+            p, new = self.mempool.add(raw, client, local, check)
         except BallotchainError as e:
             self.metrics.txs_rejected.labels(code=str(e.code)).inc()
             if local:  # a client's transaction (peers re-forwarding committed ones is normal)
@@ -578,6 +589,67 @@ class Node:
             if self.producer is not None:
                 self.producer.changed.set()
         return p.tx_hash
+
+    # --- verification pool (node.verify_pool) -------------------------------------------
+    # Signatures and ballot proofs are checked on worker processes before the stateful
+    # rules run on the loop; verdicts come back under keys naming every input checked.
+
+    def _start_verifier(self) -> None:
+        n = self.cfg.limits.verify_workers
+        n = default_workers() if n < 0 else n
+        if n > 0:
+            self.verifier = VerifyPool(n, self.chain_id)
+            self._spawn(self.verifier.start(), "verify-pool")
+        log.info("verification workers", workers=n)
+
+    async def _admit_verified(self, raw: bytes, client: str | None, local: bool) -> bytes:
+        """Admission with the proofs checked on a worker: the mempool's cheap gate (rate
+        limit, duplicate, bound) first, then the worker, then the stateful check on the
+        loop with the verdicts recalled (a refusal raises the worker's error)."""
+        if self.verifier is None:
+            return self._admit(raw, client, local)
+        try:
+            known = self.mempool.gate(raw, client)
+        except BallotchainError as e:
+            self.metrics.txs_rejected.labels(code=str(e.code)).inc()
+            raise
+        if known is not None:
+            return known.tx_hash
+        verdicts = await self.verifier.verify(self.ledger.open_elections(), [raw])
+        if verdicts is None:
+            return self._admit(raw, None, local)
+        refused = verdicts.absorb(self.ledger.checker)
+        checker = Refusals(self.ledger.checker, refused) if refused else None
+        return self._admit(raw, None, local, lambda r: self.ledger.check_tx(r, checker))
+
+    def _admit_forwarded(self, payloads: tuple[bytes, ...]) -> None:
+        async def run() -> None:
+            for raw in payloads:
+                try:
+                    await self._admit_verified(raw, None, local=False)
+                except BallotchainError as e:
+                    log.debug("forwarded transaction refused", code=e.code)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._admitting.add(task)
+        task.add_done_callback(self._admitting.discard)
+
+    async def _preverify(self, ev: Event) -> None:
+        """Check the proofs of blocks a consensus event brings on the workers before the
+        event is stepped (``Ledger.validate`` then recalls the verdicts)."""
+        if isinstance(ev, Received) and ev.message.blocks:
+            await self._preverify_blocks(ev.message.blocks)
+        elif isinstance(ev, FetchedBlocks) and ev.blocks:
+            await self._preverify_blocks([b for b, _ in ev.blocks])
+
+    async def _preverify_blocks(self, blocks: Iterable[bytes]) -> None:
+        if self.verifier is None:
+            return
+        raws = self.ledger.unverified_txs(list(blocks))
+        if raws:
+            verdicts = await self.verifier.verify(self.ledger.open_elections(), raws)
+            if verdicts is not None:
+                verdicts.absorb(self.ledger.checker)
 
     def phase_change_due(self) -> bool:
         return views.phase_change_due(self.ledger.state, self.ledger.next_time_ms())
@@ -654,7 +726,7 @@ class Node:
 
     async def submit_tx(self, raw: bytes, client: str) -> bytes:
         if self.is_validator or self.links:
-            return self._admit(raw, client, local=True)
+            return await self._admit_verified(raw, client, local=True)
         raise NodeError(ErrorCode.NODE_UNAVAILABLE, "this observer has no validator to forward to")
 
     async def wait_commit(self, h: bytes, timeout_s: float) -> dict[str, Any] | None:
