@@ -995,11 +995,17 @@ def _finish(state: State, x: _Exec, height: int, block_hash: bytes) -> State:
     return State(state.chain, state.base, lt, height, block_hash, x.t, parent=state, writes=final)
 
 
-def apply_block(state: State, block: Block, checker: Checker | None = None) -> State:
+def apply_block(
+    state: State,
+    block: Block,
+    checker: Checker | None = None,
+    observe: Callable[[int, Tx, bytes], None] | None = None,
+) -> State:
     """The state after ``block``, or ``BlockError`` (with ``tx_index`` for a bad transaction).
 
     ``checker`` runs (or recalls) the signature and proof checks; the default runs
-    them all.
+    them all. ``observe(index, tx, tx_hash)`` is called for each applied transaction
+    (the audit reads the decoded transactions there instead of decoding them again).
     """
     check_header(state, block)
     x = _Exec(state, block.header.time_ms, checker)
@@ -1007,9 +1013,12 @@ def apply_block(state: State, block: Block, checker: Checker | None = None) -> S
     for i, raw in enumerate(block.txs):
         try:
             tx = decode_tx(raw)
-            _apply_tx(x, tx, tx_hash(raw), raw)
+            h = tx_hash(raw)
+            _apply_tx(x, tx, h, raw)
         except TxError as e:
             raise BlockError(e.code, f"block {block.height}, tx {i}: {e.message}", tx_index=i) from None
+        if observe is not None:
+            observe(i, tx, h)
     return _finish(state, x, block.height, block.hash)
 
 

@@ -30,12 +30,13 @@ from ballot_tx.block import Block, make_block, tx_hash
 from ballot_tx.checks import Checker, MemoChecker, signature_key
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import KEY_OPEN, OpenElections, State, apply_block, check_tx, select_txs
+from ballot_tx.state import State, apply_block, check_tx, select_txs
 from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
 from node import logs
 from node.store import Store
+from node.verify_pool import open_elections
 
 log = logs.get("ledger")
 
@@ -176,14 +177,7 @@ class Ledger:
         proofs read), for verification workers; recomputed once per block."""
         tip = self.state.block_hash
         if self._open[0] != tip:
-            out: dict[bytes, tuple[bytes, bytes]] = {}
-            data = self.state.get(KEY_OPEN)
-            for eid in () if data is None else decode(OpenElections, data).ids:
-                st = self.state.election(eid)
-                mbytes = self.state.get(b"M" + eid)
-                if st is not None and st.joint_key is not None and mbytes is not None:
-                    out[eid] = (mbytes, st.joint_key)
-            self._open = (tip, out)
+            self._open = (tip, open_elections(self.state))
         return self._open[1]
 
     def unverified_txs(self, blocks: Sequence[bytes]) -> list[bytes]:

@@ -46,6 +46,7 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.errors import BallotchainError, ErrorCode, TxError
 from ballot_tx.manifest import Manifest
+from ballot_tx.state import KEY_OPEN, OpenElections, State
 from ballot_tx.tx import CastBallot, SpoilBallot, Tx, check_signature, decode_tx
 from node import logs
 
@@ -53,6 +54,19 @@ log = logs.get("verify")
 
 #: election id -> (canonical manifest bytes, joint key): what a ballot's proofs read.
 Elections = dict[bytes, tuple[bytes, bytes]]
+
+
+def open_elections(state: State) -> Elections:
+    """Each open election's manifest bytes and joint key in ``state``: what the ballots of
+    the next block (or the next admissions) are checked against."""
+    out: Elections = {}
+    data = state.get(KEY_OPEN)
+    for eid in () if data is None else decode(OpenElections, data).ids:
+        st = state.election(eid)
+        mbytes = state.get(b"M" + eid)
+        if st is not None and st.joint_key is not None and mbytes is not None:
+            out[eid] = (mbytes, st.joint_key)
+    return out
 
 
 def default_workers() -> int:
