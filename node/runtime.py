@@ -253,6 +253,8 @@ class Node:
             await self.runner.cleanup()
         if self.session is not None:
             await self.session.close()
+        for t in list(self._admitting):
+            t.cancel()
         if self.verifier is not None:
             self.verifier.close()
         if self.store is not None:
