@@ -101,19 +101,19 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
     make_network(net_dir, "bench-admission", 4, 0, base, params=PARAMS)
     nodes = ln.discover(net_dir)
     node = nodes[0]
-    for n in nodes:
-        cfg = n.home / "config.toml"
+    for nd in nodes:
+        cfg = nd.home / "config.toml"
         text = cfg.read_text().replace("client_rate_per_s = 200", "client_rate_per_s = 1000000")
         cfg.write_text(text.replace("mempool_max_txs = 20000", "mempool_max_txs = 1000000"))
-        set_workers(n, 0)
+        set_workers(nd, 0)
     keys = NetKeys(net_dir)
     counts = [int(x) for x in args.workers.split(",")]
     warm = 6
     total = (args.ballots + warm) * args.rounds * len(counts)
     print(f"4-validator localnet in {net_dir}, one node measured, {os.cpu_count()} cores; worker counts {counts}, "
           f"{args.rounds} rounds of {args.ballots} ballots each")
-    for n in nodes:
-        ln.start(n)
+    for nd in nodes:
+        ln.start(nd)
     try:
         ln.wait_ready(nodes, 60)
         timeout = aiohttp.ClientTimeout(total=300)
@@ -194,8 +194,8 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             r0, r1 = (sum(rates[n]) / len(rates[n]) for n in (0, 1))
             print(f"1 worker / inline    = x{r1 / r0:.2f} wall clock, x{cap[1] / cap[0]:.2f} capacity")
     finally:
-        for n in nodes:
-            ln.stop(n, 10)
+        for nd in nodes:
+            ln.stop(nd, 10)
 
 
 def main() -> None:
