@@ -60,7 +60,7 @@ from consensus.events import (
     Start,
     TimerFired,
 )
-from consensus.messages import decode_message, encode_message
+from consensus.messages import PrePrepare, decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
 from node import logs, service, views
@@ -638,9 +638,15 @@ class Node:
 
     async def _preverify(self, ev: Event) -> None:
         """Check the proofs of blocks a consensus event brings on the workers before the
-        event is stepped (``Ledger.validate`` then recalls the verdicts)."""
-        if isinstance(ev, Received) and ev.message.blocks:
-            await self._preverify_blocks(ev.message.blocks)
+        event is stepped (``Ledger.validate`` then recalls the verdicts): a proposal from
+        the primary of its view, and blocks this node fetched. Other carried blocks (view
+        changes) are rarely validated; they are left to the inline check, so a faulty
+        backup cannot make this node spend worker time on blocks it would never validate."""
+        msg = ev.message if isinstance(ev, Received) else None
+        if msg is not None and msg.blocks and isinstance(msg.body, PrePrepare):
+            st = self.replica
+            if st is not None and st.primary(msg.body.view) == msg.sender:
+                await self._preverify_blocks(msg.blocks)
         elif isinstance(ev, FetchedBlocks) and ev.blocks:
             await self._preverify_blocks([b for b, _ in ev.blocks])
 

@@ -298,9 +298,17 @@ class VerifyPool:
         )
 
     def _restart(self) -> None:
+        """Replace a broken pool, starting the new workers now (not at the next ballot)."""
         old, self._pool = self._pool, None
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
+        try:
+            pool = self._executor()
+            for _ in range(self.workers):
+                pool.submit(_ping)
+        except Exception as e:  # noqa: BLE001 - the next request retries, inline meanwhile
+            log.warning("could not restart verification workers", error=type(e).__name__)
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
