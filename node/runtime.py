@@ -625,10 +625,25 @@ class Node:
         return self._admit(raw, None, local, lambda r: self.ledger.check_tx(r, checker))
 
     def _admit_forwarded(self, payloads: tuple[bytes, ...]) -> None:
+        """A peer's batch: verified in one request spread over the workers, then admitted
+        in its order."""
+        assert self.verifier is not None
+        verifier = self.verifier
+
         async def run() -> None:
+            todo = []
             for raw in payloads:
                 try:
-                    await self._admit_verified(raw, None, local=False)
+                    if self.mempool.gate(raw, None) is None:
+                        todo.append(raw)
+                except BallotchainError as e:
+                    log.debug("forwarded transaction refused", code=e.code)
+            verdicts = await verifier.verify(self.ledger.open_elections(), todo)
+            refused = verdicts.absorb(self.ledger.checker) if verdicts is not None else {}
+            checker = Refusals(self.ledger.checker, refused) if refused else None
+            for raw in todo:
+                try:
+                    self._admit(raw, None, False, lambda r: self.ledger.check_tx(r, checker))
                 except BallotchainError as e:
                     log.debug("forwarded transaction refused", code=e.code)
 
@@ -781,7 +796,13 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed node not yet reaped by its parent is a zombie: it owns nothing any more
+    # (seen when a node with worker threads is restarted right after SIGKILL).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def claim_pid_file(path: Path) -> None:

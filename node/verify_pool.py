@@ -252,6 +252,11 @@ class VerifyPool:
         self.chain_id = chain_id
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.failures = 0
+        # False until the workers have started (spawned, crypto imported): meanwhile, and
+        # while a replaced pool starts, requests are answered None (verify inline) rather
+        # than queued behind the start-up: a node restarting to catch up must not wait.
+        self.ready = False
+        self._pings: list[concurrent.futures.Future[int]] = []
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -266,18 +271,30 @@ class VerifyPool:
         procs = getattr(self._pool, "_processes", None) or {}
         return [p for p in procs]
 
-    async def start(self) -> None:
-        """Start every worker now, so the first admissions do not wait for imports."""
-        if self.workers:
-            await asyncio.gather(*(self._run_raw(_ping) for _ in range(self.workers)), return_exceptions=True)
+    def _start_workers(self) -> None:
+        pool = self._executor()
+        self._pings = [pool.submit(_ping) for _ in range(self.workers)]
 
-    async def _run_raw(self, fn: object, *args: object) -> object:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), fn, *args)  # type: ignore[arg-type]
+    def _is_ready(self) -> bool:
+        """True once every worker of the current pool has answered its start-up ping."""
+        if not self.ready and self._pings and all(p.done() for p in self._pings):
+            if any(p.cancelled() or p.exception() is not None for p in self._pings):
+                self._restart()  # broke while starting: try a new pool
+            else:
+                self.ready, self._pings = True, []
+        return self.ready
+
+    async def start(self) -> None:
+        """Start every worker now; requests are verified inline until they are up."""
+        if self.workers:
+            self._start_workers()
+            await asyncio.gather(*(asyncio.wrap_future(p) for p in self._pings), return_exceptions=True)
+            self._is_ready()
 
     async def verify(self, elections: Elections, raws: Sequence[bytes]) -> Verdicts | None:
-        """Verdicts for ``raws`` spread over the workers; None if inline or the pool failed."""
-        if not self.workers or not raws:
+        """Verdicts for ``raws`` spread over the workers; None if inline, if the workers are
+        still starting, or if the pool failed (the caller then verifies inline)."""
+        if not self.workers or not raws or not self._is_ready():
             return None
         k = min(self.workers, len(raws))
         parts = [tuple(raws[i::k]) for i in range(k)]
@@ -298,15 +315,15 @@ class VerifyPool:
         )
 
     def _restart(self) -> None:
-        """Replace a broken pool, starting the new workers now (not at the next ballot)."""
+        """Replace a broken pool and start its workers now; until they are up, requests
+        are verified inline (a restarting node must not wait behind their start-up)."""
         old, self._pool = self._pool, None
+        self.ready, self._pings = False, []
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
         try:
-            pool = self._executor()
-            for _ in range(self.workers):
-                pool.submit(_ping)
-        except Exception as e:  # noqa: BLE001 - the next request retries, inline meanwhile
+            self._start_workers()
+        except Exception as e:  # noqa: BLE001 - the next request retries
             log.warning("could not restart verification workers", error=type(e).__name__)
             self._pool = None
 

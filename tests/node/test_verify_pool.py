@@ -91,8 +91,18 @@ def via_pool(env: Env, pool: VerifyPool, raw: bytes) -> tuple[ErrorCode | None, 
 @pytest.fixture(scope="module")
 def pool(env: Env) -> Iterator[VerifyPool]:
     p = VerifyPool(2, env.w.cid)
+    asyncio.run(p.start())
+    assert p.ready
     yield p
     p.close()
+
+
+async def until_ready(p: VerifyPool) -> None:
+    for _ in range(300):
+        if p._is_ready():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the workers did not start")
 
 
 def test_worker_verdicts_equal_inline(env: Env, pool: VerifyPool) -> None:
@@ -163,17 +173,22 @@ def test_a_killed_worker_costs_one_inline_check_then_the_pool_is_replaced(env: E
     try:
         raw = good(env, 7)
 
-        async def run() -> tuple[object, object, object]:
+        async def run() -> tuple[object, object, object, object]:
+            assert await p.verify(env.ledger.open_elections(), [raw]) is None  # not started yet
+            await p.start()
             first = await p.verify(env.ledger.open_elections(), [raw])
             for pid in p.pids():
                 os.kill(pid, signal.SIGKILL)
             await asyncio.sleep(0.3)
             broken = await p.verify(env.ledger.open_elections(), [raw])
+            starting = await p.verify(env.ledger.open_elections(), [raw])
+            await until_ready(p)
             again = await p.verify(env.ledger.open_elections(), [raw])
-            return first, broken, again
+            return first, broken, starting, again
 
-        first, broken, again = asyncio.run(run())
+        first, broken, starting, again = asyncio.run(run())
         assert first is not None and broken is None and again == first and p.failures == 1
+        assert starting is None  # while the new workers start: inline, not queued behind them
         # the node's fallback: the stateful check verifies inline and admits it
         assert inline(env, raw)[0] is None
     finally:
@@ -220,6 +235,7 @@ def test_worker_processes_exit_when_the_node_is_killed(tmp_path: Path) -> None:
         "from node.verify_pool import VerifyPool\n"
         "p = VerifyPool(1, bytes(32))\n"
         "asyncio.run(p.start())\n"
+        "assert p.ready\n"
         "print(p.pids()[0], flush=True)\n"
         "import time; time.sleep(60)\n"
     )
