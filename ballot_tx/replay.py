@@ -9,8 +9,12 @@ tally in the state), and its published result is verified against that tally
 and the trustees' decryption shares. The first failure is raised as an
 ``AuditError`` naming the height, the transaction index and the reason.
 
+Each transaction is decoded once: ``apply_block`` hands the decoded transaction to
+the replay, which keeps the ciphertexts of every voter's last counted ballot (64
+bytes per ciphertext, no proofs) for the final tally, so no block is read again.
+
 Pure: the caller supplies the blocks (a node's database, an exported record,
-or a live node) and reads transactions back by position for the tally.
+or a live node).
 """
 
 from __future__ import annotations
@@ -26,8 +30,16 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.state import PHASE_NAMES, MemoryBase, Phase, State, apply_block
-from ballot_tx.tx import CancelInternetVote, CastBallot, CreateElection, decode_tx
+from ballot_tx.state import (
+    PHASE_NAMES,
+    MemoryBase,
+    Phase,
+    State,
+    _ballot_from_ciphertexts,
+    _ciphertext_bytes,
+    apply_block,
+)
+from ballot_tx.tx import CancelInternetVote, CastBallot, CreateElection, Tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.
 CertCheck = Callable[[int, bytes, bytes | None], None]
@@ -65,8 +77,8 @@ class Replay:
         self.state = State.initial(genesis, self.base)  # type: ignore[arg-type]
         self.cert_check = cert_check
         self.report = ReplayReport(state_root=self.state.root)
-        # election id -> voter key -> (height, index) of the ballot that counts
-        self.counted: dict[bytes, dict[bytes, tuple[int, int]]] = {}
+        # election id -> voter key -> ciphertexts (alpha||beta...) of the ballot that counts
+        self.counted: dict[bytes, dict[bytes, bytes]] = {}
         self.elections: list[bytes] = []
 
     def feed(self, block: Block, certificate: bytes | None, verified: Checker | None = None) -> None:
@@ -76,45 +88,46 @@ class Replay:
         if self.cert_check is not None:
             self.cert_check(h, block.hash, certificate)
             self.report.certificates += 1
+        kinds = self.report.kinds
+        counted, elections = self.counted, self.elections
+
+        def observe(i: int, tx: Tx, tx_hash: bytes) -> None:
+            kinds[tx.kind] += 1
+            body = tx.body
+            if isinstance(body, CastBallot):
+                counted.setdefault(body.election_id, {})[tx.signer] = _ciphertext_bytes(body.ballot)
+            elif isinstance(body, CancelInternetVote):  # their ballots no longer count
+                for k in body.voter_keys:
+                    counted.get(body.election_id, {}).pop(k, None)
+            elif isinstance(body, CreateElection):
+                elections.append(election_id(body.manifest))
+
         try:
-            new = apply_block(self.state, block, verified)
+            new = apply_block(self.state, block, verified, observe)
         except BlockError as e:
             raise AuditError(e.code, e.message.split(": ", 1)[-1], h, e.tx_index) from None
         except BallotchainError as e:
             raise AuditError(e.code, e.message, h) from None
-        for i, raw in enumerate(block.txs):
-            tx = decode_tx(raw)
-            self.report.kinds[tx.kind] += 1
-            body = tx.body
-            if isinstance(body, CastBallot):
-                self.counted.setdefault(body.election_id, {})[tx.signer] = (h, i)
-            elif isinstance(body, CancelInternetVote):  # their ballots no longer count
-                for k in body.voter_keys:
-                    self.counted.get(body.election_id, {}).pop(k, None)
-            elif isinstance(body, CreateElection):
-                self.elections.append(election_id(body.manifest))
         self.state = self.base.commit(new)
         self.report.blocks += 1
         self.report.txs += len(block.txs)
         self.report.state_root = self.state.root
 
-    def finish(self, load_tx: Callable[[int, int], bytes]) -> ReplayReport:
-        """Recompute every election's tally from its counted ballots and check its result."""
+    def finish(self, load_tx: Callable[[int, int], bytes] | None = None) -> ReplayReport:
+        """Recompute every election's tally from its counted ballots and check its result.
+        (``load_tx`` is no longer read: the ballots' ciphertexts were kept while feeding.)"""
         for eid in self.elections:
-            self.report.elections.append(self._election(eid, load_tx))
+            self.report.elections.append(self._election(eid))
         return self.report
 
-    def _election(self, eid: bytes, load_tx: Callable[[int, int], bytes]) -> ElectionAudit:
+    def _election(self, eid: bytes) -> ElectionAudit:
         st = self.state.election(eid)
         m = self.state.manifest(eid)
         assert st is not None and m is not None
         where = f"election {m.name} ({eid.hex()[:16]})"
-        ballots: list[EncryptedBallot] = []
-        for voter, (h, i) in sorted(self.counted.get(eid, {}).items()):
-            tx = decode_tx(load_tx(h, i))
-            if not isinstance(tx.body, CastBallot) or tx.signer != voter:
-                raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN, f"{where}: ballot moved", h, i)
-            ballots.append(tx.body.ballot)
+        ballots: list[EncryptedBallot] = [
+            _ballot_from_ciphertexts(m, eid, cts) for cts in self.counted.get(eid, {}).values()
+        ]
         recomputed = tally_crypto.aggregate(m, ballots)
         running = self.state.tally(eid)
         if running is None or digest(running) != digest(recomputed):
@@ -149,7 +162,7 @@ class Replay:
 def replay(
     genesis: object,
     blocks: Iterable[tuple[Block, bytes | None]],
-    load_tx: Callable[[int, int], bytes],
+    load_tx: Callable[[int, int], bytes] | None,
     cert_check: CertCheck | None = None,
     progress: Callable[[int], None] | None = None,
     preverify: Callable[[State, Block], Checker | None] | None = None,

@@ -9,16 +9,18 @@ stored state record equals the replayed one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ballot_tx.block import Block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.errors import AuditError, BallotchainError, ErrorCode, StoreError
-from ballot_tx.replay import CertCheck, ReplayReport, replay
-from ballot_tx.state import State, proof_batches, verify_batch
+from ballot_tx.replay import CertCheck, Replay, ReplayReport
+from ballot_tx.state import State
 from genesis.document import Genesis, from_json, genesis_hash
 from node.store import P_BLOCK_HASH, P_TX, Store, describe_key
+from node.verify_pool import Elections, Verdicts, open_elections, verify_txs
 
 
 def find_database(path: Path) -> tuple[Path, Genesis | None]:
@@ -62,27 +64,83 @@ def certificate_checker(genesis: Genesis) -> CertCheck | None:
     return check
 
 
-class ParallelVerifier:
-    """Checks each block's ballot proofs on ``jobs`` worker processes before it is applied."""
+Item = tuple[Block, bytes | None]
 
-    def __init__(self, jobs: int) -> None:
+
+class ParallelVerifier:
+    """Checks blocks' signatures and ballot proofs on ``jobs`` worker processes, ``depth``
+    blocks ahead of the one being applied, so the workers and the replay run at once.
+
+    The work item is ``node.verify_pool.verify_txs`` over the raw transactions (the
+    replay process decodes nothing for it); its verdicts are keyed by every input, so
+    a block checked against the elections open ``depth`` blocks earlier only misses
+    (and is checked inline) where an election opened in between.
+    """
+
+    def __init__(self, jobs: int, depth: int = 2) -> None:
         import concurrent.futures
 
         self.jobs = jobs
+        self.depth = depth
         self.pool = concurrent.futures.ProcessPoolExecutor(jobs)
+        self._futures: dict[bytes, tuple[Elections, list[concurrent.futures.Future[Verdicts]]]] = {}
+
+    def submit(self, state: State, block: Block, elections: Elections | None = None) -> None:
+        """Start checking ``block`` against the elections open in ``state``."""
+        if not block.txs or block.hash in self._futures:
+            return
+        if elections is None:
+            elections = open_elections(state)
+        k = min(self.jobs, len(block.txs))
+        cid = state.chain.chain_id
+        self._futures[block.hash] = (
+            elections,
+            [self.pool.submit(verify_txs, cid, elections, block.txs[i::k]) for i in range(k)],
+        )
+
+    def ahead(self, blocks: Iterable[Item], state: Callable[[], State]) -> Iterator[Item]:
+        """``blocks`` unchanged, each submitted ``depth`` blocks before it is yielded. An
+        error reading a block is raised when that block's turn comes, not earlier."""
+        window: deque[Item | BaseException] = deque()
+        it = iter(blocks)
+        done = False
+        while True:
+            while not done and len(window) <= self.depth:
+                try:
+                    item = next(it)
+                except StopIteration:
+                    done = True
+                    break
+                except Exception as e:  # noqa: BLE001 - re-raised in order below
+                    window.append(e)
+                    done = True
+                    break
+                self.submit(state(), item[0])
+                window.append(item)
+            if not window:
+                return
+            head = window.popleft()
+            if isinstance(head, BaseException):
+                raise head
+            yield head
 
     def __call__(self, state: State, block: Block) -> MemoChecker | None:
-        batches = proof_batches(state, block, self.jobs)
-        if not batches:
+        """The verdicts for ``block``, about to be applied on ``state``."""
+        if not block.txs:
             return None
+        now = open_elections(state)
+        used, futs = self._futures.pop(block.hash, (None, []))
         checker = MemoChecker()
-        for keys in self.pool.map(verify_batch, batches):
-            for k in keys:
-                checker.add(k)
+        for f in futs:
+            f.result().absorb(checker)
+        if used != now:  # read ahead before an election opened (or not read ahead): again
+            self.submit(state, block, now)
+            for f in self._futures.pop(block.hash)[1]:
+                f.result().absorb(checker)
         return checker
 
     def close(self) -> None:
-        self.pool.shutdown()
+        self.pool.shutdown(cancel_futures=True)
 
 
 def audit_data_dir(
@@ -117,7 +175,7 @@ def _audit(
         tx_seen: set[bytes] = set()
         block_seen: set[bytes] = set()
 
-        def blocks():  # type: ignore[no-untyped-def]
+        def blocks() -> Iterator[Item]:
             for h in range(1, store.height + 1):
                 try:
                     block, cert = store.block(h), store.get_certificate(h)
@@ -132,10 +190,15 @@ def _audit(
                 block_seen.add(block.hash)
                 yield block, cert
 
-        def load_tx(h: int, i: int) -> bytes:
-            return store.block(h).txs[i]
-
-        r, report = replay(genesis, blocks(), load_tx, check, progress, verifier)
+        r = Replay(genesis, check)
+        stream: Iterable[Item] = blocks()
+        if verifier is not None:  # blocks read ahead are checked against the replay's state
+            stream = verifier.ahead(stream, lambda: r.state)
+        for block, cert in stream:
+            r.feed(block, cert, None if verifier is None else verifier(r.state, block))
+            if progress is not None:
+                progress(block.height)
+        report = r.finish()
         for name, prefix, seen in (("tx", P_TX, tx_seen), ("block-hash", P_BLOCK_HASH, block_seen)):
             for key in store.db.iterator(prefix=prefix, include_value=False):
                 if key[len(prefix) :] not in seen:
@@ -151,17 +214,17 @@ def _audit(
                 f"stored state root {tip.state_root.hex()[:16]} differs from the replayed {r.state.root.hex()[:16]}",
             )
         replayed = r.base.records
-        seen = 0
+        n_records = 0
         for key, value in store.state_items():
             if replayed.get(key) != value:
                 raise AuditError(
                     ErrorCode.AUDIT_STATE_MISMATCH,
                     f"stored {describe_key(b'st/' + key)} differs from the replayed state",
                 )
-            seen += 1
-        if seen != len(replayed):
+            n_records += 1
+        if n_records != len(replayed):
             raise AuditError(
                 ErrorCode.AUDIT_STATE_MISMATCH,
-                f"the database holds {seen} state records, the replay {len(replayed)}",
+                f"the database holds {n_records} state records, the replay {len(replayed)}",
             )
         return report

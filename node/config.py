@@ -61,6 +61,7 @@ class Limits:
     max_connections: int = 1024  # lowered at start to what the file limit allows
     idle_timeout_s: int = 30  # a connection without a complete request is closed after this
     body_timeout_s: int = 20  # a request body must arrive in full within this
+    verify_workers: int = -1  # processes verifying signatures and proofs; -1: cores - 1, 0: inline
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         max_connections=lim.get_int("max_connections", d.max_connections, 16, 1_000_000),
         idle_timeout_s=lim.get_int("idle_timeout_s", d.idle_timeout_s, 1, 3600),
         body_timeout_s=lim.get_int("body_timeout_s", d.body_timeout_s, 1, 3600),
+        verify_workers=lim.get_int("verify_workers", d.verify_workers, -1, 1024),
     )
     log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
     level = log.get_str("level", "info")

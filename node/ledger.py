@@ -26,8 +26,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from ballot_tx.block import Block, make_block
-from ballot_tx.checks import MemoChecker
+from ballot_tx.block import Block, make_block, tx_hash
+from ballot_tx.checks import Checker, MemoChecker, signature_key
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.state import State, apply_block, check_tx, select_txs
@@ -36,6 +36,7 @@ from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
 from node import logs
 from node.store import Store
+from node.verify_pool import open_elections
 
 log = logs.get("ledger")
 
@@ -56,6 +57,7 @@ class Ledger:
         self.checker = MemoChecker()
         self._decoded: OrderedDict[bytes, Block] = OrderedDict()
         self._executed: OrderedDict[bytes, State] = OrderedDict()
+        self._open: tuple[bytes, dict[bytes, tuple[bytes, bytes]]] = (b"", {})
 
     # --- tip ------------------------------------------------------------------------
 
@@ -160,11 +162,35 @@ class Ledger:
 
     # --- mempool and producer -------------------------------------------------------
 
-    def check_tx(self, raw: bytes) -> tuple[bytes, object]:
-        """Admission: decode and check ``raw`` against the tip state at the current time."""
+    def check_tx(self, raw: bytes, checker: Checker | None = None) -> tuple[bytes, object]:
+        """Admission: decode and check ``raw`` against the tip state at the current time
+        (``checker``: the ledger's, or one carrying a verification worker's refusals)."""
         tx = decode_tx(raw)
-        h = check_tx(self.state, raw, self.next_time_ms(), self.checker)
+        checker = self.checker if checker is None else checker  # (an empty MemoChecker is falsy)
+        h = check_tx(self.state, tx, self.next_time_ms(), checker, raw)
         return h, tx
+
+    # --- verification on other cores (node.verify_pool) ------------------------------
+
+    def open_elections(self) -> dict[bytes, tuple[bytes, bytes]]:
+        """Each open election's manifest bytes and joint key at the tip (what a ballot's
+        proofs read), for verification workers; recomputed once per block."""
+        tip = self.state.block_hash
+        if self._open[0] != tip:
+            self._open = (tip, open_elections(self.state))
+        return self._open[1]
+
+    def unverified_txs(self, blocks: Sequence[bytes]) -> list[bytes]:
+        """The transactions of these (proposed or fetched) blocks whose signature this node
+        has not verified yet: a mempool that admitted them already holds their verdicts."""
+        out: list[bytes] = []
+        for raw in blocks:
+            try:
+                b = self.decode_block(raw)  # cached: validation reuses the decoded block
+            except BallotchainError:
+                continue
+            out += [t for t in b.txs if signature_key(tx_hash(t), self.chain_id) not in self.checker]
+        return out
 
     def next_time_ms(self) -> int:
         """The time the next block would carry: now, but strictly after the tip's time."""

@@ -224,7 +224,11 @@ def kill9(node: LocalNode) -> None:
         while pid_alive(pid):
             _reap(node)
             time.sleep(0.02)
-        _reap(node)
+        # the leader shows as a zombie while its other threads still exit; reap it (the
+        # restarted node must not find this pid alive)
+        deadline = time.monotonic() + 5
+        while node.proc is not None and node.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def _reap(node: LocalNode) -> None:

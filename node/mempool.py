@@ -100,22 +100,40 @@ class Mempool:
     def get(self, tx_hash: bytes) -> Pending | None:
         return self._pending.get(tx_hash)
 
-    def add(self, raw: bytes, client: str | None, local: bool = True) -> tuple[Pending, bool]:
-        """Admit ``raw``; return (entry, new). ``client`` None skips the rate limit (peers).
-
-        Raises ``MempoolError`` (rate limit, full, already committed) or the
-        chain's error for an invalid transaction; the pool is unchanged then.
-        """
+    def gate(self, raw: bytes, client: str | None) -> Pending | None:
+        """The cheap part of ``add``, run before any verification work is spent on ``raw``
+        (also by a caller that verifies elsewhere first, then calls ``add`` with client
+        None): the client's rate limit (spends a token), a resubmitted pending transaction
+        (returned), the pool bound. Raises ``MempoolError``."""
         if client is not None and not self._buckets.allow(client):
             raise MempoolError(ErrorCode.API_RATE_LIMITED, "too many transactions from this client")
         known = self._hash_of_raw.get(raw)
         if known is not None:
-            return self._pending[known], False
+            return self._pending[known]
         if len(self._pending) >= self.max_txs:
             raise MempoolError(
                 ErrorCode.NODE_MEMPOOL_FULL, f"mempool holds {self.max_txs} transactions"
             )
-        tx_hash, tx = self._check(raw)
+        return None
+
+    def add(
+        self,
+        raw: bytes,
+        client: str | None,
+        local: bool = True,
+        check: Callable[[bytes], tuple[bytes, Any]] | None = None,
+    ) -> tuple[Pending, bool]:
+        """Admit ``raw``; return (entry, new). ``client`` None skips the rate limit (peers).
+        ``check`` replaces the pool's check for this one transaction (it carries verdicts
+        reached on a verification worker).
+
+        Raises ``MempoolError`` (rate limit, full, already committed) or the
+        chain's error for an invalid transaction; the pool is unchanged then.
+        """
+        known_entry = self.gate(raw, client)
+        if known_entry is not None:
+            return known_entry, False
+        tx_hash, tx = (check or self._check)(raw)
         if tx_hash in self._pending:
             return self._pending[tx_hash], False
         if self._committed(tx_hash):

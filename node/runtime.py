@@ -61,7 +61,7 @@ from consensus.events import (
     Start,
     TimerFired,
 )
-from consensus.messages import decode_message, encode_message
+from consensus.messages import PrePrepare, decode_message, encode_message
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis, from_json, genesis_hash
 from node import guard, integrity, logs, service, views
@@ -85,6 +85,7 @@ from node.producer import Producer
 from node.server import make_app
 from node.store import Store
 from node.sync import TipWatcher, fetch_certified
+from node.verify_pool import Refusals, VerifyPool, default_workers
 from node.web import add_web_routes
 
 log = logs.get("node")
@@ -158,6 +159,8 @@ class Node:
         self.fatal: BallotchainError | None = None  # why the node stopped itself
         self.damaged: str | None = None  # why this node stopped voting (its store is damaged)
         self.halted = asyncio.Event()
+        self.verifier: VerifyPool | None = None  # signature and proof checks on other cores
+        self._admitting: set[asyncio.Task[None]] = set()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Node:
         if found:
             integrity.log_problems(found, "start")
             self.damage(f"{len(found)} damaged records found at start, first: {found[0]}")
+        self._start_verifier()
         self.mempool = Mempool(
             self._admission_check,
             lambda h: self.ledger.store.find_tx(h) is not None,
@@ -310,6 +314,10 @@ class Node:
             await self.runner.cleanup()
         if self.session is not None:
             await self.session.close()
+        for t in list(self._admitting):
+            t.cancel()
+        if self.verifier is not None:
+            self.verifier.close()
         if self.store is not None:
             self.store.close()
         log.info("node stopped", height=self.ledger.height if self.ledger else 0)
@@ -362,6 +370,9 @@ class Node:
             self._events.put_nowait(Received(msg, int(time.time() * 1000)))
 
     def on_peer_txs(self, sender: bytes, payloads: tuple[bytes, ...]) -> None:
+        if self.verifier is not None:
+            self._admit_forwarded(payloads)
+            return
         for raw in payloads:
             try:
                 self._admit(raw, client=None, local=False)
@@ -394,6 +405,7 @@ class Node:
         while self.damaged is None:
             ev = await self._events.get()
             if self.damaged is None:
+                await self._preverify(ev)
                 self._feed(ev)
 
     def _feed(self, first: Event) -> None:
@@ -551,6 +563,7 @@ class Node:
             urls = self.watcher.ahead() or self.watcher.responsive()
             records = await fetch_certified(self.session, urls, self.ledger.height + 1,
                                             self.watcher.failed)
+            await self._preverify_blocks([blk for blk, _ in records])
             for blk, cert in records:
                 try:
                     block = self.ledger.commit_certified(blk, cert)
@@ -639,9 +652,9 @@ class Node:
     def _admission_check(self, raw: bytes) -> tuple[bytes, Any]:
         return self.ledger.check_tx(raw)
 
-    def _admit(self, raw: bytes, client: str | None, local: bool) -> bytes:
+    def _admit(self, raw: bytes, client: str | None, local: bool, check: Any = None) -> bytes:
         try:
-            p, new = self.mempool.add(raw, client, local)
+            p, new = self.mempool.add(raw, client, local, check)
             if new and local:
                 try:
                     assert self.store is not None
@@ -725,6 +738,88 @@ class Node:
         self.store.pool_delete(gone)
         if kept or gone:
             log.info("restored pending transactions", kept=kept, dropped=len(gone))
+
+    # --- verification pool (node.verify_pool) -------------------------------------------
+    # Signatures and ballot proofs are checked on worker processes before the stateful
+    # rules run on the loop; verdicts come back under keys naming every input checked.
+
+    def _start_verifier(self) -> None:
+        n = self.cfg.limits.verify_workers
+        n = default_workers() if n < 0 else n
+        if n > 0:
+            self.verifier = VerifyPool(n, self.chain_id)
+            self._spawn(self.verifier.start(), "verify-pool")
+        log.info("verification workers", workers=n)
+
+    async def _admit_verified(self, raw: bytes, client: str | None, local: bool) -> bytes:
+        """Admission with the proofs checked on a worker: the mempool's cheap gate (rate
+        limit, duplicate, bound) first, then the worker, then the stateful check on the
+        loop with the verdicts recalled (a refusal raises the worker's error)."""
+        if self.verifier is None:
+            return self._admit(raw, client, local)
+        try:
+            known = self.mempool.gate(raw, client)
+        except BallotchainError as e:
+            self.metrics.txs_rejected.labels(code=str(e.code)).inc()
+            raise
+        if known is not None:
+            return known.tx_hash
+        verdicts = await self.verifier.verify(self.ledger.open_elections(), [raw])
+        if verdicts is None:
+            return self._admit(raw, None, local)
+        refused = verdicts.absorb(self.ledger.checker)
+        checker = Refusals(self.ledger.checker, refused) if refused else None
+        return self._admit(raw, None, local, lambda r: self.ledger.check_tx(r, checker))
+
+    def _admit_forwarded(self, payloads: tuple[bytes, ...]) -> None:
+        """A peer's batch: verified in one request spread over the workers, then admitted
+        in its order."""
+        assert self.verifier is not None
+        verifier = self.verifier
+
+        async def run() -> None:
+            todo = []
+            for raw in payloads:
+                try:
+                    if self.mempool.gate(raw, None) is None:
+                        todo.append(raw)
+                except BallotchainError as e:
+                    log.debug("forwarded transaction refused", code=e.code)
+            verdicts = await verifier.verify(self.ledger.open_elections(), todo)
+            refused = verdicts.absorb(self.ledger.checker) if verdicts is not None else {}
+            checker = Refusals(self.ledger.checker, refused) if refused else None
+            for raw in todo:
+                try:
+                    self._admit(raw, None, False, lambda r: self.ledger.check_tx(r, checker))
+                except BallotchainError as e:
+                    log.debug("forwarded transaction refused", code=e.code)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._admitting.add(task)
+        task.add_done_callback(self._admitting.discard)
+
+    async def _preverify(self, ev: Event) -> None:
+        """Check the proofs of blocks a consensus event brings on the workers before the
+        event is stepped (``Ledger.validate`` then recalls the verdicts): a proposal from
+        the primary of its view, and blocks this node fetched. Other carried blocks (view
+        changes) are rarely validated; they are left to the inline check, so a faulty
+        backup cannot make this node spend worker time on blocks it would never validate."""
+        msg = ev.message if isinstance(ev, Received) else None
+        if msg is not None and msg.blocks and isinstance(msg.body, PrePrepare):
+            st = self.replica
+            if st is not None and st.primary(msg.body.view) == msg.sender:
+                await self._preverify_blocks(msg.blocks)
+        elif isinstance(ev, FetchedBlocks) and ev.blocks:
+            await self._preverify_blocks([b for b, _ in ev.blocks])
+
+    async def _preverify_blocks(self, blocks: Iterable[bytes]) -> None:
+        if self.verifier is None:
+            return
+        raws = self.ledger.unverified_txs(list(blocks))
+        if raws:
+            verdicts = await self.verifier.verify(self.ledger.open_elections(), raws)
+            if verdicts is not None:
+                verdicts.absorb(self.ledger.checker)
 
     def phase_change_due(self) -> bool:
         return views.phase_change_due(self.ledger.state, self.ledger.next_time_ms())
@@ -812,7 +907,7 @@ class Node:
         if self.damaged is not None:
             raise NodeError(ErrorCode.NODE_STORE_DAMAGED, "this node's database is damaged; use another node")
         if self.is_validator or self.links:
-            return self._admit(raw, client, local=True)
+            return await self._admit_verified(raw, client, local=True)
         raise NodeError(ErrorCode.NODE_UNAVAILABLE, "this observer has no validator to forward to")
 
     async def wait_commit(self, h: bytes, timeout_s: float) -> dict[str, Any] | None:
@@ -859,7 +954,13 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed node not yet reaped by its parent is a zombie: it owns nothing any more
+    # (seen when a node with worker threads is restarted right after SIGKILL).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def claim_pid_file(path: Path) -> None:

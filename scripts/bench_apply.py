@@ -13,7 +13,11 @@ into a LevelDB under ``.bench/`` (ballots in blocks of 500). Then, in one run:
   by transaction hash and joint key), as a validator applies a block whose ballots
   its mempool admitted;
 * (wall clock) full apply with each block's proofs first checked on all cores,
-  as ``ballotchain audit --jobs`` does.
+  as ``ballotchain audit --jobs`` does;
+* the audit itself (``node.audit.audit_data_dir`` on the chain's LevelDB: replay,
+  certificates, indexes, final tally and result check) with one job and with
+  ``--jobs``: ballots per CPU-second of all its processes against bare verification
+  (the per-core ratio), and ballots per second of wall clock.
 
 It prints ballots/s for each (CPU time of this process, so that other load on the
 machine does not skew the comparison) and the ratio of full apply to bare verification.
@@ -50,7 +54,7 @@ from ballot_tx.tx import (  # noqa: E402
 )
 from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, genesis_hash  # noqa: E402
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
-from node.audit import ParallelVerifier  # noqa: E402
+from node.audit import ParallelVerifier, audit_data_dir  # noqa: E402
 from node.localchain import LocalChain  # noqa: E402
 from node.store import Store  # noqa: E402
 
@@ -221,6 +225,29 @@ def main() -> None:
             f"wall clock: full apply {n / wall_seq:.1f} ballots/s on one core, {n / wall_par:.1f} ballots/s "
             f"with proofs on {jobs} processes (audit --jobs; x{wall_seq / wall_par:.2f})"
         )
+    # The audit as `ballotchain audit --data` runs it; CPU of this process and of its
+    # (reaped) worker processes, alternating one job and --jobs twice.
+    runs: dict[int, list[tuple[float, float]]] = {1: [], jobs: []}
+    for j in [1, jobs, 1, jobs] if jobs > 1 else [1, 1]:
+        c0, k0, w0 = time.process_time(), _children_cpu(), time.perf_counter()
+        report = audit_data_dir(path, jobs=j)
+        cpu = time.process_time() - c0 + _children_cpu() - k0
+        runs[j].append((cpu, time.perf_counter() - w0))
+        assert report.kinds["ballot-cast"] == n
+    for j, rs in runs.items():
+        cpu = sum(c for c, _ in rs) / len(rs)
+        wall = sum(w for _, w in rs) / len(rs)
+        print(
+            f"audit --jobs {j}: {n / cpu:8.1f} ballots per CPU-second = {n / cpu / rate_bare:.1%} of bare "
+            f"verification per core (aim >= 90%); {n / wall:.1f} ballots/s wall clock"
+        )
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 if __name__ == "__main__":

@@ -1,0 +1,261 @@
+"""The verification pool: verdicts from worker processes equal the inline ones, are used
+only under the key of the exact inputs checked, and a broken worker only costs speed."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ballot_tx.block import make_block, tx_hash
+from ballot_tx.checks import MemoChecker, ballot_key, signature_key
+from ballot_tx.codec import encode
+from ballot_tx.crypto.ballot import encrypt_ballot
+from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.tx import CastBallot, SpoilBallot
+from node.ledger import Ledger
+from node.localchain import LocalChain
+from node.store import Store
+from node.verify_pool import Refusals, VerifyPool, verify_txs
+from tests.chain.helpers import VALIDATORS
+from tests.chain.world import Election, World
+
+
+@dataclasses.dataclass
+class Env:
+    w: World
+    e: Election
+    ledger: Ledger
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    w = World()
+    store = Store(tmp_path_factory.mktemp("vp") / "data", w.genesis)
+    w.chain = LocalChain(w.genesis, VALIDATORS, [store])
+    e = w.create(w.manifest())
+    w.ceremony(e)
+    w.register(e, 8)
+    w.open(e)
+    yield Env(w, e, Ledger(store, w.genesis, w.cid))
+    store.close()
+
+
+def good(env: Env, i: int) -> bytes:
+    return encode(env.w.cast(env.e, env.e.voters[i]))
+
+
+def bad_proof(env: Env, i: int) -> bytes:
+    """A ballot whose ciphertexts were swapped after its proofs were made."""
+    b = env.w.ballot(env.e, env.e.voters[i])
+    c0 = b.contests[0]
+    cts = (c0.ciphertexts[1], c0.ciphertexts[0], *c0.ciphertexts[2:])
+    b = dataclasses.replace(b, contests=(dataclasses.replace(c0, ciphertexts=cts),))
+    return encode(env.w.tx(env.e.voters[i], CastBallot(env.e.eid, b)))
+
+
+def bad_signature(env: Env, i: int) -> bytes:
+    tx = env.w.cast(env.e, env.e.voters[i])
+    return encode(dataclasses.replace(tx, signature=bytes(64)))
+
+
+def inline(env: Env, raw: bytes) -> tuple[ErrorCode | None, str, set[bytes]]:
+    """What the inline admission check says (code, message) and the verdict keys it records."""
+    memo = MemoChecker()
+    try:
+        env.ledger.check_tx(raw, memo)
+    except BallotchainError as e:
+        return e.code, e.message, set(memo._seen)
+    return None, "", set(memo._seen)
+
+
+def via_pool(env: Env, pool: VerifyPool, raw: bytes) -> tuple[ErrorCode | None, str, set[bytes]]:
+    """The node's pooled admission: the worker's verdicts, then the stateful check."""
+    v = asyncio.run(pool.verify(env.ledger.open_elections(), [raw]))
+    assert v is not None
+    memo = MemoChecker()
+    refused = v.absorb(memo)
+    keys = set(memo._seen)
+    try:
+        env.ledger.check_tx(raw, Refusals(memo, refused))
+    except BallotchainError as e:
+        return e.code, e.message, keys
+    return None, "", keys
+
+
+@pytest.fixture(scope="module")
+def pool(env: Env) -> Iterator[VerifyPool]:
+    p = VerifyPool(2, env.w.cid)
+    asyncio.run(p.start())
+    assert p.ready
+    yield p
+    p.close()
+
+
+async def until_ready(p: VerifyPool) -> None:
+    for _ in range(300):
+        if p._is_ready():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the workers did not start")
+
+
+def test_worker_verdicts_equal_inline(env: Env, pool: VerifyPool) -> None:
+    for raw in (good(env, 0), bad_proof(env, 1), bad_signature(env, 2)):
+        code, msg, inline_keys = inline(env, raw)
+        pcode, pmsg, pool_keys = via_pool(env, pool, raw)
+        assert (pcode, pmsg) == (code, msg)
+        assert pool_keys == inline_keys  # the same verdicts, under the same keys
+    assert inline(env, good(env, 0))[0] is None
+
+
+def test_bad_ballot_refused_with_its_code_through_the_pool(env: Env, pool: VerifyPool) -> None:
+    raw = bad_proof(env, 3)
+    code, msg, keys = via_pool(env, pool, raw)
+    assert code == ErrorCode.TX_BAD_BALLOT and msg
+    st = env.ledger.state.election(env.e.eid)
+    assert st is not None and st.joint_key is not None
+    h = tx_hash(raw)
+    assert signature_key(h, env.w.cid) in keys and ballot_key(h, st.joint_key) not in keys
+    assert via_pool(env, pool, bad_signature(env, 3))[0] == ErrorCode.TX_BAD_SIGNATURE
+
+
+def test_spoiled_ballot_checked_on_a_worker(env: Env, pool: VerifyPool) -> None:
+    b, secrets = encrypt_ballot(
+        env.e.m, env.e.key, env.e.voters[4].ed25519_public, ((1, 0, 0),)
+    )
+    raw = encode(env.w.tx(env.e.voters[4], SpoilBallot(env.e.eid, b, secrets)))
+    assert via_pool(env, pool, raw)[:2] == inline(env, raw)[:2] == (None, "")
+    assert ballot_key(tx_hash(raw), env.e.key) in via_pool(env, pool, raw)[2]
+
+
+def test_a_refusal_applies_only_to_its_exact_key(env: Env) -> None:
+    """A worker's refusal is raised where the rules reach that check; under another joint
+    key (another election state) it does not apply and the check runs."""
+    raw = good(env, 5)
+    h = tx_hash(raw)
+    memo = MemoChecker()
+    with pytest.raises(BallotchainError) as e:
+        refused = {ballot_key(h, env.e.key): (str(ErrorCode.TX_BAD_BALLOT), "no")}
+        env.ledger.check_tx(raw, Refusals(memo, refused))
+    assert e.value.code == ErrorCode.TX_BAD_BALLOT
+    elsewhere = {ballot_key(h, bytes(32)): (str(ErrorCode.TX_BAD_BALLOT), "no")}
+    env.ledger.check_tx(raw, Refusals(memo, elsewhere))
+    assert ballot_key(h, env.e.key) in memo
+
+
+def test_stale_election_snapshot_gives_no_usable_verdict(env: Env) -> None:
+    """A worker told another joint key returns a verdict under that key: the ledger's check
+    under the real key does not find it (issue 11's committed-state rule)."""
+    raw = good(env, 6)
+    h = tx_hash(raw)
+    (mbytes, key) = env.ledger.open_elections()[env.e.eid]
+    other = env.w.chain.state.election(env.e.eid)
+    assert other is not None and other.joint_key == key
+    stale = env.w.genesis.validators[0].ed25519_public  # a valid point, not the joint key
+    v = verify_txs(env.w.cid, {env.e.eid: (mbytes, stale)}, [raw])
+    assert ballot_key(h, key) not in v.ok and signature_key(h, env.w.cid) in v.ok
+
+
+def test_pool_of_size_zero_is_inline(env: Env) -> None:
+    p = VerifyPool(0, env.w.cid)
+    assert asyncio.run(p.verify(env.ledger.open_elections(), [good(env, 0)])) is None
+    assert p.pids() == []
+
+
+def test_a_killed_worker_costs_one_inline_check_then_the_pool_is_replaced(env: Env) -> None:
+    p = VerifyPool(1, env.w.cid)
+    try:
+        raw = good(env, 7)
+
+        async def run() -> tuple[object, object, object, object]:
+            assert await p.verify(env.ledger.open_elections(), [raw]) is None  # not started yet
+            await p.start()
+            first = await p.verify(env.ledger.open_elections(), [raw])
+            for pid in p.pids():
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            broken = await p.verify(env.ledger.open_elections(), [raw])
+            starting = await p.verify(env.ledger.open_elections(), [raw])
+            await until_ready(p)
+            again = await p.verify(env.ledger.open_elections(), [raw])
+            return first, broken, starting, again
+
+        first, broken, starting, again = asyncio.run(run())
+        assert first is not None and broken is None and again == first and p.failures == 1
+        assert starting is None  # while the new workers start: inline, not queued behind them
+        # the node's fallback: the stateful check verifies inline and admits it
+        assert inline(env, raw)[0] is None
+    finally:
+        p.close()
+
+
+def test_proposal_preverified_on_workers_is_recalled_by_validate(env: Env, pool: VerifyPool) -> None:
+    """A block of ballots this node never admitted: its proofs are checked on the workers,
+    and Ledger.validate then applies it with every verdict recalled."""
+    st = env.ledger.state
+    raws = [good(env, i) for i in range(3)]
+    t = env.ledger.next_time_ms()
+    proposer = env.w.genesis.validators[0].ed25519_public
+    block = make_block(st.height + 1, st.block_hash, t, proposer, st.root, raws)
+    blob = encode(block)
+    todo = env.ledger.unverified_txs([blob])
+    assert todo == raws
+    v = asyncio.run(pool.verify(env.ledger.open_elections(), todo))
+    assert v is not None and not v.refused
+    calls = []
+
+    class Counting(MemoChecker):
+        def ballot(self, *a: object) -> None:  # type: ignore[override]
+            calls.append(self._known(ballot_key(a[0], a[2])))  # type: ignore[arg-type]
+            super().ballot(*a)  # type: ignore[arg-type]
+
+    c = Counting()
+    c._seen = env.ledger.checker._seen
+    env.ledger.checker = c
+    v.absorb(env.ledger.checker)
+    assert env.ledger.unverified_txs([blob]) == []
+    assert env.ledger.validate(block.height, st.block_hash, blob)
+    assert calls == [True, True, True]
+
+
+def test_worker_processes_exit_when_the_node_is_killed(tmp_path: Path) -> None:
+    """A worker whose node died (SIGKILL: no shutdown) leaves by itself."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import asyncio, sys\n"
+        "from node.verify_pool import VerifyPool\n"
+        "p = VerifyPool(1, bytes(32))\n"
+        "asyncio.run(p.start())\n"
+        "assert p.ready\n"
+        "print(p.pids()[0], flush=True)\n"
+        "import time; time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        worker = int(proc.stdout.readline())
+        os.kill(worker, 0)
+        proc.kill()
+        proc.wait()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            raise AssertionError("the worker outlived its node")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
