@@ -108,7 +108,10 @@ def test_operator_logs_and_metrics_on_a_running_network(tmp_path: Path) -> None:
             assert ("none", "ceremony") in phases and ("ceremony", "open") in phases
         assert phases and phases[-1][1] == "closed", (n.name, phases)
     rejected = named(events(flooded), "txs rejected")
-    assert [(e["code"], e["count"]) for e in rejected] == [("TX_MALFORMED", 40)]
+    # one line per code per interval: 40 refusals, in one line or (on a slow machine, when
+    # the posts straddle an interval's end) a few, never one line per refusal
+    assert {e["code"] for e in rejected} == {"TX_MALFORMED"} and len(rejected) <= 3, rejected
+    assert sum(e["count"] for e in rejected) == 40
     changes = [e for n in net.validators if n is not victim for e in named(events(n), "view change")
                if e["from_view"] >= view_before]
     assert changes and all(e["to_view"] > e["from_view"] for e in changes)
