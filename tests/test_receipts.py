@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from ballot_tx.errors import BallotchainError, ErrorCode
 from cli.main import cli
 from node.ballotbox import BallotBox, Entry, short_code
+from tests.conftest import skip_unless_setup_installs
 from tests.ptyterm import Terminal
 from tests.web.webnet import KEY_PASSWORD, WebNet
 
@@ -275,7 +276,7 @@ def test_speech_reads_the_short_form_letter_by_letter_and_never_a_command(
     from cli import speech, vote_cmd
 
     if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+        skip_unless_setup_installs("espeak-ng is not installed")
     heard: list[speech.Speaker] = []
 
     class Recording(speech.Speaker):

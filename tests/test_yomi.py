@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ballot_tx.yomi import plain, segments, spoken, whole_reading, with_reading
+from tests.conftest import skip_unless_setup_installs
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,7 @@ def test_open_jtalk_reads_the_reading_not_the_kanji() -> None:
     try:
         speech.check_engine("ja")
     except Exception:
-        pytest.skip("Open JTalk is not installed")
+        skip_unless_setup_installs("Open JTalk is not installed")
     import pyopenjtalk
 
     text = speech.speech_text("選択肢1: ｜洞峰公園《どうほうこうえん》", "ja")
@@ -69,7 +70,7 @@ def test_ballot_preview_shows_the_kanji_and_speaks_the_reading(tmp_path: Path,
     try:
         speech.check_engine("ja")
     except Exception:
-        pytest.skip("Open JTalk is not installed")
+        skip_unless_setup_installs("Open JTalk is not installed")
     heard: list[speech.Speaker] = []
 
     class Recording(speech.Speaker):

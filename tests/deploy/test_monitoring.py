@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_unless_setup_installs
 from tests.deploy.monitoring import ALERTS, dashboard_queries
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool not installed (scripts/_setup.sh installs Debian's prometheus package as root)",
-)
+
+
+@pytest.fixture
+def needs_promtool() -> None:
+    if PROMTOOL is None:
+        skip_unless_setup_installs("promtool not installed (scripts/_setup.sh installs Debian's prometheus package as root)")
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -22,7 +25,7 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
-@needs_promtool
+@pytest.mark.usefixtures("needs_promtool")
 def test_alert_rules_check_and_fire_on_their_series() -> None:
     p = promtool("check", "rules", str(ALERTS))
     assert p.returncode == 0 and "SUCCESS: 7 rules found" in p.stdout, p.stdout + p.stderr
@@ -30,7 +33,7 @@ def test_alert_rules_check_and_fire_on_their_series() -> None:
     assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
 
 
-@needs_promtool
+@pytest.mark.usefixtures("needs_promtool")
 def test_a_broken_rule_is_caught(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text(ALERTS.read_text().replace("ballotchain_catching_up == 1",
@@ -39,7 +42,7 @@ def test_a_broken_rule_is_caught(tmp_path: Path) -> None:
     assert p.returncode != 0 and "BallotchainCatchingUpLong" not in p.stdout
 
 
-@needs_promtool
+@pytest.mark.usefixtures("needs_promtool")
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     queries = dashboard_queries()
     assert len(queries) >= 20

@@ -38,6 +38,7 @@ from genesis.localnet import config_toml
 from node import localnet as ln
 from node.scenario import demo_manifest, random_selections
 from node.txgen import TX_LIFETIME_MS, NetKeys, create_elections, election_setup, post_tx
+from tests.conftest import skip_unless_setup_installs
 from tests.deploy import netns
 from tests.deploy.conftest import FIGURES
 
@@ -55,7 +56,7 @@ PY = [sys.executable, "-m", "cli.main"]
 def hosts() -> Iterator[netns.Hosts]:
     why = netns.unavailable()
     if why is not None:
-        pytest.skip(f"multi-host namespace test skipped: {why}")
+        skip_unless_setup_installs(f"multi-host namespace test: {why}")
     h = netns.Hosts(len(NAMES))
     try:
         h.create()

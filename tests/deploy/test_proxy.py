@@ -21,13 +21,18 @@ import pytest
 
 from node import localnet as ln
 from node.txgen import create_elections
+from tests.conftest import skip_unless_setup_installs
 from tests.node.netutil import running
 from tests.node.tlsca import make_ca_and_cert
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "ballotchain.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-pytestmark = pytest.mark.skipif(
-    NGINX is None, reason="nginx not installed (scripts/_setup.sh installs nginx-light as root)")
+
+
+@pytest.fixture(autouse=True)
+def _needs_nginx() -> None:
+    if NGINX is None:
+        skip_unless_setup_installs("nginx not installed (scripts/_setup.sh installs nginx-light as root)")
 
 
 def site_conf(node_addr: str, http_port: int, https_port: int, cert: Path, key: Path) -> str:

@@ -19,13 +19,16 @@ from pathlib import Path
 import pytest
 
 from node import localnet as ln
+from tests.conftest import skip_unless_setup_installs
 from tests.node.netutil import Net, assert_same_chain, back_at_tip, running, submit
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("unshare") is None
-    or subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0,
-    reason="needs unshare --mount (root)",
-)
+
+@pytest.fixture(autouse=True)
+def _needs_mount_namespaces() -> None:
+    if shutil.which("unshare") is None or subprocess.run(
+        ["unshare", "--mount", "true"], capture_output=True
+    ).returncode != 0:
+        skip_unless_setup_installs("needs unshare --mount (root)")
 
 EX_IOERR = 74
 
