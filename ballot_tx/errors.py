@@ -228,7 +228,7 @@ class ErrorCode(StrEnum):
     IO_ERROR = "IO_ERROR"
 
 
-#: Human description of each code, for README and ``--help`` texts.
+#: Human description of each code, for docs/errors.md and ``--help`` texts.
 CODES: dict[ErrorCode, str] = {
     ErrorCode.CODEC_OVERSIZE: "encoded object is larger than the limit for its kind",
     ErrorCode.CODEC_MALFORMED: "bytes are not valid msgpack",
