@@ -60,7 +60,7 @@ GROUPS: tuple[Group, ...] = (
     Group(("SPEECH_", "LETTER_"), "Speech and voting letters", "voters using --speak, the registrar "
           "printing letters", "install what the message names (the `speech` or `letters` extra, "
           "espeak-ng, a Noto CJK font)"),
-    Group(("MANIFEST_TOML_", "VOTE_", "CLI_"), "Voting from the CLI", "voters and anyone using `ballotchain`",
+    Group(("VOTE_", "CLI_"), "Voting from the CLI", "voters and anyone using `ballotchain`",
           "correct what you typed as the message says and run the command again"),
     Group(("RECEIPT_",), "Receipts", "voters checking their tracking code", "read the message; nothing "
           "about your ballot changed"),
@@ -79,6 +79,8 @@ ACTIONS: dict[ErrorCode, str] = {
                                      "genesis.json, never change the pinned hash to match",
     ErrorCode.CONFIG_TLS: "check the certificate and key paths, their permissions, and that they match",
     ErrorCode.CRYPTO_NOT_ENOUGH_SHARES: "wait until the threshold of trustees has run `trustee decrypt`",
+    ErrorCode.STATE_STALE: "a bug in the program that used the state (a snapshot reused after a commit): report it",
+    ErrorCode.TX_UNKNOWN_ELECTION: "check the election id (`ballotchain election show ID`) and the node's chain",
     ErrorCode.TX_EXPIRED: "send a fresh transaction (the client sets a new expiry)",
     ErrorCode.TX_DUPLICATE: "nothing: this transaction is already on the chain",
     ErrorCode.TX_UNAUTHORIZED: "sign with the key the genesis names for this role",
@@ -108,6 +110,8 @@ ACTIONS: dict[ErrorCode, str] = {
     ErrorCode.ELIGIBILITY_CRL_INVALID: "the registrar fetches a current revocation list from the card authority",
     ErrorCode.ELIGIBILITY_BAD_CODE: "type the code again from the letter (letters and digits, dashes optional)",
     ErrorCode.ELIGIBILITY_TOKEN_EXPIRED: "sign in again",
+    ErrorCode.ELIGIBILITY_NO_IDENTITY: "the card is not a signing card with the holder's name and birth date: use one",
+    ErrorCode.VOTE_NOT_OPEN: "check the voting window with `ballotchain election status ID`",
     ErrorCode.CLI_NODE_UNREACHABLE: "check `--node` (or BALLOTCHAIN_NODE) and the network, or try another node",
     ErrorCode.RECEIPT_NOT_FOUND: "check the code you typed; if it is right, ask a second node",
     ErrorCode.RECEIPT_BAD_FORMAT: "type the tracking code (64 characters, or its short form of 16), not the voting code",
