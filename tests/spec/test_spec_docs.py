@@ -17,7 +17,7 @@ from ballot_tx.tx import KIND_NAMES, Tx, TxPayload
 from consensus.certificate import CommitCertificate
 from consensus.messages import Commit
 from genesis.document import Genesis
-from tests.spec import independent_verifier as iv
+from tests.independent import independent_verifier as iv
 from tests.spec.layouts import layout, reachable
 
 ROOT = Path(__file__).resolve().parents[2]

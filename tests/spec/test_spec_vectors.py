@@ -20,7 +20,7 @@ from ballot_tx.keys import node_id, verify
 from ballot_tx.lthash import LtHash
 from ballot_tx.state import Chain, MemoryBase, State, apply_block
 from genesis.document import Genesis, from_json, genesis_hash
-from tests.spec import independent_verifier as iv
+from tests.independent import independent_verifier as iv
 
 VEC = Path(__file__).resolve().parents[1] / "vectors"
 SPEC = {p.stem: json.loads(p.read_text()) for p in sorted((VEC / "spec").glob("*.json"))
