@@ -242,6 +242,14 @@ def test_wrong_expected_genesis_is_refused_before_anything_is_replayed(record: P
     r = CliRunner().invoke(cli, ["audit", "--record", str(w), "--expect-genesis", "00" * 32])
     assert r.exit_code == 1 and "[AUDIT_CHAIN_BROKEN] genesis.json" in r.output, r.output
     assert "replaying" not in r.output and "blocks verified" not in r.output
+    # --node: the trusted genesis file is checked before the node is asked anything (nothing
+    # listens at that address: a connection attempt would fail with another code)
+    r = CliRunner().invoke(cli, ["audit", "--node", "http://127.0.0.1:9", "--genesis",
+                                 str(w / "genesis.json"), "--expect-genesis", "00" * 32])
+    assert r.exit_code == 1 and "[AUDIT_CHAIN_BROKEN]" in r.output and "genesis.json" in r.output, r.output
+    r = CliRunner().invoke(cli, ["audit", "--node", "http://127.0.0.1:9", "--genesis",
+                                 str(w / "genesis.json"), "--expect-genesis", chain_id.hex()])
+    assert r.exit_code == 1 and "[CLI_NODE_UNREACHABLE]" in r.output, r.output  # the right one goes on
 
 
 def copy(rec: Path, work: Path) -> Path:
