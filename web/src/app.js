@@ -242,7 +242,7 @@ const SCREENS = {
 
   start: () => {
     const open = S.status.phase === 1;
-    const err = S.errors.start;
+    const err = S.errors.start ? errorSentence(S.errors.start) : null; // in the language shown now
     const content = [...electionHeader()];
     if (S.manifest.eligibility === 'city-login') { // register.js: key made here, city login
       const onKeys = (keys) => { S.keys = keys; show('ballot'); };
@@ -279,7 +279,8 @@ const SCREENS = {
 
   ballot: () => {
     const m = S.manifest;
-    const errs = S.errors.ballot || {};
+    // recomputed, so a switch of language shows them in the new one
+    const errs = S.errors.ballot ? ballotErrors() : {};
     const anyErr = Object.keys(errs).length > 0;
     return section(tr('ballot_heading'),
       h('p', { class: 'election-title' }, h('strong', { text: label(m.title) })),
@@ -458,8 +459,8 @@ function contestFieldset(c, ci, err) {
   const described = err ? `${hintId} ${errId}` : hintId;
   const body = [];
   if (c.kind === 'rating') {
-    const [lowNodes, highNodes] = scaleEndNodes(c);
     c.options.forEach((o, oi) => {
+      const [lowNodes, highNodes] = scaleEndNodes(c); // fresh nodes per item: a node has one place
       // the ends of the scale under each item's levels, and in the names of its 0 and 100
       // buttons ("0 not at all"), so a screen reader says them where they are chosen
       const ends = { 0: `c${ci}-o${oi}-low`, 100: `c${ci}-o${oi}-high` };
@@ -619,9 +620,9 @@ async function identify(codeForm) {
     announce(tr('ballot_ready'));
   } catch (e) {
     S.busy = false;
-    S.errors.start = errorSentence(e);
+    S.errors.start = e;
     show('start');
-    alertText(S.errors.start);
+    alertText(errorSentence(e));
     const pwWrong = e && (e.code === 'KEY_WRONG_PASSWORD' || e.code === 'KEY_PASSWORD_REQUIRED');
     const field = document.getElementById(codeForm ? 'code' : pwWrong ? 'keypw' : 'keyfile');
     if (field) field.focus();
