@@ -7,7 +7,8 @@ pictures checked against their hashes, the pledges rated, "check my ballot" open
 shown, a fresh ballot cast, receipt verified from the observer, the code refused a second
 time), a password-protected key file in English (wrong password, double-click cast, re-vote,
 receipt), and a manifest whose picture hash is wrong (the page stops). axe-core audits
-every state in both languages. Then the elections are closed and decrypted by 2 of 3
+every state in both languages, and every announcement (errors and state changes, read from
+the accessibility tree) is checked in both languages. Then the elections are closed and decrypted by 2 of 3
 trustees: each published result must equal exactly what the browser cast, and
 ``ballotchain audit`` must pass on the observer's data.
 

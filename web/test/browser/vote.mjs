@@ -10,6 +10,10 @@
 //   B (key file, English): wrong password, right password, cast by double click (must
 //     cast once), re-vote, receipt.
 //   C: a manifest whose picture does not match its hash: the page must stop.
+//
+// Every announced state (live regions, read from the accessibility tree) is checked in
+// Japanese and English: inBoth() re-does the action on the same page after switching
+// language; what cannot be re-done there is done once in each election's language.
 
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
