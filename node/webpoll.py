@@ -82,8 +82,15 @@ def image(data: bytes, wrong: bool = False) -> Image:
     return Image(digest, "data:image/svg+xml;base64," + base64.b64encode(data).decode())
 
 
+#: What 0 and 100 mean on the pledge rating when a poll says it (``scale=True``); one
+#: with a reading (ruby), so the page and speech show and say it.
+SCALE_LOW = Label("まったく支持しない", "Do not support at all")
+SCALE_HIGH = Label("全面的《ぜんめんてき》に支持する", "Fully support")
+
+
 def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: int,
-                  images: bool = True, wrong_image: bool = False, hours: int = 24) -> Manifest:
+                  images: bool = True, wrong_image: bool = False, hours: int = 24,
+                  scale: bool = False) -> Manifest:
     pics = [svg("#0b6e4f", "circle"), svg("#8a3b12", "square"), svg("#3a4fa0", "triangle")]
     park = (
         Option("doho-park", Label("｜洞峰公園《どうほうこうえん》", "Doho Park"), image(pics[0], wrong_image) if images else None),
@@ -108,7 +115,7 @@ def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: 
                 Option("transit", Label("公共交通", "Public transit"), None),
                 Option("digital", Label("行政のデジタル化", "Digital city hall"), None),
             ),
-            3, 3,
+            3, 3, SCALE_LOW if scale else None, SCALE_HIGH if scale else None,
         ),
     )
     return Manifest(
@@ -177,8 +184,10 @@ class PollRunner:
     def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
         return self._commit([self._sign(signer, b) for b in bodies])
 
-    def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False) -> Poll:
-        m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image)
+    def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False,
+               scale: bool = False) -> Poll:
+        m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image,
+                          scale=scale)
         self.run(self.admin, [CreateElection(m)])
         return Poll(m)
 

@@ -80,6 +80,12 @@ function checkContest(c, field) {
   if (c.kind === 'rating' && !(lo === n && hi === n)) {
     throw fail('MANIFEST_BAD_CONTEST', `${field}.min_selections`, `a rating contest rates every item: min = max = ${n}`);
   }
+  for (const name of ['scale_low', 'scale_high']) {
+    const end = c[name] ?? null;
+    if (end === null) continue;
+    if (c.kind !== 'rating') throw fail('MANIFEST_BAD_CONTEST', `${field}.${name}`, `only a rating contest has a scale, not a ${c.kind} contest`);
+    checkLabel(end, `${field}.${name}`);
+  }
 }
 
 const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
