@@ -132,8 +132,8 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     from ballot_tx.replay import replay
     from cli.chain_client import Chain
     from cli.common import read_text
+    from consensus.certificate import certificate_checker
     from genesis.document import from_json, genesis_hash
-    from node.audit import certificate_checker
 
     genesis = from_json(read_text(genesis_path))
     if expect is not None and genesis_hash(genesis) != expect:
