@@ -24,7 +24,7 @@ from ballot_tx.keys import KeyPair, dump_key_file
 from cli.audit_cmd import print_report, run_data_audit
 from cli.keyfile import load
 from genesis.document import genesis_hash
-from genesis.localnet import make_network, write_private
+from node.homes import make_network, write_private
 
 
 @click.command()

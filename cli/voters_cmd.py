@@ -23,7 +23,7 @@ from cli import keyfile
 from cli.chain_client import Chain, node_option, parse_id
 from cli.common import Group, fail, read_text
 from cli.voter_cmd import parse_election_id
-from genesis.localnet import write_private
+from node.homes import write_private
 
 #: Registrations per transaction (the chain's limit is 1000; smaller keeps blocks light).
 BATCH = 500

@@ -42,8 +42,9 @@ from ballot_tx.tx import (  # noqa: E402
     check_signature,
     decode_tx,
 )
-from genesis.localnet import DEFAULT_PARAMS, make_network  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
 from node import localnet as ln  # noqa: E402
+from node.homes import make_network  # noqa: E402
 from node.scenario import demo_manifest, random_selections  # noqa: E402
 from node.txgen import NetKeys, election_setup  # noqa: E402
 

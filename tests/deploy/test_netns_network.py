@@ -34,8 +34,8 @@ from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.keys import KeyPair
 from ballot_tx.tx import CastBallot, sign_tx
 from consensus.certificate import CommitCertificate, verify_certificate
-from genesis.localnet import config_toml
 from node import localnet as ln
+from node.config import render_config
 from node.scenario import demo_manifest, random_selections
 from node.txgen import TX_LIFETIME_MS, NetKeys, create_elections, election_setup, post_tx
 from tests.conftest import skip_unless_setup_installs
@@ -159,7 +159,7 @@ def ceremony(net: Network) -> str:
         assert "(matches your contribution)" in out and hosts.addr(i) in out
         mode = "validator" if i < 4 else "observer"
         peers = [v for v in validators if hosts.addr(i) not in v]
-        cfg = config_toml(mode, f"{hosts.addr(i)}:{PORT}", peers, ghash)
+        cfg = render_config(mode, f"{hosts.addr(i)}:{PORT}", peers, ghash)
         for name in ("tls_cert", "tls_key", "tls_ca"):
             cfg = cfg.replace(f'# {name} = "tls/', f'{name} = "tls/')
         (home / "config.toml").write_text(cfg)

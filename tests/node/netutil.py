@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from genesis.document import ConsensusParams
-from genesis.localnet import DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_PARAMS
 from node import localnet as ln
+from node.homes import make_network
 from node.txgen import NetKeys, create_elections, post_tx
 from tests.node.tlsca import make_ca_and_cert
 

@@ -25,8 +25,9 @@ from ballot_tx.eligibility.idcard import Card, CardRegistration, make_registrati
 from ballot_tx.keys import KeyPair
 from ballot_tx.state import ElectionStatus
 from cli.card_authority import Authority, issue_card, make_crl, new_authority
-from genesis.localnet import DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_PARAMS
 from node import localnet as ln
+from node.homes import make_network
 from node.netchain import NetworkChain
 from node.txgen import NetKeys
 from node.webpoll import Poll, PollRunner

@@ -7,8 +7,9 @@ import dataclasses
 from pathlib import Path
 
 from ballot_tx.keys import KeyPair
-from genesis.localnet import DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_PARAMS
 from node import localnet as ln
+from node.homes import make_network
 from node.netchain import NetworkChain
 from node.txgen import NetKeys
 from node.webpoll import PollRunner
