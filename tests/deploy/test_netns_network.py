@@ -34,10 +34,10 @@ from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.keys import KeyPair
 from ballot_tx.tx import CastBallot, sign_tx
 from consensus.certificate import CommitCertificate, verify_certificate
+from harness.scenario import demo_manifest, random_selections
+from harness.txgen import TX_LIFETIME_MS, NetKeys, create_elections, election_setup, post_tx
 from node import localnet as ln
 from node.config import render_config
-from node.scenario import demo_manifest, random_selections
-from node.txgen import TX_LIFETIME_MS, NetKeys, create_elections, election_setup, post_tx
 from tests.conftest import skip_unless_setup_installs
 from tests.deploy import netns
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from genesis.document import ConsensusParams
 from genesis.localnet import DEFAULT_PARAMS
+from harness.txgen import NetKeys, create_elections, post_tx
 from node import localnet as ln
 from node.homes import make_network
-from node.txgen import NetKeys, create_elections, post_tx
 from tests.node.tlsca import make_ca_and_cert
 
 BACK_AT_TIP_S = 20.0

@@ -62,7 +62,7 @@ def test_clip_texts_come_from_the_manifest_only() -> None:
 
 
 def test_clips_read_japanese_labels_by_their_reading() -> None:
-    from node.webpoll import poll_manifest
+    from harness.webpoll import poll_manifest
 
     m = poll_manifest("yomi", [], "one-time-code", 0, images=False)
     assert m.contests[0].options[0].label.ja == "｜洞峰公園《どうほうこうえん》"

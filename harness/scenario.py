@@ -52,7 +52,7 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from node.localchain import LocalChain
+from harness.localchain import LocalChain
 
 TX_LIFETIME_MS = 3_600_000
 

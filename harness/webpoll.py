@@ -2,9 +2,9 @@
 
 Used by ``ballotchain demo --web`` (a person votes at the printed ``/vote/`` address with
 the printed codes or key file) and by the browser test (``tests/web``). Officials,
-trustees and the registrar act through a chain object (``node.netchain.NetworkChain``:
+trustees and the registrar act through a chain object (``harness.netchain.NetworkChain``:
 every transaction posted to the validators' API and committed), exactly as in the demo
-election (``node.scenario``).
+election (``harness.scenario``).
 
 The poll has a single choice with pictures (their SHA-256 in the manifest, served as
 ``data:`` URIs so no web server is needed), a multiple choice (1 to 2), and the mayor's

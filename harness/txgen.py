@@ -33,7 +33,7 @@ from ballot_tx.tx import (
     sign_tx,
 )
 from genesis.document import Genesis, from_json, genesis_hash
-from node.scenario import demo_manifest
+from harness.scenario import demo_manifest
 
 TX_LIFETIME_MS = 3_600_000
 
