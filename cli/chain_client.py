@@ -24,12 +24,9 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.state import PHASE_NAMES, ElectionStatus, Phase
-from ballot_tx.tx import Tx, TxBody, decode_tx, election_of, sign_tx
+from ballot_tx.tx import CLIENT_TX_LIFETIME_MS, Tx, TxBody, decode_tx, election_of, sign_tx
 from cli import keyfile
 from cli.node_client import NodeClient, NodeError
-
-#: How long a transaction the CLI signs stays admissible.
-TX_LIFETIME_MS = 10 * 60 * 1000
 
 
 def node_option(f):  # type: ignore[no-untyped-def]
@@ -152,7 +149,7 @@ class Chain:
     def submit(self, keys: KeyPair, body: TxBody, wait: bool = True) -> dict[str, Any]:
         """Sign ``body`` for this chain and post it; by default wait for the commit."""
         now = int(time.time() * 1000)
-        tx = sign_tx(keys, self.chain_id, body, now + TX_LIFETIME_MS)
+        tx = sign_tx(keys, self.chain_id, body, now + CLIENT_TX_LIFETIME_MS)
         from ballot_tx.codec import encode
 
         return self.node.post_tx(encode(tx), wait=wait)

@@ -38,6 +38,7 @@ from ballot_tx.manifest import (
     election_id,
 )
 from ballot_tx.tx import (
+    VOTER_TX_LIFETIME_MS,
     CastBallot,
     CloseElection,
     CreateElection,
@@ -53,8 +54,6 @@ from ballot_tx.tx import (
     sign_tx,
 )
 from harness.localchain import LocalChain
-
-TX_LIFETIME_MS = 3_600_000
 
 
 def demo_manifest(
@@ -198,7 +197,7 @@ def run_election(
     now = chain.next_time()
 
     def tx(keys: KeyPair, body: TxBody) -> Tx:
-        return sign_tx(keys, cid, body, chain.next_time() + TX_LIFETIME_MS)
+        return sign_tx(keys, cid, body, chain.next_time() + VOTER_TX_LIFETIME_MS)
 
     m = demo_manifest(roles.trustees, now, now + 7 * 24 * 3_600_000, eligibility, rating, name=name)
     eid = election_id(m)

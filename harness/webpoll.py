@@ -36,6 +36,7 @@ from ballot_tx.keys import KeyPair, dump_key_file
 from ballot_tx.manifest import Contest, Image, Label, Manifest, Option, TrusteeInfo, election_id
 from ballot_tx.state import ElectionStatus
 from ballot_tx.tx import (
+    CLIENT_TX_LIFETIME_MS,
     CloseElection,
     CreateElection,
     OpenElection,
@@ -48,8 +49,6 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-
-TX_LIFETIME_MS = 600_000
 
 
 class ChainState(Protocol):
@@ -172,7 +171,7 @@ class PollRunner:
         return self.chain.run(txs)
 
     def _sign(self, keys: KeyPair, body: TxBody) -> Tx:
-        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + TX_LIFETIME_MS)
+        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + CLIENT_TX_LIFETIME_MS)
 
     def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
         return self._commit([self._sign(signer, b) for b in bodies])
