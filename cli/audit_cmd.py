@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ballot_tx.block import Block
 from ballot_tx.crypto.tally import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.replay import ReplayReport
@@ -147,7 +149,7 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     p.start(height)
     blocks: dict[int, Any] = {}
 
-    def fetch():  # type: ignore[no-untyped-def]
+    def fetch() -> Iterator[tuple[Block, bytes | None]]:
         for b, cert in chain.blocks(1, height):
             blocks[b.height] = b
             yield b, cert

@@ -10,10 +10,10 @@ decryption shares are read from the blocks themselves.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -28,15 +28,18 @@ from ballot_tx.tx import CLIENT_TX_LIFETIME_MS, Tx, TxBody, decode_tx, election_
 from cli import keyfile
 from cli.node_client import NodeClient, NodeError
 
+#: A click command function, typed through the option decorators below.
+F = TypeVar("F", bound=Callable[..., Any])
 
-def node_option(f):  # type: ignore[no-untyped-def]
+
+def node_option(f: F) -> F:
     return click.option("--node", "node_url", envvar="BALLOTCHAIN_NODE", required=True,
                         help="URL of a node's client API, e.g. http://127.0.0.1:7100 "
                              "(or set BALLOTCHAIN_NODE).")(f)
 
 
-def key_option(role: str):  # type: ignore[no-untyped-def]
-    def deco(f):  # type: ignore[no-untyped-def]
+def key_option(role: str) -> Callable[[F], F]:
+    def deco(f: F) -> F:
         return click.option("--key", "key_path", type=click.Path(path_type=Path), required=True,
                             help=f"The {role}'s key file.")(f)
     return deco

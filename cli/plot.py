@@ -11,6 +11,7 @@ font the chart falls back to English rather than drawing empty boxes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ballot_tx.crypto.tally import TallyResult, summarize
 from ballot_tx.errors import ErrorCode
@@ -63,7 +64,8 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
     def label(lbl: Label) -> str:
         return plain(lbl.ja) if lang == "ja" else lbl.en
 
-    panels = []
+    # (kind, title, data, mean): a rating's histogram, or the bars' (names, counts)
+    panels: list[tuple[str, str, Any, float | None]] = []
     for c, cr in zip(m.contests, summarize(m, r), strict=True):
         if c.kind == "rating":
             for o, hist, mean in zip(c.options, cr.histograms, cr.means, strict=True):

@@ -61,7 +61,9 @@ class ChainState(Protocol):
 
 class Chain(Protocol):
     chain_id: bytes
-    state: ChainState
+
+    @property
+    def state(self) -> ChainState: ...
 
     def run(self, txs: list[Tx]) -> list[bytes]: ...
 
