@@ -24,7 +24,15 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.state import PHASE_NAMES, ElectionStatus, Phase
-from ballot_tx.tx import CLIENT_TX_LIFETIME_MS, Tx, TxBody, decode_tx, election_of, sign_tx
+from ballot_tx.tx import (
+    CLIENT_TX_LIFETIME_MS,
+    CreateElection,
+    Tx,
+    TxBody,
+    decode_tx,
+    election_of,
+    sign_tx,
+)
 from cli import keyfile
 from cli.node_client import NodeClient, NodeError
 
@@ -143,8 +151,8 @@ class Chain:
             for i, raw in enumerate(block.txs):
                 tx = decode_tx(raw)
                 about = election_of(tx.body)
-                if about is None:
-                    about = election_id(tx.body.manifest)  # type: ignore[union-attr]
+                if about is None and isinstance(tx.body, CreateElection):
+                    about = election_id(tx.body.manifest)
                 if about == eid:
                     out.append((block.height, i, tx))
         return out

@@ -84,7 +84,7 @@ def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool, web: 
                 click.echo(f"network up: {len(nodes)} node processes, logs in each home's node.log")
                 chain = NetworkChain(genesis_hash(g), [nd.url for nd in nodes[:4]], nodes[-1].url)
                 t0 = time.monotonic()
-                out = run_election(chain, roles, voters=voters,  # type: ignore[arg-type]
+                out = run_election(chain, roles, voters=voters,
                                    revoters=max(1, voters // 10),
                                    rating=True, log=lambda s: click.echo(f"  {s}"))
                 elapsed = time.monotonic() - t0

@@ -295,8 +295,9 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         cancelled = {k for raw in derived.records["registrations"]
                      if isinstance(body := decode_tx(raw).body, CancelInternetVote)
                      for k in body.voter_keys}
-        recomputed = aggregate(m, [decode_tx(raw).body.ballot  # type: ignore[union-attr]
-                                   for raw in _counted(derived.records["ballots"], cancelled)])
+        recomputed = aggregate(m, [body.ballot
+                                   for raw in _counted(derived.records["ballots"], cancelled)
+                                   if isinstance(body := decode_tx(raw).body, CastBallot)])
         if encode(recomputed) != derived.records["tally"][0]:
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)

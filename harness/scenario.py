@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
@@ -53,7 +54,21 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from harness.localchain import LocalChain
+from harness.webpoll import ChainState
+
+
+class ElectionChain(Protocol):
+    """What ``run_election`` needs of a chain: ``harness.localchain.LocalChain`` in process,
+    ``harness.netchain.NetworkChain`` over a network's HTTP API."""
+
+    chain_id: bytes
+
+    @property
+    def state(self) -> ChainState: ...
+
+    def next_time(self) -> int: ...
+
+    def run(self, txs: list[Tx]) -> list[bytes]: ...
 
 
 def demo_manifest(
@@ -166,7 +181,7 @@ class Roles:
 
 
 def run_election(
-    chain: LocalChain,
+    chain: ElectionChain,
     roles: Roles,
     voters: int = 100,
     revoters: int = 10,
