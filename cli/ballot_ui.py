@@ -23,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import click
 
@@ -31,6 +32,9 @@ from ballot_tx.manifest import RATING_LEVELS, Contest, Label, Manifest, Selectio
 from ballot_tx.yomi import plain
 from cli.i18n import _, language
 from cli.speech import Speaker
+
+#: A click command function, typed through the option decorators.
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ChoiceError(BallotchainError):
@@ -182,7 +186,7 @@ class Screen:
     speaker: Speaker
     ask_fn: Ask = _prompt
 
-    def say(self, line: str, style: dict[str, object] | None = None,
+    def say(self, line: str, style: dict[str, Any] | None = None,
             spoken: str | None = None) -> None:
         """Show ``line``; speak it (or ``spoken``, where the screen text does not read well)."""
         shown = plain(line)
@@ -303,7 +307,7 @@ def fill_ballot(screen: Screen, m: Manifest, allow_audit: bool = True) -> tuple[
             return sel, choice
 
 
-def ballot_options(f):  # type: ignore[no-untyped-def]
+def ballot_options(f: F) -> F:
     """--plain, --speak, --speak-to for every command that shows a ballot (with --lang)."""
     from pathlib import Path
 

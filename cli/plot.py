@@ -64,6 +64,7 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
     def label(lbl: Label) -> str:
         return plain(lbl.ja) if lang == "ja" else lbl.en
 
+    # (kind, title, data, mean): a rating's histogram, or the bars' (names, counts)
     panels: list[tuple[str, str, Any, float | None]] = []
     for c, cr in zip(m.contests, summarize(m, r), strict=True):
         if c.kind == "rating":

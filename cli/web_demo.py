@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from ballot_tx.keys import KeyPair
-from node.webpoll import Chain, PollRunner
+from harness.webpoll import Chain, PollRunner
 
 KEY_PASSWORD = "tsukuba"
 

@@ -17,7 +17,7 @@ import pytest
 
 from ballot_tx.errors import ErrorCode, KeyError_
 from ballot_tx.keys import load_key_file
-from node.scenario import plaintext_counts
+from harness.scenario import plaintext_counts
 from tests.registrar.chainnet import RegistrarNet
 from tests.web.jsbridge import WEB, require_node
 

@@ -30,7 +30,7 @@ import pytest
 
 from ballot_tx.codec import decode
 from ballot_tx.state import ElectionStatus
-from node.scenario import plaintext_counts
+from harness.scenario import plaintext_counts
 from tests.web.jsbridge import ROOT, WEB, require_node
 from tests.web.webnet import KEY_PASSWORD, WebNet
 

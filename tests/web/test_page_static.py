@@ -62,7 +62,7 @@ def test_clip_texts_come_from_the_manifest_only() -> None:
 
 
 def test_clips_read_japanese_labels_by_their_reading() -> None:
-    from node.webpoll import poll_manifest
+    from harness.webpoll import poll_manifest
 
     m = poll_manifest("yomi", [], "one-time-code", 0, images=False)
     assert m.contests[0].options[0].label.ja == "｜洞峰公園《どうほうこうえん》"
@@ -71,7 +71,7 @@ def test_clips_read_japanese_labels_by_their_reading() -> None:
 
 
 def test_the_scale_clip_says_the_manifests_ends_or_the_defaults() -> None:
-    from node.webpoll import poll_manifest
+    from harness.webpoll import poll_manifest
 
     m = poll_manifest("scale", [], "one-time-code", 0, images=False, scale=True)
     # the reading (yomi) of 全面的 is what speech says, as for every label

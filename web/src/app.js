@@ -23,9 +23,8 @@ import { cityLoginPanel, registerState, cancelledText } from './register.js';
 import { cleanCode, codeProblem, shortCode, groupedCode, receiptFileText } from './tracking.js';
 import qrcode from 'qrcode-generator';
 import { plain, segments } from './yomi.js';
+import { PHASES, TX_LIFETIME_MS } from './constants.js';
 
-const PHASES = ['ceremony', 'open', 'closed', 'decided'];
-const TX_LIFETIME_MS = 3600_000;
 
 const params = new URLSearchParams(location.search);
 const S = {

@@ -8,14 +8,15 @@ import { sodium } from './sodium.js';
 import { digest } from './hash.js';
 import { CryptoError, ManifestError } from './errors.js';
 
-export const MANIFEST_VERSION = 1;
-export const CONTEST_KINDS = ['single', 'multiple', 'rating'];
-export const ELIGIBILITY_METHODS = ['registered-key', 'one-time-code', 'city-login'];
-export const RATING_LEVELS = Array.from({ length: 11 }, (_, i) => 10 * i);
-export const RATING_STEP = 10;
-export const MAX_BALLOT_CIPHERTEXTS = 1024;
-export const LABEL_MAX = 300;
-export const MAX_PER_VOTER = 1000;
+import {
+  MANIFEST_VERSION, CONTEST_KINDS, ELIGIBILITY_METHODS, RATING_LEVELS, RATING_STEP,
+  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER,
+} from './constants.js';
+
+export {
+  MANIFEST_VERSION, CONTEST_KINDS, ELIGIBILITY_METHODS, RATING_LEVELS, RATING_STEP,
+  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER,
+};
 const ID_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 /** The 32-byte election id: digest(manifest). */

@@ -2,9 +2,9 @@
 
 Used by ``ballotchain demo --web`` (a person votes at the printed ``/vote/`` address with
 the printed codes or key file) and by the browser test (``tests/web``). Officials,
-trustees and the registrar act through a chain object (``node.netchain.NetworkChain``:
+trustees and the registrar act through a chain object (``harness.netchain.NetworkChain``:
 every transaction posted to the validators' API and committed), exactly as in the demo
-election (``node.scenario``).
+election (``harness.scenario``).
 
 The poll has a single choice with pictures (their SHA-256 in the manifest, served as
 ``data:`` URIs so no web server is needed), a multiple choice (1 to 2), and the mayor's
@@ -36,6 +36,7 @@ from ballot_tx.keys import KeyPair, dump_key_file
 from ballot_tx.manifest import Contest, Image, Label, Manifest, Option, TrusteeInfo, election_id
 from ballot_tx.state import ElectionStatus
 from ballot_tx.tx import (
+    CLIENT_TX_LIFETIME_MS,
     CloseElection,
     CreateElection,
     OpenElection,
@@ -49,8 +50,6 @@ from ballot_tx.tx import (
     sign_tx,
 )
 
-TX_LIFETIME_MS = 600_000
-
 
 class ChainState(Protocol):
     def election(self, eid: bytes) -> ElectionStatus | None: ...
@@ -62,7 +61,9 @@ class ChainState(Protocol):
 
 class Chain(Protocol):
     chain_id: bytes
-    state: ChainState
+
+    @property
+    def state(self) -> ChainState: ...
 
     def run(self, txs: list[Tx]) -> list[bytes]: ...
 
@@ -179,7 +180,7 @@ class PollRunner:
         return self.chain.run(txs)
 
     def _sign(self, keys: KeyPair, body: TxBody) -> Tx:
-        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + TX_LIFETIME_MS)
+        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + CLIENT_TX_LIFETIME_MS)
 
     def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
         return self._commit([self._sign(signer, b) for b in bodies])
