@@ -359,7 +359,7 @@ def test_stale_block_time_is_not_committed_and_an_honest_primary_takes_over(tmp_
         h.primary.propose(stale)
 
         wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_UNTIMELY) >= 1 for n in h.validators),
-                   10, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
+                   30, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
         h.replace_primary()
         # they asked to replace validator 0, and never prepared or committed its block
         vcs = {m.sender for m in h.primary.received(ViewChange) if m.body.new_view >= 1}  # type: ignore[union-attr]
@@ -417,7 +417,7 @@ def test_working_primary_cannot_freeze_or_advance_block_time(tmp_path: Path, how
         h.primary.propose(untimely)
 
         wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_UNTIMELY) >= 1 for n in h.validators),
-                   10, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
+                   30, "every honest validator counting the proposal CONSENSUS_UNTIMELY")
         h.replace_primary()
         assert set(h.heights().values()) == {1}
         votes = [m for m in h.primary.received(Prepare) + h.primary.received(Commit)
@@ -584,7 +584,7 @@ def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
 
         wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_INVALID_BLOCK) >= 1
                                for n in h.validators),
-                   10, "every honest validator refusing the hostile block")
+                   30, "every honest validator refusing the hostile block")
         for n in h.validators:  # executed up to its last transaction, then refused
             assert log_has(n, "block refused", "height=6", f"code={ErrorCode.TX_WRONG_PHASE}")
         wait_until(lambda: all(committed_on(n, s3) for n in h.honest), 20,
