@@ -19,6 +19,7 @@ from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
     code_from_seed,
@@ -55,6 +56,8 @@ from ballot_tx.tx import (
 from node.localchain import LocalChain
 
 TX_LIFETIME_MS = 3_600_000
+#: The identity provider a demo ``city-login`` election names (never contacted).
+DEMO_PROVIDER = LoginProvider("https://login.tsukuba.example", "ballotchain-registrar")
 
 
 def demo_manifest(
@@ -65,8 +68,10 @@ def demo_manifest(
     rating: bool = True,
     threshold: int = 2,
     name: str = "tsukuba-demo",
+    login_provider: LoginProvider | None = None,
 ) -> Manifest:
-    """A small Tsukuba-style ballot: a single-choice question and (optionally) a rating."""
+    """A small Tsukuba-style ballot: a single-choice question and (optionally) a rating.
+    A ``city-login`` ballot names ``login_provider`` (by default ``DEMO_PROVIDER``)."""
     contests = [
         Contest(
             "park",
@@ -110,6 +115,7 @@ def demo_manifest(
         ),
         threshold=threshold,
         nonce=hash_bytes("demo-nonce", name.encode()),
+        login_provider=(login_provider or DEMO_PROVIDER) if eligibility == "city-login" else None,
     )
 
 

@@ -25,6 +25,7 @@ from typing import Protocol
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
     code_from_seed,
@@ -48,6 +49,7 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
+from node.scenario import DEMO_PROVIDER
 
 TX_LIFETIME_MS = 600_000
 
@@ -83,7 +85,8 @@ def image(data: bytes, wrong: bool = False) -> Image:
 
 
 def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: int,
-                  images: bool = True, wrong_image: bool = False, hours: int = 24) -> Manifest:
+                  images: bool = True, wrong_image: bool = False, hours: int = 24,
+                  login_provider: LoginProvider | None = None) -> Manifest:
     pics = [svg("#0b6e4f", "circle"), svg("#8a3b12", "square"), svg("#3a4fa0", "triangle")]
     park = (
         Option("doho-park", Label("｜洞峰公園《どうほうこうえん》", "Doho Park"), image(pics[0], wrong_image) if images else None),
@@ -118,6 +121,7 @@ def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: 
         trustees=tuple(TrusteeInfo(f"trustee-{i + 1}", k.ed25519_public, k.x25519_public)
                        for i, k in enumerate(trustees)),
         threshold=2, nonce=hash_bytes("web-poll-nonce", name.encode()),
+        login_provider=(login_provider or DEMO_PROVIDER) if eligibility == "city-login" else None,
     )
 
 
@@ -177,8 +181,10 @@ class PollRunner:
     def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
         return self._commit([self._sign(signer, b) for b in bodies])
 
-    def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False) -> Poll:
-        m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image)
+    def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False,
+               login_provider: LoginProvider | None = None) -> Poll:
+        m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image,
+                          login_provider=login_provider)
         self.run(self.admin, [CreateElection(m)])
         return Poll(m)
 

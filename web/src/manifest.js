@@ -51,6 +51,40 @@ function checkId(s, field) {
   }
 }
 
+// The city-login provider, as ballot_tx/eligibility/city_login.py check_login_provider.
+export const ISSUER_MAX = 255;
+export const CLIENT_ID_MAX = 255;
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+function checkIssuer(iss, field) {
+  const bad = (why) => fail('MANIFEST_BAD_PROVIDER', field, why);
+  const cs = chars(iss);
+  if (cs.length === 0 || cs.length > ISSUER_MAX) throw bad(`must be 1 to ${ISSUER_MAX} characters`);
+  if (cs.some((ch) => ch.codePointAt(0) <= 32 || ch.codePointAt(0) === 127)) throw bad('contains spaces or control characters');
+  const u = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)$/.exec(iss);
+  const hostPort = u ? u[2] : '';
+  const portMatch = /:(\d*)$/.exec(hostPort);
+  const host = hostPort.replace(/:\d*$/, '').toLowerCase();
+  if (portMatch && portMatch[1] !== '' && Number(portMatch[1]) > 65535) throw bad(`'${iss.slice(0, 80)}' is not a URL`);
+  const scheme = u ? u[1].toLowerCase() : '';
+  if (scheme !== 'https' && !(scheme === 'http' && LOOPBACK_HOSTS.includes(host))) throw bad(`'${iss.slice(0, 80)}' is not an https URL`);
+  if (!u || !host || hostPort.includes('@')) throw bad('must be scheme://host[:port][/path] without user, query or fragment');
+  if (iss.endsWith('/')) throw bad("must not end with '/' (tokens name the issuer without it)");
+}
+
+function checkLoginProvider(p, field = 'login_provider') {
+  if (p === null || p === undefined) throw fail('MANIFEST_BAD_PROVIDER', field, 'a city-login election must name its identity provider');
+  checkIssuer(p.issuer, `${field}.issuer`);
+  const cid = p.client_id;
+  const cs = chars(cid);
+  if (cs.every((ch) => PY_SPACE.has(ch)) || cs.length > CLIENT_ID_MAX) {
+    throw fail('MANIFEST_BAD_PROVIDER', `${field}.client_id`, `must be 1 to ${CLIENT_ID_MAX} characters`);
+  }
+  if (cs.some((ch) => ch.codePointAt(0) < 32 || ch.codePointAt(0) === 127) || PY_SPACE.has(cs[0]) || PY_SPACE.has(cs[cs.length - 1])) {
+    throw fail('MANIFEST_BAD_PROVIDER', `${field}.client_id`, 'contains control characters or leading/trailing spaces');
+  }
+}
+
 function checkContest(c, field) {
   checkId(c.id, `${field}.id`);
   checkLabel(c.title, `${field}.title`);
@@ -102,6 +136,10 @@ export function validateManifest(m) {
   }
   if (!ELIGIBILITY_METHODS.includes(m.eligibility)) {
     throw fail('MANIFEST_BAD_FIELD', 'eligibility', `'${m.eligibility}' is not an eligibility method`);
+  }
+  if (m.eligibility === 'city-login') checkLoginProvider(m.login_provider);
+  else if (m.login_provider !== null && m.login_provider !== undefined) {
+    throw fail('MANIFEST_BAD_PROVIDER', 'login_provider', `only a city-login election names an identity provider, not '${m.eligibility}'`);
   }
   if (!(BigInt(m.start_ms) < BigInt(m.end_ms))) throw fail('MANIFEST_BAD_TIMES', 'end_ms', 'voting must end after it starts');
   if (m.max_spoils_per_voter > MAX_PER_VOTER) {
