@@ -224,6 +224,7 @@ class ErrorCode(StrEnum):
     WEB_NOT_OPEN = "WEB_NOT_OPEN"
     WEB_NETWORK = "WEB_NETWORK"
     WEB_NOT_REGISTERED = "WEB_NOT_REGISTERED"
+    WEB_PROVIDER_MISMATCH = "WEB_PROVIDER_MISMATCH"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -439,6 +440,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.WEB_NOT_OPEN: "the election does not accept ballots now",
     ErrorCode.WEB_NETWORK: "the voting page could not reach a node",
     ErrorCode.WEB_NOT_REGISTERED: "the registrar's answer is not a certified registration of this device's key",
+    ErrorCode.WEB_PROVIDER_MISMATCH: "the sign-in would not go to the identity provider and client id the election's manifest names",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

@@ -191,6 +191,27 @@ async def test_city_login_registers_once_per_election(net: RegistrarNet) -> None
     assert "tsukuba-taro" not in log and "registered" in log
 
 
+def test_paper_override_finds_a_login_by_the_manifests_issuer(net: RegistrarNet) -> None:
+    """``voters cancel --login SUB`` takes the issuer from the election's manifest."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    eid = net.login_poll.eid
+    before = net.status(eid).cancelled
+    args = ["voters", "cancel", eid.hex(), "--login", "tsukuba-taro", "--node", net.nodes[0].url,
+            "--key", str(net.root / "net" / "authorities" / "registrar.key")]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0 and "cancelled 1 internet votes" in r.output, r.output
+    assert "tsukuba-taro" not in r.output
+    assert net.status(eid).cancelled == before + 1
+    # another issuer's login of the same name is another person: not found, nothing cancelled
+    r = CliRunner().invoke(cli, [*args[:4], "tsukuba-taro", "--issuer", "https://other.example",
+                                 *args[5:]])
+    assert r.exit_code != 0 and "TX_NOT_ELIGIBLE" in r.output, r.output
+    assert net.status(eid).cancelled == before + 1
+
+
 async def test_a_victims_login_cannot_register_an_attackers_key(net: RegistrarNet) -> None:
     """Login CSRF: the attacker starts a sign-in with their own key and gets a victim to
     complete it at the provider. The finish token reaches only the victim's browser, whose
