@@ -3,8 +3,9 @@
 Every rejection anywhere in Ballotchain (codec, crypto, transaction rules,
 consensus, node API, CLI) carries one of these codes. Codes are part of the
 public interface: clients and test vectors match on them, so a code is never
-renamed or reused; new ones are only added. README lists them (generated from
-``CODES`` by ``python -m ballot_tx.errors --readme``, and a test keeps it current).
+renamed or reused; new ones are only added. docs/errors.md lists them with what to do
+(generated from ``CODES`` and ``ballot_tx.error_guide`` by ``python -m ballot_tx.errors
+--docs``, and a test keeps it current).
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ class ErrorCode(StrEnum):
     IO_ERROR = "IO_ERROR"
 
 
-#: Human description of each code, for README and ``--help`` texts.
+#: Human description of each code, for docs/errors.md and ``--help`` texts.
 CODES: dict[ErrorCode, str] = {
     ErrorCode.CODEC_OVERSIZE: "encoded object is larger than the limit for its kind",
     ErrorCode.CODEC_MALFORMED: "bytes are not valid msgpack",
@@ -531,23 +532,27 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-README_START = "<!-- error-codes:start -->"
-README_END = "<!-- error-codes:end -->"
+DOCS_START = "<!-- error-codes:start -->"
+DOCS_END = "<!-- error-codes:end -->"
+#: The file the guide is generated into, relative to the repository root.
+DOCS_FILE = "docs/errors.md"
 
 
-def readme_with_table(readme: str) -> str:
-    """README text with the generated table between the error-code markers."""
-    head, _, rest = readme.partition(README_START)
-    _, _, tail = rest.partition(README_END)
-    return f"{head}{README_START}\n{markdown_table()}\n{README_END}{tail}"
+def docs_with_table(text: str) -> str:
+    """docs/errors.md text with the generated guide between the error-code markers."""
+    from ballot_tx.error_guide import markdown_guide
+
+    head, _, rest = text.partition(DOCS_START)
+    _, _, tail = rest.partition(DOCS_END)
+    return f"{head}{DOCS_START}\n{markdown_guide()}\n{DOCS_END}{tail}"
 
 
 if __name__ == "__main__":  # pragma: no cover
     import sys
     from pathlib import Path
 
-    if sys.argv[1:] == ["--readme"]:
-        path = Path(__file__).resolve().parents[1] / "README.md"
-        path.write_text(readme_with_table(path.read_text()))
+    if sys.argv[1:] in (["--docs"], ["--readme"]):  # --readme: the flag's name before the table moved
+        path = Path(__file__).resolve().parents[1] / DOCS_FILE
+        path.write_text(docs_with_table(path.read_text()))
     else:
         print(markdown_table())

@@ -56,7 +56,7 @@ def print_report(report: ReplayReport) -> None:
                     click.echo(f"    {title} / {labels[oid]}: {n}")
 
 
-def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
+def run_data_audit(data: Path, jobs: int = 1, expect: bytes | None = None) -> ReplayReport:
     """Audit a node database with a progress bar on a terminal, plain progress lines otherwise."""
     from node.audit import audit_data_dir
 
@@ -83,7 +83,7 @@ def run_data_audit(data: Path, jobs: int = 1) -> ReplayReport:
                 click.echo("  " + _("{h}/{n} blocks verified").format(h=h, n=n), err=True)
 
     try:
-        return audit_data_dir(data, on_start, progress, jobs)
+        return audit_data_dir(data, on_start, progress, jobs, expect)
     finally:
         bar = state.get("bar")
         if bar is not None:
@@ -126,8 +126,9 @@ def run_record_audit(record: Path, expect: bytes | None) -> ReplayReport:
         p.close()
 
 
-def run_node_audit(node_url: str, genesis_path: Path) -> ReplayReport:
-    """Fetch every block and certificate from a live node and replay them from our genesis."""
+def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = None) -> ReplayReport:
+    """Fetch every block and certificate from a live node and replay them from our genesis
+    (refused before the node is asked anything if that genesis is not the ``expect``ed one)."""
     from ballot_tx.replay import replay
     from cli.chain_client import Chain
     from cli.common import read_text
@@ -135,6 +136,9 @@ def run_node_audit(node_url: str, genesis_path: Path) -> ReplayReport:
     from node.audit import certificate_checker
 
     genesis = from_json(read_text(genesis_path))
+    if expect is not None and genesis_hash(genesis) != expect:
+        fail(ErrorCode.AUDIT_CHAIN_BROKEN, f"{genesis_path}: its hash {genesis_hash(genesis).hex()} "
+             f"is not the expected {expect.hex()}")
     chain = Chain(node_url)
     if chain.chain_id != genesis_hash(genesis):
         fail(ErrorCode.AUDIT_CHAIN_BROKEN, f"the node serves another chain than {genesis_path}")
@@ -163,7 +167,8 @@ def run_node_audit(node_url: str, genesis_path: Path) -> ReplayReport:
 @click.option("--node", "node_url", help="A live node (an observer) to fetch every block from.")
 @click.option("--genesis", "genesis_path", type=click.Path(path_type=Path),
               help="With --node: the genesis.json to trust.")
-@click.option("--expect-genesis", help="With --record: the genesis hash the city published.")
+@click.option("--expect-genesis", help="The genesis hash (chain id) the city published: a chain with "
+              "another genesis is refused before anything is replayed.")
 @click.option("--jobs", type=int, default=0, help="Processes checking ballot proofs (default: one per core).")
 @lang_option
 def audit(data: Path | None, record: Path | None, node_url: str | None,
@@ -174,16 +179,16 @@ def audit(data: Path | None, record: Path | None, node_url: str | None,
     """
     if sum(x is not None for x in (data, record, node_url)) != 1:
         fail(ErrorCode.USAGE, "give one of --data DIR, --record DIR or --node URL")
-    if record is not None:
-        from cli.chain_client import parse_id
+    from cli.chain_client import parse_id
 
-        report = run_record_audit(record, parse_id(expect_genesis, "genesis hash")
-                                  if expect_genesis else None)
+    expect = parse_id(expect_genesis, "genesis hash") if expect_genesis is not None else None
+    if record is not None:
+        report = run_record_audit(record, expect)
     elif node_url is not None:
         if genesis_path is None:
             fail(ErrorCode.USAGE, "--node needs --genesis genesis.json (the chain to trust)")
-        report = run_node_audit(node_url, genesis_path)
+        report = run_node_audit(node_url, genesis_path, expect)
     else:
         assert data is not None
-        report = run_data_audit(data, jobs or os.cpu_count() or 1)
+        report = run_data_audit(data, jobs or os.cpu_count() or 1, expect)
     print_report(report)

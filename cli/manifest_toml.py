@@ -6,7 +6,7 @@ the text itself: each table header and each ``key =`` line, under the path of th
 (``contests[1].options[0]``), and an error's field is looked up there, falling back to the
 nearest enclosing table.
 
-The format (README has a complete example)::
+The format (examples/election.toml has a complete example)::
 
     name = "tsukuba-2026"                      # id: a-z 0-9 _ . -
     title = { ja = "つくば市 2026", en = "Tsukuba 2026" }

@@ -1,7 +1,7 @@
 """The election record: everything needed to verify one election offline from the genesis alone.
 
-Layout of a record directory (README, "Election record", documents it for independent
-verifiers)::
+Layout of a record directory (docs/roles/auditor.md, "Election record", and
+docs/spec/record.md document it for independent verifiers)::
 
     record.json              index: format, election id, chain id (= genesis hash), height,
                              and the SHA-256 of every other file

@@ -1,7 +1,7 @@
-"""The CLI reference in README, generated from the click commands themselves.
+"""The CLI reference in docs/cli.md, generated from the click commands themselves.
 
-``python -m cli.reference --readme`` rewrites the block between the markers;
-a test fails when README and the commands disagree, so the reference cannot rot.
+``python -m cli.reference --docs`` rewrites the block between the markers;
+a test fails when docs/cli.md and the commands disagree, so the reference cannot rot.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import click
 
 START = "<!-- cli-reference:start -->"
 END = "<!-- cli-reference:end -->"
+#: The file the reference is generated into, relative to the repository root.
+DOCS_FILE = "docs/cli.md"
 
 
 def _walk(cmd: click.Command, path: str) -> list[tuple[str, click.Command]]:
@@ -39,8 +41,9 @@ def markdown(root: click.Command) -> str:
     return "\n".join(lines)
 
 
-def readme_with_reference(readme: str, root: click.Command) -> str:
-    head, _, rest = readme.partition(START)
+def docs_with_reference(text: str, root: click.Command) -> str:
+    """docs/cli.md text with the generated table between the markers."""
+    head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
     return f"{head}{START}\n{markdown(root)}\n{END}{tail}"
 
@@ -48,8 +51,8 @@ def readme_with_reference(readme: str, root: click.Command) -> str:
 if __name__ == "__main__":  # pragma: no cover
     from cli.main import cli
 
-    if sys.argv[1:] == ["--readme"]:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
-        readme.write_text(readme_with_reference(readme.read_text(), cli))
+    if sys.argv[1:] in (["--docs"], ["--readme"]):  # --readme: the flag's name before the table moved
+        doc = Path(__file__).resolve().parents[1] / DOCS_FILE
+        doc.write_text(docs_with_reference(doc.read_text(), cli))
     else:
         print(markdown(cli))

@@ -148,12 +148,14 @@ def audit_data_dir(
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
     jobs: int = 1,
+    expect_genesis: bytes | None = None,
 ) -> ReplayReport:
     """Audit the node database at ``path``; raise ``AuditError`` (or ``StoreError``) at the first
-    failure. With ``jobs`` > 1, ballot proofs are checked on that many processes."""
+    failure. With ``jobs`` > 1, ballot proofs are checked on that many processes.
+    ``expect_genesis``: the chain id the auditor trusts, checked before any block is read."""
     verifier = ParallelVerifier(jobs) if jobs > 1 else None
     try:
-        return _audit(path, on_start, progress, verifier)
+        return _audit(path, on_start, progress, verifier, expect_genesis)
     finally:
         if verifier is not None:
             verifier.close()
@@ -164,10 +166,15 @@ def _audit(
     on_start: Callable[[int], None] | None,
     progress: Callable[[int], None] | None,
     verifier: ParallelVerifier | None,
+    expect_genesis: bytes | None = None,
 ) -> ReplayReport:
     db, home_genesis = find_database(path)
     with Store(db, home_genesis, create=False) as store:
         genesis = store.genesis
+        if expect_genesis is not None and genesis_hash(genesis) != expect_genesis:
+            raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN,
+                             f"genesis: its hash {genesis_hash(genesis).hex()} is not the expected "
+                             f"{expect_genesis.hex()}")
         if on_start is not None:
             on_start(store.height)
         check = certificate_checker(genesis)

@@ -12,7 +12,12 @@ Not part of CI (it runs for minutes). ``scripts/soak --minutes N``:
    a 10 s expiry, so that expiry happens), 20% with ``?wait=commit``.
 3. Every few seconds one fault for 4-10 s, then healed: kill -9 of a validator
    (then restarted), SIGSTOP pause, kill -9 of all validators (then all
-   restarted), partition (refuse or black-hole). Recovery time after each heal:
+   restarted), partition (refuse or black-hole), clock skew (a validator
+   killed and restarted under libfaketime with its wall clock off by up to 45 %
+   of the genesis ``time_precision_ms``, either way, so that any two clocks stay
+   within the precision of each other, which is what the timeliness rule assumes
+   of honest clocks: the network must not notice; it keeps the skew until a later
+   fault restarts it; the monotonic clock is left alone). Recovery time after each heal:
    until every node is within 2 blocks of the others and above the tip seen at
    the heal.
 4. After the last heal and a drain: no fork (every height's block hash equal on
@@ -56,7 +61,9 @@ from node.txgen import TX_LIFETIME_MS, NetKeys, election_setup, post_tx  # noqa:
 
 PARAMS = dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100,
                              view_timeout_ms=1000, checkpoint_interval=5)
-FAULTS = ("kill9", "pause", "restart_all", "partition")
+FAULTS = ("kill9", "pause", "restart_all", "partition", "clockskew")
+#: Debian's libfaketime (scripts/soak installs it); the MT variant, for a threaded node.
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 SHORT_EXPIRY_MS = 10_000
 
 
@@ -288,6 +295,16 @@ class Soak:
             await asyncio.sleep(hold / 2)
             for i in range(4):
                 ln.start(self.nodes[i])
+        elif kind == "clockskew":
+            # each clock within precision/2 of real time: any two within precision (the rule)
+            skew_ms = self.rnd.choice((-1, 1)) * self.rnd.uniform(0.1, 0.45) * PARAMS.time_precision_ms
+            label = "clockskew/" + ("behind" if skew_ms < 0 else "ahead")
+            await loop.run_in_executor(None, ln.kill9, self.nodes[victim])
+            ln.start(self.nodes[victim], extra_env={
+                "LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": f"{skew_ms / 1000:+.3f}",
+                "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"})
+            print(f"  {label:20} validator-{victim}: wall clock {skew_ms:+.0f} ms", flush=True)
+            await asyncio.sleep(hold)  # heal = the skewed node has run for a while
         elif kind == "partition":
             mode = self.rnd.choice(("refuse", "blackhole"))
             label = f"partition/{mode}"
@@ -452,6 +469,9 @@ def main() -> int:
     for k in args.faults.split(","):
         if k not in FAULTS:
             ap.error(f"unknown fault {k!r}")
+    if "clockskew" in args.faults.split(",") and not FAKETIME_LIB.exists():
+        ap.error(f"the clockskew fault needs {FAKETIME_LIB} (Debian's libfaketime: "
+                 "scripts/soak installs it as root), or leave clockskew out of --faults")
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
         return asyncio.run(Soak(args, args.dir / "net").run())

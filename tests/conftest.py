@@ -32,3 +32,34 @@ def skip_unless_setup_installs(reason: str) -> None:
     if os.environ.get("BALLOTCHAIN_EXTRAS") and os.geteuid() == 0:
         pytest.fail(f"{reason}, although scripts/test's set-up installs it as root")
     pytest.skip(reason)
+
+
+#: Files whose tests take longest (``--durations``), started first. ``scripts/test`` runs
+#: the suite on two workers, one file to a worker at a time (``--dist loadfile``, so a
+#: file's module fixtures such as a localnet are built once): a long file started last
+#: would leave the other worker idle at the end. Only the order changes, never a result.
+LONG_FILES_FIRST = (
+    "tests/web/test_browser.py",
+    "tests/test_demo.py",
+    "tests/node/test_network.py",
+    "tests/node/test_hostile_primary.py",
+    "tests/registrar/test_browser_login.py",
+    "tests/consensus/test_schedules.py",
+    "tests/consensus/test_invariants_bite.py",
+    "tests/deploy/test_ops_logs.py",
+    "tests/node/test_fault_http.py",
+    "tests/node/test_fault_forward.py",
+    "tests/test_receipts.py",
+    "tests/deploy/test_netns_network.py",
+)
+
+
+def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
+    import pytest
+
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        return rank.get(item.nodeid.split("::", 1)[0], len(rank))
+
+    items.sort(key=key)  # type: ignore[arg-type]  # stable: a file keeps its own order

@@ -282,7 +282,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
     out = run("audit", "--record", str(rec))
     assert "audit OK" in out and "result verified" in out
     # the verifier written from docs/spec alone agrees on the networked chain's record
-    from tests.spec.test_independent_verifier import run_verifier
+    from tests.independent.test_independent_verifier import run_verifier
 
     code, out = run_verifier(rec)
     assert code == 0 and out.startswith("OK election"), out

@@ -82,12 +82,13 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert len(p.stderr.strip().splitlines()) == 1
 
 
-def test_readme_cli_reference_is_current() -> None:
-    from cli.reference import readme_with_reference
+def test_docs_cli_reference_is_current() -> None:
+    from cli.reference import DOCS_FILE, START, docs_with_reference
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert readme == readme_with_reference(readme, cli), (
-        "README's CLI reference is stale: run `python -m cli.reference --readme`"
+    doc = (Path(__file__).parents[1] / DOCS_FILE).read_text()
+    assert START in doc
+    assert doc == docs_with_reference(doc, cli), (
+        "docs/cli.md is stale: run `python -m cli.reference --docs`"
     )
     for name in ("election create", "vote", "receipt verify", "audit", "node start"):
-        assert f"`ballotchain {name}" in readme
+        assert f"`ballotchain {name}" in doc

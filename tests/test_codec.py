@@ -214,12 +214,23 @@ def test_every_code_has_a_description() -> None:
     assert all(CODES[c].strip() for c in ErrorCode)
 
 
-def test_readme_lists_every_error_code() -> None:
+def test_docs_list_every_error_code() -> None:
     from pathlib import Path
 
-    from ballot_tx.errors import readme_with_table
+    from ballot_tx.errors import DOCS_FILE, DOCS_START, docs_with_table
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert readme == readme_with_table(readme), (
-        "README's error-code table is stale: run `python -m ballot_tx.errors --readme`"
+    text = (Path(__file__).parents[1] / DOCS_FILE).read_text()
+    assert DOCS_START in text
+    assert text == docs_with_table(text), (
+        "docs/errors.md is stale: run `python -m ballot_tx.errors --docs`"
     )
+    for code in ErrorCode:  # each code has a row saying what it means and what to do
+        assert f"| `{code}` |" in text
+
+
+def test_every_code_belongs_to_a_guide_group() -> None:
+    from ballot_tx.error_guide import ACTIONS, group_of
+
+    for code in ErrorCode:
+        assert group_of(code).action.strip()
+    assert all(code in ErrorCode and text.strip() for code, text in ACTIONS.items())

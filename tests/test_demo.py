@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
+
+from tests.independent.test_independent_verifier import drop_last_ballot, run_verifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +40,15 @@ def test_demo_walkthrough_runs_an_election_and_audits_clean(tmp_path: Path) -> N
     # the network was stopped at the end: no node process is left behind
     left = subprocess.run(["pgrep", "-f", f"node start --home {net}"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
+    # issue 13: the verifier written from docs/spec alone accepts the demo's exported record
+    # (pinned to the chain id it states) and refuses a copy with a ballot left out
+    record = tmp_path / "demo" / "record"
+    chain_id = json.loads((record / "record.json").read_text())["chain_id"]
+    code, out = run_verifier(record, "--expect-genesis", chain_id)
+    assert code == 0, out
+    assert out.startswith("OK election ") and f"chain {chain_id[:16]}" in out, out
+    tampered = tmp_path / "tampered"
+    shutil.copytree(record, tampered)
+    drop_last_ballot(tampered)
+    code, out = run_verifier(tampered)
+    assert code == 1 and "REFUSED [AUDIT_CHAIN_BROKEN] ballots.bin" in out, out

@@ -1,5 +1,5 @@
 """Ballot cryptography on ristretto255: ElGamal, proofs, ballots, trustees, tally.
 
 Pure code (no I/O); randomness only where a caller does not pass a seed. See
-README "Ballot cryptography" for the equations and encodings.
+docs/crypto.md ("Ballot cryptography") for the equations and encodings.
 """

@@ -1,6 +1,6 @@
 """The prime-order group ristretto255, through libsodium (bundled by ``rbcl``).
 
-Notation used throughout ``ballot_tx.crypto`` (and in README "Ballot cryptography"):
+Notation used throughout ``ballot_tx.crypto`` (and in docs/crypto.md):
 
 * ``L = 2^252 + 27742317777372353535851937790883648493``, the group order;
 * scalars are integers mod ``L``; on the wire a scalar is 32 bytes little-endian

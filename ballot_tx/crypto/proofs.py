@@ -2,8 +2,8 @@
 
 Every proof is a pair of scalar lists named as in the equations below; every
 challenge hashes a caller-supplied 32-byte context ``ctx`` first, which binds
-the proof to its election, voter, ballot or trustee (see README "Ballot
-cryptography" for each context). ``H_kind(...)`` is ``group.hash_to_scalar``:
+the proof to its election, voter, ballot or trustee (see docs/crypto.md
+for each context). ``H_kind(...)`` is ``group.hash_to_scalar``:
 ``SHA-512("ballotchain/v1/" || kind || 0x00 || parts...) mod L``; all parts are
 32-byte points/hashes or 4-byte little-endian integers, concatenated.
 

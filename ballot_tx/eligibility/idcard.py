@@ -31,7 +31,7 @@ holder's "basic four" data as subjectAltName ``otherName`` entries under the arc
 ``EYYYYMMDD``, era digit then the Gregorian date, ``.5`` address); the subject CN is
 an opaque identifier. We read ``.1`` and ``.4`` only: gender and address can change
 (a changed address is exactly what re-issues a card), the name and birth date
-rarely do. Limits (README "Security model"): two people with the same normalised
+rarely do. Limits (docs/security.md): two people with the same normalised
 name and date of birth share a tag (the second cannot register by card); a legal
 name change makes a new tag.
 

@@ -11,6 +11,7 @@ import pytest
 
 from ballot_tx.errors import AuditError, ErrorCode, StoreError
 from ballot_tx.state import State
+from genesis.document import genesis_hash
 from node.audit import audit_data_dir
 from node.localchain import LocalChain
 from node.scenario import Outcome, run_election
@@ -209,6 +210,17 @@ def test_audit_cli(built: Built, tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "[STORE_CORRUPT]" in bad.output and "block 4" in bad.output
     assert "Traceback" not in bad.output
+    # issue 13: a wrong --expect-genesis is refused before any block is read, so the corrupt
+    # block 4 is never reached; the right one replays (and meets the corruption)
+    wrong = CliRunner().invoke(cli, ["audit", "--data", str(db), "--jobs", "1", "--expect-genesis", "ab" * 32])
+    assert wrong.exit_code == 1
+    assert "[AUDIT_CHAIN_BROKEN]" in wrong.output and "ab" * 32 in wrong.output, wrong.output
+    assert "replaying" not in wrong.output and "blocks verified" not in wrong.output
+    right = CliRunner().invoke(cli, ["audit", "--data", str(db), "--jobs", "1",
+                                     "--expect-genesis", genesis_hash(built.genesis).hex()])
+    assert right.exit_code == 1 and "[STORE_CORRUPT]" in right.output, right.output
+    short = CliRunner().invoke(cli, ["audit", "--data", str(db), "--expect-genesis", "abcd"])
+    assert short.exit_code != 0 and "[USAGE]" in short.output and "replaying" not in short.output
 
 
 def rewrite_block(db: Path, height: int, tx_index: int, recertify: bool) -> None:

@@ -1,11 +1,12 @@
-"""README's chain section lists every chain rejection code (regenerate: python tests/chain/test_readme.py)."""
+"""docs/chain.md lists every chain rejection code (regenerate: python tests/chain/test_readme.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "chain.md"
 START, END = "<!-- chain-codes:start -->", "<!-- chain-codes:end -->"
 PREFIXES = ("TX_", "BLOCK_", "STATE_", "STORE_", "AUDIT_")
 
@@ -24,11 +25,11 @@ def with_table(text: str) -> str:
     return f"{head}{START}\n{table()}\n{END}{tail}"
 
 
-def test_readme_lists_every_chain_code() -> None:
-    text = README.read_text()
+def test_chain_doc_lists_every_chain_code() -> None:
+    text = DOC.read_text()
     assert START in text and with_table(text) == text, "run: python tests/chain/test_readme.py"
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(README.parent))
-    README.write_text(with_table(README.read_text()))
+    sys.path.insert(0, str(ROOT))
+    DOC.write_text(with_table(DOC.read_text()))

@@ -80,9 +80,11 @@ def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> float:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def submit(net: Net, txs: list[bytes], nodes: list[ln.LocalNode], wait: bool) -> list[tuple[int, Any]]:
-    """Post each tx to a node in turn (in parallel threads); returns the answers."""
-    with ThreadPoolExecutor(8) as pool:
+def submit(
+    net: Net, txs: list[bytes], nodes: list[ln.LocalNode], wait: bool, threads: int = 8
+) -> list[tuple[int, Any]]:
+    """Post each tx to a node in turn (in ``threads`` parallel threads); returns the answers."""
+    with ThreadPoolExecutor(threads) as pool:
         futs = [pool.submit(post_tx, nodes[i % len(nodes)].url, tx, wait, 30.0,
                             nodes[i % len(nodes)].ssl_context())
                 for i, tx in enumerate(txs)]

@@ -99,7 +99,8 @@ def test_commit_waits_that_timed_out_under_two_paused_validators_still_commit(ne
     for p in paused:
         os.kill(p, signal.SIGSTOP)
     try:
-        acks = submit(net, net.txs(4 * QUEUE), live, wait=True)
+        # one thread per request: each waits commit_wait_s, all at once (not in 8s)
+        acks = submit(net, net.txs(4 * QUEUE), live, wait=True, threads=4 * QUEUE)
     finally:
         for p in paused:
             os.kill(p, signal.SIGCONT)

@@ -498,7 +498,7 @@ def test_oversized_proposal_is_refused_and_no_node_stops(tmp_path: Path) -> None
         h.primary.propose(big)
         wait_until(lambda: all(h.rejected(n, ErrorCode.CONSENSUS_INVALID_BLOCK) >= 1
                                for n in h.validators),
-                   10, "every honest validator refusing the oversized block")
+                   30, "every honest validator refusing the oversized block")
         for n in h.validators:
             assert log_has(n, "block refused", "height=2", f"code={ErrorCode.BLOCK_TOO_LARGE}")
         h.replace_primary()

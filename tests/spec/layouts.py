@@ -18,7 +18,8 @@ from ballot_tx.codec import MaxLen, Range, Size, Wire
 
 def type_str(tp: Any) -> str:
     """``u8``/``u16``/``u32``/``u64``/``i64``, ``bool``, ``bN`` (exactly N bytes), ``bytes≤N``,
-    ``str≤N``, ``[T]≤N``, ``T?`` and object names; a tagged union is ``TxBody``."""
+    ``str≤N``, ``[T]≤N``, ``T?`` and object names; a tagged union is ``TxBody`` or
+    ``ConsensusBody`` (the body of a ``ConsensusMessage``)."""
     cons: tuple[Any, ...] = ()
     if typing.get_origin(tp) is Annotated:
         args = typing.get_args(tp)
@@ -48,7 +49,8 @@ def type_str(tp: Any) -> str:
         if len(rest) < len(members):
             inner = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
             return type_str(inner) + "?"
-        return "TxBody"
+        names = {m.__name__ for m in members}
+        return "ConsensusBody" if "PrePrepare" in names else "TxBody"
     assert isinstance(tp, type) and issubclass(tp, Wire), tp
     return tp.__name__
 

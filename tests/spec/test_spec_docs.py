@@ -1,23 +1,30 @@
 """docs/spec against the code, mechanically: every wire object's layout (field names, order
 and types), every transaction kind (tag, type, name), every hash kind, every object KIND,
 every signature kind and every state record prefix is documented, and nothing documented
-is missing from the code. Also the independent verifier's layouts match the code."""
+is missing from the code; every consensus wire type, body tag, signature kind, error code
+and limit is in consensus.md. Also the independent verifier's layouts match the code."""
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 from pathlib import Path
 
 from ballot_tx.block import Block, InclusionProof
 from ballot_tx.codec import Wire
 from ballot_tx.crypto.ballot import SpoiledBallot
 from ballot_tx.crypto.tally import EncryptedTally
+from ballot_tx.errors import ErrorCode
 from ballot_tx.state import ElectionStatus, OpenElections, VoterRecord
 from ballot_tx.tx import KIND_NAMES, Tx, TxPayload
+from consensus import certificate, events, messages, replica
 from consensus.certificate import CommitCertificate
-from consensus.messages import Commit
+from consensus.events import SafetyRecord
+from consensus.messages import Commit, ConsensusMessage
 from genesis.document import Genesis
-from tests.spec import independent_verifier as iv
+from node import integrity, peers
+from tests.independent import independent_verifier as iv
 from tests.spec.layouts import layout, reachable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +35,8 @@ HEADING = re.compile(r"^#{2,5} `(\w+)`")
 def documented_classes() -> dict[str, type]:
     """The objects docs/spec must lay out: all that a record, a block or the state holds."""
     return reachable([Genesis, Block, Tx, TxPayload, CommitCertificate, SpoiledBallot, InclusionProof,
-                      ElectionStatus, VoterRecord, OpenElections, EncryptedTally, Commit])
+                      ElectionStatus, VoterRecord, OpenElections, EncryptedTally, Commit,
+                      ConsensusMessage, SafetyRecord, peers.Envelope])
 
 
 def doc_tables() -> dict[str, list[tuple[str, str]]]:
@@ -136,3 +144,68 @@ def test_record_files_and_their_kinds_are_documented() -> None:
             assert f"`{cls.__name__}`" in row, f"record.md: {cls.__name__} is not listed in {name}"
     assert iv.KINDS == list(KINDS)
     assert iv.TX_FILES == {k: tuple(c.__name__ for c in v) for k, v in TX_FILES.items()}
+
+
+# --- consensus.md ----------------------------------------------------------------------
+
+CONSENSUS_MD = SPEC / "consensus.md"
+#: laid out in blocks.md (they are in a record), referenced from consensus.md
+IN_BLOCKS_MD = {"Commit", "VoteSig", "CommitCertificate"}
+
+
+def consensus_wire_types() -> dict[str, type]:
+    """Every wire class the consensus modules define, and the peer envelope."""
+    out: dict[str, type] = {"Envelope": peers.Envelope}
+    for mod in (messages, events, certificate, replica):
+        for name, obj in vars(mod).items():
+            if inspect.isclass(obj) and issubclass(obj, Wire) and obj.__module__ == mod.__name__:
+                out[name] = obj
+    return out
+
+
+def test_every_consensus_wire_type_is_laid_out_in_consensus_md() -> None:
+    text = CONSENSUS_MD.read_text()
+    tables = doc_tables()
+    own = {name for name in tables if f"#### `{name}`" in text}
+    for name, cls in consensus_wire_types().items():
+        assert tables.get(name) == layout(cls), f"docs/spec layout of {name} differs from the code"
+        if name in IN_BLOCKS_MD:
+            assert f"`{name}`" in text, f"consensus.md does not refer to {name}"
+        else:
+            assert name in own, f"consensus.md has no layout table for {name}"
+
+
+def test_every_consensus_body_is_a_tag_row_with_its_signature_kind() -> None:
+    text = CONSENSUS_MD.read_text()
+    members = typing.get_args(messages.Body)
+    for cls in members:
+        row = f"| {cls.TAG} | `{cls.__name__}` | `{cls.KIND}` |"
+        assert row in text, f"consensus.md has no body row {row}"
+    assert len(re.findall(r"^\| \d+ \| `\w+` \| `pbft/[\w-]+` \|", text, re.M)) == len(members)
+    # every signature kind of the consensus modules and of the peer transport is named
+    kinds = {c.KIND for c in consensus_wire_types().values() if "KIND" in vars(c)}
+    kinds |= {peers.SIGN_KIND, peers.PREAMBLE_KIND}
+    for k in sorted(kinds):
+        assert f"`{k}`" in text, f"consensus.md does not name the kind {k}"
+    assert f"`{peers.PEER_HEADER}`" in text
+
+
+def test_every_consensus_code_and_limit_is_in_consensus_md() -> None:
+    text = CONSENSUS_MD.read_text()
+    for code in ErrorCode:
+        if code.startswith("CONSENSUS_"):
+            assert f"| `{code}` |" in text, f"consensus.md's error table lacks {code}"
+    numbers = {
+        "message limit": messages.MAX_MESSAGE_SIZE, "carried blocks": replica.CARRY_BUDGET,
+        "safety record limit": SafetyRecord.MAX_SIZE, "envelope limit": peers.ENVELOPE_MAX,
+        "unannounced peer body": peers.UNAUTH_PEER_BYTES, "preamble window": peers.PREAMBLE_WINDOW_MS,
+        "held messages per sender": replica.HOLD_PER_SENDER, "fetch blocks": peers.MAX_FETCH_BLOCKS,
+    }
+    for what, n in numbers.items():
+        assert f"{n:,}" in text or f" {n} " in text or f" {n}\n" in text, f"consensus.md lacks the {what} ({n})"
+    assert f"min(v - p, {replica.MAX_BACKOFF})" in text
+    assert f"v < w <= v + {replica.FUTURE_VIEWS}" in text
+    for timer in (replica.VIEW_TIMER, replica.FETCH_TIMER):
+        assert f'SetTimer("{timer}"' in text
+    assert f"at most {peers.MAX_FETCH_BYTES >> 20} MiB of items" in text
+    assert f'"node/" || "{integrity.SAFETY_KEY.decode()}"' in text

@@ -3,6 +3,7 @@ project's code and by the independent verifier written from the spec."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -20,9 +21,10 @@ from ballot_tx.keys import node_id, verify
 from ballot_tx.lthash import LtHash
 from ballot_tx.state import Chain, MemoryBase, State, apply_block
 from genesis.document import Genesis, from_json, genesis_hash
-from tests.spec import independent_verifier as iv
+from tests.independent import independent_verifier as iv
 
-VEC = Path(__file__).resolve().parents[1] / "vectors"
+ROOT = Path(__file__).resolve().parents[2]
+VEC = ROOT / "tests" / "vectors"
 SPEC = {p.stem: json.loads(p.read_text()) for p in sorted((VEC / "spec").glob("*.json"))
         if p.stem != "rejections"}
 REJECTIONS = json.loads((VEC / "spec" / "rejections.json").read_text())
@@ -205,15 +207,49 @@ def test_rejection_vectors_by_both(case: dict[str, Any]) -> None:
     assert (r.value.code, r.value.tx_index) == (expect["error"], expect["tx_index"])
 
 
+def chain_codes_in_the_code() -> set[str]:
+    """Every code a block or a transaction in it can be refused with, read from ballot_tx's
+    source: the literal first argument of each ``TxError``/``BlockError`` (and of the
+    ``_tx_error``/``_crypto`` helpers of state.py that build a ``TxError``). A call whose code
+    is not a literal must be one of the known pass-throughs (a helper's parameter, or
+    apply_block re-raising a ``TxError``'s code), so no other group's code can escape."""
+    makers = {"TxError", "BlockError", "_tx_error", "_crypto"}
+    passthrough = {("_tx_error", "code"), ("_crypto", "code"), ("apply_block", "e.code")}
+    codes: set[str] = set()
+    for py in (ROOT / "ballot_tx").rglob("*.py"):
+        if py.name == "errors.py":
+            continue
+        tree = ast.parse(py.read_text())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            for call in ast.walk(fn):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                        and call.func.id in makers and call.args):
+                    continue
+                arg = call.args[0]
+                if (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name)
+                        and arg.value.id == "ErrorCode"):
+                    codes.add(arg.attr)
+                else:
+                    assert (fn.name, ast.unparse(arg)) in passthrough, (py.name, fn.name, ast.unparse(arg))
+    return codes
+
+
 def test_rejection_vectors_cover_every_chain_code() -> None:
     """Every code a block or a transaction in it can be refused with is a vector."""
     codes = {c["expect"].get("error") for c in REJECTIONS["cases"]}
+    produced = chain_codes_in_the_code()
+    assert all(c.startswith(("TX_", "BLOCK_")) for c in produced), produced
+    receipt_only = {str(ErrorCode.BLOCK_BAD_PROOF)}  # verify_inclusion: a receipt, not a block rule
+    assert produced - receipt_only - codes == set()
     block_codes = {c for c in ErrorCode if c.startswith("TX_")}
     block_codes |= {c for c in ErrorCode if c.startswith("BLOCK_")} - {
         ErrorCode.BLOCK_MALFORMED,  # the node's decoding of a whole block, before any rule
         ErrorCode.BLOCK_BAD_PROOF,  # a receipt's inclusion proof, not a block rule
     }
     assert {str(c) for c in block_codes} - codes == set()
+    assert {str(c) for c in block_codes} <= produced  # no TX_/BLOCK_ code that nothing raises
 
 
 def test_crypto_vectors_by_the_independent_verifier() -> None:

@@ -12,7 +12,7 @@ trustees: each published result must equal exactly what the browser cast, and
 ``ballotchain audit`` must pass on the observer's data.
 
 Screenshots of every state in both languages are written by the test (to docs/web/, shown
-in README, when BALLOTCHAIN_SCREENSHOTS=docs/web).
+in docs/roles/voter.md, when BALLOTCHAIN_SCREENSHOTS=docs/web).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from node.scenario import plaintext_counts
 from tests.web.jsbridge import ROOT, WEB, require_node
 from tests.web.webnet import KEY_PASSWORD, WebNet
 
-#: Where screenshots go: a temporary folder, or the folder README shows when regenerating
+#: Where screenshots go: a temporary folder, or the folder docs/roles/voter.md shows when regenerating
 #: them: ``BALLOTCHAIN_SCREENSHOTS=docs/web scripts/test -- tests/web/test_browser.py``.
 SHOTS_ENV = os.environ.get("BALLOTCHAIN_SCREENSHOTS")
 BLOCKING = {"serious", "critical"}

@@ -3,7 +3,7 @@
     python tests/vectors/spec/generate.py        # rewrite the files (on purpose only)
 
 ``tests/spec/test_spec_vectors.py`` checks that a fresh run gives the same files and that
-the independent verifier (tests/spec/independent_verifier.py) computes every answer too.
+the independent verifier (tests/independent/independent_verifier.py) computes every answer too.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from node.localchain import certificate_maker
 from node.scenario import run_election
 from tests.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
 from tests.chain.world import Election, World
-from tests.spec import independent_verifier as iv
+from tests.independent import independent_verifier as iv
 
 SCRIPT = Path(iv.__file__)
 
@@ -218,6 +218,38 @@ def test_wrong_expected_genesis_is_refused_before_replay(record: Path) -> None:
     code, out = run_verifier(record, "--expect-genesis", "00" * 32)
     assert code == 1 and "REFUSED [AUDIT_CHAIN_BROKEN] genesis.json" in out
     assert project(record, bytes(32)) == ("AUDIT_CHAIN_BROKEN", "genesis.json")
+
+
+def test_wrong_expected_genesis_is_refused_before_anything_is_replayed(record: Path, tmp_path: Path) -> None:
+    """blocks.bin replaced by garbage (and rehashed): with a wrong --expect-genesis both
+    verifiers and the CLI still answer with the genesis refusal, so nothing was read past it."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    w = copy(record, tmp_path / "w")
+    (w / "blocks.bin").write_bytes(b"\x00\x00\x00\x03abc" * 7)
+    rehash(w)
+    assert independent(w) == project(w) == ("AUDIT_CHAIN_BROKEN", "blocks.bin")  # damage is seen
+    chain_id = bytes.fromhex(json.loads((w / "record.json").read_text())["chain_id"])
+    assert independent(w, chain_id) == project(w, chain_id) == ("AUDIT_CHAIN_BROKEN", "blocks.bin")
+    calls: list[int] = []
+    with pytest.raises(AuditError) as e:
+        audit_record(w, progress=calls.append, expect_genesis=bytes(32), on_start=calls.append)
+    assert e.value.code == ErrorCode.AUDIT_CHAIN_BROKEN and e.value.message.startswith("genesis.json")
+    assert calls == []  # neither the replay's start nor one block
+    assert independent(w, bytes(32)) == ("AUDIT_CHAIN_BROKEN", "genesis.json")
+    r = CliRunner().invoke(cli, ["audit", "--record", str(w), "--expect-genesis", "00" * 32])
+    assert r.exit_code == 1 and "[AUDIT_CHAIN_BROKEN] genesis.json" in r.output, r.output
+    assert "replaying" not in r.output and "blocks verified" not in r.output
+    # --node: the trusted genesis file is checked before the node is asked anything (nothing
+    # listens at that address: a connection attempt would fail with another code)
+    r = CliRunner().invoke(cli, ["audit", "--node", "http://127.0.0.1:9", "--genesis",
+                                 str(w / "genesis.json"), "--expect-genesis", "00" * 32])
+    assert r.exit_code == 1 and "[AUDIT_CHAIN_BROKEN]" in r.output and "genesis.json" in r.output, r.output
+    r = CliRunner().invoke(cli, ["audit", "--node", "http://127.0.0.1:9", "--genesis",
+                                 str(w / "genesis.json"), "--expect-genesis", chain_id.hex()])
+    assert r.exit_code == 1 and "[CLI_NODE_UNREACHABLE]" in r.output, r.output  # the right one goes on
 
 
 def copy(rec: Path, work: Path) -> Path:

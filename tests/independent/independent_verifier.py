@@ -6,7 +6,7 @@ json, re), PyNaCl for Ed25519 signatures and rbcl for ristretto255 (both binding
 libsodium). Sections are named after the docs/spec page that defines their rules, so a
 second team can check that the specification is enough to implement an auditor.
 
-    python tests/spec/independent_verifier.py RECORD_DIR [--expect-genesis HEX]
+    python tests/independent/independent_verifier.py RECORD_DIR [--expect-genesis HEX]
 
 prints ``OK ...`` and exits 0, or ``REFUSED [CODE] file: reason`` and exits 1.
 """
