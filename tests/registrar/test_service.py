@@ -209,6 +209,11 @@ def test_paper_override_finds_a_login_by_the_manifests_issuer(net: RegistrarNet)
     assert r.exit_code != 0 and "[TX_NOT_ELIGIBLE]" in r.output, r.output  # not found, not posted
     assert "nothing was cancelled" in r.output
     assert net.status(eid).cancelled == 0
+    # anyone sees which provider the election trusts, and the TOML form round-trips it
+    r = CliRunner().invoke(cli, ["election", "show", eid.hex(), "--node", net.nodes[1].url])
+    assert f"sign-in:     {net.issuer} (client {CLIENT_ID})" in r.output, r.output
+    r = CliRunner().invoke(cli, ["election", "show", eid.hex(), "--node", net.nodes[1].url, "--toml"])
+    assert f'login_provider = {{ issuer = "{net.issuer}", client_id = "{CLIENT_ID}" }}' in r.output
 
 
 async def test_a_victims_login_cannot_register_an_attackers_key(net: RegistrarNet) -> None:
