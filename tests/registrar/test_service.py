@@ -26,7 +26,15 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from cli.card_authority import new_authority
 from node import localnet as ln
-from node.registrar import FINISH_KIND, ChainLink, Provider, Registrar, _Login, finish_message
+from node.registrar import (
+    FINISH_KIND,
+    HTTP_STATUS,
+    ChainLink,
+    Provider,
+    Registrar,
+    _Login,
+    finish_message,
+)
 from node.registrar_config import load_registrar_config
 from node.webpoll import Poll
 from tests.registrar.chainnet import CLIENT_ID, SECRET, RegistrarNet
@@ -386,6 +394,14 @@ async def test_tokens_are_checked_against_the_elections_own_provider(net: Regist
         token, nonce, _ = await real_token(net.issuer, net, "resident")
         ok = await reg.verify_login(_Login(eid, voter, nonce, "v" * 43, None, time.time() + 60), token)
         assert ok["voter_public"] == voter.hex()
+        # a sign-in for an election naming another provider (one created after the start):
+        # refused, the registrar stays bound to its provider
+        lg = _Login(other.poll.eid, voter, nonce, "v" * 43, None, time.time() + 60)
+        with pytest.raises(BallotchainError) as e:
+            await reg.verify_login(lg, foreign)
+        assert e.value.code == ErrorCode.REGISTRAR_PROVIDER_MISMATCH
+        assert HTTP_STATUS[e.value.code] == 503
+        assert reg.bound == (eid, LoginProvider(net.issuer, CLIENT_ID))
     # over HTTP: the provider's answer naming the other election's provider (RFC 9207 mix-up)
     async with client_session() as s:
         _, doc = await start_login(s, net, voter)
