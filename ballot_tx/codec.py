@@ -38,6 +38,8 @@ DOMAIN_PREFIX = b"ballotchain/v1/"
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1
 DEFAULT_MAX_SIZE = 1 << 20
+#: The deepest list nesting a decoded value may have (far beyond any wire class's).
+PLAIN_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ def _check_plain(v: Any, depth: int = 0) -> None:
     """Reject value kinds the canonical form never contains (maps, floats, ext)."""
     t = type(v)
     if t is list:
-        if depth > 64:
+        if depth > PLAIN_MAX_DEPTH:
             raise CodecError(ErrorCode.CODEC_MALFORMED, "nesting too deep")
         for x in v:
             _check_plain(x, depth + 1)

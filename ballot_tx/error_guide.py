@@ -1,7 +1,7 @@
 """What a person does about each error code: the text of docs/errors.md.
 
 ``ballot_tx.errors`` says what a code means; this module says who meets it and what they
-do next, grouped by the code's prefix. ``python -m ballot_tx.errors --docs`` writes the
+do next, grouped by the code's prefix. ``python scripts/gen_docs.py`` writes the
 guide into docs/errors.md and a test fails when that file is stale, so a new code cannot
 go undocumented: it gets its group's advice until it is given its own in ``ACTIONS``.
 """

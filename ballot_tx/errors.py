@@ -524,35 +524,3 @@ class AuditError(BallotchainError):
 
 class ConsensusError(BallotchainError):
     """A consensus message, proof or certificate that does not check out."""
-
-
-def markdown_table() -> str:
-    rows = ["| code | meaning |", "| --- | --- |"]
-    rows += [f"| `{c}` | {CODES[c]} |" for c in ErrorCode]
-    return "\n".join(rows)
-
-
-DOCS_START = "<!-- error-codes:start -->"
-DOCS_END = "<!-- error-codes:end -->"
-#: The file the guide is generated into, relative to the repository root.
-DOCS_FILE = "docs/errors.md"
-
-
-def docs_with_table(text: str) -> str:
-    """docs/errors.md text with the generated guide between the error-code markers."""
-    from ballot_tx.error_guide import markdown_guide
-
-    head, _, rest = text.partition(DOCS_START)
-    _, _, tail = rest.partition(DOCS_END)
-    return f"{head}{DOCS_START}\n{markdown_guide()}\n{DOCS_END}{tail}"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-    from pathlib import Path
-
-    if sys.argv[1:] in (["--docs"], ["--readme"]):  # --readme: the flag's name before the table moved
-        path = Path(__file__).resolve().parents[1] / DOCS_FILE
-        path.write_text(docs_with_table(path.read_text()))
-    else:
-        print(markdown_table())

@@ -14,7 +14,10 @@ per contest, one int per option, in manifest order):
   values 0/1;
 * ``rating``   -- rate every option (an item, e.g. a mayoral pledge) on 11 levels
   0, 10, ..., 100: values are those multiples of ten; ``min_selections =
-  max_selections = len(options)`` (each item gets exactly one rating).
+  max_selections = len(options)`` (each item gets exactly one rating). What 0 and 100
+  mean is said by ``scale_low`` / ``scale_high`` (labels, readings allowed as in every
+  label), or by ``DEFAULT_SCALE_LOW`` / ``DEFAULT_SCALE_HIGH`` when absent
+  (``scale_ends``); other kinds carry neither.
 
 Example: ``((0, 1, 0), (1, 1, 0, 0), (70, 100, 0))`` for a 3-option single-choice,
 a 4-option multiple-choice and a 3-item rating contest.
@@ -91,6 +94,20 @@ class Contest(Wire):
     options: Annotated[tuple[Option, ...], MaxLen(MAX_OPTIONS)]
     min_selections: U16
     max_selections: U16
+    #: rating only: what 0 and 100 mean (None: the defaults below, see ``scale_ends``)
+    scale_low: Label | None = None
+    scale_high: Label | None = None
+
+
+#: What 0 and 100 of a rating mean when the manifest does not say (the wording voters
+#: saw before manifests could say it; the page's catalog has the same text).
+DEFAULT_SCALE_LOW = Label("まったく評価しない", "not at all")
+DEFAULT_SCALE_HIGH = Label("とても高く評価する", "very highly")
+
+
+def scale_ends(c: Contest) -> tuple[Label, Label]:
+    """What 0 and 100 mean on a rating contest: the manifest's labels, else the defaults."""
+    return (c.scale_low or DEFAULT_SCALE_LOW, c.scale_high or DEFAULT_SCALE_HIGH)
 
 
 @dataclass(frozen=True)
@@ -221,6 +238,16 @@ def _check_contest(c: Contest, field: str) -> None:
             f"{field}.min_selections",
             f"a rating contest rates every item: min = max = {n}",
         )
+    for name, end in (("scale_low", c.scale_low), ("scale_high", c.scale_high)):
+        if end is None:
+            continue
+        if c.kind != "rating":
+            raise _fail(
+                ErrorCode.MANIFEST_BAD_CONTEST,
+                f"{field}.{name}",
+                f"only a rating contest has a scale, not a {c.kind} contest",
+            )
+        _check_label(end, f"{field}.{name}")
 
 
 def validate_manifest(m: Manifest) -> None:

@@ -50,6 +50,12 @@ from ballot_tx.manifest import MAX_TRUSTEES, Manifest
 
 #: The longest a signed transaction stays admissible (a voter's client uses much less).
 MAX_TX_LIFETIME_MS = 24 * 3600 * 1000
+#: How long a voter's signed ballot stays valid (the voting page, the demo's voters): an
+#: hour leaves a slow connection and its retries time to reach a block.
+VOTER_TX_LIFETIME_MS = 3_600_000
+#: How long an official's, trustee's or registrar's signed command stays valid (the CLI,
+#: the demo's polls): ten minutes, so one that did not go through cannot land much later.
+CLIENT_TX_LIFETIME_MS = 10 * 60 * 1000
 SIG_KIND = "tx"
 
 

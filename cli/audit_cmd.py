@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ballot_tx.block import Block
 from ballot_tx.crypto.tally import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.replay import ReplayReport
@@ -60,34 +62,11 @@ def run_data_audit(data: Path, jobs: int = 1, expect: bytes | None = None) -> Re
     """Audit a node database with a progress bar on a terminal, plain progress lines otherwise."""
     from node.audit import audit_data_dir
 
-    tty = sys.stderr.isatty()
-    state: dict[str, object] = {}
-
-    def on_start(n: int) -> None:
-        state["n"] = n
-        if tty:
-            bar = click.progressbar(length=n, label=_("replaying blocks"), file=sys.stderr)
-            bar.__enter__()
-            state["bar"] = bar
-        else:
-            click.echo(_("replaying {n} blocks from genesis").format(n=n), err=True)
-
-    def progress(h: int) -> None:
-        bar = state.get("bar")
-        if bar is not None:
-            bar.update(1)  # type: ignore[attr-defined]
-        else:
-            n = int(state.get("n", 0))  # type: ignore[call-overload]
-            step = max(1, n // 10)
-            if h % step == 0 or h == n:
-                click.echo("  " + _("{h}/{n} blocks verified").format(h=h, n=n), err=True)
-
+    p = _Progress()
     try:
-        return audit_data_dir(data, on_start, progress, jobs, expect)
+        return audit_data_dir(data, p.start, p.step, jobs, expect)
     finally:
-        bar = state.get("bar")
-        if bar is not None:
-            bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+        p.close()
 
 
 class _Progress:
@@ -132,8 +111,8 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     from ballot_tx.replay import replay
     from cli.chain_client import Chain
     from cli.common import read_text
+    from consensus.certificate import certificate_checker
     from genesis.document import from_json, genesis_hash
-    from node.audit import certificate_checker
 
     genesis = from_json(read_text(genesis_path))
     if expect is not None and genesis_hash(genesis) != expect:
@@ -147,7 +126,7 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     p.start(height)
     blocks: dict[int, Any] = {}
 
-    def fetch():  # type: ignore[no-untyped-def]
+    def fetch() -> Iterator[tuple[Block, bytes | None]]:
         for b, cert in chain.blocks(1, height):
             blocks[b.height] = b
             yield b, cert

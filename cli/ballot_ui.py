@@ -23,14 +23,18 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import click
 
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.manifest import RATING_LEVELS, Contest, Label, Manifest, Selections
+from ballot_tx.manifest import RATING_LEVELS, Contest, Label, Manifest, Selections, scale_ends
 from ballot_tx.yomi import plain
 from cli.i18n import _, language
 from cli.speech import Speaker
+
+#: A click command function, typed through the option decorators.
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ChoiceError(BallotchainError):
@@ -48,12 +52,18 @@ def normalize(typed: str) -> str:
     return unicodedata.normalize("NFKC", typed).strip()
 
 
+def scale_sentence(c: Contest) -> str:
+    """What 0 and 100 mean on a rating contest: the manifest's labels or the defaults
+    (readings kept, so speech says them)."""
+    low, high = scale_ends(c)
+    return _("0 means “{low}”, 100 means “{high}”.").format(low=text(low), high=text(high))
+
+
 def instructions(c: Contest) -> str:
     if c.kind == "single":
         return _("Choose one option.")
     if c.kind == "rating":  # the ends of the scale said, as on the page
-        return (_("Rate each item from 0 to 100 in steps of 10.") + " "
-                + _("0 means “not at all”, 100 means “very highly”."))
+        return _("Rate each item from 0 to 100 in steps of 10.") + " " + scale_sentence(c)
     if c.min_selections == c.max_selections:
         return _("Choose exactly {n} options.").format(n=c.max_selections)
     if c.min_selections == 0:
@@ -176,7 +186,7 @@ class Screen:
     speaker: Speaker
     ask_fn: Ask = _prompt
 
-    def say(self, line: str, style: dict[str, object] | None = None,
+    def say(self, line: str, style: dict[str, Any] | None = None,
             spoken: str | None = None) -> None:
         """Show ``line``; speak it (or ``spoken``, where the screen text does not read well)."""
         shown = plain(line)
@@ -297,7 +307,7 @@ def fill_ballot(screen: Screen, m: Manifest, allow_audit: bool = True) -> tuple[
             return sel, choice
 
 
-def ballot_options(f):  # type: ignore[no-untyped-def]
+def ballot_options(f: F) -> F:
     """--plain, --speak, --speak-to for every command that shows a ballot (with --lang)."""
     from pathlib import Path
 

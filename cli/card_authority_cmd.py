@@ -24,7 +24,7 @@ import click
 from ballot_tx.errors import ErrorCode
 from cli import card_authority as ca_lib
 from cli.common import Group, fail, read_password_stdin
-from genesis.localnet import write_private
+from node.homes import write_private
 
 
 def _load(ca_dir: Path) -> ca_lib.Authority:

@@ -10,10 +10,10 @@ decryption shares are read from the blocks themselves.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -24,22 +24,30 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.state import PHASE_NAMES, ElectionStatus, Phase
-from ballot_tx.tx import Tx, TxBody, decode_tx, election_of, sign_tx
+from ballot_tx.tx import (
+    CLIENT_TX_LIFETIME_MS,
+    CreateElection,
+    Tx,
+    TxBody,
+    decode_tx,
+    election_of,
+    sign_tx,
+)
 from cli import keyfile
 from cli.node_client import NodeClient, NodeError
 
-#: How long a transaction the CLI signs stays admissible.
-TX_LIFETIME_MS = 10 * 60 * 1000
+#: A click command function, typed through the option decorators below.
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def node_option(f):  # type: ignore[no-untyped-def]
+def node_option(f: F) -> F:
     return click.option("--node", "node_url", envvar="BALLOTCHAIN_NODE", required=True,
                         help="URL of a node's client API, e.g. http://127.0.0.1:7100 "
                              "(or set BALLOTCHAIN_NODE).")(f)
 
 
-def key_option(role: str):  # type: ignore[no-untyped-def]
-    def deco(f):  # type: ignore[no-untyped-def]
+def key_option(role: str) -> Callable[[F], F]:
+    def deco(f: F) -> F:
         return click.option("--key", "key_path", type=click.Path(path_type=Path), required=True,
                             help=f"The {role}'s key file.")(f)
     return deco
@@ -143,8 +151,8 @@ class Chain:
             for i, raw in enumerate(block.txs):
                 tx = decode_tx(raw)
                 about = election_of(tx.body)
-                if about is None:
-                    about = election_id(tx.body.manifest)  # type: ignore[union-attr]
+                if about is None and isinstance(tx.body, CreateElection):
+                    about = election_id(tx.body.manifest)
                 if about == eid:
                     out.append((block.height, i, tx))
         return out
@@ -152,7 +160,7 @@ class Chain:
     def submit(self, keys: KeyPair, body: TxBody, wait: bool = True) -> dict[str, Any]:
         """Sign ``body`` for this chain and post it; by default wait for the commit."""
         now = int(time.time() * 1000)
-        tx = sign_tx(keys, self.chain_id, body, now + TX_LIFETIME_MS)
+        tx = sign_tx(keys, self.chain_id, body, now + CLIENT_TX_LIFETIME_MS)
         from ballot_tx.codec import encode
 
         return self.node.post_tx(encode(tx), wait=wait)

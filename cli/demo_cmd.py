@@ -6,7 +6,7 @@ to the validators' HTTP API and committed by PBFT, each node keeping its own
 LevelDB under ``<home>/data``. When the election is over the network is stopped
 and the observer's database is audited from genesis like any auditor would
 (``ballotchain audit --data <home>``). ``--in-process`` runs the same election
-without processes or sockets (``node.localchain``).
+without processes or sockets (``harness.localchain``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ballot_tx.keys import KeyPair, dump_key_file
 from cli.audit_cmd import print_report, run_data_audit
 from cli.keyfile import load
 from genesis.document import genesis_hash
-from genesis.localnet import make_network, write_private
+from node.homes import make_network, write_private
 
 
 @click.command()
@@ -35,10 +35,10 @@ from genesis.localnet import make_network, write_private
 @click.option("--web", is_flag=True, help="Then open polls to vote in with a browser and print their /vote/ address.")
 def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool, web: bool) -> None:
     """Run the demonstration election on a local 4-validator, 1-observer network."""
+    from harness.localchain import LocalChain
+    from harness.netchain import NetworkChain
+    from harness.scenario import Roles, run_election
     from node import localnet as ln
-    from node.localchain import LocalChain
-    from node.netchain import NetworkChain
-    from node.scenario import Roles, run_election
     from node.store import Store
 
     tmp = None
@@ -84,7 +84,7 @@ def demo(dir_: Path | None, base_port: int, voters: int, in_process: bool, web: 
                 click.echo(f"network up: {len(nodes)} node processes, logs in each home's node.log")
                 chain = NetworkChain(genesis_hash(g), [nd.url for nd in nodes[:4]], nodes[-1].url)
                 t0 = time.monotonic()
-                out = run_election(chain, roles, voters=voters,  # type: ignore[arg-type]
+                out = run_election(chain, roles, voters=voters,
                                    revoters=max(1, voters // 10),
                                    rating=True, log=lambda s: click.echo(f"  {s}"))
                 elapsed = time.monotonic() - t0

@@ -13,7 +13,7 @@ import click
 from ballot_tx.crypto.tally import DecryptionShare, TallyResult, decrypt_tally, summarize
 from ballot_tx.crypto.trustees import TrusteeCommitment
 from ballot_tx.errors import ErrorCode
-from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, election_id
+from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, election_id, scale_ends
 from ballot_tx.tx import (
     CloseElection,
     CreateElection,
@@ -114,6 +114,10 @@ def election_show(election: str, as_toml: bool, node_url: str) -> None:
         rule = {"single": "choose one", "rating": "rate each 0-100"}.get(
             c.kind, f"choose {c.min_selections} to {c.max_selections}")
         click.echo(f"contest {i} {c.id} ({c.kind}, {rule}): {c.title.en} / {c.title.ja}")
+        if c.kind == "rating":
+            low, high = scale_ends(c)
+            default = "" if c.scale_low or c.scale_high else " (default)"
+            click.echo(f"  scale: 0 = {low.en} / {low.ja}, 100 = {high.en} / {high.ja}{default}")
         for o in c.options:
             img = f"  [image {o.image.uri}]" if o.image else ""
             click.echo(f"  - {o.id}: {o.label.en} / {o.label.ja}{img}")
@@ -244,6 +248,9 @@ def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
         click.echo(f"\n{label(c.title)}")
         width = max(_width(label(o.label)) for o in c.options) + 2
         if c.kind == "rating":
+            low, high = scale_ends(c)
+            click.echo("  " + _("0 means “{low}”, 100 means “{high}”.").format(
+                low=label(low), high=label(high)))
             mean_h = _("mean")
             click.echo(f"  {'':{width}} {_pad(mean_h, 6)}  " + " ".join(f"{v:>3}" for v in RATING_LEVELS))
             for o, mean, hist in zip(c.options, cr.means, cr.histograms, strict=True):
@@ -272,8 +279,12 @@ def result_json(m: Manifest, r: TallyResult) -> dict[str, Any]:
         else:
             items = [{"id": o.id, "label": {"ja": o.label.ja, "en": o.label.en}, "votes": n}
                      for o, n in zip(c.options, cr.counts, strict=True)]
-        contests.append({"id": c.id, "kind": c.kind, "title": {"ja": c.title.ja, "en": c.title.en},
-                         "options": items})
+        doc: dict[str, Any] = {"id": c.id, "kind": c.kind,
+                               "title": {"ja": c.title.ja, "en": c.title.en}, "options": items}
+        if c.kind == "rating":  # what 0 and 100 mean (the manifest's labels, else the defaults)
+            low, high = scale_ends(c)
+            doc["scale"] = {"low": {"ja": low.ja, "en": low.en}, "high": {"ja": high.ja, "en": high.en}}
+        contests.append(doc)
     return {"election_id": r.election_id.hex(), "name": m.name, "ballots": r.ballots,
             "trustees": list(r.trustees), "contests": contests}
 

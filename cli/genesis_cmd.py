@@ -14,7 +14,8 @@ from cli import keyfile
 from cli.common import Group, fail, read_password_stdin, read_text
 from genesis import ceremony
 from genesis.document import ConsensusParams, from_json, genesis_hash, to_json
-from genesis.localnet import DEFAULT_BASE_PORT, DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_BASE_PORT, DEFAULT_PARAMS
+from node.homes import make_network
 
 
 @click.group(cls=Group)

@@ -9,7 +9,7 @@ import click
 
 from ballot_tx.errors import ErrorCode, KeyError_
 from ballot_tx.keys import KeyPair, dump_key_file, is_encrypted, load_key_file
-from genesis.localnet import write_private
+from node.homes import write_private
 
 
 def save(path: Path, keys: KeyPair, password: bytes | None) -> None:

@@ -8,8 +8,8 @@ import click
 
 from ballot_tx.errors import ErrorCode
 from cli.common import Group, fail
-from genesis.localnet import make_network
 from node import localnet as ln
+from node.homes import make_network
 
 
 @click.group(cls=Group)

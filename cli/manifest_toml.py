@@ -30,6 +30,9 @@ The format (examples/election.toml has a complete example)::
     kind = "single"                            # single | multiple | rating
     title = { ja = "市長", en = "Mayor" }
     # multiple: min = 1, max = 3 (min defaults to 1); single and rating need neither
+    # rating only, optional: what 0 and 100 mean (default "not at all" / "very highly")
+    # scale_low = { ja = "まったく評価しない", en = "Not at all" }
+    # scale_high = { ja = "とても高く評価する", en = "Very highly" }
 
     [[contests.options]]
     id = "sato"
@@ -240,7 +243,7 @@ def _image(doc: dict[str, Any], field: str, read_file: ReadFile | None) -> Image
 
 def _contest(doc: Any, field: str, read_file: ReadFile | None) -> Contest:
     c = _table(doc, field)
-    _only(c, field, {"id", "kind", "title", "options", "min", "max"})
+    _only(c, field, {"id", "kind", "title", "options", "min", "max", "scale_low", "scale_high"})
     kind = _get(c, "kind", field, str)
     if kind not in CONTEST_KINDS:
         raise _bad(f"{field}.kind", f"{kind!r} is not one of {', '.join(CONTEST_KINDS)}",
@@ -267,8 +270,10 @@ def _contest(doc: Any, field: str, read_file: ReadFile | None) -> Contest:
     for k, v in (("min", lo), ("max", hi)):
         if not 0 <= v < 2**16:
             raise _bad(f"{field}.{k}", f"{v} is out of range", ErrorCode.MANIFEST_BAD_CONTEST)
+    # the ends of a rating scale; on another kind validate_manifest refuses them by field
+    ends = [_label(c, k, field) if k in c else None for k in ("scale_low", "scale_high")]
     return Contest(_get(c, "id", field, str), kind, _label(c, "title", field), tuple(options),
-                   lo, hi)
+                   lo, hi, *ends)
 
 
 def _trustee(doc: Any, field: str, read_file: ReadFile | None) -> TrusteeInfo:
@@ -406,6 +411,9 @@ def to_toml(m: Manifest) -> str:
                 f"title = {_lbl(c.title)}"]
         if c.kind == "multiple":
             out += [f"min = {c.min_selections}", f"max = {c.max_selections}"]
+        for key, end in (("scale_low", c.scale_low), ("scale_high", c.scale_high)):
+            if end is not None:
+                out.append(f"{key} = {_lbl(end)}")
         for o in c.options:
             out += ["", "[[contests.options]]", f"id = {_q(o.id)}", f"label = {_lbl(o.label)}"]
             if o.image is not None:

@@ -11,10 +11,11 @@ font the chart falls back to English rather than drawing empty boxes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ballot_tx.crypto.tally import TallyResult, summarize
 from ballot_tx.errors import ErrorCode
-from ballot_tx.manifest import RATING_LEVELS, Label, Manifest
+from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, scale_ends
 from ballot_tx.yomi import plain
 from cli.common import fail
 from cli.i18n import _
@@ -63,11 +64,14 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
     def label(lbl: Label) -> str:
         return plain(lbl.ja) if lang == "ja" else lbl.en
 
-    panels = []
+    # (kind, title, data, mean): a rating's histogram, or the bars' (names, counts)
+    panels: list[tuple[str, str, Any, float | None]] = []
     for c, cr in zip(m.contests, summarize(m, r), strict=True):
         if c.kind == "rating":
+            low, high = scale_ends(c)
+            axis = _("rating (0: {low}, 100: {high})").format(low=label(low), high=label(high))
             for o, hist, mean in zip(c.options, cr.histograms, cr.means, strict=True):
-                panels.append(("rating", f"{label(c.title)}: {label(o.label)}", hist, mean))
+                panels.append(("rating", f"{label(c.title)}: {label(o.label)}", (hist, axis), mean))
         else:
             panels.append(("bars", label(c.title), ([label(o.label) for o in c.options],
                                                      cr.counts), None))
@@ -78,8 +82,9 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
         ax.set_title(title)
         (ax.yaxis if kind == "rating" else ax.xaxis).set_major_locator(MaxNLocator(integer=True))
         if kind == "rating":
-            ax.bar([str(v) for v in RATING_LEVELS], data, color="#4c72b0")
-            ax.set_xlabel(_("rating"))
+            hist, axis = data
+            ax.bar([str(v) for v in RATING_LEVELS], hist, color="#4c72b0")
+            ax.set_xlabel(axis)
             ax.set_ylabel(_("voters"))
             if mean is not None:
                 ax.axvline(mean / 10, color="#c44e52", linestyle="--",

@@ -44,8 +44,9 @@ from ballot_tx.crypto.tally import EncryptedTally, TallyResult, aggregate
 from ballot_tx.eligibility.one_time_code import CommitCodes
 from ballot_tx.eligibility.registered_key import RegisterKeys
 from ballot_tx.errors import AuditError, BallotchainError, ErrorCode
+from ballot_tx.jsonview import to_json_value
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.replay import ReplayReport, replay
+from ballot_tx.replay import CertCheck, ReplayReport, replay
 from ballot_tx.tx import (
     CancelInternetVote,
     CastBallot,
@@ -64,6 +65,7 @@ from ballot_tx.tx import (
     decode_tx,
     election_of,
 )
+from consensus.certificate import CommitCertificate, certificate_checker
 from genesis.document import Genesis, from_json, genesis_hash
 
 FORMAT = "ballotchain-election-record"
@@ -100,8 +102,6 @@ def unframe(data: bytes, name: str) -> list[bytes]:
 
 def json_view(v: Any) -> Any:
     """Fields by name, bytes as hex, tagged variants with their type (as the node's API)."""
-    from node.server import to_json_value
-
     return to_json_value(v)
 
 
@@ -127,8 +127,6 @@ def derive(eid: bytes, blocks: list[tuple[Block, bytes | None]], manifest: Manif
         views["blocks"].append(json_view(block))
         rec["certificates"].append(cert or b"")
         if cert:
-            from consensus.certificate import CommitCertificate
-
             views["certificates"].append(json_view(decode(CommitCertificate, cert)))
         else:
             views["certificates"].append(None)
@@ -297,8 +295,9 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         cancelled = {k for raw in derived.records["registrations"]
                      if isinstance(body := decode_tx(raw).body, CancelInternetVote)
                      for k in body.voter_keys}
-        recomputed = aggregate(m, [decode_tx(raw).body.ballot  # type: ignore[union-attr]
-                                   for raw in _counted(derived.records["ballots"], cancelled)])
+        recomputed = aggregate(m, [body.ballot
+                                   for raw in _counted(derived.records["ballots"], cancelled)
+                                   if isinstance(body := decode_tx(raw).body, CastBallot)])
         if encode(recomputed) != derived.records["tally"][0]:
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)
@@ -334,16 +333,11 @@ def _unlisted_field(given: bytes, expected: bytes) -> str | None:
 _CERT_FILE = "certificates.bin: "
 
 
-def _naming_certificate_checker(genesis: Genesis) -> Callable[[int, bytes, bytes | None], None] | None:
+def _naming_certificate_checker(genesis: Genesis) -> CertCheck:
     """The audit's certificate check, naming certificates.bin when the certificate itself is
     missing, malformed or badly signed (a certificate for another block names blocks.bin:
     the block's hash is what changed when a header was edited)."""
-    from consensus.certificate import CommitCertificate
-    from node.audit import certificate_checker
-
     check = certificate_checker(genesis)
-    if check is None:
-        return None
 
     def named(height: int, block_hash: bytes, cert: bytes | None) -> None:
         try:

@@ -32,7 +32,7 @@ from cli import keyfile
 from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
 from cli.common import Group, fail, read_password_stdin
 from cli.election_cmd import decryption_shares, qualified_commitments
-from genesis.localnet import write_private
+from node.homes import write_private
 
 
 @click.group(cls=Group)

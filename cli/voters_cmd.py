@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -23,10 +25,13 @@ from cli import keyfile
 from cli.chain_client import Chain, node_option, parse_id
 from cli.common import Group, fail, read_text
 from cli.voter_cmd import parse_election_id
-from genesis.localnet import write_private
+from node.homes import write_private
 
 #: Registrations per transaction (the chain's limit is 1000; smaller keeps blocks light).
 BATCH = 500
+
+#: A click command function, typed through the option decorators.
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def check_card_request(request: Path, ca_cert: Path, crl: Path, registrar_key: Path,
@@ -39,7 +44,7 @@ def check_card_request(request: Path, ca_cert: Path, crl: Path, registrar_key: P
                                card_tag_key(key.ed25519_seed))
 
 
-def card_options(f):  # type: ignore[no-untyped-def]
+def card_options(f: F) -> F:
     for opt in reversed([
         click.option("--ca-cert", type=click.Path(path_type=Path), required=True,
                      help="The card authority's certificate (PEM)."),

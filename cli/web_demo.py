@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from ballot_tx.keys import KeyPair
-from node.webpoll import Chain, PollRunner
+from harness.webpoll import Chain, PollRunner
 
 KEY_PASSWORD = "tsukuba"
 
@@ -23,7 +23,7 @@ KEY_PASSWORD = "tsukuba"
 def run_web_poll(chain: Chain, admin: KeyPair, registrar: KeyPair, trustees: list[KeyPair],
                  page_base: str, out: Path, wait: bool | None = None) -> None:
     polls = PollRunner(chain, admin, registrar, trustees)
-    code_poll = polls.create("web-poll-codes", "one-time-code")
+    code_poll = polls.create("web-poll-codes", "one-time-code", scale=True)
     key_poll = polls.create("web-poll-keys", "registered-key", images=False)
     for p in (code_poll, key_poll):
         polls.ceremony(p)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from ballot_tx.codec import U64, Bytes32, MaxLen, Wire
-from ballot_tx.errors import ConsensusError, ErrorCode
+from ballot_tx.codec import U64, Bytes32, MaxLen, Wire, decode
+from ballot_tx.errors import AuditError, BallotchainError, ConsensusError, ErrorCode
+from ballot_tx.replay import CertCheck
 from consensus.messages import MAX_VALIDATORS, NULL_HASH, Commit, VoteSig
 from consensus.verify import Verifier
-from genesis.document import Genesis
+from genesis.document import Genesis, genesis_hash
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,26 @@ def verify_certificate(genesis: Genesis, chain_id: bytes, cert: CommitCertificat
     """Raise ``ConsensusError(CONSENSUS_BAD_CERTIFICATE)`` unless 2f+1 distinct genesis
     validators signed ``Commit(cert.view, cert.height, cert.block_hash)`` on this chain."""
     check_certificate(verifier_for(genesis, chain_id), cert)
+
+
+def certificate_checker(genesis: Genesis) -> CertCheck:
+    """The replay's certificate check for an audit: each block's stored certificate must be a
+    valid commit certificate for that very block (AUDIT_CERTIFICATE_MISSING, AUDIT_BAD_CERTIFICATE)."""
+    chain_id = genesis_hash(genesis)
+
+    def check(height: int, block_hash: bytes, cert: bytes | None) -> None:
+        if cert is None:
+            raise AuditError(ErrorCode.AUDIT_CERTIFICATE_MISSING, "the block has no commit certificate", height)
+        try:
+            c = decode(CommitCertificate, cert)
+            if c.height != height or c.block_hash != block_hash:
+                raise AuditError(
+                    ErrorCode.AUDIT_BAD_CERTIFICATE, "the certificate is for another block", height
+                )
+            verify_certificate(genesis, chain_id, c)
+        except AuditError:
+            raise
+        except BallotchainError as e:
+            raise AuditError(ErrorCode.AUDIT_BAD_CERTIFICATE, e.message, height) from None
+
+    return check

@@ -122,9 +122,10 @@ def validate(g: Genesis) -> None:
     n = len(g.validators)
     if n < 4 or (n - 1) % 3 != 0:
         raise _bad("validators", f"need n = 3f+1 validators with n >= 4, got {n}")
-    seen_keys: dict[bytes, str] = {}
-    seen_ids: dict[str, str] = {}
-    seen_addr: dict[str, str] = {}
+    # value -> where it was first seen, one table per unique field
+    seen_keys: dict[bytes | str, str] = {}
+    seen_ids: dict[bytes | str, str] = {}
+    seen_addr: dict[bytes | str, str] = {}
     members = [("validators", i, m) for i, m in enumerate(g.validators)]
     members += [("observers", i, m) for i, m in enumerate(g.observers)]
     for group, i, m in members:
@@ -137,8 +138,8 @@ def validate(g: Genesis) -> None:
             ("address", seen_addr, m.address),
         ):
             if value in seen:
-                raise _bad(f"{where}.{name}", f"duplicates {seen[value]}")  # type: ignore[index]
-            seen[value] = where  # type: ignore[index]
+                raise _bad(f"{where}.{name}", f"duplicates {seen[value]}")
+            seen[value] = where
         _check_address(f"{where}.address", m.address)
         _check_point(f"{where}.ed25519_public", m.ed25519_public)
     for i, a in enumerate(g.authorities):

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from ballot_tx.block import Block
 from ballot_tx.checks import MemoChecker
-from ballot_tx.errors import AuditError, BallotchainError, ErrorCode, StoreError
-from ballot_tx.replay import CertCheck, Replay, ReplayReport
+from ballot_tx.errors import AuditError, ErrorCode, StoreError
+from ballot_tx.replay import Replay, ReplayReport
 from ballot_tx.state import State
+from consensus.certificate import certificate_checker
 from genesis.document import Genesis, from_json, genesis_hash
 from node.store import P_BLOCK_HASH, P_TX, Store, describe_key
 from node.verify_pool import Elections, Verdicts, open_elections, verify_txs
@@ -34,34 +35,6 @@ def find_database(path: Path) -> tuple[Path, Genesis | None]:
     if (path / "data" / "CURRENT").is_file():
         return path / "data", genesis
     raise StoreError(ErrorCode.STORE_NOT_FOUND, f"no node database in {path} (nor in {path / 'data'})")
-
-
-def certificate_checker(genesis: Genesis) -> CertCheck | None:
-    """Checks commit certificates with the consensus module; None if it is not installed."""
-    try:
-        from consensus.certificate import CommitCertificate, verify_certificate
-    except ImportError:
-        return None
-    from ballot_tx.codec import decode
-
-    chain_id = genesis_hash(genesis)
-
-    def check(height: int, block_hash: bytes, cert: bytes | None) -> None:
-        if cert is None:
-            raise AuditError(ErrorCode.AUDIT_CERTIFICATE_MISSING, "the block has no commit certificate", height)
-        try:
-            c = decode(CommitCertificate, cert)
-            if c.height != height or c.block_hash != block_hash:
-                raise AuditError(
-                    ErrorCode.AUDIT_BAD_CERTIFICATE, "the certificate is for another block", height
-                )
-            verify_certificate(genesis, chain_id, c)
-        except AuditError:
-            raise
-        except BallotchainError as e:
-            raise AuditError(ErrorCode.AUDIT_BAD_CERTIFICATE, e.message, height) from None
-
-    return check
 
 
 Item = tuple[Block, bytes | None]

@@ -6,8 +6,10 @@ config file at 3 a.m. needs the line, not a traceback. Relative paths are
 resolved against the directory holding ``config.toml`` (the node's home), so a
 home directory can be moved or copied as a whole.
 
-The writer for new homes is ``genesis.localnet.config_toml``; a test keeps the
-two in sync (whatever it writes, this module must read back).
+This module owns the format both ways: ``render_config`` writes the file for a
+new home (``node.homes``, the ceremony's homes, the tests' networks) and
+``parse_config`` reads it; a test keeps the two in sync (whatever one writes,
+the other reads back).
 """
 
 from __future__ import annotations
@@ -241,6 +243,39 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         log_json=log.get_bool("json", False),
         log_file=None if log_file is None else _path(home, "log.file", log_file),
         genesis_hash=None if expected is None else expected.lower(),
+    )
+
+
+def render_config(mode: str, listen: str, peers: list[str], genesis_hash: str | None = None) -> str:
+    """The ``config.toml`` text of a new home, commented for the operator who edits it next.
+
+    ``genesis_hash`` pins the chain (``check_genesis_hash``); without it the line is left
+    commented out, to be set once the operator has verified the genesis.
+    """
+    peer_list = ", ".join(f'"{p}"' for p in peers)
+    pin = (f'genesis_hash = "{genesis_hash}"   # refuse to start from any other genesis\n'
+           if genesis_hash else '# genesis_hash = "..."   # set to the verified hash: refuse any other\n')
+    return (
+        "# Ballotchain node configuration (paths are relative to this file's directory)\n"
+        "[node]\n"
+        f'mode = "{mode}"            # validator or observer\n'
+        'key_file = "node.key"\n'
+        'genesis_file = "genesis.json"\n'
+        'data_dir = "data"\n'
+        + pin +
+        "\n[network]\n"
+        f'listen = "{listen}"\n'
+        f"peers = [{peer_list}]\n"
+        "# tls_cert = \"tls/node.crt\"   # serve TLS on this listener when both are set\n"
+        "# tls_key = \"tls/node.key\"\n"
+        "# tls_ca = \"tls/ca.crt\"       # trust this CA for peers' certificates\n"
+        "\n[limits]\n"
+        "max_request_bytes = 1048576\n"
+        "mempool_max_txs = 20000\n"
+        "client_rate_per_s = 200\n"
+        "\n[log]\n"
+        'level = "info"\n'
+        "json = false\n"
     )
 
 

@@ -16,7 +16,6 @@ the operator without giving a client a crash to aim at.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -166,25 +165,6 @@ async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes
 
 
 # --- JSON views -------------------------------------------------------------------
-
-
-def to_json_value(v: Any) -> Any:
-    """A JSON view of a wire object or plain value: fields by name, bytes as hex."""
-    if isinstance(v, bytes):
-        return v.hex()
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        out: dict[str, Any] = {}
-        tag = getattr(type(v), "TAG", -1)
-        if tag is not None and tag >= 0:
-            out["type"] = type(v).__name__
-        for f in dataclasses.fields(v):
-            out[f.name] = to_json_value(getattr(v, f.name))
-        return out
-    if isinstance(v, (list, tuple)):
-        return [to_json_value(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): to_json_value(x) for k, x in v.items()}
-    return v
 
 
 def parse_hex32(value: str, what: str) -> bytes:

@@ -13,10 +13,10 @@ from typing import Any
 from ballot_tx.block import Block, InclusionProof, merkle_proof
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError
+from ballot_tx.jsonview import to_json_value
 from ballot_tx.state import KEY_OPEN, PHASE_NAMES, OpenElections, Phase, State
 from ballot_tx.tx import CastBallot, decode_tx
 from consensus.certificate import CommitCertificate
-from node.server import to_json_value
 from node.store import Store
 
 

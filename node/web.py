@@ -44,7 +44,7 @@ from aiohttp import web
 from ballot_tx import yomi
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.manifest import Manifest
+from ballot_tx.manifest import Manifest, scale_ends
 from genesis.document import Genesis, genesis_hash
 from node import logs
 from node.ballotbox import BallotBox, block_from_view
@@ -59,7 +59,7 @@ VENDOR = {
     "qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
 }
 STATIC_RE = re.compile(r"(style\.css|boot\.js|src/[a-z0-9_/]+\.js)")
-CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2}))?|n(\d{1,3})|h([0-9a-f])")
+CLIP_RE = re.compile(r"c(\d{1,2})(?:o(\d{1,2})|(s))?|n(\d{1,3})|h([0-9a-f])")
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html"}
 CLIP_CACHE_MAX = 1024
 
@@ -145,7 +145,7 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
     match = CLIP_RE.fullmatch(clip)
     if not match:
         return None
-    ci, oi, level, digit = match.groups()
+    ci, oi, scale, level, digit = match.groups()
     if digit is not None:  # one character of a tracking code, for reading it out letter by letter
         return yomi.HEX_READINGS_JA[digit] if lang == "ja" else digit.upper()
     if level is not None:
@@ -157,6 +157,13 @@ def clip_text(m: Manifest, lang: str, clip: str) -> str | None:
     if i >= len(m.contests):
         return None
     c = m.contests[i]
+    if scale is not None:  # what 0 and 100 mean (the manifest's labels, else the defaults)
+        if c.kind != "rating":
+            return None
+        low, high = scale_ends(c)
+        if lang == "ja":
+            return f"0は「{yomi.spoken(low.ja)}」、100は「{yomi.spoken(high.ja)}」です。"
+        return f"0 means “{low.en}”, 100 means “{high.en}”."
     lbl = c.title if oi is None else (c.options[int(oi)].label if int(oi) < len(c.options) else None)
     if lbl is None:
         return None

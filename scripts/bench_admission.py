@@ -33,10 +33,11 @@ from ballot_tx.codec import encode, hash_bytes  # noqa: E402
 from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.tx import CastBallot  # noqa: E402
-from genesis.localnet import DEFAULT_PARAMS, make_network  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.scenario import demo_manifest, random_selections  # noqa: E402
+from harness.txgen import NetKeys, election_setup  # noqa: E402
 from node import localnet as ln  # noqa: E402
-from node.scenario import demo_manifest, random_selections  # noqa: E402
-from node.txgen import NetKeys, election_setup  # noqa: E402
+from node.homes import make_network  # noqa: E402
 
 PARAMS = dataclasses.replace(DEFAULT_PARAMS, view_timeout_ms=4000)
 

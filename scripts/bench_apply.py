@@ -54,8 +54,8 @@ from ballot_tx.tx import (  # noqa: E402
 )
 from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, genesis_hash  # noqa: E402
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.localchain import LocalChain  # noqa: E402
 from node.audit import ParallelVerifier, audit_data_dir  # noqa: E402
-from node.localchain import LocalChain  # noqa: E402
 from node.store import Store  # noqa: E402
 
 HOUR = 3_600_000

@@ -17,8 +17,8 @@ from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import election_id
 from ballot_tx.tx import CastBallot, decode_tx, sign_tx
+from harness.webpoll import poll_manifest
 from node.ballotbox import BallotBox
-from node.webpoll import poll_manifest
 
 
 def main() -> None:

@@ -58,10 +58,11 @@ from ballot_tx.tx import (  # noqa: E402
     TrusteeShares,
     acknowledgement,
 )
-from genesis.localnet import DEFAULT_PARAMS, make_network  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.scenario import demo_manifest, plaintext_counts, random_selections  # noqa: E402
+from harness.txgen import NetKeys  # noqa: E402
 from node import localnet as ln  # noqa: E402
-from node.scenario import demo_manifest, plaintext_counts, random_selections  # noqa: E402
-from node.txgen import NetKeys  # noqa: E402
+from node.homes import make_network  # noqa: E402
 
 PARAMS = dataclasses.replace(DEFAULT_PARAMS, view_timeout_ms=4000)
 DAY = 86_400_000

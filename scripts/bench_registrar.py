@@ -32,14 +32,12 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from ballot_tx.eligibility.idcard import Card, make_registration  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from cli.card_authority import issue_card, make_crl, new_authority  # noqa: E402
-from genesis.localnet import (
-    DEFAULT_PARAMS,  # noqa: E402
-    make_network,  # noqa: E402
-)
+from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.netchain import NetworkChain  # noqa: E402
+from harness.txgen import NetKeys  # noqa: E402
+from harness.webpoll import PollRunner  # noqa: E402
 from node import localnet as ln  # noqa: E402
-from node.netchain import NetworkChain  # noqa: E402
-from node.txgen import NetKeys  # noqa: E402
-from node.webpoll import PollRunner  # noqa: E402
+from node.homes import make_network  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

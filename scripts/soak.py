@@ -53,11 +53,12 @@ import aiohttp  # noqa: E402
 from ballot_tx.codec import encode, hash_bytes  # noqa: E402
 from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
-from ballot_tx.tx import CastBallot, sign_tx  # noqa: E402
-from genesis.localnet import DEFAULT_PARAMS, make_network  # noqa: E402
+from ballot_tx.tx import VOTER_TX_LIFETIME_MS, CastBallot, sign_tx  # noqa: E402
+from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.scenario import demo_manifest, random_selections  # noqa: E402
+from harness.txgen import NetKeys, election_setup, post_tx  # noqa: E402
 from node import localnet as ln  # noqa: E402
-from node.scenario import demo_manifest, random_selections  # noqa: E402
-from node.txgen import TX_LIFETIME_MS, NetKeys, election_setup, post_tx  # noqa: E402
+from node.homes import make_network  # noqa: E402
 
 PARAMS = dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100,
                              view_timeout_ms=1000, checkpoint_interval=5)
@@ -239,7 +240,7 @@ class Soak:
                 continue
             v, b = item
             short = self.rnd.random() < 0.1
-            expires = int(time.time() * 1000) + (SHORT_EXPIRY_MS if short else TX_LIFETIME_MS)
+            expires = int(time.time() * 1000) + (SHORT_EXPIRY_MS if short else VOTER_TX_LIFETIME_MS)
             raw = encode(sign_tx(v, self.keys.chain_id, CastBallot(ballots.eid, b), expires))
             node = self.rnd.randrange(4)
             wait = self.rnd.random() < 0.2

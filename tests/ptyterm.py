@@ -16,12 +16,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 class Terminal:
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
-                 cwd: str | None = None) -> None:
+                 cwd: str | None = None, module: str = "cli.main") -> None:
         self.master, slave = pty.openpty()
         full_env = dict(os.environ, **(env or {}))
         full_env.setdefault("TERM", "xterm")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args], stdin=slave, stdout=slave, stderr=slave,
+            [sys.executable, "-m", module, *args], stdin=slave, stdout=slave, stderr=slave,
             env=full_env, cwd=cwd, close_fds=True, start_new_session=True)
         os.close(slave)
         self.buffer = ""

@@ -84,6 +84,58 @@ def test_english_plain_for_screen_readers() -> None:
     assert not any(ch in t.raw for ch in "─•[\x1b")
 
 
+#: What the example's rating says 0 and 100 mean (its scale_low / scale_high), and the
+#: defaults when a manifest is silent: (shown, spoken) per language.
+SCALE_LABELS = {
+    "ja": ("0は「まったく達成されていない」、100は「十分に達成された」です。",
+           "0は「まったく達成されていない」、100は「じゅうぶんにたっせいされた」です。"),
+    "en": ("0 means “Not achieved at all”, 100 means “Fully achieved”.",) * 2,
+}
+SCALE_DEFAULTS = {
+    "ja": ("0は「まったく評価しない」、100は「とても高く評価する」です。",) * 2,
+    "en": ("0 means “not at all”, 100 means “very highly”.",) * 2,
+}
+
+
+# two of the four (language, labels) pairs under a terminal with speech (each synthesizes
+# the whole ballot); tests/test_yomi.py shows all four in-process
+@pytest.mark.parametrize(("lang", "labelled"), [("ja", True), ("en", False)])
+def test_rating_scale_ends_are_shown_and_spoken(lang: str, labelled: bool, tmp_path: Path) -> None:
+    """The ends of the rating scale, as the manifest names them (the reading of 十分 spoken,
+    not じっぷん), or the defaults when it does not: on the screen and in the speech."""
+    from cli.speech import check_engine
+    from tests.conftest import skip_unless_setup_installs
+
+    try:
+        check_engine(lang)
+    except Exception:
+        skip_unless_setup_installs("the speech engines are not installed")
+    source = EXAMPLE.read_text(encoding="utf-8")
+    if not labelled:  # the same election without the two optional lines
+        source = "\n".join(x for x in source.splitlines() if not x.startswith("scale_"))
+        assert "scale_" not in source.replace("# scale", "")
+    path = tmp_path / "election.toml"
+    path.write_text(source, encoding="utf-8")
+    (tmp_path / "trustees").symlink_to(EXAMPLE.parent / "trustees")
+    transcript = tmp_path / "heard.txt"
+    t = Terminal(["election", "preview", "--manifest", str(path), "--lang", lang, "--plain",
+                  "--speak-to", str(tmp_path / "ballot.wav")], cwd=str(ROOT),
+                 env={"BALLOTCHAIN_TRANSCRIPT": str(transcript)}, module="tests.speech_transcript")
+    shown, spoken = (SCALE_LABELS if labelled else SCALE_DEFAULTS)[lang]
+    for answer in ("1", "1"):
+        t.expect("(入力してください|Type the)")
+        t.type(answer)
+    screen = t.expect("(子育て支援|Childcare support)")
+    assert shown in screen and "《" not in screen
+    for answer in ("0", "0", "y"):
+        t.type(answer)
+    assert t.finish(timeout=120) == 0, t.seen
+    heard = transcript.read_text(encoding="utf-8")
+    assert spoken in heard, heard
+    if lang == "ja" and labelled:
+        assert "十分" not in heard
+
+
 def test_choices_text() -> None:
     m = manifest()
     sel = parse_choices(m, " project = health ; parks=doho,central;pledges=childcare:70,transport:１００")

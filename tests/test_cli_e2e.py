@@ -15,8 +15,8 @@ from ballot_tx.manifest import Selections
 from cli.ballot_ui import parse_choices
 from cli.chain_client import Chain
 from cli.main import cli
+from harness.scenario import plaintext_counts
 from node import localnet as ln
-from node.scenario import plaintext_counts
 from tests.ptyterm import Terminal
 
 ROOT = Path(__file__).parents[1]

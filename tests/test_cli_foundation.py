@@ -80,15 +80,3 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert "Traceback" not in p.stderr and "KEY_FILE_MALFORMED" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
-
-
-def test_docs_cli_reference_is_current() -> None:
-    from cli.reference import DOCS_FILE, START, docs_with_reference
-
-    doc = (Path(__file__).parents[1] / DOCS_FILE).read_text()
-    assert START in doc
-    assert doc == docs_with_reference(doc, cli), (
-        "docs/cli.md is stale: run `python -m cli.reference --docs`"
-    )
-    for name in ("election create", "vote", "receipt verify", "audit", "node start"):
-        assert f"`ballotchain {name}" in doc

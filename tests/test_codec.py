@@ -214,20 +214,6 @@ def test_every_code_has_a_description() -> None:
     assert all(CODES[c].strip() for c in ErrorCode)
 
 
-def test_docs_list_every_error_code() -> None:
-    from pathlib import Path
-
-    from ballot_tx.errors import DOCS_FILE, DOCS_START, docs_with_table
-
-    text = (Path(__file__).parents[1] / DOCS_FILE).read_text()
-    assert DOCS_START in text
-    assert text == docs_with_table(text), (
-        "docs/errors.md is stale: run `python -m ballot_tx.errors --docs`"
-    )
-    for code in ErrorCode:  # each code has a row saying what it means and what to do
-        assert f"| `{code}` |" in text
-
-
 def test_every_code_belongs_to_a_guide_group() -> None:
     from ballot_tx.error_guide import ACTIONS, group_of
 

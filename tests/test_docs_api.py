@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from genesis.document import genesis_hash
-from genesis.localnet import make_network
 from node import registrar
 from node.backup import add_backup_route
+from node.homes import make_network
 from node.metrics import Metrics
 from node.peers import add_routes
 from node.server import make_app

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ballot_tx.errors import ErrorCode, GenesisError
 from genesis.document import from_json, genesis_hash, to_json
-from genesis.localnet import make_network
+from node.homes import make_network
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Label
 from cli.letters import Letter, fingerprint, read_codes, render, voting_address
-from node.webpoll import poll_manifest
+from harness.webpoll import poll_manifest
 
 REQUIRED = "letters" in os.environ.get("BALLOTCHAIN_EXTRAS", "")
 EID = bytes(range(32))

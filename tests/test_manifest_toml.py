@@ -150,3 +150,27 @@ def test_yomi_must_be_kana_and_is_written_back() -> None:
     e = error(bad)
     assert e.code == ErrorCode.MANIFEST_BAD_FIELD and "contests[1].options[0].label.yomi" in e.message
     assert 'label = { ja = "洞峰公園", yomi = "どうほうこうえん", en = "Doho Park" }' in to_toml(parse(EXAMPLE))
+
+
+def test_scale_labels_of_a_rating() -> None:
+    rating = parse(EXAMPLE).contests[2]
+    assert rating.scale_low is not None and rating.scale_low.en == "Not achieved at all"
+    assert rating.scale_high is not None and rating.scale_high.ja == "｜十分に達成された《じゅうぶんにたっせいされた》"
+    assert 'scale_high = { ja = "十分に達成された", yomi = "じゅうぶんにたっせいされた", en = "Fully achieved" }' \
+        in to_toml(parse(EXAMPLE))
+    # without them: no labels on the wire (the page, CLI and speech say the defaults)
+    silent = "\n".join(x for x in EXAMPLE.splitlines() if not x.startswith("scale_"))
+    assert (parse(silent).contests[2].scale_low, parse(silent).contests[2].scale_high) == (None, None)
+    # on a single-choice contest: refused, naming the line and the field
+    on_single = EXAMPLE.replace('kind = "single"\n', 'kind = "single"\nscale_low = { ja = "低", en = "Low" }\n', 1)
+    e = error(on_single)
+    assert e.code == ErrorCode.MANIFEST_BAD_CONTEST, e.message
+    assert f"line {line_no(on_single, 'scale_low')}, contests[0].scale_low:" in e.message, e.message
+    # a scale end must be a label table, with a kana reading if any
+    e = error(EXAMPLE.replace('scale_low = { ja = "まったく達成されていない", en = "Not achieved at all" }',
+                              'scale_low = "Not at all"'))
+    assert e.code == ErrorCode.MANIFEST_BAD_FIELD and "contests[2].scale_low: must be a table" in e.message
+    e = error(EXAMPLE.replace('yomi = "じゅうぶんにたっせいされた"', 'yomi = "jubun"'))
+    assert e.code == ErrorCode.MANIFEST_BAD_FIELD and "contests[2].scale_high.yomi" in e.message
+    e = error(EXAMPLE.replace('en = "Fully achieved"', 'en = ""'))
+    assert e.code == ErrorCode.MANIFEST_BAD_FIELD and "contests[2].scale_high.en" in e.message

@@ -89,14 +89,23 @@ def test_ballot_preview_shows_the_kanji_and_speaks_the_reading(tmp_path: Path,
     assert "選択肢1: どうほうこうえん" in spoken_text and "洞峰" not in spoken_text
 
 
-def test_rating_says_what_the_ends_of_the_scale_mean() -> None:
+def test_rating_says_what_the_ends_of_the_scale_mean(tmp_path: Path) -> None:
+    """The manifest's scale_low / scale_high, or the defaults without them, in both languages."""
     from click.testing import CliRunner
 
     from cli.main import cli
 
     root = Path(__file__).parents[1]
-    for lang, want in (("en", "0 means “not at all”, 100 means “very highly”."),
-                       ("ja", "0は「まったく評価しない」、100は「とても高く評価する」です。")):
-        r = CliRunner().invoke(cli, ["election", "preview", "--manifest", str(root / "examples" / "election.toml"),
+    example = root / "examples" / "election.toml"
+    silent = tmp_path / "election.toml"  # the same election without the two optional lines
+    silent.write_text("\n".join(x for x in example.read_text(encoding="utf-8").splitlines()
+                                if not x.startswith("scale_")), encoding="utf-8")
+    (tmp_path / "trustees").symlink_to(example.parent / "trustees")
+    for path, lang, want in (
+            (example, "en", "0 means “Not achieved at all”, 100 means “Fully achieved”."),
+            (example, "ja", "0は「まったく達成されていない」、100は「十分に達成された」です。"),
+            (silent, "en", "0 means “not at all”, 100 means “very highly”."),
+            (silent, "ja", "0は「まったく評価しない」、100は「とても高く評価する」です。")):
+        r = CliRunner().invoke(cli, ["election", "preview", "--manifest", str(path),
                                      "--lang", lang, "--plain"], input="1\n1\n0\n0\ny\n")
         assert r.exit_code == 0 and want in r.output, r.output

@@ -15,12 +15,16 @@ import gettext
 import io
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 DOMAIN = "ballotchain"
 LANGUAGES = ("ja", "en")
+
+#: A click command function, typed through the option decorators.
+F = TypeVar("F", bound=Callable[..., Any])
 HERE = Path(__file__).parent
 
 
@@ -167,7 +171,7 @@ def _(message: str) -> str:
 
 # --- click glue ---------------------------------------------------------------
 
-def lang_option(f):  # type: ignore[no-untyped-def]
+def lang_option(f: F) -> F:
     """``--lang ja|en`` (default: from the locale), applied before the command runs."""
     import click
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ballot_tx.keys import KeyPair
 from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, validate
 from genesis.localnet import DEFAULT_PARAMS
-from node.scenario import Roles
+from harness.scenario import Roles
 
 GENESIS_TIME = 1_800_000_000_000
 

@@ -152,9 +152,9 @@ def test_select_txs_drops_conflicts(world: tuple[World, dict[str, Election]]) ->
 CRASH = textwrap.dedent(
     """
     import os, sys
-    from node.localchain import LocalChain
+    from harness.localchain import LocalChain
     from node.store import Store
-    from node.scenario import run_election
+    from harness.scenario import run_election
     from tests.chain.helpers import ROLES, VALIDATORS, make_genesis
     import plyvel
     path, mode = sys.argv[1], sys.argv[2]
@@ -179,7 +179,7 @@ CRASH = textwrap.dedent(
                         os._exit(9)
                 return Dying()
         store.db = Proxy(store.db)
-    from node.scenario import run_election as again
+    from harness.scenario import run_election as again
     again(chain, ROLES, voters=1, revoters=0, name="second")
     os._exit(9)  # after: the committed blocks must survive without a clean close
     """

@@ -12,9 +12,9 @@ import pytest
 from ballot_tx.errors import AuditError, ErrorCode, StoreError
 from ballot_tx.state import State
 from genesis.document import genesis_hash
+from harness.localchain import LocalChain
+from harness.scenario import Outcome, run_election
 from node.audit import audit_data_dir
-from node.localchain import LocalChain
-from node.scenario import Outcome, run_election
 from node.store import P_BLOCK, P_BLOCK_HASH, P_CERT, P_STATE, P_TX, Store
 from tests.chain.helpers import ROLES, VALIDATORS, make_genesis
 
@@ -228,7 +228,7 @@ def rewrite_block(db: Path, height: int, tx_index: int, recertify: bool) -> None
     write access would), and optionally re-sign the certificate with the validator keys."""
     from ballot_tx.block import Block, make_block
     from ballot_tx.codec import decode, encode
-    from node.localchain import certificate_maker
+    from harness.localchain import certificate_maker
     from node.store import frame, unframe
 
     d = plyvel.DB(str(db))

@@ -29,8 +29,8 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from node.localchain import LocalChain
-from node.scenario import demo_manifest
+from harness.localchain import LocalChain
+from harness.scenario import demo_manifest
 from tests.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp, make_genesis
 
 HOUR = 3_600_000

@@ -76,8 +76,11 @@ CRED = bytes(range(32))
 @st.composite
 def contests(draw: st.DrawFn, idx: int) -> Contest:
     kind = draw(st.sampled_from(["single", "multiple", "rating"]))
-    if kind == "rating":
-        return contest(f"c{idx}", kind, draw(st.integers(1, 3)))
+    if kind == "rating":  # with or without the labels of the ends of its scale
+        c = contest(f"c{idx}", kind, draw(st.integers(1, 3)))
+        end = st.none() | st.builds(Label, st.sampled_from(["まったく", "｜十分《じゅうぶん》"]),
+                                    st.sampled_from(["Not at all", "Fully"]))
+        return replace(c, scale_low=draw(end), scale_high=draw(end))
     n = draw(st.integers(2, 5))
     if kind == "single":
         return contest(f"c{idx}", kind, n)

@@ -97,6 +97,53 @@ def test_each_rule_names_its_field() -> None:
         _bad(m, code, field)
 
 
+def test_scale_labels_roundtrip_and_only_a_rating_has_them() -> None:
+    from ballot_tx.manifest import DEFAULT_SCALE_HIGH, DEFAULT_SCALE_LOW, scale_ends
+
+    c0, c1, c2 = M.contests
+    low, high = Label("不満《ふまん》", "Dissatisfied"), Label("満足", "Satisfied")
+    rated = replace(M, contests=(c0, c1, replace(c2, scale_low=low, scale_high=high)))
+    validate_manifest(rated)
+    assert decode(Manifest, encode(rated)) == rated
+    assert election_id(rated) != election_id(M), "the labels are part of what the voters were asked"
+    assert scale_ends(rated.contests[2]) == (low, high)
+    assert scale_ends(c2) == (DEFAULT_SCALE_LOW, DEFAULT_SCALE_HIGH)
+    assert scale_ends(replace(c2, scale_high=high)) == (DEFAULT_SCALE_LOW, high)
+    # the layout is strict: a contest without the two fields (6, as before) is refused
+    from ballot_tx.codec import pack, to_plain
+    from ballot_tx.errors import CodecError
+
+    plain = to_plain(M)
+    plain[3] = [c[:6] for c in plain[3]]
+    with pytest.raises(CodecError) as e:
+        decode(Manifest, pack(plain))
+    assert e.value.code == ErrorCode.CODEC_FIELD_COUNT
+    for m, code, field in [
+        (replace(M, contests=(replace(c0, scale_low=low),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].scale_low"),
+        (replace(M, contests=(replace(c1, scale_high=high),)), ErrorCode.MANIFEST_BAD_CONTEST,
+         "contests[0].scale_high"),
+        (replace(M, contests=(replace(c2, scale_low=Label(" ", "x")),)), ErrorCode.MANIFEST_BAD_FIELD,
+         "contests[0].scale_low.ja"),
+        (replace(M, contests=(replace(c2, scale_high=Label("x", "a\x07")),)),
+         ErrorCode.MANIFEST_BAD_FIELD, "contests[0].scale_high.en"),
+    ]:
+        _bad(m, code, field)
+
+
+def test_scale_labels_have_the_label_length_limit() -> None:
+    from ballot_tx.codec import decode as dec
+    from ballot_tx.errors import CodecError
+    from ballot_tx.manifest import LABEL_MAX, Contest
+
+    c2 = M.contests[2]
+    ok = replace(c2, scale_low=Label("あ" * LABEL_MAX, "a" * LABEL_MAX))
+    assert dec(Contest, encode(ok)) == ok
+    with pytest.raises(CodecError) as e:
+        encode(replace(c2, scale_low=Label("あ" * (LABEL_MAX + 1), "a")))
+    assert e.value.code == ErrorCode.CODEC_OUT_OF_RANGE
+
+
 def test_options_with_images_are_fine() -> None:
     c0 = M.contests[0]
     opt = Option("a", Label("あ", "A"), Image(b"\x11" * 32, "https://city.example/a.png"))

@@ -23,9 +23,9 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from genesis.localnet import make_network
 from node import backup as bk
 from node import localnet as ln
+from node.homes import make_network
 from node.store import frame
 from tests.node.netutil import assert_same_chain, back_at_tip, running, submit, wait_until
 

@@ -25,7 +25,8 @@ from ballot_tx.keys import KeyPair, load_key_file
 from cli.main import cli
 from genesis import ceremony
 from genesis.document import from_json, genesis_hash
-from genesis.localnet import DEFAULT_PARAMS, config_toml
+from genesis.localnet import DEFAULT_PARAMS
+from node.config import render_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ORGS = [
@@ -240,14 +241,14 @@ def test_node_start_refuses_an_unverified_genesis(ceremony_dir: Path, tmp_path: 
     g = from_json((home / "genesis.json").read_text())
     good = genesis_hash(g).hex()
     other = "0" * 64
-    (home / "config.toml").write_text(config_toml("validator", "127.0.0.1:9", [], other))
+    (home / "config.toml").write_text(render_config("validator", "127.0.0.1:9", [], other))
     p = subprocess.run([sys.executable, "-m", "cli.main", "node", "start", "--home", str(home)],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert p.returncode == 1, p.stderr
     assert "[GENESIS_HASH_MISMATCH]" in p.stderr and good in p.stderr and other in p.stderr
     assert "Traceback" not in p.stderr
     assert not (home / "data").exists()
-    (home / "config.toml").write_text(config_toml("validator", "127.0.0.1:9", [], "xyz"))
+    (home / "config.toml").write_text(render_config("validator", "127.0.0.1:9", [], "xyz"))
     p = subprocess.run([sys.executable, "-m", "cli.main", "node", "start", "--home", str(home)],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert p.returncode == 1 and "[CONFIG_INVALID]" in p.stderr and "node.genesis_hash" in p.stderr

@@ -32,12 +32,12 @@ from ballot_tx.block import InclusionProof, verify_inclusion
 from ballot_tx.codec import decode, encode
 from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.keys import KeyPair
-from ballot_tx.tx import CastBallot, sign_tx
+from ballot_tx.tx import VOTER_TX_LIFETIME_MS, CastBallot, sign_tx
 from consensus.certificate import CommitCertificate, verify_certificate
-from genesis.localnet import config_toml
+from harness.scenario import demo_manifest, random_selections
+from harness.txgen import NetKeys, create_elections, election_setup, post_tx
 from node import localnet as ln
-from node.scenario import demo_manifest, random_selections
-from node.txgen import TX_LIFETIME_MS, NetKeys, create_elections, election_setup, post_tx
+from node.config import render_config
 from tests.conftest import skip_unless_setup_installs
 from tests.deploy import netns
 
@@ -159,7 +159,7 @@ def ceremony(net: Network) -> str:
         assert "(matches your contribution)" in out and hosts.addr(i) in out
         mode = "validator" if i < 4 else "observer"
         peers = [v for v in validators if hosts.addr(i) not in v]
-        cfg = config_toml(mode, f"{hosts.addr(i)}:{PORT}", peers, ghash)
+        cfg = render_config(mode, f"{hosts.addr(i)}:{PORT}", peers, ghash)
         for name in ("tls_cert", "tls_key", "tls_ca"):
             cfg = cfg.replace(f'# {name} = "tls/', f'{name} = "tls/')
         (home / "config.toml").write_text(cfg)
@@ -235,7 +235,7 @@ def test_five_hosts_in_namespaces_cut_heal_kill(
         eid = election_setup(keys, m, [voter], run)
         joint = bytes.fromhex(net.get(net.validators[1], f"/v1/elections/{eid.hex()}")["status"]["joint_key"])
         ballot, _ = encrypt_ballot(m, joint, voter.ed25519_public, random_selections(m, random.Random(7)))
-        tx = sign_tx(voter, keys.chain_id, CastBallot(eid, ballot), int(time.time() * 1000) + TX_LIFETIME_MS)
+        tx = sign_tx(voter, keys.chain_id, CastBallot(eid, ballot), int(time.time() * 1000) + VOTER_TX_LIFETIME_MS)
         v1 = net.validators[1]
         status, doc = post_tx(v1.url, encode(tx), True, 30.0, v1.ssl_context())
         assert status == 200 and doc["status"] == "committed", doc

@@ -20,11 +20,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ballot_tx.keys import KeyPair
+from harness.scenario import demo_manifest
+from harness.txgen import election_setup, post_tx
 from node import localnet as ln
 from node import logs, ops
 from node.metrics import Metrics
-from node.scenario import demo_manifest
-from node.txgen import election_setup, post_tx
 from tests.deploy.monitoring import metric_families_used
 from tests.node.netutil import Net, submit, wait_until
 
@@ -217,8 +217,8 @@ def test_election_touched_reads_the_election_of_every_kind() -> None:
     from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
     from ballot_tx.manifest import election_id
     from ballot_tx.tx import CastBallot, CloseElection, CreateElection, sign_tx
-    from node.scenario import random_selections
-    from node.txgen import trustee_keys
+    from harness.scenario import random_selections
+    from harness.txgen import trustee_keys
 
     now = int(time.time() * 1000)
     m = demo_manifest(trustee_keys(), now, now + 10**7)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.txgen import create_elections
 from node import localnet as ln
-from node.txgen import create_elections
 from tests.conftest import skip_unless_setup_installs
 from tests.node.netutil import running
 from tests.node.tlsca import make_ca_and_cert

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from ballot_tx.keys import dump_key_file, load_key_file
-from genesis.localnet import make_network
 from node import localnet as ln
+from node.homes import make_network
 from node.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -275,7 +275,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32"), ("max_spoils_per_voter", "u16"), ("max_ballots_per_voter", "u16"), ("login_provider", "LoginProvider?")],
     "LoginProvider": [("issuer", "str≤255"), ("client_id", "str≤255")],
     "Label": [("ja", "str≤300"), ("en", "str≤300")],
-    "Contest": [("id", "str≤64"), ("kind", "str≤16"), ("title", "Label"), ("options", "[Option]≤64"), ("min_selections", "u16"), ("max_selections", "u16")],
+    "Contest": [("id", "str≤64"), ("kind", "str≤16"), ("title", "Label"), ("options", "[Option]≤64"), ("min_selections", "u16"), ("max_selections", "u16"), ("scale_low", "Label?"), ("scale_high", "Label?")],
     "Option": [("id", "str≤64"), ("label", "Label"), ("image", "Image?")],
     "Image": [("sha256", "b32"), ("uri", "str≤500")],
     "TrusteeInfo": [("name", "str≤100"), ("ed25519_public", "b32"), ("x25519_public", "b32")],
@@ -592,6 +592,9 @@ def manifest_valid(m: Obj) -> bool:
             return False
         if c.kind == "multiple" and not (0 <= lo <= hi <= n and hi >= 1):
             return False
+        for end in (c.scale_low, c.scale_high):  # the ends of a rating scale: rating only
+            if end is not None and (c.kind != "rating" or not label(end)):
+                return False
     if sum(width(c) for c in m.contests) > 1024 or m.eligibility not in ELIGIBILITY:
         return False
     if not m.start_ms < m.end_ms or not m.trustees or not 1 <= m.threshold <= len(m.trustees):

@@ -34,8 +34,8 @@ from ballot_tx.tx import (
 from cli.record import audit_record, derive, record_files, write_record
 from consensus.certificate import CommitCertificate
 from genesis.document import to_json
-from node.localchain import certificate_maker
-from node.scenario import run_election
+from harness.localchain import certificate_maker
+from harness.scenario import run_election
 from tests.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
 from tests.chain.world import Election, World
 from tests.independent import independent_verifier as iv

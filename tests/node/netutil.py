@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from genesis.document import ConsensusParams
-from genesis.localnet import DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_PARAMS
+from harness.txgen import NetKeys, create_elections, post_tx
 from node import localnet as ln
-from node.txgen import NetKeys, create_elections, post_tx
+from node.homes import make_network
 from tests.node.tlsca import make_ca_and_cert
 
 BACK_AT_TIP_S = 20.0

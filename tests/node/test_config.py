@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ballot_tx.errors import ErrorCode
-from genesis.localnet import config_toml, make_network
-from node.config import ConfigError, load_config, parse_config
+from node.config import ConfigError, load_config, parse_config, render_config
+from node.homes import make_network
 
 HOME = Path("/srv/node")
 
@@ -29,7 +29,7 @@ def test_localnet_writer_and_reader_agree(tmp_path: Path) -> None:
 
 
 def _cfg(**over: str) -> str:
-    text = config_toml("validator", "127.0.0.1:7000", ["127.0.0.1:7001"])
+    text = render_config("validator", "127.0.0.1:7000", ["127.0.0.1:7001"])
     for old, new in over.items():
         assert old in text or old.startswith("+")
         text = text + new if old.startswith("+") else text.replace(old, new)

@@ -22,8 +22,8 @@ import pytest
 
 from ballot_tx.codec import encode
 from ballot_tx.tx import CreateElection, sign_tx
+from harness.scenario import demo_manifest
 from node import localnet as ln
-from node.scenario import demo_manifest
 from tests.node.netutil import Net, assert_same_chain, submit, wait_until
 
 QUEUE = 20

@@ -66,13 +66,13 @@ from consensus.messages import (
     decode_message,
     encode_message,
 )
+from harness.scenario import demo_manifest
+from harness.txgen import election_setup
 from node import localnet as ln
 from node.config import load_config
 from node.ledger import Ledger
 from node.peers import PEER_HEADER, TOPIC_CONSENSUS, add_routes, preamble, seal
-from node.scenario import demo_manifest
 from node.store import Store
-from node.txgen import election_setup
 from tests.node.netutil import PARAMS, Net, assert_same_chain, wait_until
 
 HOUR_MS = 3_600_000
@@ -212,7 +212,7 @@ def http_json(node: ln.LocalNode, path: str) -> Any:
 
 
 def post(node: ln.LocalNode, raw: bytes, wait: bool) -> tuple[int, Any]:
-    from node.txgen import post_tx
+    from harness.txgen import post_tx
 
     status, doc = post_tx(node.url, raw, wait, 30.0)
     assert status < 500, (node.name, status, doc)

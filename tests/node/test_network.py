@@ -189,7 +189,7 @@ def test_conflicting_transactions_one_commits_other_gets_its_error(net: Net) -> 
 
     from ballot_tx.codec import encode
     from ballot_tx.tx import CreateElection, sign_tx
-    from node.scenario import demo_manifest
+    from harness.scenario import demo_manifest
 
     now = int(_time.time() * 1000)
     m = demo_manifest(net.keys.trustees, now, now + 86_400_000, rating=False, name="twice")
@@ -210,8 +210,8 @@ def test_end_time_closes_the_election_with_an_empty_block(net: Net) -> None:
     import time as _time
 
     from ballot_tx.keys import KeyPair
-    from node.scenario import demo_manifest
-    from node.txgen import election_setup
+    from harness.scenario import demo_manifest
+    from harness.txgen import election_setup
 
     def run(txs: list[bytes]) -> None:
         acks = submit(net, txs, net.validators, wait=True)

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ballot_tx.keys import KeyPair, load_key_file
 from genesis.document import genesis_hash
-from genesis.localnet import make_network
+from node.homes import make_network
 from node.metrics import Metrics
 from node.peers import (
     TOPIC_CONSENSUS,

@@ -18,8 +18,8 @@ from ballot_tx.codec import encode
 from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.tx import CastBallot, SpoilBallot
+from harness.localchain import LocalChain
 from node.ledger import Ledger
-from node.localchain import LocalChain
 from node.store import Store
 from node.verify_pool import Refusals, VerifyPool, verify_txs
 from tests.chain.helpers import VALIDATORS

@@ -23,9 +23,9 @@ from ballot_tx.codec import encode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.keys import KeyPair
 from ballot_tx.tx import CastBallot
+from harness.scenario import demo_manifest
+from harness.txgen import election_setup, post_tx
 from node import localnet as ln
-from node.scenario import demo_manifest
-from node.txgen import election_setup, post_tx
 from tests.node.netutil import Net, wait_until
 
 

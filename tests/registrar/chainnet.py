@@ -26,11 +26,12 @@ from ballot_tx.eligibility.idcard import Card, CardRegistration, make_registrati
 from ballot_tx.keys import KeyPair
 from ballot_tx.state import ElectionStatus
 from cli.card_authority import Authority, issue_card, make_crl, new_authority
-from genesis.localnet import DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_PARAMS
+from harness.netchain import NetworkChain
+from harness.txgen import NetKeys
+from harness.webpoll import Poll, PollRunner
 from node import localnet as ln
-from node.netchain import NetworkChain
-from node.txgen import NetKeys
-from node.webpoll import Poll, PollRunner
+from node.homes import make_network
 from tests.registrar.oidc import provider
 
 PARAMS = dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100,

@@ -20,7 +20,7 @@ import pytest
 
 from ballot_tx.errors import ErrorCode, KeyError_
 from ballot_tx.keys import load_key_file
-from node.scenario import plaintext_counts
+from harness.scenario import plaintext_counts
 from tests.registrar.chainnet import CLIENT_ID, RegistrarNet
 from tests.web.jsbridge import WEB, require_node
 

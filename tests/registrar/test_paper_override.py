@@ -18,8 +18,8 @@ from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Selections
 from ballot_tx.tx import CastBallot
 from cli.main import cli
-from node.netchain import NetworkError
-from node.scenario import plaintext_counts
+from harness.netchain import NetworkError
+from harness.scenario import plaintext_counts
 from tests.registrar.chainnet import RegistrarNet, holder_birth, holder_name
 from tests.web.jsbridge import WEB, require_node
 

@@ -25,6 +25,7 @@ from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from cli.card_authority import new_authority
+from harness.webpoll import Poll
 from node import localnet as ln
 from node.registrar import (
     FINISH_KIND,
@@ -36,7 +37,6 @@ from node.registrar import (
     finish_message,
 )
 from node.registrar_config import load_registrar_config
-from node.webpoll import Poll
 from tests.registrar.chainnet import CLIENT_ID, SECRET, RegistrarNet
 from tests.registrar.oidc import client_session, provider, sign_in
 

@@ -232,6 +232,12 @@ def test_manifest_rules_agree() -> None:
         replace(M, contests=(replace(c1, min_selections=0, max_selections=0),)),
         replace(M, contests=(replace(c2, min_selections=1),)),
         replace(M, contests=tuple(contest(f"r{i}", "rating", 64) for i in range(2))),
+        # the ends of a rating scale: fine on a rating, refused elsewhere or when blank
+        replace(M, contests=(c0, replace(c2, scale_low=Label("不満《ふまん》", "Poor"), scale_high=Label("満足", "Good")))),
+        replace(M, contests=(replace(c0, scale_low=Label("a", "b")),)),
+        replace(M, contests=(replace(c1, scale_high=Label("a", "b")),)),
+        replace(M, contests=(replace(c2, scale_low=Label("\u3000", "b")),)),
+        replace(M, contests=(replace(c2, scale_high=Label("a", "b\x07")),)),
         replace(M, eligibility="anyone"),
         replace(M, end_ms=M.start_ms),
         replace(M, max_ballots_per_voter=0),
@@ -252,7 +258,8 @@ def test_manifest_rules_agree() -> None:
     got = codes(run_js([{"op": "validate_manifest", "manifest": encode(m).hex()} for m in variants]))
     want = [py_code(lambda m=m: validate_manifest(m)) for m in variants]
     assert got == want
-    assert got[0] == "ok" and got.count("ok") <= 5 + len(GOOD_PROVIDERS)
+    assert got[0] == "ok" and got.count("ok") <= 6 + len(GOOD_PROVIDERS)
+    assert got[22:26] == ["MANIFEST_BAD_CONTEST"] * 2 + ["MANIFEST_BAD_FIELD"] * 2
 
 
 def test_vectors_file_is_where_the_crypto_tests_keep_it() -> None:

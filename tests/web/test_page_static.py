@@ -62,12 +62,36 @@ def test_clip_texts_come_from_the_manifest_only() -> None:
 
 
 def test_clips_read_japanese_labels_by_their_reading() -> None:
-    from node.webpoll import poll_manifest
+    from harness.webpoll import poll_manifest
 
     m = poll_manifest("yomi", [], "one-time-code", 0, images=False)
     assert m.contests[0].options[0].label.ja == "｜洞峰公園《どうほうこうえん》"
     assert clip_text(m, "ja", "c0o0") == "どうほうこうえん"  # not ホラガミネ
     assert clip_text(m, "en", "c0o0") == "Doho Park"
+
+
+def test_the_scale_clip_says_the_manifests_ends_or_the_defaults() -> None:
+    from harness.webpoll import poll_manifest
+
+    m = poll_manifest("scale", [], "one-time-code", 0, images=False, scale=True)
+    # the reading (yomi) of 全面的 is what speech says, as for every label
+    assert clip_text(m, "ja", "c2s") == "0は「まったく支持しない」、100は「ぜんめんてきに支持する」です。"
+    assert clip_text(m, "en", "c2s") == "0 means “Do not support at all”, 100 means “Fully support”."
+    assert clip_text(M, "ja", "c1s") == "0は「まったく評価しない」、100は「とても高く評価する」です。"
+    assert clip_text(M, "en", "c1s") == "0 means “not at all”, 100 means “very highly”."
+    for bad in ("c0s", "c9s", "c1o0s", "cs"):  # no scale on a single-choice contest
+        assert clip_text(M, "en", bad) is None, bad
+
+
+def test_page_scale_defaults_are_the_manifests_defaults() -> None:
+    """The page's catalog and ballot_tx say the same thing when a manifest is silent."""
+    from ballot_tx.manifest import DEFAULT_SCALE_HIGH, DEFAULT_SCALE_LOW
+
+    (res,) = run_js([{"op": "messages"}])
+    msgs = res["ok"]
+    for lang in ("ja", "en"):
+        assert msgs[lang]["scale_low"] == getattr(DEFAULT_SCALE_LOW, lang)
+        assert msgs[lang]["scale_high"] == getattr(DEFAULT_SCALE_HIGH, lang)
 
 
 def test_tracking_code_digits_are_clips_read_letter_by_letter() -> None:

@@ -1,4 +1,4 @@
-"""A real 4+1 localnet with polls ready for the browser test (node/webpoll.py does the
+"""A real 4+1 localnet with polls ready for the browser test (harness/webpoll.py does the
 officials', trustees' and registrar's part through the validators' API)."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ import dataclasses
 from pathlib import Path
 
 from ballot_tx.keys import KeyPair
-from genesis.localnet import DEFAULT_PARAMS, make_network
+from genesis.localnet import DEFAULT_PARAMS
+from harness.netchain import NetworkChain
+from harness.txgen import NetKeys
+from harness.webpoll import PollRunner
 from node import localnet as ln
-from node.netchain import NetworkChain
-from node.txgen import NetKeys
-from node.webpoll import PollRunner
+from node.homes import make_network
 
 PARAMS = dataclasses.replace(
     DEFAULT_PARAMS, max_block_txs=200, block_interval_ms=100, view_timeout_ms=2000, checkpoint_interval=50

@@ -23,9 +23,8 @@ import { cityLoginPanel, registerState, cancelledText } from './register.js';
 import { cleanCode, codeProblem, shortCode, groupedCode, receiptFileText } from './tracking.js';
 import qrcode from 'qrcode-generator';
 import { plain, segments } from './yomi.js';
+import { PHASES, TX_LIFETIME_MS } from './constants.js';
 
-const PHASES = ['ceremony', 'open', 'closed', 'decided'];
-const TX_LIFETIME_MS = 3600_000;
 
 const params = new URLSearchParams(location.search);
 const S = {
@@ -242,7 +241,7 @@ const SCREENS = {
 
   start: () => {
     const open = S.status.phase === 1;
-    const err = S.errors.start;
+    const err = S.errors.start ? errorSentence(S.errors.start) : null; // in the language shown now
     const content = [...electionHeader()];
     if (S.manifest.eligibility === 'city-login') { // register.js: key made here, city login
       const onKeys = (keys) => { S.keys = keys; show('ballot'); };
@@ -279,7 +278,8 @@ const SCREENS = {
 
   ballot: () => {
     const m = S.manifest;
-    const errs = S.errors.ballot || {};
+    // recomputed, so a switch of language shows them in the new one
+    const errs = S.errors.ballot ? ballotErrors() : {};
     const anyErr = Object.keys(errs).length > 0;
     return section(tr('ballot_heading'),
       h('p', { class: 'election-title' }, h('strong', { text: label(m.title) })),
@@ -428,9 +428,17 @@ function ballotStatusText(b) {
   return null;
 }
 
+// What 0 and 100 of a rating mean: the manifest's labels (scale_low / scale_high), else
+// the catalog's defaults. As text, and as nodes (a reading shown as ruby).
+const scaleEnds = (c) => [c.scale_low ? label(c.scale_low) : tr('scale_low'), c.scale_high ? label(c.scale_high) : tr('scale_high')];
+const scaleEndNodes = (c) => [c.scale_low ? labelNodes(c.scale_low) : [tr('scale_low')], c.scale_high ? labelNodes(c.scale_high) : [tr('scale_high')]];
+
 function contestHint(c) {
   if (c.kind === 'single') return tr('choose_one');
-  if (c.kind === 'rating') return `${tr('rate_hint')} ${tr('rate_ends')}`;
+  if (c.kind === 'rating') {
+    const [low, high] = scaleEnds(c);
+    return `${tr('rate_hint')} ${tr('rate_ends', { low, high })}`;
+  }
   if (c.min_selections === 0) return tr('choose_upto', { max: c.max_selections });
   if (c.min_selections === c.max_selections) return tr('choose_exact', { min: c.min_selections });
   return tr('choose_range', { min: c.min_selections, max: c.max_selections });
@@ -451,15 +459,23 @@ function contestFieldset(c, ci, err) {
   const body = [];
   if (c.kind === 'rating') {
     c.options.forEach((o, oi) => {
+      const [lowNodes, highNodes] = scaleEndNodes(c); // fresh nodes per item: a node has one place
+      // the ends of the scale under each item's levels, and in the names of its 0 and 100
+      // buttons ("0 not at all"), so a screen reader says them where they are chosen
+      const ends = { 0: `c${ci}-o${oi}-low`, 100: `c${ci}-o${oi}-high` };
       body.push(h('fieldset', { class: 'rating', 'aria-describedby': described },
         h('legend', {}, ...optionContent(c, o)),
         h('div', { class: 'levels' }, RATING_LEVELS.map((v) => {
           const id = `c${ci}-o${oi}-v${v}`;
           return h('label', { for: id, class: 'level' },
             h('input', { type: 'radio', id, name: `c${ci}-o${oi}`, value: String(v), checked: sel[oi] === v,
+              'aria-labelledby': ends[v] ? `${id}-n ${ends[v]}` : null,
               onchange: () => { S.selections[ci][oi] = v; } }),
-            h('span', { text: String(v) }));
-        }))));
+            h('span', { id: `${id}-n`, text: String(v) }));
+        })),
+        h('p', { class: 'scale-ends' },
+          h('span', {}, '0: ', h('span', { id: ends[0] }, ...lowNodes)),
+          h('span', {}, '100: ', h('span', { id: ends[100] }, ...highNodes)))));
     });
   } else {
     const type = c.kind === 'single' ? 'radio' : 'checkbox';
@@ -495,7 +511,8 @@ function summaryList(m, selections) {
 // --- read aloud: clips the node renders from the manifest (never from the voter's choices) ---
 
 const clipCache = new Map();
-const contestKeys = (c, ci) => [`c${ci}`, ...c.options.map((_, oi) => `c${ci}o${oi}`)];
+// a rating contest also says what 0 and 100 mean (clip c<i>s), before its items
+const contestKeys = (c, ci) => [`c${ci}`, ...(c.kind === 'rating' ? [`c${ci}s`] : []), ...c.options.map((_, oi) => `c${ci}o${oi}`)];
 
 function summaryKeys(m, selections) {
   // Every clip of the election is fetched, whatever was chosen: the node must not
@@ -602,9 +619,9 @@ async function identify(codeForm) {
     announce(tr('ballot_ready'));
   } catch (e) {
     S.busy = false;
-    S.errors.start = errorSentence(e);
+    S.errors.start = e;
     show('start');
-    alertText(S.errors.start);
+    alertText(errorSentence(e));
     const pwWrong = e && (e.code === 'KEY_WRONG_PASSWORD' || e.code === 'KEY_PASSWORD_REQUIRED');
     const field = document.getElementById(codeForm ? 'code' : pwWrong ? 'keypw' : 'keyfile');
     if (field) field.focus();

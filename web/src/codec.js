@@ -24,6 +24,7 @@
 
 import { CodecError } from './errors.js';
 import { SCHEMA } from './schema.js';
+import { DEFAULT_MAX_SIZE, PLAIN_MAX_DEPTH } from './constants.js';
 
 const C = {
   OVERSIZE: 'CODEC_OVERSIZE',
@@ -36,9 +37,8 @@ const C = {
   UNKNOWN_TAG: 'CODEC_UNKNOWN_TAG',
 };
 
-export const DEFAULT_MAX_SIZE = 1 << 20;
+export { DEFAULT_MAX_SIZE };
 const MSGPACK_MAX_DEPTH = 1024; // python-msgpack's unpacker stack
-const PLAIN_MAX_DEPTH = 64; // ballot_tx.codec._check_plain
 
 // Values the strict parser may produce that the canonical form never holds.
 class Unallowed {

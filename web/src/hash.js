@@ -3,8 +3,9 @@
 import { sodium } from './sodium.js';
 import { concat, utf8 } from './bytes.js';
 import { DEFAULT_CODEC } from './codec.js';
+import { DOMAIN_PREFIX } from './constants.js';
 
-export const DOMAIN_PREFIX = 'ballotchain/v1/';
+export { DOMAIN_PREFIX };
 
 /** Domain-separation prefix for one object kind or hash purpose. */
 export function domain(kind) {

@@ -11,9 +11,9 @@ import { sodium } from './sodium.js';
 import { concat, equal, toHex, pyFromHex } from './bytes.js';
 import { domain, hashBytes } from './hash.js';
 import { KeyFileError } from './errors.js';
+import { KEY_FILE_TYPE, KEY_FILE_VERSION } from './constants.js';
 
-export const KEY_FILE_TYPE = 'ballotchain-key';
-export const KEY_FILE_VERSION = 1;
+export { KEY_FILE_TYPE, KEY_FILE_VERSION };
 
 /** The exact bytes an Ed25519 signature covers. */
 export function signingBytes(kind, chainId, body) {

@@ -8,14 +8,15 @@ import { sodium } from './sodium.js';
 import { digest } from './hash.js';
 import { CryptoError, ManifestError } from './errors.js';
 
-export const MANIFEST_VERSION = 1;
-export const CONTEST_KINDS = ['single', 'multiple', 'rating'];
-export const ELIGIBILITY_METHODS = ['registered-key', 'one-time-code', 'city-login'];
-export const RATING_LEVELS = Array.from({ length: 11 }, (_, i) => 10 * i);
-export const RATING_STEP = 10;
-export const MAX_BALLOT_CIPHERTEXTS = 1024;
-export const LABEL_MAX = 300;
-export const MAX_PER_VOTER = 1000;
+import {
+  MANIFEST_VERSION, CONTEST_KINDS, ELIGIBILITY_METHODS, RATING_LEVELS, RATING_STEP,
+  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER, ISSUER_MAX, CLIENT_ID_MAX, LOOPBACK_HOSTS,
+} from './constants.js';
+
+export {
+  MANIFEST_VERSION, CONTEST_KINDS, ELIGIBILITY_METHODS, RATING_LEVELS, RATING_STEP,
+  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER, ISSUER_MAX, CLIENT_ID_MAX,
+};
 const ID_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 /** The 32-byte election id: digest(manifest). */
@@ -52,9 +53,6 @@ function checkId(s, field) {
 }
 
 // The city-login provider, as ballot_tx/eligibility/city_login.py check_login_provider.
-export const ISSUER_MAX = 255;
-export const CLIENT_ID_MAX = 255;
-const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
 function checkIssuer(iss, field) {
   const bad = (why) => fail('MANIFEST_BAD_PROVIDER', field, why);
@@ -64,7 +62,7 @@ function checkIssuer(iss, field) {
   const u = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)$/.exec(iss);
   const hostPort = u ? u[2] : '';
   const portMatch = /:(\d*)$/.exec(hostPort);
-  const host = hostPort.replace(/:\d*$/, '').toLowerCase();
+  const host = hostPort.replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
   if (portMatch && portMatch[1] !== '' && Number(portMatch[1]) > 65535) throw bad(`'${iss.slice(0, 80)}' is not a URL`);
   const scheme = u ? u[1].toLowerCase() : '';
   if (scheme !== 'https' && !(scheme === 'http' && LOOPBACK_HOSTS.includes(host))) throw bad(`'${iss.slice(0, 80)}' is not an https URL`);
@@ -113,6 +111,12 @@ function checkContest(c, field) {
   }
   if (c.kind === 'rating' && !(lo === n && hi === n)) {
     throw fail('MANIFEST_BAD_CONTEST', `${field}.min_selections`, `a rating contest rates every item: min = max = ${n}`);
+  }
+  for (const name of ['scale_low', 'scale_high']) {
+    const end = c[name] ?? null;
+    if (end === null) continue;
+    if (c.kind !== 'rating') throw fail('MANIFEST_BAD_CONTEST', `${field}.${name}`, `only a rating contest has a scale, not a ${c.kind} contest`);
+    checkLabel(end, `${field}.${name}`);
   }
 }
 

@@ -8,10 +8,10 @@ import { concat, utf8 } from './bytes.js';
 import { hashBytes } from './hash.js';
 import { KeyPair } from './keys.js';
 import { BallotchainError } from './errors.js';
+import { CODE_ALPHABET as ALPHABET, CODE_LEN } from './constants.js';
 
-export const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export { ALPHABET, CODE_LEN };
 const N = ALPHABET.length;
-export const CODE_LEN = 16;
 const ALIASES = { O: '0', I: '1', L: '1' };
 const SEPARATORS = new Set(' -_.\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\u3000\t');
 

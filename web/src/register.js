@@ -28,6 +28,7 @@ import { decode } from './codec.js';
 import { getJson } from './api.js';
 import { errorText } from './i18n.js';
 import { txHash } from './tx.js';
+import { LOOPBACK_HOSTS } from './constants.js';
 import { verifyReceipt } from './receipt.js';
 
 export const MIN_PASSWORD = 8;
@@ -320,7 +321,7 @@ export async function authorizationUrl(provider, answer) {
     throw mismatch('the provider\u2019s discovery document names another issuer');
   }
   const endpoint = new URL(meta.authorization_endpoint);
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(endpoint.hostname);
+  const loopback = LOOPBACK_HOSTS.includes(endpoint.hostname.replace(/^\[(.*)\]$/, '$1'));
   if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && loopback)) {
     throw mismatch('the provider\u2019s sign-in page is not https');
   }

@@ -70,7 +70,9 @@ export const SCHEMA = {
    ["title",["obj","Label"]],
    ["options",["tuple",["obj","Option"],64]],
    ["min_selections",["int","0","65535"]],
-   ["max_selections",["int","0","65535"]]
+   ["max_selections",["int","0","65535"]],
+   ["scale_low",["opt",["obj","Label"]]],
+   ["scale_high",["opt",["obj","Label"]]]
   ]},
   "CreateElection": {"kind": "", "max_size": 1048576, "tag": 1, "fields": [
    ["manifest",["obj","Manifest"]]

@@ -5,7 +5,9 @@
 // voter types is cleaned (spaces, dashes, full-width spaces, case) and checked before
 // anything is asked of a node, so a wrong paste gets one plain sentence, never a garbled page.
 
-export const SHORT_LEN = 16;
+import { SHORT_LEN } from './constants.js';
+
+export { SHORT_LEN };
 const HEX = /^[0-9a-f]+$/;
 // the mailed voting code: 4 groups of 4 from a 32-letter alphabet (ballot_tx/eligibility)
 const VOTING_CODE = /^[0-9a-z]{16}$/;

@@ -1,14 +1,18 @@
-"""Export the wire schema of the Python codec for the browser client.
+"""Export the wire schema and the shared constants of the Python code for the browser client.
 
 The browser must encode and decode exactly what ``ballot_tx.codec`` does. Rather
 than restating every dataclass by hand in JavaScript (and drifting), this reads
 the same annotations the Python codec compiles and writes them as data:
-``web/src/schema.js``. ``tests/web/test_schema.py`` fails when the committed file
-is not what this script produces, so a change to a wire class cannot silently
-leave the browser behind.
+``web/src/schema.js``. The constants the page shares with the Python rules (the
+transaction lifetime, election phases, contest kinds, rating levels, manifest
+limits, key-file, voting-code and tracking-code formats, the hash domain prefix) are read from
+their Python modules the same way and written to ``web/src/constants.js``.
+``tests/web/test_schema.py`` fails when either committed file is not what this
+script produces, so a change on the Python side cannot silently leave the browser
+behind.
 
-    python web/tools/gen_schema.py            # rewrite web/src/schema.js
-    python web/tools/gen_schema.py --check    # exit 1 if it is out of date
+    python web/tools/gen_schema.py            # rewrite web/src/schema.js and constants.js
+    python web/tools/gen_schema.py --check    # exit 1 if either is out of date
 
 Type descriptors (JSON arrays): ``["int", lo, hi]`` (bounds as decimal strings,
 they exceed 2^53), ``["bool"]``, ``["bytes", size, maxlen]``, ``["str", maxlen]``,
@@ -48,7 +52,42 @@ ROOTS = [
     "genesis.document:Genesis",
 ]
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "schema.js"
+#: The constants the page shares with Python: JavaScript name, ``module:attribute``, and
+#: why the page needs it (written as a comment above the constant).
+CONSTANTS = [
+    ("TX_LIFETIME_MS", "ballot_tx.tx:VOTER_TX_LIFETIME_MS",
+     "a ballot the page signs expires this long after signing"),
+    ("PHASES", "ballot_tx.state:PHASE_NAMES", "election phases by number (ElectionStatus.phase)"),
+    ("MANIFEST_VERSION", "ballot_tx.manifest:MANIFEST_VERSION", "the manifest version validated"),
+    ("CONTEST_KINDS", "ballot_tx.manifest:CONTEST_KINDS", "contest kinds"),
+    ("ELIGIBILITY_METHODS", "ballot_tx.manifest:ELIGIBILITY_METHODS", "eligibility methods"),
+    ("RATING_LEVELS", "ballot_tx.manifest:RATING_LEVELS", "the ratings a rating contest offers"),
+    ("RATING_STEP", "ballot_tx.manifest:RATING_STEP", "the step between two rating levels"),
+    ("MAX_BALLOT_CIPHERTEXTS", "ballot_tx.manifest:MAX_BALLOT_CIPHERTEXTS",
+     "the most ciphertexts a ballot may hold"),
+    ("LABEL_MAX", "ballot_tx.manifest:LABEL_MAX", "the longest label (characters)"),
+    ("MAX_PER_VOTER", "ballot_tx.manifest:MAX_PER_VOTER", "the most ballots or spoils per voter"),
+    ("DOMAIN_PREFIX", "ballot_tx.codec:DOMAIN_PREFIX", "the prefix of every hash and signature domain"),
+    ("DEFAULT_MAX_SIZE", "ballot_tx.codec:DEFAULT_MAX_SIZE", "the largest encoding decoded"),
+    ("PLAIN_MAX_DEPTH", "ballot_tx.codec:PLAIN_MAX_DEPTH", "the deepest nesting of a plain value"),
+    ("KEY_FILE_TYPE", "ballot_tx.keys:KEY_FILE_TYPE", "the type a key file declares"),
+    ("KEY_FILE_VERSION", "ballot_tx.keys:KEY_FILE_VERSION", "the key-file version read and written"),
+    ("CODE_ALPHABET", "ballot_tx.eligibility.one_time_code:ALPHABET",
+     "the letters of a mailed voting code"),
+    ("CODE_LEN", "ballot_tx.eligibility.one_time_code:CODE_LEN",
+     "the characters of a voting code, check letter included"),
+    ("SHORT_LEN", "node.ballotbox:SHORT_LEN", "the hex digits of a tracking code's short form"),
+    ("ISSUER_MAX", "ballot_tx.eligibility.city_login:ISSUER_MAX",
+     "the longest city-login issuer (characters)"),
+    ("CLIENT_ID_MAX", "ballot_tx.eligibility.city_login:CLIENT_ID_MAX",
+     "the longest city-login client id (characters)"),
+    ("LOOPBACK_HOSTS", "ballot_tx.eligibility.city_login:LOOPBACK_HOSTS",
+     "the hosts an http (not https) issuer may name"),
+]
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+OUT = SRC / "schema.js"
+CONSTANTS_OUT = SRC / "constants.js"
 
 
 def describe(tp: Any, todo: list[type]) -> Any:
@@ -139,14 +178,48 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def js_value(v: Any) -> Any:
+    """A constant as JSON: tuples as arrays, bytes as text, a name table as a list by number."""
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, dict):
+        keys = sorted(v)
+        if [int(k) for k in keys] != list(range(len(keys))):
+            raise TypeError("a constant table must be numbered 0, 1, ...")
+        return [v[k] for k in keys]
+    if isinstance(v, (tuple, list)):
+        return [js_value(x) for x in v]
+    if isinstance(v, (int, str)) and not isinstance(v, bool):
+        if isinstance(v, int) and abs(v) > 2**53:
+            raise TypeError("a constant beyond 2^53 is not a JavaScript number")
+        return v
+    raise TypeError(f"unsupported constant {v!r}")
+
+
+def render_constants() -> str:
+    lines = ["// GENERATED by web/tools/gen_schema.py from the Python constants. Do not edit."]
+    for name, spec, why in CONSTANTS:
+        mod, _, attr = spec.partition(":")
+        value = js_value(getattr(importlib.import_module(mod), attr))
+        lines.append(f"// {why}: {mod}.{attr}")
+        lines.append(f"export const {name} = {json.dumps(value, ensure_ascii=False)};")
+    return "\n".join(lines) + "\n"
+
+
+def outputs() -> dict[Path, str]:
+    """Every generated file with the text it must hold."""
+    return {OUT: render(), CONSTANTS_OUT: render_constants()}
+
+
 def main() -> int:
-    text = render()
+    files = outputs()
     if "--check" in sys.argv:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT} is out of date: run python web/tools/gen_schema.py", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
+        stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
+        for p in stale:
+            print(f"{p} is out of date: run python web/tools/gen_schema.py", file=sys.stderr)
+        return 1 if stale else 0
+    for p, text in files.items():
+        p.write_text(text)
     return 0
 
 

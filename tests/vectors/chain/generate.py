@@ -34,7 +34,7 @@ from ballot_tx.tx import (  # noqa: E402
     sign_tx,
 )
 from genesis.document import Genesis, genesis_hash  # noqa: E402
-from node.localchain import LocalChain  # noqa: E402
+from harness.localchain import LocalChain  # noqa: E402
 from tests.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, make_genesis  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "vectors.json"
@@ -111,7 +111,7 @@ def variants(g: Genesis, block: Block) -> list[tuple[str, Block]]:
 
 
 def generate() -> dict[str, Any]:
-    from node.scenario import run_election
+    from harness.scenario import run_election
 
     g = make_genesis()
     chain = LocalChain(g, VALIDATORS)

@@ -108,7 +108,8 @@ def example_manifest() -> Manifest:
             Contest("projects", "multiple", Label("事業", "Projects"), (
                 opt(0, "公園", "Park"), opt(1, "図書館", "Library"), opt(2, "バス", "Bus")), 1, 2),
             Contest("pledges", "rating", Label("公約評価", "Pledge evaluation"), (
-                opt(0, "子育て支援", "Child care"), opt(1, "交通", "Transport")), 2, 2),
+                opt(0, "子育て支援", "Child care"), opt(1, "交通", "Transport")), 2, 2,
+                Label("不満《ふまん》", "Dissatisfied"), Label("満足", "Satisfied")),
         ),
         eligibility="registered-key",
         start_ms=1_790_000_000_000,

@@ -10,6 +10,10 @@
 //   B (key file, English): wrong password, right password, cast by double click (must
 //     cast once), re-vote, receipt.
 //   C: a manifest whose picture does not match its hash: the page must stop.
+//
+// Every announced state (live regions, read from the accessibility tree) is checked in
+// Japanese and English: inBoth() re-does the action on the same page after switching
+// language; what cannot be re-done there is done once in each election's language.
 
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -131,6 +135,31 @@ async function announced(page, role, want = '') {
   return page.getByRole(role).ariaSnapshot();
 }
 
+// An announced state in both languages: `act(lang)` runs in the page's language, then again
+// after switching to the other one with the page's own buttons (the same page: no new
+// browser, no new load), and the page is switched back. The live regions are emptied before
+// each run, so what `announced` reads is that run's announcement, not the previous one's.
+async function inBoth(page, act) {
+  const first = await page.evaluate(() => window.__ballotchain.state().lang);
+  const out = {};
+  for (const lang of [first, first === 'ja' ? 'en' : 'ja']) {
+    if (lang !== first) await page.click(`#lang-nav button[data-lang="${lang}"]`);
+    await page.evaluate(() => { for (const id of ['alert', 'status']) document.getElementById(id).textContent = ''; });
+    out[lang] = await act(lang);
+  }
+  await page.click(`#lang-nav button[data-lang="${first}"]`);
+  return out;
+}
+
+// What the rating contest says about its scale, in both languages: the hint (the contest's
+// description), the row under the first item's levels, and the accessibility tree of that
+// item (the 0 and 100 buttons are named with the ends).
+const scaleSeen = (page) => inBoth(page, async () => ({
+  hint: await page.locator('#hint-2').innerText(),
+  ends: await page.locator('#contest-2 .scale-ends').first().innerText(),
+  tree: await page.locator('#contest-2 fieldset.rating').first().ariaSnapshot(),
+}));
+
 const liveText = (page) => page.evaluate(() => ({ alert: document.getElementById('alert').textContent, status: document.getElementById('status').textContent }));
 
 async function typeReceipt(page, text) {
@@ -150,13 +179,14 @@ async function electionA() {
   // a mistyped code: one symbol changed, caught by the check character
   const good = cfg.codes[0];
   const typo = (good[0] === 'A' ? 'B' : 'A') + good.slice(1);
-  await tabTo(page, '#code');
-  await page.keyboard.type(typo);
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('#start-error');
-  report.a.typo_error = await page.locator('#start-error').innerText();
-  report.a.typo_alert = await announced(page, 'alert');
-  report.a.typo_focus = await page.evaluate(() => document.activeElement.id);
+  report.a.typo = await inBoth(page, async () => {
+    await tabTo(page, '#code');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(typo);
+    await page.keyboard.press('Enter');
+    const alert = await announced(page, 'alert');
+    return { alert, error: await page.locator('#start-error').innerText(), focus: await page.evaluate(() => document.activeElement.id) };
+  });
   await capture(page, 'code-error');
 
   await tabTo(page, '#code');
@@ -167,14 +197,15 @@ async function electionA() {
   report.a.images = await page.locator('img.option-image').count();
   report.a.image_alts = await page.locator('img.option-image').evaluateAll((els) => els.map((e) => e.getAttribute('alt')));
   report.a.ruby = await page.locator('#contest-0 ruby').first().evaluate((r) => ({ base: r.firstChild.textContent, rt: r.querySelector('rt').textContent }));
+  report.a.scale = await scaleSeen(page); // this election's manifest names the ends
   await capture(page, 'ballot');
 
-  // review with nothing chosen: every contest says what is missing
-  await keyButton(page, 'button[type=submit].primary');
-  await page.waitForSelector('#ballot-errors');
-  report.a.empty_errors = await page.locator('.field-error').count();
-  report.a.rating_error = await page.locator('#err-2').innerText();
-  report.a.empty_alert = await announced(page, 'alert');
+  // review with nothing chosen: every contest says what is missing, every unrated item named
+  report.a.empty = await inBoth(page, async () => {
+    await keyButton(page, 'button[type=submit].primary');
+    const alert = await announced(page, 'alert');
+    return { alert, errors: await page.locator('.field-error').count(), rating: await page.locator('#err-2').innerText() };
+  });
   await capture(page, 'ballot-errors');
 
   const sel = [[0, 1, 0], [1, 0, 1], [70, 100, 30]];
@@ -201,6 +232,7 @@ async function electionA() {
   await keyButton(page, '#cast');
   await waitScreen(page, 'castDone');
   report.a.tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  report.a.cast_status = await announced(page, 'status', '記録');
   report.a.finals = [sel];
   await capture(page, 'cast-done');
 
@@ -213,9 +245,11 @@ async function electionA() {
 
   // keep the code: copy (read back from the clipboard), save as a file, QR code
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cfg.validator });
-  await page.click('#copy-code');
+  report.a.copy_status = await inBoth(page, async () => {
+    await page.click('#copy-code');
+    return announced(page, 'status');
+  });
   report.a.copied = await page.evaluate(() => navigator.clipboard.readText());
-  report.a.copy_status = await announced(page, 'status', 'コピー');
   const saved = await Promise.all([page.waitForEvent('download'), page.click('#save-code')]);
   report.a.saved_name = saved[0].suggestedFilename();
   report.a.saved_text = readFileSync(await saved[0].path(), 'utf8');
@@ -224,26 +258,30 @@ async function electionA() {
   await capture(page, 'receipt-qr');
 
   // the "check my ballot" ballot, by the short form the audit screen showed: not counted
-  await typeReceipt(page, report.a.spoil_short);
-  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
-  report.a.spoiled_receipt = await page.locator('#receipt-result').innerText();
-  report.a.spoiled_status = await announced(page, 'status', '確認できました');
+  const verified = { ja: '確認できました', en: 'Verified' };
+  report.a.spoiled = await inBoth(page, async (lang) => {
+    await typeReceipt(page, report.a.spoil_short);
+    const status = await announced(page, 'status', verified[lang]);
+    return { status, text: await page.locator('#receipt-result').innerText() };
+  });
   await capture(page, 'receipt-spoiled');
 
   // the voting code typed into the tracking-code box: one plain sentence, announced
-  await typeReceipt(page, good);
-  await page.waitForSelector('#receipt-error');
-  report.a.bad_format = await page.locator('#receipt-error').innerText();
-  report.a.bad_format_alert = await announced(page, 'alert');
-  report.a.bad_format_invalid = await page.getAttribute('#receipt-code', 'aria-invalid');
+  report.a.bad_format = await inBoth(page, async () => {
+    await typeReceipt(page, good);
+    const alert = await announced(page, 'alert');
+    return { alert, text: await page.locator('#receipt-error').innerText(), invalid: await page.getAttribute('#receipt-code', 'aria-invalid') };
+  });
   await capture(page, 'receipt-bad-format');
 
   // a mistyped tracking code: "not found: check the code you typed", nothing about a lost vote
   const wrong = (report.a.tracking[0] === '0' ? '1' : '0') + report.a.tracking.slice(1);
-  await typeReceipt(page, wrong);
-  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
-  report.a.not_found = await page.locator('main').innerText();
-  report.a.not_found_alert = await announced(page, 'alert');
+  const notFound = { ja: '見つかりません', en: 'Not found' };
+  report.a.not_found = await inBoth(page, async (lang) => {
+    await typeReceipt(page, wrong);
+    const alert = await announced(page, 'alert', notFound[lang]);
+    return { alert, text: await page.locator('main').innerText() };
+  });
   await capture(page, 'receipt-not-found');
   // the next screen starts silent: no stale alert
   await page.click('#back');
@@ -253,12 +291,12 @@ async function electionA() {
   // the same code again: refused on the start screen, before any ballot is filled in
   await page.goto(`${cfg.validator}/vote/${cfg.a}`);
   await waitScreen(page, 'start');
-  await page.fill('#code', good);
-  await page.press('#code', 'Enter');
-  await page.waitForSelector('#start-error', { timeout: 60_000 });
-  report.a.reuse_error = await page.locator('#start-error').innerText();
-  report.a.reuse_alert = await announced(page, 'alert');
-  report.a.reuse_screen = await screen(page);
+  report.a.reuse = await inBoth(page, async () => {
+    await page.fill('#code', good);
+    await page.press('#code', 'Enter');
+    const alert = await announced(page, 'alert');
+    return { alert, error: await page.locator('#start-error').innerText(), screen: await screen(page) };
+  });
   await capture(page, 'code-used');
 
   // the public ballot box, on the observer and on the validator: the same list; the voter
@@ -272,18 +310,22 @@ async function electionA() {
   }
   report.a.box_status = await announced(page, 'status');
   await capture(page, 'ballot-box');
-  await page.fill('#box-q', report.a.tracking.slice(0, 6));
-  await page.press('#box-q', 'Enter');
-  await page.waitForFunction((c) => document.querySelectorAll('#box-table tbody tr').length === 1 && document.querySelector('#box-table').innerText.includes(c), report.a.short);
-  report.a.box_found = await page.locator('#box-table tbody').innerText();
+  report.a.box_found = await inBoth(page, async () => {
+    await page.fill('#box-q', report.a.tracking.slice(0, 6));
+    await page.press('#box-q', 'Enter');
+    const status = await announced(page, 'status');
+    await page.waitForFunction((c) => document.querySelectorAll('#box-table tbody tr').length === 1 && document.querySelector('#box-table').innerText.includes(c), report.a.short);
+    return { status, rows: await page.locator('#box-table tbody').innerText() };
+  });
   await page.fill('#box-q', report.a.spoil_short.slice(0, 9));
   await page.press('#box-q', 'Enter');
   await page.waitForFunction((c) => document.querySelector('#box-table') && document.querySelector('#box-table').innerText.includes(c), report.a.spoil_short);
   report.a.box_spoiled = await page.locator('#box-table tbody').innerText();
-  await page.fill('#box-q', 'xyz');
-  await page.press('#box-q', 'Enter');
-  await page.waitForSelector('#box-error');
-  report.a.box_bad = await announced(page, 'alert');
+  report.a.box_bad = await inBoth(page, async () => {
+    await page.fill('#box-q', 'xyz');
+    await page.press('#box-q', 'Enter');
+    return announced(page, 'alert');
+  });
   await capture(page, 'ballot-box-bad-search');
   await page.context().close();
 
@@ -301,10 +343,12 @@ async function electionA() {
   await waitScreen(p2, 'review');
   // a refusal at cast time (as if the code had been used meanwhile): the page offers another code
   await p2.route('**/v1/txs?wait=commit', (route) => route.fulfill({ status: 409, json: { error: 'TX_CODE_USED', message: 'this voting code was already used' } }));
-  await p2.click('#cast');
-  await p2.waitForSelector('#cast-error', { timeout: 60_000 });
-  report.a.cast_error_alert = await announced(p2, 'alert');
-  report.a.start_again = await p2.locator('#start-again').innerText();
+  report.a.cast_error = await inBoth(p2, async () => {
+    await p2.click('#cast');
+    await p2.waitForSelector('#cast-error', { timeout: 60_000 });
+    const alert = await announced(p2, 'alert');
+    return { alert, start_again: await p2.locator('#start-again').innerText() };
+  });
   await capture(p2, 'cast-refused');
   await p2.click('#start-again');
   await waitScreen(p2, 'start');
@@ -339,33 +383,47 @@ async function electionB() {
   await capture(page, 'key-start');
 
   await page.setInputFiles('#keyfile', cfg.keys[0]);
-  await page.fill('#keypw', 'not the password');
-  await page.click('button[type=submit].primary');
-  await page.waitForSelector('#start-error', { timeout: 60_000 });
-  report.b.wrong_password = await page.locator('#start-error').innerText();
-  report.b.wrong_password_alert = await announced(page, 'alert');
-  report.b.after_wrong = await page.evaluate(() => ({ files: document.getElementById('keyfile').files.length, focus: document.activeElement.id }));
+  report.b.wrong_password = await inBoth(page, async () => {
+    await page.fill('#keypw', 'not the password');
+    await page.click('button[type=submit].primary');
+    const alert = await announced(page, 'alert', 'KEY_WRONG_PASSWORD');
+    return {
+      alert,
+      error: await page.locator('#start-error').innerText(),
+      after: await page.evaluate(() => ({ files: document.getElementById('keyfile').files.length, focus: document.activeElement.id })),
+    };
+  });
   report.b.file_button_h = await page.locator('#keyfile').evaluate((e) => e.getBoundingClientRect().height);
   await capture(page, 'key-wrong-password');
 
   await page.fill('#keypw', cfg.password); // the file is still chosen: only the password again
   await page.click('button[type=submit].primary');
   await waitScreen(page, 'ballot', 60_000);
+  report.b.scale = await scaleSeen(page); // this manifest says nothing: the defaults
   const first = [[1, 0, 0], [0, 1, 0], [0, 50, 100]];
   await mouseChoose(page, first);
   await page.click('button[type=submit].primary');
   await waitScreen(page, 'review');
-  // read the summary aloud: the page fetches every clip of the election (23 here), not
-  // only the chosen ones, so the node cannot tell the vote from the requests
+  // "check my ballot" in English (the Japanese one is election A's): not voted yet, said so
+  await page.click('#spoil');
+  await waitScreen(page, 'audit');
+  report.b.audit_status = await announced(page, 'status', 'not voted');
+  await page.click('#fresh');
+  await waitScreen(page, 'ballot');
+  await page.click('button[type=submit].primary'); // the choices are kept
+  await waitScreen(page, 'review');
+  // read the summary aloud: the page fetches every clip of the election (24 here: with the
+  // rating's scale), not only the chosen ones, so the node cannot tell the vote from the requests
   const clips = [];
   page.on('response', (r) => { if (r.url().includes('/vote/speech/')) clips.push(r.status()); });
   await page.click('button.speak');
   await page.waitForFunction(() => true);
-  for (let i = 0; i < 600 && clips.length < 23; i++) await page.waitForTimeout(100);
+  for (let i = 0; i < 600 && clips.length < 24; i++) await page.waitForTimeout(100);
   report.b.speech = { clips: clips.length, ok: clips.filter((x) => x === 200).length };
   await page.dblclick('#cast'); // a double click must cast once
   await waitScreen(page, 'castDone');
   report.b.first_tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  report.b.cast_status = await announced(page, 'status', 'recorded');
   // the short form read aloud, letter by letter: all 16 digit clips are fetched
   const digitClips = [];
   page.on('response', (r) => { if (/\/vote\/speech\/.*\/h[0-9a-f]\.wav$/.test(r.url())) digitClips.push(r.status()); });
@@ -381,28 +439,34 @@ async function electionB() {
   await waitScreen(page, 'review');
   await page.click('#cast');
   await waitScreen(page, 'castDone');
-  report.b.tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
-  report.b.replaces_note = await page.locator('#replaces-note').innerText();
-  report.b.revote_status = await announced(page, 'status', 'recorded');
-  report.b.final = second;
+  const revoteTracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  report.b.revote = { en: { note: await page.locator('#replaces-note').innerText(), status: await announced(page, 'status', 'recorded') } };
   await capture(page, 'revote-done');
+  // a re-vote again, in Japanese: the one just cast is replaced, and that is said in Japanese
+  await page.click('#lang-nav button[data-lang="ja"]');
+  await page.click('#revote');
+  await waitScreen(page, 'ballot');
+  await page.click('button[type=submit].primary');
+  await waitScreen(page, 'review');
+  await page.click('#cast');
+  await waitScreen(page, 'castDone');
+  report.b.tracking = (await page.locator('.tracking-code code').innerText()).replace(/\s+/g, '');
+  report.b.revote.ja = { note: await page.locator('#replaces-note').innerText(), status: await announced(page, 'status', '記録') };
+  report.b.revote_replaced = revoteTracking;
+  await page.click('#lang-nav button[data-lang="en"]');
+  report.b.final = second;
 
   await page.click('#verify');
   await page.waitForSelector('.ok-box, .error-box', { timeout: 60_000 });
   report.b.receipt = await page.locator('main').innerText();
-  // the first ballot's receipt: replaced by the re-vote, not counted
-  await typeReceipt(page, report.b.first_tracking);
-  await page.waitForSelector('#ballot-status', { timeout: 60_000 });
-  report.b.replaced_receipt = await page.locator('#ballot-status').innerText();
+  report.b.receipt_status = await announced(page, 'status', 'Verified');
+  // the first ballot's receipt: replaced by the re-vote, not counted; said in both languages
+  report.b.replaced = await inBoth(page, async (lang) => {
+    await typeReceipt(page, report.b.first_tracking);
+    const status = await announced(page, 'status', { ja: '確認できました', en: 'Verified' }[lang]);
+    return { status, text: await page.locator('#ballot-status').innerText() };
+  });
   await capture(page, 'receipt-replaced');
-  // in English too: what is not a tracking code, and a code not found, each said aloud
-  await typeReceipt(page, 'ABCD-EFGH-JKMN-PQRS');
-  await page.waitForSelector('#receipt-error');
-  report.b.bad_format_alert = await announced(page, 'alert');
-  const wrongB = (report.b.tracking[0] === '0' ? '1' : '0') + report.b.tracking.slice(1);
-  await typeReceipt(page, wrongB);
-  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
-  report.b.not_found_alert = await announced(page, 'alert', 'Not found');
 
   // 360 px wide and 200 % zoom (a 390 px phone at 200 % is 195 CSS px)
   await page.click('#back');
@@ -423,7 +487,12 @@ async function electionC() {
   await page.goto(`${cfg.validator}/vote/${cfg.c}`);
   await waitScreen(page, 'fatal');
   report.c.text = await page.locator('main').innerText();
+  report.c.alert = { ja: await announced(page, 'alert') };
   await capture(page, 'image-mismatch');
+  // the page stops as it loads, so the English announcement needs an English load
+  await page.goto(`${cfg.validator}/vote/${cfg.c}?lang=en`);
+  await waitScreen(page, 'fatal');
+  report.c.alert.en = await announced(page, 'alert');
   await page.context().close();
 }
 

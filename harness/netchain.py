@@ -1,6 +1,6 @@
 """The election scenario's chain interface, carried over a running network's HTTP API.
 
-``node.scenario.run_election`` drives an election through a chain object with
+``harness.scenario.run_election`` drives an election through a chain object with
 ``chain_id``, ``next_time()``, ``run(txs)`` and ``state`` (``election``,
 ``tally``, ``result``, ``height``). ``LocalChain`` implements it in-process;
 ``NetworkChain`` implements it against real nodes: ``run`` posts every
@@ -25,7 +25,7 @@ from ballot_tx.crypto.tally import EncryptedTally, TallyResult
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.state import ElectionStatus
 from ballot_tx.tx import Tx
-from node.txgen import post_tx
+from harness.txgen import post_tx
 
 
 class NetworkError(BallotchainError):

@@ -23,6 +23,7 @@ from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.keys import KeyPair, load_key_file
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.tx import (
+    VOTER_TX_LIFETIME_MS,
     CreateElection,
     OpenElection,
     TrusteeCommit,
@@ -33,9 +34,7 @@ from ballot_tx.tx import (
     sign_tx,
 )
 from genesis.document import Genesis, from_json, genesis_hash
-from node.scenario import demo_manifest
-
-TX_LIFETIME_MS = 3_600_000
+from harness.scenario import demo_manifest
 
 
 def trustee_keys(n: int = 3) -> list[KeyPair]:
@@ -53,7 +52,7 @@ class NetKeys:
         self.trustees = trustee_keys()
 
     def sign(self, keys: KeyPair, body: TxBody) -> Tx:
-        return sign_tx(keys, self.chain_id, body, int(time.time() * 1000) + TX_LIFETIME_MS)
+        return sign_tx(keys, self.chain_id, body, int(time.time() * 1000) + VOTER_TX_LIFETIME_MS)
 
 
 def create_elections(net: NetKeys, count: int, tag: str = "e") -> list[bytes]:

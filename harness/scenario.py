@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
@@ -39,6 +40,7 @@ from ballot_tx.manifest import (
     election_id,
 )
 from ballot_tx.tx import (
+    VOTER_TX_LIFETIME_MS,
     CastBallot,
     CloseElection,
     CreateElection,
@@ -53,11 +55,21 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from node.localchain import LocalChain
+from harness.webpoll import DEMO_PROVIDER, ChainState
 
-TX_LIFETIME_MS = 3_600_000
-#: The identity provider a demo ``city-login`` election names (never contacted).
-DEMO_PROVIDER = LoginProvider("https://login.tsukuba.example", "ballotchain-registrar")
+
+class ElectionChain(Protocol):
+    """What ``run_election`` needs of a chain: ``harness.localchain.LocalChain`` in process,
+    ``harness.netchain.NetworkChain`` over a network's HTTP API."""
+
+    chain_id: bytes
+
+    @property
+    def state(self) -> ChainState: ...
+
+    def next_time(self) -> int: ...
+
+    def run(self, txs: list[Tx]) -> list[bytes]: ...
 
 
 def demo_manifest(
@@ -173,7 +185,7 @@ class Roles:
 
 
 def run_election(
-    chain: LocalChain,
+    chain: ElectionChain,
     roles: Roles,
     voters: int = 100,
     revoters: int = 10,
@@ -204,7 +216,7 @@ def run_election(
     now = chain.next_time()
 
     def tx(keys: KeyPair, body: TxBody) -> Tx:
-        return sign_tx(keys, cid, body, chain.next_time() + TX_LIFETIME_MS)
+        return sign_tx(keys, cid, body, chain.next_time() + VOTER_TX_LIFETIME_MS)
 
     m = demo_manifest(roles.trustees, now, now + 7 * 24 * 3_600_000, eligibility, rating, name=name)
     eid = election_id(m)

@@ -2,9 +2,9 @@
 
 Used by ``ballotchain demo --web`` (a person votes at the printed ``/vote/`` address with
 the printed codes or key file) and by the browser test (``tests/web``). Officials,
-trustees and the registrar act through a chain object (``node.netchain.NetworkChain``:
+trustees and the registrar act through a chain object (``harness.netchain.NetworkChain``:
 every transaction posted to the validators' API and committed), exactly as in the demo
-election (``node.scenario``).
+election (``harness.scenario``).
 
 The poll has a single choice with pictures (their SHA-256 in the manifest, served as
 ``data:`` URIs so no web server is needed), a multiple choice (1 to 2), and the mayor's
@@ -37,6 +37,7 @@ from ballot_tx.keys import KeyPair, dump_key_file
 from ballot_tx.manifest import Contest, Image, Label, Manifest, Option, TrusteeInfo, election_id
 from ballot_tx.state import ElectionStatus
 from ballot_tx.tx import (
+    CLIENT_TX_LIFETIME_MS,
     CloseElection,
     CreateElection,
     OpenElection,
@@ -49,9 +50,9 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from node.scenario import DEMO_PROVIDER
 
-TX_LIFETIME_MS = 600_000
+#: The identity provider a demo ``city-login`` election names (never contacted).
+DEMO_PROVIDER = LoginProvider("https://login.tsukuba.example", "ballotchain-registrar")
 
 
 class ChainState(Protocol):
@@ -64,7 +65,9 @@ class ChainState(Protocol):
 
 class Chain(Protocol):
     chain_id: bytes
-    state: ChainState
+
+    @property
+    def state(self) -> ChainState: ...
 
     def run(self, txs: list[Tx]) -> list[bytes]: ...
 
@@ -84,9 +87,15 @@ def image(data: bytes, wrong: bool = False) -> Image:
     return Image(digest, "data:image/svg+xml;base64," + base64.b64encode(data).decode())
 
 
+#: What 0 and 100 mean on the pledge rating when a poll says it (``scale=True``); one
+#: with a reading (ruby), so the page and speech show and say it.
+SCALE_LOW = Label("まったく支持しない", "Do not support at all")
+SCALE_HIGH = Label("全面的《ぜんめんてき》に支持する", "Fully support")
+
+
 def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: int,
                   images: bool = True, wrong_image: bool = False, hours: int = 24,
-                  login_provider: LoginProvider | None = None) -> Manifest:
+                  scale: bool = False, login_provider: LoginProvider | None = None) -> Manifest:
     pics = [svg("#0b6e4f", "circle"), svg("#8a3b12", "square"), svg("#3a4fa0", "triangle")]
     park = (
         Option("doho-park", Label("｜洞峰公園《どうほうこうえん》", "Doho Park"), image(pics[0], wrong_image) if images else None),
@@ -111,7 +120,7 @@ def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: 
                 Option("transit", Label("公共交通", "Public transit"), None),
                 Option("digital", Label("行政のデジタル化", "Digital city hall"), None),
             ),
-            3, 3,
+            3, 3, SCALE_LOW if scale else None, SCALE_HIGH if scale else None,
         ),
     )
     return Manifest(
@@ -176,15 +185,15 @@ class PollRunner:
         return self.chain.run(txs)
 
     def _sign(self, keys: KeyPair, body: TxBody) -> Tx:
-        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + TX_LIFETIME_MS)
+        return sign_tx(keys, self.chain.chain_id, body, int(time.time() * 1000) + CLIENT_TX_LIFETIME_MS)
 
     def run(self, signer: KeyPair, bodies: list[TxBody]) -> list[bytes]:
         return self._commit([self._sign(signer, b) for b in bodies])
 
     def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False,
-               login_provider: LoginProvider | None = None) -> Poll:
+               scale: bool = False, login_provider: LoginProvider | None = None) -> Poll:
         m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image,
-                          login_provider=login_provider)
+                          scale=scale, login_provider=login_provider)
         self.run(self.admin, [CreateElection(m)])
         return Poll(m)
 
