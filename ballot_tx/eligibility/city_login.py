@@ -42,9 +42,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
@@ -86,6 +86,25 @@ def _bad_provider(field: str, why: str) -> ManifestError:
     return ManifestError(ErrorCode.MANIFEST_BAD_PROVIDER, f"{field}: {why}")
 
 
+#: ``scheme://authority[path]``: split by hand because ``urllib`` is off limits in the pure
+#: core (.importlinter); web/src/manifest.js splits it the same way.
+_URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)")
+
+
+def _host_port(authority: str) -> tuple[str, str] | None:
+    """``(host, port)`` of an authority without user info (``[v6]`` unbracketed), or None."""
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close < 0:
+            return None
+        host, rest = authority[1:close], authority[close + 1:]
+        if rest and not rest.startswith(":"):
+            return None
+        return host, rest[1:]
+    host, _, port = authority.partition(":")
+    return (host, port) if ":" not in port else None
+
+
 def check_issuer(issuer: str, field: str = "login_provider.issuer") -> None:
     """An issuer identifier as OpenID Connect Discovery 2 wants it: an ``https`` URL
     (``http`` only on loopback) with a host, no user info, query or fragment, and no
@@ -94,16 +113,17 @@ def check_issuer(issuer: str, field: str = "login_provider.issuer") -> None:
         raise _bad_provider(field, f"must be 1 to {ISSUER_MAX} characters")
     if any(ord(ch) <= 32 or ord(ch) == 127 for ch in issuer):
         raise _bad_provider(field, "contains spaces or control characters")
-    try:
-        parts = urlsplit(issuer)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise _bad_provider(field, f"{issuer[:80]!r} is not a URL") from None
-    if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
+    if "?" in issuer or "#" in issuer or "@" in issuer.partition("://")[2].split("/")[0]:
+        raise _bad_provider(field, "must be scheme://host[:port][/path] without user, query or fragment")
+    m = _URL_RE.fullmatch(issuer)
+    hp = _host_port(m.group(2)) if m else None
+    if m is None or hp is None or (hp[1] and not (hp[1].isascii() and hp[1].isdigit()
+                                                   and int(hp[1]) <= 65535)):
+        raise _bad_provider(field, f"{issuer[:80]!r} is not a URL")
+    scheme, host = m.group(1).lower(), hp[0].lower()
+    if scheme != "https" and not (scheme == "http" and host in LOOPBACK_HOSTS):
         raise _bad_provider(field, f"{issuer[:80]!r} is not an https URL")
-    if not host or "@" in parts.netloc or parts.query or parts.fragment or "?" in issuer \
-            or "#" in issuer:
+    if not host:
         raise _bad_provider(field, "must be scheme://host[:port][/path] without user, query or fragment")
     if issuer.endswith("/"):
         raise _bad_provider(field, "must not end with '/' (tokens name the issuer without it)")

@@ -169,6 +169,11 @@ BAD_PROVIDERS = [
     ("https://login.example#x", "c", "login_provider.issuer"),  # fragment
     ("https://login.example/a b", "c", "login_provider.issuer"),  # space
     ("https://login.example:99999", "c", "login_provider.issuer"),  # bad port
+    ("https://login.example:8x", "c", "login_provider.issuer"),
+    ("https://login.example:\u00b2", "c", "login_provider.issuer"),  # a non-ASCII digit
+    ("https://a:1:2", "c", "login_provider.issuer"),
+    ("https://[::1", "c", "login_provider.issuer"),
+    ("http://[::2]:3000", "c", "login_provider.issuer"),  # http, not loopback
     ("", "c", "login_provider.issuer"),
     ("https://" + "a" * 250 + ".jp", "c", "login_provider.issuer"),  # > 255 characters
     ("https://login.example", "", "login_provider.client_id"),
@@ -182,6 +187,8 @@ GOOD_PROVIDERS = [
     LoginProvider("https://login.example:8443/realms/tsukuba", "つくスマ"),
     LoginProvider("http://127.0.0.1:24001", "c"),  # a provider on the same machine (tests)
     LoginProvider("http://localhost:3000", "c"),
+    LoginProvider("http://[::1]:3000", "c"),
+    LoginProvider("https://[2001:db8::1]:8443", "c"),
     LoginProvider("https://" + "a" * 243 + ".jp", "c" * 255),  # exactly 255 characters each
 ]
 

@@ -549,13 +549,17 @@ def login_provider_valid(p: Obj) -> bool:
     m = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)", iss)
     if m is None or "@" in m.group(2) or iss.endswith("/"):
         return False
-    scheme, netloc = m.group(1).lower(), m.group(2).lower()
-    host = netloc[1:netloc.index("]")] if netloc.startswith("[") and "]" in netloc \
-        else netloc.rsplit(":", 1)[0]
-    port = netloc.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in netloc.rsplit("]", 1)[-1] else ""
-    if not host or (port and (not port.isdigit() or int(port) > 65535)):
+    scheme, authority = m.group(1).lower(), m.group(2)
+    v6 = re.fullmatch(r"\[([^\]]*)\](?::(.*))?", authority)
+    if v6 is not None:
+        host, port = v6.group(1), v6.group(2) or ""
+    elif authority.startswith("[") or authority.count(":") > 1:
         return False
-    if scheme != "https" and not (scheme == "http" and host in ("127.0.0.1", "localhost", "::1")):
+    else:
+        host, _, port = authority.partition(":")
+    if not host or (port and (not port.isdigit() or not port.isascii() or int(port) > 65535)):
+        return False
+    if scheme != "https" and not (scheme == "http" and host.lower() in ("127.0.0.1", "localhost", "::1")):
         return False
     return bool(cid.strip()) and len(cid) <= 255 and cid == cid.strip() \
         and not any(ord(ch) < 32 or ord(ch) == 127 for ch in cid)

@@ -54,19 +54,36 @@ function checkId(s, field) {
 
 // The city-login provider, as ballot_tx/eligibility/city_login.py check_login_provider.
 
+/** [host, port] of an authority without user info (`[v6]` unbracketed), or null. */
+function hostPort(authority) {
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close < 0) return null;
+    const rest = authority.slice(close + 1);
+    if (rest && !rest.startsWith(':')) return null;
+    return [authority.slice(1, close), rest.slice(1)];
+  }
+  const i = authority.indexOf(':');
+  if (i < 0) return [authority, ''];
+  const port = authority.slice(i + 1);
+  return port.includes(':') ? null : [authority.slice(0, i), port];
+}
+
 function checkIssuer(iss, field) {
   const bad = (why) => fail('MANIFEST_BAD_PROVIDER', field, why);
+  const shape = 'must be scheme://host[:port][/path] without user, query or fragment';
   const cs = chars(iss);
   if (cs.length === 0 || cs.length > ISSUER_MAX) throw bad(`must be 1 to ${ISSUER_MAX} characters`);
   if (cs.some((ch) => ch.codePointAt(0) <= 32 || ch.codePointAt(0) === 127)) throw bad('contains spaces or control characters');
+  const afterScheme = iss.includes('://') ? iss.slice(iss.indexOf('://') + 3) : '';
+  if (iss.includes('?') || iss.includes('#') || afterScheme.split('/')[0].includes('@')) throw bad(shape);
   const u = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)$/.exec(iss);
-  const hostPort = u ? u[2] : '';
-  const portMatch = /:(\d*)$/.exec(hostPort);
-  const host = hostPort.replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (portMatch && portMatch[1] !== '' && Number(portMatch[1]) > 65535) throw bad(`'${iss.slice(0, 80)}' is not a URL`);
-  const scheme = u ? u[1].toLowerCase() : '';
+  const hp = u ? hostPort(u[2]) : null;
+  if (!u || !hp || (hp[1] && (!/^[0-9]+$/.test(hp[1]) || Number(hp[1]) > 65535))) throw bad(`'${iss.slice(0, 80)}' is not a URL`);
+  const scheme = u[1].toLowerCase();
+  const host = hp[0].toLowerCase();
   if (scheme !== 'https' && !(scheme === 'http' && LOOPBACK_HOSTS.includes(host))) throw bad(`'${iss.slice(0, 80)}' is not an https URL`);
-  if (!u || !host || hostPort.includes('@')) throw bad('must be scheme://host[:port][/path] without user, query or fragment');
+  if (!host) throw bad(shape);
   if (iss.endsWith('/')) throw bad("must not end with '/' (tokens name the issuer without it)");
 }
 
