@@ -120,6 +120,12 @@ ACTIONS: dict[ErrorCode, str] = {
     ErrorCode.RECEIPT_NODES_DISAGREE: "keep the tracking code and tell the election commission: a node is lying",
     ErrorCode.WEB_NETWORK: "check the connection and try again; the page keeps your tracking code",
     ErrorCode.WEB_NOT_OPEN: "vote within the voting window shown on the letter",
+    ErrorCode.MANIFEST_BAD_PROVIDER: "give `login_provider = { issuer, client_id }` exactly as the city's "
+    "identity provider names them, and only for a city-login election (docs/registrar.md)",
+    ErrorCode.REGISTRAR_PROVIDER_MISMATCH: "serve each provider's elections with its own registrar, or fix "
+    "the issuer/client_id pinned in registrar.toml to the one the manifest names",
+    ErrorCode.WEB_PROVIDER_MISMATCH: "do not sign in; tell the city: the registrar answered for another login "
+    "than the election names",
 }
 
 

@@ -65,6 +65,7 @@ class ErrorCode(StrEnum):
     MANIFEST_BAD_TRUSTEES = "MANIFEST_BAD_TRUSTEES"
     MANIFEST_BAD_TIMES = "MANIFEST_BAD_TIMES"
     MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
+    MANIFEST_BAD_PROVIDER = "MANIFEST_BAD_PROVIDER"
     CRYPTO_BAD_INDICES = "CRYPTO_BAD_INDICES"
     # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
@@ -195,6 +196,7 @@ class ErrorCode(StrEnum):
     REGISTRAR_NOT_SERVED = "REGISTRAR_NOT_SERVED"
     REGISTRAR_BAD_RETURN = "REGISTRAR_BAD_RETURN"
     REGISTRAR_NOT_KEY_HOLDER = "REGISTRAR_NOT_KEY_HOLDER"
+    REGISTRAR_PROVIDER_MISMATCH = "REGISTRAR_PROVIDER_MISMATCH"
     SPEECH_ENGINE_MISSING = "SPEECH_ENGINE_MISSING"
     SPEECH_FAILED = "SPEECH_FAILED"
     MANIFEST_TOML_SYNTAX = "MANIFEST_TOML_SYNTAX"
@@ -223,6 +225,7 @@ class ErrorCode(StrEnum):
     WEB_NOT_OPEN = "WEB_NOT_OPEN"
     WEB_NETWORK = "WEB_NETWORK"
     WEB_NOT_REGISTERED = "WEB_NOT_REGISTERED"
+    WEB_PROVIDER_MISMATCH = "WEB_PROVIDER_MISMATCH"
     # --- generic user input ----------------------------------------------------
     USAGE = "USAGE"
     IO_ERROR = "IO_ERROR"
@@ -278,6 +281,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.MANIFEST_BAD_TRUSTEES: "the trustee list or threshold is invalid",
     ErrorCode.MANIFEST_BAD_TIMES: "the voting period is empty or inverted",
     ErrorCode.MANIFEST_TOO_LARGE: "the manifest has more contests or options than a ballot can carry",
+    ErrorCode.MANIFEST_BAD_PROVIDER: "the city-login identity provider (issuer, client id) is missing, malformed, or given for another method",
     ErrorCode.CRYPTO_BAD_INDICES: "interpolation needs distinct trustee indices, each at least 1",
     # transactions and state machine
     ErrorCode.TX_BAD_SIGNATURE: "the transaction signature does not verify",
@@ -408,6 +412,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.REGISTRAR_NOT_SERVED: "the registrar service does not register voters for this election or method",
     ErrorCode.REGISTRAR_BAD_RETURN: "the page address to return to is not one the registrar serves",
     ErrorCode.REGISTRAR_NOT_KEY_HOLDER: "a sign-in was finished without the signature of the key it registers",
+    ErrorCode.REGISTRAR_PROVIDER_MISMATCH: "the registrar's configured identity provider differs from the one an election's manifest names",
     ErrorCode.SPEECH_ENGINE_MISSING: "the speech engine for the chosen language is not installed",
     ErrorCode.SPEECH_FAILED: "speech could not be synthesized or played",
     ErrorCode.MANIFEST_TOML_SYNTAX: "the election.toml manifest is not valid TOML",
@@ -436,6 +441,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.WEB_NOT_OPEN: "the election does not accept ballots now",
     ErrorCode.WEB_NETWORK: "the voting page could not reach a node",
     ErrorCode.WEB_NOT_REGISTERED: "the registrar's answer is not a certified registration of this device's key",
+    ErrorCode.WEB_PROVIDER_MISMATCH: "the sign-in would not go to the identity provider and client id the election's manifest names",
     # generic
     ErrorCode.USAGE: "the command was used incorrectly",
     ErrorCode.IO_ERROR: "a file could not be read or written",

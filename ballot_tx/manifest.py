@@ -32,6 +32,7 @@ from typing import Annotated, ClassVar
 import nacl.bindings
 
 from ballot_tx.codec import U8, U16, U64, Bytes32, MaxLen, Wire, digest
+from ballot_tx.eligibility.city_login import LoginProvider, check_login_provider
 from ballot_tx.errors import CryptoError, ErrorCode, ManifestError
 
 MANIFEST_VERSION = 1
@@ -140,6 +141,9 @@ class Manifest(Wire):
     nonce: Bytes32
     max_spoils_per_voter: U16 = DEFAULT_MAX_SPOILS  # 0: no spoiling (Benaloh audits) at all
     max_ballots_per_voter: U16 = DEFAULT_MAX_BALLOTS  # cast ballots, re-votes included
+    # the eligibility method's parameters: ``city-login`` names its OpenID Connect
+    # provider (issuer, client id); the other methods have none (None)
+    login_provider: LoginProvider | None = None
 
 
 _EID_CACHE: dict[int, tuple[Manifest, bytes]] = {}
@@ -273,6 +277,11 @@ def validate_manifest(m: Manifest) -> None:
             "eligibility",
             f"{m.eligibility!r} is not one of {ELIGIBILITY_METHODS}",
         )
+    if m.eligibility == "city-login":
+        check_login_provider(m.login_provider)
+    elif m.login_provider is not None:
+        raise _fail(ErrorCode.MANIFEST_BAD_PROVIDER, "login_provider",
+                    f"only a city-login election names an identity provider, not {m.eligibility!r}")
     if not m.start_ms < m.end_ms:
         raise _fail(ErrorCode.MANIFEST_BAD_TIMES, "end_ms", "voting must end after it starts")
     if m.max_spoils_per_voter > MAX_PER_VOTER:

@@ -106,6 +106,8 @@ def election_show(election: str, as_toml: bool, node_url: str) -> None:
     click.echo(f"name:        {m.name}")
     click.echo(f"voting:      {_when(m.start_ms)} to {_when(m.end_ms)}")
     click.echo(f"eligibility: {m.eligibility}; re-voting {'allowed' if m.revoting else 'not allowed'}")
+    if m.login_provider is not None:
+        click.echo(f"sign-in:     {m.login_provider.issuer} (client {m.login_provider.client_id})")
     click.echo(f"trustees:    {', '.join(t.name for t in m.trustees)} "
                f"({m.threshold} of {len(m.trustees)} decrypt)")
     for i, c in enumerate(m.contests, 1):

@@ -11,6 +11,8 @@ The format (examples/election.toml has a complete example)::
     name = "tsukuba-2026"                      # id: a-z 0-9 _ . -
     title = { ja = "つくば市 2026", en = "Tsukuba 2026" }
     eligibility = "registered-key"             # or "one-time-code", "city-login"
+    # city-login only: the city's OpenID Connect provider (the secret stays in registrar.toml)
+    # login_provider = { issuer = "https://login.city.example", client_id = "ballotchain" }
     start = 2026-06-01T08:00:00+09:00          # with a time zone
     end   = 2026-06-07T20:00:00+09:00
     revoting = true                            # default false
@@ -48,6 +50,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.errors import ErrorCode, ManifestError
 from ballot_tx.manifest import (
     CONTEST_KINDS,
@@ -300,7 +303,7 @@ def _trustee(doc: Any, field: str, read_file: ReadFile | None) -> TrusteeInfo:
 def _build(doc: dict[str, Any], nonce: bytes, read_file: ReadFile | None) -> Manifest:
     _only(doc, "", {"version", "name", "title", "eligibility", "start", "end", "revoting",
                     "threshold", "trustees", "contests", "nonce", "max_ballots_per_voter",
-                    "max_spoils_per_voter"})
+                    "max_spoils_per_voter", "login_provider"})
     version = _get(doc, "version", "", int, MANIFEST_VERSION)
     if not 0 <= version < 2**16:
         raise _bad("version", f"{version} is not {MANIFEST_VERSION}", ErrorCode.MANIFEST_VERSION)
@@ -324,7 +327,18 @@ def _build(doc: dict[str, Any], nonce: bytes, read_file: ReadFile | None) -> Man
         raise _bad("start", "the voting period must be after 1970", ErrorCode.MANIFEST_BAD_TIMES)
     return Manifest(version, _get(doc, "name", "", str), _label(doc, "title", ""), contests,
                     _get(doc, "eligibility", "", str), start, end,
-                    _get(doc, "revoting", "", bool, False), trustees, threshold, nonce, **limits)
+                    _get(doc, "revoting", "", bool, False), trustees, threshold, nonce, **limits,
+                    login_provider=_login_provider(doc))
+
+
+def _login_provider(doc: dict[str, Any]) -> LoginProvider | None:
+    """``login_provider = { issuer, client_id }`` (city-login); checked by validate_manifest."""
+    if "login_provider" not in doc:
+        return None
+    t = _table(doc["login_provider"], "login_provider")
+    _only(t, "login_provider", {"issuer", "client_id"})
+    return LoginProvider(_get(t, "issuer", "login_provider", str),
+                         _get(t, "client_id", "login_provider", str))
 
 
 def parse_manifest(text: str, nonce: bytes, read_file: ReadFile | None = None,
@@ -385,6 +399,9 @@ def to_toml(m: Manifest) -> str:
            f"max_ballots_per_voter = {m.max_ballots_per_voter}",
            f"max_spoils_per_voter = {m.max_spoils_per_voter}",
            f"threshold = {m.threshold}", f"nonce = {_q(m.nonce.hex())}"]
+    if m.login_provider is not None:
+        out.append(f"login_provider = {{ issuer = {_q(m.login_provider.issuer)}, "
+                   f"client_id = {_q(m.login_provider.client_id)} }}")
     for t in m.trustees:
         out += ["", "[[trustees]]", f"name = {_q(t.name)}",
                 f"ed25519_public = {_q(t.ed25519_public.hex())}",

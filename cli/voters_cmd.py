@@ -164,7 +164,8 @@ def voters_codes(election: str, count: int, out: Path, registrar_key: Path,
                    "(YYYY-MM-DD), as on their ID cards (ID-card elections).")
 @click.option("--login", "logins", multiple=True,
               help="City login subject ('sub') of a person who voted on paper (with --issuer).")
-@click.option("--issuer", help="The city login's OpenID Connect issuer (as in registrar.toml).")
+@click.option("--issuer", help="The city login's OpenID Connect issuer (default: the one the "
+              "election's manifest names).")
 @click.option("--key", "registrar_key", type=click.Path(path_type=Path), required=True,
               help="The registrar's key file (its secret keys the tags that find each voter).")
 @node_option
@@ -192,7 +193,7 @@ def voters_cancel(election: str, voter_keys: tuple[str, ...], roll: Path | None,
 
     chain = Chain(node_url)
     eid = parse_id(election)
-    chain.election(eid)
+    manifest = chain.election(eid).manifest
     keys = keyfile.load(registrar_key)
     tags: list[bytes] = []
     if roll is not None:
@@ -209,6 +210,8 @@ def voters_cancel(election: str, voter_keys: tuple[str, ...], roll: Path | None,
                 fail(ErrorCode.USAGE, f"{roll}, row {line}: {e}")
             tags.append(card_tag(card_tag_key(keys.ed25519_seed), eid, who))
     if logins:
+        if not issuer and manifest.login_provider is not None:
+            issuer = manifest.login_provider.issuer
         if not issuer:
             fail(ErrorCode.USAGE, "--login needs --issuer (the city login's issuer URL)")
         tags += [login_tag(login_tag_key(keys.ed25519_seed), eid, issuer.rstrip("/"), s)

@@ -20,6 +20,7 @@ from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
     code_from_seed,
@@ -54,7 +55,7 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from harness.webpoll import ChainState
+from harness.webpoll import DEMO_PROVIDER, ChainState
 
 
 class ElectionChain(Protocol):
@@ -79,8 +80,10 @@ def demo_manifest(
     rating: bool = True,
     threshold: int = 2,
     name: str = "tsukuba-demo",
+    login_provider: LoginProvider | None = None,
 ) -> Manifest:
-    """A small Tsukuba-style ballot: a single-choice question and (optionally) a rating."""
+    """A small Tsukuba-style ballot: a single-choice question and (optionally) a rating.
+    A ``city-login`` ballot names ``login_provider`` (by default ``DEMO_PROVIDER``)."""
     contests = [
         Contest(
             "park",
@@ -124,6 +127,7 @@ def demo_manifest(
         ),
         threshold=threshold,
         nonce=hash_bytes("demo-nonce", name.encode()),
+        login_provider=(login_provider or DEMO_PROVIDER) if eligibility == "city-login" else None,
     )
 
 

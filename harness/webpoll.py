@@ -25,6 +25,7 @@ from typing import Protocol
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
     code_from_seed,
@@ -49,6 +50,9 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
+
+#: The identity provider a demo ``city-login`` election names (never contacted).
+DEMO_PROVIDER = LoginProvider("https://login.tsukuba.example", "ballotchain-registrar")
 
 
 class ChainState(Protocol):
@@ -91,7 +95,7 @@ SCALE_HIGH = Label("全面的《ぜんめんてき》に支持する", "Fully su
 
 def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: int,
                   images: bool = True, wrong_image: bool = False, hours: int = 24,
-                  scale: bool = False) -> Manifest:
+                  scale: bool = False, login_provider: LoginProvider | None = None) -> Manifest:
     pics = [svg("#0b6e4f", "circle"), svg("#8a3b12", "square"), svg("#3a4fa0", "triangle")]
     park = (
         Option("doho-park", Label("｜洞峰公園《どうほうこうえん》", "Doho Park"), image(pics[0], wrong_image) if images else None),
@@ -126,6 +130,7 @@ def poll_manifest(name: str, trustees: list[KeyPair], eligibility: str, now_ms: 
         trustees=tuple(TrusteeInfo(f"trustee-{i + 1}", k.ed25519_public, k.x25519_public)
                        for i, k in enumerate(trustees)),
         threshold=2, nonce=hash_bytes("web-poll-nonce", name.encode()),
+        login_provider=(login_provider or DEMO_PROVIDER) if eligibility == "city-login" else None,
     )
 
 
@@ -186,9 +191,9 @@ class PollRunner:
         return self._commit([self._sign(signer, b) for b in bodies])
 
     def create(self, name: str, eligibility: str, images: bool = True, wrong_image: bool = False,
-               scale: bool = False) -> Poll:
+               scale: bool = False, login_provider: LoginProvider | None = None) -> Poll:
         m = poll_manifest(name, self.trustees, eligibility, int(time.time() * 1000), images, wrong_image,
-                          scale=scale)
+                          scale=scale, login_provider=login_provider)
         self.run(self.admin, [CreateElection(m)])
         return Poll(m)
 

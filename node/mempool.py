@@ -47,13 +47,19 @@ class Pending:
 
 
 class TokenBuckets:
-    """Per-client token buckets: ``rate`` tokens per second, burst of ``2 * rate``."""
+    """Per-client token buckets: ``rate`` tokens per second, burst of ``2 * rate`` (or
+    ``burst``); at most ``max_clients`` clients remembered, least recently seen forgotten."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 burst: float | None = None, max_clients: int = MAX_CLIENTS_TRACKED) -> None:
         self.rate = rate
-        self.burst = 2 * rate
+        self.burst = 2 * rate if burst is None else burst
+        self.max_clients = max_clients
         self._clock = clock
         self._b: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._b)
 
     def allow(self, client: str) -> bool:
         now = self._clock()
@@ -61,7 +67,7 @@ class TokenBuckets:
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         ok = tokens >= 1.0
         self._b[client] = (tokens - 1.0 if ok else tokens, now)
-        while len(self._b) > MAX_CLIENTS_TRACKED:
+        while len(self._b) > self.max_clients:
             self._b.popitem(last=False)
         return ok
 

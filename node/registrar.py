@@ -9,12 +9,14 @@ voter's page can check the registration on chain itself.
 Routes (JSON; errors are ``{"error": CODE, "message": ...}`` with a 4xx status, as on
 a node, and change nothing):
 
-* ``GET /v1/registrar``: chain id, elections served, methods, the provider's issuer;
+* ``GET /v1/registrar``: chain id, elections served, methods, the identity provider the
+  served city-login manifests name;
 * ``POST /v1/register/card``: an ID-card request (``ballotchain voter card-sign``
   output) for a ``registered-key`` election;
 * ``POST /v1/login/start`` ``{election_id, voter_public, return_to?}``: begins a
   ``city-login`` sign-in; answers the provider's authorization URL (code flow with
-  PKCE S256, a fresh ``state`` and ``nonce``, kept here for ``login_ttl_s``);
+  PKCE S256, a fresh ``state`` and ``nonce``, kept here for ``login_ttl_s``) and the
+  same request's parameters without the client id, which the page takes from the manifest;
 * ``GET /v1/login/callback?code&state[&iss]``: the provider sends the voter back
   here; the service takes the sign-in by its ``state`` (once), exchanges the code
   with the PKCE verifier and verifies the ID token (``ballot_tx.eligibility.city_login``).
@@ -28,6 +30,24 @@ a node, and change nothing):
   victim's identity would register the attacker's key. The token reaches only the
   browser that came back from the provider, and only the key's holder can sign;
 * ``GET /metrics``: Prometheus counters.
+
+The identity provider is the election's: its manifest's ``login_provider`` (issuer, client
+id). Every ID token is checked against the manifest of the election its sign-in is for;
+registrar.toml holds only the client secret and the redirect URI. One registrar is one
+client at one provider (one secret): at start it reads the manifests of the elections it
+serves and refuses to start (``REGISTRAR_PROVIDER_MISMATCH``) if two of them name different
+providers or client ids, or one differs from the ``issuer``/``client_id`` pinned in its
+config. An election not yet on chain at start is checked when it is first used, and refused
+with the same code.
+
+Rate limit: ``/v1/login/start``, ``/v1/login/callback``, ``/v1/login/finish`` and
+``/v1/register/card`` (each creates state or costs a provider round trip, a signature or a
+certificate check) take a token from the client's bucket first (``[limits]``); an empty
+bucket is ``API_RATE_LIMITED`` with 429 and ``Retry-After``, before any work. The client is
+the connection's address (an IPv6 address's /64, which one subscriber usually holds whole),
+or, when the connection comes from a ``trusted_proxies`` address, the nearest
+``X-Forwarded-For`` hop that is not a trusted proxy. The table of buckets is bounded
+(``max_clients``, least recently seen forgotten), so a flood of addresses cannot grow it.
 
 Batching: requests wait at most ``batch_wait_ms`` and are sent as one transaction
 of up to ``batch_max`` entries, one transaction in flight at a time. The chain
@@ -52,16 +72,24 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 from ballot_tx.codec import decode, encode
 from ballot_tx.eligibility import check_voter_key
 from ballot_tx.eligibility import city_login as cl
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.idcard import (
     CardAuthority,
     CardRegistration,
@@ -74,7 +102,8 @@ from ballot_tx.keys import KeyPair, verify
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.tx import sign_tx
 from node import logs
-from node.registrar_config import RegistrarConfig, origin_of
+from node.mempool import TokenBuckets
+from node.registrar_config import LimitsConfig, RegistrarConfig, origin_of
 from node.server import STATUS, error_response
 
 log = logs.get("registrar")
@@ -91,6 +120,7 @@ HTTP_STATUS = {
     ErrorCode.REGISTRAR_NOT_SERVED: 404,
     ErrorCode.REGISTRAR_PROVIDER_ERROR: 502,
     ErrorCode.REGISTRAR_NOT_KEY_HOLDER: 403,
+    ErrorCode.REGISTRAR_PROVIDER_MISMATCH: 503,
     ErrorCode.TX_CARD_TAG_USED: 409,
     ErrorCode.TX_VOTER_REGISTERED: 409,
 }
@@ -339,13 +369,17 @@ class Provider:
             self._jwks_at = now
         return self._jwks
 
+    def request_params(self, state: str, nonce: str, verifier: str, scope: str) -> dict[str, str]:
+        """An authorization request's parameters, but the client id (the page has it from
+        the manifest): code flow, PKCE S256, ``state`` and ``nonce``."""
+        return {"response_type": "code", "redirect_uri": self.redirect_uri, "scope": scope,
+                "state": state, "nonce": nonce, "code_challenge": cl.pkce_challenge(verifier),
+                "code_challenge_method": "S256"}
+
     async def authorization_url(self, state: str, nonce: str, verifier: str, scope: str) -> str:
         meta = await self.metadata()
-        query = urlencode({
-            "response_type": "code", "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri, "scope": scope, "state": state, "nonce": nonce,
-            "code_challenge": cl.pkce_challenge(verifier), "code_challenge_method": "S256",
-        })
+        query = urlencode({"client_id": self.client_id,
+                           **self.request_params(state, nonce, verifier, scope)})
         return f"{meta['authorization_endpoint']}?{query}"
 
     async def exchange(self, code: str, verifier: str) -> str:
@@ -379,13 +413,66 @@ class Provider:
 # --- the service ------------------------------------------------------------------------
 
 
+class ClientLimiter:
+    """The per-client token buckets of the unauthenticated routes (see the module docstring)."""
+
+    def __init__(self, cfg: LimitsConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.buckets = TokenBuckets(cfg.rate_per_minute / 60.0, clock, burst=float(cfg.burst),
+                                    max_clients=cfg.max_clients)
+        self.trusted: tuple[IPv4Network | IPv6Network, ...] = cfg.trusted_proxies
+        self.retry_after_s = max(1, int(60 / cfg.rate_per_minute + 0.999))
+
+    def _is_trusted(self, addr: str) -> bool:
+        try:
+            ip = ip_address(addr.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
+    @staticmethod
+    def _key(addr: str) -> str:
+        """The bucket of an address: itself, or for IPv6 its /64."""
+        try:
+            ip = ip_address(addr.strip())
+        except ValueError:
+            return addr[:64]
+        if isinstance(ip, IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(IPv6Network((ip, 64), strict=False))
+        return str(ip)
+
+    def client(self, remote: str | None, forwarded_for: str | None) -> str:
+        """Who sent a request: ``remote``, or the nearest untrusted X-Forwarded-For hop
+        when ``remote`` is a trusted proxy (hops left of it were written by the client)."""
+        addr = remote or "unknown"
+        if forwarded_for is not None and self._is_trusted(addr):
+            hops = [h for h in forwarded_for.split(",")[-32:] if h.strip()]
+            while hops and self._is_trusted(hops[-1]):
+                hops.pop()
+            if hops:
+                try:
+                    addr = str(ip_address(hops[-1].strip()))
+                except ValueError:
+                    pass  # the proxy wrote something that is not an address: count the proxy
+        return self._key(addr)
+
+    def allow(self, client: str) -> bool:
+        return self.buckets.allow(client)
+
+
 class Registrar:
     def __init__(self, cfg: RegistrarConfig, keys: KeyPair, chain: ChainLink,
-                 provider: Provider | None, clock: Callable[[], float] = time.time) -> None:
+                 make_provider: Callable[[str, str], Provider] | None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.keys = keys
         self.chain = chain
-        self.provider = provider
+        self.make_provider = make_provider
+        #: the one client this registrar is (bound by the first city-login manifest seen)
+        self.provider: Provider | None = None
+        self.bound: tuple[bytes, LoginProvider] | None = None
+        self.limiter = ClientLimiter(cfg.limits)
         self.clock = clock
         self.batcher = Batcher(chain.register, cfg.batch_max, cfg.batch_wait_ms / 1000)
         self.logins: dict[str, _Login] = {}
@@ -399,6 +486,57 @@ class Registrar:
                                 ["method", "code"], registry=r)
         self.http_errors = Counter("ballotchain_registrar_http_errors",
                                    "Errors answered, by code", ["code"], registry=r)
+        self.rate_limited = Counter("ballotchain_registrar_rate_limited",
+                                    "Requests refused by the per-client rate limit", registry=r)
+        Gauge("ballotchain_registrar_rate_clients", "Clients in the rate limiter's table",
+              registry=r).set_function(lambda: len(self.limiter.buckets))
+
+    # --- the identity provider: the manifest's ---
+
+    def _bind(self, eid: bytes, lp: LoginProvider) -> None:
+        """Check a city-login manifest's provider against the config's pins and the provider
+        this registrar already serves; raise REGISTRAR_PROVIDER_MISMATCH if it differs."""
+        c = self.cfg.city_login
+        if c is not None and ((c.issuer is not None and c.issuer != lp.issuer)
+                              or (c.client_id is not None and c.client_id != lp.client_id)):
+            raise RegistrarError(
+                ErrorCode.REGISTRAR_PROVIDER_MISMATCH,
+                f"election {eid.hex()[:16]}... names the identity provider {lp.issuer!r} "
+                f"(client {lp.client_id!r}); registrar.toml pins {c.issuer or lp.issuer!r} "
+                f"(client {c.client_id or lp.client_id!r})")
+        if self.bound is not None and self.bound[1] != lp:
+            other, was = self.bound
+            raise RegistrarError(
+                ErrorCode.REGISTRAR_PROVIDER_MISMATCH,
+                f"election {eid.hex()[:16]}... names the identity provider {lp.issuer!r} "
+                f"(client {lp.client_id!r}), election {other.hex()[:16]}... names {was.issuer!r} "
+                f"(client {was.client_id!r}): one registrar is one client at one provider")
+        if self.bound is None:
+            self.bound = (eid, lp)
+
+    async def check_elections(self) -> None:
+        """At start: every served city-login election on chain names one provider, the one
+        the config pins if it pins one. Elections not on chain yet are checked on first use."""
+        for eid in self.cfg.elections:
+            try:
+                m = await self.chain.manifest(eid)
+            except RegistrarError as e:
+                log.warning("election not checked at start", election=eid, code=e.code)
+                continue
+            if m.eligibility == "city-login" and m.login_provider is not None:
+                self._bind(eid, m.login_provider)
+
+    async def login_provider(self, eid: bytes) -> tuple[LoginProvider, Provider]:
+        """The provider election ``eid``'s manifest names, and the client talking to it."""
+        m = await self.chain.manifest(eid)
+        lp = m.login_provider
+        if lp is None or self.make_provider is None:
+            raise RegistrarError(ErrorCode.REGISTRAR_NOT_SERVED,
+                                 "this registrar does not offer the city login for this election")
+        self._bind(eid, lp)
+        if self.provider is None:
+            self.provider = self.make_provider(lp.issuer, lp.client_id)
+        return lp, self.provider
 
     # --- shared checks ---
 
@@ -466,7 +604,7 @@ class Registrar:
         return value
 
     async def login_start(self, doc: Any) -> dict[str, Any]:
-        if self.provider is None or self.cfg.city_login is None:
+        if self.make_provider is None or self.cfg.city_login is None:
             raise RegistrarError(ErrorCode.REGISTRAR_NOT_SERVED,
                                  "this registrar does not offer the city login")
         if not isinstance(doc, dict) or not {"election_id", "voter_public"} <= set(doc) \
@@ -482,15 +620,18 @@ class Registrar:
             raise RegistrarError(ErrorCode.API_BAD_REQUEST, "voter_public must be 64 hex characters")
         check_voter_key(voter, "voter_public")
         return_to = self._return_to(doc.get("return_to"))
+        lp, provider = await self.login_provider(eid)
         self._purge_logins()
         if len(self.logins) + len(self.finishing) >= MAX_PENDING_LOGINS:
             raise RegistrarError(ErrorCode.API_RATE_LIMITED, "too many sign-ins in progress; retry later")
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)
-        url = await self.provider.authorization_url(state, nonce, verifier, self.cfg.city_login.scope)
+        scope = self.cfg.city_login.scope
+        url = await provider.authorization_url(state, nonce, verifier, scope)
         self.logins[state] = _Login(eid, voter, nonce, verifier, return_to,
                                     self.clock() + self.cfg.login_ttl_s)
-        return {"authorization_url": url, "state": state}
+        return {"authorization_url": url, "state": state, "issuer": lp.issuer,
+                "request": provider.request_params(state, nonce, verifier, scope)}
 
     def take_login(self, state: Any) -> _Login:
         """The pending sign-in for ``state``, removed: a state works exactly once."""
@@ -501,26 +642,26 @@ class Registrar:
         return lg
 
     async def login_callback(self, lg: _Login, query: dict[str, str]) -> dict[str, Any]:
-        assert self.provider is not None
+        lp, provider = await self.login_provider(lg.eid)
         if "error" in query:
             raise RegistrarError(ErrorCode.REGISTRAR_PROVIDER_ERROR,
                                  f"the identity provider refused the sign-in ({query['error'][:80]})")
-        if "iss" in query and query["iss"] != self.provider.issuer:
+        if "iss" in query and query["iss"] != lp.issuer:
             # RFC 9207: the answer names the provider that sent it (mix-up defence)
             raise RegistrarError(ErrorCode.ELIGIBILITY_WRONG_ISSUER,
                                  "the sign-in answer comes from another identity provider")
         code = query.get("code")
         if not code or len(code) > 2000:
             raise RegistrarError(ErrorCode.API_BAD_REQUEST, "the sign-in answer has no code")
-        id_token = await self.provider.exchange(code, lg.verifier)
+        id_token = await provider.exchange(code, lg.verifier)
         return await self.verify_login(lg, id_token)
 
     async def verify_login(self, lg: _Login, id_token: str) -> dict[str, Any]:
-        """Verify the ID token of a sign-in; hand out the one-time token that finishes it."""
-        assert self.provider is not None
-        keys = await self.provider.keys(cl.token_key_id(id_token))
-        v = cl.verify_id_token(id_token, keys, self.provider.issuer, self.provider.client_id,
-                               lg.nonce, int(self.clock()))
+        """Verify the ID token of a sign-in against the provider and client id its election's
+        manifest names; hand out the one-time token that finishes it."""
+        lp, provider = await self.login_provider(lg.eid)
+        keys = await provider.keys(cl.token_key_id(id_token))
+        v = cl.verify_id_token(id_token, keys, lp.issuer, lp.client_id, lg.nonce, int(self.clock()))
         tag = cl.login_tag(self._login_tag_key, lg.eid, v.issuer, v.subject)
         if tag in self.batcher.tags.get(lg.eid, set()):  # known here: say so now
             raise TxError(ErrorCode.TX_CARD_TAG_USED,
@@ -561,9 +702,9 @@ class Registrar:
         out: dict[str, Any] = {"elections": [e.hex() for e in self.cfg.elections],
                                "methods": methods,
                                "registrar_public": self.keys.ed25519_public.hex()}
-        if self.cfg.city_login is not None:
-            out["issuer"] = self.cfg.city_login.issuer
-            out["client_id"] = self.cfg.city_login.client_id
+        if self.cfg.city_login is not None and self.bound is not None:
+            out["login_provider"] = {"issuer": self.bound[1].issuer,
+                                     "client_id": self.bound[1].client_id}
         return out
 
 
@@ -578,10 +719,25 @@ def _error(request: web.Request, code: str, message: str) -> web.Response:
     return error_response(code, message, HTTP_STATUS.get(code, 400))
 
 
+#: Routes that create state or cost work for an unauthenticated client: rate-limited.
+LIMITED = frozenset({("POST", "/v1/login/start"), ("GET", "/v1/login/callback"),
+                     ("POST", "/v1/login/finish"), ("POST", "/v1/register/card")})
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure is a coded 4xx JSON answer (502 when the provider fails); never a 500."""
+    """Every failure is a coded 4xx JSON answer (502 when the provider fails); never a 500.
+    The limited routes spend a token of the client's bucket before anything else."""
     try:
+        reg = request.app[REGISTRAR_KEY]
+        if (request.method, request.path) in LIMITED:
+            client = reg.limiter.client(request.remote, request.headers.get("X-Forwarded-For"))
+            if not reg.limiter.allow(client):
+                reg.rate_limited.inc()
+                refusal = _error(request, ErrorCode.API_RATE_LIMITED,
+                                 "too many requests from this address; retry later")
+                refusal.headers["Retry-After"] = str(reg.limiter.retry_after_s)
+                return _cors(request, refusal)
         resp = await handler(request)
     except BallotchainError as e:
         resp = _error(request, e.code, e.message)
@@ -594,6 +750,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unexpected error on request", method=request.method, path=request.path)
         resp = _error(request, ErrorCode.API_BAD_REQUEST, "the request could not be processed")
+    return _cors(request, resp)
+
+
+def _cors(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     reg = request.app[REGISTRAR_KEY]
     if origin and origin.lower() in reg.cfg.page_origins and request.path != "/v1/login/callback":
@@ -724,11 +884,15 @@ async def run_registrar(cfg: RegistrarConfig, keys: KeyPair, node_url: str) -> N
         loop.add_signal_handler(sig, stop.set)
     async with aiohttp.ClientSession() as session:
         chain = ChainLink(node_url, keys, session)
-        provider = None
+        make_provider = None
         if cfg.city_login is not None:
             c = cfg.city_login
-            provider = Provider(c.issuer, c.client_id, c.redirect_uri, c.client_secret, session)
-        reg = Registrar(cfg, keys, chain, provider)
+
+            def make_provider(issuer: str, client_id: str) -> Provider:
+                return Provider(issuer, client_id, c.redirect_uri, c.client_secret, session)
+
+        reg = Registrar(cfg, keys, chain, make_provider)
+        await reg.check_elections()  # REGISTRAR_PROVIDER_MISMATCH: refuse to start
         runner = web.AppRunner(make_app(reg), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, cfg.listen_host, cfg.listen_port, ssl_context=_ssl(cfg))

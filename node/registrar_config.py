@@ -16,11 +16,19 @@ paths are resolved against the directory holding the file. Example::
     ca_cert = "card-ca.pem"
     crl = "card-crl.pem"                 # re-read when the file changes
 
-    [city_login]                         # the city's OpenID Connect provider
-    issuer = "https://login.city.example"
-    client_id = "ballotchain-registrar"
+    [city_login]                         # the secret side of the city's OpenID Connect client
     client_secret_file = "oidc-client-secret"   # omit for a public client (PKCE only)
     redirect_uri = "https://registrar.city.example/v1/login/callback"
+    # the provider itself (issuer, client id) is named by each election's manifest; to pin
+    # it (the service refuses to start if a served manifest names another):
+    # issuer = "https://login.city.example"
+    # client_id = "ballotchain-registrar"
+
+    [limits]                             # per-client token bucket on the unauthenticated routes
+    rate_per_minute = 60
+    burst = 20
+    max_clients = 10000                  # clients remembered (least recently seen forgotten)
+    trusted_proxies = ["127.0.0.1"]      # X-Forwarded-For is honoured only from these
 
     [log]
     level = "info"
@@ -31,10 +39,12 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ballot_tx.errors import ErrorCode
+from ballot_tx.eligibility.city_login import check_issuer
+from ballot_tx.errors import ErrorCode, ManifestError
 from node.config import _REQUIRED, LOG_LEVELS, ConfigError, _bad, _path, _Table, parse_hostport
 
 
@@ -46,11 +56,27 @@ class IdCardConfig:
 
 @dataclass(frozen=True)
 class CityLoginConfig:
-    issuer: str
-    client_id: str
+    """The registrar's side of the city-login client: the secret and the redirect URI. The
+    provider (issuer, client id) is each election manifest's ``login_provider``; ``issuer``
+    and ``client_id`` here are optional pins checked against the manifests at start."""
+
     redirect_uri: str
     client_secret: str | None = None
     scope: str = "openid"
+    issuer: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Per-client token bucket on the routes that create state or cost work (sign-in start,
+    callback and finish, card requests). A client is its address (an IPv6 client its /64),
+    or the first untrusted X-Forwarded-For hop when the request comes from a trusted proxy."""
+
+    rate_per_minute: int = 60
+    burst: int = 20
+    max_clients: int = 10_000
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,7 @@ class RegistrarConfig:
     login_ttl_s: int = 600
     idcard: IdCardConfig | None = None
     city_login: CityLoginConfig | None = None
+    limits: LimitsConfig = LimitsConfig()
     log_level: str = "info"
     log_json: bool = False
     log_file: Path | None = None
@@ -91,7 +118,7 @@ def parse_registrar_config(text: str, home: Path) -> RegistrarConfig:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(ErrorCode.CONFIG_INVALID, f"registrar.toml is not valid TOML: {e}") from None
-    top = _Table(doc, "config", ("service", "idcard", "city_login", "log"))
+    top = _Table(doc, "config", ("service", "idcard", "city_login", "limits", "log"))
     svc = _Table(top.doc.get("service", {}), "service",
                  ("listen", "elections", "page_origins", "tls_cert", "tls_key", "batch_max",
                   "batch_wait_ms", "max_request_bytes", "login_ttl_s"))
@@ -139,13 +166,36 @@ def parse_registrar_config(text: str, home: Path) -> RegistrarConfig:
         scope = t.get_str("scope", "openid")
         if "openid" not in scope.split():
             raise _bad("city_login.scope", "must include 'openid'")
+        issuer = t.get_str("issuer")
+        if issuer is not None:
+            try:
+                check_issuer(issuer, "city_login.issuer")
+            except ManifestError as e:
+                raise _bad("city_login.issuer", e.message.partition(": ")[2]) from None
+        client_id = t.get_str("client_id")
+        if client_id is not None and not client_id.strip():
+            raise _bad("city_login.client_id", "must not be empty")
         login = CityLoginConfig(
-            issuer=_url("city_login.issuer", t.get_str("issuer", _REQUIRED)).rstrip("/"),
-            client_id=t.get_str("client_id", _REQUIRED),
             redirect_uri=_url("city_login.redirect_uri", t.get_str("redirect_uri", _REQUIRED)),
-            client_secret=secret, scope=scope)
+            client_secret=secret, scope=scope, issuer=issuer, client_id=client_id)
     if idcard is None and login is None:
         raise _bad("config", "configure at least one method: [idcard] or [city_login]")
+    lim = _Table(top.doc.get("limits", {}), "limits",
+                 ("rate_per_minute", "burst", "max_clients", "trusted_proxies"))
+    proxies = []
+    for i, item in enumerate(lim.get_list("trusted_proxies")):
+        try:
+            proxies.append(ip_network(item, strict=False) if isinstance(item, str) else None)
+        except ValueError:
+            proxies.append(None)
+        if proxies[-1] is None:
+            raise _bad(f"limits.trusted_proxies[{i}]", f"{item!r} is not an IP address or network")
+    dl = LimitsConfig()
+    limits = LimitsConfig(
+        rate_per_minute=lim.get_int("rate_per_minute", dl.rate_per_minute, 1, 1_000_000),
+        burst=lim.get_int("burst", dl.burst, 1, 1_000_000),
+        max_clients=lim.get_int("max_clients", dl.max_clients, 100, 10_000_000),
+        trusted_proxies=tuple(p for p in proxies if p is not None))
     log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
     level = log.get_str("level", "info")
     if level not in LOG_LEVELS:
@@ -161,7 +211,7 @@ def parse_registrar_config(text: str, home: Path) -> RegistrarConfig:
         batch_wait_ms=svc.get_int("batch_wait_ms", d.batch_wait_ms, 0, 60_000),
         max_request_bytes=svc.get_int("max_request_bytes", d.max_request_bytes, 1024, 1 << 22),
         login_ttl_s=svc.get_int("login_ttl_s", d.login_ttl_s, 30, 3600),
-        idcard=idcard, city_login=login,
+        idcard=idcard, city_login=login, limits=limits,
         log_level=level, log_json=log.get_bool("json", False),
         log_file=None if log_file is None else _path(home, "log.file", log_file),
     )

@@ -8,8 +8,8 @@ the city's identity provider and checks the ID token it gets back, in this order
 
 1. the token is a JWS signed by a key of the provider's JWKS, with an
    asymmetric algorithm (no ``none``, no HMAC)               ELIGIBILITY_TOKEN_INVALID
-2. ``iss`` is the provider the election office configured   ELIGIBILITY_WRONG_ISSUER
-3. ``aud`` names this registrar's client id (and ``azp``,
+2. ``iss`` is the provider the election's manifest names    ELIGIBILITY_WRONG_ISSUER
+3. ``aud`` names the manifest's client id (and ``azp``,
    if several audiences)                                    ELIGIBILITY_WRONG_AUDIENCE
 4. ``exp`` is in the future                                ELIGIBILITY_TOKEN_EXPIRED
    (and ``iat`` is not; other claims well-typed)            ELIGIBILITY_TOKEN_INVALID
@@ -28,6 +28,12 @@ and a login's tags in two elections are unlinkable. On chain the registration
 is an ordinary ``RegisterKeys`` transaction, so the state machine needs nothing
 new for this method.
 
+The provider is part of the election: the manifest's ``login_provider``
+(``LoginProvider``: issuer and client id, checked by ``check_login_provider``) names
+it, so every voter, observer and the registrar see the same one, and an election's
+tokens are checked against its own provider. The registrar's configuration holds only
+the secret side (client secret, redirect URI).
+
 Pure: strings and bytes in, result out; the time is an argument.
 """
 
@@ -36,17 +42,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
-from ballot_tx.codec import Wire, hash_bytes
+from ballot_tx.codec import MaxLen, Wire, hash_bytes
 from ballot_tx.eligibility import RegistrationPlan
 from ballot_tx.eligibility.registered_key import RegisteredKey, RegisterKeys
-from ballot_tx.errors import EligibilityError, ErrorCode
+from ballot_tx.errors import EligibilityError, ErrorCode, ManifestError
 
 TAG_PERSON = b"bc/v1/login-tag"
 #: Signature algorithms accepted in ID tokens: asymmetric only, so that nobody
@@ -55,6 +62,84 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 #: Clock skew tolerated between the provider and the registrar, in seconds.
 LEEWAY_S = 60
 MAX_TOKEN_CHARS = 16_384
+#: Limits of the manifest's provider fields (an issuer is a short URL; client ids of
+#: common providers are well under 100 characters).
+ISSUER_MAX = 255
+CLIENT_ID_MAX = 255
+#: Hosts for which an ``http`` issuer is accepted: a provider on the same machine (tests,
+#: a rehearsal). Everywhere else OpenID Connect Discovery requires ``https``.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class LoginProvider(Wire):
+    """The city's OpenID Connect provider as a ``city-login`` manifest names it: the
+    issuer (whose ``/.well-known/openid-configuration`` and keys the registrar uses, and
+    which every ID token's ``iss`` must equal) and the client id the election's sign-ins
+    use (every token's ``aud``). No secret: the client secret stays in registrar.toml."""
+
+    issuer: Annotated[str, MaxLen(ISSUER_MAX)]
+    client_id: Annotated[str, MaxLen(CLIENT_ID_MAX)]
+
+
+def _bad_provider(field: str, why: str) -> ManifestError:
+    return ManifestError(ErrorCode.MANIFEST_BAD_PROVIDER, f"{field}: {why}")
+
+
+#: ``scheme://authority[path]``: split by hand because ``urllib`` is off limits in the pure
+#: core (.importlinter); web/src/manifest.js splits it the same way.
+_URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)")
+
+
+def _host_port(authority: str) -> tuple[str, str] | None:
+    """``(host, port)`` of an authority without user info (``[v6]`` unbracketed), or None."""
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close < 0:
+            return None
+        host, rest = authority[1:close], authority[close + 1:]
+        if rest and not rest.startswith(":"):
+            return None
+        return host, rest[1:]
+    host, _, port = authority.partition(":")
+    return (host, port) if ":" not in port else None
+
+
+def check_issuer(issuer: str, field: str = "login_provider.issuer") -> None:
+    """An issuer identifier as OpenID Connect Discovery 2 wants it: an ``https`` URL
+    (``http`` only on loopback) with a host, no user info, query or fragment, and no
+    trailing slash (``iss`` is compared as a string, so one spelling only)."""
+    if not issuer or len(issuer) > ISSUER_MAX:
+        raise _bad_provider(field, f"must be 1 to {ISSUER_MAX} characters")
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in issuer):
+        raise _bad_provider(field, "contains spaces or control characters")
+    if "?" in issuer or "#" in issuer or "@" in issuer.partition("://")[2].split("/")[0]:
+        raise _bad_provider(field, "must be scheme://host[:port][/path] without user, query or fragment")
+    m = _URL_RE.fullmatch(issuer)
+    hp = _host_port(m.group(2)) if m else None
+    if m is None or hp is None or (hp[1] and not (hp[1].isascii() and hp[1].isdigit()
+                                                   and int(hp[1]) <= 65535)):
+        raise _bad_provider(field, f"{issuer[:80]!r} is not a URL")
+    scheme, host = m.group(1).lower(), hp[0].lower()
+    if scheme != "https" and not (scheme == "http" and host in LOOPBACK_HOSTS):
+        raise _bad_provider(field, f"{issuer[:80]!r} is not an https URL")
+    if not host:
+        raise _bad_provider(field, "must be scheme://host[:port][/path] without user, query or fragment")
+    if issuer.endswith("/"):
+        raise _bad_provider(field, "must not end with '/' (tokens name the issuer without it)")
+
+
+def check_login_provider(p: LoginProvider | None, field: str = "login_provider") -> None:
+    """Raise ``ManifestError`` (MANIFEST_BAD_PROVIDER) unless ``p`` is a usable provider."""
+    if p is None:
+        raise _bad_provider(field, "a city-login election must name its identity provider")
+    check_issuer(p.issuer, f"{field}.issuer")
+    cid = p.client_id
+    if not cid.strip() or len(cid) > CLIENT_ID_MAX:
+        raise _bad_provider(f"{field}.client_id", f"must be 1 to {CLIENT_ID_MAX} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in cid) or cid != cid.strip():
+        raise _bad_provider(f"{field}.client_id",
+                            "contains control characters or leading/trailing spaces")
 
 
 def _err(code: ErrorCode, message: str) -> EligibilityError:

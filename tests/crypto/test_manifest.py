@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 
 from ballot_tx.codec import decode, encode
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.errors import ErrorCode, ManifestError
 from ballot_tx.manifest import (
     Image,
@@ -151,3 +152,80 @@ def test_options_with_images_are_fine() -> None:
 
 def test_check_selections_accepts_the_documented_example() -> None:
     check_selections(M, ((0, 1, 0), (1, 1, 0, 0), (70, 100)))
+
+
+# --- city-login: the manifest names its identity provider -------------------------------
+
+PROVIDER = LoginProvider("https://login.city.tsukuba.example", "ballotchain-registrar")
+#: (issuer, client id, the field the refusal names) -- each refused with MANIFEST_BAD_PROVIDER
+BAD_PROVIDERS = [
+    ("https://login.city.tsukuba.example/", "c", "login_provider.issuer"),  # trailing slash
+    ("http://login.city.tsukuba.example", "c", "login_provider.issuer"),  # http off loopback
+    ("ftp://login.example", "c", "login_provider.issuer"),
+    ("login.city.tsukuba.example", "c", "login_provider.issuer"),  # not a URL
+    ("https://", "c", "login_provider.issuer"),  # no host
+    ("https://user@login.example", "c", "login_provider.issuer"),  # user info
+    ("https://login.example?tenant=x", "c", "login_provider.issuer"),  # query
+    ("https://login.example#x", "c", "login_provider.issuer"),  # fragment
+    ("https://login.example/a b", "c", "login_provider.issuer"),  # space
+    ("https://login.example:99999", "c", "login_provider.issuer"),  # bad port
+    ("https://login.example:8x", "c", "login_provider.issuer"),
+    ("https://login.example:\u00b2", "c", "login_provider.issuer"),  # a non-ASCII digit
+    ("https://a:1:2", "c", "login_provider.issuer"),
+    ("https://[::1", "c", "login_provider.issuer"),
+    ("http://[::2]:3000", "c", "login_provider.issuer"),  # http, not loopback
+    ("", "c", "login_provider.issuer"),
+    ("https://" + "a" * 250 + ".jp", "c", "login_provider.issuer"),  # > 255 characters
+    ("https://login.example", "", "login_provider.client_id"),
+    ("https://login.example", "   ", "login_provider.client_id"),
+    ("https://login.example", " padded", "login_provider.client_id"),
+    ("https://login.example", "a\x00b", "login_provider.client_id"),
+    ("https://login.example", "c" * 256, "login_provider.client_id"),
+]
+GOOD_PROVIDERS = [
+    PROVIDER,
+    LoginProvider("https://login.example:8443/realms/tsukuba", "つくスマ"),
+    LoginProvider("http://127.0.0.1:24001", "c"),  # a provider on the same machine (tests)
+    LoginProvider("http://localhost:3000", "c"),
+    LoginProvider("http://[::1]:3000", "c"),
+    LoginProvider("https://[2001:db8::1]:8443", "c"),
+    LoginProvider("https://" + "a" * 243 + ".jp", "c" * 255),  # exactly 255 characters each
+]
+
+
+def test_a_city_login_manifest_names_its_provider_on_the_wire() -> None:
+    m = replace(M, eligibility="city-login", login_provider=PROVIDER)
+    validate_manifest(m)
+    assert decode(Manifest, encode(m)) == m
+    # the provider is part of the election id: another issuer or client id is another election
+    assert election_id(replace(m, login_provider=replace(PROVIDER, client_id="x"))) != election_id(m)
+    assert election_id(replace(m, login_provider=replace(PROVIDER, issuer="https://evil.example"))) \
+        != election_id(m)
+    for p in GOOD_PROVIDERS:
+        validate_manifest(replace(m, login_provider=p))
+
+
+@pytest.mark.parametrize("issuer,client_id,field", BAD_PROVIDERS)
+def test_bad_providers_are_refused_with_their_field(issuer: str, client_id: str, field: str) -> None:
+    m = replace(M, eligibility="city-login", login_provider=LoginProvider(issuer, client_id))
+    _bad(m, ErrorCode.MANIFEST_BAD_PROVIDER, field)
+
+
+def test_the_provider_is_required_for_city_login_and_only_there() -> None:
+    _bad(replace(M, eligibility="city-login"), ErrorCode.MANIFEST_BAD_PROVIDER, "login_provider")
+    for method in ("registered-key", "one-time-code"):
+        _bad(replace(M, eligibility=method, login_provider=PROVIDER),
+             ErrorCode.MANIFEST_BAD_PROVIDER, "login_provider")
+
+
+def provider_variants(m: Manifest) -> list[Manifest]:
+    """``m`` with each good and bad provider that can be encoded (for the cross-implementation
+    checks; an over-long field is the codec's refusal, tested above)."""
+    city = replace(m, eligibility="city-login")
+    return [
+        *(replace(city, login_provider=p) for p in GOOD_PROVIDERS),
+        *(replace(city, login_provider=LoginProvider(i, c)) for i, c, _ in BAD_PROVIDERS
+          if len(i) <= 255 and len(c) <= 255),
+        city,  # no provider
+        replace(m, eligibility="one-time-code", login_provider=PROVIDER),
+    ]

@@ -272,7 +272,8 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "PublishResult": [("election_id", "b32"), ("result", "TallyResult")],
     "CancelInternetVote": [("election_id", "b32"), ("voter_keys", "[b32]≤1000")],
     "KeyEntry": [("voter_key", "b32"), ("card_tag", "b32")],
-    "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32"), ("max_spoils_per_voter", "u16"), ("max_ballots_per_voter", "u16")],
+    "Manifest": [("version", "u16"), ("name", "str≤64"), ("title", "Label"), ("contests", "[Contest]≤32"), ("eligibility", "str≤32"), ("start_ms", "u64"), ("end_ms", "u64"), ("revoting", "bool"), ("trustees", "[TrusteeInfo]≤32"), ("threshold", "u8"), ("nonce", "b32"), ("max_spoils_per_voter", "u16"), ("max_ballots_per_voter", "u16"), ("login_provider", "LoginProvider?")],
+    "LoginProvider": [("issuer", "str≤255"), ("client_id", "str≤255")],
     "Label": [("ja", "str≤300"), ("en", "str≤300")],
     "Contest": [("id", "str≤64"), ("kind", "str≤16"), ("title", "Label"), ("options", "[Option]≤64"), ("min_selections", "u16"), ("max_selections", "u16"), ("scale_low", "Label?"), ("scale_high", "Label?")],
     "Option": [("id", "str≤64"), ("label", "Label"), ("image", "Image?")],
@@ -537,6 +538,33 @@ ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 ELIGIBILITY = {"registered-key": "RegisterKeys", "city-login": "RegisterKeys", "one-time-code": "CommitCodes"}
 
 
+def login_provider_valid(p: Obj) -> bool:
+    """transactions.md section 3, login_provider: an https issuer (http only on a loopback
+    host), with a host, no user info, query, fragment or trailing slash, no spaces or
+    control characters; a client id of 1-255 characters without control characters and
+    without leading or trailing spaces."""
+    iss, cid = p.issuer, p.client_id
+    if not 1 <= len(iss) <= 255 or any(ord(ch) <= 32 or ord(ch) == 127 for ch in iss):
+        return False
+    m = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)", iss)
+    if m is None or "@" in m.group(2) or iss.endswith("/"):
+        return False
+    scheme, authority = m.group(1).lower(), m.group(2)
+    v6 = re.fullmatch(r"\[([^\]]*)\](?::(.*))?", authority)
+    if v6 is not None:
+        host, port = v6.group(1), v6.group(2) or ""
+    elif authority.startswith("[") or authority.count(":") > 1:
+        return False
+    else:
+        host, _, port = authority.partition(":")
+    if not host or (port and (not port.isdigit() or not port.isascii() or int(port) > 65535)):
+        return False
+    if scheme != "https" and not (scheme == "http" and host.lower() in ("127.0.0.1", "localhost", "::1")):
+        return False
+    return bool(cid.strip()) and len(cid) <= 255 and cid == cid.strip() \
+        and not any(ord(ch) < 32 or ord(ch) == 127 for ch in cid)
+
+
 def manifest_valid(m: Obj) -> bool:
     """transactions.md section 3."""
     def text(s: str, n: int = 300) -> bool:
@@ -576,6 +604,10 @@ def manifest_valid(m: Obj) -> bool:
     if not m.start_ms < m.end_ms or not m.trustees or not 1 <= m.threshold <= len(m.trustees):
         return False
     if m.max_spoils_per_voter > 1000 or not 1 <= m.max_ballots_per_voter <= 1000:
+        return False
+    if (m.eligibility == "city-login") != (m.login_provider is not None):
+        return False
+    if m.login_provider is not None and not login_provider_valid(m.login_provider):
         return False
     names: set[str] = set()
     keys: set[bytes] = set()

@@ -502,3 +502,19 @@ def test_a_cancellation_left_out_of_the_record_is_refused(paper: dict[str, Path]
     drop_cancellation(w)
     assert independent(w) == ("AUDIT_CHAIN_BROKEN", "registrations.bin")
     assert project(w) == ("AUDIT_CHAIN_BROKEN", "registrations.bin")
+
+
+def test_the_verifier_judges_login_providers_as_the_project_does() -> None:
+    """Every good and bad ``login_provider`` of the manifest tests: the verifier (written from
+    transactions.md section 3) accepts and refuses exactly the manifests the project does."""
+    from ballot_tx.errors import ManifestError
+    from ballot_tx.manifest import validate_manifest
+    from tests.crypto.test_manifest import M, provider_variants
+
+    for m in provider_variants(M):
+        try:
+            validate_manifest(m)
+            ok = True
+        except ManifestError:
+            ok = False
+        assert iv.manifest_valid(iv.check(iv.unpack(encode(m)), "Manifest")) == ok, m.login_provider

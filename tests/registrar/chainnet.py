@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.idcard import Card, CardRegistration, make_registration
 from ballot_tx.keys import KeyPair
 from ballot_tx.state import ElectionStatus
@@ -38,6 +39,7 @@ PARAMS = dataclasses.replace(DEFAULT_PARAMS, max_block_txs=200, block_interval_m
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "ballotchain-registrar"
 SECRET = "registrar-client-secret-0123456789abcdef"
+NO_LIMIT = "rate_per_minute = 1000000\nburst = 100000"
 
 
 def holder_name(serial: int) -> str:
@@ -81,25 +83,31 @@ class RegistrarNet:
             for n in self.nodes:
                 ln.start(n)
             ln.wait_ready(self.nodes, timeout=60)
-            self.card_poll: Poll = self.polls.create("card-poll", "registered-key", images=False)
-            self.login_poll: Poll = self.polls.create("login-poll", "city-login", images=False)
             self.issuer = self.stack.enter_context(provider([
                 {"client_id": CLIENT_ID, "client_secret": SECRET, "redirect_uris": [self.callback]},
             ]))
+            self.card_poll: Poll = self.polls.create("card-poll", "registered-key", images=False)
+            # the election names the city's provider: the registrar checks tokens against it
+            self.login_poll: Poll = self.polls.create("login-poll", "city-login", images=False,
+                                                      login_provider=LoginProvider(self.issuer, CLIENT_ID))
             self.start_registrar()
         except BaseException:
             self.stop()
             raise
 
-    def config(self) -> Path:
+    def config(self, elections: list[bytes] | None = None, port: int | None = None,
+               name: str = "registrar", city_login: str = "", limits: str = "") -> Path:
+        """registrar.toml: the provider comes from the manifests (``city_login`` adds lines,
+        e.g. pins); the rate limit is out of the way unless ``limits`` says otherwise."""
         (self.root / "oidc-secret").write_text(SECRET + "\n")
-        cfg = self.root / "registrar.toml"
+        cfg = self.root / f"{name}.toml"
+        served = elections if elections is not None else [self.card_poll.eid, self.login_poll.eid]
         cfg.write_text(f"""
 [service]
-listen = "127.0.0.1:{self.port}"
+listen = "127.0.0.1:{port or self.port}"
 {f'tls_cert = "{self.tls[0]}"' if self.tls else ""}
 {f'tls_key = "{self.tls[1]}"' if self.tls else ""}
-elections = ["{self.card_poll.eid.hex()}", "{self.login_poll.eid.hex()}"]
+elections = [{", ".join(f'"{e.hex()}"' for e in served)}]
 page_origins = ["{self.page_origin}"]
 batch_max = 50
 batch_wait_ms = 300
@@ -109,26 +117,32 @@ ca_cert = "ca.pem"
 crl = "crl.pem"
 
 [city_login]
-issuer = "{self.issuer}"
-client_id = "{CLIENT_ID}"
 client_secret_file = "oidc-secret"
 redirect_uri = "{self.callback}"
+{city_login}
+
+[limits]
+{limits or NO_LIMIT}
 
 [log]
 level = "info"
 json = true
-file = "registrar.log"
+file = "{name}.log"
 """)
         return cfg
 
-    def start_registrar(self) -> None:
+    def serve(self, config: Path, stderr: Path) -> subprocess.Popen[bytes]:
+        """``ballotchain registrar serve`` with ``config`` (the caller stops it)."""
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "cli.main", "registrar", "serve",
              "--key", str(self.root / "net" / "authorities" / "registrar.key"),
-             "--node", self.nodes[0].url, "--config", str(self.config())],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.root / "registrar.err", "ab"),  # noqa: SIM115
+             "--node", self.nodes[0].url, "--config", str(config)],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(stderr, "ab"),  # noqa: SIM115
         )
+
+    def start_registrar(self) -> None:
+        self.proc = self.serve(self.config(), self.root / "registrar.err")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -2,7 +2,9 @@
 makes and seals the key, signs in at a real OpenID Connect provider, the registration
 commits and is checked by the page, the voter votes and checks the receipt, in Japanese
 and in English; the same login a second time is refused with its code. The published
-result equals exactly what the browsers cast."""
+result equals exactly what the browsers cast. The page sends the voter to the provider and
+client id the election's manifest names (a registrar answering for another is refused), and
+axe-core finds nothing in any of the new page states, in either language."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from ballot_tx.errors import ErrorCode, KeyError_
 from ballot_tx.keys import load_key_file
 from harness.scenario import plaintext_counts
-from tests.registrar.chainnet import RegistrarNet
+from tests.registrar.chainnet import CLIENT_ID, RegistrarNet
 from tests.web.jsbridge import WEB, require_node
 
 #: ``BALLOTCHAIN_REGISTRAR_SHOTS=docs/registrar`` writes the screenshots docs/registrar.md shows.
@@ -41,6 +44,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         net.polls.ceremony(poll)
         net.polls.open(poll)
         cfg = {"validator": net.page_origin, "eid": poll.eid.hex(), "registrar": net.url,
+               "issuer": net.issuer,
                "password": PASSWORD, "logins": LOGINS, "shots": str(SHOTS or root / "shots"),
                "work": str(root)}
         (root / "cfg.json").write_text(json.dumps(cfg))
@@ -111,3 +115,42 @@ def test_result_counts_exactly_the_phone_votes(run: dict[str, Any]) -> None:
     sels = [tuple(tuple(c) for c in v["selections"]) for v in run["report"]["voters"][:2]]
     assert run["result"] is not None
     assert run["result"].counts == plaintext_counts(poll.manifest, sels)
+
+
+#: The states of the phone flow axe-core audits, each in the voter's language (ja, en).
+AXE_STATES = ("start", "key-sealed", "finish", "registration-pending", "registered",
+              "unlock-on-return")
+
+
+def test_no_accessibility_violation_in_the_phone_states(run: dict[str, Any]) -> None:
+    axe = run["report"]["axe"]
+    audited = {(a["state"], a["lang"]) for a in axe}
+    assert {(s, lang) for s in AXE_STATES for lang in ("ja", "en")} <= audited, sorted(audited)
+    assert ("refused", "en") in audited
+    assert [(a["state"], a["lang"], v["id"], v["targets"]) for a in axe for v in a["violations"]] == []
+
+
+def test_pending_registration_says_so(run: dict[str, Any]) -> None:
+    ja, en = run["report"]["voters"][:2]
+    assert "登録しています" in ja["pending_text"]
+    assert "Registering" in en["pending_text"]
+
+
+def test_the_page_signs_in_at_the_manifests_provider(run: dict[str, Any]) -> None:
+    """The authorization request the browser sent names the manifest's provider and client."""
+    poll, net = run["poll"], run["net"]
+    assert poll.manifest.login_provider.issuer == net.issuer
+    auth = run["report"]["auth_requests"]
+    assert len(auth) == 3, auth  # one per real sign-in
+    for url in auth:
+        q = parse_qs(urlsplit(url).query)
+        assert url.startswith(f"{net.issuer}/auth?")
+        assert q["client_id"] == [poll.manifest.login_provider.client_id] == [CLIENT_ID]
+        assert q["code_challenge_method"] == ["S256"] and q["redirect_uri"] == [net.callback]
+
+
+def test_a_registrar_answering_for_another_provider_is_refused_by_the_page(run: dict[str, Any]) -> None:
+    v = run["report"]["voters"][2]
+    assert "WEB_PROVIDER_MISMATCH" in v["provider_refusal"]
+    assert "would not go to the login this vote names" in v["provider_refusal"]
+    assert v["url_after_refusal"].startswith(run["net"].page_origin), "the browser stayed on the page"

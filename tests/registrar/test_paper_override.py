@@ -29,10 +29,10 @@ C: Selections = ((0, 0, 1), (0, 0, 1), (50, 50, 50))
 D: Selections = ((1, 0, 0), (1, 1, 0), (100, 100, 100))
 
 
-def page_receipt(url: str) -> dict[str, Any]:
+def page_receipt(url: str, axe: bool = False) -> dict[str, Any]:
     require_node()
-    proc = subprocess.run(["node", "test/browser/receipt.mjs", url], cwd=WEB, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(["node", "test/browser/receipt.mjs", url, *(["axe"] if axe else [])],
+                          cwd=WEB, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc
@@ -132,9 +132,11 @@ def test_paper_vote_overrides_the_internet_vote(story: dict[str, Any]) -> None:
     # and the voting page's receipt check says so too (phone size, both languages)
     for lang, words in (("en", "A paper vote at a polling station cancelled this internet vote"),
                         ("ja", "紙の投票により、このインターネット投票は取り消されました")):
-        page = page_receipt(f"{net.page_origin}/vote/{eid}?lang={lang}&receipt={story['codes'][1]}")
+        page = page_receipt(f"{net.page_origin}/vote/{eid}?lang={lang}&receipt={story['codes'][1]}",
+                            axe=True)
         assert page.get("failure") is None and page["page_errors"] == [], page
         assert words in page["text"]
+        assert page["lang"] == lang and page["axe"] == [], page["axe"]  # axe-core: nothing found
     page = page_receipt(f"{net.page_origin}/vote/{eid}?lang=en&receipt={story['codes'][0]}")
     assert "cancelled" not in page["text"] and "recorded" in page["text"].lower()
 

@@ -42,6 +42,7 @@ from tests.crypto.helpers import (
     manifests,
     valid_selections,
 )
+from tests.crypto.test_manifest import GOOD_PROVIDERS, provider_variants
 from tests.web.jsbridge import ROOT, run_js
 
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "crypto" / "vectors.json").read_text())
@@ -252,11 +253,12 @@ def test_manifest_rules_agree() -> None:
         replace(M, threshold=1, trustees=(replace(t0, x25519_public=bytes(32)),)),
         replace(M, name="a" * 64),
         replace(M, name="-a"),
+        *provider_variants(M),
     ]
     got = codes(run_js([{"op": "validate_manifest", "manifest": encode(m).hex()} for m in variants]))
     want = [py_code(lambda m=m: validate_manifest(m)) for m in variants]
     assert got == want
-    assert got[0] == "ok" and got.count("ok") <= 6
+    assert got[0] == "ok" and got.count("ok") <= 6 + len(GOOD_PROVIDERS)
     assert got[22:26] == ["MANIFEST_BAD_CONTEST"] * 2 + ["MANIFEST_BAD_FIELD"] * 2
 
 

@@ -35,3 +35,9 @@ export const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const CODE_LEN = 16;
 // the hex digits of a tracking code's short form: node.ballotbox.SHORT_LEN
 export const SHORT_LEN = 16;
+// the longest city-login issuer (characters): ballot_tx.eligibility.city_login.ISSUER_MAX
+export const ISSUER_MAX = 255;
+// the longest city-login client id (characters): ballot_tx.eligibility.city_login.CLIENT_ID_MAX
+export const CLIENT_ID_MAX = 255;
+// the hosts an http (not https) issuer may name: ballot_tx.eligibility.city_login.LOOPBACK_HOSTS
+export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"];

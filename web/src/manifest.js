@@ -10,12 +10,12 @@ import { CryptoError, ManifestError } from './errors.js';
 
 import {
   MANIFEST_VERSION, CONTEST_KINDS, ELIGIBILITY_METHODS, RATING_LEVELS, RATING_STEP,
-  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER,
+  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER, ISSUER_MAX, CLIENT_ID_MAX, LOOPBACK_HOSTS,
 } from './constants.js';
 
 export {
   MANIFEST_VERSION, CONTEST_KINDS, ELIGIBILITY_METHODS, RATING_LEVELS, RATING_STEP,
-  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER,
+  MAX_BALLOT_CIPHERTEXTS, LABEL_MAX, MAX_PER_VOTER, ISSUER_MAX, CLIENT_ID_MAX,
 };
 const ID_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
@@ -49,6 +49,54 @@ function checkLabel(lbl, field) {
 function checkId(s, field) {
   if (!ID_RE.test(s)) {
     throw fail('MANIFEST_BAD_FIELD', field, `'${s}' is not an id (1-64 of a-z 0-9 _ . -, starting with a letter or digit)`);
+  }
+}
+
+// The city-login provider, as ballot_tx/eligibility/city_login.py check_login_provider.
+
+/** [host, port] of an authority without user info (`[v6]` unbracketed), or null. */
+function hostPort(authority) {
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close < 0) return null;
+    const rest = authority.slice(close + 1);
+    if (rest && !rest.startsWith(':')) return null;
+    return [authority.slice(1, close), rest.slice(1)];
+  }
+  const i = authority.indexOf(':');
+  if (i < 0) return [authority, ''];
+  const port = authority.slice(i + 1);
+  return port.includes(':') ? null : [authority.slice(0, i), port];
+}
+
+function checkIssuer(iss, field) {
+  const bad = (why) => fail('MANIFEST_BAD_PROVIDER', field, why);
+  const shape = 'must be scheme://host[:port][/path] without user, query or fragment';
+  const cs = chars(iss);
+  if (cs.length === 0 || cs.length > ISSUER_MAX) throw bad(`must be 1 to ${ISSUER_MAX} characters`);
+  if (cs.some((ch) => ch.codePointAt(0) <= 32 || ch.codePointAt(0) === 127)) throw bad('contains spaces or control characters');
+  const afterScheme = iss.includes('://') ? iss.slice(iss.indexOf('://') + 3) : '';
+  if (iss.includes('?') || iss.includes('#') || afterScheme.split('/')[0].includes('@')) throw bad(shape);
+  const u = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)$/.exec(iss);
+  const hp = u ? hostPort(u[2]) : null;
+  if (!u || !hp || (hp[1] && (!/^[0-9]+$/.test(hp[1]) || Number(hp[1]) > 65535))) throw bad(`'${iss.slice(0, 80)}' is not a URL`);
+  const scheme = u[1].toLowerCase();
+  const host = hp[0].toLowerCase();
+  if (scheme !== 'https' && !(scheme === 'http' && LOOPBACK_HOSTS.includes(host))) throw bad(`'${iss.slice(0, 80)}' is not an https URL`);
+  if (!host) throw bad(shape);
+  if (iss.endsWith('/')) throw bad("must not end with '/' (tokens name the issuer without it)");
+}
+
+function checkLoginProvider(p, field = 'login_provider') {
+  if (p === null || p === undefined) throw fail('MANIFEST_BAD_PROVIDER', field, 'a city-login election must name its identity provider');
+  checkIssuer(p.issuer, `${field}.issuer`);
+  const cid = p.client_id;
+  const cs = chars(cid);
+  if (cs.every((ch) => PY_SPACE.has(ch)) || cs.length > CLIENT_ID_MAX) {
+    throw fail('MANIFEST_BAD_PROVIDER', `${field}.client_id`, `must be 1 to ${CLIENT_ID_MAX} characters`);
+  }
+  if (cs.some((ch) => ch.codePointAt(0) < 32 || ch.codePointAt(0) === 127) || PY_SPACE.has(cs[0]) || PY_SPACE.has(cs[cs.length - 1])) {
+    throw fail('MANIFEST_BAD_PROVIDER', `${field}.client_id`, 'contains control characters or leading/trailing spaces');
   }
 }
 
@@ -109,6 +157,10 @@ export function validateManifest(m) {
   }
   if (!ELIGIBILITY_METHODS.includes(m.eligibility)) {
     throw fail('MANIFEST_BAD_FIELD', 'eligibility', `'${m.eligibility}' is not an eligibility method`);
+  }
+  if (m.eligibility === 'city-login') checkLoginProvider(m.login_provider);
+  else if (m.login_provider !== null && m.login_provider !== undefined) {
+    throw fail('MANIFEST_BAD_PROVIDER', 'login_provider', `only a city-login election names an identity provider, not '${m.eligibility}'`);
   }
   if (!(BigInt(m.start_ms) < BigInt(m.end_ms))) throw fail('MANIFEST_BAD_TIMES', 'end_ms', 'voting must end after it starts');
   if (m.max_spoils_per_voter > MAX_PER_VOTER) {

@@ -8,7 +8,11 @@
 // page; the registrar is sent the public key only.
 //
 // The registrar's address comes from the page address (`?registrar=https://...`, as the
-// city publishes it) and is remembered. After the sign-in the registrar sends the browser
+// city publishes it) and is remembered. The identity provider is the election's: the page
+// builds the authorization request itself from the manifest's `login_provider` (issuer,
+// client id), the provider's discovery document (which must name that issuer) and the
+// registrar's one-time parameters (state, nonce, PKCE challenge, redirect URI); a
+// registrar answering for another provider is refused (WEB_PROVIDER_MISMATCH). After the sign-in the registrar sends the browser
 // back with `#login=<one-time token>`; the voter's password opens the key, which signs the
 // election and the token (kind `registrar-login`) to finish: so a sign-in someone else
 // started with their own key cannot register it with this voter's login. The registrar
@@ -24,6 +28,7 @@ import { decode } from './codec.js';
 import { getJson } from './api.js';
 import { errorText } from './i18n.js';
 import { txHash } from './tx.js';
+import { LOOPBACK_HOSTS } from './constants.js';
 import { verifyReceipt } from './receipt.js';
 
 export const MIN_PASSWORD = 8;
@@ -60,6 +65,8 @@ const TEXT = {
       REGISTRAR_LOGIN_UNKNOWN: 'ログインの手続きが期限切れか、すでに終わっています。もう一度ログインしてください。',
       REGISTRAR_PROVIDER_ERROR: 'つくば市のログインが完了しませんでした。もう一度お試しください。',
       WEB_NOT_REGISTERED: '登録係の返事が、この端末の鍵の登録と一致しません。',
+      WEB_PROVIDER_MISMATCH: 'ログインの行き先が、この投票で決められたログインと一致しません。市に連絡してください。',
+      API_RATE_LIMITED: '手続きが混み合っています。少し待ってから、もう一度お試しください。',
     },
   },
   en: {
@@ -91,6 +98,8 @@ const TEXT = {
       REGISTRAR_LOGIN_UNKNOWN: 'The sign-in expired or was already finished. Please sign in again.',
       REGISTRAR_PROVIDER_ERROR: 'The Tsukuba City login did not complete. Please try again.',
       WEB_NOT_REGISTERED: 'The registrar\u2019s answer does not match the registration of this device\u2019s key.',
+      WEB_PROVIDER_MISMATCH: 'The sign-in would not go to the login this vote names. Please contact the city.',
+      API_RATE_LIMITED: 'Too many requests right now. Please wait a moment and try again.',
     },
   },
 };
@@ -279,10 +288,47 @@ async function signIn(ui, voterPublicHex) {
     });
     const doc = await resp.json();
     if (!resp.ok) throw new BallotchainError(doc.error || 'WEB_NETWORK', doc.message || `HTTP ${resp.status}`);
-    location.assign(doc.authorization_url);
+    location.assign(await authorizationUrl(ui.S.manifest.login_provider, doc));
   } catch (e) {
     fail(ui, e.code ? e : new BallotchainError('WEB_NETWORK', String(e)));
   }
+}
+
+const mismatch = (why) => new BallotchainError('WEB_PROVIDER_MISMATCH', why);
+const REQUEST_KEYS = ['response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method'];
+
+/**
+ * The authorization request, built from the manifest's provider (issuer, client id) and the
+ * registrar's one-time parameters: the page, not the registrar, decides where the voter signs
+ * in and for which client. The provider's discovery document must name the same issuer.
+ */
+export async function authorizationUrl(provider, answer) {
+  if (!provider) throw mismatch('the election names no identity provider');
+  const req = answer && answer.request;
+  if (answer.issuer !== provider.issuer) throw mismatch('the registrar answers for another identity provider');
+  if (!req || REQUEST_KEYS.some((k) => typeof req[k] !== 'string') || req.state !== answer.state ||
+      req.response_type !== 'code' || req.code_challenge_method !== 'S256' || 'client_id' in req) {
+    throw mismatch('the registrar sent an unusable sign-in request');
+  }
+  let meta;
+  try {
+    const r = await fetch(`${provider.issuer}/.well-known/openid-configuration`, { credentials: 'omit' });
+    meta = await r.json();
+  } catch (e) {
+    throw new BallotchainError('REGISTRAR_PROVIDER_ERROR', `the identity provider cannot be reached (${e})`);
+  }
+  if (!meta || meta.issuer !== provider.issuer || typeof meta.authorization_endpoint !== 'string') {
+    throw mismatch('the provider\u2019s discovery document names another issuer');
+  }
+  const endpoint = new URL(meta.authorization_endpoint);
+  const loopback = LOOPBACK_HOSTS.includes(endpoint.hostname.replace(/^\[(.*)\]$/, '$1'));
+  if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && loopback)) {
+    throw mismatch('the provider\u2019s sign-in page is not https');
+  }
+  const params = new URLSearchParams({ client_id: provider.client_id });
+  for (const k of REQUEST_KEYS) params.set(k, req[k]);
+  endpoint.search = params.toString();
+  return endpoint.toString();
 }
 
 function readHash(ui, stored) {

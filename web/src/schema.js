@@ -137,6 +137,10 @@ export const SCHEMA = {
    ["ja",["str",300]],
    ["en",["str",300]]
   ]},
+  "LoginProvider": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
+   ["issuer",["str",255]],
+   ["client_id",["str",255]]
+  ]},
   "Manifest": {"kind": "manifest", "max_size": 1048576, "tag": -1, "fields": [
    ["version",["int","0","65535"]],
    ["name",["str",64]],
@@ -150,7 +154,8 @@ export const SCHEMA = {
    ["threshold",["int","0","255"]],
    ["nonce",["bytes",32,null]],
    ["max_spoils_per_voter",["int","0","65535"]],
-   ["max_ballots_per_voter",["int","0","65535"]]
+   ["max_ballots_per_voter",["int","0","65535"]],
+   ["login_provider",["opt",["obj","LoginProvider"]]]
   ]},
   "Member": {"kind": "", "max_size": 1048576, "tag": -1, "fields": [
    ["node_id",["str",40]],

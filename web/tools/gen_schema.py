@@ -77,6 +77,12 @@ CONSTANTS = [
     ("CODE_LEN", "ballot_tx.eligibility.one_time_code:CODE_LEN",
      "the characters of a voting code, check letter included"),
     ("SHORT_LEN", "node.ballotbox:SHORT_LEN", "the hex digits of a tracking code's short form"),
+    ("ISSUER_MAX", "ballot_tx.eligibility.city_login:ISSUER_MAX",
+     "the longest city-login issuer (characters)"),
+    ("CLIENT_ID_MAX", "ballot_tx.eligibility.city_login:CLIENT_ID_MAX",
+     "the longest city-login client id (characters)"),
+    ("LOOPBACK_HOSTS", "ballot_tx.eligibility.city_login:LOOPBACK_HOSTS",
+     "the hosts an http (not https) issuer may name"),
 ]
 
 SRC = Path(__file__).resolve().parents[1] / "src"
