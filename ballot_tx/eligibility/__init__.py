@@ -12,7 +12,7 @@ decides which voter keys become eligible and how often each may be used:
 * ``city-login`` (``city_login.py``): like ``registered-key``, with the tag a keyed
   hash of the OpenID Connect issuer and subject of the city's sign-in.
 
-A method is an object with the ``Eligibility`` interface below, found by the
+A method is an object with the ``Eligibility`` interface (``base.py``), found by the
 manifest's ``eligibility`` string in ``METHODS``. Adding a method is adding a
 module (and its registration transaction to ``tx.TxBody``), not editing the
 state machine.
@@ -20,60 +20,28 @@ state machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
-import nacl.bindings
-
-from ballot_tx.codec import Wire
+from ballot_tx.eligibility.base import (
+    Eligibility,
+    NewVoter,
+    RegistrationPlan,
+    check_voter_key,
+)
+from ballot_tx.eligibility.city_login import CityLogin
+from ballot_tx.eligibility.one_time_code import OneTimeCode
+from ballot_tx.eligibility.registered_key import RegisteredKey
 from ballot_tx.errors import ErrorCode, TxError
 
+__all__ = ["METHODS", "Eligibility", "NewVoter", "RegistrationPlan", "check_voter_key", "method"]
 
-@dataclass(frozen=True)
-class NewVoter:
-    """One voter key a registration makes eligible."""
-
-    voter_key: bytes
-    single_use: bool  # True: the key casts one ballot, no re-vote, no second use
-    card_tag: bytes | None = None  # must be unique in the election when given
-
-
-@dataclass(frozen=True)
-class RegistrationPlan:
-    """What a registration transaction adds; the state machine checks uniqueness and applies it."""
-
-    voters: tuple[NewVoter, ...]
-    code_salt: bytes | None = None  # one-time codes: the election's salt (set once)
-
-
-class Eligibility(Protocol):
-    #: the manifest's ``eligibility`` value
-    name: str
-    #: the registration transaction body this method accepts
-    registration: type[Wire]
-
-    def plan(self, body: Wire) -> RegistrationPlan:
-        """Check a registration body on its own and say which voter keys it adds."""
-        ...
-
-
-def check_voter_key(key: bytes, where: str) -> None:
-    if not nacl.bindings.crypto_core_ed25519_is_valid_point(key):
-        raise TxError(ErrorCode.TX_MALFORMED, f"{where}: not a valid Ed25519 public key")
+#: Every eligibility method, by the name a manifest gives it.
+METHODS: dict[str, Eligibility] = {
+    m.name: m for m in (RegisteredKey(), OneTimeCode(), CityLogin())
+}
 
 
 def method(name: str) -> Eligibility:
     """The eligibility method a manifest names (manifests are validated, so it exists)."""
-    from ballot_tx.eligibility.city_login import CityLogin
-    from ballot_tx.eligibility.one_time_code import OneTimeCode
-    from ballot_tx.eligibility.registered_key import RegisteredKey
-
-    methods: dict[str, Eligibility] = {
-        RegisteredKey.name: RegisteredKey(),
-        OneTimeCode.name: OneTimeCode(),
-        CityLogin.name: CityLogin(),
-    }
-    m = methods.get(name)
+    m = METHODS.get(name)
     if m is None:
         raise TxError(ErrorCode.TX_WRONG_ELIGIBILITY, f"unknown eligibility method {name!r}")
     return m

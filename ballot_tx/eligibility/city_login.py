@@ -51,7 +51,7 @@ from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
 from ballot_tx.codec import MaxLen, Wire, hash_bytes
-from ballot_tx.eligibility import RegistrationPlan
+from ballot_tx.eligibility.base import RegistrationPlan
 from ballot_tx.eligibility.registered_key import RegisteredKey, RegisterKeys
 from ballot_tx.errors import EligibilityError, ErrorCode, ManifestError
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from ballot_tx.codec import Bytes32, MaxLen, Wire, hash_bytes
-from ballot_tx.eligibility import NewVoter, RegistrationPlan, check_voter_key
+from ballot_tx.eligibility.base import NewVoter, RegistrationPlan, check_voter_key
 from ballot_tx.errors import EligibilityError, ErrorCode, TxError
 from ballot_tx.keys import KeyPair
 

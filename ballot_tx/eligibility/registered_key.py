@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from ballot_tx.codec import Bytes32, MaxLen, Wire
-from ballot_tx.eligibility import NewVoter, RegistrationPlan, check_voter_key
+from ballot_tx.eligibility.base import NewVoter, RegistrationPlan, check_voter_key
 from ballot_tx.errors import ErrorCode, TxError
 
 #: Most registrations in one transaction (keeps a transaction well under its size limit).
