@@ -149,6 +149,18 @@ class Manifest(Wire):
 _EID_CACHE: dict[int, tuple[Manifest, bytes]] = {}
 
 
+def voting_over(m: Manifest, time_ms: int) -> bool:
+    """The voting window has ended at (block) time ``time_ms``: ballots are refused, and
+    the first block at or after ``end_ms`` closes the election (the auto-close rule).
+    The one statement of "ended": the state machine, the node and the CLI all ask it."""
+    return m.end_ms <= time_ms
+
+
+def voting_open_at(m: Manifest, time_ms: int) -> bool:
+    """``time_ms`` lies in the voting window ``[start_ms, end_ms)``."""
+    return m.start_ms <= time_ms and not voting_over(m, time_ms)
+
+
 def election_id(m: Manifest) -> bytes:
     """The 32-byte election id: ``digest(manifest)``.
 

@@ -72,7 +72,14 @@ from ballot_tx.errors import (
     TxError,
 )
 from ballot_tx.lthash import LtHash
-from ballot_tx.manifest import Manifest, contest_width, election_id, validate_manifest
+from ballot_tx.manifest import (
+    Manifest,
+    contest_width,
+    election_id,
+    validate_manifest,
+    voting_open_at,
+    voting_over,
+)
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
     CancelInternetVote,
@@ -473,7 +480,7 @@ def _create(x: _Exec, tx: Tx, b: CreateElection) -> None:
     _require(x.chain.admins, tx.signer, "admin")
     m = b.manifest
     _crypto(ErrorCode.TX_BAD_MANIFEST, lambda: validate_manifest(m))
-    if m.end_ms <= x.t:
+    if voting_over(m, x.t):
         raise _tx_error(ErrorCode.TX_BAD_MANIFEST, "the manifest's voting window has already ended")
     eid = election_id(m)
     if x.get(_k(b"M", eid)) is not None:
@@ -638,7 +645,7 @@ def _open(x: _Exec, tx: Tx, b: OpenElection) -> None:
     m = x.manifest(eid)
     st = x.status(eid)
     _require_phase(st, Phase.CEREMONY)
-    if m.end_ms <= x.t:
+    if voting_over(m, x.t):
         raise _tx_error(ErrorCode.TX_OUTSIDE_WINDOW, "the voting window has already ended")
     if list(b.exclude) != sorted(set(b.exclude)) or not all(1 <= i <= len(m.trustees) for i in b.exclude):
         raise _tx_error(ErrorCode.TX_BAD_EXCLUSION, "exclude must list trustee indices, each once, in order")
@@ -698,7 +705,7 @@ def _voting(x: _Exec, tx: Tx, eid: bytes) -> tuple[Manifest, ElectionStatus, Vot
     m = x.manifest(eid)
     st = x.status(eid)
     _require_phase(st, Phase.OPEN)
-    if not m.start_ms <= x.t < m.end_ms:
+    if not voting_open_at(m, x.t):
         raise _tx_error(ErrorCode.TX_OUTSIDE_WINDOW, "the block time is outside the voting window")
     data = x.get(_k(b"V", eid, tx.signer))
     if data is None:
@@ -949,7 +956,7 @@ def _apply_tx(x: _Exec, tx: Tx, h: bytes, raw: bytes | None = None) -> None:
 
 def _auto_close(x: _Exec) -> None:
     for eid in x.open_ids():
-        if x.manifest(eid).end_ms <= x.t:
+        if voting_over(x.manifest(eid), x.t):
             _close_now(x, eid, x.status(eid))
 
 

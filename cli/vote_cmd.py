@@ -23,6 +23,7 @@ from ballot_tx.crypto.ballot import encrypt_ballot, verify_spoiled
 from ballot_tx.eligibility import one_time_code as otc
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
+from ballot_tx.manifest import voting_open_at
 from ballot_tx.tx import CastBallot, SpoilBallot, decode_tx
 from cli import keyfile
 from cli.ballot_ui import AUDIT, Screen, ballot_options, describe_choice, fill_ballot, parse_choices
@@ -107,7 +108,7 @@ def vote(election: str, node_url: str, key_path: Path | None, code: str | None,
                        _("This election is not accepting ballots now (it is {phase}).").format(
                            phase=phase_words(e.phase)))
     now_ms = int(time.time() * 1000)
-    if not e.manifest.start_ms <= now_ms < e.manifest.end_ms:
+    if not voting_open_at(e.manifest, now_ms):
         fail_localized(ErrorCode.VOTE_NOT_OPEN, _(
             "Voting is open from {start} to {end}; it is not open now.").format(
                 start=_local(e.manifest.start_ms), end=_local(e.manifest.end_ms)))

@@ -14,6 +14,7 @@ from ballot_tx.block import Block, InclusionProof, merkle_proof
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError
 from ballot_tx.jsonview import to_json_value
+from ballot_tx.manifest import voting_over
 from ballot_tx.state import KEY_OPEN, PHASE_NAMES, OpenElections, Phase, State
 from ballot_tx.tx import CastBallot, decode_tx
 from consensus.certificate import CommitCertificate
@@ -156,6 +157,6 @@ def phase_change_due(state: State, now_ms: int) -> bool:
         return False
     for eid in decode(OpenElections, raw).ids:
         m = state.manifest(eid)
-        if m is not None and m.end_ms <= now_ms:
+        if m is not None and voting_over(m, now_ms):
             return True
     return False
