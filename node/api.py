@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,14 +24,14 @@ from genesis.document import Genesis
 from node import guard, views
 from node.admission import Admission, Committed
 from node.backup import add_backup_route
-from node.config import NodeConfig
+from node.config import Limits, NodeConfig
 from node.driver import ConsensusDriver
 from node.gauges import Gauges
 from node.ledger import Ledger
 from node.metrics import Metrics
 from node.network import PeerNetwork
-from node.peers import add_routes
-from node.server import make_app
+from node.peers import PeerBackend, add_routes
+from node.server import Backend, make_app
 from node.store import Store
 from node.supervisor import Supervisor
 from node.web import add_web_routes
@@ -153,22 +154,30 @@ class PeerApi:
         return self.ledger.height
 
 
+def make_node_app(genesis: Genesis, chain_id: bytes, limits: Limits, metrics: Metrics,
+                  client: Backend, peer: PeerBackend,
+                  store: Callable[[], Store | None]) -> web.Application:
+    """The node's one application: client API, peer routes, voting page, backup route."""
+    app = make_app(client, metrics, limits.max_request_bytes, limits.commit_wait_s,
+                   limits.body_timeout_s)
+    add_routes(app, peer, genesis, chain_id)  # larger, authenticated peer bodies
+    add_web_routes(app, genesis)  # the voting page at /vote/ (node/web.py)
+    add_backup_route(app, store, genesis)  # node/backup.py, own host only
+    return app
+
+
 class HttpService:
     """One aiohttp application and its guarded listening socket."""
 
     def __init__(self, cfg: NodeConfig, genesis: Genesis, chain_id: bytes, metrics: Metrics,
-                 client: ClientApi, peer: PeerApi, store: Store, max_connections: int,
+                 client: Backend, peer: PeerBackend, store: Store, max_connections: int,
                  ssl_context: ssl.SSLContext | None) -> None:
-        lim = cfg.limits
-        app = make_app(client, metrics, lim.max_request_bytes, lim.commit_wait_s, lim.body_timeout_s)
-        add_routes(app, peer, genesis, chain_id)  # larger, authenticated peer bodies
-        add_web_routes(app, genesis)  # the voting page at /vote/ (node/web.py)
-        add_backup_route(app, lambda: store, genesis)  # node/backup.py, own host only
+        app = make_node_app(genesis, chain_id, cfg.limits, metrics, client, peer, lambda: store)
         self.conn_guard = guard.ConnectionGuard(max_connections)
         app.middlewares.insert(0, self.conn_guard.middleware)
         # keepalive_timeout also bounds how long request headers may take (node.guard)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2,
-                                    keepalive_timeout=lim.idle_timeout_s, lingering_time=0)
+                                    keepalive_timeout=cfg.limits.idle_timeout_s, lingering_time=0)
         self.listener = guard.GuardedListener(self.runner, self.conn_guard, cfg.listen_host,
                                               cfg.listen_port, ssl_context)
 
