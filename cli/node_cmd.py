@@ -40,30 +40,36 @@ def node_start(home: Path) -> None:
     or asked for on the terminal.
     """
     from genesis.document import genesis_hash
-    from node import logs
     from node.config import check_genesis_hash, load_config
-    from node.runtime import load_genesis, run_node
+    from node.process import (
+        EX_IOERR,
+        EX_SOFTWARE,
+        exit_status,
+        load_genesis,
+        run_node,
+        setup_logging,
+    )
 
     cfg = load_config(home)
-    logs.setup(cfg.log_level, cfg.log_json, cfg.log_file)
+    setup_logging(cfg)
     genesis = load_genesis(cfg.genesis_file)
     check_genesis_hash(cfg, genesis_hash(genesis))
     keys = load_key(cfg.key_file, prompt=sys.stdin.isatty())
     try:
         asyncio.run(run_node(cfg, keys, genesis))
     except BallotchainError as e:
-        # non-zero so a supervisor restarts it: 74 (EX_IOERR) for the database, 70
-        # (EX_SOFTWARE) for a bug, 1 for anything else (config, pid file, ...)
-        if str(e.code).startswith("STORE_"):
+        # non-zero so a supervisor restarts it (node.process.exit_status)
+        status = exit_status(e)
+        if status == EX_IOERR:
             raise _DiskFailure(e.code, e.message) from None
-        if e.code == ErrorCode.NODE_INTERNAL:
+        if status == EX_SOFTWARE:
             raise _NodeFailure(e.code, e.message) from None
         raise
 
 
 def _home_genesis(home: Path) -> tuple[NodeConfig, Genesis]:
     from node.config import load_config
-    from node.runtime import load_genesis
+    from node.process import load_genesis
 
     cfg = load_config(home)
     return cfg, load_genesis(cfg.genesis_file)
@@ -164,7 +170,8 @@ class _DiskFailure(UserError):
 def _stopped_store_home(home: Path) -> tuple[Path, Path]:
     """(data dir, genesis file) of a home whose node is not running."""
     from node.config import load_config
-    from node.runtime import NodeError, claim_pid_file
+    from node.errors import NodeError
+    from node.process import claim_pid_file
 
     cfg = load_config(home)
     claim_pid_file(cfg.pid_file)  # refuses (NODE_ALREADY_RUNNING) while the node runs
@@ -213,7 +220,7 @@ def node_resync(home: Path) -> None:
     instead: that also deletes what stops a validator from signing conflicting votes.
     """
     from node import integrity
-    from node.runtime import load_genesis
+    from node.process import load_genesis
 
     data, genesis_file = _stopped_store_home(home)
     r = integrity.resync(data, load_genesis(genesis_file))

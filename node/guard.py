@@ -8,7 +8,7 @@ make that so:
   cache, ``RESERVED_FDS`` for peer connections, the log and the pid file, and
   the rest (up to ``limits.max_connections``) for incoming HTTP connections.
   The database and the peer links therefore never compete with clients.
-* **Connection cap with eviction.** ``GuardedSite`` counts incoming
+* **Connection cap with eviction.** ``GuardedListener`` counts incoming
   connections; at the cap, a new connection evicts the connection that has been
   idle (no request in flight) the longest, or is closed at once if every
   connection is busy. An attacker holding hundreds of idle sockets thus loses
@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -179,23 +180,38 @@ class ConnectionGuard:
                 self._open[proto] = time.monotonic()
 
 
-class GuardedSite(web.TCPSite):
-    """A TCP site whose connections pass through a ``ConnectionGuard``."""
+class GuardedListener:
+    """The listening socket of the node's HTTP server, its connections passed through a
+    ``ConnectionGuard``.
+
+    Built on aiohttp's public low-level API (``AppRunner.server`` is the protocol
+    factory aiohttp's own sites listen with) rather than a ``TCPSite`` subclass, whose
+    listening server is private. ``stop`` closes the socket; ``AppRunner.cleanup`` then
+    shuts the open connections down.
+    """
 
     def __init__(self, runner: web.AppRunner, guard: ConnectionGuard, host: str, port: int,
-                 **kw: Any) -> None:
-        super().__init__(runner, host, port, backlog=BACKLOG, **kw)
+                 ssl_context: ssl.SSLContext | None) -> None:
+        self.runner = runner
         self.guard = guard
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        await web.BaseSite.start(self)
-        loop = asyncio.get_running_loop()
-        server = self._runner.server
-        assert server is not None
-        self._server = await loop.create_server(
-            self.guard.factory(server), self._host, self._port, ssl=self._ssl_context,
-            backlog=self._backlog, reuse_address=self._reuse_address,
+        """Listen (after ``runner.setup()``)."""
+        handler = self.runner.server
+        assert handler is not None, "runner.setup() first"
+        self.server = await asyncio.get_running_loop().create_server(
+            self.guard.factory(handler), self.host, self.port, ssl=self.ssl_context,
+            backlog=BACKLOG, reuse_address=True,
         )
+
+    def stop(self) -> None:
+        """Stop accepting connections (open ones are the runner's to shut down)."""
+        if self.server is not None:
+            self.server.close()
 
 
 class RepeatFilter(logging.Filter):

@@ -53,7 +53,7 @@ from node.store import (
 
 log = logs.get("integrity")
 
-SAFETY_KEY = b"pbft/safety"  # the runtime's key (node.runtime.SAFETY_KEY) under P_NODE
+SAFETY_KEY = b"pbft/safety"  # the consensus driver's key (node.driver.SAFETY_KEY) under P_NODE
 SAMPLE = 64
 
 

@@ -161,7 +161,7 @@ class PreambleCheck:
 
 
 class PeerBackend(Protocol):
-    """What the transport hands incoming traffic to (``node.runtime.Node``)."""
+    """What the transport hands incoming traffic to (``node.api.PeerApi``)."""
 
     def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None: ...
 

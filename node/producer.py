@@ -5,8 +5,8 @@ until either ``max_txs`` transactions are pending, or the oldest pending one has
 waited ``interval_ms`` (so a lone ballot is committed within T ms and a flood
 fills blocks), or an election's end time has passed and only a block can close
 it. With nothing to do it proposes nothing: an idle chain does not grow (the
-runtime keeps the view timer from firing while there is no work, see
-``runtime``), so blocks without transactions exist only for time-based phase
+consensus driver keeps the view timer from firing while there is no work, see
+``node.driver``), so blocks without transactions exist only for time-based phase
 changes.
 """
 
@@ -43,7 +43,7 @@ class Producer:
         self.interval_s = interval_ms / 1000
         self.phase_change_due = phase_change_due
         self.on_dropped = on_dropped
-        self.changed = asyncio.Event()  # set by the runtime when the mempool grows
+        self.changed = asyncio.Event()  # set by the consensus driver when there is news
 
     def _ready(self) -> float | None:
         """0 if a block should be built now, else seconds to wait at most (None: until news)."""

@@ -76,7 +76,7 @@ def bad_request(what: str) -> ApiError:
 
 
 class Backend(Protocol):
-    """What the API needs from the node runtime (``node.runtime.Node`` implements it)."""
+    """What the API needs from the node (``node.api.ClientApi`` implements it)."""
 
     def status(self) -> dict[str, Any]: ...
 

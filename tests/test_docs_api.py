@@ -1,9 +1,9 @@
 """docs/api.md documents exactly the routes the node and the registrar service serve.
 
 The routes are read from the aiohttp route tables themselves: the node's application is
-assembled as ``node.runtime`` assembles it (client API, peer routes, voting page, backup)
-and the registrar's by ``node.registrar.make_app``. A route added without documentation,
-or documented after it was removed, fails here.
+assembled by ``node.api.make_node_app``, the function the node itself serves (client API,
+peer routes, voting page, backup), and the registrar's by ``node.registrar.make_app``. A route
+added without documentation, or documented after it was removed, fails here.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from aiohttp import web
 
 from genesis.document import genesis_hash
 from node import registrar
-from node.backup import add_backup_route
+from node.api import make_node_app
+from node.config import Limits
 from node.homes import make_network
 from node.metrics import Metrics
-from node.peers import add_routes
-from node.server import make_app
-from node.web import add_web_routes
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 REGISTRAR_SECTION = "## Registrar service"
@@ -47,11 +45,7 @@ def _documented(text: str) -> set[tuple[str, str]]:
 def _node_app(tmp_path: Path) -> web.Application:
     g, _ = make_network(tmp_path / "net", "api-doc", 4, 1, base_port=17900)
     backend: Any = SimpleNamespace()  # routes are only registered, never called
-    app = make_app(backend, Metrics())
-    add_routes(app, backend, g, genesis_hash(g))
-    add_web_routes(app, g)
-    add_backup_route(app, lambda: None, g)
-    return app
+    return make_node_app(g, genesis_hash(g), Limits(), Metrics(), backend, backend, lambda: None)
 
 
 def _registrar_app() -> web.Application:
