@@ -283,9 +283,122 @@ def to_plain(obj: Wire) -> list[Any]:
 
 
 def from_plain(cls: type[W], plain: Any) -> W:
-    """Rebuild an object from its plain list tree, checking every field."""
+    """Rebuild an object from its plain list tree, checking every field.
+
+    Two decoders with the same checks: a fast one that tracks no field path (building
+    a path string per field was most of a transaction's decoding time), and, only when
+    it refuses, the one above, which raises the error naming the field."""
+    try:
+        fast: W = _fast_plan(cls)(plain)
+        return fast
+    except Exception:  # noqa: BLE001 - the path-tracking decoder raises the precise error
+        pass
     obj: W = _plan(cls).from_plain(plain, "")
     return obj
+
+
+class _Refused(Exception):
+    """The fast decoder's only signal: the input breaks a rule (the slow one says which)."""
+
+
+_FastFrom = Callable[[Any], Any]
+_FAST: dict[type, _FastFrom] = {}
+
+
+def _fast_plan(cls: type) -> _FastFrom:
+    fn = _FAST.get(cls)
+    if fn is None:
+        _plan(cls)  # the checked plan first: a type it refuses is refused here too
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fns = tuple(_compile_fast(hints[f.name]) for f in dataclasses.fields(cls) if f.init)
+        n = len(fns)
+
+        def build(v: Any) -> Any:
+            if type(v) is not list or len(v) != n:
+                raise _Refused
+            return cls(*[f(x) for f, x in zip(fns, v)])  # noqa: B905 - lengths checked
+
+        fn = _FAST[cls] = build
+    return fn
+
+
+def _compile_fast(tp: Any) -> _FastFrom:
+    """``_compile``'s from-functions, the same checks in the same order, without paths."""
+    constraints: tuple[Any, ...] = ()
+    if typing.get_origin(tp) is Annotated:
+        args = typing.get_args(tp)
+        tp, constraints = args[0], tuple(args[1:])
+    size = next((c.n for c in constraints if isinstance(c, Size)), None)
+    maxlen = next((c.n for c in constraints if isinstance(c, MaxLen)), None)
+    rng = next((c for c in constraints if isinstance(c, Range)), None)
+    origin = typing.get_origin(tp)
+    if tp is bool:
+
+        def f_bool(v: Any) -> Any:
+            if type(v) is not bool:
+                raise _Refused
+            return v
+
+        return f_bool
+    if tp is int:
+        lo, hi = (rng.lo, rng.hi) if rng else (INT_MIN, INT_MAX)
+
+        def f_int(v: Any) -> Any:
+            if type(v) is not int or not lo <= v <= hi:
+                raise _Refused
+            return v
+
+        return f_int
+    if tp is bytes or tp is str:
+        want = tp
+        top = maxlen if maxlen is not None else -1
+
+        def f_seq(v: Any) -> Any:
+            if type(v) is not want:
+                raise _Refused
+            n = len(v)
+            if (size is not None and n != size) or (top >= 0 and n > top):
+                raise _Refused
+            return v
+
+        return f_seq
+    if origin is tuple:
+        item = _compile_fast(typing.get_args(tp)[0])
+        top_items = maxlen if maxlen is not None else -1
+
+        def f_tuple(v: Any) -> Any:
+            if type(v) is not list or (top_items >= 0 and len(v) > top_items):
+                raise _Refused
+            return tuple([item(x) for x in v])
+
+        return f_tuple
+    if origin is Union or origin is types.UnionType:
+        members = typing.get_args(tp)
+        if type(None) in members:
+            rest = tuple(m for m in members if m is not type(None))
+            inner = _compile_fast(rest[0] if len(rest) == 1 else Union[rest])  # noqa: UP007
+
+            def f_opt(v: Any) -> Any:
+                return None if v is None else inner(v)
+
+            return f_opt
+        by_tag = {m.TAG: m for m in members}
+
+        def f_union(v: Any) -> Any:
+            if type(v) is not list or len(v) != 2 or type(v[0]) is not int:
+                raise _Refused
+            cls = by_tag.get(v[0])
+            if cls is None:
+                raise _Refused
+            return _fast_plan(cls)(v[1])
+
+        return f_union
+    cls = tp  # a Wire dataclass (``_compile`` refused anything else when the plan was made)
+
+    def f_obj(v: Any) -> Any:
+        return _fast_plan(cls)(v)
+
+    return f_obj
 
 
 def pack(plain: Any) -> bytes:

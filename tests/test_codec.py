@@ -220,3 +220,64 @@ def test_every_code_belongs_to_a_guide_group() -> None:
     for code in ErrorCode:
         assert group_of(code).action.strip()
     assert all(code in ErrorCode and text.strip() for code, text in ACTIONS.items())
+
+
+def _mutations(v: object) -> list[object]:
+    """Plain values that break one rule each (type, length, range, tag, field count)."""
+    if isinstance(v, list):
+        return [v[:-1], [*v, 0], {}, None, 1.5]
+    if isinstance(v, bool):
+        return [int(v), None]
+    if isinstance(v, int):
+        return [-(2**70), 2**70, 256, -1, True, b"1"]
+    if isinstance(v, bytes):
+        return [v + b"\x00", v[:-1], v.decode("latin-1"), 0]
+    if isinstance(v, str):
+        return [v.encode(), v + "x" * 50, 0]
+    return [0, b"", [], 1.5]
+
+
+def _paths(v: object, at: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    out = [at]
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            out += _paths(x, (*at, i))
+    return out
+
+
+def _replace(v: object, at: tuple[int, ...], new: object) -> object:
+    if not at:
+        return new
+    assert isinstance(v, list)
+    return [_replace(x, at[1:], new) if i == at[0] else x for i, x in enumerate(v)]
+
+
+@given(wire(Sample))
+def test_fast_decoder_accepts_exactly_what_the_checked_one_accepts(s: Sample) -> None:
+    """``from_plain`` decodes without field paths and falls back to the path-tracking
+    decoder only on refusal: both must accept the same plain trees, with equal results."""
+    from ballot_tx.codec import _fast_plan, _plan, from_plain
+
+    tree = to_plain(s)
+    for at in _paths(tree):
+        sub: object = tree
+        for i in at:
+            assert isinstance(sub, list)
+            sub = sub[i]
+        for bad in _mutations(sub):
+            mutated = _replace(tree, at, bad)
+            try:
+                slow: object = _plan(Sample).from_plain(mutated, "")
+            except CodecError as e:
+                slow = e
+            try:
+                fast: object = _fast_plan(Sample)(mutated)
+            except Exception as e:  # noqa: BLE001 - the fast decoder's refusal
+                fast = e
+            assert isinstance(fast, Exception) == isinstance(slow, CodecError), (at, bad)
+            if not isinstance(slow, CodecError):
+                assert fast == slow
+            else:  # and the public entry point raises the checked decoder's error
+                with pytest.raises(CodecError) as err:
+                    from_plain(Sample, mutated)
+                assert (err.value.code, err.value.message) == (slow.code, slow.message)
