@@ -69,7 +69,13 @@ class Block(Wire):
         return self.header.height
 
     def tx_hashes(self) -> list[bytes]:
-        return [tx_hash(t) for t in self.txs]
+        """The transactions' hashes, computed once per block object (the tx root check,
+        ``apply_block`` and the audit's index check all need them)."""
+        hashes: tuple[bytes, ...] | None = self.__dict__.get("_tx_hashes")
+        if hashes is None:
+            hashes = tuple(tx_hash(t) for t in self.txs)
+            object.__setattr__(self, "_tx_hashes", hashes)  # a cache, not a field
+        return list(hashes)
 
 
 def block_hash(header: BlockHeader) -> bytes:

@@ -1030,10 +1030,11 @@ def apply_block(
     check_header(state, block)
     x = _Exec(state, block.header.time_ms, checker)
     _auto_close(x)
+    hashes = block.tx_hashes()
     for i, raw in enumerate(block.txs):
         try:
             tx = decode_tx(raw)
-            h = tx_hash(raw)
+            h = hashes[i]
             _apply_tx(x, tx, h, raw)
         except TxError as e:
             raise BlockError(e.code, f"block {block.height}, tx {i}: {e.message}", tx_index=i) from None
