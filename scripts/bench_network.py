@@ -136,13 +136,32 @@ def bare_verify_rate(m: Any, key: bytes, chain_id: bytes, raws: list[bytes]) -> 
     return len(raws) / (time.process_time() - t0)
 
 
+def _with_descendants(pids: list[int]) -> list[int]:
+    """The processes and their live descendants (a node's verification-pool workers)."""
+    out, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    """User + system CPU seconds used so far by these processes and their live children,
+    the verification workers included (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
+    for pid in _with_descendants(pids):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
