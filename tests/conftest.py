@@ -43,13 +43,13 @@ LONG_FILES_FIRST = (
     "tests/test_demo.py",
     "tests/node/test_network.py",
     "tests/node/test_hostile_primary.py",
-    "tests/registrar/test_browser_login.py",
+    "tests/node/registrar/test_browser_login.py",
     "tests/consensus/test_schedules.py",
     "tests/consensus/test_invariants_bite.py",
     "tests/deploy/test_ops_logs.py",
     "tests/node/test_fault_http.py",
     "tests/node/test_fault_forward.py",
-    "tests/test_receipts.py",
+    "tests/cli/test_receipts.py",
     "tests/deploy/test_netns_network.py",
 )
 

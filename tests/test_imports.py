@@ -72,3 +72,17 @@ def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     p = subprocess.run([sys.executable, "-c", script, *project_modules()], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+#: test directories that are not a package's mirror: the spec and its independent
+#: verifier, the vectors, the voting page (web/), deployment, and the OIDC test provider
+CROSS_CUTTING = {"spec", "independent", "vectors", "web", "deploy", "oidc"}
+
+
+def test_tests_mirror_the_packages() -> None:
+    dirs = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert dirs - CROSS_CUTTING <= set(PACKAGES), dirs - CROSS_CUTTING - set(PACKAGES)
+    loose = [p.name for p in (ROOT / "tests").glob("test_*.py")]
+    # only whole-repository tests stay at the top: the demo, docs, imports
+    assert all(n.startswith(("test_demo", "test_setup_demo", "test_docs", "test_generated",
+                             "test_imports")) for n in loose), loose

@@ -36,8 +36,8 @@ from consensus.certificate import CommitCertificate
 from genesis.document import to_json
 from harness.localchain import certificate_maker
 from harness.scenario import run_election
-from tests.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
-from tests.chain.world import Election, World
+from tests.ballot_tx.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
+from tests.ballot_tx.chain.world import Election, World
 from tests.independent import independent_verifier as iv
 
 SCRIPT = Path(iv.__file__)
@@ -509,7 +509,7 @@ def test_the_verifier_judges_login_providers_as_the_project_does() -> None:
     transactions.md section 3) accepts and refuses exactly the manifests the project does."""
     from ballot_tx.errors import ManifestError
     from ballot_tx.manifest import validate_manifest
-    from tests.crypto.test_manifest import M, provider_variants
+    from tests.ballot_tx.crypto.test_manifest import M, provider_variants
 
     for m in provider_variants(M):
         try:

@@ -139,7 +139,7 @@ def test_genesis() -> None:
 
 @pytest.mark.parametrize("case", CHAIN["cases"], ids=[c["name"] for c in CHAIN["cases"]])
 def test_chain_vectors_by_the_independent_verifier(case: dict[str, Any]) -> None:
-    """tests/vectors/chain is checked by the project (tests/chain/test_vectors.py); here the
+    """tests/vectors/chain is checked by the project (tests/ballot_tx/chain/test_vectors.py); here the
     verifier replays the same cases from the spec's state machine."""
     genesis = iv.check(iv.unpack(bytes.fromhex(CHAIN["genesis"])), "Genesis")
     st = iv.ChainState(genesis, iv.H("genesis", bytes.fromhex(CHAIN["genesis"])))
@@ -253,7 +253,7 @@ def test_rejection_vectors_cover_every_chain_code() -> None:
 
 
 def test_crypto_vectors_by_the_independent_verifier() -> None:
-    """tests/vectors/crypto (checked by tests/crypto/test_vectors.py) verified from the spec:
+    """tests/vectors/crypto (checked by tests/ballot_tx/crypto/test_vectors.py) verified from the spec:
     commitments, every ballot's proofs, every decryption share and the result."""
     d = json.loads((VEC / "crypto" / "vectors.json").read_text())
     m = iv.check(iv.unpack(bytes.fromhex(d["manifest"]["encoding"])), "Manifest")

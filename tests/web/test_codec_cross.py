@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from ballot_tx.codec import _check_plain, decode, digest, encode, unpack
 from ballot_tx.errors import CodecError
+from tests.ballot_tx.test_codec import Sample
 from tests.conftest import thorough
 from tests.strategies import wire
-from tests.test_codec import Sample
 from tests.web.jsbridge import run_js, schema_for
 
 SCHEMA = schema_for(Sample)

@@ -32,8 +32,7 @@ from ballot_tx.manifest import (
     election_id,
     validate_manifest,
 )
-from tests.conftest import thorough
-from tests.crypto.helpers import (
+from tests.ballot_tx.crypto.helpers import (
     CRED,
     KEY,
     contest,
@@ -42,7 +41,8 @@ from tests.crypto.helpers import (
     manifests,
     valid_selections,
 )
-from tests.crypto.test_manifest import GOOD_PROVIDERS, provider_variants
+from tests.ballot_tx.crypto.test_manifest import GOOD_PROVIDERS, provider_variants
+from tests.conftest import thorough
 from tests.web.jsbridge import ROOT, run_js
 
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "crypto" / "vectors.json").read_text())

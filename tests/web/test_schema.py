@@ -17,7 +17,7 @@ def test_committed_schema_matches_the_python_wire_classes() -> None:
 
 
 def test_schema_describes_every_field_kind() -> None:
-    from tests.test_codec import Sample
+    from tests.ballot_tx.test_codec import Sample
 
     classes = gen_schema().schema_of([Sample])["classes"]
     fields = dict((name, t) for name, t in classes["Sample"]["fields"])

@@ -1,4 +1,4 @@
-// Key files made in the browser code (src/register.js), for tests/registrar/test_web_keys.py:
+// Key files made in the browser code (src/register.js), for tests/node/registrar/test_web_keys.py:
 // reads a JSON list of passwords on stdin, prints [{text, ed25519_public}] on stdout.
 import { readFileSync } from 'node:fs';
 import { makeKeyFile } from '../src/register.js';

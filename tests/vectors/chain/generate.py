@@ -35,7 +35,14 @@ from ballot_tx.tx import (  # noqa: E402
 )
 from genesis.document import Genesis, genesis_hash  # noqa: E402
 from harness.localchain import LocalChain  # noqa: E402
-from tests.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, make_genesis  # noqa: E402
+from tests.ballot_tx.chain.helpers import (  # noqa: E402
+    ADMIN,
+    REGISTRAR,
+    ROLES,
+    TRUSTEES,
+    VALIDATORS,
+    make_genesis,
+)
 
 OUT = Path(__file__).resolve().parent / "vectors.json"
 NAME = "vectors"

@@ -4,7 +4,7 @@
     python tests/vectors/crypto/generate.py --check  # exit 1 if vectors.json differs
 
 Everything is derived from fixed seeds, so the output is a pure function of the
-code; tests/crypto/test_vectors.py re-runs ``generate()`` and compares it with the
+code; tests/ballot_tx/crypto/test_vectors.py re-runs ``generate()`` and compares it with the
 committed JSON, so any change in encoding, hashing or proof layout shows up. An
 independent implementation (the browser client) can check itself against the same
 file: all bytes are lowercase hex, scalars 32-byte little-endian, points 32-byte

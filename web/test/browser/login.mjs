@@ -1,5 +1,5 @@
 // Browser test driver for registering and voting from a phone with the city login
-// (tests/registrar/test_browser_login.py). Debian's chromium through playwright-core at
+// (tests/node/registrar/test_browser_login.py). Debian's chromium through playwright-core at
 // phone size (390x844). Reads a JSON config (argv[2]); prints a JSON report on stdout.
 //
 //   ja: a voter makes a key on the phone (a too-short password first), downloads it,

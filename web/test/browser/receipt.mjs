@@ -1,5 +1,5 @@
 // Opens the voting page's receipt check (?receipt=CODE) at phone size and prints what the
-// page says, as JSON {text, page_errors, axe?}: tests/registrar/test_paper_override.py.
+// page says, as JSON {text, page_errors, axe?}: tests/node/registrar/test_paper_override.py.
 // With a second argument `axe`, also the axe-core violations of the receipt state.
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';

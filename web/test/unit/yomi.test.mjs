@@ -1,4 +1,4 @@
-// The page reads label readings exactly as ballot_tx/yomi.py does (same cases as tests/test_yomi.py).
+// The page reads label readings exactly as ballot_tx/yomi.py does (same cases as tests/ballot_tx/test_yomi.py).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { segments, plain, spoken } from '../../src/yomi.js';

@@ -1,0 +1,265 @@
+"""Block-level rules, verify-once cache, proposer selection, and the store's atomic commit."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ballot_tx.block import Block, make_block
+from ballot_tx.checks import MemoChecker, ballot_key
+from ballot_tx.codec import encode
+from ballot_tx.errors import BlockError, ErrorCode, TxError
+from ballot_tx.state import State, apply_block, check_tx, select_txs
+from ballot_tx.tx import CastBallot
+from node.store import Store
+from tests.ballot_tx.chain.helpers import ADMIN, VALIDATORS, make_genesis
+from tests.ballot_tx.chain.world import Election, World, build_world
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[World, dict[str, Election]]:
+    return build_world()
+
+
+def next_block(st: State, **kw: object) -> Block:
+    args: dict[str, object] = {
+        "height": st.height + 1,
+        "prev_hash": st.block_hash,
+        "time_ms": st.time_ms + 1000,
+        "proposer": VALIDATORS[0].ed25519_public,
+        "state_root": st.root,
+        "txs": [],
+    }
+    args.update(kw)
+    return make_block(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"height": 99}, ErrorCode.BLOCK_BAD_HEIGHT),
+        ({"prev_hash": b"\x07" * 32}, ErrorCode.BLOCK_BAD_PREV_HASH),
+        ({"time_ms": 0}, ErrorCode.BLOCK_BAD_TIME),
+        ({"proposer": ADMIN.ed25519_public}, ErrorCode.BLOCK_BAD_PROPOSER),
+        ({"state_root": b"\x00" * 32}, ErrorCode.BLOCK_BAD_STATE_ROOT),
+    ],
+)
+def test_header_rules(world: tuple[World, dict[str, Election]], change: dict[str, object], code: ErrorCode) -> None:
+    st = world[0].chain.state
+    apply_block(st, next_block(st))  # the unchanged block is fine
+    with pytest.raises(BlockError) as e:
+        apply_block(st, next_block(st, **change))
+    assert e.value.code == code and e.value.tx_index is None
+
+
+def test_same_time_as_previous_block_is_refused(world: tuple[World, dict[str, Election]]) -> None:
+    st = world[0].chain.state
+    with pytest.raises(BlockError) as e:
+        apply_block(st, next_block(st, time_ms=st.time_ms))
+    assert e.value.code == ErrorCode.BLOCK_BAD_TIME
+
+
+def test_tx_root_and_count(world: tuple[World, dict[str, Election]]) -> None:
+    w, es = world
+    st = w.chain.state
+    good = encode(w.cast(es["open"], es["open"].voters[2]))
+    b = next_block(st, txs=[good])
+    with pytest.raises(BlockError) as e:
+        apply_block(st, Block(b.header, ()))
+    assert e.value.code == ErrorCode.BLOCK_BAD_TX_ROOT
+    g = dataclasses.replace(w.genesis, params=dataclasses.replace(w.genesis.params, max_block_txs=1))
+    st1 = State.initial(g)
+    with pytest.raises(BlockError) as e:
+        apply_block(st1, next_block(st1, time_ms=g.genesis_time_ms, txs=[good, good]))
+    assert e.value.code == ErrorCode.BLOCK_TOO_MANY_TXS
+
+
+def test_apply_is_pure_and_deterministic(world: tuple[World, dict[str, Election]]) -> None:
+    w, es = world
+    st = w.chain.state
+    root, writes = st.root, dict(st.writes)
+    txs = [encode(w.cast(es["open"], v)) for v in es["open"].voters]
+    b = next_block(st, txs=txs)
+    a1 = apply_block(st, b)
+    a2 = apply_block(st, b, MemoChecker())
+    assert a1.root == a2.root != root
+    assert a1.writes == a2.writes
+    assert st.root == root and st.writes == writes  # the parent is untouched
+    # the running tally changed and the voters' records point at their ballots
+    assert a1.tally(es["open"].eid) != st.tally(es["open"].eid)
+    v = a1.voter(es["open"].eid, es["open"].voters[0].ed25519_public)
+    assert v is not None and v.ballots == 1
+
+
+def test_verify_once_cache_skips_proofs(world: tuple[World, dict[str, Election]], monkeypatch: pytest.MonkeyPatch) -> None:
+    w, es = world
+    st = w.chain.state
+    e = es["open"]
+    raw = encode(w.cast(e, e.voters[1]))
+    cache = MemoChecker()
+    h = check_tx(st, raw, st.time_ms + 1000, cache)
+    status = st.election(e.eid)
+    assert status is not None and status.joint_key is not None
+    assert ballot_key(h, status.joint_key) in cache
+    import ballot_tx.crypto.ballot as bc
+
+    def boom(*a: object) -> None:
+        raise AssertionError("proof re-verified despite the cache")
+
+    monkeypatch.setattr(bc, "verify_ballot", boom)
+    monkeypatch.setattr("ballot_tx.tx.verify", lambda *a: (_ for _ in ()).throw(AssertionError("sig")))
+    new = apply_block(st, next_block(st, txs=[raw]), cache)
+    assert new.root != st.root
+    with pytest.raises(AssertionError):
+        apply_block(st, next_block(st, txs=[raw]), MemoChecker())
+
+
+def test_cache_is_bounded() -> None:
+    c = MemoChecker(max_entries=3)
+    for i in range(5):
+        c.add(bytes([i]) * 32)
+    assert len(c) == 3 and bytes([0]) * 32 not in c and bytes([4]) * 32 in c
+
+
+def test_select_txs_drops_conflicts(world: tuple[World, dict[str, Election]]) -> None:
+    w, es = world
+    st = w.chain.state
+    e = es["codes"]
+    first = encode(w.cast(e, e.voters[1]))
+    second = encode(w.tx(e.voters[1], CastBallot(e.eid, w.ballot(e, e.voters[1], ((0, 0, 1),)))))
+    other = encode(w.cast(e, e.voters[2]))
+    t = st.time_ms + 1000
+    for raw in (first, second, other):
+        check_tx(st, raw, t)  # each is fine alone
+    kept, rejected = select_txs(st, [first, second, b"junk", other], t)
+    assert kept == [first, other]
+    assert [(i, err.code) for i, err in rejected] == [(1, ErrorCode.TX_CODE_USED), (2, ErrorCode.TX_MALFORMED)]
+    new = apply_block(st, next_block(st, time_ms=t, txs=kept))
+    status = new.election(e.eid)
+    assert status is not None and status.voters_voted == 3
+    with pytest.raises(BlockError) as be:
+        apply_block(st, next_block(st, time_ms=t, txs=[first, second]))
+    assert be.value.code == ErrorCode.TX_CODE_USED and be.value.tx_index == 1
+    assert isinstance(rejected[0][1], TxError)
+
+
+CRASH = textwrap.dedent(
+    """
+    import os, sys
+    from harness.localchain import LocalChain
+    from node.store import Store
+    from harness.scenario import run_election
+    from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+    import plyvel
+    path, mode = sys.argv[1], sys.argv[2]
+    g = make_genesis()
+    store = Store(path, g)
+    chain = LocalChain(g, VALIDATORS, [store])
+    run_election(chain, ROLES, voters=3, revoters=0)
+    print(store.height, store.tip.state_root.hex(), flush=True)
+    if mode == "during":
+        # die after the whole batch was assembled but before LevelDB wrote it
+        class Proxy:
+            def __init__(self, db):
+                self._db = db
+            def __getattr__(self, name):
+                return getattr(self._db, name)
+            def write_batch(self, **kw):
+                wb = self._db.write_batch(**kw)
+                class Dying:
+                    def __enter__(s):
+                        return wb
+                    def __exit__(s, *a):
+                        os._exit(9)
+                return Dying()
+        store.db = Proxy(store.db)
+    from harness.scenario import run_election as again
+    again(chain, ROLES, voters=1, revoters=0, name="second")
+    os._exit(9)  # after: the committed blocks must survive without a clean close
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["during", "after"])
+def test_crash_leaves_old_or_new_state(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "db"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[3]))
+    p = subprocess.run(
+        [sys.executable, "-c", CRASH, str(path), mode], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert p.returncode == 9, p.stderr
+    height, root = p.stdout.split()
+    with Store(path, make_genesis()) as s:
+        if mode == "during":
+            assert s.height == int(height) and s.tip.state_root.hex() == root
+        else:
+            assert s.height > int(height)  # the second election's blocks survived the kill
+        final = s.height
+        assert s.state().root == s.tip.state_root
+    from node.audit import audit_data_dir
+
+    assert audit_data_dir(path).blocks == final
+
+
+def test_block_cost_does_not_grow_with_the_state(world: tuple[World, dict[str, Election]]) -> None:
+    """O(changes): a block of k ballots reads and hashes O(k) records, however many voters
+    the state holds (200,000 unrelated voter records are added under the same state)."""
+    from ballot_tx import lthash
+    from ballot_tx.state import MemoryBase
+
+    w, es = world
+    st = w.chain.state
+    e = es["open"]
+    raws = [encode(w.cast(e, v)) for v in e.voters]
+    block = next_block(st, txs=raws)
+
+    def measure(extra: int) -> tuple[int, int]:
+        records: dict[bytes, bytes] = {}
+        s: State | None = st
+        layers = []
+        while s is not None:
+            layers.append(s)
+            s = s.parent
+        records.update(st.base.records)  # type: ignore[attr-defined]
+        for layer in reversed(layers):
+            for k, v in layer.writes.items():
+                if v is None:
+                    records.pop(k, None)
+                else:
+                    records[k] = v
+        for i in range(extra):  # other voters of the same election
+            records[b"V" + e.eid + i.to_bytes(32, "big")] = b"\x94\xc2\xc0\x00\xc0"
+        reads = [0]
+
+        class Counting(MemoryBase):
+            def get(self, key: bytes) -> bytes | None:
+                reads[0] += 1
+                return super().get(key)
+
+        base = Counting(records, st.height)
+        big = State(st.chain, base, st.lthash, st.height, st.block_hash, st.time_ms)
+        digests = [0]
+        real = lthash.record_digest
+
+        def counting_digest(k: bytes, v: bytes) -> int:
+            digests[0] += 1
+            return real(k, v)
+
+        lthash.record_digest = counting_digest  # type: ignore[assignment]
+        try:
+            apply_block(big, block)
+        finally:
+            lthash.record_digest = real
+        return reads[0], digests[0]
+
+    small = measure(0)
+    large = measure(200_000)
+    assert small == large
+    assert small[1] >= 2 * len(raws)  # each ballot changes its voter record and a seen hash
+    assert small[0] <= 12 * len(raws) + 20 and small[1] <= 4 * len(raws) + 10
