@@ -194,6 +194,8 @@ class Simulation:
         self.delivered = 0
         #: the highest honest view when the network healed (liveness counts views from it)
         self.view_at_heal: int | None = None
+        #: (validator, view, active) of every honest instance when the network healed
+        self.views_at_heal: list[tuple[int, int, bool]] = []
         #: block hash -> the simulated real time its bytes were made (PBTS invariant)
         self.made_at: dict[bytes, int] = {}
 
@@ -251,6 +253,9 @@ class Simulation:
                 break
             if at >= healed and self.view_at_heal is None:
                 self.view_at_heal = max(x.state.view for x in self.honest())
+                self.views_at_heal = sorted(
+                    (x.index, x.state.view, x.state.active) for x in self.honest()
+                )
             if kind == "event":
                 iid, epoch, ev = payload
                 inst = self.instances[iid]
