@@ -301,7 +301,9 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
         st.rejected[str(e.code)] += 1
     except _Stale:
         pass
-    if isinstance(event, Received):
+    if isinstance(event, Received) and isinstance(event.message.body, ViewChange):
+        # a lone replica re-sends its VIEW-CHANGE every timeout: decide on its arrival,
+        # so the node logs the move as reason=peers
         try:
             _maybe_sync(st, out)
         except ConsensusError as e:

@@ -76,7 +76,7 @@ class Adversary:
         n = self.sim.cfg.n
         if role == "equivocate":
             return self._equivocate(inst, msg, to)
-        if role == "lure" and isinstance(body, Commit) and body.view + 1 not in self.lured:
+        if role == "lure" and isinstance(body, Commit):  # re-sent, as a stuck replica does
             self.lured.add(body.view + 1)
             assert inst.state.stable is not None
             vc = ViewChange(body.view + 1, inst.state.stable, ())

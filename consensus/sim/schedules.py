@@ -88,8 +88,9 @@ def rejoin_config(seed: int, n: int) -> SimConfig:
     side = frozenset(lone)
     partitions = [(0, heal, (side, frozenset(range(n)) - side))]
     # each isolated replica's VIEW-CHANGE reaches the rest within T of the heal; they sync
-    # SYNC_AFTER_TIMEOUTS timeouts later, and the view change itself takes a few delays
-    sync_ms = (SYNC_AFTER_TIMEOUTS + 2) * timeout
+    # SYNC_AFTER_TIMEOUTS timeouts later, on its next re-sent VIEW-CHANGE (within T), and
+    # the view change itself takes a few delays
+    sync_ms = (SYNC_AFTER_TIMEOUTS + 3) * timeout
     kill_at = heal + sync_ms + rng.randrange(0, timeout)
     victims = rng.sample(rest, f - len(lone) + 1)
     precision = 20

@@ -22,7 +22,7 @@ from consensus.sim.world import InvariantViolation, SimConfig, Simulation, run_s
 from tests.consensus.fixtures import Net, sends
 
 T = 200
-SYNC_MS = (SYNC_AFTER_TIMEOUTS + 2) * T
+SYNC_MS = (SYNC_AFTER_TIMEOUTS + 3) * T
 
 
 def lone_config(
