@@ -22,7 +22,6 @@ import random
 from consensus.sim.byzantine import BEHAVIOURS
 from consensus.sim.world import SimConfig
 
-
 #: seeds with this last digit are lone-replica schedules (the other seeds keep the
 #: schedules they always had, so pinned examples and earlier sweeps stay comparable)
 REJOIN_SEEDS = 7
@@ -86,7 +85,9 @@ def rejoin_config(seed: int, n: int) -> SimConfig:
     rest = [i for i in range(n) if i not in lone]
     heal = rng.choice([600, 1000, 1500])
     side = frozenset(lone)
-    partitions = [(0, heal, (side, frozenset(range(n)) - side))]
+    partitions: list[tuple[int, int, tuple[frozenset[int], ...]]] = [
+        (0, heal, (side, frozenset(range(n)) - side))
+    ]
     # each isolated replica's VIEW-CHANGE reaches the rest within T of the heal; they sync
     # SYNC_AFTER_TIMEOUTS timeouts later, on its next re-sent VIEW-CHANGE (within T), and
     # the view change itself takes a few delays

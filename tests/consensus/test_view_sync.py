@@ -15,8 +15,9 @@ from __future__ import annotations
 import pytest
 
 import consensus.replica as replica
-from consensus.events import Received, Send, TimerFired
-from consensus.messages import Commit, ConsensusMessage, ViewChange
+from consensus.certificate import CommitCertificate
+from consensus.events import FetchedBlocks, Received, Send, TimerFired
+from consensus.messages import Commit, ConsensusMessage, ViewChange, VoteSig
 from consensus.replica import SYNC_AFTER_TIMEOUTS, VIEW_TIMER, step
 from consensus.sim.world import InvariantViolation, SimConfig, Simulation, run_schedule
 from tests.consensus.fixtures import Net, sends
@@ -172,10 +173,6 @@ def test_jump_is_capped_above_the_last_active_view() -> None:
 
 
 def test_a_fetched_certificate_of_a_higher_view_asks_for_that_view() -> None:
-    from consensus.events import FetchedBlocks
-    from consensus.messages import VoteSig
-    from consensus.certificate import CommitCertificate
-
     st = NET.replica(2)
     b1 = NET.block(1)
     d1 = NET.digest(b1)
