@@ -1067,6 +1067,8 @@ def _sync_target(st: ReplicaState) -> int | None:
     most n views above v, so views cannot be pushed far either. An honest lone replica is
     at most one view above (it climbs only with 2f+1 VIEW-CHANGEs for its view, f+1 of them
     honest and so at least one of them among the honest replicas still in v).
+    Time is the local clock of received messages (``now_ms`` never goes back): a clock
+    stepped back only delays a sync, one stepped forward can bring one sync early.
     """
     if not st.active or st.progress_view != st.view:
         return None  # a view change is underway, or this view has not committed yet
