@@ -420,6 +420,13 @@ def _on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
         _start_view_change(st, st.view + 1, out)
     elif ev.name == FETCH_TIMER and ev.token == st.fetch_timer_token:
         st.fetching = None
+        if st.last_committed < st.low:
+            # our stable checkpoint (e.g. from a NEW-VIEW) is above our chain and the peer
+            # asked had nothing (it lagged too): ask again, the checkpoint's signers
+            # executed that far. Once per timeout. Without this a lagging replica that
+            # becomes primary right after a view sync never proposes (sim seed 2347, n=7).
+            assert st.stable is not None
+            _request_fetch(st, tuple(s.validator for s in st.stable.sigs), out)
         _check_behind(st, out)
 
 

@@ -45,6 +45,7 @@ def test_schedules_n4(seed: int) -> None:
 
 @settings(max_examples=10_000 if thorough() else 100, phases=PHASES)
 @given(seed=SEEDS)
+@example(seed=2347)  # lone replicas that lag a block become primaries after the view sync
 def test_schedules_n7(seed: int) -> None:
     _check(seed, 7)
 
