@@ -19,6 +19,8 @@ Normal case (§4.2):
 Checkpoints and watermarks: §4.3 (``checkpoint.py``). View changes: §4.4
 (``viewchange.py``) with the liveness rules of §4.5.2: a timer that doubles for each
 consecutive view change, and joining a view change once f+1 replicas ask for higher views.
+View synchronization (``_jump_target``, ``_sync_target``) brings back a replica left alone
+in a higher view after a fault heals, by moving the others *up* to it, never it down.
 
 The state is a plain mutable object owned by the caller: ``step`` updates it in place and
 returns it with the actions. There is no I/O, clock or randomness: signatures are
@@ -91,6 +93,9 @@ MAX_BACKOFF = 6
 FUTURE_VIEWS = 2
 HOLD_PER_SENDER = 64
 VC_VIEWS_PER_SENDER = 4
+#: view sync (``_sync_target``): an active replica moves up to a view some replica is
+#: stuck in after holding its VIEW-CHANGE this many view timeouts (doubled per sync)
+SYNC_AFTER_TIMEOUTS = 3
 #: VIEW-CHANGE and NEW-VIEW carry the bytes of the blocks they name, newest first, up to
 #: this many bytes; the rest (older blocks, committed by then) are fetched with their
 #: certificates. Genesis caps a block at half the message limit, so the uncommitted
@@ -156,6 +161,17 @@ class ReplicaState:
     vc_sig: bytes = b""
     my_vcs: dict[int, tuple[ViewChange, bytes, tuple[bytes, ...]]] = field(default_factory=dict)
     helped: set[tuple[int, int]] = field(default_factory=set)
+    #: the local clock (ms) of the latest message received: time enters the pure core only
+    #: through ``Received.at_ms``; view sync measures its waits with it
+    now_ms: int = 0
+    #: ``now_ms`` when this replica entered its current view
+    view_since_ms: int = 0
+    #: the last view this replica was active in (bounds how far a jump may go)
+    active_view: int = 0
+    #: view -> ``now_ms`` when a VIEW-CHANGE for it (from another replica) was first held
+    vc_seen_at: dict[int, int] = field(default_factory=dict)
+    #: view syncs since the last calm period: each doubles the wait before the next one
+    sync_backoff: int = 0
     sender_view: dict[int, int] = field(default_factory=dict)
     vc_timer_running: bool = False
     view_changes: dict[int, dict[int, tuple[SignedViewChange, tuple[bytes, ...]]]] = field(
@@ -246,6 +262,7 @@ def _restore(st: ReplicaState, rec: SafetyRecord) -> None:
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_RECORD, e.message) from None
     st.view, st.active = rec.view, rec.view_active
     st.progress_view = max(0, rec.view - 1)
+    st.active_view = rec.view if rec.view_active else max(0, rec.view - 1)
     st.stable = rec.checkpoint
     st.prepared = {p.height: p for p in rec.prepared}
     st.votes = {(v.phase, v.view, v.height): v.block_hash for v in rec.votes}
@@ -268,6 +285,7 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
     out: list[Action] = []
     try:
         if isinstance(event, Received):
+            st.now_ms = max(st.now_ms, event.at_ms)
             _on_message(st, event.message, event.at_ms, out)
         elif isinstance(event, TimerFired):
             _on_timer(st, event, out)
@@ -283,6 +301,13 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
         st.rejected[str(e.code)] += 1
     except _Stale:
         pass
+    if isinstance(event, Received) and isinstance(event.message.body, ViewChange):
+        # a lone replica re-sends its VIEW-CHANGE every timeout: decide on its arrival,
+        # so the node logs the move as reason=peers
+        try:
+            _maybe_sync(st, out)
+        except ConsensusError as e:
+            st.rejected[str(e.code)] += 1
     return st, out
 
 
@@ -395,6 +420,13 @@ def _on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
         _start_view_change(st, st.view + 1, out)
     elif ev.name == FETCH_TIMER and ev.token == st.fetch_timer_token:
         st.fetching = None
+        if st.last_committed < st.low:
+            # our stable checkpoint (e.g. from a NEW-VIEW) is above our chain and the peer
+            # asked had nothing (it lagged too): ask again, the checkpoint's signers
+            # executed that far. Once per timeout. Without this a lagging replica that
+            # becomes primary right after a view sync never proposes (sim seed 2347, n=7).
+            assert st.stable is not None
+            _request_fetch(st, tuple(s.validator for s in st.stable.sigs), out)
         _check_behind(st, out)
 
 
@@ -685,8 +717,8 @@ def _commit(st: ReplicaState, cert: CommitCertificate, block: bytes, out: list[A
     st.last_committed = h
     st.committed[h] = cert.block_hash
     out.append(CommitBlock(h, block, cert))
-    if st.active:
-        st.progress_view = st.view
+    if st.active and cert.view == st.view:  # a fetched certificate of another view is no
+        st.progress_view = st.view  # sign that our primary works: it must not hold us here
         _arm_view_timer(st, out)  # progress: the primary is doing its job
     _try_prepare(st, st.view, h + 1, out)
     _maybe_propose(st, out)
@@ -803,6 +835,9 @@ def _on_fetched(st: ReplicaState, ev: FetchedBlocks, out: list[Action]) -> None:
     _try_commit(st, out)
     _check_stable(st, out)
     _check_behind(st, out)
+    w = _certified_view(st, ev)
+    if w is not None:
+        _start_view_change(st, w, out)
 
 
 # --- view changes (§4.4, §4.5.2) ------------------------------------------------------------
@@ -880,16 +915,25 @@ def _on_view_change(
         SignedViewChange(sender, vc, sig),
         blocks,
     )
+    st.vc_seen_at.setdefault(vc.new_view, st.now_ms)
     # memory bound: a sender's VIEW-CHANGEs for at most VC_VIEWS_PER_SENDER views
     mine_views = sorted(v for v, vcs in st.view_changes.items() if sender in vcs)
     for v in mine_views[:-VC_VIEWS_PER_SENDER]:
         del st.view_changes[v][sender]
+        if not st.view_changes[v]:  # no empty entry per view either (a sender's views vary)
+            del st.view_changes[v]
+            st.vc_seen_at.pop(v, None)
     # §4.5.2: f+1 other replicas want views above ours -> join the smallest of them.
     above = {
         (v, s) for v, vcs in st.view_changes.items() if v > st.view for s in vcs if s != st.me
     }
     if len({s for _, s in above}) >= st.f + 1:
         _start_view_change(st, min(v for v, _ in above), out)
+    jump = _jump_target(st)
+    if jump is not None:
+        # skipped views are not failed views: the timeout doubles once for the jump
+        st.progress_view = min(st.progress_view + jump - st.view - 1, jump - 1)
+        _start_view_change(st, jump, out)
     if (
         vc.new_view == st.view
         and not st.active
@@ -938,8 +982,10 @@ def _enter_view(st: ReplicaState, nv: NewView, cp: CheckpointProof, out: list[Ac
     """Adopt min-s's checkpoint, log O as pre-prepares of the new view, prepare them."""
     assert st.stable is not None
     st.view, st.active = nv.view, True
+    st.active_view, st.view_since_ms = nv.view, st.now_ms
     st.vc_sent = None
     st.view_changes = {v: s for v, s in st.view_changes.items() if v > nv.view}
+    st.vc_seen_at = {v: t for v, t in st.vc_seen_at.items() if v in st.view_changes}
     if cp.height > st.stable.height:
         _make_stable(st, cp)
     for e in nv.pre_prepares:
@@ -957,3 +1003,115 @@ def _enter_view(st: ReplicaState, nv: NewView, cp: CheckpointProof, out: list[Ac
     _try_commit(st, out)
     _replay_held(st, out)
     _maybe_propose(st, out)
+
+
+# --- view synchronization (after §4.5.2) ------------------------------------------------
+#
+# After a fault heals, one replica R is often left alone in a higher view w, inactive: it
+# sent VIEW-CHANGE for w while cut off, never gathered 2f+1 for it (so its timer only
+# retransmits, §4.5.2), and the others committed on in a lower view v with a bare quorum.
+# R still commits (it follows the COMMITs of view v), but it no longer votes, so the next
+# single fault stalls the chain. R must be brought back.
+#
+# R must NOT rejoin v. PBFT's safety rests on the promise of a signed VIEW-CHANGE for w:
+# "my prepared set is P, and I will never again send PREPARE or COMMIT in a view below w".
+# A NEW-VIEW for w may be built from R's VIEW-CHANGE. Counter-example (n = 3f+1): R sends
+# VC(w), then rejoins v; height h commits in v with the prepare quorum {R} + A + Byz (A =
+# f honest, Byz = f faulty); a NEW-VIEW for w built from {R's stale VC} + B + Byz (B = the
+# other f honest, which left v before h, e.g. partitioned) misses h's prepare and
+# re-proposes another block at h, which the members of A that prepared but had not yet
+# committed accept: two blocks committed at one height. Knowing that f+1 replicas are
+# active in v with commits beyond R's VIEW-CHANGE does not help: such a certificate only
+# shows that some member of B was in v earlier.
+#
+# So the others move *up* to R instead. Sending VIEW-CHANGE for a higher view is always
+# safe in PBFT (it is what a timer expiry does, and safety never depends on when timers
+# fire: §4.4's proof holds in any asynchronous schedule), so these rules can only cost
+# liveness. The bounds below keep a Byzantine replica from abusing them.
+
+
+def _jump_target(st: ReplicaState) -> int | None:
+    """During a view change, the lowest view x >= ours in which 2f+1 replicas can meet,
+    if above ours: each replica is counted at the highest view of the VIEW-CHANGEs we hold
+    from it (ourselves at our view), and one at or below x can still move up to x.
+
+    Instead of climbing one view per doubled timeout to a replica that waits alone above
+    (the §4.5.2 timer only runs once 2f+1 VIEW-CHANGEs for our view are in, which never
+    happens while fewer than 2f+1 replicas are at or below it), go straight to where a
+    quorum can form. Safe: only a VIEW-CHANGE for a higher view. Abuse bound: faulty
+    replicas can set at most f of the counted views, and x is capped at n + 1 views above
+    the last view this replica was active in, so they can push it at most that far per
+    view installed (view numbers stay far from overflow; §4.5.2's f+1 rule still governs
+    the rest)."""
+    if st.active:
+        return None
+    highest: dict[int, int] = {}
+    for v, vcs in st.view_changes.items():
+        for s in vcs:
+            if s != st.me and v > highest.get(s, -1):
+                highest[s] = v
+    views = sorted([st.view, *highest.values()])
+    if len(views) < st.quorum:
+        return None
+    x = views[st.quorum - 1]
+    if x <= st.view or x > st.active_view + st.n + 1:
+        return None
+    return x
+
+
+def _sync_target(st: ReplicaState) -> int | None:
+    """While active in view v and committing, the view w to move up to: the lowest view
+    above v for which we hold a (valid) VIEW-CHANGE from another replica, once we have
+    held it for SYNC_AFTER_TIMEOUTS view timeouts, counted from when it arrived or from
+    when we entered v, whichever is later.
+
+    Each honest replica decides this on its own; as soon as f+1 replicas want views above
+    v (the one stuck in w included), §4.5.2's f+1 rule moves the rest to w at once. Safe:
+    only a VIEW-CHANGE for a higher view. Abuse bound: a faulty replica that keeps a
+    VIEW-CHANGE for a higher view standing causes at most one view change per wait, and
+    each sync doubles the wait (up to 2**MAX_BACKOFF) until a full wait passes with no
+    VIEW-CHANGE above us, so a persistent attacker gets ever rarer view changes; w is at
+    most n views above v, so views cannot be pushed far either. An honest lone replica is
+    at most one view above (it climbs only with 2f+1 VIEW-CHANGEs for its view, f+1 of them
+    honest and so at least one of them among the honest replicas still in v).
+    Time is the local clock of received messages (``now_ms`` never goes back): a clock
+    stepped back only delays a sync, one stepped forward can bring one sync early.
+    """
+    if not st.active or st.progress_view != st.view:
+        return None  # a view change is underway, or this view has not committed yet
+    wait = (SYNC_AFTER_TIMEOUTS * st.timeout_ms) << st.sync_backoff
+    above = [v for v, vcs in st.view_changes.items() if v > st.view and any(s != st.me for s in vcs)]
+    if not above:
+        if st.sync_backoff and st.now_ms - st.view_since_ms >= wait:
+            st.sync_backoff = 0  # a calm period: the next lone replica is synced promptly
+        return None
+    w = min(above)
+    if w > st.view + st.n:
+        return None
+    since = max(st.vc_seen_at.get(w, st.now_ms), st.view_since_ms)
+    if st.now_ms - since < wait:
+        return None
+    return w
+
+
+def _certified_view(st: ReplicaState, ev: FetchedBlocks) -> int | None:
+    """A view above ours in which blocks we just fetched were certified (the highest).
+
+    A commit certificate holds 2f+1 COMMITs of its view, so at least f+1 honest replicas
+    entered that view: we are behind (e.g. we formed a view of our own with stale help
+    while the others went on without us), and asking for that view at once beats waiting
+    for our timer. Only a VIEW-CHANGE for a higher view (safe), and faulty replicas cannot
+    forge the view: the certificates were verified before their blocks were committed."""
+    views = [c.view for b, c in ev.blocks if st.committed.get(c.height) == c.block_hash]
+    w = max(views, default=-1)
+    return w if w > st.view else None
+
+
+def _maybe_sync(st: ReplicaState, out: list[Action]) -> None:
+    """Move up to the view a replica is stuck in (``_sync_target``), as a VIEW-CHANGE."""
+    w = _sync_target(st)
+    if w is None:
+        return
+    st.sync_backoff = min(st.sync_backoff + 1, MAX_BACKOFF)
+    st.progress_view = w - 1  # the view was committing: the move is not a failed view
+    _start_view_change(st, w, out)

@@ -13,7 +13,11 @@
   accident, as when an operator starts a node twice);
 * ``badtime``: as primary proposes blocks whose time is chosen to cheat the clock: far in
   the past (to hold an election open), far ahead (to close it early), or just inside or
-  just outside the timeliness window (``consensus.timeliness``).
+  just outside the timeliness window (``consensus.timeliness``);
+* ``lure`` (named scenarios only, not in the generated mix): votes like an honest replica
+  but also keeps a VIEW-CHANGE for the view above the current one standing, posing as a
+  replica left alone there, to make the others sync up (``replica._sync_target``) as often
+  as the rule allows.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from ballot_tx.codec import encode
 from ballot_tx.keys import KeyPair
 from consensus.certificate import CommitCertificate
 from consensus.events import RequestProposal
-from consensus.messages import Commit, ConsensusMessage, Prepare, PrePrepare, VoteSig
+from consensus.messages import (
+    Commit,
+    ConsensusMessage,
+    Prepare,
+    PrePrepare,
+    ViewChange,
+    VoteSig,
+)
 from consensus.sim.app import block_time, make_block
 
 if TYPE_CHECKING:
@@ -43,8 +54,9 @@ class Adversary:
         self.rng = sim.rng
         self.seen: list[ConsensusMessage] = []
         self.alt: dict[tuple[int, int], bytes] = {}  # (view, height) -> second block hash
+        self.lured: set[int] = set()  # views a lure posed as stuck in
 
-    def _sign(self, index: int, body: PrePrepare | Prepare | Commit) -> bytes:
+    def _sign(self, index: int, body: PrePrepare | Prepare | Commit | ViewChange) -> bytes:
         from consensus.sim.world import sim_key
 
         return sim_key(index).sign(body.KIND, self.sim.chain_id, encode(body))
@@ -64,6 +76,11 @@ class Adversary:
         n = self.sim.cfg.n
         if role == "equivocate":
             return self._equivocate(inst, msg, to)
+        if role == "lure" and isinstance(body, Commit):  # re-sent, as a stuck replica does
+            self.lured.add(body.view + 1)
+            assert inst.state.stable is not None
+            vc = ViewChange(body.view + 1, inst.state.stable, ())
+            out.append((ConsensusMessage(inst.index, vc, self._sign(inst.index, vc)), None))
         if role == "forge" and self.rng.random() < 0.5:
             k = self.rng.randrange(4)
             if k == 0:

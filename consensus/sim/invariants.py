@@ -10,13 +10,23 @@
 * equal state roots at stable checkpoints, and equal to the replica's own execution;
 * no honest replica signs two different values for one (view, height, phase), across
   restarts;
+* the VIEW-CHANGE promise: an honest replica that sent VIEW-CHANGE for view w never again
+  sends PRE-PREPARE, PREPARE or COMMIT for a view below w (PBFT's safety rests on it; a
+  lone replica must be brought back by the others moving up, never by it moving down);
 * validity: only blocks the App accepts commit; every certificate verifies from genesis;
 * block time (PBTS, ``consensus.timeliness``): a committed block's time is at least the
   real time its bytes were made minus (max honest skew + precision + msg_delay), and at
   most the real time of the commit plus (max honest skew + precision). In election terms:
   no ballot submitted after ``end + skew + precision + msg_delay`` is in a block timed
   before ``end``, and no block closes the polls more than ``skew + precision`` early;
-* liveness: after the network heals every honest replica reaches the target height.
+* liveness: after the network heals every honest replica reaches the target height;
+* view sync (``SimConfig.sync_ms``): within that bound after the heal, every live honest
+  replica is active in one common view at the same moment: none is left alone in a higher,
+  inactive view (which would leave the cluster without spare fault tolerance);
+* spare fault tolerance (``SimConfig.check_kill_gap``): after validators are killed, the
+  chain keeps committing; a new height follows the previous one within the view timeout T
+  (no view change needed: a timeout alone takes T from the last commit) unless a killed validator is the primary, and then within the timeouts of
+  the views whose primaries are dead (T, 2T, 4T, ... one doubling per view) plus T.
 """
 
 from __future__ import annotations
@@ -45,11 +55,20 @@ class Invariants:
         self.sim = sim
         self.committed: dict[int, tuple[bytes, int]] = {}  # height -> (hash, cert view)
         self.signed: dict[tuple[int, str, int, int], bytes] = {}
+        #: validator -> the highest view it sent a VIEW-CHANGE for
+        self.promised: dict[int, int] = {}
         # (view, height) -> hash -> (pre-prepare signers, prepare signers)
         self.prep: dict[tuple[int, int], dict[bytes, tuple[set[int], set[int]]]] = {}
         self.quorum_prepared: dict[tuple[int, int], bytes] = {}
         self.stable_roots: dict[int, bytes] = {}
         self.max_view_at_heal = -1
+        #: first simulated time every live honest replica was active in one common view
+        self.synced_at: int | None = None
+        #: the highest height committed by an honest replica, and when
+        self.tip: tuple[int, int] = (0, 0)
+        #: the longest gap between new heights after the kills: (gap ms, allowed ms)
+        self.worst_gap: tuple[int, int] = (0, 0)
+        self._gap_bound: int | None = None
 
     def fail(self, what: str) -> None:
         from consensus.sim.world import InvariantViolation
@@ -71,6 +90,15 @@ class Invariants:
                 key = (inst.index, body.KIND, body.new_view, 0)
             else:
                 key = (inst.index, body.KIND, body.view, 0)
+            if isinstance(body, ViewChange):
+                if body.new_view > self.promised.get(inst.index, -1):
+                    self.promised[inst.index] = body.new_view
+            elif isinstance(body, PrePrepare | Prepare | Commit) and msg.sender == inst.index:
+                if body.view < self.promised.get(inst.index, -1):
+                    self.fail(
+                        f"honest validator {inst.index} sent {type(body).__name__} in view "
+                        f"{body.view} after VIEW-CHANGE for view {self.promised[inst.index]}"
+                    )
             value = encode(body)
             prior = self.signed.setdefault(key, value)
             if prior != value:
@@ -152,6 +180,9 @@ class Invariants:
         self._check_block_time(h, a.block, d)
         if not inst.honest:
             return
+        if h > self.tip[0]:
+            self._check_gap(a.certificate.view)
+            self.tip = (h, sim.now)
         prior = self.committed.get(h)
         if prior is not None and prior[0] != d:
             self.fail(f"agreement: two different blocks committed at height {h}")
@@ -176,9 +207,68 @@ class Invariants:
         if not low <= bt <= high:
             self.fail(f"block time {bt} at height {h} outside [{low}, {high}] (made at {made})")
 
+    def _kill_gap_bound(self, view: int) -> int:
+        """The longest a new height may take after the kills, with ``view`` the view the
+        chain committed in before them: T if its primary lives (one kill of a backup
+        costs no view change while the cluster has spare tolerance, and any view change
+        takes more than T from the last commit), else T + the timeouts of
+        each following view whose primary is dead too (T, 2T, 4T, ...)."""
+        cfg = self.sim.cfg
+        dead = {i for _, i in cfg.kills}
+        t = cfg.view_timeout_ms
+        m = 0
+        while (view + m) % cfg.n in dead:
+            m += 1
+        return t if m == 0 else t * ((1 << m) - 1) + t
+
+    def _check_gap(self, view: int | None = None) -> None:
+        """Spare fault tolerance: after the kills, the chain keeps committing in time."""
+        sim = self.sim
+        cfg = sim.cfg
+        if not cfg.check_kill_gap or not cfg.kills:
+            return
+        kill_at = min(at for at, _ in cfg.kills)
+        if sim.now < kill_at:
+            return
+        if self._gap_bound is None:
+            # the view the chain was committing in when the kills came
+            last = self.tip[0]
+            v = self.committed[last][1] if last in self.committed else (view or 0)
+            self._gap_bound = self._kill_gap_bound(v)
+        since = max(self.tip[1], kill_at)
+        gap = sim.now - since
+        if gap > self.worst_gap[0]:
+            self.worst_gap = (gap, self._gap_bound)
+        if gap > self._gap_bound:
+            self.fail(
+                f"spare tolerance: no new height for {gap} ms after height {self.tip[0]} "
+                f"(kills at {kill_at} ms; allowed {self._gap_bound} ms)"
+            )
+
+    def _check_sync(self) -> None:
+        """View sync: by heal + sync_ms, all live honest replicas were once active in one view."""
+        sim = self.sim
+        cfg = sim.cfg
+        if cfg.sync_ms is None or self.synced_at is not None or sim.now < cfg.heal_ms:
+            return
+        dead = sim.killed()
+        live = [x for x in sim.honest() if x.index not in dead]
+        if live and all(x.alive and x.state.active for x in live) and (
+            len({x.state.view for x in live}) == 1
+        ):
+            self.synced_at = sim.now
+        elif sim.now > cfg.heal_ms + cfg.sync_ms:
+            where = sorted((x.index, x.state.view, x.state.active) for x in live)
+            self.fail(
+                f"view sync: {cfg.sync_ms} ms after the heal the live honest replicas are "
+                f"not active in one view (validator, view, active): {where}"
+            )
+
     # --- per step -------------------------------------------------------------------------
 
     def after_step(self, inst: Instance) -> None:
+        self._check_sync()
+        self._check_gap()
         if not inst.honest:
             return
         st = inst.state
@@ -208,8 +298,12 @@ class Invariants:
                     f"liveness: honest instance {inst.iid} needed views {start}..{inst.state.view}"
                     f" after the heal, more than {bound}"
                 )
+        self._check_sync()
+        if sim.cfg.sync_ms is not None and self.synced_at is None:
+            self.fail("view sync: the live honest replicas were never active in one view")
+        self._check_gap()
         target = sim.cfg.target_height
-        for inst in sim.honest():
+        for inst in sim.live_honest():
             if len(inst.chain) < target:
                 self.fail(
                     f"liveness: honest instance {inst.iid} (validator {inst.index}) at height "

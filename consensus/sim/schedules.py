@@ -6,6 +6,13 @@ validator or of the whole cluster at once, and skewed clocks (honest ones within
 +-precision/2 of real time), all before ``heal_ms``; after it the network is reliable and every honest
 replica must reach the target height. The same seed always gives the same schedule and,
 because the simulation is driven by ``random.Random(seed)``, the same run.
+
+One seed in ten (``seed % 10 == REJOIN_SEEDS``) is a *lone replica* schedule instead
+(``rejoin_config``): a partition isolates 1..f honest replicas until their view timers put
+them alone in a higher, inactive view while the rest keep committing; the network heals;
+then enough other validators are killed that the cluster can only go on if the isolated
+ones are back in the active view. It checks view sync and spare fault tolerance
+(``invariants.py``) besides every other invariant.
 """
 
 from __future__ import annotations
@@ -15,8 +22,14 @@ import random
 from consensus.sim.byzantine import BEHAVIOURS
 from consensus.sim.world import SimConfig
 
+#: seeds with this last digit are lone-replica schedules (the other seeds keep the
+#: schedules they always had, so pinned examples and earlier sweeps stay comparable)
+REJOIN_SEEDS = 7
+
 
 def config_for_seed(seed: int, n: int) -> SimConfig:
+    if seed % 10 == REJOIN_SEEDS:
+        return rejoin_config(seed, n)
     rng = random.Random(f"schedule/{n}/{seed}")
     f = (n - 1) // 3
     faulty = rng.sample(range(n), rng.randint(0, f))
@@ -58,4 +71,47 @@ def config_for_seed(seed: int, n: int) -> SimConfig:
         crashes=crashes,
         time_precision_ms=precision,
         clock_skew_ms=skew,
+    )
+
+
+def rejoin_config(seed: int, n: int) -> SimConfig:
+    """A lone-replica schedule (module docstring): i isolated, f - i + 1 killed later."""
+    from consensus.replica import SYNC_AFTER_TIMEOUTS
+
+    rng = random.Random(f"rejoin/{n}/{seed}")
+    f = (n - 1) // 3
+    timeout = 200
+    lone = rng.sample(range(1, n), rng.randint(1, f))  # not view 0's primary: the rest go on
+    rest = [i for i in range(n) if i not in lone]
+    heal = rng.choice([600, 1000, 1500])
+    side = frozenset(lone)
+    partitions: list[tuple[int, int, tuple[frozenset[int], ...]]] = [
+        (0, heal, (side, frozenset(range(n)) - side))
+    ]
+    # each isolated replica's VIEW-CHANGE reaches the rest within T of the heal; they sync
+    # SYNC_AFTER_TIMEOUTS timeouts later, on its next re-sent VIEW-CHANGE (within T), and
+    # the view change itself takes a few delays
+    sync_ms = (SYNC_AFTER_TIMEOUTS + 3) * timeout
+    kill_at = heal + sync_ms + rng.randrange(0, timeout)
+    victims = rng.sample(rest, f - len(lone) + 1)
+    precision = 20
+    return SimConfig(
+        n=n,
+        seed=seed,
+        target_height=3,
+        checkpoint_interval=rng.choice([1, 2, 3]),
+        view_timeout_ms=timeout,
+        drop=0.0,  # loss would make the rest change view too and meet the lone replica
+        duplicate=rng.choice([0.0, 0.1]),
+        min_delay_ms=1,
+        max_delay_ms=rng.choice([5, 20]),
+        heal_ms=heal,
+        partitions=partitions,
+        kills=[(kill_at, i) for i in victims],
+        sync_ms=sync_ms,
+        check_kill_gap=True,
+        run_until_ms=kill_at + 6 * timeout,
+        proposal_delay_ms=50,  # fewer, slower blocks: the same checks at a lower CPU cost
+        time_precision_ms=precision,
+        clock_skew_ms={i: rng.randint(-precision // 2, precision // 2) for i in range(n)},
     )

@@ -3,7 +3,9 @@
     python -m consensus.sim.sweep --n 4 --first 0 --count 10000
 
 Prints one line per failing seed (replay it with ``tests.consensus.helpers.replay``),
-then totals: schedules, failures, CPU seconds, views reached, rejections by code.
+then totals: schedules, failures, CPU seconds, views reached, rejections by code, and for
+the lone-replica schedules (seeds ending in 7, ``schedules.rejoin_config``) how long view
+sync took after the heal and the longest wait for a block after the kills.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def main() -> None:
     roles: Counter[str] = Counter()
     after_heal: Counter[int] = Counter()
     rejected: Counter[str] = Counter()
+    sync_ms: list[int] = []  # lone-replica schedules: heal -> all active in one view
+    gaps: list[tuple[int, int]] = []  # ... longest wait for a block after the kills, bound
     for seed in range(args.first, args.first + args.count):
         cfg = config_for_seed(seed, args.n)
         roles.update(cfg.byzantine.values())
@@ -48,6 +52,9 @@ def main() -> None:
         after_heal[v - (sim.view_at_heal or 0)] += 1
         for x in sim.instances:
             rejected.update(x.state.rejected)
+        if cfg.sync_ms is not None and sim.inv.synced_at is not None:
+            sync_ms.append(sim.inv.synced_at - cfg.heal_ms)
+            gaps.append(sim.inv.worst_gap)
     print(
         f"n={args.n} seeds {args.first}..{args.first + args.count - 1}: "
         f"{args.count} schedules, {failures} failures, "
@@ -55,6 +62,15 @@ def main() -> None:
         f"view changes in {view_changed}, max view {max_view}"
     )
     print("views needed after the heal (views: schedules):", dict(sorted(after_heal.items())))
+    if sync_ms:
+        no_stall = [g for g, bound in gaps if bound == cfg.view_timeout_ms]
+        print(
+            f"lone-replica schedules: {len(sync_ms)}; view sync after the heal: median "
+            f"{sorted(sync_ms)[len(sync_ms) // 2]} ms, max {max(sync_ms)} ms; longest wait "
+            f"for a block after killing backups only: max {max(no_stall, default=0)} ms "
+            f"({len(no_stall)} schedules), after killing the primary too: max "
+            f"{max((g for g, b in gaps if b > cfg.view_timeout_ms), default=0)} ms"
+        )
     print("byzantine roles:", dict(sorted(roles.items())))
     print("rejections:", dict(sorted(rejected.items())))
 

@@ -70,6 +70,17 @@ class SimConfig:
     byzantine: dict[int, str] = field(default_factory=dict)
     #: (crash_ms, restart_ms, validator index) of honest validators
     crashes: list[tuple[int, int, int]] = field(default_factory=list)
+    #: (kill_ms, validator index): honest validators stopped for good (after the heal: the
+    #: faults the cluster must still tolerate). Liveness is then asked of the others only.
+    kills: list[tuple[int, int]] = field(default_factory=list)
+    #: view sync (invariants.py): by ``heal_ms + sync_ms`` every live honest replica must
+    #: have been active in one common view at once (None: not checked)
+    sync_ms: int | None = None
+    #: after the kills, no gap between two new heights may exceed the stall that the killed
+    #: primaries explain (invariants.py); False: not checked
+    check_kill_gap: bool = False
+    #: do not stop before this time, even with the target reached
+    run_until_ms: int = 0
     #: give up (liveness failure) if the target is not reached this long after heal
     liveness_ms: int = 60_000
     #: ... and within this many views after the heal (None: 2f + 3, see invariants.py)
@@ -183,6 +194,8 @@ class Simulation:
         self.delivered = 0
         #: the highest honest view when the network healed (liveness counts views from it)
         self.view_at_heal: int | None = None
+        #: (validator, view, active) of every honest instance when the network healed
+        self.views_at_heal: list[tuple[int, int, bool]] = []
         #: block hash -> the simulated real time its bytes were made (PBTS invariant)
         self.made_at: dict[bytes, int] = {}
 
@@ -196,6 +209,15 @@ class Simulation:
 
     def honest(self) -> list[Instance]:
         return [x for x in self.instances if x.honest]
+
+    def killed(self) -> set[int]:
+        """Validators stopped for good by now."""
+        return {i for at, i in self.cfg.kills if at <= self.now}
+
+    def live_honest(self) -> list[Instance]:
+        """Honest instances not stopped for good (a crash-restarted one counts)."""
+        gone = {i for _, i in self.cfg.kills}
+        return [x for x in self.instances if x.honest and x.index not in gone]
 
     def clock(self, index: int) -> int:
         """Validator ``index``'s local clock now (real time plus its skew)."""
@@ -220,6 +242,8 @@ class Simulation:
         for crash, restart, idx in cfg.crashes:
             self.push(crash, "crash", idx)
             self.push(restart, "restart", idx)
+        for at, idx in cfg.kills:
+            self.push(at, "crash", idx)
         healed = max(cfg.heal_ms, max((r for _, r, _ in cfg.crashes), default=0))
         deadline = healed + cfg.liveness_ms
         while self.queue:
@@ -229,6 +253,9 @@ class Simulation:
                 break
             if at >= healed and self.view_at_heal is None:
                 self.view_at_heal = max(x.state.view for x in self.honest())
+                self.views_at_heal = sorted(
+                    (x.index, x.state.view, x.state.active) for x in self.honest()
+                )
             if kind == "event":
                 iid, epoch, ev = payload
                 inst = self.instances[iid]
@@ -247,11 +274,11 @@ class Simulation:
         return self
 
     def _done(self) -> bool:
-        if self.now < self.cfg.heal_ms or any(
+        if self.now < max(self.cfg.heal_ms, self.cfg.run_until_ms) or any(
             self.now < r for _, r, _ in self.cfg.crashes
         ):
             return False
-        return all(len(x.chain) >= self.cfg.target_height for x in self.honest())
+        return all(len(x.chain) >= self.cfg.target_height for x in self.live_honest())
 
     # --- driving one replica ----------------------------------------------------------------
 
