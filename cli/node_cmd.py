@@ -171,7 +171,7 @@ def _stopped_store_home(home: Path) -> tuple[Path, Path]:
     """(data dir, genesis file) of a home whose node is not running."""
     from node.config import load_config
     from node.errors import NodeError
-    from node.process import claim_pid_file
+    from node.pidfile import claim_pid_file
 
     cfg = load_config(home)
     claim_pid_file(cfg.pid_file)  # refuses (NODE_ALREADY_RUNNING) while the node runs

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from node.config import load_config
+from node.pidfile import pid_alive
 
 HOMES_GLOB = ("validator-*", "observer-*")
 
@@ -56,21 +57,6 @@ class LocalNode:
         except (OSError, ValueError):
             return None
         return pid if pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child counts as dead
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def _ephemeral_low(default: int = 32768) -> int:

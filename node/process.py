@@ -23,6 +23,7 @@ from genesis.document import Genesis, from_json
 from node import logs, service
 from node.config import NodeConfig
 from node.errors import NodeError
+from node.pidfile import claim_pid_file
 from node.runtime import Node
 
 log = logs.get("node")
@@ -51,35 +52,6 @@ def exit_status(err: BallotchainError) -> int:
     if err.code == ErrorCode.NODE_INTERNAL:
         return EX_SOFTWARE
     return 1
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A killed node not yet reaped by its parent is a zombie: it owns nothing any more
-    # (seen when a node with worker threads is restarted right after SIGKILL).
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def claim_pid_file(path: Path) -> None:
-    """Write our pid, refusing if a live process already owns this home."""
-    try:
-        old = int(path.read_text().strip())
-    except (OSError, ValueError):
-        old = 0
-    if old and old != os.getpid() and _pid_alive(old):
-        raise NodeError(ErrorCode.NODE_ALREADY_RUNNING, f"process {old} already runs from {path.parent}")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
 
 
 async def run_node(cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
