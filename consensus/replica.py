@@ -129,7 +129,9 @@ class ReplicaState:
     genesis: Genesis
     me: int
     chain_id: bytes
-    key: KeyPair
+    #: never in ``repr`` (nor ``_secret``): a state printed in a log or a test failure
+    #: must not carry signing material
+    key: KeyPair = field(repr=False)
     app: App
     verifier: Verifier
     n: int
@@ -187,7 +189,7 @@ class ReplicaState:
     fetch_timer_token: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     signatures: int = 0
-    _secret: bytes = b""
+    _secret: bytes = field(default=b"", repr=False)
 
     # --- derived ---
     def primary(self, view: int) -> int:
@@ -334,6 +336,24 @@ def _vote(st: ReplicaState, phase: int, view: int, height: int, digest: bytes) -
             f"already signed another digest in phase {phase} of view {view} height {height}",
         )
     st.votes[key] = digest
+
+
+def _cast(
+    st: ReplicaState,
+    phase: int,
+    body: PrePrepare | Prepare | Commit,
+    out: list[Action],
+    blocks: tuple[bytes, ...] = (),
+) -> bytes:
+    """Vote, sign, persist, send: the order every PBFT vote must follow. The vote is
+    recorded (refused if it conflicts) before the signature exists, and the signed
+    record is durable (``Persist``) before the signed message can leave (``Send``), so a
+    restart never forgets a vote a peer holds. Returns the signature."""
+    _vote(st, phase, body.view, body.height, body.block_hash)
+    sig = _sign(st, body)
+    out.append(Persist(record(st)))
+    _broadcast(st, body, sig, out, blocks)
+    return sig
 
 
 def record(st: ReplicaState) -> SafetyRecord:
@@ -488,12 +508,8 @@ def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None
     st.block_height[digest] = h
     if not _validate(st, h, digest):
         raise ConsensusError(ErrorCode.CONSENSUS_INVALID_BLOCK, f"own proposal for {h} invalid")
-    pp = PrePrepare(v, h, digest)
-    _vote(st, PHASE_PRE_PREPARE, v, h, digest)
-    sig = _sign(st, pp)
+    sig = _cast(st, PHASE_PRE_PREPARE, PrePrepare(v, h, digest), out, (ev.block,))
     slot.pp_hash, slot.pp_sig, slot.validated = digest, sig, True
-    out.append(Persist(record(st)))
-    _broadcast(st, pp, sig, out, (ev.block,))
     _check_prepared(st, v, h, out)
 
 
@@ -632,12 +648,9 @@ def _try_prepare(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
     if st.primary(v) == st.me:
         _check_prepared(st, v, h, out)
         return
-    _vote(st, PHASE_PREPARE, v, h, d)
-    sig = _sign(st, Prepare(v, h, d))
+    sig = _cast(st, PHASE_PREPARE, Prepare(v, h, d), out)
     slot.sent_prepare = True
     slot.prepares.setdefault(d, {})[st.me] = sig
-    out.append(Persist(record(st)))
-    _broadcast(st, Prepare(v, h, d), sig, out)
     _check_prepared(st, v, h, out)
 
 
@@ -671,12 +684,9 @@ def _check_prepared(st: ReplicaState, v: int, h: int, out: list[Action]) -> None
     cur = st.prepared.get(h)
     if cur is None or cur.view <= v:
         st.prepared[h] = proof
-    _vote(st, PHASE_COMMIT, v, h, d)
-    sig = _sign(st, Commit(v, h, d))
+    sig = _cast(st, PHASE_COMMIT, Commit(v, h, d), out)
     slot.sent_commit = True
     slot.commits.setdefault(d, {})[st.me] = sig
-    out.append(Persist(record(st)))
-    _broadcast(st, Commit(v, h, d), sig, out)
     _try_commit(st, out)
 
 

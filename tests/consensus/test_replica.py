@@ -67,6 +67,19 @@ def test_primary_persists_then_sends_its_pre_prepare() -> None:
     assert actions == [] and st.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
 
 
+def test_repr_of_a_signing_replica_shows_no_key_material() -> None:
+    """A state printed in a log or a failing assertion must not leak the signing key: neither
+    the seed nor the expanded secret the replica caches after its first signature."""
+    st, _ = step(NET.replica(0), Start())
+    st, _ = step(st, ProposalReady(1, 0, B1))
+    assert st.signatures == 1
+    text = repr(st)
+    seed = sim_key(0).ed25519_seed
+    assert "me=0" in text and "view=0" in text
+    for secret in (seed, st._secret, st._secret[:32]):
+        assert secret and secret.hex() not in text and repr(secret) not in text
+
+
 def test_backup_prepares_a_valid_pre_prepare_after_persisting() -> None:
     st, actions = step(NET.replica(1), Received(pre_prepare(), 0))
     assert [type(a).__name__ for a in actions] == ["Persist", "Send"]
