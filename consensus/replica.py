@@ -123,13 +123,14 @@ class Slot:
     sent_commit: bool = False
 
 
-@dataclass
-class ReplicaState:
-    # --- configuration (fixed) ---
+@dataclass(frozen=True)
+class Config:
+    """What a replica is and what it runs under: fixed for its lifetime (from genesis)."""
+
     genesis: Genesis
     me: int
     chain_id: bytes
-    #: never in ``repr`` (nor ``_secret``): a state printed in a log or a test failure
+    #: never in ``repr`` (nor ``secret``): a state printed in a log or a test failure
     #: must not carry signing material
     key: KeyPair = field(repr=False)
     app: App
@@ -141,28 +142,55 @@ class ReplicaState:
     timeout_ms: int
     precision_ms: int
     msg_delay_ms: int
-    # --- protocol state ---
-    view: int = 0
-    active: bool = True
-    #: the last view in which a block committed here: the view-change timeout doubles for
-    #: every view since (§4.5.2: "until it executes a request in the new view")
-    progress_view: int = 0
+    #: the expanded Ed25519 secret of ``key``, derived once (one libsodium call per signature)
+    secret: bytes = field(repr=False)
+
+
+@dataclass
+class Log:
+    """The message log and the chain it produced (§4.2, garbage-collected by §4.3)."""
+
     last_committed: int = 0
     committed: dict[int, bytes] = field(default_factory=dict)
     roots: dict[int, bytes] = field(default_factory=dict)
     blocks: dict[bytes, bytes] = field(default_factory=dict)
     block_height: dict[bytes, int] = field(default_factory=dict)
     valid_cache: dict[tuple[int, bytes, bytes], bool] = field(default_factory=dict)
-    log: dict[tuple[int, int], Slot] = field(default_factory=dict)
+    slots: dict[tuple[int, int], Slot] = field(default_factory=dict)
     prepared: dict[int, PreparedProof] = field(default_factory=dict)
+    #: every vote this replica signed: (phase, view, height) -> digest
     votes: dict[tuple[int, int, int], bytes] = field(default_factory=dict)
     stable: CheckpointProof | None = None
     checkpoints: CheckpointLog = field(default_factory=CheckpointLog)
-    vc_sent: ViewChange | None = None
-    vc_blocks: tuple[bytes, ...] = ()
-    vc_sig: bytes = b""
-    my_vcs: dict[int, tuple[ViewChange, bytes, tuple[bytes, ...]]] = field(default_factory=dict)
+
+
+@dataclass
+class ViewChangeState:
+    """Our VIEW-CHANGEs and NEW-VIEW, the others' VIEW-CHANGEs (§4.4), and messages held
+    for views not entered yet."""
+
+    #: our VIEW-CHANGE for the view we are changing to, its signature and carried blocks
+    sent: ViewChange | None = None
+    sent_blocks: tuple[bytes, ...] = ()
+    sent_sig: bytes = b""
+    #: our recent VIEW-CHANGEs by new view (to help a replica behind us)
+    mine: dict[int, tuple[ViewChange, bytes, tuple[bytes, ...]]] = field(default_factory=dict)
+    #: (sender, view) already helped during this timer period
     helped: set[tuple[int, int]] = field(default_factory=set)
+    #: sender -> the highest view its messages named
+    sender_view: dict[int, int] = field(default_factory=dict)
+    #: new view -> sender -> its signed VIEW-CHANGE and carried blocks
+    received: dict[int, dict[int, tuple[SignedViewChange, tuple[bytes, ...]]]] = field(
+        default_factory=dict
+    )
+    nv_sent: ConsensusMessage | None = None
+    held: dict[int, list[tuple[ConsensusMessage, int]]] = field(default_factory=dict)
+
+
+@dataclass
+class ViewSync:
+    """The clock and memory of view synchronization (``viewsync``)."""
+
     #: the local clock (ms) of the latest message received: time enters the pure core only
     #: through ``Received.at_ms``; view sync measures its waits with it
     now_ms: int = 0
@@ -173,39 +201,71 @@ class ReplicaState:
     #: view -> ``now_ms`` when a VIEW-CHANGE for it (from another replica) was first held
     vc_seen_at: dict[int, int] = field(default_factory=dict)
     #: view syncs since the last calm period: each doubles the wait before the next one
-    sync_backoff: int = 0
-    sender_view: dict[int, int] = field(default_factory=dict)
-    vc_timer_running: bool = False
-    view_changes: dict[int, dict[int, tuple[SignedViewChange, tuple[bytes, ...]]]] = field(
-        default_factory=dict
-    )
-    nv_sent: ConsensusMessage | None = None
-    proposal_asked: tuple[int, int] | None = None
+    backoff: int = 0
+
+
+@dataclass
+class Timers:
+    """Tokens of the timers armed (a ``TimerFired`` with an older token is ignored)."""
+
+    token: int = 0
+    view_token: int = 0
+    fetch_token: int = 0
+    #: §4.5.2: the view-change timer runs (2f+1 VIEW-CHANGEs for our view are in)
+    vc_running: bool = False
+
+
+@dataclass
+class CatchUp:
+    """What the others claim to have reached, and the fetch underway."""
+
     claimed: dict[int, int] = field(default_factory=dict)
-    held: dict[int, list[tuple[ConsensusMessage, int]]] = field(default_factory=dict)
     fetching: int | None = None
-    timer_token: int = 0
-    view_timer_token: int = 0
-    fetch_timer_token: int = 0
+
+
+@dataclass
+class Stats:
+    """Counters only: nothing in the protocol reads them."""
+
     rejected: Counter[str] = field(default_factory=Counter)
     signatures: int = 0
-    _secret: bytes = field(default=b"", repr=False)
+
+
+@dataclass
+class ReplicaState:
+    """A replica: its configuration, where it stands (view, active), and one part per
+    concern. Mutable: ``step`` updates it in place."""
+
+    config: Config
+    view: int = 0
+    active: bool = True
+    #: the last view in which a block committed here: the view-change timeout doubles for
+    #: every view since (§4.5.2: "until it executes a request in the new view")
+    progress_view: int = 0
+    #: (view, height) of the block the primary last asked the node for
+    proposal_asked: tuple[int, int] | None = None
+    log: Log = field(default_factory=Log)
+    vc: ViewChangeState = field(default_factory=ViewChangeState)
+    sync: ViewSync = field(default_factory=ViewSync)
+    timers: Timers = field(default_factory=Timers)
+    catchup: CatchUp = field(default_factory=CatchUp)
+    stats: Stats = field(default_factory=Stats)
 
     # --- derived ---
     def primary(self, view: int) -> int:
-        return view % self.n
+        return view % self.config.n
 
     @property
     def low(self) -> int:
-        assert self.stable is not None
-        return self.stable.height
+        assert self.log.stable is not None
+        return self.log.stable.height
 
     @property
     def high(self) -> int:
-        return high_watermark(self.low, self.interval)
+        return high_watermark(self.low, self.config.interval)
 
     def hash_at(self, height: int) -> bytes | None:
-        return self.chain_id if height == 0 else self.committed.get(height)
+        return self.config.chain_id if height == 0 else self.log.committed.get(height)
 
 
 def init_state(
@@ -227,7 +287,7 @@ def init_state(
             ErrorCode.CONSENSUS_NOT_VALIDATOR, f"key is not genesis validator {my_index}'s key"
         )
     verifier = Verifier(tuple(v.ed25519_public for v in genesis.validators), chain_id)
-    st = ReplicaState(
+    config = Config(
         genesis=genesis,
         me=my_index,
         chain_id=chain_id,
@@ -241,45 +301,47 @@ def init_state(
         timeout_ms=genesis.params.view_timeout_ms,
         precision_ms=genesis.params.time_precision_ms,
         msg_delay_ms=genesis.params.time_msg_delay_ms,
+        secret=sodium.crypto_sign_seed_keypair(key.ed25519_seed)[1],
     )
-    st.stable = genesis_checkpoint(chain_id)
+    st = ReplicaState(config)
+    st.log.stable = genesis_checkpoint(chain_id)
     if committed_height:
         if committed_hash is None:
             raise ValueError("committed_hash is required with committed_height")
-        st.last_committed = committed_height
-        st.committed[committed_height] = committed_hash
+        st.log.last_committed = committed_height
+        st.log.committed[committed_height] = committed_hash
     if persisted is not None:
         _restore(st, persisted)
     return st
 
 
 def _restore(st: ReplicaState, rec: SafetyRecord) -> None:
-    if rec.chain_id != st.chain_id or rec.validator != st.me:
+    if rec.chain_id != st.config.chain_id or rec.validator != st.config.me:
         raise ConsensusError(
             ErrorCode.CONSENSUS_BAD_RECORD, "persisted record is for another chain or validator"
         )
     try:
-        check_checkpoint_proof(st.verifier, rec.checkpoint)
+        check_checkpoint_proof(st.config.verifier, rec.checkpoint)
     except ConsensusError as e:
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_RECORD, e.message) from None
     st.view, st.active = rec.view, rec.view_active
     st.progress_view = max(0, rec.view - 1)
-    st.active_view = rec.view if rec.view_active else max(0, rec.view - 1)
-    st.stable = rec.checkpoint
-    st.prepared = {p.height: p for p in rec.prepared}
-    st.votes = {(v.phase, v.view, v.height): v.block_hash for v in rec.votes}
-    st.vc_sent = rec.view_change
+    st.sync.active_view = rec.view if rec.view_active else max(0, rec.view - 1)
+    st.log.stable = rec.checkpoint
+    st.log.prepared = {p.height: p for p in rec.prepared}
+    st.log.votes = {(v.phase, v.view, v.height): v.block_hash for v in rec.votes}
+    st.vc.sent = rec.view_change
     for vc in (*rec.earlier_view_changes, *((rec.view_change,) if rec.view_change else ())):
-        st.my_vcs[vc.new_view] = (vc, _sign(st, vc), ())  # Ed25519 is deterministic: same signature
+        st.vc.mine[vc.new_view] = (vc, _sign(st, vc), ())  # Ed25519 is deterministic: same signature
     heights = {p.block_hash: p.height for p in rec.prepared}
     for block in rec.blocks:
-        d = st.app.block_hash(block)
+        d = st.config.app.block_hash(block)
         if d not in heights:
             raise ConsensusError(
                 ErrorCode.CONSENSUS_BAD_RECORD, "persisted record holds a block it did not prepare"
             )
-        st.blocks[d] = block
-        st.block_height[d] = heights[d]
+        st.log.blocks[d] = block
+        st.log.block_height[d] = heights[d]
 
 
 def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
@@ -287,7 +349,7 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
     out: list[Action] = []
     try:
         if isinstance(event, Received):
-            st.now_ms = max(st.now_ms, event.at_ms)
+            st.sync.now_ms = max(st.sync.now_ms, event.at_ms)
             _on_message(st, event.message, event.at_ms, out)
         elif isinstance(event, TimerFired):
             _on_timer(st, event, out)
@@ -300,7 +362,7 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
         elif isinstance(event, Start):
             _on_start(st, out)
     except ConsensusError as e:
-        st.rejected[str(e.code)] += 1
+        st.stats.rejected[str(e.code)] += 1
     except _Stale:
         pass
     if isinstance(event, Received) and isinstance(event.message.body, ViewChange):
@@ -309,7 +371,7 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
         try:
             _maybe_sync(st, out)
         except ConsensusError as e:
-            st.rejected[str(e.code)] += 1
+            st.stats.rejected[str(e.code)] += 1
     return st, out
 
 
@@ -318,24 +380,22 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
 
 def _sign(st: ReplicaState, body: Wire) -> bytes:
     """``KeyPair.sign`` with the expanded secret key kept (one libsodium call per signature)."""
-    if not st._secret:
-        st._secret = sodium.crypto_sign_seed_keypair(st.key.ed25519_seed)[1]
-    st.signatures += 1
-    msg = signing_bytes(type(body).KIND, st.chain_id, encode(body))
-    sig: bytes = sodium.crypto_sign(msg, st._secret)[:64]
+    st.stats.signatures += 1
+    msg = signing_bytes(type(body).KIND, st.config.chain_id, encode(body))
+    sig: bytes = sodium.crypto_sign(msg, st.config.secret)[:64]
     return sig
 
 
 def _vote(st: ReplicaState, phase: int, view: int, height: int, digest: bytes) -> None:
     """Record a vote about to be signed; refuse if it conflicts with one already signed."""
     key = (phase, view, height)
-    prior = st.votes.get(key)
+    prior = st.log.votes.get(key)
     if prior is not None and prior != digest:
         raise ConsensusError(
             ErrorCode.CONSENSUS_CONFLICT,
             f"already signed another digest in phase {phase} of view {view} height {height}",
         )
-    st.votes[key] = digest
+    st.log.votes[key] = digest
 
 
 def _cast(
@@ -358,26 +418,26 @@ def _cast(
 
 def record(st: ReplicaState) -> SafetyRecord:
     """The durable record of everything this replica has signed that still matters."""
-    assert st.stable is not None
-    low = st.stable.height
+    assert st.log.stable is not None
+    low = st.log.stable.height
     return SafetyRecord(
-        chain_id=st.chain_id,
-        validator=st.me,
+        chain_id=st.config.chain_id,
+        validator=st.config.me,
         view=st.view,
         view_active=st.active,
-        checkpoint=st.stable,
-        prepared=tuple(p for h, p in sorted(st.prepared.items()) if h > low),
+        checkpoint=st.log.stable,
+        prepared=tuple(p for h, p in sorted(st.log.prepared.items()) if h > low),
         votes=tuple(
-            SafetyVote(ph, v, h, d) for (ph, v, h), d in sorted(st.votes.items()) if h > low
+            SafetyVote(ph, v, h, d) for (ph, v, h), d in sorted(st.log.votes.items()) if h > low
         ),
-        view_change=st.vc_sent,
+        view_change=st.vc.sent,
         earlier_view_changes=tuple(
-            vc for v, (vc, _, _) in sorted(st.my_vcs.items()) if st.vc_sent is None or v != st.vc_sent.new_view
+            vc for v, (vc, _, _) in sorted(st.vc.mine.items()) if st.vc.sent is None or v != st.vc.sent.new_view
         ),
         blocks=tuple(
-            st.blocks[p.block_hash]
-            for h, p in sorted(st.prepared.items())
-            if h > st.last_committed and p.block_hash in st.blocks
+            st.log.blocks[p.block_hash]
+            for h, p in sorted(st.log.prepared.items())
+            if h > st.log.last_committed and p.block_hash in st.log.blocks
         ),
     )
 
@@ -385,7 +445,7 @@ def record(st: ReplicaState) -> SafetyRecord:
 def _broadcast(
     st: ReplicaState, body: Wire, sig: bytes, out: list[Action], blocks: tuple[bytes, ...] = ()
 ) -> ConsensusMessage:
-    msg = ConsensusMessage(st.me, body, sig, blocks)  # type: ignore[arg-type]
+    msg = ConsensusMessage(st.config.me, body, sig, blocks)  # type: ignore[arg-type]
     out.append(Send(msg))
     return msg
 
@@ -395,58 +455,58 @@ def _broadcast(
 
 def _arm_view_timer(st: ReplicaState, out: list[Action], backoff: bool = True) -> None:
     doublings = min(max(0, st.view - st.progress_view), MAX_BACKOFF) if backoff else 0
-    st.timer_token += 1
-    st.view_timer_token = st.timer_token
-    st.helped.clear()
-    out.append(SetTimer(VIEW_TIMER, st.timer_token, st.timeout_ms << doublings))
+    st.timers.token += 1
+    st.timers.view_token = st.timers.token
+    st.vc.helped.clear()
+    out.append(SetTimer(VIEW_TIMER, st.timers.token, st.config.timeout_ms << doublings))
 
 
 def _arm_view_change_timer(st: ReplicaState, out: list[Action]) -> None:
     """§4.5.2: after sending VIEW-CHANGE for v+1, start the (doubling) timer only once
     2f+1 VIEW-CHANGEs for v+1 are in, so no replica races ahead through views alone.
     Until then the timer only retransmits our VIEW-CHANGE (the network may have lost it)."""
-    if len(st.view_changes.get(st.view, {})) >= st.quorum:
-        st.vc_timer_running = True
+    if len(st.vc.received.get(st.view, {})) >= st.config.quorum:
+        st.timers.vc_running = True
         _arm_view_timer(st, out)
     else:
         _arm_view_timer(st, out, backoff=False)
 
 
 def _on_start(st: ReplicaState, out: list[Action]) -> None:
-    if not st.active and st.vc_sent is not None and st.vc_sent.new_view == st.view:
-        sig = _sign(st, st.vc_sent)  # the same VIEW-CHANGE again (Ed25519 is deterministic)
-        st.vc_sig = sig
-        st.view_changes.setdefault(st.view, {})[st.me] = (
-            SignedViewChange(st.me, st.vc_sent, sig),
+    if not st.active and st.vc.sent is not None and st.vc.sent.new_view == st.view:
+        sig = _sign(st, st.vc.sent)  # the same VIEW-CHANGE again (Ed25519 is deterministic)
+        st.vc.sent_sig = sig
+        st.vc.received.setdefault(st.view, {})[st.config.me] = (
+            SignedViewChange(st.config.me, st.vc.sent, sig),
             (),
         )
-        _broadcast(st, st.vc_sent, sig, out)
+        _broadcast(st, st.vc.sent, sig, out)
         _arm_view_change_timer(st, out)
     else:
         _arm_view_timer(st, out)
-    if st.last_committed < st.low:
-        _request_fetch(st, tuple(range(st.n)), out)  # the record's checkpoint is ahead of our chain
+    if st.log.last_committed < st.low:
+        _request_fetch(st, tuple(range(st.config.n)), out)  # the record's checkpoint is ahead of our chain
     _maybe_propose(st, out)
 
 
 def _on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
-    if ev.name == VIEW_TIMER and ev.token == st.view_timer_token:
-        if not st.active and not st.vc_timer_running and st.vc_sent is not None:
-            _broadcast(st, st.vc_sent, st.vc_sig, out, st.vc_blocks)  # retransmit
+    if ev.name == VIEW_TIMER and ev.token == st.timers.view_token:
+        if not st.active and not st.timers.vc_running and st.vc.sent is not None:
+            _broadcast(st, st.vc.sent, st.vc.sent_sig, out, st.vc.sent_blocks)  # retransmit
             _arm_view_change_timer(st, out)
             return
         # §4.4: the timer expired in view v -> start a view change to v+1 (a replica still
         # waiting for NEW-VIEW v+1 moves on to v+2 with a doubled timeout, §4.5.2).
         _start_view_change(st, st.view + 1, out)
-    elif ev.name == FETCH_TIMER and ev.token == st.fetch_timer_token:
-        st.fetching = None
-        if st.last_committed < st.low:
+    elif ev.name == FETCH_TIMER and ev.token == st.timers.fetch_token:
+        st.catchup.fetching = None
+        if st.log.last_committed < st.low:
             # our stable checkpoint (e.g. from a NEW-VIEW) is above our chain and the peer
             # asked had nothing (it lagged too): ask again, the checkpoint's signers
             # executed that far. Once per timeout. Without this a lagging replica that
             # becomes primary right after a view sync never proposes (sim seed 2347, n=7).
-            assert st.stable is not None
-            _request_fetch(st, tuple(s.validator for s in st.stable.sigs), out)
+            assert st.log.stable is not None
+            _request_fetch(st, tuple(s.validator for s in st.log.stable.sigs), out)
         _check_behind(st, out)
 
 
@@ -454,35 +514,35 @@ def _on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
 
 
 def _slot(st: ReplicaState, view: int, height: int) -> Slot:
-    s = st.log.get((view, height))
+    s = st.log.slots.get((view, height))
     if s is None:
-        s = st.log[(view, height)] = Slot()
+        s = st.log.slots[(view, height)] = Slot()
     return s
 
 
 def _validate(st: ReplicaState, height: int, digest: bytes) -> bool:
     """App verdict on block ``digest`` at ``height`` over our committed block height-1."""
     prev = st.hash_at(height - 1)
-    block = st.blocks.get(digest)
+    block = st.log.blocks.get(digest)
     if prev is None or block is None:
         return False
     key = (height, prev, digest)
-    ok = st.valid_cache.get(key)
+    ok = st.log.valid_cache.get(key)
     if ok is None:
-        ok = st.valid_cache[key] = bool(st.app.validate(height, prev, block))
+        ok = st.log.valid_cache[key] = bool(st.config.app.validate(height, prev, block))
     return ok
 
 
 def _maybe_propose(st: ReplicaState, out: list[Action]) -> None:
-    h = st.last_committed + 1
-    if not st.active or st.primary(st.view) != st.me or h > st.high:
+    h = st.log.last_committed + 1
+    if not st.active or st.primary(st.view) != st.config.me or h > st.high:
         return
     if h <= st.low:
         # A stable checkpoint (adopted from a NEW-VIEW before we executed up to it) already
         # decided this height: fetch it. Proposing would re-sign a height whose votes were
         # garbage-collected with the checkpoint, possibly a second value (sim seed 3921).
         return
-    slot = st.log.get((st.view, h))
+    slot = st.log.slots.get((st.view, h))
     if slot is not None and slot.pp_hash is not None:
         return
     if st.proposal_asked == (st.view, h):
@@ -496,16 +556,16 @@ def _maybe_propose(st: ReplicaState, out: list[Action]) -> None:
 
 def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None:
     h, v = ev.height, ev.view
-    if not st.active or v != st.view or st.primary(v) != st.me:
+    if not st.active or v != st.view or st.primary(v) != st.config.me:
         raise ConsensusError(ErrorCode.CONSENSUS_WRONG_VIEW, f"not primary of view {v} now")
-    if h != st.last_committed + 1 or h > st.high or h <= st.low:
+    if h != st.log.last_committed + 1 or h > st.high or h <= st.low:
         raise ConsensusError(ErrorCode.CONSENSUS_OUT_OF_WINDOW, f"cannot propose height {h} now")
     slot = _slot(st, v, h)
     if slot.pp_hash is not None:
         raise ConsensusError(ErrorCode.CONSENSUS_CONFLICT, f"already proposed at height {h}")
-    digest = st.app.block_hash(ev.block)
-    st.blocks[digest] = ev.block
-    st.block_height[digest] = h
+    digest = st.config.app.block_hash(ev.block)
+    st.log.blocks[digest] = ev.block
+    st.log.block_height[digest] = h
     if not _validate(st, h, digest):
         raise ConsensusError(ErrorCode.CONSENSUS_INVALID_BLOCK, f"own proposal for {h} invalid")
     sig = _cast(st, PHASE_PRE_PREPARE, PrePrepare(v, h, digest), out, (ev.block,))
@@ -514,11 +574,11 @@ def _on_proposal(st: ReplicaState, ev: ProposalReady, out: list[Action]) -> None
 
 
 def _on_message(st: ReplicaState, msg: ConsensusMessage, at_ms: int, out: list[Action]) -> None:
-    st.verifier.require(msg.sender, msg.body, msg.signature, type(msg.body).__name__)
+    st.config.verifier.require(msg.sender, msg.body, msg.signature, type(msg.body).__name__)
     body = msg.body
     view = body.new_view if isinstance(body, ViewChange) else getattr(body, "view", 0)
-    if view > st.sender_view.get(msg.sender, 0):
-        st.sender_view[msg.sender] = view
+    if view > st.vc.sender_view.get(msg.sender, 0):
+        st.vc.sender_view[msg.sender] = view
     if isinstance(body, PrePrepare | Prepare | Commit):
         _note_height(st, msg.sender, body.height, out)
         if _early(st, body.view):
@@ -545,14 +605,14 @@ def _early(st: ReplicaState, view: int) -> bool:
 def _hold(st: ReplicaState, msg: ConsensusMessage, at_ms: int) -> None:
     """Keep a (verified) early message, with the time it arrived, to replay on entering its
     view; bounded per sender."""
-    held = st.held.setdefault(msg.sender, [])
+    held = st.vc.held.setdefault(msg.sender, [])
     if all(m != msg for m, _ in held):
         held.append((msg, at_ms))
         del held[:-HOLD_PER_SENDER]
 
 
 def _replay_held(st: ReplicaState, out: list[Action]) -> None:
-    held, st.held = st.held, {}
+    held, st.vc.held = st.vc.held, {}
     for msgs in held.values():
         for m, at_ms in msgs:
             if _early(st, m.body.view):  # type: ignore[union-attr]
@@ -561,7 +621,7 @@ def _replay_held(st: ReplicaState, out: list[Action]) -> None:
                 try:
                     _on_message(st, m, at_ms, out)
                 except ConsensusError as e:
-                    st.rejected[str(e.code)] += 1
+                    st.stats.rejected[str(e.code)] += 1
                 except _Stale:
                     pass
 
@@ -580,10 +640,10 @@ def _require_window(st: ReplicaState, view: int, height: int, any_older_view: bo
 def _store_blocks(st: ReplicaState, blocks: tuple[bytes, ...], wanted: dict[bytes, int]) -> None:
     """Keep the carried blocks whose hash we need (unsigned bytes are checked by hash)."""
     for b in blocks:
-        d = st.app.block_hash(b)
-        if d in wanted and d not in st.blocks:
-            st.blocks[d] = b
-            st.block_height[d] = wanted[d]
+        d = st.config.app.block_hash(b)
+        if d in wanted and d not in st.log.blocks:
+            st.log.blocks[d] = b
+            st.log.block_height[d] = wanted[d]
 
 
 def _on_pre_prepare(
@@ -606,36 +666,36 @@ def _on_pre_prepare(
             )
         return
     _store_blocks(st, blocks, {pp.block_hash: pp.height})
-    if pp.block_hash not in st.blocks:
+    if pp.block_hash not in st.log.blocks:
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, "pre-prepare without its block")
     slot.pp_hash, slot.pp_sig = pp.block_hash, sig
-    block_time = st.app.block_time_ms(st.blocks[pp.block_hash])
+    block_time = st.config.app.block_time_ms(st.log.blocks[pp.block_hash])
     slot.timely = block_time is not None and is_timely(
-        block_time, at_ms, st.precision_ms, st.msg_delay_ms
+        block_time, at_ms, st.config.precision_ms, st.config.msg_delay_ms
     )
     if not slot.timely:
-        st.rejected[str(ErrorCode.CONSENSUS_UNTIMELY)] += 1
+        st.stats.rejected[str(ErrorCode.CONSENSUS_UNTIMELY)] += 1
     _try_prepare(st, pp.view, pp.height, out)
 
 
 def _try_prepare(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
     """Multicast PREPARE once the block checks out on top of our committed chain."""
-    slot = st.log.get((v, h))
+    slot = st.log.slots.get((v, h))
     if slot is None or slot.pp_hash is None or slot.sent_prepare or slot.validated:
         return
     if not st.active or v != st.view:
         return
     d = slot.pp_hash
-    if h <= st.last_committed:
-        ok = st.committed.get(h) == d  # redo after a view change (§4.4): same block only
-    elif h == st.last_committed + 1:
+    if h <= st.log.last_committed:
+        ok = st.log.committed.get(h) == d  # redo after a view change (§4.4): same block only
+    elif h == st.log.last_committed + 1:
         if not slot.timely:
             return  # PBTS: an untimely proposal is never prepared; the view timer replaces the primary
         ok = _validate(st, h, d)
-        if not ok and d in st.blocks and st.hash_at(h - 1) is not None:
+        if not ok and d in st.log.blocks and st.hash_at(h - 1) is not None:
             # The primary proposed a block the application rejects: misbehaviour, so do
             # not wait for the timer (every honest replica reaches the same verdict).
-            st.rejected[str(ErrorCode.CONSENSUS_INVALID_BLOCK)] += 1
+            st.stats.rejected[str(ErrorCode.CONSENSUS_INVALID_BLOCK)] += 1
             slot.validated = False
             slot.sent_prepare = True  # never prepare it
             _start_view_change(st, st.view + 1, out)
@@ -645,12 +705,12 @@ def _try_prepare(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
     if not ok:
         return
     slot.validated = True
-    if st.primary(v) == st.me:
+    if st.primary(v) == st.config.me:
         _check_prepared(st, v, h, out)
         return
     sig = _cast(st, PHASE_PREPARE, Prepare(v, h, d), out)
     slot.sent_prepare = True
-    slot.prepares.setdefault(d, {})[st.me] = sig
+    slot.prepares.setdefault(d, {})[st.config.me] = sig
     _check_prepared(st, v, h, out)
 
 
@@ -668,7 +728,7 @@ def _on_prepare(st: ReplicaState, sender: int, p: Prepare, sig: bytes, out: list
 
 def _check_prepared(st: ReplicaState, v: int, h: int, out: list[Action]) -> None:
     """prepared(m, v, n, i) (§4.2) -> remember the proof for VIEW-CHANGE, multicast COMMIT."""
-    slot = st.log.get((v, h))
+    slot = st.log.slots.get((v, h))
     if slot is None or slot.pp_hash is None or not slot.validated or slot.sent_commit:
         return
     if not st.active or v != st.view:
@@ -676,17 +736,17 @@ def _check_prepared(st: ReplicaState, v: int, h: int, out: list[Action]) -> None
     d = slot.pp_hash
     primary = st.primary(v)
     backups = sorted((i, s) for i, s in slot.prepares.get(d, {}).items() if i != primary)
-    if len(backups) < 2 * st.f:
+    if len(backups) < 2 * st.config.f:
         return
     proof = PreparedProof(
-        v, h, d, slot.pp_sig, tuple(VoteSig(i, s) for i, s in backups[: 2 * st.f])
+        v, h, d, slot.pp_sig, tuple(VoteSig(i, s) for i, s in backups[: 2 * st.config.f])
     )
-    cur = st.prepared.get(h)
+    cur = st.log.prepared.get(h)
     if cur is None or cur.view <= v:
-        st.prepared[h] = proof
+        st.log.prepared[h] = proof
     sig = _cast(st, PHASE_COMMIT, Commit(v, h, d), out)
     slot.sent_commit = True
-    slot.commits.setdefault(d, {})[st.me] = sig
+    slot.commits.setdefault(d, {})[st.config.me] = sig
     _try_commit(st, out)
 
 
@@ -702,12 +762,12 @@ def _on_commit(st: ReplicaState, sender: int, c: Commit, sig: bytes, out: list[A
 
 
 def _certificate_at(st: ReplicaState, h: int) -> CommitCertificate | None:
-    for (v, height), slot in sorted(st.log.items()):
+    for (v, height), slot in sorted(st.log.slots.items()):
         if height != h:
             continue
         for d, sigs in sorted(slot.commits.items()):
-            if len(sigs) >= st.quorum and d in st.blocks:
-                chosen = sorted(sigs.items())[: st.quorum]
+            if len(sigs) >= st.config.quorum and d in st.log.blocks:
+                chosen = sorted(sigs.items())[: st.config.quorum]
                 return CommitCertificate(h, v, d, tuple(VoteSig(i, s) for i, s in chosen))
     return None
 
@@ -715,17 +775,17 @@ def _certificate_at(st: ReplicaState, h: int) -> CommitCertificate | None:
 def _try_commit(st: ReplicaState, out: list[Action]) -> None:
     """Commit heights in order while a certificate for the next one is at hand."""
     while True:
-        h = st.last_committed + 1
+        h = st.log.last_committed + 1
         cert = _certificate_at(st, h)
         if cert is None or not _validate(st, h, cert.block_hash):
             return
-        _commit(st, cert, st.blocks[cert.block_hash], out)
+        _commit(st, cert, st.log.blocks[cert.block_hash], out)
 
 
 def _commit(st: ReplicaState, cert: CommitCertificate, block: bytes, out: list[Action]) -> None:
     h = cert.height
-    st.last_committed = h
-    st.committed[h] = cert.block_hash
+    st.log.last_committed = h
+    st.log.committed[h] = cert.block_hash
     out.append(CommitBlock(h, block, cert))
     if st.active and cert.view == st.view:  # a fetched certificate of another view is no
         st.progress_view = st.view  # sign that our primary works: it must not hold us here
@@ -738,14 +798,14 @@ def _commit(st: ReplicaState, cert: CommitCertificate, block: bytes, out: list[A
 
 
 def _on_executed(st: ReplicaState, ev: Executed, out: list[Action]) -> None:
-    d = st.committed.get(ev.height)
-    if d is None or ev.height > st.last_committed:
+    d = st.log.committed.get(ev.height)
+    if d is None or ev.height > st.log.last_committed:
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_MESSAGE, f"height {ev.height} not committed")
-    st.roots[ev.height] = ev.state_root
-    if ev.height % st.interval == 0 and ev.height > st.low:
+    st.log.roots[ev.height] = ev.state_root
+    if ev.height % st.config.interval == 0 and ev.height > st.low:
         cp = Checkpoint(ev.height, d, ev.state_root)
         sig = _sign(st, cp)
-        st.checkpoints.add(st.me, cp, sig)
+        st.log.checkpoints.add(st.config.me, cp, sig)
         _broadcast(st, cp, sig, out)
         _check_stable(st, out)
 
@@ -753,26 +813,26 @@ def _on_executed(st: ReplicaState, ev: Executed, out: list[Action]) -> None:
 def _on_checkpoint(
     st: ReplicaState, sender: int, cp: Checkpoint, sig: bytes, out: list[Action]
 ) -> None:
-    if cp.height <= st.low or cp.height % st.interval != 0:
+    if cp.height <= st.low or cp.height % st.config.interval != 0:
         return
     _note_height(st, sender, cp.height, out)
-    if cp.height > st.high + 2 * st.interval:
+    if cp.height > st.high + 2 * st.config.interval:
         raise ConsensusError(ErrorCode.CONSENSUS_OUT_OF_WINDOW, "checkpoint too far ahead")
-    st.checkpoints.add(sender, cp, sig)
+    st.log.checkpoints.add(sender, cp, sig)
     _check_stable(st, out)
 
 
 def _check_stable(st: ReplicaState, out: list[Action]) -> None:
     """Adopt the highest checkpoint with 2f+1 matching votes that we executed to the same
     state; a proven checkpoint above our chain is evidence we are behind (fetch)."""
-    for cp in reversed(st.checkpoints.quorum_above(st.low, st.quorum)):
-        if cp.height > st.last_committed:
-            _request_fetch(st, tuple(st.checkpoints.votes[cp]), out)
+    for cp in reversed(st.log.checkpoints.quorum_above(st.low, st.config.quorum)):
+        if cp.height > st.log.last_committed:
+            _request_fetch(st, tuple(st.log.checkpoints.votes[cp]), out)
             continue
-        if st.committed.get(cp.height) == cp.block_hash and st.roots.get(cp.height) == (
+        if st.log.committed.get(cp.height) == cp.block_hash and st.log.roots.get(cp.height) == (
             cp.state_root
         ):
-            proof = st.checkpoints.proof(cp, st.quorum)
+            proof = st.log.checkpoints.proof(cp, st.config.quorum)
             assert proof is not None
             _make_stable(st, proof)
             return
@@ -780,65 +840,65 @@ def _check_stable(st: ReplicaState, out: list[Action]) -> None:
 
 def _make_stable(st: ReplicaState, proof: CheckpointProof) -> None:
     """Garbage-collect everything at or below the new low water mark (§4.3)."""
-    st.stable = proof
+    st.log.stable = proof
     h = proof.height
-    st.log = {k: s for k, s in st.log.items() if k[1] > h}
-    st.prepared = {k: p for k, p in st.prepared.items() if k > h}
-    st.votes = {k: d for k, d in st.votes.items() if k[2] > h}
-    st.checkpoints.collect_garbage(h)
-    keep = {d for d, bh in st.block_height.items() if bh > h}
-    st.blocks = {d: b for d, b in st.blocks.items() if d in keep}
-    st.block_height = {d: bh for d, bh in st.block_height.items() if d in keep}
-    keep_from = min(h, st.last_committed)  # our tip is the next block's prev_hash
-    st.committed = {k: d for k, d in st.committed.items() if k >= keep_from}
-    st.roots = {k: r for k, r in st.roots.items() if k >= keep_from}
-    st.valid_cache = {k: v for k, v in st.valid_cache.items() if k[0] > h}
+    st.log.slots = {k: s for k, s in st.log.slots.items() if k[1] > h}
+    st.log.prepared = {k: p for k, p in st.log.prepared.items() if k > h}
+    st.log.votes = {k: d for k, d in st.log.votes.items() if k[2] > h}
+    st.log.checkpoints.collect_garbage(h)
+    keep = {d for d, bh in st.log.block_height.items() if bh > h}
+    st.log.blocks = {d: b for d, b in st.log.blocks.items() if d in keep}
+    st.log.block_height = {d: bh for d, bh in st.log.block_height.items() if d in keep}
+    keep_from = min(h, st.log.last_committed)  # our tip is the next block's prev_hash
+    st.log.committed = {k: d for k, d in st.log.committed.items() if k >= keep_from}
+    st.log.roots = {k: r for k, r in st.log.roots.items() if k >= keep_from}
+    st.log.valid_cache = {k: v for k, v in st.log.valid_cache.items() if k[0] > h}
 
 
 # --- catch-up ------------------------------------------------------------------------
 
 
 def _note_height(st: ReplicaState, sender: int, height: int, out: list[Action]) -> None:
-    if height > st.claimed.get(sender, 0):
-        st.claimed[sender] = height
-        if height > st.last_committed + 1:
+    if height > st.catchup.claimed.get(sender, 0):
+        st.catchup.claimed[sender] = height
+        if height > st.log.last_committed + 1:
             _check_behind(st, out)
 
 
 def _check_behind(st: ReplicaState, out: list[Action]) -> None:
     """f+1 validators speaking about heights above our next one: at least one honest
     replica committed beyond us, so fetch certified blocks instead of waiting."""
-    ahead = tuple(sorted(i for i, h in st.claimed.items() if h > st.last_committed + 1))
-    if len(ahead) >= st.f + 1:
+    ahead = tuple(sorted(i for i, h in st.catchup.claimed.items() if h > st.log.last_committed + 1))
+    if len(ahead) >= st.config.f + 1:
         _request_fetch(st, ahead, out)
 
 
 def _request_fetch(st: ReplicaState, peers: tuple[int, ...], out: list[Action]) -> None:
-    peers = tuple(p for p in peers if p != st.me)
-    if st.fetching is not None or not peers:
+    peers = tuple(p for p in peers if p != st.config.me)
+    if st.catchup.fetching is not None or not peers:
         return
-    st.fetching = st.last_committed + 1
-    out.append(Fetch(st.last_committed + 1, peers))
-    st.timer_token += 1
-    st.fetch_timer_token = st.timer_token
-    out.append(SetTimer(FETCH_TIMER, st.timer_token, st.timeout_ms))
+    st.catchup.fetching = st.log.last_committed + 1
+    out.append(Fetch(st.log.last_committed + 1, peers))
+    st.timers.token += 1
+    st.timers.fetch_token = st.timers.token
+    out.append(SetTimer(FETCH_TIMER, st.timers.token, st.config.timeout_ms))
 
 
 def _on_fetched(st: ReplicaState, ev: FetchedBlocks, out: list[Action]) -> None:
     """Commit fetched blocks in order, each only with a valid certificate and an App yes."""
-    st.fetching = None
+    st.catchup.fetching = None
     for block, cert in ev.blocks:
-        h = st.last_committed + 1
+        h = st.log.last_committed + 1
         if cert.height < h:
             continue
         if cert.height > h:
             break
-        check_certificate(st.verifier, cert)
-        d = st.app.block_hash(block)
+        check_certificate(st.config.verifier, cert)
+        d = st.config.app.block_hash(block)
         if d != cert.block_hash:
             raise ConsensusError(ErrorCode.CONSENSUS_BAD_CERTIFICATE, "block does not match")
-        st.blocks[d] = block
-        st.block_height[d] = h
+        st.log.blocks[d] = block
+        st.log.block_height[d] = h
         if not _validate(st, h, d):
             raise ConsensusError(ErrorCode.CONSENSUS_INVALID_BLOCK, f"fetched block {h} invalid")
         _commit(st, cert, block, out)
@@ -857,22 +917,22 @@ def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> No
     """Stop normal operation and multicast <VIEW-CHANGE, v+1, n, C, P, i>."""
     if new_view <= st.view:
         return
-    assert st.stable is not None
+    assert st.log.stable is not None
     st.view, st.active = new_view, False
     st.proposal_asked = None
-    prepared = tuple(p for h, p in sorted(st.prepared.items()) if h > st.stable.height)
-    vc = ViewChange(new_view, st.stable, prepared)
-    st.vc_sent = vc
-    sig = st.vc_sig = _sign(st, vc)
+    prepared = tuple(p for h, p in sorted(st.log.prepared.items()) if h > st.log.stable.height)
+    vc = ViewChange(new_view, st.log.stable, prepared)
+    st.vc.sent = vc
+    sig = st.vc.sent_sig = _sign(st, vc)
     blocks = _carry(st, [p.block_hash for p in prepared])
-    st.vc_blocks = blocks
-    st.my_vcs[new_view] = (vc, sig, blocks)
-    for v in sorted(st.my_vcs)[:-VC_VIEWS_PER_SENDER]:
-        del st.my_vcs[v]
-    st.view_changes.setdefault(new_view, {})[st.me] = (SignedViewChange(st.me, vc, sig), blocks)
+    st.vc.sent_blocks = blocks
+    st.vc.mine[new_view] = (vc, sig, blocks)
+    for v in sorted(st.vc.mine)[:-VC_VIEWS_PER_SENDER]:
+        del st.vc.mine[v]
+    st.vc.received.setdefault(new_view, {})[st.config.me] = (SignedViewChange(st.config.me, vc, sig), blocks)
     out.append(Persist(record(st)))
     _broadcast(st, vc, sig, out, blocks)
-    st.vc_timer_running = False
+    st.timers.vc_running = False
     _arm_view_change_timer(st, out)
     _try_new_view(st, out)
 
@@ -880,12 +940,12 @@ def _start_view_change(st: ReplicaState, new_view: int, out: list[Action]) -> No
 def _carry(st: ReplicaState, hashes: list[bytes]) -> tuple[bytes, ...]:
     """The bytes of the named blocks we hold, highest height first, within CARRY_BUDGET."""
     held = sorted(
-        (d for d in set(hashes) if d in st.blocks), key=lambda d: -st.block_height.get(d, 0)
+        (d for d in set(hashes) if d in st.log.blocks), key=lambda d: -st.log.block_height.get(d, 0)
     )
     out: list[bytes] = []
     size = 0
     for d in held:
-        b = st.blocks[d]
+        b = st.log.blocks[d]
         if size + len(b) > CARRY_BUDGET:
             continue
         out.append(b)
@@ -907,37 +967,37 @@ def _on_view_change(
         # without it, it may never gather 2f+1 for a view we left.
         # Help only a sender that shows no later view, once per (sender, view) per timer
         # period: two replicas that both moved on must not bounce old messages forever.
-        if st.sender_view.get(sender, 0) > vc.new_view or (sender, vc.new_view) in st.helped:
+        if st.vc.sender_view.get(sender, 0) > vc.new_view or (sender, vc.new_view) in st.vc.helped:
             return
-        st.helped.add((sender, vc.new_view))
-        if st.nv_sent is not None and st.nv_sent.body.view == vc.new_view:  # type: ignore[union-attr]
-            out.append(Send(st.nv_sent, sender))
-        elif vc.new_view in st.my_vcs:
-            mine, mine_sig, mine_blocks = st.my_vcs[vc.new_view]
-            msg = ConsensusMessage(st.me, mine, mine_sig, mine_blocks)
+        st.vc.helped.add((sender, vc.new_view))
+        if st.vc.nv_sent is not None and st.vc.nv_sent.body.view == vc.new_view:  # type: ignore[union-attr]
+            out.append(Send(st.vc.nv_sent, sender))
+        elif vc.new_view in st.vc.mine:
+            mine, mine_sig, mine_blocks = st.vc.mine[vc.new_view]
+            msg = ConsensusMessage(st.config.me, mine, mine_sig, mine_blocks)
             out.append(Send(msg, sender))
         return
-    if sender in st.view_changes.get(vc.new_view, {}):
+    if sender in st.vc.received.get(vc.new_view, {}):
         return
-    check_view_change(st.verifier, vc, st.primary)
+    check_view_change(st.config.verifier, vc, st.primary)
     _store_blocks(st, blocks, {p.block_hash: p.height for p in vc.prepared})
-    st.view_changes.setdefault(vc.new_view, {})[sender] = (
+    st.vc.received.setdefault(vc.new_view, {})[sender] = (
         SignedViewChange(sender, vc, sig),
         blocks,
     )
-    st.vc_seen_at.setdefault(vc.new_view, st.now_ms)
+    st.sync.vc_seen_at.setdefault(vc.new_view, st.sync.now_ms)
     # memory bound: a sender's VIEW-CHANGEs for at most VC_VIEWS_PER_SENDER views
-    mine_views = sorted(v for v, vcs in st.view_changes.items() if sender in vcs)
+    mine_views = sorted(v for v, vcs in st.vc.received.items() if sender in vcs)
     for v in mine_views[:-VC_VIEWS_PER_SENDER]:
-        del st.view_changes[v][sender]
-        if not st.view_changes[v]:  # no empty entry per view either (a sender's views vary)
-            del st.view_changes[v]
-            st.vc_seen_at.pop(v, None)
+        del st.vc.received[v][sender]
+        if not st.vc.received[v]:  # no empty entry per view either (a sender's views vary)
+            del st.vc.received[v]
+            st.sync.vc_seen_at.pop(v, None)
     # §4.5.2: f+1 other replicas want views above ours -> join the smallest of them.
     above = {
-        (v, s) for v, vcs in st.view_changes.items() if v > st.view for s in vcs if s != st.me
+        (v, s) for v, vcs in st.vc.received.items() if v > st.view for s in vcs if s != st.config.me
     }
-    if len({s for _, s in above}) >= st.f + 1:
+    if len({s for _, s in above}) >= st.config.f + 1:
         _start_view_change(st, min(v for v, _ in above), out)
     jump = _jump_target(st)
     if jump is not None:
@@ -947,8 +1007,8 @@ def _on_view_change(
     if (
         vc.new_view == st.view
         and not st.active
-        and not st.vc_timer_running
-        and len(st.view_changes.get(st.view, {})) >= st.quorum
+        and not st.timers.vc_running
+        and len(st.vc.received.get(st.view, {})) >= st.config.quorum
     ):
         _arm_view_change_timer(st, out)
     _try_new_view(st, out)
@@ -958,12 +1018,12 @@ def _try_new_view(st: ReplicaState, out: list[Action]) -> None:
     """As primary of the view we are changing to: with 2f+1 VIEW-CHANGEs (ours included)
     multicast <NEW-VIEW, v+1, V, O> and enter the view."""
     v = st.view
-    if st.active or st.primary(v) != st.me:
+    if st.active or st.primary(v) != st.config.me:
         return
-    vcs = st.view_changes.get(v, {})
-    if st.me not in vcs or len(vcs) < st.quorum:
+    vcs = st.vc.received.get(v, {})
+    if st.config.me not in vcs or len(vcs) < st.config.quorum:
         return
-    chosen = [vcs[st.me]] + [vcs[s] for s in sorted(vcs) if s != st.me][: st.quorum - 1]
+    chosen = [vcs[st.config.me]] + [vcs[s] for s in sorted(vcs) if s != st.config.me][: st.config.quorum - 1]
     cp, entries = compute_new_view(s.body for s, _ in chosen)
     o = []
     for h, d in entries:
@@ -973,7 +1033,7 @@ def _try_new_view(st: ReplicaState, out: list[Action]) -> None:
     sig = _sign(st, nv)
     blocks = _carry(st, [d for _, d in entries])
     _enter_view(st, nv, cp, out)
-    st.nv_sent = _broadcast(st, nv, sig, out, blocks)
+    st.vc.nv_sent = _broadcast(st, nv, sig, out, blocks)
 
 
 def _on_new_view(
@@ -983,32 +1043,32 @@ def _on_new_view(
         return
     if sender != st.primary(nv.view):
         raise ConsensusError(ErrorCode.CONSENSUS_BAD_NEW_VIEW, "new view not from its primary")
-    cp, entries = check_new_view(st.verifier, nv, st.primary)
+    cp, entries = check_new_view(st.config.verifier, nv, st.primary)
     _store_blocks(st, blocks, dict((d, h) for h, d in entries))
     _enter_view(st, nv, cp, out)
 
 
 def _enter_view(st: ReplicaState, nv: NewView, cp: CheckpointProof, out: list[Action]) -> None:
     """Adopt min-s's checkpoint, log O as pre-prepares of the new view, prepare them."""
-    assert st.stable is not None
+    assert st.log.stable is not None
     st.view, st.active = nv.view, True
-    st.active_view, st.view_since_ms = nv.view, st.now_ms
-    st.vc_sent = None
-    st.view_changes = {v: s for v, s in st.view_changes.items() if v > nv.view}
-    st.vc_seen_at = {v: t for v, t in st.vc_seen_at.items() if v in st.view_changes}
-    if cp.height > st.stable.height:
+    st.sync.active_view, st.sync.view_since_ms = nv.view, st.sync.now_ms
+    st.vc.sent = None
+    st.vc.received = {v: s for v, s in st.vc.received.items() if v > nv.view}
+    st.sync.vc_seen_at = {v: t for v, t in st.sync.vc_seen_at.items() if v in st.vc.received}
+    if cp.height > st.log.stable.height:
         _make_stable(st, cp)
     for e in nv.pre_prepares:
         if e.height <= st.low:
             continue
         slot = _slot(st, nv.view, e.height)
         slot.pp_hash, slot.pp_sig = e.block_hash, e.signature
-        st.block_height.setdefault(e.block_hash, e.height)
+        st.log.block_height.setdefault(e.block_hash, e.height)
     out.append(Persist(record(st)))
     _arm_view_timer(st, out)
     for e in nv.pre_prepares:
         _try_prepare(st, nv.view, e.height, out)
-    if st.last_committed < cp.height:
+    if st.log.last_committed < cp.height:
         _request_fetch(st, tuple(s.sender for s in nv.view_changes), out)
     _try_commit(st, out)
     _replay_held(st, out)
@@ -1056,15 +1116,15 @@ def _jump_target(st: ReplicaState) -> int | None:
     if st.active:
         return None
     highest: dict[int, int] = {}
-    for v, vcs in st.view_changes.items():
+    for v, vcs in st.vc.received.items():
         for s in vcs:
-            if s != st.me and v > highest.get(s, -1):
+            if s != st.config.me and v > highest.get(s, -1):
                 highest[s] = v
     views = sorted([st.view, *highest.values()])
-    if len(views) < st.quorum:
+    if len(views) < st.config.quorum:
         return None
-    x = views[st.quorum - 1]
-    if x <= st.view or x > st.active_view + st.n + 1:
+    x = views[st.config.quorum - 1]
+    if x <= st.view or x > st.sync.active_view + st.config.n + 1:
         return None
     return x
 
@@ -1089,17 +1149,17 @@ def _sync_target(st: ReplicaState) -> int | None:
     """
     if not st.active or st.progress_view != st.view:
         return None  # a view change is underway, or this view has not committed yet
-    wait = (SYNC_AFTER_TIMEOUTS * st.timeout_ms) << st.sync_backoff
-    above = [v for v, vcs in st.view_changes.items() if v > st.view and any(s != st.me for s in vcs)]
+    wait = (SYNC_AFTER_TIMEOUTS * st.config.timeout_ms) << st.sync.backoff
+    above = [v for v, vcs in st.vc.received.items() if v > st.view and any(s != st.config.me for s in vcs)]
     if not above:
-        if st.sync_backoff and st.now_ms - st.view_since_ms >= wait:
-            st.sync_backoff = 0  # a calm period: the next lone replica is synced promptly
+        if st.sync.backoff and st.sync.now_ms - st.sync.view_since_ms >= wait:
+            st.sync.backoff = 0  # a calm period: the next lone replica is synced promptly
         return None
     w = min(above)
-    if w > st.view + st.n:
+    if w > st.view + st.config.n:
         return None
-    since = max(st.vc_seen_at.get(w, st.now_ms), st.view_since_ms)
-    if st.now_ms - since < wait:
+    since = max(st.sync.vc_seen_at.get(w, st.sync.now_ms), st.sync.view_since_ms)
+    if st.sync.now_ms - since < wait:
         return None
     return w
 
@@ -1112,7 +1172,7 @@ def _certified_view(st: ReplicaState, ev: FetchedBlocks) -> int | None:
     while the others went on without us), and asking for that view at once beats waiting
     for our timer. Only a VIEW-CHANGE for a higher view (safe), and faulty replicas cannot
     forge the view: the certificates were verified before their blocks were committed."""
-    views = [c.view for b, c in ev.blocks if st.committed.get(c.height) == c.block_hash]
+    views = [c.view for b, c in ev.blocks if st.log.committed.get(c.height) == c.block_hash]
     w = max(views, default=-1)
     return w if w > st.view else None
 
@@ -1122,6 +1182,6 @@ def _maybe_sync(st: ReplicaState, out: list[Action]) -> None:
     w = _sync_target(st)
     if w is None:
         return
-    st.sync_backoff = min(st.sync_backoff + 1, MAX_BACKOFF)
+    st.sync.backoff = min(st.sync.backoff + 1, MAX_BACKOFF)
     st.progress_view = w - 1  # the view was committing: the move is not a failed view
     _start_view_change(st, w, out)

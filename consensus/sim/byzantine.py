@@ -78,8 +78,8 @@ class Adversary:
             return self._equivocate(inst, msg, to)
         if role == "lure" and isinstance(body, Commit):  # re-sent, as a stuck replica does
             self.lured.add(body.view + 1)
-            assert inst.state.stable is not None
-            vc = ViewChange(body.view + 1, inst.state.stable, ())
+            assert inst.state.log.stable is not None
+            vc = ViewChange(body.view + 1, inst.state.log.stable, ())
             out.append((ConsensusMessage(inst.index, vc, self._sign(inst.index, vc)), None))
         if role == "forge" and self.rng.random() < 0.5:
             k = self.rng.randrange(4)

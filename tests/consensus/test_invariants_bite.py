@@ -6,6 +6,7 @@ within a few generated schedules, so a green property run means something.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ def test_forgetting_prepared_blocks_in_view_change_is_caught(monkeypatch: pytest
     orig = replica._start_view_change
 
     def forgetful(st: replica.ReplicaState, v: int, out: list) -> None:  # type: ignore[type-arg]
-        st.prepared.clear()
+        st.log.prepared.clear()
         orig(st, v, out)
 
     monkeypatch.setattr(replica, "_start_view_change", forgetful)
@@ -42,7 +43,7 @@ def test_forgetting_prepared_blocks_in_view_change_is_caught(monkeypatch: pytest
 
 def test_preparing_without_validation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        replica, "_validate", lambda st, h, d: d in st.blocks and st.hash_at(h - 1) is not None
+        replica, "_validate", lambda st, h, d: d in st.log.blocks and st.hash_at(h - 1) is not None
     )
     caught("app rejects")
 
@@ -80,7 +81,7 @@ def test_weak_commit_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def weak(*a, **k):  # type: ignore[no-untyped-def]
         st = orig(*a, **k)
-        st.quorum = st.f + 1
+        st.config = dataclasses.replace(st.config, quorum=st.config.f + 1)  # frozen: a new one
         return st
 
     monkeypatch.setattr(world, "init_state", weak)

@@ -92,11 +92,11 @@ def test_scenario_replays_byte_for_byte(sc: dict[str, Any]) -> None:
     for n, s in enumerate(sc["steps"]):
         ev = event_of(s["event"])
         assert _gen().event_json(ev) == s["event"], (n, "the event does not re-encode to its bytes")
-        before = Counter(st.rejected)
+        before = Counter(st.stats.rejected)
         st, actions = step(st, ev)
         got = [_gen().action_json(a) for a in actions]
         assert got == s["actions"], (sc["name"], n, s.get("note"))
-        refused = Counter(st.rejected)
+        refused = Counter(st.stats.rejected)
         refused.subtract(before)
         assert sorted(c for c, k in refused.items() for _ in range(k)) == s["refused"], (sc["name"], n)
 
