@@ -16,7 +16,7 @@
   just outside the timeliness window (``consensus.timeliness``);
 * ``lure`` (named scenarios only, not in the generated mix): votes like an honest replica
   but also keeps a VIEW-CHANGE for the view above the current one standing, posing as a
-  replica left alone there, to make the others sync up (``replica._sync_target``) as often
+  replica left alone there, to make the others sync up (``replica.view_sync.sync_target``) as often
   as the rule allows.
 """
 

@@ -1,5 +1,5 @@
 """View sync: a replica left alone in a higher view after a fault is brought back by the
-others moving up to it (``replica._sync_target``, ``_jump_target``), never by it moving
+others moving up to it (``view_sync.sync_target``, ``jump_target``), never by it moving
 down, so the cluster regains its spare fault tolerance.
 
 The lone-replica scenario: a partition isolates validator(s) until their view timers put
@@ -18,7 +18,7 @@ import consensus.replica as replica
 from consensus.certificate import CommitCertificate
 from consensus.events import FetchedBlocks, Received, Send, TimerFired
 from consensus.messages import Commit, ConsensusMessage, ViewChange, VoteSig
-from consensus.replica import SYNC_AFTER_TIMEOUTS, VIEW_TIMER, step
+from consensus.replica import SYNC_AFTER_TIMEOUTS, VIEW_TIMER, normal_case, step, view_sync
 from consensus.sim.world import InvariantViolation, SimConfig, Simulation, run_schedule
 from tests.consensus.fixtures import Net, sends
 
@@ -82,7 +82,7 @@ def test_two_lone_replicas_of_seven() -> None:
 
 def no_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     """The code before view sync: nobody moves up to a lone replica."""
-    monkeypatch.setattr(replica, "_maybe_sync", lambda st, out: None)
+    monkeypatch.setattr(view_sync, "maybe_sync", lambda st, out: None)
 
 
 def test_without_view_sync_the_replica_stays_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +100,7 @@ def test_without_view_sync_a_single_kill_stalls_the_chain(monkeypatch: pytest.Mo
 def test_rejoining_the_lower_view_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tempting fix, a lone replica going back to the view the others commit in, breaks
     the VIEW-CHANGE promise PBFT's safety rests on: the simulation refuses it."""
-    orig = replica._on_commit
+    orig = normal_case.on_commit
 
     def rejoin(st: replica.ReplicaState, sender: int, c: Commit, sig: bytes, out: list) -> None:  # type: ignore[type-arg]
         orig(st, sender, c, sig, out)
@@ -108,7 +108,7 @@ def test_rejoining_the_lower_view_is_caught(monkeypatch: pytest.MonkeyPatch) -> 
             st.view, st.active = c.view, True  # "f+1 are in view v, committing: rejoin it"
             st.vc.sent = None
 
-    monkeypatch.setattr(replica, "_on_commit", rejoin)
+    monkeypatch.setattr(normal_case, "on_commit", rejoin)
     with pytest.raises(InvariantViolation, match="after VIEW-CHANGE for view 1"):
         run_schedule(lone_config())
 
