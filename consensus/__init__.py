@@ -25,6 +25,7 @@ Actions out, to be carried out in order (contract in ``consensus.events``):
 
 Modules: ``messages`` (wire types), ``verify`` (signature checks with a verdict cache),
 ``certificate`` (``CommitCertificate``, ``verify_certificate``), ``checkpoint`` (§4.3),
-``viewchange`` (§4.4), ``replica`` (the step function), ``events`` (events, actions, the
-``App`` callback protocol and ``SafetyRecord``), ``sim`` (seeded hostile simulation).
+``viewchange`` (§4.4), ``replica`` (the step function: a package with one module per
+section of the paper, see its docstring), ``events`` (events, actions, the ``App``
+callback protocol and ``SafetyRecord``), ``sim`` (seeded hostile simulation).
 """

@@ -271,8 +271,8 @@ class ConsensusDriver:
         # faulty backup, must not make an idle network churn views (round robin would soon
         # hand the primary role back to the faulty validator).
         return any(
-            h > st.last_committed and v == st.view and slot.pp_hash is not None
-            for (v, h), slot in st.log.items()
+            h > st.log.last_committed and v == st.view and slot.pp_hash is not None
+            for (v, h), slot in st.log.slots.items()
         )
 
     # --- proposals and fetches --------------------------------------------------------

@@ -26,7 +26,7 @@ class Gauges:
         self.mempool = mempool
         self.network = network
         self.replica = replica  # the validator's current replica state; None on an observer
-        self._rejected_seen: dict[str, int] = {}  # replica.rejected already in the metrics
+        self._rejected_seen: dict[str, int] = {}  # replica.stats.rejected already in the metrics
 
     def update(self) -> None:
         m = self.metrics
@@ -35,7 +35,7 @@ class Gauges:
         replica = self.replica()
         if replica is not None:
             m.view.set(replica.view)
-            for code, n in replica.rejected.items():
+            for code, n in replica.stats.rejected.items():
                 seen = self._rejected_seen.get(code, 0)
                 if n > seen:  # the replica's own per-code tally, mirrored as a counter
                     m.consensus_rejected.labels(code=code).inc(n - seen)

@@ -54,8 +54,8 @@ def bench(n: int, blocks: int, interval: int) -> dict[str, float]:
     return {
         "blocks": height,
         "cpu_per_block": cpu / height,
-        "signs_per_block": sum(x.state.signatures for x in sim.instances) / height,
-        "verifies_per_block": sum(x.state.verifier.verify_calls for x in sim.instances) / height,
+        "signs_per_block": sum(x.state.stats.signatures for x in sim.instances) / height,
+        "verifies_per_block": sum(x.state.config.verifier.verify_calls for x in sim.instances) / height,
     }
 
 

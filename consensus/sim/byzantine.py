@@ -16,7 +16,7 @@
   just outside the timeliness window (``consensus.timeliness``);
 * ``lure`` (named scenarios only, not in the generated mix): votes like an honest replica
   but also keeps a VIEW-CHANGE for the view above the current one standing, posing as a
-  replica left alone there, to make the others sync up (``replica._sync_target``) as often
+  replica left alone there, to make the others sync up (``replica.view_sync.sync_target``) as often
   as the rule allows.
 """
 
@@ -78,8 +78,8 @@ class Adversary:
             return self._equivocate(inst, msg, to)
         if role == "lure" and isinstance(body, Commit):  # re-sent, as a stuck replica does
             self.lured.add(body.view + 1)
-            assert inst.state.stable is not None
-            vc = ViewChange(body.view + 1, inst.state.stable, ())
+            assert inst.state.log.stable is not None
+            vc = ViewChange(body.view + 1, inst.state.log.stable, ())
             out.append((ConsensusMessage(inst.index, vc, self._sign(inst.index, vc)), None))
         if role == "forge" and self.rng.random() < 0.5:
             k = self.rng.randrange(4)

@@ -272,11 +272,11 @@ class Invariants:
         if not inst.honest:
             return
         st = inst.state
-        assert st.stable is not None
-        h = st.stable.height
+        assert st.log.stable is not None
+        h = st.log.stable.height
         if h == 0:
             return
-        root = st.stable.state_root
+        root = st.log.stable.state_root
         prior = self.stable_roots.setdefault(h, root)
         if prior != root:
             self.fail(f"stable checkpoints at height {h} disagree on the state root")

@@ -51,7 +51,7 @@ def main() -> None:
         max_view = max(max_view, v)
         after_heal[v - (sim.view_at_heal or 0)] += 1
         for x in sim.instances:
-            rejected.update(x.state.rejected)
+            rejected.update(x.state.stats.rejected)
         if cfg.sync_ms is not None and sim.inv.synced_at is not None:
             sync_ms.append(sim.inv.synced_at - cfg.heal_ms)
             gaps.append(sim.inv.worst_gap)

@@ -397,7 +397,7 @@ class Simulation:
                     persisted=inst.record, committed_height=h, committed_hash=d,
                 )
                 if inst.roots:
-                    inst.state.roots[h] = inst.roots[-1]
+                    inst.state.log.roots[h] = inst.roots[-1]
                 inst.alive = True
                 self.push(self.now, "event", (inst.iid, inst.epoch, Start()))
 

@@ -45,7 +45,7 @@ def test_untimely_proposals_are_not_prepared() -> None:
         _, msg = proposal(t)
         st, actions = step(st, Received(msg, NOW))
         assert not [a for a in actions if isinstance(a, Persist)] and not sends(actions)
-        assert st.rejected["CONSENSUS_UNTIMELY"] == 1
+        assert st.stats.rejected["CONSENSUS_UNTIMELY"] == 1
     for t in (NOW - P - D, NOW, NOW + P):
         st = NET.replica(1)
         st, _ = step(st, Start())
@@ -84,9 +84,9 @@ def test_view_change_with_many_full_blocks_fits_the_message_limit() -> None:
     big = [b"B" * (3 << 20) + bytes([h]) for h in (1, 2, 3)]
     for h, b in enumerate(big, start=1):
         d = NET.digest(b)
-        st.blocks[d] = b
-        st.block_height[d] = h
-        st.prepared[h] = NET.prepared(0, h, d)
+        st.log.blocks[d] = b
+        st.log.block_height[d] = h
+        st.log.prepared[h] = NET.prepared(0, h, d)
     st, actions = step(st, TimerFired("view", token))
     vc = [m for m in sends(actions) if isinstance(m.body, ViewChange)]
     assert len(vc) == 1
@@ -103,15 +103,15 @@ def test_checkpoint_flood_from_one_validator_is_bounded() -> None:
 
     st = NET.replica(1)
     st, _ = step(st, Start())
-    k = st.interval
+    k = st.config.interval
     heights = [k * i for i in range(1, 4)]
     for j in range(600):
         h = heights[j % len(heights)]
         cp = Checkpoint(h, j.to_bytes(32, "big"), (j + 1).to_bytes(32, "big"))
         st, _ = step(st, Received(NET.msg(3, cp), NOW))
-    assert len(st.checkpoints.votes) == len(heights)
-    assert sum(len(v) for v in st.checkpoints.by_sender.values()) == len(heights)
-    assert st.rejected["CONSENSUS_CONFLICT"] == 600 - len(heights)
+    assert len(st.log.checkpoints.votes) == len(heights)
+    assert sum(len(v) for v in st.log.checkpoints.by_sender.values()) == len(heights)
+    assert st.stats.rejected["CONSENSUS_CONFLICT"] == 600 - len(heights)
 
 
 def test_prepared_block_survives_a_restart_and_travels_in_the_view_change() -> None:
@@ -134,7 +134,7 @@ def test_prepared_block_survives_a_restart_and_travels_in_the_view_change() -> N
         actions += more
     assert any(isinstance(m.body, Commit) for m in sends(actions))  # prepared: COMMIT sent
     persisted = [a.record for a in actions if isinstance(a, Persist)][-1]
-    assert persisted.blocks == (block,) and st.last_committed == 0
+    assert persisted.blocks == (block,) and st.log.last_committed == 0
     # power cut: only the record survives
     again = init_state(NET.genesis, 1, NET.chain_id, sim_key(1), NET.app, persisted=persisted)
     again, actions = step(again, Start())

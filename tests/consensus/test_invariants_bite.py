@@ -6,6 +6,7 @@ within a few generated schedules, so a green property run means something.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ import pytest
 
 import consensus.replica as replica
 from consensus.events import Persist
+from consensus.replica import normal_case, signing, view_change
 from consensus.sim import world
 from consensus.sim.schedules import config_for_seed
 from consensus.sim.world import InvariantViolation, SimConfig, run_schedule
@@ -30,19 +32,19 @@ def caught(match: str, seeds: int = 40, n: int = 4) -> None:
 
 
 def test_forgetting_prepared_blocks_in_view_change_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    orig = replica._start_view_change
+    orig = view_change.start_view_change
 
     def forgetful(st: replica.ReplicaState, v: int, out: list) -> None:  # type: ignore[type-arg]
-        st.prepared.clear()
+        st.log.prepared.clear()
         orig(st, v, out)
 
-    monkeypatch.setattr(replica, "_start_view_change", forgetful)
+    monkeypatch.setattr(view_change, "start_view_change", forgetful)
     caught("committed height", seeds=120)
 
 
 def test_preparing_without_validation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        replica, "_validate", lambda st, h, d: d in st.blocks and st.hash_at(h - 1) is not None
+        normal_case, "validate", lambda st, h, d: d in st.log.blocks and st.hash_at(h - 1) is not None
     )
     caught("app rejects")
 
@@ -80,7 +82,7 @@ def test_weak_commit_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def weak(*a, **k):  # type: ignore[no-untyped-def]
         st = orig(*a, **k)
-        st.quorum = st.f + 1
+        st.config = dataclasses.replace(st.config, quorum=st.config.f + 1)  # frozen: a new one
         return st
 
     monkeypatch.setattr(world, "init_state", weak)
@@ -89,26 +91,26 @@ def test_weak_commit_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_never_changing_view_is_caught_as_a_liveness_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replica, "_start_view_change", lambda st, v, out: None)
+    monkeypatch.setattr(view_change, "start_view_change", lambda st, v, out: None)
     with pytest.raises(InvariantViolation, match="liveness"):
         run_schedule(SimConfig(n=4, seed=1, target_height=2, byzantine={0: "silent"}, liveness_ms=5000))
 
 
 def test_ignoring_block_time_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the PBTS rule a Byzantine primary's stale or future block time commits."""
-    monkeypatch.setattr(replica, "is_timely", lambda *a: True)
+    monkeypatch.setattr(normal_case, "is_timely", lambda *a: True)
     caught("block time", seeds=400)
 
 
 def test_forgetting_prepared_block_bytes_is_caught_as_a_halt(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12, fault 1: a record without the prepared block's bytes halts the chain
     after every validator restarts between prepare and commit."""
-    orig = replica.record
+    orig = signing.record
 
     def without_blocks(st: replica.ReplicaState) -> replica.SafetyRecord:
         import dataclasses
 
         return dataclasses.replace(orig(st), blocks=())
 
-    monkeypatch.setattr(replica, "record", without_blocks)
+    monkeypatch.setattr(signing, "record", without_blocks)
     caught("liveness", seeds=300)

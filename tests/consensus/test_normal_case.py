@@ -23,6 +23,6 @@ def test_quiet_network_commits_in_view_zero(n: int) -> None:
         prev = d
     # checkpoints every 2 heights became stable and the log was collected below them
     for x in sim.instances:
-        assert x.state.stable is not None and x.state.stable.height >= 6
-        assert all(h > x.state.stable.height for (_, h) in x.state.log)
-        assert not x.state.rejected
+        assert x.state.log.stable is not None and x.state.log.stable.height >= 6
+        assert all(h > x.state.log.stable.height for (_, h) in x.state.log.slots)
+        assert not x.state.stats.rejected

@@ -64,7 +64,20 @@ def test_primary_persists_then_sends_its_pre_prepare() -> None:
     assert any(v.phase == 1 and v.block_hash == D1 for v in actions[0].record.votes)
     # a second (different) proposal for the same height is refused
     st, actions = step(st, ProposalReady(1, 0, NET.block(1, nonce=5)))
-    assert actions == [] and st.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
+    assert actions == [] and st.stats.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
+
+
+def test_repr_of_a_signing_replica_shows_no_key_material() -> None:
+    """A state printed in a log or a failing assertion must not leak the signing key: neither
+    the seed nor the expanded secret the replica caches after its first signature."""
+    st, _ = step(NET.replica(0), Start())
+    st, _ = step(st, ProposalReady(1, 0, B1))
+    assert st.stats.signatures == 1
+    text = repr(st)
+    seed = sim_key(0).ed25519_seed
+    assert "me=0" in text and "view=0" in text
+    for secret in (seed, st.config.secret, st.config.secret[:32]):
+        assert secret and secret.hex() not in text and repr(secret) not in text
 
 
 def test_backup_prepares_a_valid_pre_prepare_after_persisting() -> None:
@@ -93,14 +106,14 @@ def test_bad_messages_are_counted_and_change_nothing(msg: ConsensusMessage, code
     st = NET.replica(1)
     before = record(st)
     st, actions = step(st, Received(msg, 0))
-    assert actions == [] and st.rejected == {code: 1}
-    assert record(st) == before and not any(s.pp_hash for s in st.log.values())
+    assert actions == [] and st.stats.rejected == {code: 1}
+    assert record(st) == before and not any(s.pp_hash for s in st.log.slots.values())
 
 
 def test_conflicting_pre_prepare_is_not_prepared() -> None:
     st, _ = step(NET.replica(1), Received(pre_prepare(), 0))
     st, actions = step(st, Received(pre_prepare(block=NET.block(1, nonce=4)), 0))
-    assert actions == [] and st.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
+    assert actions == [] and st.stats.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
 
 
 def test_invalid_block_starts_a_view_change_instead_of_preparing() -> None:
@@ -108,7 +121,7 @@ def test_invalid_block_starts_a_view_change_instead_of_preparing() -> None:
     bodies = [m.body for m in sends(actions)]
     assert len(bodies) == 1 and isinstance(bodies[0], ViewChange) and bodies[0].new_view == 1
     assert st.view == 1 and not st.active
-    assert st.rejected[ErrorCode.CONSENSUS_INVALID_BLOCK] == 1
+    assert st.stats.rejected[ErrorCode.CONSENSUS_INVALID_BLOCK] == 1
 
 
 def test_prepared_then_committed_with_a_certificate() -> None:
@@ -116,13 +129,13 @@ def test_prepared_then_committed_with_a_certificate() -> None:
     st, actions = step(st, Received(NET.msg(2, Prepare(0, 1, D1)), 0))
     commit = [m for m in sends(actions) if isinstance(m.body, Commit)]
     assert len(commit) == 1 and isinstance(actions[0], Persist)
-    assert st.prepared[1].prepares and len(st.prepared[1].prepares) == 2
+    assert st.log.prepared[1].prepares and len(st.log.prepared[1].prepares) == 2
     st, actions = step(st, Received(NET.msg(0, Commit(0, 1, D1)), 0))
     assert not any(isinstance(a, CommitBlock) for a in actions)  # 2 of 3
     st, actions = step(st, Received(NET.msg(3, Commit(0, 1, D1)), 0))
     done = [a for a in actions if isinstance(a, CommitBlock)]
     assert len(done) == 1 and done[0].block == B1 and len(done[0].certificate.sigs) == 3
-    assert st.last_committed == 1
+    assert st.log.last_committed == 1
 
 
 def test_restart_never_signs_a_conflicting_value() -> None:
@@ -131,7 +144,7 @@ def test_restart_never_signs_a_conflicting_value() -> None:
     again = init_state(NET.genesis, 1, NET.chain_id, sim_key(1), NET.app, persisted=rec)
     other = NET.block(1, nonce=8)
     again, actions = step(again, Received(pre_prepare(block=other), 0))
-    assert sends(actions) == [] and again.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
+    assert sends(actions) == [] and again.stats.rejected[ErrorCode.CONSENSUS_CONFLICT] == 1
     again2 = init_state(NET.genesis, 1, NET.chain_id, sim_key(1), NET.app, persisted=rec)
     again2, actions = step(again2, Received(pre_prepare(), 0))  # the same value: re-sent as before
     assert [m.body for m in sends(actions)] == [Prepare(0, 1, D1)]
@@ -145,7 +158,7 @@ def test_restart_stays_in_its_view() -> None:
     again, actions = step(again, Start())
     assert [m.body for m in sends(actions)] == [rec.view_change]  # resent verbatim
     again, actions = step(again, Received(pre_prepare(), 0))  # view 0 is over for it
-    assert actions == [] and again.rejected[ErrorCode.CONSENSUS_WRONG_VIEW] == 1
+    assert actions == [] and again.stats.rejected[ErrorCode.CONSENSUS_WRONG_VIEW] == 1
 
 
 def test_bad_record_is_refused() -> None:
@@ -181,8 +194,8 @@ def test_fetched_blocks_commit_only_with_valid_certificates(chain) -> None:  # t
     forged = replace(cert, sigs=cert.sigs[:2] + (VoteSig(cert.sigs[2].validator, bytes(64)),))
     for bad in ((block, forged), (chain[4][0], cert), (block, replace(cert, sigs=cert.sigs[:2]))):
         st, actions = step(st, FetchedBlocks((bad,)))
-        assert actions == [] and st.last_committed == 3
-    assert st.rejected[ErrorCode.CONSENSUS_BAD_CERTIFICATE] == 3
+        assert actions == [] and st.log.last_committed == 3
+    assert st.stats.rejected[ErrorCode.CONSENSUS_BAD_CERTIFICATE] == 3
     st, actions = step(st, FetchedBlocks((chain[3],)))
     assert [a.height for a in actions if isinstance(a, CommitBlock)] == [4]
 
@@ -195,13 +208,13 @@ def test_checkpoints_become_stable_and_collect_garbage(chain) -> None:  # type: 
     cp = Checkpoint(2, chain[1][1].block_hash, root)
     assert [m.body for m in sends(actions)] == [cp]
     st, _ = step(st, Received(NET.msg(0, cp), 0))
-    assert st.stable is not None and st.stable.height == 0
+    assert st.log.stable is not None and st.log.stable.height == 0
     st, _ = step(st, Received(NET.msg(1, Checkpoint(2, cp.block_hash, b"W" * 32)), 0))  # disagrees
-    assert st.stable.height == 0
+    assert st.log.stable.height == 0
     st, _ = step(st, Received(NET.msg(2, cp), 0))
-    assert st.stable.height == 2 and st.low == 2 and st.high == 6
+    assert st.log.stable.height == 2 and st.low == 2 and st.high == 6
     st, actions = step(st, Executed(7, root))  # never committed
-    assert actions == [] and st.rejected[ErrorCode.CONSENSUS_BAD_MESSAGE] == 1
+    assert actions == [] and st.stats.rejected[ErrorCode.CONSENSUS_BAD_MESSAGE] == 1
 
 
 def test_messages_round_trip_and_junk_is_rejected(chain) -> None:  # type: ignore[no-untyped-def]
@@ -223,7 +236,7 @@ def test_messages_for_a_view_not_yet_entered_are_held_and_replayed() -> None:
     st, actions = step(st, TimerFired("view", token))
     assert st.view == 1 and not st.active
     st, actions = step(st, Received(pre_prepare(view=1), 0))  # overtook the NEW-VIEW
-    assert actions == [] and not st.rejected
+    assert actions == [] and not st.stats.rejected
     vcs = tuple(SignedViewChange(i, NET.view_change(1), NET.sign(i, NET.view_change(1))) for i in (0, 1, 3))
     st, actions = step(st, Received(NET.msg(1, NewView(1, vcs, ())), 0))
     assert st.active and Prepare(1, 1, D1) in [m.body for m in sends(actions)]

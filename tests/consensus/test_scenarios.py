@@ -15,7 +15,7 @@ def views(sim: Simulation) -> list[int]:
 
 
 def rejected(sim: Simulation, code: str) -> int:
-    return sum(x.state.rejected[code] for x in sim.honest())
+    return sum(x.state.stats.rejected[code] for x in sim.honest())
 
 
 def test_silent_primary_is_replaced() -> None:

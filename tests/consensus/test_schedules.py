@@ -57,4 +57,4 @@ def test_a_seed_replays_exactly() -> None:
         a, b = replay(seed, n), replay(seed, n)
         assert (a.steps, a.now, a.delivered) == (b.steps, b.now, b.delivered)
         assert [x.chain for x in a.instances] == [x.chain for x in b.instances]
-        assert [x.state.rejected for x in a.instances] == [x.state.rejected for x in b.instances]
+        assert [x.state.stats.rejected for x in a.instances] == [x.state.stats.rejected for x in b.instances]

@@ -1,5 +1,5 @@
 """View sync: a replica left alone in a higher view after a fault is brought back by the
-others moving up to it (``replica._sync_target``, ``_jump_target``), never by it moving
+others moving up to it (``view_sync.sync_target``, ``jump_target``), never by it moving
 down, so the cluster regains its spare fault tolerance.
 
 The lone-replica scenario: a partition isolates validator(s) until their view timers put
@@ -18,7 +18,7 @@ import consensus.replica as replica
 from consensus.certificate import CommitCertificate
 from consensus.events import FetchedBlocks, Received, Send, TimerFired
 from consensus.messages import Commit, ConsensusMessage, ViewChange, VoteSig
-from consensus.replica import SYNC_AFTER_TIMEOUTS, VIEW_TIMER, step
+from consensus.replica import SYNC_AFTER_TIMEOUTS, VIEW_TIMER, normal_case, step, view_sync
 from consensus.sim.world import InvariantViolation, SimConfig, Simulation, run_schedule
 from tests.consensus.fixtures import Net, sends
 
@@ -82,7 +82,7 @@ def test_two_lone_replicas_of_seven() -> None:
 
 def no_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     """The code before view sync: nobody moves up to a lone replica."""
-    monkeypatch.setattr(replica, "_maybe_sync", lambda st, out: None)
+    monkeypatch.setattr(view_sync, "maybe_sync", lambda st, out: None)
 
 
 def test_without_view_sync_the_replica_stays_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,15 +100,15 @@ def test_without_view_sync_a_single_kill_stalls_the_chain(monkeypatch: pytest.Mo
 def test_rejoining_the_lower_view_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tempting fix, a lone replica going back to the view the others commit in, breaks
     the VIEW-CHANGE promise PBFT's safety rests on: the simulation refuses it."""
-    orig = replica._on_commit
+    orig = normal_case.on_commit
 
     def rejoin(st: replica.ReplicaState, sender: int, c: Commit, sig: bytes, out: list) -> None:  # type: ignore[type-arg]
         orig(st, sender, c, sig, out)
-        if not st.active and c.view < st.view and c.height > st.last_committed - 1:
+        if not st.active and c.view < st.view and c.height > st.log.last_committed - 1:
             st.view, st.active = c.view, True  # "f+1 are in view v, committing: rejoin it"
-            st.vc_sent = None
+            st.vc.sent = None
 
-    monkeypatch.setattr(replica, "_on_commit", rejoin)
+    monkeypatch.setattr(normal_case, "on_commit", rejoin)
     with pytest.raises(InvariantViolation, match="after VIEW-CHANGE for view 1"):
         run_schedule(lone_config())
 
@@ -126,16 +126,16 @@ def test_sync_waits_its_bound_and_only_for_views_close_above() -> None:
     st = NET.replica(0)
     t0 = 1_000_000
     step(st, Received(vc_from(3, 1), t0))
-    wait = SYNC_AFTER_TIMEOUTS * st.timeout_ms
+    wait = SYNC_AFTER_TIMEOUTS * st.config.timeout_ms
     _, out = step(st, Received(vc_from(3, 1), t0 + wait - 1))
     assert st.active and st.view == 0 and not sends(out)
     _, out = step(st, Received(vc_from(3, 1), t0 + wait))
     assert not st.active and st.view == 1
     assert [type(m.body) for m in sends(out)] == [ViewChange] and sends(out)[0].body.new_view == 1
-    assert st.sync_backoff == 1  # the next sync waits twice as long
+    assert st.sync.backoff == 1  # the next sync waits twice as long
 
     far = NET.replica(1)
-    far_view = 0 + far.n + 1  # a faulty replica cannot pull views arbitrarily high
+    far_view = 0 + far.config.n + 1  # a faulty replica cannot pull views arbitrarily high
     step(far, Received(vc_from(3, far_view), t0))
     step(far, Received(vc_from(3, far_view), t0 + 100 * wait))
     assert far.active and far.view == 0
@@ -145,13 +145,13 @@ def test_sync_needs_a_committing_view() -> None:
     st = NET.replica(0)
     st.progress_view = -1  # nothing committed in the current view: the timer decides
     step(st, Received(vc_from(3, 1), 0))
-    step(st, Received(vc_from(3, 1), 10 * SYNC_AFTER_TIMEOUTS * st.timeout_ms))
+    step(st, Received(vc_from(3, 1), 10 * SYNC_AFTER_TIMEOUTS * st.config.timeout_ms))
     assert st.active and st.view == 0
 
 
 def test_jump_goes_straight_to_where_a_quorum_can_meet() -> None:
     st = NET.replica(0)
-    _, out = step(st, TimerFired(VIEW_TIMER, st.view_timer_token))  # view change to 1
+    _, out = step(st, TimerFired(VIEW_TIMER, st.timers.view_token))  # view change to 1
     assert (st.view, st.active) == (1, False)
     step(st, Received(vc_from(1, 1), 0))
     assert st.view == 1  # {0: 1, 1: 1} and nobody else: no quorum anywhere yet
@@ -163,9 +163,9 @@ def test_jump_goes_straight_to_where_a_quorum_can_meet() -> None:
 
 def test_jump_is_capped_above_the_last_active_view() -> None:
     st = NET.replica(0)
-    step(st, TimerFired(VIEW_TIMER, st.view_timer_token))
+    step(st, TimerFired(VIEW_TIMER, st.timers.view_token))
     step(st, Received(vc_from(1, 1), 0))
-    cap = st.active_view + st.n + 1
+    cap = st.sync.active_view + st.config.n + 1
     step(st, Received(vc_from(3, cap + 1), 0))
     assert st.view == 1
     step(st, Received(vc_from(2, cap), 0))  # now 1, 2, 3 ... the third lowest is cap
@@ -178,7 +178,7 @@ def test_a_fetched_certificate_of_a_higher_view_asks_for_that_view() -> None:
     d1 = NET.digest(b1)
     sigs = tuple(VoteSig(i, NET.sign(i, Commit(4, 1, d1))) for i in (0, 1, 3))
     _, out = step(st, FetchedBlocks(((b1, CommitCertificate(1, 4, d1, sigs)),)))
-    assert st.last_committed == 1 and st.view == 4 and not st.active
+    assert st.log.last_committed == 1 and st.view == 4 and not st.active
     assert [m.body.new_view for m in sends(out) if isinstance(m.body, ViewChange)] == [4]
     assert st.progress_view == 0  # another view's certificate is not progress of ours
 
@@ -201,5 +201,5 @@ def test_view_sync_sends_only_view_changes() -> None:
     """Wire-visible behaviour is unchanged: a sync is an ordinary VIEW-CHANGE."""
     st = NET.replica(0)
     step(st, Received(vc_from(3, 1), 0))
-    _, out = step(st, Received(vc_from(3, 1), SYNC_AFTER_TIMEOUTS * st.timeout_ms))
+    _, out = step(st, Received(vc_from(3, 1), SYNC_AFTER_TIMEOUTS * st.config.timeout_ms))
     assert all(isinstance(a.message.body, ViewChange) for a in out if isinstance(a, Send))

@@ -4,7 +4,7 @@ alone in a higher view, so the network again survives a single kill without a st
 A 4+1 localnet where every peer link to and from one backup validator R goes through a
 TCP proxy in this test. The proxies refuse until R's view timer has put it in a higher,
 inactive view while the three others commit on; then they forward again (the heal). The
-others must move up to R's view (view sync, ``consensus.replica._sync_target``) within a
+others must move up to R's view (view sync, ``consensus.replica.view_sync.sync_target``) within a
 few timeouts, and a kill -9 of another backup must then cost no view change at all: the
 three survivors, R among them, still make a quorum.
 """

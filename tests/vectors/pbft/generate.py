@@ -156,9 +156,9 @@ class Scenario:
         self.last: list[Action] = []
 
     def ev(self, event: Event, note: str = "") -> list[Action]:
-        before = Counter(self.st.rejected)
+        before = Counter(self.st.stats.rejected)
         self.st, self.last = step(self.st, event)
-        refused = Counter(self.st.rejected)
+        refused = Counter(self.st.stats.rejected)
         refused.subtract(before)
         entry: dict[str, Any] = {"event": event_json(event),
                                  "actions": [action_json(a) for a in self.last],
