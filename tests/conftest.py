@@ -6,6 +6,7 @@ Select with HYPOTHESIS_PROFILE or `scripts/test --thorough`.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -63,3 +64,22 @@ def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
         return rank.get(item.nodeid.split("::", 1)[0], len(rank))
 
     items.sort(key=key)  # type: ignore[arg-type]  # stable: a file keeps its own order
+
+
+# Figures the deployment tests measure (tests/deploy), printed at the end of the run: a
+# test records one with ``record_property("figure", text)``; the property travels with
+# its report, so the summary shows it also when the suite runs on xdist workers. The hook
+# lives here, in the root conftest, because only this one is loaded by xdist's controller.
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    figures = [
+        value
+        for reports in terminalreporter.stats.values()
+        for r in reports
+        if getattr(r, "when", None) == "call"
+        for name, value in getattr(r, "user_properties", ())
+        if name == "figure"
+    ]
+    if figures:
+        terminalreporter.section("deployment figures")
+        for line in figures:
+            terminalreporter.write_line(line)
