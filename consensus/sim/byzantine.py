@@ -38,6 +38,7 @@ from consensus.messages import (
     VoteSig,
 )
 from consensus.sim.app import block_time, make_block
+from consensus.sim.base import sim_key
 
 if TYPE_CHECKING:
     from consensus.sim.world import Instance, Simulation
@@ -57,8 +58,6 @@ class Adversary:
         self.lured: set[int] = set()  # views a lure posed as stuck in
 
     def _sign(self, index: int, body: PrePrepare | Prepare | Commit | ViewChange) -> bytes:
-        from consensus.sim.world import sim_key
-
         return sim_key(index).sign(body.KIND, self.sim.chain_id, encode(body))
 
     def observe(self, msg: ConsensusMessage) -> None:

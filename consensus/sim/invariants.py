@@ -45,6 +45,7 @@ from consensus.messages import (
     PrePrepare,
     ViewChange,
 )
+from consensus.sim.base import InvariantViolation
 
 if TYPE_CHECKING:
     from consensus.sim.world import Instance, Simulation
@@ -71,8 +72,6 @@ class Invariants:
         self._gap_bound: int | None = None
 
     def fail(self, what: str) -> None:
-        from consensus.sim.world import InvariantViolation
-
         raise InvariantViolation(f"t={self.sim.now}ms: {what}")
 
     # --- per message sent --------------------------------------------------------------

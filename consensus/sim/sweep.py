@@ -14,8 +14,9 @@ import argparse
 import time
 from collections import Counter
 
+from consensus.sim.base import InvariantViolation
 from consensus.sim.schedules import config_for_seed
-from consensus.sim.world import InvariantViolation, run_schedule
+from consensus.sim.world import run_schedule
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballot_tx.codec import encode
-from ballot_tx.keys import KeyPair, node_id
+from ballot_tx.keys import node_id
 from consensus.certificate import CommitCertificate, check_certificate
 from consensus.events import (
     Action,
@@ -40,15 +40,13 @@ from consensus.events import (
 from consensus.messages import ConsensusMessage
 from consensus.replica import ReplicaState, init_state, step
 from consensus.sim.app import SimApp, make_block, next_root
+from consensus.sim.base import InvariantViolation, sim_key
+from consensus.sim.byzantine import Adversary
 from consensus.sim.invariants import Invariants
 from consensus.verify import Verifier
 from genesis.document import ConsensusParams, Genesis, Member, genesis_hash
 
 GENESIS_ROOT = bytes(32)
-
-
-class InvariantViolation(AssertionError):
-    pass
 
 
 @dataclass
@@ -109,16 +107,6 @@ class SimConfig:
         return self.max_delay_ms + self.proposal_delay_ms + self.time_precision_ms
 
 
-_KEYS: dict[int, KeyPair] = {}
-
-
-def sim_key(i: int) -> KeyPair:
-    k = _KEYS.get(i)
-    if k is None:
-        k = _KEYS[i] = KeyPair.from_seed(i.to_bytes(4, "big") * 8)
-    return k
-
-
 def sim_genesis(
     n: int, checkpoint_interval: int, view_timeout_ms: int, precision_ms: int = 20, msg_delay_ms: int = 45
 ) -> Genesis:
@@ -167,8 +155,6 @@ class Instance:
 
 class Simulation:
     def __init__(self, cfg: SimConfig) -> None:
-        from consensus.sim.byzantine import Adversary
-
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         self.genesis = sim_genesis(

@@ -17,7 +17,8 @@ from consensus.messages import (
 )
 from consensus.replica import ReplicaState, init_state
 from consensus.sim.app import SimApp, make_block
-from consensus.sim.world import sim_genesis, sim_key
+from consensus.sim.base import sim_key
+from consensus.sim.world import sim_genesis
 from consensus.verify import Verifier
 from genesis.document import Genesis, genesis_hash
 

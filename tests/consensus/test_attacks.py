@@ -121,7 +121,7 @@ def test_prepared_block_survives_a_restart_and_travels_in_the_view_change() -> N
     re-propose it."""
     from consensus.messages import Commit
     from consensus.replica import init_state
-    from consensus.sim.world import sim_key
+    from consensus.sim.base import sim_key
 
     st = NET.replica(1)
     st, _ = step(st, Start())

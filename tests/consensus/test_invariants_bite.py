@@ -16,8 +16,9 @@ import consensus.replica as replica
 from consensus.events import Persist
 from consensus.replica import normal_case, signing, view_change
 from consensus.sim import world
+from consensus.sim.base import InvariantViolation
 from consensus.sim.schedules import config_for_seed
-from consensus.sim.world import InvariantViolation, SimConfig, run_schedule
+from consensus.sim.world import SimConfig, run_schedule
 
 
 def caught(match: str, seeds: int = 40, n: int = 4) -> None:

@@ -32,7 +32,7 @@ from consensus.messages import (
     encode_message,
 )
 from consensus.replica import init_state, record, step
-from consensus.sim.world import sim_key
+from consensus.sim.base import sim_key
 from tests.consensus.fixtures import Net, sends
 from tests.consensus.helpers import quiet
 

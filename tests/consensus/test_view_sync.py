@@ -19,7 +19,8 @@ from consensus.certificate import CommitCertificate
 from consensus.events import FetchedBlocks, Received, Send, TimerFired
 from consensus.messages import Commit, ConsensusMessage, ViewChange, VoteSig
 from consensus.replica import SYNC_AFTER_TIMEOUTS, VIEW_TIMER, normal_case, step, view_sync
-from consensus.sim.world import InvariantViolation, SimConfig, Simulation, run_schedule
+from consensus.sim.base import InvariantViolation
+from consensus.sim.world import SimConfig, Simulation, run_schedule
 from tests.consensus.fixtures import Net, sends
 
 T = 200

@@ -61,7 +61,8 @@ from consensus.messages import (  # noqa: E402
 )
 from consensus.replica import ReplicaState, init_state, record, step  # noqa: E402
 from consensus.sim.app import SimApp, make_block, next_root  # noqa: E402
-from consensus.sim.world import sim_genesis, sim_key  # noqa: E402
+from consensus.sim.base import sim_key  # noqa: E402
+from consensus.sim.world import sim_genesis  # noqa: E402
 from genesis.document import genesis_hash  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "vectors.json"
