@@ -5,7 +5,6 @@ Japanese and English, one page per voter."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -20,8 +19,8 @@ from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Label
 from cli.letters import Letter, fingerprint, read_codes, render, voting_address
 from harness.webpoll import poll_manifest
+from tests.conftest import skip_unless_setup_installs
 
-REQUIRED = "letters" in os.environ.get("BALLOTCHAIN_EXTRAS", "")
 EID = bytes(range(32))
 CHAIN = bytes(range(100, 132))
 START = 1_780_000_000_000  # 2026-05-28 20:26:40 UTC = 2026-05-29 05:26 JST
@@ -30,9 +29,8 @@ START = 1_780_000_000_000  # 2026-05-28 20:26:40 UTC = 2026-05-29 05:26 JST
 def tools() -> None:
     missing = [t for t in ("pdftoppm", "pdftotext", "zbarimg") if shutil.which(t) is None]
     if missing:
-        if REQUIRED:
-            pytest.fail(f"{missing} missing although scripts/_setup.sh installs them")
-        pytest.skip(f"{missing} not installed (apt-get install poppler-utils zbar-tools)")
+        skip_unless_setup_installs(
+            f"{missing} not installed (apt-get install poppler-utils zbar-tools)", extra="letters")
 
 
 def pdf_of(letters: list[Letter], tmp_path: Path) -> Path:

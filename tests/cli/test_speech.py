@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import wave
@@ -13,10 +12,10 @@ import pytest
 from cli import speech
 from cli.common import UserError
 from node import speech as speech_engine
+from tests.conftest import skip_unless_setup_installs
 
 # scripts/test installs the speech extra and espeak-ng, so there the engines must be
 # present and these tests run; elsewhere (a bare `pip install -e .[test]`) they skip.
-REQUIRED = "speech" in os.environ.get("BALLOTCHAIN_EXTRAS", "")
 
 
 def engine_ok(lang: str) -> bool:
@@ -31,9 +30,7 @@ def engine_ok(lang: str) -> bool:
 
 def need(lang: str) -> None:
     if not engine_ok(lang):
-        if REQUIRED:
-            pytest.fail(f"speech engine for {lang} missing although the speech extra is installed")
-        pytest.skip(f"speech engine for {lang} not installed")
+        skip_unless_setup_installs(f"speech engine for {lang} not installed", extra="speech")
 
 
 # Short texts (synthesis is slow-ish) with the seconds-per-character a person would
