@@ -55,6 +55,7 @@ from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.tx import VOTER_TX_LIFETIME_MS, CastBallot, sign_tx  # noqa: E402
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.proxy import Proxy, set_peers  # noqa: E402
 from harness.scenario import demo_manifest, random_selections  # noqa: E402
 from harness.txgen import NetKeys, election_setup, post_tx  # noqa: E402
 from node import localnet as ln  # noqa: E402
@@ -66,55 +67,6 @@ FAULTS = ("kill9", "pause", "restart_all", "partition", "clockskew")
 #: Debian's libfaketime (scripts/soak installs it); the MT variant, for a threaded node.
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 SHORT_EXPIRY_MS = 10_000
-
-
-# --- proxies -------------------------------------------------------------------------
-
-
-class Proxy:
-    """src node -> dst validator: forwards, refuses or black-holes peer connections."""
-
-    def __init__(self, src: int, dst: int, port: int, target: int) -> None:
-        self.src, self.dst, self.port, self.target = src, dst, port, target
-        self.mode = "open"
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-
-    def set(self, mode: str) -> None:
-        self.mode = mode
-        for w in list(self.writers):  # cut what is open: new connections meet the new mode
-            w.close()
-        self.writers.clear()
-
-    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        if self.mode == "refuse":
-            w.close()
-            return
-        self.writers.add(w)
-        try:
-            if self.mode == "blackhole":
-                while await r.read(65536):
-                    pass
-                return
-            ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
-            self.writers.add(uw)
-
-            async def pipe(a: asyncio.StreamReader, b: asyncio.StreamWriter) -> None:
-                with contextlib.suppress(OSError, ConnectionError):
-                    while data := await a.read(65536):
-                        b.write(data)
-                        await b.drain()
-                b.close()
-
-            await asyncio.gather(pipe(r, uw), pipe(ur, w))
-        except (OSError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self.writers.discard(w)
-            w.close()
 
 
 # --- bookkeeping -----------------------------------------------------------------------
@@ -190,12 +142,9 @@ class Soak:
                 peers.append(f'"{ids[dst]}@127.0.0.1:{port}"')
                 port += 1
             cfg = home / "config.toml"
-            text = cfg.read_text()
-            start = text.index("peers = [")
-            end = text.index("]\n", start) + 2
-            text = text[:start] + f"peers = [{', '.join(peers)}]\n" + text[end:]
-            text = text.replace("client_rate_per_s = 200", "client_rate_per_s = 100000")
-            cfg.write_text(text)
+            set_peers(cfg, peers)
+            cfg.write_text(cfg.read_text().replace("client_rate_per_s = 200",
+                                                   "client_rate_per_s = 100000"))
         self.keys = keys
         self.nodes = ln.discover(self.dir)
 
@@ -426,9 +375,7 @@ class Soak:
             return 1 if bad or self.book.unrecovered else 0
         finally:
             for p in self.proxies:
-                p.set("refuse")
-                if p.server is not None:
-                    p.server.close()
+                p.close()
             for n in self.nodes:
                 pid = n.pid()
                 if pid is not None:

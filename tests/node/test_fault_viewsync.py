@@ -12,7 +12,6 @@ three survivors, R among them, still make a quorum.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -20,65 +19,32 @@ from pathlib import Path
 
 import pytest
 
+from harness.proxy import Proxy, set_peers
 from node import localnet as ln
 from tests.node.netutil import Net, submit, wait_until
 
 
 class Proxies:
-    """Loopback TCP proxies on one asyncio loop in a thread; ``cut`` refuses them all."""
+    """``harness.proxy.Proxy`` objects on one asyncio loop in a thread; ``set_cut`` refuses
+    (or reopens) them all."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.cut = False
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.servers: list[asyncio.AbstractServer] = []
+        self.proxies: list[Proxy] = []
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
 
-    def add(self, port: int, target: int) -> None:
-        async def start() -> None:
-            self.servers.append(await asyncio.start_server(
-                lambda r, w: self._handle(r, w, target), "127.0.0.1", port))
-        asyncio.run_coroutine_threadsafe(start(), self.loop).result(5)
+    def add(self, src: int, dst: int, port: int, target: int) -> None:
+        proxy = Proxy(src, dst, port, target)
+        asyncio.run_coroutine_threadsafe(proxy.start(), self.loop).result(5)
+        self.proxies.append(proxy)
 
     def set_cut(self, cut: bool) -> None:
-        def apply() -> None:
-            self.cut = cut
-            for w in list(self.writers):  # open connections meet the new mode too
-                w.close()
-            self.writers.clear()
-        self.loop.call_soon_threadsafe(apply)
-
-    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter, target: int) -> None:
-        if self.cut:
-            w.close()
-            return
-        self.writers.add(w)
-        try:
-            ur, uw = await asyncio.open_connection("127.0.0.1", target)
-            self.writers.add(uw)
-
-            async def pipe(a: asyncio.StreamReader, b: asyncio.StreamWriter) -> None:
-                with contextlib.suppress(OSError, ConnectionError):
-                    while data := await a.read(65536):
-                        b.write(data)
-                        await b.drain()
-                b.close()
-
-            await asyncio.gather(pipe(r, uw), pipe(ur, w))
-        except (OSError, ConnectionError):
-            pass
-        finally:
-            self.writers.discard(w)
-            w.close()
+        for p in self.proxies:
+            self.loop.call_soon_threadsafe(p.set, "refuse" if cut else "open")
 
     def close(self) -> None:
-        async def stop() -> None:
-            for s in self.servers:
-                s.close()
-            for w in list(self.writers):
-                w.close()
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+        for p in self.proxies:
+            self.loop.call_soon_threadsafe(p.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
@@ -97,16 +63,12 @@ def lone_net(tmp_path: Path) -> Iterator[tuple[Net, int, Proxies]]:
             if dst == src:
                 continue
             if lone in (src, dst):
-                proxies.add(base + k, ports[dst])
+                proxies.add(src, dst, base + k, ports[dst])
                 peers.append(f'"{ids[dst]}@127.0.0.1:{base + k}"')
                 k += 1
             else:
                 peers.append(f'"{ids[dst]}@127.0.0.1:{ports[dst]}"')
-        cfg = node.home / "config.toml"
-        text = cfg.read_text()
-        start = text.index("peers = [")
-        end = text.index("]\n", start) + 2
-        cfg.write_text(text[:start] + f"peers = [{', '.join(peers)}]\n" + text[end:])
+        set_peers(node.home / "config.toml", peers)
     try:
         for node in net.nodes:
             ln.start(node)
