@@ -34,35 +34,13 @@ from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.tx import CastBallot  # noqa: E402
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.procstat import children, cpu_seconds  # noqa: E402
 from harness.scenario import demo_manifest, random_selections  # noqa: E402
 from harness.txgen import NetKeys, election_setup  # noqa: E402
 from node import localnet as ln  # noqa: E402
 from node.homes import make_network  # noqa: E402
 
 PARAMS = dataclasses.replace(DEFAULT_PARAMS, view_timeout_ms=4000)
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(") ", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-def cpu(pid: int) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / tick
 
 
 async def post(s: aiohttp.ClientSession, url: str, raw: bytes, wait: bool) -> tuple[int, Any]:
@@ -164,11 +142,11 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
                         k += warm
                         pid = node.pid() or 0
                         workers = children(pid)
-                        c0 = cpu(pid), sum(cpu(w) for w in workers)
+                        c0 = cpu_seconds([pid]), cpu_seconds(workers)
                         batch = ballots[k: k + args.ballots]
                         k += args.ballots
                         rate, failed = await admit_all(s2, node.url, batch, args.concurrency)
-                    c1 = cpu(pid), sum(cpu(w) for w in workers)
+                    c1 = cpu_seconds([pid]), cpu_seconds(workers)
                     loop_cpu, work_cpu = c1[0] - c0[0], c1[1] - c0[1]
                     rates[n].append(rate)
                     cpus[n].append((loop_cpu, work_cpu))

@@ -59,6 +59,7 @@ from ballot_tx.tx import (  # noqa: E402
     acknowledgement,
 )
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.procstat import cpu_seconds, family  # noqa: E402
 from harness.scenario import demo_manifest, plaintext_counts, random_selections  # noqa: E402
 from harness.txgen import NetKeys  # noqa: E402
 from node import localnet as ln  # noqa: E402
@@ -69,35 +70,6 @@ DAY = 86_400_000
 
 
 # --- process measurements (Linux /proc) ------------------------------------------------
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1].split()
-    except OSError:
-        return None
-
-
-def family(pid: int) -> list[int]:
-    """``pid`` and its children (a node and its verification workers)."""
-    out = [pid]
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            st = _stat(int(d))
-            if st is not None and int(st[1]) == pid:
-                out.append(int(d))
-    return out
-
-
-def cpu_of(pids: list[int]) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for p in pids:
-        st = _stat(p)
-        if st is not None:
-            total += (int(st[11]) + int(st[12])) / tick
-    return total
 
 
 def peak_rss_mb(pids: list[int]) -> float:
@@ -129,9 +101,9 @@ class Phases:
 
     def run(self, name: str, fn: Callable[[], str | None]) -> None:
         pids = self.pids()
-        c0, w0 = cpu_of(pids), time.monotonic()
+        c0, w0 = cpu_seconds(pids), time.monotonic()
         note = fn() or ""
-        wall, cpu = time.monotonic() - w0, cpu_of(pids) - c0
+        wall, cpu = time.monotonic() - w0, cpu_seconds(pids) - c0
         self.rows.append((name, wall, cpu, note))
         print(f"{name:<34} {wall:8.1f} s wall  {cpu:8.1f} s node CPU  {note}", flush=True)
 

@@ -43,6 +43,7 @@ from ballot_tx.tx import (  # noqa: E402
     decode_tx,
 )
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.procstat import cpu_seconds, with_descendants  # noqa: E402
 from harness.scenario import demo_manifest, random_selections  # noqa: E402
 from harness.txgen import NetKeys, election_setup  # noqa: E402
 from node import localnet as ln  # noqa: E402
@@ -136,36 +137,6 @@ def bare_verify_rate(m: Any, key: bytes, chain_id: bytes, raws: list[bytes]) -> 
     return len(raws) / (time.process_time() - t0)
 
 
-def _with_descendants(pids: list[int]) -> list[int]:
-    """The processes and their live descendants (a node's verification-pool workers)."""
-    out, todo = [], list(pids)
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            continue
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by these processes and their live children,
-    the verification workers included (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in _with_descendants(pids):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(") ", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 async def bench(args: argparse.Namespace, net_dir: Path) -> None:
     base = ln.free_base_port(5)
     make_network(net_dir, "bench", 4, 1, base, params=PARAMS)
@@ -210,9 +181,9 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             print(f"encrypted {total} ballots ({len(ballots[0])} bytes each) in {time.perf_counter() - t0:.1f} s")
 
             pids = [n.pid() or 0 for n in nodes]
-            cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+            cpu0, wall0 = cpu_seconds(with_descendants(pids)), time.monotonic()
             rate, lat, failed = await max_rate(s, urls, ballots[: args.ballots], args.concurrency)
-            node_cpu, wall = cpu_seconds(pids) - cpu0, time.monotonic() - wall0
+            node_cpu, wall = cpu_seconds(with_descendants(pids)) - cpu0, time.monotonic() - wall0
             print(f"max rate:  {rate:7.1f} ballots/s committed ({len(lat)} ballots, {failed} failed, "
                   f"{args.concurrency} in flight); latency p50 {pct(lat, 50):.3f} s, p99 {pct(lat, 99):.3f} s")
             half = rate / 2
