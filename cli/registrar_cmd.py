@@ -1,4 +1,4 @@
-"""``ballotchain registrar serve``: the registrar's online service (node/registrar.py)."""
+"""``ballotchain registrar serve``: the registrar's online service (node/registrar/)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def registrar_serve(key_path: Path, node_url: str, config_path: Path) -> None:
     from BALLOTCHAIN_KEY_PASSWORD or asked for on the terminal.
     """
     from node import logs
-    from node.registrar import run_registrar
-    from node.registrar_config import load_registrar_config
+    from node.registrar.config import load_registrar_config
+    from node.registrar.serve import run_registrar
 
     cfg = load_registrar_config(config_path)
     logs.setup(cfg.log_level, cfg.log_json, cfg.log_file)

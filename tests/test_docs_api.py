@@ -2,7 +2,7 @@
 
 The routes are read from the aiohttp route tables themselves: the node's application is
 assembled by ``node.api.make_node_app``, the function the node itself serves (client API,
-peer routes, voting page, backup), and the registrar's by ``node.registrar.make_app``. A route
+peer routes, voting page, backup), and the registrar's by ``node.registrar.app.make_app``. A route
 added without documentation, or documented after it was removed, fails here.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 from aiohttp import web
 
 from genesis.document import genesis_hash
-from node import registrar
 from node.api import make_node_app
 from node.config import Limits
 from node.homes import make_network
 from node.metrics import Metrics
+from node.registrar.app import make_app as make_registrar_app
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 REGISTRAR_SECTION = "## Registrar service"
@@ -50,7 +50,7 @@ def _node_app(tmp_path: Path) -> web.Application:
 
 def _registrar_app() -> web.Application:
     reg: Any = SimpleNamespace(cfg=SimpleNamespace(max_request_bytes=64 * 1024))
-    return registrar.make_app(reg)
+    return make_registrar_app(reg)
 
 
 def test_every_node_route_is_documented_and_nothing_else(tmp_path: Path) -> None:

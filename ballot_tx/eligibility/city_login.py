@@ -1,7 +1,7 @@
 """``city-login``: the city's own sign-in (OpenID Connect) proves who registers a key.
 
 Tsukuba let voters of some polls authenticate with the city app's login instead of
-the My Number Card. Here the registrar service (``node/registrar.py``) runs the
+the My Number Card. Here the registrar service (``node/registrar/``) runs the
 OpenID Connect authorization code flow with PKCE, ``state`` and ``nonce`` against
 the city's identity provider and checks the ID token it gets back, in this order
 (the first failure is the error reported):

@@ -32,7 +32,7 @@ import { LOOPBACK_HOSTS } from './constants.js';
 import { verifyReceipt } from './receipt.js';
 
 export const MIN_PASSWORD = 8;
-/** The signature kind that finishes a sign-in (node/registrar.py FINISH_KIND). */
+/** The signature kind that finishes a sign-in (node/registrar/login.py FINISH_KIND). */
 export const FINISH_KIND = 'registrar-login';
 
 const TEXT = {

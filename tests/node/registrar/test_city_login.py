@@ -21,7 +21,7 @@ from joserfc import jwk, jwt
 from ballot_tx.eligibility import city_login as cl
 from ballot_tx.eligibility.idcard import CardIdentity, card_tag
 from ballot_tx.errors import BallotchainError, EligibilityError, ErrorCode
-from node.registrar import Provider
+from node.registrar.provider import Provider
 from tests.node.registrar.oidc import client_session, provider, sign_in
 
 SECRET = "registrar-client-secret-0123456789abcdef"

@@ -8,7 +8,7 @@ import pytest
 
 from ballot_tx.errors import ErrorCode
 from node.config import ConfigError
-from node.registrar_config import load_registrar_config, parse_registrar_config
+from node.registrar.config import load_registrar_config, parse_registrar_config
 
 EID = "ab" * 32
 GOOD = f"""

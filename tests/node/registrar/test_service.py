@@ -27,16 +27,12 @@ from ballot_tx.keys import KeyPair
 from cli.card_authority import new_authority
 from harness.webpoll import Poll
 from node import localnet as ln
-from node.registrar import (
-    FINISH_KIND,
-    HTTP_STATUS,
-    ChainLink,
-    Provider,
-    Registrar,
-    _Login,
-    finish_message,
-)
-from node.registrar_config import load_registrar_config
+from node.registrar.app import HTTP_STATUS
+from node.registrar.chain_link import ChainLink
+from node.registrar.config import load_registrar_config
+from node.registrar.login import FINISH_KIND, _Login, finish_message
+from node.registrar.provider import Provider
+from node.registrar.service import Registrar
 from tests.node.registrar.chainnet import CLIENT_ID, SECRET, RegistrarNet
 from tests.node.registrar.oidc import client_session, provider, sign_in
 
