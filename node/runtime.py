@@ -30,7 +30,7 @@ from ballot_tx.codec import encode
 from ballot_tx.errors import ErrorCode, StoreError
 from ballot_tx.keys import KeyPair
 from genesis.document import Genesis, genesis_hash
-from node import guard, integrity, logs, views
+from node import fd_budget, integrity, log_limit, logs, views
 from node.admission import Admission
 from node.api import ClientApi, HttpService, PeerApi
 from node.config import NodeConfig
@@ -86,8 +86,8 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
 
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        guard.install_log_limiter()
-        self.budget = guard.fd_budget(cfg.limits.max_connections)
+        log_limit.install_log_limiter()
+        self.budget = fd_budget.fd_budget(cfg.limits.max_connections)
         self.store = Store(cfg.data_dir, genesis, max_open_files=self.budget.db_files)
         try:
             self.store.on_corrupt = self._on_corrupt

@@ -11,7 +11,7 @@ import plyvel
 import pytest
 
 from ballot_tx.errors import ErrorCode
-from node import guard
+from node import fd_budget, guard, log_limit
 from node.store import leveldb_error
 
 
@@ -23,7 +23,7 @@ def _record(msg: str, fields: dict[str, object] | None = None) -> logging.LogRec
 
 
 def test_repeat_filter_lets_a_burst_through_then_counts_the_rest() -> None:
-    f = guard.RepeatFilter(window_s=0.3, burst=5)
+    f = log_limit.RepeatFilter(window_s=0.3, burst=5)
     passed = [f.filter(_record("accept failed", {})) for _ in range(20)]
     assert passed == [True] * 5 + [False] * 15
     assert f.filter(_record("another event", {}))  # other lines are not held back
@@ -32,7 +32,7 @@ def test_repeat_filter_lets_a_burst_through_then_counts_the_rest() -> None:
     nxt = _record("accept failed", {})
     assert f.filter(nxt)
     assert nxt.fields == {"suppressed": 15}  # type: ignore[attr-defined]
-    plain = guard.RepeatFilter(window_s=0.3, burst=1)
+    plain = log_limit.RepeatFilter(window_s=0.3, burst=1)
     for _ in range(4):
         plain.filter(_record("socket.accept() out of system resource"))
     time.sleep(0.35)
@@ -61,7 +61,7 @@ def test_corruption_is_store_corrupt() -> None:
 
 def test_fd_budget_keeps_the_database_and_reserve_out_of_the_connection_share() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    b = guard.fd_budget(1_000_000)
+    b = fd_budget.fd_budget(1_000_000)
     assert b.soft == resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= soft
-    assert b.connections + b.db_files + guard.RESERVED_FDS + 2 * guard.BACKLOG <= b.soft
-    assert guard.fd_budget(100).connections <= 100
+    assert b.connections + b.db_files + fd_budget.RESERVED_FDS + 2 * guard.BACKLOG <= b.soft
+    assert fd_budget.fd_budget(100).connections <= 100
