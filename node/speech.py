@@ -8,7 +8,7 @@ project scripts do both). A missing engine is a clear SPEECH_ENGINE_MISSING
 error naming the install command, never a traceback.
 
 The engine lives in ``node`` because both the node (the page's read-aloud clips,
-``node/web.py``) and the voter CLI (``cli/speech.py``: ``Speaker``, playing, and the
+``node/speech_clips.py``) and the voter CLI (``cli/speech.py``: ``Speaker``, playing, and the
 error messages in the voter's language) use it; failures are ``SpeechError`` with a
 stable code and the facts a message needs (engine, install command, reason).
 """
