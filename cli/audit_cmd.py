@@ -109,7 +109,7 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     """Fetch every block and certificate from a live node and replay them from our genesis
     (refused before the node is asked anything if that genesis is not the ``expect``ed one)."""
     from ballot_tx.replay import replay
-    from cli.chain_client import Chain
+    from cli.chain_client import ChainClient
     from cli.common import read_text
     from consensus.certificate import certificate_checker
     from genesis.document import from_json, genesis_hash
@@ -118,7 +118,7 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     if expect is not None and genesis_hash(genesis) != expect:
         fail(ErrorCode.AUDIT_CHAIN_BROKEN, f"{genesis_path}: its hash {genesis_hash(genesis).hex()} "
              f"is not the expected {expect.hex()}")
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     if chain.chain_id != genesis_hash(genesis):
         fail(ErrorCode.AUDIT_CHAIN_BROKEN, f"the node serves another chain than {genesis_path}")
     height = chain.height()
@@ -127,9 +127,9 @@ def run_node_audit(node_url: str, genesis_path: Path, expect: bytes | None = Non
     blocks: dict[int, Any] = {}
 
     def fetch() -> Iterator[tuple[Block, bytes | None]]:
-        for b, cert in chain.blocks(1, height):
-            blocks[b.height] = b
-            yield b, cert
+        for block, cert in chain.blocks(1, height):
+            blocks[block.height] = block
+            yield block, cert
 
     try:
         _state, report = replay(genesis, fetch(), lambda h, i: blocks[h].txs[i],

@@ -94,8 +94,9 @@ class ElectionInfo:
         return PHASE_NAMES.get(Phase(self.status.phase), str(self.status.phase))
 
 
-class Chain:
-    """One node, seen through the canonical bytes it serves."""
+class ChainClient:
+    """The chain through one node, seen through the canonical bytes it serves (``NodeClient``
+    is the same node's JSON)."""
 
     def __init__(self, url: str) -> None:
         self.node = NodeClient(url)
@@ -113,10 +114,10 @@ class Chain:
         if election_id(m) != eid:
             raise NodeError(ErrorCode.CLI_NODE_BAD_RESPONSE,
                             "the node served a manifest that does not hash to this election id")
-        st = _decode(ElectionStatus, doc, "status_bytes")
+        status = _decode(ElectionStatus, doc, "status_bytes")
         tally = (_decode(EncryptedTally, doc, "tally_bytes")
                  if doc.get("tally_bytes") else None)
-        return ElectionInfo(eid, m, st, tally, int(doc.get("as_of_height", 0)))
+        return ElectionInfo(eid, m, status, tally, int(doc.get("as_of_height", 0)))
 
     def result(self, eid: bytes) -> TallyResult | None:
         try:
@@ -125,19 +126,19 @@ class Chain:
             if e.code == ErrorCode.API_NOT_FOUND:
                 return None
             raise
-        r: TallyResult = _decode(TallyResult, doc, "result_bytes")
-        return r
+        result: TallyResult = _decode(TallyResult, doc, "result_bytes")
+        return result
 
     def height(self) -> int:
         return int(self.node.status().get("height", 0))
 
     def block(self, height: int) -> tuple[Block, bytes | None]:
         doc = self.node.block(height)
-        b: Block = _decode(Block, doc, "block_bytes")
-        if b.height != height:
-            raise NodeError(ErrorCode.CLI_NODE_BAD_RESPONSE, f"asked for block {height}, got {b.height}")
+        block: Block = _decode(Block, doc, "block_bytes")
+        if block.height != height:
+            raise NodeError(ErrorCode.CLI_NODE_BAD_RESPONSE, f"asked for block {height}, got {block.height}")
         cert = doc.get("certificate_bytes")
-        return b, (bytes.fromhex(cert) if isinstance(cert, str) else None)
+        return block, (bytes.fromhex(cert) if isinstance(cert, str) else None)
 
     def blocks(self, start: int = 1, end: int | None = None) -> Iterator[tuple[Block, bytes | None]]:
         top = self.height() if end is None else end

@@ -24,7 +24,7 @@ from ballot_tx.tx import (
 )
 from ballot_tx.yomi import plain
 from cli.ballot_ui import AUDIT, Screen, ballot_options, fill_ballot, format_choices
-from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
+from cli.chain_client import ChainClient, ElectionInfo, key_option, load_key, node_option, parse_id
 from cli.common import Group, fail, read_text
 from cli.i18n import _, lang_option, language
 from cli.manifest_file import load_manifest
@@ -71,15 +71,15 @@ def _posted(what: str, answer: dict[str, Any]) -> None:
 def election_create(manifest_path: Path, key_path: Path, node_url: str) -> None:
     """Publish the election of an election.toml (validated first; errors name line and field)."""
     m = load_manifest(manifest_path)
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     answer = chain.submit(load_key(key_path), CreateElection(m))
     eid = election_id(m)
     _posted("election created", answer)
     click.echo(f"election id: {eid.hex()}")
 
 
-def _info(node_url: str, election: str) -> tuple[Chain, ElectionInfo]:
-    chain = Chain(node_url)
+def _info(node_url: str, election: str) -> tuple[ChainClient, ElectionInfo]:
+    chain = ChainClient(node_url)
     return chain, chain.election(parse_id(election))
 
 
@@ -131,11 +131,11 @@ def election_show(election: str, as_toml: bool, node_url: str) -> None:
 def election_status(election: str, as_json: bool, node_url: str) -> None:
     """Phase, registered voters, ballots received and turnout."""
     _chain, e = _info(node_url, election)
-    st = e.status
-    turnout = st.voters_voted / st.registered if st.registered else 0.0
+    status = e.status
+    turnout = status.voters_voted / status.registered if status.registered else 0.0
     doc = {"election_id": e.election_id.hex(), "name": e.manifest.name, "phase": e.phase,
-           "registered": st.registered, "ballots_cast": st.ballots_cast,
-           "voters_voted": st.voters_voted, "spoiled": st.spoiled, "cancelled": st.cancelled,
+           "registered": status.registered, "ballots_cast": status.ballots_cast,
+           "voters_voted": status.voters_voted, "spoiled": status.spoiled, "cancelled": status.cancelled,
            "turnout": round(turnout, 4), "as_of_height": e.height}
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -144,17 +144,17 @@ def election_status(election: str, as_json: bool, node_url: str) -> None:
 
     click.echo(_("election {name}: {phase} (as of block {height})").format(
         name=e.manifest.name, phase=phase_words(e.phase), height=e.height))
-    click.echo(_("registered voters: {n}").format(n=st.registered))
+    click.echo(_("registered voters: {n}").format(n=status.registered))
     click.echo(_("ballots received:  {n} (from {voters} voters; re-votes replace earlier "
-                 "ballots)").format(n=st.ballots_cast, voters=st.voters_voted))
-    click.echo(_("spoiled (audited): {n}").format(n=st.spoiled))
-    if st.cancelled:
-        click.echo(_("cancelled (voted on paper): {n} internet votes, not counted").format(n=st.cancelled))
+                 "ballots)").format(n=status.ballots_cast, voters=status.voters_voted))
+    click.echo(_("spoiled (audited): {n}").format(n=status.spoiled))
+    if status.cancelled:
+        click.echo(_("cancelled (voted on paper): {n} internet votes, not counted").format(n=status.cancelled))
     click.echo(_("turnout:           {pct}").format(pct=f"{turnout:.1%}"))
 
 
 def _admin_step(body_cls: type, done: str, election: str, key_path: Path, node_url: str) -> None:
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     answer = chain.submit(load_key(key_path), body_cls(eid))
     _posted(done, answer)
@@ -174,7 +174,7 @@ def election_open(election: str, key_path: Path, exclude: tuple[int, ...], node_
     The chain refuses while a trustee that would hold part of the key has not
     acknowledged (or complained about) another's shares: `trustee ceremony` shows who.
     """
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     answer = chain.submit(load_key(key_path), OpenElection(eid, tuple(sorted(set(exclude)))))
     _posted("election opened" + (f" without trustee(s) {', '.join(map(str, sorted(set(exclude))))}"
@@ -192,12 +192,12 @@ def election_close(election: str, key_path: Path, node_url: str) -> None:
     _admin_step(CloseElection, "election closed", election, key_path, node_url)
 
 
-def decryption_shares(chain: Chain, eid: bytes) -> list[DecryptionShare]:
+def decryption_shares(chain: ChainClient, eid: bytes) -> list[DecryptionShare]:
     return [tx.body.share for _, _, tx in chain.election_txs(eid)
             if isinstance(tx.body, PostDecryptionShare)]
 
 
-def qualified_commitments(chain: Chain, e: ElectionInfo) -> list[TrusteeCommitment]:
+def qualified_commitments(chain: ChainClient, e: ElectionInfo) -> list[TrusteeCommitment]:
     by_index = {tx.body.commitment.index: tx.body.commitment
                 for _, _, tx in reversed(chain.election_txs(e.election_id))
                 if isinstance(tx.body, TrusteeCommit)}
@@ -231,7 +231,7 @@ def _pad(s: str, width: int) -> str:
     return s + " " * max(0, width - _width(s))
 
 
-def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
+def show_result(m: Manifest, result: TallyResult, lang: str) -> None:
     """A table per contest: votes and their share *of the ballots counted* (said in the
     table; with multiple choice the shares add up to more than 100 %), or a rating's mean
     and distribution."""
@@ -243,8 +243,8 @@ def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
         return plain(lbl.ja) if lang == "ja" else lbl.en
 
     click.echo(_("{title}: {n} ballots counted (decrypted by trustees {trustees})").format(
-        title=label(m.title), n=r.ballots, trustees=", ".join(map(str, r.trustees))))
-    for c, cr in zip(m.contests, summarize(m, r), strict=True):
+        title=label(m.title), n=result.ballots, trustees=", ".join(map(str, result.trustees))))
+    for c, cr in zip(m.contests, summarize(m, result), strict=True):
         click.echo(f"\n{label(c.title)}")
         width = max(_width(label(o.label)) for o in c.options) + 2
         if c.kind == "rating":
@@ -257,7 +257,7 @@ def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
                 ms = "-" if mean is None else f"{mean:.1f}"
                 click.echo(f"  {_pad(label(o.label), width)} {ms:>6}  " + " ".join(f"{n:>3}" for n in hist))
             continue
-        ballots = r.ballots or 1
+        ballots = result.ballots or 1
         votes_h, share_h = _("votes"), _("% of ballots")
         click.echo(f"  {'':{width}} {votes_h:>6}  {share_h}")
         for o, n in sorted(zip(c.options, cr.counts, strict=True), key=lambda x: -x[1]):
@@ -266,12 +266,12 @@ def show_result(m: Manifest, r: TallyResult, lang: str) -> None:
         if c.kind == "multiple" and c.max_selections > 1:
             click.echo("  " + _("Shares are of the {n} ballots counted; a ballot may choose up to "
                                 "{k}, so they can add up to more than 100%.").format(
-                                    n=r.ballots, k=c.max_selections))
+                                    n=result.ballots, k=c.max_selections))
 
 
-def result_json(m: Manifest, r: TallyResult) -> dict[str, Any]:
+def result_json(m: Manifest, result: TallyResult) -> dict[str, Any]:
     contests = []
-    for c, cr in zip(m.contests, summarize(m, r), strict=True):
+    for c, cr in zip(m.contests, summarize(m, result), strict=True):
         if c.kind == "rating":
             items = [{"id": o.id, "label": {"ja": o.label.ja, "en": o.label.en}, "mean": mean,
                       "histogram": dict(zip(map(str, RATING_LEVELS), hist, strict=True))}
@@ -285,8 +285,8 @@ def result_json(m: Manifest, r: TallyResult) -> dict[str, Any]:
             low, high = scale_ends(c)
             doc["scale"] = {"low": {"ja": low.ja, "en": low.en}, "high": {"ja": high.ja, "en": high.en}}
         contests.append(doc)
-    return {"election_id": r.election_id.hex(), "name": m.name, "ballots": r.ballots,
-            "trustees": list(r.trustees), "contests": contests}
+    return {"election_id": result.election_id.hex(), "name": m.name, "ballots": result.ballots,
+            "trustees": list(result.trustees), "contests": contests}
 
 
 @election.command("result")
@@ -300,18 +300,18 @@ def election_result(election: str, as_json: bool, plot: Path | None, node_url: s
     """The published, verified result: a table per contest."""
     lang = language()
     chain, e = _info(node_url, election)
-    r = chain.result(e.election_id)
-    if r is None:
+    result = chain.result(e.election_id)
+    if result is None:
         fail(ErrorCode.USAGE, f"no result is published yet (the election is {e.phase} "
              f"as of block {e.height} of this node)")
     if as_json:
-        click.echo(json.dumps(result_json(e.manifest, r), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(result_json(e.manifest, result), indent=2, ensure_ascii=False))
     else:
-        show_result(e.manifest, r, lang)
+        show_result(e.manifest, result, lang)
     if plot is not None:
         from cli.plot import plot_result
 
-        plot_result(e.manifest, r, plot, lang)
+        plot_result(e.manifest, result, plot, lang)
         click.echo(_("chart written to {path}").format(path=plot), err=as_json)
 
 

@@ -223,9 +223,9 @@ def node_resync(home: Path) -> None:
     from node.process import load_genesis
 
     data, genesis_file = _stopped_store_home(home)
-    r = integrity.resync(data, load_genesis(genesis_file))
-    click.echo(f"damaged database moved to {r.moved_to}")
-    click.echo("consensus safety record: kept" if r.safety_record else
+    resynced = integrity.resync(data, load_genesis(genesis_file))
+    click.echo(f"damaged database moved to {resynced.moved_to}")
+    click.echo("consensus safety record: kept" if resynced.safety_record else
                "consensus safety record: none (this node never voted)")
-    click.echo(f"pending transactions kept: {r.pending_kept}")
+    click.echo(f"pending transactions kept: {resynced.pending_kept}")
     click.echo(f"start the node to fetch the chain from its peers: ballotchain node start --home {home}")

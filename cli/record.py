@@ -266,23 +266,23 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
     blocks: list[tuple[Block, bytes | None]] = []
     for h, (rb, rc) in enumerate(zip(raw_blocks, raw_certs, strict=True), 1):
         try:
-            b = decode(Block, rb)
+            block = decode(Block, rb)
         except BallotchainError as e:
             raise _fail("blocks.bin", f"block {h} does not decode: {e.message}") from None
-        blocks.append((b, rc or None))
+        blocks.append((block, rc or None))
     if on_start is not None:
         on_start(height)
-    by_pos = {b.height: b for b, _ in blocks}
+    by_pos = {block.height: block for block, _ in blocks}
     try:
-        r, report = replay(genesis, blocks, lambda h, i: by_pos[h].txs[i],
+        replayed, report = replay(genesis, blocks, lambda h, i: by_pos[h].txs[i],
                            _naming_certificate_checker(genesis), progress)
     except AuditError as e:
         where, _, why = e.message.partition(": ") if e.message.startswith(_CERT_FILE) else ("", "", "")
         raise AuditError(e.code, f"{where or 'blocks.bin'}: {why or e.message}") from None
-    m = r.state.manifest(eid)
+    m = replayed.state.manifest(eid)
     if m is None:
         raise _fail("record.json", "the election is not on the recorded chain")
-    derived = derive(eid, blocks, m, r.state.tally(eid), r.state.result(eid))
+    derived = derive(eid, blocks, m, replayed.state.tally(eid), replayed.state.result(eid))
     files = record_files(eid, genesis_text, derived, height)
     # record.json last: a forged file with its hash updated is named, not the index.
     for name, data in sorted(files.items(), key=lambda kv: (kv[0] == "record.json", kv[0])):
@@ -301,7 +301,7 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
         if encode(recomputed) != derived.records["tally"][0]:
             raise _fail("tally.bin", "is not the sum of the counted ballots",
                         ErrorCode.AUDIT_RESULT_MISMATCH)
-    return RecordAudit(report, eid, m, r.state.result(eid), genesis)
+    return RecordAudit(report, eid, m, replayed.state.result(eid), genesis)
 
 
 def _unlisted_field(given: bytes, expected: bytes) -> str | None:
@@ -365,4 +365,4 @@ def _counted(ballots: list[bytes], cancelled: frozenset[bytes] | set[bytes] = fr
 
 
 def load_tx_list(data: bytes, name: str) -> list[Tx]:
-    return [decode_tx(b) for b in unframe(data, name)]
+    return [decode_tx(raw) for raw in unframe(data, name)]

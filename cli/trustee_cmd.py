@@ -29,7 +29,7 @@ from ballot_tx.tx import (
     acknowledgement,
 )
 from cli import keyfile
-from cli.chain_client import Chain, ElectionInfo, key_option, load_key, node_option, parse_id
+from cli.chain_client import ChainClient, ElectionInfo, key_option, load_key, node_option, parse_id
 from cli.common import Group, fail, read_password_stdin
 from cli.election_cmd import decryption_shares, qualified_commitments
 from node.homes import write_private
@@ -68,7 +68,7 @@ def _index(e: ElectionInfo, keys: KeyPair) -> int:
 class Ceremony:
     """What the chain says about the ceremony of one election."""
 
-    def __init__(self, chain: Chain, e: ElectionInfo) -> None:
+    def __init__(self, chain: ChainClient, e: ElectionInfo) -> None:
         txs = [tx for _, _, tx in chain.election_txs(e.election_id)]
         self.commits: dict[int, tr.TrusteeCommitment] = {}
         for tx in txs:
@@ -76,7 +76,7 @@ class Ceremony:
                 self.commits.setdefault(tx.body.commitment.index, tx.body.commitment)
         self.posted = {tx.body.shares[0].sender: tx.body for tx in txs
                        if isinstance(tx.body, TrusteeShares) and tx.body.shares}
-        self.shares = {i: b.shares for i, b in self.posted.items()}
+        self.shares = {i: sent.shares for i, sent in self.posted.items()}
         self.complaints = [tx.body.complaint for tx in txs if isinstance(tx.body, TrusteeComplaint)]
         self.reveals = [tx.body.reveal for tx in txs if isinstance(tx.body, TrusteeReveal)]
         index = {t.ed25519_public: i for i, t in enumerate(e.manifest.trustees, 1)}
@@ -87,14 +87,16 @@ class Ceremony:
         self.txs: list[Tx] = txs
 
     def answered(self, dealer: int, recipient: int) -> bool:
-        return any(r.dealer == dealer and r.recipient == recipient for r in self.reveals)
+        return any(reveal.dealer == dealer and reveal.recipient == recipient
+                   for reveal in self.reveals)
 
     def candidates(self, n: int) -> list[int]:
         """The trustees the chain would qualify now: committed, shares sent, every complaint
         against them answered (as ``state.qualified_trustees``)."""
         return [i for i in range(1, n + 1)
                 if i in self.commits and (n == 1 or i in self.shares)
-                and all(self.answered(i, x.accuser) for x in self.complaints if x.dealer == i)]
+                and all(self.answered(i, complaint.accuser)
+                        for complaint in self.complaints if complaint.dealer == i)]
 
     def open_pairs(self, n: int) -> list[tuple[int, int]]:
         """(dealer, recipient) pairs among the candidates that the recipient has neither
@@ -109,10 +111,10 @@ def received_shares(e: ElectionInfo, c: Ceremony, me: int, keys: KeyPair) -> tup
     m = e.manifest
     good: dict[int, int] = {}
     bad: list[int] = []
-    for r in c.reveals:
-        if r.recipient == me and r.dealer in c.commits:
+    for reveal in c.reveals:
+        if reveal.recipient == me and reveal.dealer in c.commits:
             try:
-                good[r.dealer] = tr.verify_reveal(m, c.commits[r.dealer], r)
+                good[reveal.dealer] = tr.verify_reveal(m, c.commits[reveal.dealer], reveal)
             except BallotchainError:
                 pass
     for dealer, shares in c.shares.items():
@@ -134,14 +136,14 @@ def print_status(e: ElectionInfo, c: Ceremony) -> None:
     click.echo(f"key ceremony of {m.name}: {n} trustees, threshold {m.threshold}, "
                f"phase {e.phase}")
     for i, t in enumerate(m.trustees, 1):
-        against = sum(1 for x in c.complaints if x.dealer == i)
-        answered = sum(1 for x in c.reveals if x.dealer == i)
+        against = sum(1 for complaint in c.complaints if complaint.dealer == i)
+        answered = sum(1 for reveal in c.reveals if reveal.dealer == i)
         steps = [("committed" if i in c.commits else "not committed"),
                  ("shares sent" if i in c.shares else "shares not sent")]
         if n > 1:
-            checked = sum(1 for d in range(1, n + 1) if (d, i) in c.acks)
+            checked = sum(1 for dealer in range(1, n + 1) if (dealer, i) in c.acks)
             steps.append(f"acknowledged {checked} of {n - 1} trustees' shares")
-        made = [x.dealer for x in c.complaints if x.accuser == i]
+        made = [complaint.dealer for complaint in c.complaints if complaint.accuser == i]
         if made:
             steps.append("complained about " + ", ".join(map(str, made)))
         if against:
@@ -175,7 +177,7 @@ def trustee_ceremony(election: str, key_path: Path, node_url: str) -> None:
     this trustee is answered by revealing that share. The admin can open the election
     once every pair of trustees is acknowledged or its complaint answered.
     """
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     e = chain.election(eid)
     keys = load_key(key_path)
@@ -196,23 +198,23 @@ def trustee_ceremony(election: str, key_path: Path, node_url: str) -> None:
         click.echo(f"step 2: posted encrypted shares for the {len(m.trustees) - 1} other trustees")
     c = Ceremony(chain, e)
     good, bad = received_shares(e, c, me, keys)
-    complained = {x.dealer for x in c.complaints if x.accuser == me}
+    complained = {complaint.dealer for complaint in c.complaints if complaint.accuser == me}
     for dealer in bad:
         if dealer not in complained:
             chain.submit(keys, TrusteeComplaint(eid, tr.make_complaint(m, dealer, me)))
             click.echo(f"step 3: the share from trustee {dealer} does not match its commitment: "
                        "complaint posted")
-    verified = {d: c.posted[d] for d in sorted(good)
-                if d in c.posted and d not in complained and (d, me) not in c.acks}
+    verified = {dealer: c.posted[dealer] for dealer in sorted(good)
+                if dealer in c.posted and dealer not in complained and (dealer, me) not in c.acks}
     if verified:
         chain.submit(keys, acknowledgement(eid, me, verified))
         click.echo(f"step 3: the shares from trustee(s) {', '.join(map(str, verified))} open and match "
                    "their commitments: acknowledged")
-    for x in c.complaints:
-        if x.dealer == me and not any(r.dealer == me and r.recipient == x.accuser
-                                      for r in c.reveals):
-            chain.submit(keys, TrusteeReveal(eid, tr.make_reveal(m, me, coeffs, x.accuser)))
-            click.echo(f"answered the complaint of trustee {x.accuser} by revealing its share")
+    for complaint in c.complaints:
+        if complaint.dealer == me and not any(
+                reveal.dealer == me and reveal.recipient == complaint.accuser for reveal in c.reveals):
+            chain.submit(keys, TrusteeReveal(eid, tr.make_reveal(m, me, coeffs, complaint.accuser)))
+            click.echo(f"answered the complaint of trustee {complaint.accuser} by revealing its share")
     e = chain.election(eid)
     print_status(e, Ceremony(chain, e))
 
@@ -226,7 +228,7 @@ def trustee_decrypt(election: str, key_path: Path, node_url: str) -> None:
 
     Only the sum of all counted ballots is decrypted, never a single ballot.
     """
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     e = chain.election(eid)
     keys = load_key(key_path)
@@ -242,8 +244,8 @@ def trustee_decrypt(election: str, key_path: Path, node_url: str) -> None:
     c = Ceremony(chain, e)
     good, _ = received_shares(e, c, me, keys)
     coms = qualified_commitments(chain, e)
-    x = tr.combined_share(m, me, tr.polynomial(m, me, keys), good, coms)
-    share = tally_crypto.make_decryption_share(m, e.tally, me, x)
+    secret_share = tr.combined_share(m, me, tr.polynomial(m, me, keys), good, coms)
+    share = tally_crypto.make_decryption_share(m, e.tally, me, secret_share)
     answer = chain.submit(keys, PostDecryptionShare(eid, share))
     have = len(posted) + 1
     click.echo(f"decryption share of trustee {me} posted in block {answer.get('height')} "

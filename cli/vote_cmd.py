@@ -27,7 +27,7 @@ from ballot_tx.manifest import voting_open_at
 from ballot_tx.tx import CastBallot, SpoilBallot, decode_tx
 from cli import keyfile
 from cli.ballot_ui import AUDIT, Screen, ballot_options, describe_choice, fill_ballot, parse_choices
-from cli.chain_client import Chain, node_option, parse_id
+from cli.chain_client import ChainClient, node_option, parse_id
 from cli.common import Group, fail_localized, read_text
 from cli.i18n import _, lang_option, language
 from cli.node_client import NodeClient, NodeError
@@ -43,7 +43,7 @@ def _local(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, JST).strftime("%Y-%m-%d %H:%M ") + _("JST")
 
 
-def _check_eligible(chain: Chain, eid: bytes, keys: KeyPair, revoting: bool, spoil: bool) -> None:
+def _check_eligible(chain: ChainClient, eid: bytes, keys: KeyPair, revoting: bool, spoil: bool) -> None:
     """Refuse a used, unregistered or already-voted key now, before the ballot is filled in
     (the voter record is public on the chain). A node that cannot say lets the voter go on:
     the cast itself is checked by every validator."""
@@ -72,7 +72,7 @@ def phase_words(phase: str) -> str:
             "decided": _("closed, with its result published")}.get(phase, phase)
 
 
-def _voter_keys(chain: Chain, eid: bytes, method: str, salt: bytes | None,
+def _voter_keys(chain: ChainClient, eid: bytes, method: str, salt: bytes | None,
                 key_path: Path | None, code: str | None, screen: Screen) -> KeyPair:
     if method == "one-time-code":
         if salt is None:
@@ -98,7 +98,7 @@ def vote(election: str, node_url: str, key_path: Path | None, code: str | None,
          choices: str | None, spoil: bool, plain: bool, speak: bool,
          speak_to: Path | None) -> None:
     """Vote in ELECTION: choose, confirm, and the ballot is encrypted here and cast."""
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     e = chain.election(eid)
     speaker = Speaker(language(), play=speak, wav_path=speak_to)
@@ -292,7 +292,7 @@ def receipt_verify(code: str, node_url: str, fingerprint: str | None, genesis_pa
         fail_localized(ErrorCode.RECEIPT_BAD_FORMAT, _(
             "This is not a tracking code: a tracking code has 64 characters 0-9 and a-f "
             "(or give its first 16). Your voting code is not your tracking code."))
-    node = Chain(node_url).node
+    node = ChainClient(node_url).node
     if genesis_path is not None:
         genesis = from_json(read_text(genesis_path))
     elif fingerprint is not None:

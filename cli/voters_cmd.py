@@ -22,7 +22,7 @@ from ballot_tx.eligibility.one_time_code import CommitCodes
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BallotchainError, ErrorCode
 from cli import keyfile
-from cli.chain_client import Chain, node_option, parse_id
+from cli.chain_client import ChainClient, node_option, parse_id
 from cli.common import Group, fail, read_text
 from cli.voter_cmd import parse_election_id
 from node.homes import write_private
@@ -95,7 +95,7 @@ def voters_register(election: str, requests: tuple[Path, ...], ca_cert: Path, cr
     dates, revocation list); if one fails, nothing is registered. On chain go only
     the voter keys and keyed card tags: no name, no serial.
     """
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     e = chain.election(eid)
     if e.manifest.eligibility != "registered-key":
@@ -136,7 +136,7 @@ def voters_codes(election: str, count: int, out: Path, registrar_key: Path,
     before voting). Only keys derived from salted codes go on chain; the file is
     the only place the codes exist: print, mail, then destroy it.
     """
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     e = chain.election(eid)
     if e.manifest.eligibility != "one-time-code":
@@ -191,7 +191,7 @@ def voters_cancel(election: str, voter_keys: tuple[str, ...], roll: Path | None,
     )
     from ballot_tx.tx import MAX_CANCEL_BATCH, CancelInternetVote
 
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     manifest = chain.election(eid).manifest
     keys = keyfile.load(registrar_key)
@@ -243,15 +243,15 @@ def voters_cancel(election: str, voter_keys: tuple[str, ...], roll: Path | None,
 @node_option
 def voters_list(election: str, node_url: str) -> None:
     """How many voters are registered and how many have voted (counts only: no identities)."""
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     e = chain.election(parse_id(election))
-    st = e.status
+    status = e.status
     click.echo(f"election {e.manifest.name} ({e.manifest.eligibility}), {e.phase}")
-    click.echo(f"registered: {st.registered}")
-    click.echo(f"voted:      {st.voters_voted}")
-    if st.cancelled:
-        click.echo(f"cancelled:  {st.cancelled} (voted on paper)")
-    click.echo(f"not voted:  {st.registered - st.voters_voted}")
+    click.echo(f"registered: {status.registered}")
+    click.echo(f"voted:      {status.voters_voted}")
+    if status.cancelled:
+        click.echo(f"cancelled:  {status.cancelled} (voted on paper)")
+    click.echo(f"not voted:  {status.registered - status.voters_voted}")
 
 
 @voters.command("letters")
@@ -269,7 +269,7 @@ def voters_letters(election: str, codes_path: Path, out: Path, base_url: str | N
     fingerprint, the voting window (JST) and how to vote, in Japanese and English."""
     from cli.letters import fingerprint, read_codes, render, voting_address
 
-    chain = Chain(node_url)
+    chain = ChainClient(node_url)
     eid = parse_id(election)
     e = chain.election(eid)
     if e.manifest.eligibility != "one-time-code":

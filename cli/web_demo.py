@@ -15,12 +15,12 @@ from pathlib import Path
 import click
 
 from ballot_tx.keys import KeyPair
-from harness.webpoll import Chain, PollRunner
+from harness.webpoll import DrivenChain, PollRunner
 
 KEY_PASSWORD = "tsukuba"
 
 
-def run_web_poll(chain: Chain, admin: KeyPair, registrar: KeyPair, trustees: list[KeyPair],
+def run_web_poll(chain: DrivenChain, admin: KeyPair, registrar: KeyPair, trustees: list[KeyPair],
                  page_base: str, out: Path, wait: bool | None = None) -> None:
     polls = PollRunner(chain, admin, registrar, trustees)
     code_poll = polls.create("web-poll-codes", "one-time-code", scale=True)

@@ -254,12 +254,12 @@ class _Reader:
     def hex32(self, key: builtins.str) -> bytes:
         v = self.str(key)
         try:
-            b = bytes.fromhex(v)
+            raw = bytes.fromhex(v)
         except ValueError:
-            b = b""
-        if len(b) != 32:
+            raw = b""
+        if len(raw) != 32:
             raise _bad(self._p(key), "expected 64 hex characters")
-        return b
+        return raw
 
     def list(self, key: builtins.str) -> list[Any]:
         v = self.get(key)
@@ -269,10 +269,10 @@ class _Reader:
 
 
 def _member_from(doc: Any, path: str) -> Member:
-    r = _Reader(doc, path)
+    reader = _Reader(doc, path)
     keys = ("node_id", "ed25519_public", "x25519_public", "address")
-    r.done(keys)
-    return Member(r.str("node_id"), r.hex32("ed25519_public"), r.hex32("x25519_public"), r.str("address"))
+    reader.done(keys)
+    return Member(reader.str("node_id"), reader.hex32("ed25519_public"), reader.hex32("x25519_public"), reader.str("address"))
 
 
 def from_json(text: str) -> Genesis:
@@ -281,18 +281,18 @@ def from_json(text: str) -> Genesis:
         doc = json.loads(text)
     except ValueError as e:
         raise GenesisError(ErrorCode.GENESIS_INVALID, f"genesis is not valid JSON: {e}") from None
-    r = _Reader(doc, "")
-    r.done(
+    reader = _Reader(doc, "")
+    reader.done(
         ("version", "chain_id", "genesis_time_ms", "validators", "observers", "authorities", "params")
     )
     auths = []
-    for i, a in enumerate(r.list("authorities")):
+    for i, a in enumerate(reader.list("authorities")):
         ar = _Reader(a, f"authorities[{i}]")
         ar.done(("role", "name", "ed25519_public", "x25519_public"))
         auths.append(
             Authority(ar.str("role"), ar.str("name"), ar.hex32("ed25519_public"), ar.hex32("x25519_public"))
         )
-    pr = _Reader(r.get("params"), "params")
+    pr = _Reader(reader.get("params"), "params")
     pkeys = (
         "max_block_txs",
         "block_interval_ms",
@@ -304,11 +304,11 @@ def from_json(text: str) -> Genesis:
     )
     pr.done(pkeys)
     g = Genesis(
-        version=r.int("version"),
-        chain_id=r.str("chain_id"),
-        genesis_time_ms=r.int("genesis_time_ms"),
-        validators=tuple(_member_from(m, f"validators[{i}]") for i, m in enumerate(r.list("validators"))),
-        observers=tuple(_member_from(m, f"observers[{i}]") for i, m in enumerate(r.list("observers"))),
+        version=reader.int("version"),
+        chain_id=reader.str("chain_id"),
+        genesis_time_ms=reader.int("genesis_time_ms"),
+        validators=tuple(_member_from(m, f"validators[{i}]") for i, m in enumerate(reader.list("validators"))),
+        observers=tuple(_member_from(m, f"observers[{i}]") for i, m in enumerate(reader.list("observers"))),
         authorities=tuple(auths),
         params=ConsensusParams(*(pr.int(k) for k in pkeys)),
     )

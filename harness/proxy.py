@@ -42,32 +42,32 @@ class Proxy:
         if self.server is not None:
             self.server.close()
 
-    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.mode == "refuse":
-            w.close()
+            writer.close()
             return
-        self.writers.add(w)
+        self.writers.add(writer)
         try:
             if self.mode == "blackhole":
-                while await r.read(65536):
+                while await reader.read(65536):
                     pass
                 return
-            ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
-            self.writers.add(uw)
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+            self.writers.add(upstream_writer)
 
-            async def pipe(a: asyncio.StreamReader, b: asyncio.StreamWriter) -> None:
+            async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
                 with contextlib.suppress(OSError, ConnectionError):
-                    while data := await a.read(65536):
-                        b.write(data)
-                        await b.drain()
-                b.close()
+                    while data := await source.read(65536):
+                        sink.write(data)
+                        await sink.drain()
+                sink.close()
 
-            await asyncio.gather(pipe(r, uw), pipe(ur, w))
+            await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
         except (OSError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            self.writers.discard(w)
-            w.close()
+            self.writers.discard(writer)
+            writer.close()
 
 
 def set_peers(config: Path, peers: list[str]) -> None:

@@ -56,6 +56,8 @@ DEMO_PROVIDER = LoginProvider("https://login.tsukuba.example", "ballotchain-regi
 
 
 class ChainState(Protocol):
+    """The tip state a poll reads: an election's status, its encrypted tally, its result."""
+
     def election(self, eid: bytes) -> ElectionStatus | None: ...
 
     def tally(self, eid: bytes) -> tally_crypto.EncryptedTally | None: ...
@@ -63,7 +65,10 @@ class ChainState(Protocol):
     def result(self, eid: bytes) -> tally_crypto.TallyResult | None: ...
 
 
-class Chain(Protocol):
+class DrivenChain(Protocol):
+    """A chain the harness drives (``LocalChain`` in process, ``NetChain`` over nodes):
+    ``run`` commits the transactions before it returns their hashes."""
+
     chain_id: bytes
 
     @property
@@ -149,7 +154,7 @@ class Poll:
 
 
 class PollRunner:
-    def __init__(self, chain: Chain, admin: KeyPair, registrar: KeyPair, trustees: list[KeyPair]) -> None:
+    def __init__(self, chain: DrivenChain, admin: KeyPair, registrar: KeyPair, trustees: list[KeyPair]) -> None:
         self.chain = chain
         self.admin = admin
         self.registrar = registrar

@@ -170,15 +170,15 @@ def _audit(
                 block_seen.add(block.hash)
                 yield block, cert
 
-        r = Replay(genesis, check)
+        replay = Replay(genesis, check)
         stream: Iterable[Item] = blocks()
         if verifier is not None:  # blocks read ahead are checked against the replay's state
-            stream = verifier.ahead(stream, lambda: r.state)
+            stream = verifier.ahead(stream, lambda: replay.state)
         for block, cert in stream:
-            r.feed(block, cert, None if verifier is None else verifier(r.state, block))
+            replay.feed(block, cert, None if verifier is None else verifier(replay.state, block))
             if progress is not None:
                 progress(block.height)
-        report = r.finish()
+        report = replay.finish()
         for name, prefix, seen in (("tx", P_TX, tx_seen), ("block-hash", P_BLOCK_HASH, block_seen)):
             for key in store.db.iterator(prefix=prefix, include_value=False):
                 if key[len(prefix) :] not in seen:
@@ -186,14 +186,14 @@ def _audit(
                         ErrorCode.STORE_CORRUPT, f"{name} index entry {key[len(prefix):].hex()} names nothing in the chain"
                     )
         tip = store.tip
-        if r.state.height != tip.height or r.state.block_hash != tip.block_hash:
+        if replay.state.height != tip.height or replay.state.block_hash != tip.block_hash:
             raise AuditError(ErrorCode.AUDIT_CHAIN_BROKEN, "the stored tip is not the last replayed block")
-        if r.state.root != tip.state_root:
+        if replay.state.root != tip.state_root:
             raise AuditError(
                 ErrorCode.AUDIT_STATE_MISMATCH,
-                f"stored state root {tip.state_root.hex()[:16]} differs from the replayed {r.state.root.hex()[:16]}",
+                f"stored state root {tip.state_root.hex()[:16]} differs from the replayed {replay.state.root.hex()[:16]}",
             )
-        replayed = r.base.records
+        replayed = replay.base.records
         n_records = 0
         for key, value in store.state_items():
             if replayed.get(key) != value:

@@ -190,27 +190,27 @@ def read_backup(path: Path) -> Iterator[tuple[str, Any]]:
     except OSError as e:
         raise BackupError(ErrorCode.IO_ERROR, f"cannot read {path}: {e.strerror}") from None
     with f:
-        r = _Reader(f)
+        reader = _Reader(f)
         # Re-pack each object to hash exactly the bytes read (msgpack is canonical for these).
         header: Header | None = None
         count = 0
-        for obj, _n in r.objects():
+        for obj, _n in reader.objects():
             if header is None:
                 if (not isinstance(obj, list) or len(obj) != 6 or obj[0] != VERSION
                         or not isinstance(obj[1], bytes) or len(obj[1]) != 32):
                     raise _corrupt("bad header")
                 header = Header(obj[1], str(obj[2]), int(obj[3]), bytes(obj[4]), int(obj[5]))
-                r.digest.update(msgpack.packb(obj, use_bin_type=True))
+                reader.digest.update(msgpack.packb(obj, use_bin_type=True))
                 yield "header", header
                 continue
             if isinstance(obj, list) and len(obj) == 3 and obj[0] == "end":
                 if obj[1] != count:
                     raise _corrupt(f"the trailer counts {obj[1]} records, the file holds {count}")
-                if obj[2] != r.digest.digest():
+                if obj[2] != reader.digest.digest():
                     raise _corrupt("the trailer's hash does not match the contents")
-                if f.read() or r.unpacker.tell() != f.tell() - len(MAGIC):
+                if f.read() or reader.unpacker.tell() != f.tell() - len(MAGIC):
                     raise _corrupt("bytes follow the trailer")
-                yield "end", (count, r.whole.hexdigest())
+                yield "end", (count, reader.whole.hexdigest())
                 return
             if (not isinstance(obj, list) or len(obj) != 2 or not isinstance(obj[0], bytes)
                     or not isinstance(obj[1], bytes)):
@@ -218,7 +218,7 @@ def read_backup(path: Path) -> Iterator[tuple[str, Any]]:
             key, value = obj
             if key.startswith(P_NODE):
                 raise _corrupt(f"record {count} is a node's consensus record, which no backup holds")
-            r.digest.update(msgpack.packb(obj, use_bin_type=True))
+            reader.digest.update(msgpack.packb(obj, use_bin_type=True))
             try:
                 unframe(key, value)
             except StoreError as e:
@@ -318,10 +318,10 @@ def add_backup_route(app: web.Application, store: Callable[[], Store | None],
         if not _local_only(request):
             return error_response(ErrorCode.API_FORBIDDEN,
                                   "backups are served to the node's own host only", 403)
-        st = store()
-        if st is None:
+        live_store = store()
+        if live_store is None:
             return error_response(ErrorCode.NODE_UNAVAILABLE, "the node is starting", 503)
-        chunks = backup_chunks(st.db, genesis)
+        chunks = backup_chunks(live_store.db, genesis)
         first = await asyncio.to_thread(next, chunks)
         resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await resp.prepare(request)

@@ -79,11 +79,11 @@ class BallotBox:
     def refresh(self, tip: int) -> None:
         """Read the committed blocks above what is indexed, up to ``tip``."""
         while self.height < tip:
-            b = self.block_at(self.height + 1)
-            if b is None:
+            block = self.block_at(self.height + 1)
+            if block is None:
                 return
-            for raw in b.txs:
-                self._add(raw, b.height)
+            for raw in block.txs:
+                self._add(raw, block.height)
             self.height += 1
 
     def _add(self, raw: bytes, height: int) -> None:

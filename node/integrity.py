@@ -71,9 +71,9 @@ def _check(key: bytes, value: bytes) -> Problem | None:
         payload = unframe(key, value)
         if key.startswith(P_BLOCK) and len(key) == len(P_BLOCK) + 8:
             h = int.from_bytes(key[len(P_BLOCK):], "big")
-            b = decode(Block, payload)
-            if b.height != h:
-                return Problem(describe_key(key), f"holds block {b.height}")
+            block = decode(Block, payload)
+            if block.height != h:
+                return Problem(describe_key(key), f"holds block {block.height}")
         elif key == P_NODE + SAFETY_KEY:
             decode(SafetyRecord, payload)
     except BallotchainError as e:

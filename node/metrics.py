@@ -52,74 +52,74 @@ class _Live(Collector):
 
 class Metrics:
     def __init__(self) -> None:
-        r = self.registry = CollectorRegistry(auto_describe=True)
-        self.height = Gauge("ballotchain_height", "Height of the last committed block", registry=r)
-        self.view = Gauge("ballotchain_view", "Current PBFT view", registry=r)
+        registry = self.registry = CollectorRegistry(auto_describe=True)
+        self.height = Gauge("ballotchain_height", "Height of the last committed block", registry=registry)
+        self.view = Gauge("ballotchain_view", "Current PBFT view", registry=registry)
         self.catching_up = Gauge(
-            "ballotchain_catching_up", "1 while the node is behind its peers", registry=r
+            "ballotchain_catching_up", "1 while the node is behind its peers", registry=registry
         )
         self.mempool_size = Gauge(
-            "ballotchain_mempool_txs", "Transactions waiting in the mempool", registry=r
+            "ballotchain_mempool_txs", "Transactions waiting in the mempool", registry=registry
         )
-        self.peers = Gauge("ballotchain_peers_connected", "Peers reachable now", registry=r)
+        self.peers = Gauge("ballotchain_peers_connected", "Peers reachable now", registry=registry)
         self.txs_admitted = Counter(
-            "ballotchain_txs_admitted", "Transactions admitted to the mempool", registry=r
+            "ballotchain_txs_admitted", "Transactions admitted to the mempool", registry=registry
         )
         self.txs_rejected = Counter(
             "ballotchain_txs_rejected",
             "Transactions rejected at admission, by error code",
             ["code"],
-            registry=r,
+            registry=registry,
         )
         self.txs_committed = Counter(
-            "ballotchain_txs_committed", "Transactions in committed blocks", registry=r
+            "ballotchain_txs_committed", "Transactions in committed blocks", registry=registry
         )
         self.blocks_committed = Counter(
-            "ballotchain_blocks_committed", "Blocks committed by this node", registry=r
+            "ballotchain_blocks_committed", "Blocks committed by this node", registry=registry
         )
         self.commit_latency = Histogram(
             "ballotchain_commit_latency_seconds",
             "Time from admission to commit of transactions admitted by this node",
             buckets=LATENCY_BUCKETS,
-            registry=r,
+            registry=registry,
         )
         self.peer_dropped = Counter(
             "ballotchain_peer_messages_dropped",
             "Outgoing peer messages dropped because a peer's queue was full",
             ["peer"],
-            registry=r,
+            registry=registry,
         )
         self.consensus_rejected = Counter(
             "ballotchain_consensus_rejected",
             "Consensus messages and proposals refused by this validator, by error code "
             "(CONSENSUS_UNTIMELY: a proposal's block time outside the timeliness window)",
             ["code"],
-            registry=r,
+            registry=registry,
         )
         self.http_errors = Counter(
-            "ballotchain_http_errors", "Client API errors answered, by code", ["code"], registry=r
+            "ballotchain_http_errors", "Client API errors answered, by code", ["code"], registry=registry
         )
         # --- for operators (issue 14): process, build, blocks, view changes, live figures
-        ProcessCollector(registry=r)  # process_cpu_seconds_total, memory, open fds
+        ProcessCollector(registry=registry)  # process_cpu_seconds_total, memory, open fds
         self.build_info = Gauge(
             "ballotchain_build_info", "Always 1; labels say what runs",
-            ["version", "chain", "chain_id", "node_id", "mode"], registry=r,
+            ["version", "chain", "chain_id", "node_id", "mode"], registry=registry,
         )
         self.block_bytes = Histogram(
             "ballotchain_block_bytes", "Size of committed blocks (canonical encoding)",
-            buckets=BLOCK_BYTES_BUCKETS, registry=r,
+            buckets=BLOCK_BYTES_BUCKETS, registry=registry,
         )
         self.block_interval = Histogram(
             "ballotchain_block_interval_seconds",
             "Time between consecutive committed blocks' header times",
-            buckets=BLOCK_INTERVAL_BUCKETS, registry=r,
+            buckets=BLOCK_INTERVAL_BUCKETS, registry=registry,
         )
         self.view_changes = Counter(
             "ballotchain_view_changes", "View changes this validator took part in, by reason",
-            ["reason"], registry=r,
+            ["reason"], registry=registry,
         )
         self.live = _Live()
-        r.register(self.live)
+        registry.register(self.live)
 
     def set_build(self, chain: str, chain_id: str, node_id: str, mode: str) -> None:
         self.build_info.labels(version=version(), chain=chain, chain_id=chain_id,

@@ -93,8 +93,8 @@ def election_touched(raw: bytes) -> bytes | None:
         body = unpack(raw, MAX_TX)[0]
         tag, fields = body
         if tag == CreateElection.TAG:
-            b = decode_tx(raw).body
-            return election_id(b.manifest) if isinstance(b, CreateElection) else None
+            body = decode_tx(raw).body
+            return election_id(body.manifest) if isinstance(body, CreateElection) else None
         first = fields[0]
     except (BallotchainError, TypeError, ValueError, IndexError):
         return None
@@ -166,18 +166,18 @@ class Operations:
             self._track(state, eid)
 
     def _track(self, state: State, eid: bytes) -> None:
-        st = state.election(eid)
-        if st is None:
+        status = state.election(eid)
+        if status is None:
             return
-        self._counts[eid] = (st.registered, st.ballots_cast, st.voters_voted, st.spoiled)
+        self._counts[eid] = (status.registered, status.ballots_cast, status.voters_voted, status.spoiled)
         old = self.phases.get(eid)
-        if old != st.phase:
-            self.phases[eid] = st.phase
+        if old != status.phase:
+            self.phases[eid] = status.phase
             self._order[eid] = state.height
             log.info("election phase", election=eid.hex()[:16],
                      from_phase="none" if old is None else phase_name(old),
-                     to_phase=phase_name(st.phase), height=state.height,
-                     registered=st.registered, ballots=st.ballots_cast)
+                     to_phase=phase_name(status.phase), height=state.height,
+                     registered=status.registered, ballots=status.ballots_cast)
 
     def stepped(self, before: tuple[int, bool], after: tuple[int, bool], primary: int,
                 ev: Event) -> str | None:
@@ -257,8 +257,8 @@ class Operations:
         if now - self._disk[0] > DISK_CACHE_S:
             self._disk = (now, dir_bytes(self.data_dir))
         try:
-            st = os.statvfs(self.data_dir)
-            free, size = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+            fs = os.statvfs(self.data_dir)
+            free, size = fs.f_bavail * fs.f_frsize, fs.f_blocks * fs.f_frsize
         except OSError:
             free = size = 0
         return self._disk[1], free, size

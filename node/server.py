@@ -169,12 +169,12 @@ async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes
 
 def parse_hex32(value: str, what: str) -> bytes:
     try:
-        b = bytes.fromhex(value)
+        raw = bytes.fromhex(value)
     except ValueError:
-        b = b""
-    if len(b) != 32:
+        raw = b""
+    if len(raw) != 32:
         raise bad_request(f"{what} must be 64 hex characters")
-    return b
+    return raw
 
 
 def parse_height(value: str) -> int:
@@ -200,18 +200,18 @@ async def get_status(request: web.Request) -> web.Response:
 
 async def get_block(request: web.Request) -> web.Response:
     height = parse_height(request.match_info["height"])
-    b = _backend(request).block(height)
-    if b is None:
+    block = _backend(request).block(height)
+    if block is None:
         raise not_found(f"no block at height {height}")
-    return web.json_response(b)
+    return web.json_response(block)
 
 
 async def get_tx(request: web.Request) -> web.Response:
     h = parse_hex32(request.match_info["hash"], "transaction hash")
-    t = _backend(request).tx(h)
-    if t is None:
+    tx = _backend(request).tx(h)
+    if tx is None:
         raise not_found(f"no transaction {h.hex()}")
-    return web.json_response(t)
+    return web.json_response(tx)
 
 
 async def _read_tx_body(request: web.Request) -> bytes:
@@ -268,18 +268,18 @@ async def get_election(request: web.Request) -> web.Response:
 
 async def get_election_result(request: web.Request) -> web.Response:
     eid = parse_hex32(request.match_info["id"], "election id")
-    r = _backend(request).election_result(eid)
-    if r is None:
+    result = _backend(request).election_result(eid)
+    if result is None:
         raise not_found(f"no published result for election {eid.hex()}")
-    return web.json_response(r)
+    return web.json_response(result)
 
 
 async def get_receipt(request: web.Request) -> web.Response:
     h = parse_hex32(request.match_info["hash"], "tracking code")
-    r = _backend(request).receipt(h)
-    if r is None:
+    receipt = _backend(request).receipt(h)
+    if receipt is None:
         raise not_found(f"no committed transaction {h.hex()}")
-    return web.json_response(r)
+    return web.json_response(receipt)
 
 
 async def get_metrics(request: web.Request) -> web.Response:

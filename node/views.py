@@ -38,17 +38,17 @@ def _cert_json(cert: bytes | None) -> Any:
 
 
 def block_view(store: Store, height: int) -> dict[str, Any] | None:
-    b = store.get_block(height)
-    if b is None:
+    block = store.get_block(height)
+    if block is None:
         return None
     cert = store.get_certificate(height)
     return {
-        "height": b.height,
-        "hash": b.hash.hex(),
-        "header": to_json_value(b.header),
-        "tx_hashes": [h.hex() for h in b.tx_hashes()],
+        "height": block.height,
+        "hash": block.hash.hex(),
+        "header": to_json_value(block.header),
+        "tx_hashes": [h.hex() for h in block.tx_hashes()],
         "certificate": _cert_json(cert),
-        "block_bytes": encode(b).hex(),
+        "block_bytes": encode(block).hex(),
         "certificate_bytes": None if cert is None else cert.hex(),
     }
 
@@ -110,16 +110,16 @@ def ballot_cancelled(state: State, store: Store, h: bytes) -> bool:
 
 
 def election_view(state: State, eid: bytes) -> dict[str, Any] | None:
-    st = state.election(eid)
+    status = state.election(eid)
     m = state.manifest(eid)
-    if st is None or m is None:
+    if status is None or m is None:
         return None
     tally = state.tally(eid)
     return {
         "election_id": eid.hex(),
-        "phase": PHASE_NAMES.get(Phase(st.phase), str(st.phase)),
-        "status": to_json_value(st),
-        "status_bytes": encode(st).hex(),
+        "phase": PHASE_NAMES.get(Phase(status.phase), str(status.phase)),
+        "status": to_json_value(status),
+        "status_bytes": encode(status).hex(),
         "manifest": to_json_value(m),
         "manifest_bytes": encode(m).hex(),
         "tally_bytes": None if tally is None else encode(tally).hex(),
@@ -130,22 +130,22 @@ def election_view(state: State, eid: bytes) -> dict[str, Any] | None:
 def voter_view(state: State, eid: bytes, key: bytes) -> dict[str, Any] | None:
     """Whether a voting key (a mailed code's or a registered one) may still vote: public on
     the chain already, and what lets the page refuse a used code before the ballot."""
-    v = state.voter(eid, key)
-    if v is None:
+    voter = state.voter(eid, key)
+    if voter is None:
         return None
-    return {"election_id": eid.hex(), "voter": key.hex(), "single_use": v.single_use,
-            "ballots": v.ballots, "counted": None if v.counted is None else v.counted.hex(),
+    return {"election_id": eid.hex(), "voter": key.hex(), "single_use": voter.single_use,
+            "ballots": voter.ballots, "counted": None if voter.counted is None else voter.counted.hex(),
             "as_of_height": state.height}
 
 
 def result_view(state: State, eid: bytes) -> dict[str, Any] | None:
-    r = state.result(eid)
-    if r is None:
+    result = state.result(eid)
+    if result is None:
         return None
     return {
         "election_id": eid.hex(),
-        "result": to_json_value(r),
-        "result_bytes": encode(r).hex(),
+        "result": to_json_value(result),
+        "result_bytes": encode(result).hex(),
         "as_of_height": state.height,
     }
 

@@ -142,18 +142,18 @@ async def _login_start(request: web.Request) -> web.Response:
 async def _login_callback(request: web.Request) -> web.StreamResponse:
     reg = request.app[REGISTRAR_KEY]
     query = {k: v for k, v in request.query.items()}
-    lg = reg.take_login(query.get("state"))
+    login = reg.take_login(query.get("state"))
     try:
-        doc = await reg.login_callback(lg, query)
+        doc = await reg.login_callback(login, query)
     except BallotchainError as e:
         reg._count("city-login", e.code)
-        if lg.return_to is None:
+        if login.return_to is None:
             raise
-        log.info("login refused", election=lg.eid, code=e.code)
-        raise web.HTTPSeeOther(f"{lg.return_to}#" + urlencode({"registration_error": e.code})) from None
-    if lg.return_to is None:
+        log.info("login refused", election=login.eid, code=e.code)
+        raise web.HTTPSeeOther(f"{login.return_to}#" + urlencode({"registration_error": e.code})) from None
+    if login.return_to is None:
         return web.json_response(doc)
-    raise web.HTTPSeeOther(f"{lg.return_to}#" + urlencode({"login": doc["finish_token"]}))
+    raise web.HTTPSeeOther(f"{login.return_to}#" + urlencode({"login": doc["finish_token"]}))
 
 
 async def _login_finish(request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ FINISH_KIND = "registrar-login"
 
 
 @dataclass
-class _Login:
+class PendingLogin:
     eid: bytes
     voter_public: bytes
     nonce: str
@@ -26,7 +26,7 @@ class _Login:
 
 
 @dataclass
-class _Verified:
+class VerifiedLogin:
     """A sign-in whose ID token passed: waits for the key holder's signature."""
 
     eid: bytes

@@ -47,7 +47,7 @@ from node.registrar.chain_link import ChainLink
 from node.registrar.config import RegistrarConfig, origin_of
 from node.registrar.errors import RegistrarError
 from node.registrar.limiter import ClientLimiter
-from node.registrar.login import FINISH_KIND, _Login, _Verified, finish_message
+from node.registrar.login import FINISH_KIND, PendingLogin, VerifiedLogin, finish_message
 from node.registrar.provider import Provider
 
 log = logs.get("registrar")
@@ -70,21 +70,21 @@ class Registrar:
         self.limiter = ClientLimiter(cfg.limits)
         self.clock = clock
         self.batcher = Batcher(chain.register, cfg.batch_max, cfg.batch_wait_ms / 1000)
-        self.logins: dict[str, _Login] = {}
-        self.finishing: dict[str, _Verified] = {}
+        self.logins: dict[str, PendingLogin] = {}
+        self.finishing: dict[str, VerifiedLogin] = {}
         self._card_tag_key = card_tag_key(keys.ed25519_seed)
         self._login_tag_key = cl.login_tag_key(keys.ed25519_seed)
         self._authority: tuple[tuple[float, float], CardAuthority] | None = None
-        r = self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("ballotchain_registrar_requests",
                                 "Registration requests answered, by method and code",
-                                ["method", "code"], registry=r)
+                                ["method", "code"], registry=registry)
         self.http_errors = Counter("ballotchain_registrar_http_errors",
-                                   "Errors answered, by code", ["code"], registry=r)
+                                   "Errors answered, by code", ["code"], registry=registry)
         self.rate_limited = Counter("ballotchain_registrar_rate_limited",
-                                    "Requests refused by the per-client rate limit", registry=r)
+                                    "Requests refused by the per-client rate limit", registry=registry)
         Gauge("ballotchain_registrar_rate_clients", "Clients in the rate limiter's table",
-              registry=r).set_function(lambda: len(self.limiter.buckets))
+              registry=registry).set_function(lambda: len(self.limiter.buckets))
 
     # --- the identity provider: the manifest's ---
 
@@ -171,20 +171,20 @@ class Registrar:
                                  "this registrar does not take ID-card requests")
         req = CardRegistration.from_json(text)
         eid = await self._election(req.election_id.hex(), "registered-key")
-        v = verify_registration(req, self._authority_now(), datetime.now(UTC), eid,
+        card = verify_registration(req, self._authority_now(), datetime.now(UTC), eid,
                                 self._card_tag_key)
-        check_voter_key(v.voter_public, "voter_public")
-        doc = await self.batcher.register(eid, KeyEntry(v.voter_public, v.tag))
+        check_voter_key(card.voter_public, "voter_public")
+        doc = await self.batcher.register(eid, KeyEntry(card.voter_public, card.tag))
         return {"status": "committed", "election_id": eid.hex(),
-                "voter_public": v.voter_public.hex(), **doc}
+                "voter_public": card.voter_public.hex(), **doc}
 
     # --- city login ---
 
     def _purge_logins(self) -> None:
         now = self.clock()
-        for state in [s for s, lg in self.logins.items() if lg.expires < now]:
+        for state in [s for s, login in self.logins.items() if login.expires < now]:
             del self.logins[state]
-        for token in [t for t, v in self.finishing.items() if v.expires < now]:
+        for token in [t for t, verified in self.finishing.items() if verified.expires < now]:
             del self.finishing[token]
 
     def _return_to(self, value: Any) -> str | None:
@@ -223,21 +223,21 @@ class Registrar:
         verifier = secrets.token_urlsafe(64)
         scope = self.cfg.city_login.scope
         url = await provider.authorization_url(state, nonce, verifier, scope)
-        self.logins[state] = _Login(eid, voter, nonce, verifier, return_to,
+        self.logins[state] = PendingLogin(eid, voter, nonce, verifier, return_to,
                                     self.clock() + self.cfg.login_ttl_s)
         return {"authorization_url": url, "state": state, "issuer": lp.issuer,
                 "request": provider.request_params(state, nonce, verifier, scope)}
 
-    def take_login(self, state: Any) -> _Login:
+    def take_login(self, state: Any) -> PendingLogin:
         """The pending sign-in for ``state``, removed: a state works exactly once."""
-        lg = self.logins.pop(state, None) if isinstance(state, str) else None
-        if lg is None or lg.expires < self.clock():
+        login = self.logins.pop(state, None) if isinstance(state, str) else None
+        if login is None or login.expires < self.clock():
             raise RegistrarError(ErrorCode.REGISTRAR_LOGIN_UNKNOWN,
                                  "this sign-in is unknown, expired or already finished; start again")
-        return lg
+        return login
 
-    async def login_callback(self, lg: _Login, query: dict[str, str]) -> dict[str, Any]:
-        lp, provider = await self.login_provider(lg.eid)
+    async def login_callback(self, login: PendingLogin, query: dict[str, str]) -> dict[str, Any]:
+        lp, provider = await self.login_provider(login.eid)
         if "error" in query:
             raise RegistrarError(ErrorCode.REGISTRAR_PROVIDER_ERROR,
                                  f"the identity provider refused the sign-in ({query['error'][:80]})")
@@ -248,24 +248,24 @@ class Registrar:
         code = query.get("code")
         if not code or len(code) > 2000:
             raise RegistrarError(ErrorCode.API_BAD_REQUEST, "the sign-in answer has no code")
-        id_token = await provider.exchange(code, lg.verifier)
-        return await self.verify_login(lg, id_token)
+        id_token = await provider.exchange(code, login.verifier)
+        return await self.verify_login(login, id_token)
 
-    async def verify_login(self, lg: _Login, id_token: str) -> dict[str, Any]:
+    async def verify_login(self, login: PendingLogin, id_token: str) -> dict[str, Any]:
         """Verify the ID token of a sign-in against the provider and client id its election's
         manifest names; hand out the one-time token that finishes it."""
-        lp, provider = await self.login_provider(lg.eid)
+        lp, provider = await self.login_provider(login.eid)
         keys = await provider.keys(cl.token_key_id(id_token))
-        v = cl.verify_id_token(id_token, keys, lp.issuer, lp.client_id, lg.nonce, int(self.clock()))
-        tag = cl.login_tag(self._login_tag_key, lg.eid, v.issuer, v.subject)
-        if tag in self.batcher.tags.get(lg.eid, set()):  # known here: say so now
+        claims = cl.verify_id_token(id_token, keys, lp.issuer, lp.client_id, login.nonce, int(self.clock()))
+        tag = cl.login_tag(self._login_tag_key, login.eid, claims.issuer, claims.subject)
+        if tag in self.batcher.tags.get(login.eid, set()):  # known here: say so now
             raise TxError(ErrorCode.TX_CARD_TAG_USED,
                           "this login already registered a voter in this election")
         token = secrets.token_urlsafe(32)
-        self.finishing[token] = _Verified(lg.eid, lg.voter_public, tag,
+        self.finishing[token] = VerifiedLogin(login.eid, login.voter_public, tag,
                                           self.clock() + self.cfg.login_ttl_s)
-        return {"finish_token": token, "election_id": lg.eid.hex(),
-                "voter_public": lg.voter_public.hex()}
+        return {"finish_token": token, "election_id": login.eid.hex(),
+                "voter_public": login.voter_public.hex()}
 
     async def finish_login(self, doc: Any) -> dict[str, Any]:
         """Register a verified sign-in's key once its holder signed the finish token."""
@@ -274,22 +274,22 @@ class Registrar:
             raise RegistrarError(ErrorCode.API_BAD_REQUEST,
                                  'send {"token": the finish token, "signature": hex}')
         token = doc["token"]
-        v = self.finishing.get(token)
-        if v is None or v.expires < self.clock():
+        verified = self.finishing.get(token)
+        if verified is None or verified.expires < self.clock():
             raise RegistrarError(ErrorCode.REGISTRAR_LOGIN_UNKNOWN,
                                  "this sign-in is unknown, expired or already finished; start again")
         try:
             sig = bytes.fromhex(doc["signature"])
         except ValueError:
             sig = b""
-        if not verify(v.voter_public, FINISH_KIND, await self.chain.chain_id(),
-                      finish_message(v.eid, token), sig):
+        if not verify(verified.voter_public, FINISH_KIND, await self.chain.chain_id(),
+                      finish_message(verified.eid, token), sig):
             raise RegistrarError(ErrorCode.REGISTRAR_NOT_KEY_HOLDER,
                                  "the sign-in must be finished with the key being registered")
         del self.finishing[token]
-        out = await self.batcher.register(v.eid, KeyEntry(v.voter_public, v.tag))
-        return {"status": "committed", "election_id": v.eid.hex(),
-                "voter_public": v.voter_public.hex(), **out}
+        out = await self.batcher.register(verified.eid, KeyEntry(verified.voter_public, verified.tag))
+        return {"status": "committed", "election_id": verified.eid.hex(),
+                "voter_public": verified.voter_public.hex(), **out}
 
     def info(self) -> dict[str, Any]:
         methods = (["registered-key"] if self.cfg.idcard else []) + \

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ballot_tx.manifest import Selections
 from cli.ballot_ui import parse_choices
-from cli.chain_client import Chain
+from cli.chain_client import ChainClient
 from cli.main import cli
 from harness.scenario import plaintext_counts
 from node import localnet as ln
@@ -78,9 +78,9 @@ def caught_up(observer: str, validator: str, timeout: float = 20.0) -> None:
     """Observers follow the validators: wait until this one has the validator's blocks."""
     import time
 
-    target = Chain(validator).height()
+    target = ChainClient(validator).height()
     deadline = time.monotonic() + timeout
-    while Chain(observer).height() < target:
+    while ChainClient(observer).height() < target:
         assert time.monotonic() < deadline, "the observer did not catch up"
         time.sleep(0.2)
 
@@ -146,7 +146,7 @@ def ceremony(net: dict[str, Any], eid: str, keys: list[Path]) -> None:
 
 
 def finish(net: dict[str, Any], eid: str, keys: list[Path], votes: list[Selections],
-           m_chain: Chain) -> None:
+           m_chain: ChainClient) -> None:
     node = net["validator"]
     run("election", "close", eid, "--key", net["admin"], "--node", node)
     run("trustee", "decrypt", eid, "--key", str(keys[2]), "--node", node)
@@ -205,7 +205,7 @@ def test_both_eligibility_methods_end_to_end(net: dict[str, Any], tmp_path: Path
         str(tmp_path / "again.key"), "--election", eid, "--out", str(tmp_path / "again.json"))
     out = run("voters", "register", eid, str(tmp_path / "again.json"), *card_args, ok=False)
     assert "[TX_CARD_TAG_USED]" in out
-    chain = Chain(node)
+    chain = ChainClient(node)
     m = chain.election(bytes.fromhex(eid)).manifest
     votes = {1: "project=health;parks=doho;pledges=childcare:70,transport:100",
              2: "project=drone;parks=doho,central;pledges=childcare:0,transport:50"}

@@ -315,7 +315,7 @@ def test_used_or_unregistered_code_is_refused_before_the_ballot(net: dict[str, A
 
 
 def test_officials_read_the_result_status_and_audit_in_japanese(net: dict[str, Any], tmp_path: Path) -> None:
-    from cli.chain_client import Chain
+    from cli.chain_client import ChainClient
 
     a, _b = net["polls"]
     w = net["net"]
@@ -323,7 +323,7 @@ def test_officials_read_the_result_status_and_audit_in_japanese(net: dict[str, A
     assert "登録有権者数: 3" in st and "確認のために開封: " in st and "registered" not in st
     w.polls.finish(a)
     _caught_up(net["obs"], net["node"])
-    r = Chain(net["obs"]).result(a.eid)
+    r = ChainClient(net["obs"]).result(a.eid)
     assert r is not None
     out = run("election", "result", net["a"], "--node", net["obs"], "--lang", "ja",
               "--plot", str(tmp_path / "r.png"))

@@ -43,7 +43,7 @@ def test_vote_outside_the_window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
                             start_ms=start_ms, end_ms=end_ms)
     status = ElectionStatus(1, g.base(g.sc(5)), (1, 2, 3), None, 3, 0, 0, 0, None)
     FakeChain.info = ElectionInfo(election_id(m), m, status, None, 9)
-    monkeypatch.setattr(vote_cmd, "Chain", FakeChain)
+    monkeypatch.setattr(vote_cmd, "ChainClient", FakeChain)
     runner = CliRunner()
     runner.invoke(cli, ["voter", "keygen", "--out", str(tmp_path / "v.key")])
     args = ["vote", election_id(m).hex(), "--node", "http://127.0.0.1:9", "--key",

@@ -30,7 +30,7 @@ from node import localnet as ln
 from node.registrar.app import HTTP_STATUS
 from node.registrar.chain_link import ChainLink
 from node.registrar.config import load_registrar_config
-from node.registrar.login import FINISH_KIND, _Login, finish_message
+from node.registrar.login import FINISH_KIND, PendingLogin, finish_message
 from node.registrar.provider import Provider
 from node.registrar.service import Registrar
 from tests.node.registrar.chainnet import CLIENT_ID, SECRET, RegistrarNet
@@ -371,7 +371,7 @@ async def test_tokens_are_checked_against_the_elections_own_provider(net: Regist
         await reg.check_elections()
         assert reg.bound == (eid, LoginProvider(net.issuer, CLIENT_ID))  # from the manifest
         foreign, nonce, foreign_keys = await real_token(other.issuer, net, "visitor")
-        lg = _Login(eid, voter, nonce, "v" * 43, None, time.time() + 60)
+        lg = PendingLogin(eid, voter, nonce, "v" * 43, None, time.time() + 60)
         with pytest.raises(BallotchainError) as e:
             await reg.verify_login(lg, foreign)
         assert e.value.code == ErrorCode.ELIGIBILITY_TOKEN_INVALID  # not signed by the city's keys
@@ -388,11 +388,11 @@ async def test_tokens_are_checked_against_the_elections_own_provider(net: Regist
         assert other.poll.manifest.login_provider == LoginProvider(other.issuer, CLIENT_ID)
         # the city's own token for this election passes the same path (the control)
         token, nonce, _ = await real_token(net.issuer, net, "resident")
-        ok = await reg.verify_login(_Login(eid, voter, nonce, "v" * 43, None, time.time() + 60), token)
+        ok = await reg.verify_login(PendingLogin(eid, voter, nonce, "v" * 43, None, time.time() + 60), token)
         assert ok["voter_public"] == voter.hex()
         # a sign-in for an election naming another provider (one created after the start):
         # refused, the registrar stays bound to its provider
-        lg = _Login(other.poll.eid, voter, nonce, "v" * 43, None, time.time() + 60)
+        lg = PendingLogin(other.poll.eid, voter, nonce, "v" * 43, None, time.time() + 60)
         with pytest.raises(BallotchainError) as e:
             await reg.verify_login(lg, foreign)
         assert e.value.code == ErrorCode.REGISTRAR_PROVIDER_MISMATCH
