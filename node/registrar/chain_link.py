@@ -18,10 +18,8 @@ from ballot_tx.eligibility.registered_key import RegisterKeys
 from ballot_tx.errors import ErrorCode, TxError
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.tx import sign_tx
+from ballot_tx.tx import CLIENT_TX_LIFETIME_MS, sign_tx
 from node.registrar.errors import RegistrarError
-
-TX_LIFETIME_MS = 10 * 60 * 1000
 
 
 class ChainLink:
@@ -84,6 +82,6 @@ class ChainLink:
 
     async def register(self, body: RegisterKeys) -> dict[str, Any]:
         tx = sign_tx(self.keys, await self.chain_id(), body,
-                     int(time.time() * 1000) + TX_LIFETIME_MS)
+                     int(time.time() * 1000) + CLIENT_TX_LIFETIME_MS)
         doc = await self._json("POST", "/v1/txs?wait=commit", {"tx": encode(tx).hex()})
         return {"tracking_code": doc["tracking_code"], "height": doc.get("height")}

@@ -23,7 +23,7 @@ import { cityLoginPanel, registerState, cancelledText } from './register.js';
 import { cleanCode, codeProblem, shortCode, groupedCode, receiptFileText } from './tracking.js';
 import qrcode from 'qrcode-generator';
 import { plain, segments } from './yomi.js';
-import { PHASES, TX_LIFETIME_MS } from './constants.js';
+import { PHASES, VOTER_TX_LIFETIME_MS } from './constants.js';
 
 
 const params = new URLSearchParams(location.search);
@@ -694,7 +694,7 @@ function encryptNow() {
 }
 
 function signed(body) {
-  const raw = txBytes(signTx(S.keys, S.chainId, body, Date.now() + TX_LIFETIME_MS));
+  const raw = txBytes(signTx(S.keys, S.chainId, body, Date.now() + VOTER_TX_LIFETIME_MS));
   return { hex: toHex(raw), code: toHex(txHash(raw)) };
 }
 

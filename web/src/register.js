@@ -28,12 +28,12 @@ import { decode } from './codec.js';
 import { getJson } from './api.js';
 import { errorText } from './i18n.js';
 import { txHash } from './tx.js';
-import { LOOPBACK_HOSTS } from './constants.js';
+import { LOOPBACK_HOSTS, REGISTRAR_LOGIN_KIND } from './constants.js';
 import { verifyReceipt } from './receipt.js';
 
 export const MIN_PASSWORD = 8;
 /** The signature kind that finishes a sign-in (node/registrar/login.py FINISH_KIND). */
-export const FINISH_KIND = 'registrar-login';
+export const FINISH_KIND = REGISTRAR_LOGIN_KIND;
 
 const TEXT = {
   ja: {

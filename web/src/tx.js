@@ -4,9 +4,9 @@
 
 import { encode } from './codec.js';
 import { hashBytes } from './hash.js';
+import { TX_SIG_KIND } from './constants.js';
 
-export const SIG_KIND = 'tx';
-export const MAX_TX_LIFETIME_MS = 24 * 3600 * 1000;
+export const SIG_KIND = TX_SIG_KIND;
 
 /** A signed transaction object (wire class Tx) for a tagged body ({$type: 'CastBallot', ...}). */
 export function signTx(keys, chainId, body, expiresMs) {

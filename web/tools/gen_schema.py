@@ -4,9 +4,10 @@ The browser must encode and decode exactly what ``ballot_tx.codec`` does. Rather
 than restating every dataclass by hand in JavaScript (and drifting), this reads
 the same annotations the Python codec compiles and writes them as data:
 ``web/src/schema.js``. The constants the page shares with the Python rules (the
-transaction lifetime, election phases, contest kinds, rating levels, manifest
-limits, key-file, voting-code and tracking-code formats, the hash domain prefix) are read from
-their Python modules the same way and written to ``web/src/constants.js``.
+voter's transaction lifetime, the signature kinds, election phases, contest kinds, rating
+levels, manifest limits, key-file, voting-code and tracking-code formats, the hash domain
+prefix) are read from their Python modules the same way and written to
+``web/src/constants.js``.
 ``tests/web/test_schema.py`` fails when either committed file is not what this
 script produces, so a change on the Python side cannot silently leave the browser
 behind.
@@ -55,8 +56,11 @@ ROOTS = [
 #: The constants the page shares with Python: JavaScript name, ``module:attribute``, and
 #: why the page needs it (written as a comment above the constant).
 CONSTANTS = [
-    ("TX_LIFETIME_MS", "ballot_tx.tx:VOTER_TX_LIFETIME_MS",
+    ("VOTER_TX_LIFETIME_MS", "ballot_tx.tx:VOTER_TX_LIFETIME_MS",
      "a ballot the page signs expires this long after signing"),
+    ("TX_SIG_KIND", "ballot_tx.tx:SIG_KIND", "the signature kind of a transaction"),
+    ("REGISTRAR_LOGIN_KIND", "node.registrar.login:FINISH_KIND",
+     "the signature kind that finishes a city-login sign-in at the registrar"),
     ("PHASES", "ballot_tx.state:PHASE_NAMES", "election phases by number (ElectionStatus.phase)"),
     ("MANIFEST_VERSION", "ballot_tx.manifest:MANIFEST_VERSION", "the manifest version validated"),
     ("CONTEST_KINDS", "ballot_tx.manifest:CONTEST_KINDS", "contest kinds"),
