@@ -1,21 +1,15 @@
 """CPU time of processes and their children, read from Linux /proc, for the benchmarks.
 
 A node runs its verification workers as child processes, so a node's CPU is the node's
-plus its children's; the benchmarks (``scripts/bench_*``) read it here, in one place.
+plus its children's; the benchmarks (``scripts/bench_*``) read it here, in one place
+(through ``node.pidfile.proc_stat``, the one reader of /proc/PID/stat).
 """
 
 from __future__ import annotations
 
 import os
 
-
-def stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name, or None if it has ended."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1].split()
-    except (OSError, IndexError):
-        return None
+from node.pidfile import proc_stat
 
 
 def children(pid: int) -> list[int]:
@@ -23,8 +17,8 @@ def children(pid: int) -> list[int]:
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
-            st = stat(int(d))
-            if st is not None and int(st[1]) == pid:
+            fields = proc_stat(int(d))
+            if fields is not None and int(fields[1]) == pid:
                 out.append(int(d))
     return out
 
@@ -54,7 +48,7 @@ def cpu_seconds(pids: list[int]) -> float:
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for p in pids:
-        st = stat(p)
-        if st is not None:
-            total += (int(st[11]) + int(st[12])) / tick
+        fields = proc_stat(p)
+        if fields is not None:
+            total += (int(fields[11]) + int(fields[12])) / tick
     return total

@@ -23,6 +23,7 @@ from ballot_tx.codec import encode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.keys import KeyPair
 from ballot_tx.tx import CastBallot
+from harness import procstat
 from harness.scenario import demo_manifest
 from harness.txgen import election_setup, post_tx
 from node import localnet as ln
@@ -33,17 +34,13 @@ def _children(pid: int) -> list[int]:
     """The node's verification workers (spawned children; not multiprocessing's resource
     tracker, which ``spawn`` also starts)."""
     out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(") ", 1)[1].split()[1]) != pid:
-                        continue
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    if b"spawn_main" in f.read():
-                        out.append(int(d))
-            except (OSError, ValueError, IndexError):
-                continue
+    for child in procstat.children(pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    out.append(child)
+        except OSError:
+            continue
     return out
 
 
