@@ -19,7 +19,8 @@ import click
 
 from ballot_tx.block import Block
 from ballot_tx.codec import Wire, decode
-from ballot_tx.crypto.tally import EncryptedTally, TallyResult
+from ballot_tx.crypto.tally import DecryptionShare, EncryptedTally, TallyResult
+from ballot_tx.crypto.trustees import TrusteeCommitment
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest, election_id
@@ -27,6 +28,8 @@ from ballot_tx.state import PHASE_NAMES, ElectionStatus, Phase
 from ballot_tx.tx import (
     CLIENT_TX_LIFETIME_MS,
     CreateElection,
+    PostDecryptionShare,
+    TrusteeCommit,
     Tx,
     TxBody,
     decode_tx,
@@ -158,6 +161,10 @@ class ChainClient:
                     out.append((block.height, i, tx))
         return out
 
+    def election_bodies(self, eid: bytes) -> list[Tx]:
+        """``election_txs`` without the positions: read once, then handed to the readers below."""
+        return [tx for _, _, tx in self.election_txs(eid)]
+
     def submit(self, keys: KeyPair, body: TxBody, wait: bool = True) -> dict[str, Any]:
         """Sign ``body`` for this chain and post it; by default wait for the commit."""
         now = int(time.time() * 1000)
@@ -165,6 +172,30 @@ class ChainClient:
         from ballot_tx.codec import encode
 
         return self.node.post_tx(encode(tx), wait=wait)
+
+
+# --- what an election's transactions say (read once with ``election_bodies``) -----------
+
+
+def decryption_shares(txs: list[Tx]) -> list[DecryptionShare]:
+    """The trustees' posted decryption shares, in chain order."""
+    return [tx.body.share for tx in txs if isinstance(tx.body, PostDecryptionShare)]
+
+
+def trustee_commitments(txs: list[Tx]) -> dict[int, TrusteeCommitment]:
+    """Each trustee's commitment by index, as the chain keeps it: the first one posted."""
+    out: dict[int, TrusteeCommitment] = {}
+    for tx in txs:
+        if isinstance(tx.body, TrusteeCommit):
+            out.setdefault(tx.body.commitment.index, tx.body.commitment)
+    return out
+
+
+def qualified_commitments(e: ElectionInfo, txs: list[Tx]) -> list[TrusteeCommitment]:
+    """The commitments of the trustees the ceremony qualified, in index order (what the
+    result's decryption is checked against)."""
+    by_index = trustee_commitments(txs)
+    return [by_index[i] for i in e.status.qualified if i in by_index]
 
 
 def load_key(path: Path) -> KeyPair:

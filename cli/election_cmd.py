@@ -10,21 +10,27 @@ from typing import Any
 
 import click
 
-from ballot_tx.crypto.tally import DecryptionShare, TallyResult, decrypt_tally, summarize
-from ballot_tx.crypto.trustees import TrusteeCommitment
+from ballot_tx.crypto.tally import TallyResult, decrypt_tally, summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, election_id, scale_ends
 from ballot_tx.tx import (
     CloseElection,
     CreateElection,
     OpenElection,
-    PostDecryptionShare,
     PublishResult,
-    TrusteeCommit,
 )
 from ballot_tx.yomi import plain
 from cli.ballot_ui import AUDIT, Screen, ballot_options, fill_ballot, format_choices
-from cli.chain_client import ChainClient, ElectionInfo, key_option, load_key, node_option, parse_id
+from cli.chain_client import (
+    ChainClient,
+    ElectionInfo,
+    decryption_shares,
+    key_option,
+    load_key,
+    node_option,
+    parse_id,
+    qualified_commitments,
+)
 from cli.common import Group, fail, read_text
 from cli.i18n import _, lang_option, language
 from cli.manifest_file import load_manifest
@@ -192,18 +198,6 @@ def election_close(election: str, key_path: Path, node_url: str) -> None:
     _admin_step(CloseElection, "election closed", election, key_path, node_url)
 
 
-def decryption_shares(chain: ChainClient, eid: bytes) -> list[DecryptionShare]:
-    return [tx.body.share for _, _, tx in chain.election_txs(eid)
-            if isinstance(tx.body, PostDecryptionShare)]
-
-
-def qualified_commitments(chain: ChainClient, e: ElectionInfo) -> list[TrusteeCommitment]:
-    by_index = {tx.body.commitment.index: tx.body.commitment
-                for _, _, tx in reversed(chain.election_txs(e.election_id))
-                if isinstance(tx.body, TrusteeCommit)}
-    return [by_index[i] for i in e.status.qualified if i in by_index]
-
-
 @election.command("publish")
 @click.argument("election")
 @key_option("election admin (or a trustee)")
@@ -213,11 +207,12 @@ def election_publish(election: str, key_path: Path, node_url: str) -> None:
     chain, e = _info(node_url, election)
     if e.tally is None or e.phase != "closed":
         fail(ErrorCode.USAGE, f"the election is {e.phase}; the result is published after close")
-    shares = decryption_shares(chain, e.election_id)
+    txs = chain.election_bodies(e.election_id)
+    shares = decryption_shares(txs)
     if len(shares) < e.manifest.threshold:
         fail(ErrorCode.USAGE, f"{len(shares)} of the {e.manifest.threshold} decryption shares "
              "needed are posted; ask the trustees to run 'ballotchain trustee decrypt'")
-    result = decrypt_tally(e.manifest, qualified_commitments(chain, e), e.tally, shares)
+    result = decrypt_tally(e.manifest, qualified_commitments(e, txs), e.tally, shares)
     _posted("result published", chain.submit(load_key(key_path),
                                              PublishResult(e.election_id, result)))
     show_result(e.manifest, result, language())

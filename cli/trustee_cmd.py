@@ -29,9 +29,18 @@ from ballot_tx.tx import (
     acknowledgement,
 )
 from cli import keyfile
-from cli.chain_client import ChainClient, ElectionInfo, key_option, load_key, node_option, parse_id
+from cli.chain_client import (
+    ChainClient,
+    ElectionInfo,
+    decryption_shares,
+    key_option,
+    load_key,
+    node_option,
+    parse_id,
+    qualified_commitments,
+    trustee_commitments,
+)
 from cli.common import Group, fail, read_password_stdin
-from cli.election_cmd import decryption_shares, qualified_commitments
 from node.homes import write_private
 
 
@@ -69,11 +78,8 @@ class Ceremony:
     """What the chain says about the ceremony of one election."""
 
     def __init__(self, chain: ChainClient, e: ElectionInfo) -> None:
-        txs = [tx for _, _, tx in chain.election_txs(e.election_id)]
-        self.commits: dict[int, tr.TrusteeCommitment] = {}
-        for tx in txs:
-            if isinstance(tx.body, TrusteeCommit):
-                self.commits.setdefault(tx.body.commitment.index, tx.body.commitment)
+        txs = chain.election_bodies(e.election_id)
+        self.commits = trustee_commitments(txs)
         self.posted = {tx.body.shares[0].sender: tx.body for tx in txs
                        if isinstance(tx.body, TrusteeShares) and tx.body.shares}
         self.shares = {i: sent.shares for i, sent in self.posted.items()}
@@ -238,12 +244,12 @@ def trustee_decrypt(election: str, key_path: Path, node_url: str) -> None:
         fail(ErrorCode.USAGE, f"the election is {e.phase}: the tally is decrypted after close")
     if me not in e.status.qualified:
         fail(ErrorCode.USAGE, f"trustee {me} was disqualified in the ceremony and cannot decrypt")
-    posted = decryption_shares(chain, eid)
+    c = Ceremony(chain, e)
+    posted = decryption_shares(c.txs)
     if any(s.trustee == me for s in posted):
         fail(ErrorCode.USAGE, f"trustee {me} has already posted its decryption share")
-    c = Ceremony(chain, e)
     good, _ = received_shares(e, c, me, keys)
-    coms = qualified_commitments(chain, e)
+    coms = qualified_commitments(e, c.txs)
     secret_share = tr.combined_share(m, me, tr.polynomial(m, me, keys), good, coms)
     share = tally_crypto.make_decryption_share(m, e.tally, me, secret_share)
     answer = chain.submit(keys, PostDecryptionShare(eid, share))
