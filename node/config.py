@@ -2,9 +2,10 @@
 
 Every problem is a ``ConfigError`` (code ``CONFIG_INVALID``) whose message names
 the offending field (``network.listen: ...``), because an operator fixing a
-config file at 3 a.m. needs the line, not a traceback. Relative paths are
-resolved against the directory holding ``config.toml`` (the node's home), so a
-home directory can be moved or copied as a whole.
+config file at 3 a.m. needs the line, not a traceback (the strict reading is
+``node/toml_table.py``, shared with ``registrar.toml``). Relative paths are resolved
+against the directory holding ``config.toml`` (the node's home), so a home directory can
+be moved or copied as a whole.
 
 This module owns the format both ways: ``render_config`` writes the file for a
 new home (``node.homes``, the ceremony's homes, the tests' networks) and
@@ -17,21 +18,20 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ballot_tx.errors import BallotchainError, ErrorCode
+from ballot_tx.errors import ErrorCode
+from node.toml_table import (
+    LOG_LEVELS,
+    REQUIRED,
+    ConfigError,
+    StrictTable,
+    config_path,
+    field_error,
+    parse_hostport,
+)
 
 CONFIG_FILE = "config.toml"
 MODES = ("validator", "observer")
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class ConfigError(BallotchainError):
-    """The node configuration cannot be used as written."""
-
-
-def _bad(field_name: str, why: str) -> ConfigError:
-    return ConfigError(ErrorCode.CONFIG_INVALID, f"config field {field_name}: {why}")
 
 
 @dataclass(frozen=True)
@@ -95,78 +95,21 @@ class NodeConfig:
         return self.home / "node.pid"
 
 
-class _Table:
-    """Strict access to one TOML table: unknown keys and wrong types name the field."""
-
-    def __init__(self, doc: Any, name: str, allowed: tuple[str, ...]) -> None:
-        if not isinstance(doc, dict):
-            raise _bad(name, "expected a table")
-        extra = sorted(set(doc) - set(allowed))
-        if extra:
-            raise _bad(f"{name}.{extra[0]}", "unknown field")
-        self.doc, self.name = doc, name
-
-    def _get(self, key: str, typ: type, default: Any) -> Any:
-        if key not in self.doc:
-            if default is _REQUIRED:
-                raise _bad(f"{self.name}.{key}", "missing")
-            return default
-        v = self.doc[key]
-        if type(v) is not typ:
-            raise _bad(f"{self.name}.{key}", f"expected {typ.__name__}, got {type(v).__name__}")
-        return v
-
-    def get_str(self, key: str, default: Any = None) -> Any:
-        return self._get(key, str, default)
-
-    def get_bool(self, key: str, default: bool) -> bool:
-        v: bool = self._get(key, bool, default)
-        return v
-
-    def get_int(self, key: str, default: int, lo: int, hi: int) -> int:
-        v: int = self._get(key, int, default)
-        if not lo <= v <= hi:
-            raise _bad(f"{self.name}.{key}", f"{v} is not in [{lo}, {hi}]")
-        return v
-
-    def get_list(self, key: str) -> list[Any]:
-        v: list[Any] = self._get(key, list, [])
-        return v
-
-
-_REQUIRED = object()
-
-
-def parse_hostport(field_name: str, value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise _bad(field_name, f"{value!r} is not host:port")
-    return host, int(port)
-
-
 def parse_peer(field_name: str, value: str, tls_default: bool) -> PeerAddress:
     node_id = None
     rest = value
     if "@" in rest:
         node_id, rest = rest.split("@", 1)
         if len(node_id) != 40 or any(c not in "0123456789abcdef" for c in node_id):
-            raise _bad(field_name, f"{node_id!r} is not a node id (40 lowercase hex characters)")
+            raise field_error(field_name, f"{node_id!r} is not a node id (40 lowercase hex characters)")
     scheme = "https" if tls_default else "http"
     if "://" in rest:
         scheme, rest = rest.split("://", 1)
         if scheme not in ("http", "https"):
-            raise _bad(field_name, f"scheme {scheme!r} is not http or https")
+            raise field_error(field_name, f"scheme {scheme!r} is not http or https")
     rest = rest.rstrip("/")
     parse_hostport(field_name, rest)
     return PeerAddress(f"{scheme}://{rest}", node_id)
-
-
-def _path(home: Path, field_name: str, value: Any) -> Path:
-    if not isinstance(value, str) or not value:
-        raise _bad(field_name, "expected a non-empty path")
-    p = Path(value)
-    return p if p.is_absolute() else home / p
 
 
 def parse_config(text: str, home: Path) -> NodeConfig:
@@ -175,29 +118,29 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(ErrorCode.CONFIG_INVALID, f"config.toml is not valid TOML: {e}") from None
-    top = _Table(doc, "config", ("node", "network", "limits", "log"))
-    node = _Table(
+    top = StrictTable(doc, "config", ("node", "network", "limits", "log"))
+    node = StrictTable(
         top.doc.get("node", {}), "node", ("mode", "key_file", "genesis_file", "data_dir", "genesis_hash")
     )
-    mode = node.get_str("mode", _REQUIRED)
+    mode = node.get_str("mode", REQUIRED)
     if mode not in MODES:
-        raise _bad("node.mode", f"{mode!r} is not one of {', '.join(MODES)}")
-    net = _Table(
+        raise field_error("node.mode", f"{mode!r} is not one of {', '.join(MODES)}")
+    net = StrictTable(
         top.doc.get("network", {}), "network", ("listen", "peers", "tls_cert", "tls_key", "tls_ca")
     )
-    host, port = parse_hostport("network.listen", net.get_str("listen", _REQUIRED))
+    host, port = parse_hostport("network.listen", net.get_str("listen", REQUIRED))
     tls_cert = net.get_str("tls_cert")
     tls_key = net.get_str("tls_key")
     if (tls_cert is None) != (tls_key is None):
-        raise _bad("network.tls_cert" if tls_cert is None else "network.tls_key",
-                   "tls_cert and tls_key must be set together")
+        raise field_error("network.tls_cert" if tls_cert is None else "network.tls_key",
+                          "tls_cert and tls_key must be set together")
     tls_ca = net.get_str("tls_ca")
     peers = []
     for i, p in enumerate(net.get_list("peers")):
         if not isinstance(p, str):
-            raise _bad(f"network.peers[{i}]", "expected a string")
+            raise field_error(f"network.peers[{i}]", "expected a string")
         peers.append(parse_peer(f"network.peers[{i}]", p, tls_ca is not None))
-    lim = _Table(
+    lim = StrictTable(
         top.doc.get("limits", {}),
         "limits",
         tuple(Limits.__dataclass_fields__),
@@ -216,32 +159,32 @@ def parse_config(text: str, home: Path) -> NodeConfig:
         body_timeout_s=lim.get_int("body_timeout_s", d.body_timeout_s, 1, 3600),
         verify_workers=lim.get_int("verify_workers", d.verify_workers, -1, 1024),
     )
-    log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
+    log = StrictTable(top.doc.get("log", {}), "log", ("level", "json", "file"))
     level = log.get_str("level", "info")
     if level not in LOG_LEVELS:
-        raise _bad("log.level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+        raise field_error("log.level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
     log_file = log.get_str("file")
     expected = node.get_str("genesis_hash")
     if expected is not None and (
         len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected.lower())
     ):
-        raise _bad("node.genesis_hash", "expected 64 hex characters (the hash `genesis verify` prints)")
+        raise field_error("node.genesis_hash", "expected 64 hex characters (the hash `genesis verify` prints)")
     return NodeConfig(
         home=home,
         mode=mode,
-        key_file=_path(home, "node.key_file", node.get_str("key_file", "node.key")),
-        genesis_file=_path(home, "node.genesis_file", node.get_str("genesis_file", "genesis.json")),
-        data_dir=_path(home, "node.data_dir", node.get_str("data_dir", "data")),
+        key_file=config_path(home, "node.key_file", node.get_str("key_file", "node.key")),
+        genesis_file=config_path(home, "node.genesis_file", node.get_str("genesis_file", "genesis.json")),
+        data_dir=config_path(home, "node.data_dir", node.get_str("data_dir", "data")),
         listen_host=host,
         listen_port=port,
         peers=tuple(peers),
-        tls_cert=None if tls_cert is None else _path(home, "network.tls_cert", tls_cert),
-        tls_key=None if tls_key is None else _path(home, "network.tls_key", tls_key),
-        tls_ca=None if tls_ca is None else _path(home, "network.tls_ca", tls_ca),
+        tls_cert=None if tls_cert is None else config_path(home, "network.tls_cert", tls_cert),
+        tls_key=None if tls_key is None else config_path(home, "network.tls_key", tls_key),
+        tls_ca=None if tls_ca is None else config_path(home, "network.tls_ca", tls_ca),
         limits=limits,
         log_level=level,
         log_json=log.get_bool("json", False),
-        log_file=None if log_file is None else _path(home, "log.file", log_file),
+        log_file=None if log_file is None else config_path(home, "log.file", log_file),
         genesis_hash=None if expected is None else expected.lower(),
     )
 

@@ -45,7 +45,15 @@ from urllib.parse import urlsplit
 
 from ballot_tx.eligibility.city_login import check_issuer
 from ballot_tx.errors import ErrorCode, ManifestError
-from node.config import _REQUIRED, LOG_LEVELS, ConfigError, _bad, _path, _Table, parse_hostport
+from node.toml_table import (
+    LOG_LEVELS,
+    REQUIRED,
+    ConfigError,
+    StrictTable,
+    config_path,
+    field_error,
+    parse_hostport,
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def origin_of(url: str) -> str | None:
 
 def _url(field_name: str, value: str) -> str:
     if origin_of(value) is None:
-        raise _bad(field_name, f"{value!r} is not an http(s) URL")
+        raise field_error(field_name, f"{value!r} is not an http(s) URL")
     return value
 
 
@@ -118,11 +126,11 @@ def parse_registrar_config(text: str, home: Path) -> RegistrarConfig:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(ErrorCode.CONFIG_INVALID, f"registrar.toml is not valid TOML: {e}") from None
-    top = _Table(doc, "config", ("service", "idcard", "city_login", "limits", "log"))
-    svc = _Table(top.doc.get("service", {}), "service",
-                 ("listen", "elections", "page_origins", "tls_cert", "tls_key", "batch_max",
-                  "batch_wait_ms", "max_request_bytes", "login_ttl_s"))
-    host, port = parse_hostport("service.listen", svc.get_str("listen", _REQUIRED))
+    top = StrictTable(doc, "config", ("service", "idcard", "city_login", "limits", "log"))
+    svc = StrictTable(top.doc.get("service", {}), "service",
+                      ("listen", "elections", "page_origins", "tls_cert", "tls_key", "batch_max",
+                       "batch_wait_ms", "max_request_bytes", "login_ttl_s"))
+    host, port = parse_hostport("service.listen", svc.get_str("listen", REQUIRED))
     elections = []
     for i, item in enumerate(svc.get_list("elections")):
         try:
@@ -130,58 +138,58 @@ def parse_registrar_config(text: str, home: Path) -> RegistrarConfig:
         except ValueError:
             raw = b""
         if len(raw) != 32:
-            raise _bad(f"service.elections[{i}]", "expected an election id (64 hex characters)")
+            raise field_error(f"service.elections[{i}]", "expected an election id (64 hex characters)")
         elections.append(raw)
     if not elections:
-        raise _bad("service.elections", "name at least one election id")
+        raise field_error("service.elections", "name at least one election id")
     origins = []
     for i, o in enumerate(svc.get_list("page_origins")):
         origin = origin_of(o) if isinstance(o, str) else None
         if origin is None or origin != o.rstrip("/").lower():
-            raise _bad(f"service.page_origins[{i}]", f"{o!r} is not an origin like https://host:port")
+            raise field_error(f"service.page_origins[{i}]", f"{o!r} is not an origin like https://host:port")
         origins.append(origin)
     tls_cert, tls_key = svc.get_str("tls_cert"), svc.get_str("tls_key")
     if (tls_cert is None) != (tls_key is None):
-        raise _bad("service.tls_cert" if tls_cert is None else "service.tls_key",
-                   "tls_cert and tls_key must be set together")
+        raise field_error("service.tls_cert" if tls_cert is None else "service.tls_key",
+                          "tls_cert and tls_key must be set together")
     idcard = None
     if "idcard" in top.doc:
-        t = _Table(top.doc["idcard"], "idcard", ("ca_cert", "crl"))
-        idcard = IdCardConfig(_path(home, "idcard.ca_cert", t.get_str("ca_cert", _REQUIRED)),
-                              _path(home, "idcard.crl", t.get_str("crl", _REQUIRED)))
+        t = StrictTable(top.doc["idcard"], "idcard", ("ca_cert", "crl"))
+        idcard = IdCardConfig(config_path(home, "idcard.ca_cert", t.get_str("ca_cert", REQUIRED)),
+                              config_path(home, "idcard.crl", t.get_str("crl", REQUIRED)))
     login = None
     if "city_login" in top.doc:
-        t = _Table(top.doc["city_login"], "city_login",
-                   ("issuer", "client_id", "client_secret_file", "redirect_uri", "scope"))
+        t = StrictTable(top.doc["city_login"], "city_login",
+                        ("issuer", "client_id", "client_secret_file", "redirect_uri", "scope"))
         secret = None
         secret_file = t.get_str("client_secret_file")
         if secret_file is not None:
-            path = _path(home, "city_login.client_secret_file", secret_file)
+            path = config_path(home, "city_login.client_secret_file", secret_file)
             try:
                 secret = path.read_text().strip()
             except OSError as e:
-                raise _bad("city_login.client_secret_file", f"cannot read {path}: {e}") from None
+                raise field_error("city_login.client_secret_file", f"cannot read {path}: {e}") from None
             if not secret:
-                raise _bad("city_login.client_secret_file", f"{path} is empty")
+                raise field_error("city_login.client_secret_file", f"{path} is empty")
         scope = t.get_str("scope", "openid")
         if "openid" not in scope.split():
-            raise _bad("city_login.scope", "must include 'openid'")
+            raise field_error("city_login.scope", "must include 'openid'")
         issuer = t.get_str("issuer")
         if issuer is not None:
             try:
                 check_issuer(issuer, "city_login.issuer")
             except ManifestError as e:
-                raise _bad("city_login.issuer", e.message.partition(": ")[2]) from None
+                raise field_error("city_login.issuer", e.message.partition(": ")[2]) from None
         client_id = t.get_str("client_id")
         if client_id is not None and not client_id.strip():
-            raise _bad("city_login.client_id", "must not be empty")
+            raise field_error("city_login.client_id", "must not be empty")
         login = CityLoginConfig(
-            redirect_uri=_url("city_login.redirect_uri", t.get_str("redirect_uri", _REQUIRED)),
+            redirect_uri=_url("city_login.redirect_uri", t.get_str("redirect_uri", REQUIRED)),
             client_secret=secret, scope=scope, issuer=issuer, client_id=client_id)
     if idcard is None and login is None:
-        raise _bad("config", "configure at least one method: [idcard] or [city_login]")
-    lim = _Table(top.doc.get("limits", {}), "limits",
-                 ("rate_per_minute", "burst", "max_clients", "trusted_proxies"))
+        raise field_error("config", "configure at least one method: [idcard] or [city_login]")
+    lim = StrictTable(top.doc.get("limits", {}), "limits",
+                      ("rate_per_minute", "burst", "max_clients", "trusted_proxies"))
     proxies = []
     for i, item in enumerate(lim.get_list("trusted_proxies")):
         try:
@@ -189,31 +197,31 @@ def parse_registrar_config(text: str, home: Path) -> RegistrarConfig:
         except ValueError:
             proxies.append(None)
         if proxies[-1] is None:
-            raise _bad(f"limits.trusted_proxies[{i}]", f"{item!r} is not an IP address or network")
+            raise field_error(f"limits.trusted_proxies[{i}]", f"{item!r} is not an IP address or network")
     dl = LimitsConfig()
     limits = LimitsConfig(
         rate_per_minute=lim.get_int("rate_per_minute", dl.rate_per_minute, 1, 1_000_000),
         burst=lim.get_int("burst", dl.burst, 1, 1_000_000),
         max_clients=lim.get_int("max_clients", dl.max_clients, 100, 10_000_000),
         trusted_proxies=tuple(p for p in proxies if p is not None))
-    log = _Table(top.doc.get("log", {}), "log", ("level", "json", "file"))
+    log = StrictTable(top.doc.get("log", {}), "log", ("level", "json", "file"))
     level = log.get_str("level", "info")
     if level not in LOG_LEVELS:
-        raise _bad("log.level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+        raise field_error("log.level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
     log_file = log.get_str("file")
     d = RegistrarConfig("", 0, ())
     return RegistrarConfig(
         listen_host=host, listen_port=port, elections=tuple(elections),
         page_origins=tuple(origins),
-        tls_cert=None if tls_cert is None else _path(home, "service.tls_cert", tls_cert),
-        tls_key=None if tls_key is None else _path(home, "service.tls_key", tls_key),
+        tls_cert=None if tls_cert is None else config_path(home, "service.tls_cert", tls_cert),
+        tls_key=None if tls_key is None else config_path(home, "service.tls_key", tls_key),
         batch_max=svc.get_int("batch_max", d.batch_max, 1, 1000),
         batch_wait_ms=svc.get_int("batch_wait_ms", d.batch_wait_ms, 0, 60_000),
         max_request_bytes=svc.get_int("max_request_bytes", d.max_request_bytes, 1024, 1 << 22),
         login_ttl_s=svc.get_int("login_ttl_s", d.login_ttl_s, 30, 3600),
         idcard=idcard, city_login=login, limits=limits,
         log_level=level, log_json=log.get_bool("json", False),
-        log_file=None if log_file is None else _path(home, "log.file", log_file),
+        log_file=None if log_file is None else config_path(home, "log.file", log_file),
     )
 
 
