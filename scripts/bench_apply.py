@@ -55,8 +55,9 @@ from ballot_tx.tx import (  # noqa: E402
 from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, genesis_hash  # noqa: E402
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
 from harness.localchain import LocalChain  # noqa: E402
-from node.audit import ParallelVerifier, audit_data_dir  # noqa: E402
+from node.audit import audit_data_dir  # noqa: E402
 from node.store import Store  # noqa: E402
+from node.verify_ahead import ParallelVerifier  # noqa: E402
 
 HOUR = 3_600_000
 BLOCK = 500
