@@ -42,7 +42,7 @@ from aiohttp import web
 from ballot_tx.codec import decode
 from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from genesis.document import Genesis, genesis_hash
-from node.server import error_response
+from node.http_errors import error_response
 from node.store import K_GENESIS, K_TIP, P_NODE, Store, Tip, unframe
 
 MAGIC = b"BALLOTCHAIN-BACKUP\n"

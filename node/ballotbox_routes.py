@@ -17,7 +17,8 @@ from aiohttp import web
 from ballot_tx.errors import BallotchainError, ErrorCode
 from node import logs
 from node.ballotbox import BallotBox, block_from_view
-from node.server import BACKEND_KEY, ApiError, error_response
+from node.http_errors import ApiError, error_response
+from node.server import BACKEND_KEY
 
 log = logs.get("web")
 

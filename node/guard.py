@@ -9,7 +9,7 @@
   error per pending connection per retry).
 * **Timeouts.** aiohttp closes a connection whose request headers have not
   arrived ``idle_timeout_s`` after it opened (or after its previous request),
-  and ``node.server.read_body`` bounds the body's arrival time; a refused body is
+  and ``node.http_errors.read_body`` bounds the body's arrival time; a refused body is
   never drained (no lingering read).
 
 Repeated log lines are limited by ``node.log_limit``.

@@ -24,7 +24,8 @@ from ballot_tx.codec import decode
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.manifest import Manifest, scale_ends
 from node import logs
-from node.server import BACKEND_KEY, ApiError, error_response
+from node.http_errors import ApiError, error_response
+from node.server import BACKEND_KEY
 
 log = logs.get("web")
 

@@ -31,7 +31,7 @@ from ballot_tx.errors import ErrorCode
 from genesis.document import Genesis, genesis_hash
 from node import logs
 from node.ballotbox_routes import add_ballotbox_routes
-from node.server import ApiError
+from node.http_errors import ApiError
 from node.speech_clips import add_clip_routes
 
 log = logs.get("web")

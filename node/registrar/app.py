@@ -37,9 +37,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ballot_tx.errors import BallotchainError, ErrorCode
 from node import logs
+from node.http_errors import STATUS, error_response
 from node.registrar.errors import RegistrarError
 from node.registrar.service import Registrar
-from node.server import STATUS, error_response
 
 log = logs.get("registrar")
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ballot_tx.codec import decode, encode
 from genesis.document import Genesis, genesis_hash
-from node.server import error_middleware
+from node.http_errors import error_middleware
 from node.speech_clips import clip_text
 from node.web import add_web_routes
 from tests.ballot_tx.chain.helpers import make_genesis
