@@ -19,7 +19,6 @@ from typing import Protocol
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
 from ballot_tx.crypto import tally as tally_crypto
-from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
@@ -48,13 +47,11 @@ from ballot_tx.tx import (
     PostDecryptionShare,
     PublishResult,
     SpoilBallot,
-    TrusteeCommit,
-    TrusteeShares,
     Tx,
     TxBody,
-    acknowledgement,
     sign_tx,
 )
+from harness.ceremony import honest_ceremony
 from harness.webpoll import DEMO_PROVIDER, ChainState
 
 
@@ -225,29 +222,9 @@ def run_election(
     log(f"election {name} created: id {eid.hex()[:16]}, {eligibility}, 3 trustees, threshold 2")
 
     # key ceremony
-    coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(roles.trustees, start=1)}
-    coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
-    hashes["commit"] = chain.run(
-        [tx(roles.trustees[i - 1], TrusteeCommit(eid, coms[i])) for i in coeffs]
-    )
-    shares = {
-        i: tr.make_shares(m, i, roles.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs
-    }
-    posted = {i: TrusteeShares(eid, shares[i]) for i in coeffs}
-    hashes["shares"] = chain.run([tx(roles.trustees[i - 1], posted[i]) for i in coeffs])
-    qualified = [coms[i] for i in sorted(coms)]
-    secret_shares = {}
-    for j, keys in enumerate(roles.trustees, start=1):
-        received = {
-            s.sender: tr.open_share(m, keys, coms[s.sender], s)
-            for i in coeffs
-            for s in shares[i]
-            if s.recipient == j
-        }
-        secret_shares[j] = tr.combined_share(m, j, coeffs[j], received, qualified)
-    hashes["acknowledge"] = chain.run(
-        [tx(roles.trustees[j - 1], acknowledgement(eid, j, posted)) for j in coeffs]
-    )
+    ceremony = honest_ceremony(m, roles.trustees)
+    for step, bodies in ceremony.postings():
+        hashes[step] = chain.run([tx(roles.trustees[i - 1], body) for i, body in sorted(bodies.items())])
     log("key ceremony done: every trustee checked its shares against the commitments and said so")
 
     # voters
@@ -303,13 +280,11 @@ def run_election(
     hashes["close"] = chain.run([tx(roles.admin, CloseElection(eid))])
     tally = chain.state.tally(eid)
     assert tally is not None
-    dshares = [
-        tally_crypto.make_decryption_share(m, tally, j, secret_shares[j]) for j in decrypting
-    ]
+    dshares = ceremony.decryption_shares(tally, decrypting)
     hashes["decrypt"] = chain.run(
         [tx(roles.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in dshares]
     )
-    result = tally_crypto.decrypt_tally(m, qualified, tally, dshares)
+    result = tally_crypto.decrypt_tally(m, ceremony.qualified, tally, dshares)
     hashes["result"] = chain.run([tx(roles.admin, PublishResult(eid, result))])
     log(f"closed; trustees {', '.join(map(str, decrypting))} decrypted the tally; result published")
     published = chain.state.result(eid)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ballot_tx.codec import encode, hash_bytes
-from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.keys import KeyPair, load_key_file
 from ballot_tx.manifest import Manifest, election_id
@@ -26,14 +25,12 @@ from ballot_tx.tx import (
     VOTER_TX_LIFETIME_MS,
     CreateElection,
     OpenElection,
-    TrusteeCommit,
-    TrusteeShares,
     Tx,
     TxBody,
-    acknowledgement,
     sign_tx,
 )
 from genesis.document import Genesis, from_json, genesis_hash
+from harness.ceremony import honest_ceremony
 from harness.scenario import demo_manifest
 
 
@@ -93,13 +90,9 @@ def election_setup(
     """
     eid = election_id(m)
     run([encode(net.sign(net.admin, CreateElection(m)))])
-    coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(net.trustees, start=1)}
-    coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
-    run([encode(net.sign(net.trustees[i - 1], TrusteeCommit(eid, coms[i]))) for i in coeffs])
-    shares = {i: tr.make_shares(m, i, net.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
-    posted = {i: TrusteeShares(eid, shares[i]) for i in coeffs}
-    run([encode(net.sign(net.trustees[i - 1], posted[i])) for i in coeffs])
-    run([encode(net.sign(net.trustees[j - 1], acknowledgement(eid, j, posted))) for j in coeffs])
+    ceremony = honest_ceremony(m, net.trustees)
+    for _step, bodies in ceremony.postings():
+        run([encode(net.sign(net.trustees[i - 1], body)) for i, body in sorted(bodies.items())])
     entries = tuple(
         KeyEntry(v.ed25519_public, hash_bytes("txgen-card", eid + i.to_bytes(4, "big")))
         for i, v in enumerate(voters)

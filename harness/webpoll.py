@@ -18,13 +18,12 @@ import hashlib
 import json
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import tally as tally_crypto
-from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
@@ -43,13 +42,11 @@ from ballot_tx.tx import (
     OpenElection,
     PostDecryptionShare,
     PublishResult,
-    TrusteeCommit,
-    TrusteeShares,
     Tx,
     TxBody,
-    acknowledgement,
     sign_tx,
 )
+from harness.ceremony import HonestCeremony, honest_ceremony
 
 #: The identity provider a demo ``city-login`` election names (never contacted).
 DEMO_PROVIDER = LoginProvider("https://login.tsukuba.example", "ballotchain-registrar")
@@ -144,9 +141,7 @@ class Poll:
     """One election run for browser voters, with what its trustees hold."""
 
     manifest: Manifest
-    coeffs: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    commitments: dict[int, tr.TrusteeCommitment] = field(default_factory=dict)
-    shares: dict[int, int] = field(default_factory=dict)
+    ceremony: HonestCeremony | None = None
 
     @property
     def eid(self) -> bytes:
@@ -204,19 +199,9 @@ class PollRunner:
 
     def ceremony(self, p: Poll) -> None:
         """Every trustee commits, sends its shares, and combines what it received."""
-        m, eid = p.manifest, p.eid
-        p.coeffs = {i: tuple(tr.polynomial(m, i, k)) for i, k in enumerate(self.trustees, start=1)}
-        p.commitments = {i: tr.make_commitment(m, i, p.coeffs[i]) for i in p.coeffs}
-        self._commit([self._sign(self.trustees[i - 1], TrusteeCommit(eid, p.commitments[i])) for i in p.coeffs])
-        sent = {i: tr.make_shares(m, i, self.trustees[i - 1], p.coeffs[i], p.commitments[i]) for i in p.coeffs}
-        posted = {i: TrusteeShares(eid, sent[i]) for i in p.coeffs}
-        self._commit([self._sign(self.trustees[i - 1], posted[i]) for i in p.coeffs])
-        qualified = [p.commitments[i] for i in sorted(p.commitments)]
-        for j, keys in enumerate(self.trustees, start=1):
-            received = {s.sender: tr.open_share(m, keys, p.commitments[s.sender], s)
-                        for i in p.coeffs for s in sent[i] if s.recipient == j}
-            p.shares[j] = tr.combined_share(m, j, list(p.coeffs[j]), received, qualified)
-        self._commit([self._sign(self.trustees[j - 1], acknowledgement(eid, j, posted)) for j in p.coeffs])
+        p.ceremony = honest_ceremony(p.manifest, self.trustees)
+        for _step, bodies in p.ceremony.postings():
+            self._commit([self._sign(self.trustees[i - 1], body) for i, body in sorted(bodies.items())])
 
     def register_codes(self, p: Poll, count: int) -> list[str]:
         """Commit ``count`` one-time codes (deterministic: tests and demos only); printable codes."""
@@ -249,10 +234,10 @@ class PollRunner:
         self.run(self.admin, [CloseElection(eid)])
         tally = self.chain.state.tally(eid)
         assert tally is not None
-        qualified = [p.commitments[i] for i in sorted(p.commitments)]
-        shares = [tally_crypto.make_decryption_share(m, tally, j, p.shares[j]) for j in (1, 3)]
+        assert p.ceremony is not None, "run the ceremony first"
+        shares = p.ceremony.decryption_shares(tally, (1, 3))
         self._commit([self._sign(self.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in shares])
-        result = tally_crypto.decrypt_tally(m, qualified, tally, shares)
+        result = tally_crypto.decrypt_tally(m, p.ceremony.qualified, tally, shares)
         self.run(self.admin, [PublishResult(eid, result)])
         published = self.chain.state.result(eid)
         assert published is not None

@@ -40,6 +40,7 @@ from ballot_tx.manifest import (
     contest_width,
     validate_manifest,
 )
+from harness.ceremony import HonestCeremony, honest_ceremony
 
 #: CPU time of this process: the machine is shared, so wall time would measure the
 #: neighbours too. Every figure below (raw costs and ballots alike) uses this clock.
@@ -93,18 +94,8 @@ SINGLE = make_manifest(Contest("mayor", "single", Label("市長", "Mayor"), opts
 RATING = make_manifest(Contest("pledges", "rating", Label("公約", "Pledges"), opts(10), 10, 10))
 
 
-def ceremony(m: Manifest) -> tuple[tuple[tr.TrusteeCommitment, ...], dict[int, int]]:
-    keys = [KeyPair.from_seed(bytes([0x40 + i]) * 32) for i in range(len(m.trustees))]
-    idx = range(1, len(keys) + 1)
-    coeffs = {i: tr.polynomial(m, i, keys[i - 1]) for i in idx}
-    commits = {i: tr.make_commitment(m, i, coeffs[i]) for i in idx}
-    received: dict[int, dict[int, int]] = {j: {} for j in idx}
-    for i in idx:
-        for box in tr.make_shares(m, i, keys[i - 1], coeffs[i], commits[i]):
-            j = box.recipient
-            received[j][i] = tr.open_share(m, keys[j - 1], commits[i], box)
-    q = tr.qualified(m, commits.values())
-    return q, {j: tr.combined_share(m, j, coeffs[j], received[j], q) for j in idx}
+def ceremony(m: Manifest) -> HonestCeremony:
+    return honest_ceremony(m, [KeyPair.from_seed(bytes([0x40 + i]) * 32) for i in range(len(m.trustees))])
 
 
 def random_selection(m: Manifest, rng: random.Random) -> tuple[tuple[int, ...], ...]:
@@ -145,8 +136,8 @@ def bench_ballot(name: str, m: Manifest, key: bytes, n: int, costs: dict[str, fl
           f"   (the rest is Python)")
 
 
-def bench_tally(m: Manifest, q: tuple[tr.TrusteeCommitment, ...], shares: dict[int, int],
-                sizes: list[int], pool_size: int) -> None:
+def bench_tally(m: Manifest, trustees: HonestCeremony, sizes: list[int], pool_size: int) -> None:
+    q = trustees.qualified
     key = tr.joint_key(q)
     rng = random.Random(2)
     pool_sel = [random_selection(m, rng) for _ in range(pool_size)]
@@ -156,7 +147,7 @@ def bench_tally(m: Manifest, q: tuple[tr.TrusteeCommitment, ...], shares: dict[i
         t0 = clock()
         tally = ty.aggregate(m, ballots)
         t1 = clock()
-        dshares = [ty.make_decryption_share(m, tally, j, shares[j]) for j in (1, 3, 5)]
+        dshares = trustees.decryption_shares(tally, (1, 3, 5))
         t2 = clock()
         result = ty.decrypt_tally(m, q, tally, dshares)
         t3 = clock()
@@ -183,13 +174,13 @@ def main() -> None:
     print(f"  ristretto255 point addition              {costs['add'] * 1e6:7.1f} us")
     print(f"  ristretto255 point validation            {costs['valid'] * 1e6:7.1f} us")
     print(f"  Ed25519 signature verification           {costs['ed25519'] * 1e6:7.1f} us")
-    q, shares = ceremony(SINGLE)
-    bench_ballot("5-option single-choice contest", SINGLE, tr.joint_key(q), n_ballots, costs)
-    qr, _ = ceremony(RATING)
-    bench_ballot("10-item rating contest (11 levels, one-hot)", RATING, tr.joint_key(qr),
+    single = ceremony(SINGLE)
+    bench_ballot("5-option single-choice contest", SINGLE, tr.joint_key(single.qualified), n_ballots, costs)
+    rating = ceremony(RATING)
+    bench_ballot("10-item rating contest (11 levels, one-hot)", RATING, tr.joint_key(rating.qualified),
                  max(3, n_ballots // 8), costs)
     print("\ntally + threshold decryption, 5-option single choice, 3 of 5 trustees")
-    bench_tally(SINGLE, q, shares, sizes, pool_size=200)
+    bench_tally(SINGLE, single, sizes, pool_size=200)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ import aiohttp  # noqa: E402
 from ballot_tx.codec import decode, encode, hash_bytes  # noqa: E402
 from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
 from ballot_tx.crypto import tally as tally_crypto  # noqa: E402
-from ballot_tx.crypto import trustees as tr  # noqa: E402
 from ballot_tx.eligibility.one_time_code import CommitCodes, code_from_seed, code_keys  # noqa: E402
 from ballot_tx.manifest import Manifest, election_id  # noqa: E402
 from ballot_tx.tx import (  # noqa: E402
@@ -54,11 +53,9 @@ from ballot_tx.tx import (  # noqa: E402
     OpenElection,
     PostDecryptionShare,
     PublishResult,
-    TrusteeCommit,
-    TrusteeShares,
-    acknowledgement,
 )
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
+from harness.ceremony import honest_ceremony  # noqa: E402
 from harness.procstat import cpu_seconds, family  # noqa: E402
 from harness.scenario import demo_manifest, plaintext_counts, random_selections  # noqa: E402
 from harness.txgen import NetKeys  # noqa: E402
@@ -207,22 +204,11 @@ async def election(args: argparse.Namespace, net_dir: Path) -> None:
 
             def create() -> str:
                 run(commit_all(s, urls[:4], [encode(keys.sign(keys.admin, CreateElection(m)))]))
-                coeffs = {i: tr.polynomial(m, i, k) for i, k in enumerate(keys.trustees, start=1)}
-                coms = {i: tr.make_commitment(m, i, coeffs[i]) for i in coeffs}
-                run(commit_all(s, urls[:4], [encode(keys.sign(keys.trustees[i - 1], TrusteeCommit(eid, coms[i])))
-                                             for i in coeffs]))
-                shares = {i: tr.make_shares(m, i, keys.trustees[i - 1], coeffs[i], coms[i]) for i in coeffs}
-                posted = {i: TrusteeShares(eid, shares[i]) for i in coeffs}
-                run(commit_all(s, urls[:4], [encode(keys.sign(keys.trustees[i - 1], posted[i])) for i in coeffs]))
-                qualified = [coms[i] for i in sorted(coms)]
-                secret = {}
-                for j, k in enumerate(keys.trustees, start=1):
-                    got = {x.sender: tr.open_share(m, k, coms[x.sender], x)
-                           for i in coeffs for x in shares[i] if x.recipient == j}
-                    secret[j] = tr.combined_share(m, j, coeffs[j], got, qualified)
-                run(commit_all(s, urls[:4], [encode(keys.sign(keys.trustees[j - 1], acknowledgement(eid, j, posted)))
-                                             for j in coeffs]))
-                ceremony.update(qualified=qualified, secret=secret)
+                done = honest_ceremony(m, keys.trustees)
+                for _step, bodies in done.postings():
+                    run(commit_all(s, urls[:4], [encode(keys.sign(keys.trustees[i - 1], body))
+                                                 for i, body in sorted(bodies.items())]))
+                ceremony["done"] = done
                 return f"election {eid.hex()[:16]}"
 
             await loop.run_in_executor(None, phases.run, "1 create + key ceremony", create)
@@ -280,10 +266,10 @@ async def election(args: argparse.Namespace, net_dir: Path) -> None:
                         return decode(tally_crypto.EncryptedTally, bytes.fromhex((await r.json())["tally_bytes"]))
 
                 t = run(tally())
-                dshares = [tally_crypto.make_decryption_share(m, t, j, ceremony["secret"][j]) for j in (1, 3)]
+                dshares = ceremony["done"].decryption_shares(t, (1, 3))
                 run(commit_all(s, urls[:4], [encode(keys.sign(keys.trustees[x.trustee - 1], PostDecryptionShare(eid, x)))
                                              for x in dshares]))
-                result = tally_crypto.decrypt_tally(m, ceremony["qualified"], t, dshares)
+                result = tally_crypto.decrypt_tally(m, ceremony["done"].qualified, t, dshares)
                 run(commit_all(s, urls[:4], [encode(keys.sign(keys.admin, PublishResult(eid, result)))]))
                 result_box["result"] = result
                 return "trustees 1 and 3 decrypted"
