@@ -159,14 +159,14 @@ def card_p12(cert: x509.Certificate, key: CardKey, name: str, pin: bytes | None)
 def make_crl(ca: Authority, revoked: dict[int, datetime], now: datetime,
              validity: timedelta = CRL_VALIDITY) -> bytes:
     """A CRL (PEM) signed by the CA listing ``revoked`` (serial -> revocation time)."""
-    b = (x509.CertificateRevocationListBuilder()
-         .issuer_name(ca.certificate.subject)
-         .last_update(now - timedelta(minutes=5))
-         .next_update(now + validity))
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(ca.certificate.subject)
+               .last_update(now - timedelta(minutes=5))
+               .next_update(now + validity))
     for serial, when in sorted(revoked.items()):
-        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder()
-                                      .serial_number(serial).revocation_date(when).build())
-    return b.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 def revoked_serials(crl_pem: bytes) -> dict[int, datetime]:

@@ -178,12 +178,12 @@ def from_json(text: str, source: str = "contribution") -> Signed:
 
     def hexb(k: str, n: int) -> bytes:
         try:
-            b = bytes.fromhex(doc[k]) if type(doc[k]) is str else b""
+            raw = bytes.fromhex(doc[k]) if type(doc[k]) is str else b""
         except ValueError:
-            b = b""
-        if len(b) != n:
+            raw = b""
+        if len(raw) != n:
             raise bad(f"field {k}: expected {2 * n} hex characters")
-        return b
+        return raw
 
     c = Contribution(doc["role"], doc["name"], doc["address"], hexb("ed25519_public", 32),
                      hexb("x25519_public", 32), doc["chain"])
