@@ -16,7 +16,7 @@ from ballot_tx.codec import Wire
 from ballot_tx.crypto.ballot import SpoiledBallot
 from ballot_tx.crypto.tally import EncryptedTally
 from ballot_tx.errors import ErrorCode
-from ballot_tx.state import ElectionStatus, OpenElections, VoterRecord
+from ballot_tx.state.records import ElectionStatus, OpenElections, VoterRecord
 from ballot_tx.tx import KIND_NAMES, Tx, TxPayload
 from consensus import certificate, events, messages, replica
 from consensus.certificate import CommitCertificate
@@ -113,7 +113,8 @@ def test_every_hash_kind_and_signature_kind_is_documented() -> None:
 
 def test_every_state_record_is_documented() -> None:
     text = (SPEC / "state.md").read_text()
-    prefixes = set(re.findall(r'_k\(b"(\w)"', (ROOT / "ballot_tx" / "state.py").read_text())) | {"O"}
+    code = "".join(p.read_text() for p in (ROOT / "ballot_tx" / "state").glob("*.py"))
+    prefixes = set(re.findall(r'_k\(b"(\w)"', code)) | {"O"}
     for p in sorted(prefixes):
         assert f"| `{p}`" in text, f"state.md has no record row for prefix {p}"
 

@@ -19,7 +19,9 @@ from ballot_tx.crypto import group
 from ballot_tx.errors import BallotchainError, BlockError, CodecError, ErrorCode
 from ballot_tx.keys import node_id, verify
 from ballot_tx.lthash import LtHash
-from ballot_tx.state import Chain, MemoryBase, State, apply_block
+from ballot_tx.state.execute import apply_block
+from ballot_tx.state.genesis_facts import Chain
+from ballot_tx.state.snapshot import MemoryBase, State
 from genesis.document import Genesis, from_json, genesis_hash
 from tests.independent import independent_verifier as iv
 

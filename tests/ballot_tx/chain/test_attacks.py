@@ -18,7 +18,9 @@ from ballot_tx.crypto.group import IDENTITY, L
 from ballot_tx.crypto.proofs import prove_range
 from ballot_tx.errors import BallotchainError, BlockError, ErrorCode, TxError
 from ballot_tx.keys import KeyPair
-from ballot_tx.state import State, apply_block, check_tx, ciphertexts_digest, select_txs
+from ballot_tx.state.execute import apply_block, check_tx, select_txs
+from ballot_tx.state.records import ciphertexts_digest
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import (
     CastBallot,
     OpenElection,
@@ -118,7 +120,7 @@ def test_blocks_are_capped_in_bytes() -> None:
     from ballot_tx.codec import hash_bytes
     from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
     from ballot_tx.keys import KeyPair
-    from ballot_tx.state import block_bytes, select_txs
+    from ballot_tx.state.execute import block_bytes, select_txs
     from genesis.document import validate
     from tests.ballot_tx.chain.helpers import REGISTRAR
 

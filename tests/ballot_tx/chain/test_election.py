@@ -10,7 +10,7 @@ import plyvel
 import pytest
 
 from ballot_tx.errors import AuditError, ErrorCode, StoreError
-from ballot_tx.state import State
+from ballot_tx.state.snapshot import State
 from genesis.document import genesis_hash
 from harness.localchain import LocalChain
 from harness.scenario import Outcome, run_election

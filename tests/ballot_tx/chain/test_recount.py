@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import ballot_tx.state as state_module
+import ballot_tx.state.voting as voting_rules
 from ballot_tx.crypto import elgamal
 from ballot_tx.crypto.ballot import EncryptedBallot, EncryptedContest
 from ballot_tx.errors import AuditError, ErrorCode
@@ -55,7 +55,7 @@ def test_running_tally_that_keeps_replaced_ballots_is_caught(
             tuple(EncryptedContest((elgamal.ZERO,) * contest_width(c), (), ()) for c in m.contests),
         )
 
-    monkeypatch.setattr(state_module, "_ballot_from_ciphertexts", nothing_replaced)
+    monkeypatch.setattr(voting_rules, "_ballot_from_ciphertexts", nothing_replaced)
     build(tmp_path / "data")
     with pytest.raises(AuditError) as e:
         audit_data_dir(tmp_path / "data")  # the same (wrong) state code replays every root

@@ -23,7 +23,8 @@ from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BlockError, ErrorCode, TxError
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import election_id
-from ballot_tx.state import State, apply_block, check_tx
+from ballot_tx.state.execute import apply_block, check_tx
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
     CancelInternetVote,

@@ -23,7 +23,8 @@ from ballot_tx.codec import encode, hash_bytes  # noqa: E402
 from ballot_tx.errors import BlockError  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.lthash import LtHash  # noqa: E402
-from ballot_tx.state import MemoryBase, State, apply_block  # noqa: E402
+from ballot_tx.state.execute import apply_block  # noqa: E402
+from ballot_tx.state.snapshot import MemoryBase, State  # noqa: E402
 from ballot_tx.tx import (  # noqa: E402
     CastBallot,
     OpenElection,

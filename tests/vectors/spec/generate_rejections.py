@@ -26,7 +26,8 @@ sys.path.insert(0, str(HERE.parents[2]))
 from ballot_tx.block import Block, BlockHeader, make_block  # noqa: E402
 from ballot_tx.codec import encode  # noqa: E402
 from ballot_tx.errors import BlockError, ErrorCode  # noqa: E402
-from ballot_tx.state import State, apply_block, iter_layers  # noqa: E402
+from ballot_tx.state.execute import apply_block  # noqa: E402
+from ballot_tx.state.snapshot import State, iter_layers  # noqa: E402
 
 
 def records_of(state: State) -> dict[bytes, bytes]:
