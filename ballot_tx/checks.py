@@ -133,8 +133,8 @@ class MemoChecker(Checker):
         return key in self._seen
 
     def add(self, key: bytes) -> None:
-        """Record a positive verdict reached elsewhere (e.g. ``state.verify_batch`` in a
-        worker process), under a key made with ``signature_key`` / ``ballot_key``."""
+        """Record a positive verdict reached elsewhere (e.g. ``node.verify_pool.verify_txs``
+        in a worker process), under a key made with ``signature_key`` / ``ballot_key``."""
         self._seen[key] = None
         self._seen.move_to_end(key)
         while len(self._seen) > self.max_entries:
