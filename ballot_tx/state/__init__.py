@@ -21,7 +21,7 @@ module it replaced (branches in flight, scripts outside the repository) keeps wo
 """
 
 from ballot_tx.state.execute import apply_block, block_bytes, check_header, check_tx, select_txs
-from ballot_tx.state.genesis_facts import Chain, GenesisView
+from ballot_tx.state.genesis_facts import GenesisFacts, GenesisView
 from ballot_tx.state.records import (
     KEY_OPEN,
     PHASE_NAMES,
@@ -37,7 +37,7 @@ __all__ = [
     "KEY_OPEN",
     "PHASE_NAMES",
     "Base",
-    "Chain",
+    "GenesisFacts",
     "ElectionStatus",
     "GenesisView",
     "MemoryBase",

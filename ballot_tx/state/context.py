@@ -12,65 +12,70 @@ from typing import Any
 
 from ballot_tx.checks import Checker
 from ballot_tx.codec import Wire, decode, encode
-from ballot_tx.errors import (
-    ErrorCode,
+from ballot_tx.errors import ErrorCode, TxError
+from ballot_tx.manifest import Manifest
+from ballot_tx.state.records import (
+    KEY_OPEN,
+    ElectionStatus,
+    OpenElections,
+    W,
+    decode_record,
+    election_key,
+    manifest_key,
 )
-from ballot_tx.manifest import (
-    Manifest,
-)
-from ballot_tx.state.guards import _tx_error
-from ballot_tx.state.records import KEY_OPEN, ElectionStatus, OpenElections, W, _decode_opt, _k
 from ballot_tx.state.snapshot import State
 
 
-class _Exec:
+class ExecutionContext:
     """Scratch space for one block (or one mempool check): reads through to the state,
     keeps decoded objects it touched, and writes canonical records at the end."""
 
     def __init__(self, state: State, time_ms: int, checker: Checker | None) -> None:
         self.state = state
         self.chain = state.chain
-        self.t = time_ms
+        self.time_ms = time_ms
         self.checker = Checker() if checker is None else checker
-        self.raw: dict[bytes, bytes | None] = {}
-        self.objs: dict[bytes, Wire | None] = {}
+        self.records: dict[bytes, bytes | None] = {}
+        self.objects: dict[bytes, Wire | None] = {}
         self.dirty: set[bytes] = set()
         # undo log, so a proposer can drop a failing transaction and go on
         self.journal: list[tuple[bool, bytes, bool, Any, bool]] = []
         self.manifests: dict[bytes, Manifest] = {}
-        self.current = b""  # hash of the transaction being applied
+        self.tx_hash = b""  # hash of the transaction being applied
         # False for a one-transaction admission check: whether a ballot is valid does not
         # depend on the running tally, and nothing after it reads the tally, so the point
         # additions (most of the loop's cost per demo ballot) are left to the block.
-        self.count = True
+        self.update_tally = True
 
     # records
     def get(self, key: bytes) -> bytes | None:
-        if key in self.raw:
-            return self.raw[key]
+        if key in self.records:
+            return self.records[key]
         return self.state.get(key)
 
     def put(self, key: bytes, value: bytes | None) -> None:
-        self.journal.append((False, key, key in self.raw, self.raw.get(key), False))
-        self.raw[key] = value
+        self.journal.append((False, key, key in self.records, self.records.get(key), False))
+        self.records[key] = value
 
-    def obj(self, cls: type[W], key: bytes) -> W | None:
-        if key in self.objs:
-            return self.objs[key]  # type: ignore[return-value]
-        v = _decode_opt(cls, self.get(key))
-        self.objs[key] = v
-        return v
+    def get_object(self, cls: type[W], key: bytes) -> W | None:
+        if key in self.objects:
+            return self.objects[key]  # type: ignore[return-value]
+        value = decode_record(cls, self.get(key))
+        self.objects[key] = value
+        return value
 
-    def set_obj(self, key: bytes, value: Wire) -> None:
-        self.journal.append((True, key, key in self.objs, self.objs.get(key), key in self.dirty))
-        self.objs[key] = value
+    def put_object(self, key: bytes, value: Wire) -> None:
+        self.journal.append(
+            (True, key, key in self.objects, self.objects.get(key), key in self.dirty)
+        )
+        self.objects[key] = value
         self.dirty.add(key)
 
     def rollback(self, mark: int) -> None:
         """Undo every write after ``mark`` (a length of the journal)."""
         while len(self.journal) > mark:
             is_obj, key, present, old, was_dirty = self.journal.pop()
-            table: dict[bytes, Any] = self.objs if is_obj else self.raw
+            table: dict[bytes, Any] = self.objects if is_obj else self.records
             if present:
                 table[key] = old
             else:
@@ -80,37 +85,37 @@ class _Exec:
 
     def writes(self) -> dict[bytes, bytes | None]:
         for key in self.dirty:
-            v = self.objs[key]
-            self.raw[key] = None if v is None else encode(v)
+            value = self.objects[key]
+            self.records[key] = None if value is None else encode(value)
         self.dirty.clear()
-        return self.raw
+        return self.records
 
     # typed helpers
     def manifest(self, eid: bytes) -> Manifest:
-        m = self.manifests.get(eid)
-        if m is None:
-            data = self.get(_k(b"M", eid))
+        manifest = self.manifests.get(eid)
+        if manifest is None:
+            data = self.get(manifest_key(eid))
             if data is None:
-                raise _tx_error(ErrorCode.TX_UNKNOWN_ELECTION, f"no election {eid.hex()[:16]}")
-            m = _decode_manifest(data)
-            self.manifests[eid] = m
-        return m
+                raise TxError(ErrorCode.TX_UNKNOWN_ELECTION, f"no election {eid.hex()[:16]}")
+            manifest = _decode_manifest(data)
+            self.manifests[eid] = manifest
+        return manifest
 
     def status(self, eid: bytes) -> ElectionStatus:
-        st = self.obj(ElectionStatus, _k(b"E", eid))
-        if st is None:
-            raise _tx_error(ErrorCode.TX_UNKNOWN_ELECTION, f"no election {eid.hex()[:16]}")
-        return st
+        status = self.get_object(ElectionStatus, election_key(eid))
+        if status is None:
+            raise TxError(ErrorCode.TX_UNKNOWN_ELECTION, f"no election {eid.hex()[:16]}")
+        return status
 
-    def set_status(self, eid: bytes, st: ElectionStatus) -> None:
-        self.set_obj(_k(b"E", eid), st)
+    def set_status(self, eid: bytes, status: ElectionStatus) -> None:
+        self.put_object(election_key(eid), status)
 
     def open_ids(self) -> tuple[bytes, ...]:
-        o = self.obj(OpenElections, KEY_OPEN)
-        return () if o is None else o.ids
+        open_elections = self.get_object(OpenElections, KEY_OPEN)
+        return () if open_elections is None else open_elections.ids
 
     def set_open_ids(self, ids: tuple[bytes, ...]) -> None:
-        self.set_obj(KEY_OPEN, OpenElections(tuple(sorted(set(ids)))))
+        self.put_object(KEY_OPEN, OpenElections(tuple(sorted(set(ids)))))
 
 
 @lru_cache(maxsize=256)

@@ -10,83 +10,96 @@ from ballot_tx.codec import encode
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.crypto.group import IDENTITY
-from ballot_tx.errors import (
-    ErrorCode,
-)
-from ballot_tx.manifest import (
-    election_id,
-    validate_manifest,
-    voting_over,
-)
+from ballot_tx.errors import ErrorCode, TxError
+from ballot_tx.manifest import election_id, validate_manifest, voting_over
 from ballot_tx.state.ceremony import qualified_trustees, unacknowledged_pairs
-from ballot_tx.state.context import _Exec
-from ballot_tx.state.guards import _crypto, _require, _require_phase, _tx_error
-from ballot_tx.state.records import ElectionStatus, Phase, _commitments, _k
-from ballot_tx.tx import (
-    CloseElection,
-    CreateElection,
-    OpenElection,
-    Tx,
+from ballot_tx.state.context import ExecutionContext
+from ballot_tx.state.guards import crypto_check, require_phase, require_role
+from ballot_tx.state.records import (
+    ElectionStatus,
+    Phase,
+    manifest_key,
+    tally_key,
+    trustee_commitments,
 )
+from ballot_tx.tx import CloseElection, CreateElection, OpenElection, Tx
 
 
-def _create(x: _Exec, tx: Tx, b: CreateElection) -> None:
-    _require(x.chain.admins, tx.signer, "admin")
-    m = b.manifest
-    _crypto(ErrorCode.TX_BAD_MANIFEST, lambda: validate_manifest(m))
-    if voting_over(m, x.t):
-        raise _tx_error(ErrorCode.TX_BAD_MANIFEST, "the manifest's voting window has already ended")
-    eid = election_id(m)
-    if x.get(_k(b"M", eid)) is not None:
-        raise _tx_error(ErrorCode.TX_ELECTION_EXISTS, f"election {eid.hex()[:16]} already exists")
-    x.put(_k(b"M", eid), encode(m))
-    x.set_status(eid, ElectionStatus(int(Phase.CEREMONY), None, (), None, 0, 0, 0, 0, None))
-    x.set_obj(_k(b"T", eid), tally_crypto.empty_tally(m))
+def create_election(ctx: ExecutionContext, tx: Tx, body: CreateElection) -> None:
+    """The admin publishes a valid manifest whose voting window has not ended; the
+    election starts in its ceremony with an empty tally."""
+    require_role(ctx.chain.admins, tx.signer, "admin")
+    manifest = body.manifest
+    crypto_check(ErrorCode.TX_BAD_MANIFEST, lambda: validate_manifest(manifest))
+    if voting_over(manifest, ctx.time_ms):
+        raise TxError(ErrorCode.TX_BAD_MANIFEST, "the manifest's voting window has already ended")
+    eid = election_id(manifest)
+    if ctx.get(manifest_key(eid)) is not None:
+        raise TxError(ErrorCode.TX_ELECTION_EXISTS, f"election {eid.hex()[:16]} already exists")
+    ctx.put(manifest_key(eid), encode(manifest))
+    ctx.set_status(eid, ElectionStatus(int(Phase.CEREMONY), None, (), None, 0, 0, 0, 0, None))
+    ctx.put_object(tally_key(eid), tally_crypto.empty_tally(manifest))
 
 
-def _open(x: _Exec, tx: Tx, b: OpenElection) -> None:
-    _require(x.chain.admins, tx.signer, "admin")
-    eid = b.election_id
-    m = x.manifest(eid)
-    st = x.status(eid)
-    _require_phase(st, Phase.CEREMONY)
-    if voting_over(m, x.t):
-        raise _tx_error(ErrorCode.TX_OUTSIDE_WINDOW, "the voting window has already ended")
-    if list(b.exclude) != sorted(set(b.exclude)) or not all(1 <= i <= len(m.trustees) for i in b.exclude):
-        raise _tx_error(ErrorCode.TX_BAD_EXCLUSION, "exclude must list trustee indices, each once, in order")
-    q = [i for i in qualified_trustees(x.get, eid, m) if i not in b.exclude]
-    if len(q) < m.threshold:
-        raise _tx_error(
-            ErrorCode.TX_CEREMONY_INCOMPLETE,
-            f"{len(q)} trustees have completed the ceremony, the threshold is {m.threshold}",
+def open_election(ctx: ExecutionContext, tx: Tx, body: OpenElection) -> None:
+    """The admin ends the ceremony: at least ``threshold`` qualified trustees (less any
+    excluded), every pair of them acknowledged, and their joint key fixed."""
+    require_role(ctx.chain.admins, tx.signer, "admin")
+    eid = body.election_id
+    manifest = ctx.manifest(eid)
+    status = ctx.status(eid)
+    require_phase(status, Phase.CEREMONY)
+    if voting_over(manifest, ctx.time_ms):
+        raise TxError(ErrorCode.TX_OUTSIDE_WINDOW, "the voting window has already ended")
+    if list(body.exclude) != sorted(set(body.exclude)) or not all(
+        1 <= i <= len(manifest.trustees) for i in body.exclude
+    ):
+        raise TxError(
+            ErrorCode.TX_BAD_EXCLUSION, "exclude must list trustee indices, each once, in order"
         )
-    missing = unacknowledged_pairs(x.get, eid, q)
+    qualified = [i for i in qualified_trustees(ctx.get, eid, manifest) if i not in body.exclude]
+    if len(qualified) < manifest.threshold:
+        raise TxError(
+            ErrorCode.TX_CEREMONY_INCOMPLETE,
+            f"{len(qualified)} trustees have completed the ceremony, the threshold is {manifest.threshold}",
+        )
+    missing = unacknowledged_pairs(ctx.get, eid, qualified)
     if missing:
         i, j = missing[0]
-        raise _tx_error(
+        raise TxError(
             ErrorCode.TX_CEREMONY_UNACKNOWLEDGED,
             f"trustee {j} has not acknowledged trustee {i}'s shares ({len(missing)} pair(s) open)",
         )
-    key = trustee_crypto.joint_key(_commitments(x.get, eid, q))
-    if key == IDENTITY:
-        raise _tx_error(ErrorCode.TX_JOINT_KEY_IDENTITY, "the joint key would be the identity: nothing is secret")
-    x.set_status(eid, replace(st, phase=int(Phase.OPEN), joint_key=key, qualified=tuple(q)))
-    x.set_open_ids((*x.open_ids(), eid))
+    joint_key = trustee_crypto.joint_key(trustee_commitments(ctx.get, eid, qualified))
+    if joint_key == IDENTITY:
+        raise TxError(
+            ErrorCode.TX_JOINT_KEY_IDENTITY,
+            "the joint key would be the identity: nothing is secret",
+        )
+    ctx.set_status(
+        eid, replace(status, phase=int(Phase.OPEN), joint_key=joint_key, qualified=tuple(qualified))
+    )
+    ctx.set_open_ids((*ctx.open_ids(), eid))
 
 
-def _close(x: _Exec, tx: Tx, b: CloseElection) -> None:
-    _require(x.chain.admins, tx.signer, "admin")
-    st = x.status(b.election_id)
-    _require_phase(st, Phase.OPEN)
-    _close_now(x, b.election_id, st)
+def close_election(ctx: ExecutionContext, tx: Tx, body: CloseElection) -> None:
+    """The admin closes an open election early (``auto_close`` does it at the end time)."""
+    require_role(ctx.chain.admins, tx.signer, "admin")
+    status = ctx.status(body.election_id)
+    require_phase(status, Phase.OPEN)
+    close_now(ctx, body.election_id, status)
 
 
-def _close_now(x: _Exec, eid: bytes, st: ElectionStatus) -> None:
-    x.set_status(eid, replace(st, phase=int(Phase.CLOSED), closed_ms=x.t))
-    x.set_open_ids(tuple(i for i in x.open_ids() if i != eid))
+def close_now(ctx: ExecutionContext, eid: bytes, status: ElectionStatus) -> None:
+    ctx.set_status(eid, replace(status, phase=int(Phase.CLOSED), closed_ms=ctx.time_ms))
+    ctx.set_open_ids(tuple(other for other in ctx.open_ids() if other != eid))
 
 
-def _auto_close(x: _Exec) -> None:
-    for eid in x.open_ids():
-        if voting_over(x.manifest(eid), x.t):
-            _close_now(x, eid, x.status(eid))
+def auto_close(ctx: ExecutionContext) -> None:
+    """The auto-close rule: before a block's transactions (and before an admission check,
+    as the next block would), every open election whose voting window is over at the
+    block's time closes. The one implementation: the API's and the page's "closed"
+    follow from this record, never from a clock of their own."""
+    for eid in ctx.open_ids():
+        if voting_over(ctx.manifest(eid), ctx.time_ms):
+            close_now(ctx, eid, ctx.status(eid))

@@ -23,25 +23,20 @@ from typing import Any
 from ballot_tx.block import Block, check_tx_root, tx_hash
 from ballot_tx.checks import Checker
 from ballot_tx.codec import Wire, encode
-from ballot_tx.errors import (
-    BlockError,
-    ErrorCode,
-    TxError,
-)
+from ballot_tx.errors import BlockError, ErrorCode, TxError
 from ballot_tx.state.ceremony import (
-    _trustee_acknowledge,
-    _trustee_commit,
-    _trustee_complaint,
-    _trustee_reveal,
-    _trustee_shares,
+    trustee_acknowledge,
+    trustee_commit,
+    trustee_complaint,
+    trustee_reveal,
+    trustee_shares,
 )
-from ballot_tx.state.context import _Exec
-from ballot_tx.state.election import _auto_close, _close, _create, _open
-from ballot_tx.state.guards import _tx_error
-from ballot_tx.state.records import _k
+from ballot_tx.state.context import ExecutionContext
+from ballot_tx.state.election import auto_close, close_election, create_election, open_election
+from ballot_tx.state.records import included_tx_key
 from ballot_tx.state.snapshot import State
-from ballot_tx.state.tally import _decryption_share, _publish
-from ballot_tx.state.voting import _cancel_internet_vote, _cast, _register, _spoil
+from ballot_tx.state.tally import post_decryption_share, publish_result
+from ballot_tx.state.voting import cancel_internet_vote, cast_ballot, register_voters, spoil_ballot
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
     CancelInternetVote,
@@ -62,46 +57,57 @@ from ballot_tx.tx import (
     decode_tx,
 )
 
-_HANDLERS: dict[type[Wire], Callable[[_Exec, Tx, Any], None]] = {
-    CreateElection: _create,
-    TrusteeCommit: _trustee_commit,
-    TrusteeShares: _trustee_shares,
-    TrusteeComplaint: _trustee_complaint,
-    TrusteeReveal: _trustee_reveal,
-    TrusteeAcknowledge: _trustee_acknowledge,
-    OpenElection: _open,
-    CastBallot: _cast,
-    SpoilBallot: _spoil,
-    CloseElection: _close,
-    PostDecryptionShare: _decryption_share,
-    PublishResult: _publish,
-    CancelInternetVote: _cancel_internet_vote,
+#: the rule for each transaction kind (registrations: see ``handler_for``)
+HANDLERS: dict[type[Wire], Callable[[ExecutionContext, Tx, Any], None]] = {
+    CreateElection: create_election,
+    TrusteeCommit: trustee_commit,
+    TrusteeShares: trustee_shares,
+    TrusteeComplaint: trustee_complaint,
+    TrusteeReveal: trustee_reveal,
+    TrusteeAcknowledge: trustee_acknowledge,
+    OpenElection: open_election,
+    CastBallot: cast_ballot,
+    SpoilBallot: spoil_ballot,
+    CloseElection: close_election,
+    PostDecryptionShare: post_decryption_share,
+    PublishResult: publish_result,
+    CancelInternetVote: cancel_internet_vote,
 }
 
 
-def _handler(body: TxBody) -> Callable[[_Exec, Tx, Any], None]:
-    h = _HANDLERS.get(type(body))
-    return h if h is not None else _register
+def handler_for(body: TxBody) -> Callable[[ExecutionContext, Tx, Any], None]:
+    """The rule for ``body``'s kind; a kind not listed is a registration, whose form the
+    election's eligibility method names (``register_voters`` checks which)."""
+    handler = HANDLERS.get(type(body))
+    return handler if handler is not None else register_voters
 
 
-def _apply_tx(x: _Exec, tx: Tx, h: bytes, raw: bytes | None = None) -> None:
-    if tx.expires_ms < x.t:
-        raise _tx_error(ErrorCode.TX_EXPIRED, f"{tx.kind} expired at {tx.expires_ms} before block time {x.t}")
-    if tx.expires_ms > x.t + MAX_TX_LIFETIME_MS:
-        raise _tx_error(
+def apply_tx(ctx: ExecutionContext, tx: Tx, txhash: bytes, raw: bytes | None = None) -> None:
+    """The rules every transaction meets (expiry, included once, signature), then its own."""
+    if tx.expires_ms < ctx.time_ms:
+        raise TxError(
+            ErrorCode.TX_EXPIRED,
+            f"{tx.kind} expired at {tx.expires_ms} before block time {ctx.time_ms}",
+        )
+    if tx.expires_ms > ctx.time_ms + MAX_TX_LIFETIME_MS:
+        raise TxError(
             ErrorCode.TX_EXPIRY_TOO_FAR,
             f"{tx.kind} expires more than {MAX_TX_LIFETIME_MS // 3_600_000} h after block time",
         )
-    seen_key = _k(b"X", h)
-    if x.get(seen_key) is not None:
-        raise _tx_error(ErrorCode.TX_DUPLICATE, f"{tx.kind} transaction {h.hex()[:16]} was already included")
-    x.current = h
-    x.checker.signature(h, tx, x.chain.chain_id, raw)
-    _handler(tx.body)(x, tx, tx.body)
-    x.put(seen_key, tx.expires_ms.to_bytes(8, "big"))
+    seen_key = included_tx_key(txhash)
+    if ctx.get(seen_key) is not None:
+        raise TxError(
+            ErrorCode.TX_DUPLICATE,
+            f"{tx.kind} transaction {txhash.hex()[:16]} was already included",
+        )
+    ctx.tx_hash = txhash
+    ctx.checker.signature(txhash, tx, ctx.chain.chain_id, raw)
+    handler_for(tx.body)(ctx, tx, tx.body)
+    ctx.put(seen_key, tx.expires_ms.to_bytes(8, "big"))
 
 
-def _next_time_ok(state: State, time_ms: int) -> bool:
+def block_time_follows(state: State, time_ms: int) -> bool:
+    """Block times strictly increase; block 1 may carry the genesis time itself."""
     if state.height == 0:
         return time_ms >= state.time_ms
     return time_ms > state.time_ms
@@ -109,51 +115,70 @@ def _next_time_ok(state: State, time_ms: int) -> bool:
 
 def check_header(state: State, block: Block) -> None:
     """The header rules that need no transaction execution."""
-    h = block.header
-    g = state.chain.genesis
-    if h.height != state.height + 1:
-        raise BlockError(ErrorCode.BLOCK_BAD_HEIGHT, f"block height {h.height} does not follow {state.height}")
-    if h.prev_hash != state.block_hash:
-        raise BlockError(ErrorCode.BLOCK_BAD_PREV_HASH, f"block {h.height} does not link to block {state.height}")
-    if not _next_time_ok(state, h.time_ms):
-        raise BlockError(ErrorCode.BLOCK_BAD_TIME, f"block {h.height} time {h.time_ms} is not after {state.time_ms}")
-    if h.proposer not in state.chain.validators:
-        raise BlockError(ErrorCode.BLOCK_BAD_PROPOSER, f"block {h.height} proposer is not a genesis validator")
-    if len(block.txs) > g.params.max_block_txs:
+    header = block.header
+    genesis = state.chain.genesis
+    if header.height != state.height + 1:
+        raise BlockError(
+            ErrorCode.BLOCK_BAD_HEIGHT,
+            f"block height {header.height} does not follow {state.height}",
+        )
+    if header.prev_hash != state.block_hash:
+        raise BlockError(
+            ErrorCode.BLOCK_BAD_PREV_HASH,
+            f"block {header.height} does not link to block {state.height}",
+        )
+    if not block_time_follows(state, header.time_ms):
+        raise BlockError(
+            ErrorCode.BLOCK_BAD_TIME,
+            f"block {header.height} time {header.time_ms} is not after {state.time_ms}",
+        )
+    if header.proposer not in state.chain.validators:
+        raise BlockError(
+            ErrorCode.BLOCK_BAD_PROPOSER,
+            f"block {header.height} proposer is not a genesis validator",
+        )
+    if len(block.txs) > genesis.params.max_block_txs:
         raise BlockError(
             ErrorCode.BLOCK_TOO_MANY_TXS,
-            f"block {h.height} has {len(block.txs)} transactions > {g.params.max_block_txs}",
+            f"block {header.height} has {len(block.txs)} transactions > {genesis.params.max_block_txs}",
         )
     size = block_bytes(block.txs)
-    if size > g.params.max_block_bytes:
+    if size > genesis.params.max_block_bytes:
         raise BlockError(
             ErrorCode.BLOCK_TOO_LARGE,
-            f"block {h.height} transactions total {size} bytes > {g.params.max_block_bytes}",
+            f"block {header.height} transactions total {size} bytes > {genesis.params.max_block_bytes}",
         )
-    if h.state_root != state.root:
-        raise BlockError(ErrorCode.BLOCK_BAD_STATE_ROOT, f"block {h.height} state root differs from the state it extends")
+    if header.state_root != state.root:
+        raise BlockError(
+            ErrorCode.BLOCK_BAD_STATE_ROOT,
+            f"block {header.height} state root differs from the state it extends",
+        )
     check_tx_root(block)
 
 
 def block_bytes(txs: tuple[bytes, ...] | list[bytes]) -> int:
     """What ``max_block_bytes`` limits: the sum of the transactions' encoded lengths."""
-    return sum(len(t) for t in txs)
+    return sum(len(tx) for tx in txs)
 
 
-def _finish(state: State, x: _Exec, height: int, block_hash: bytes) -> State:
-    writes = x.writes()
-    lt = state.lthash.copy()
+def state_after(state: State, ctx: ExecutionContext, height: int, block_hash: bytes) -> State:
+    """The snapshot over ``state`` holding the records ``ctx`` changed, its LtHash
+    updated record by record (a record written back unchanged is not a write)."""
+    writes = ctx.writes()
+    lthash = state.lthash.copy()
     final: dict[bytes, bytes | None] = {}
     for key, new in writes.items():
         old = state.get(key)
         if old == new:
             continue
         if old is not None:
-            lt.remove(key, old)
+            lthash.remove(key, old)
         if new is not None:
-            lt.add(key, new)
+            lthash.add(key, new)
         final[key] = new
-    return State(state.chain, state.base, lt, height, block_hash, x.t, parent=state, writes=final)
+    return State(
+        state.chain, state.base, lthash, height, block_hash, ctx.time_ms, parent=state, writes=final
+    )
 
 
 def apply_block(
@@ -169,23 +194,29 @@ def apply_block(
     (the audit reads the decoded transactions there instead of decoding them again).
     """
     check_header(state, block)
-    x = _Exec(state, block.header.time_ms, checker)
-    _auto_close(x)
+    ctx = ExecutionContext(state, block.header.time_ms, checker)
+    auto_close(ctx)
     hashes = block.tx_hashes()
-    for i, raw in enumerate(block.txs):
+    for index, raw in enumerate(block.txs):
         try:
             tx = decode_tx(raw)
-            h = hashes[i]
-            _apply_tx(x, tx, h, raw)
+            txhash = hashes[index]
+            apply_tx(ctx, tx, txhash, raw)
         except TxError as e:
-            raise BlockError(e.code, f"block {block.height}, tx {i}: {e.message}", tx_index=i) from None
+            raise BlockError(
+                e.code, f"block {block.height}, tx {index}: {e.message}", tx_index=index
+            ) from None
         if observe is not None:
-            observe(i, tx, h)
-    return _finish(state, x, block.height, block.hash)
+            observe(index, tx, txhash)
+    return state_after(state, ctx, block.height, block.hash)
 
 
 def check_tx(
-    state: State, tx: Tx | bytes, now_ms: int, checker: Checker | None = None, raw: bytes | None = None
+    state: State,
+    tx: Tx | bytes,
+    now_ms: int,
+    checker: Checker | None = None,
+    raw: bytes | None = None,
 ) -> bytes:
     """Admission check for the mempool: would ``tx`` apply on ``state`` at time ``now_ms``?
 
@@ -198,12 +229,12 @@ def check_tx(
     if raw is None:
         raw = tx if isinstance(tx, bytes) else encode(tx)
     decoded = decode_tx(raw) if isinstance(tx, bytes) else tx
-    h = tx_hash(raw)
-    x = _Exec(state, now_ms, checker)
-    x.count = False
-    _auto_close(x)
-    _apply_tx(x, decoded, h, raw)
-    return h
+    txhash = tx_hash(raw)
+    ctx = ExecutionContext(state, now_ms, checker)
+    ctx.update_tally = False
+    auto_close(ctx)
+    apply_tx(ctx, decoded, txhash, raw)
+    return txhash
 
 
 def select_txs(
@@ -219,24 +250,24 @@ def select_txs(
     (a second ballot with one code, say) is dropped instead of spoiling the block.
     The block stays within ``max_block_bytes``: a candidate that would overflow it is
     left for a later block (not rejected)."""
-    x = _Exec(state, time_ms, checker)
-    _auto_close(x)
+    ctx = ExecutionContext(state, time_ms, checker)
+    auto_close(ctx)
     params = state.chain.genesis.params
     max_txs = params.max_block_txs if limit is None else limit
     room = params.max_block_bytes
     kept: list[bytes] = []
     rejected: list[tuple[int, TxError]] = []
-    for i, raw in enumerate(candidates):
+    for index, raw in enumerate(candidates):
         if len(kept) >= max_txs:
             break
         if len(raw) > room:
             continue
-        mark = len(x.journal)
+        mark = len(ctx.journal)
         try:
-            _apply_tx(x, decode_tx(raw), tx_hash(raw), raw)
+            apply_tx(ctx, decode_tx(raw), tx_hash(raw), raw)
         except TxError as e:
-            x.rollback(mark)
-            rejected.append((i, e))
+            ctx.rollback(mark)
+            rejected.append((index, e))
             continue
         kept.append(raw)
         room -= len(raw)

@@ -14,14 +14,14 @@ from typing import Protocol
 from ballot_tx.codec import Wire, digest
 
 
-class _Params(Protocol):
+class _GenesisParams(Protocol):
     @property
     def max_block_txs(self) -> int: ...
     @property
     def max_block_bytes(self) -> int: ...
 
 
-class _Member(Protocol):
+class _Validator(Protocol):
     @property
     def ed25519_public(self) -> bytes: ...
 
@@ -33,16 +33,16 @@ class GenesisView(Protocol):
     @property
     def genesis_time_ms(self) -> int: ...
     @property
-    def params(self) -> _Params: ...
+    def params(self) -> _GenesisParams: ...
     @property
-    def validators(self) -> tuple[_Member, ...]: ...
+    def validators(self) -> tuple[_Validator, ...]: ...
 
     def authority_keys(self, role: str) -> tuple[bytes, ...]: ...
 
 
 @dataclass(frozen=True)
-class Chain:
-    """What apply needs from genesis, computed once."""
+class GenesisFacts:
+    """What apply needs from genesis, computed once: the chain id and who holds each role."""
 
     genesis: GenesisView
     chain_id: bytes
@@ -51,9 +51,9 @@ class Chain:
     validators: frozenset[bytes]
 
     @staticmethod
-    def of(genesis: GenesisView) -> Chain:
+    def of(genesis: GenesisView) -> GenesisFacts:
         assert isinstance(genesis, Wire) and type(genesis).KIND == "genesis"
-        return Chain(
+        return GenesisFacts(
             genesis,
             digest(genesis),  # the chain id: genesis.document.genesis_hash
             frozenset(genesis.authority_keys("admin")),

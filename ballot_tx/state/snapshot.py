@@ -16,16 +16,23 @@ from typing import Protocol
 
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
-from ballot_tx.errors import (
-    ErrorCode,
-    StateError,
-)
+from ballot_tx.errors import ErrorCode, StateError
 from ballot_tx.lthash import LtHash
-from ballot_tx.manifest import (
-    Manifest,
+from ballot_tx.manifest import Manifest
+from ballot_tx.state.genesis_facts import GenesisFacts, GenesisView
+from ballot_tx.state.records import (
+    ElectionStatus,
+    VoterRecord,
+    decode_record,
+    decryption_shares,
+    election_key,
+    included_tx_key,
+    manifest_key,
+    result_key,
+    tally_key,
+    trustee_commitments,
+    voter_record_key,
 )
-from ballot_tx.state.genesis_facts import Chain, GenesisView
-from ballot_tx.state.records import ElectionStatus, VoterRecord, _commitments, _decode_opt, _i, _k
 
 
 class Base(Protocol):
@@ -49,29 +56,25 @@ class MemoryBase:
 
     def commit(self, state: State) -> State:
         """Fold ``state``'s overlays into this base; returns the same state without overlays."""
-        chain: list[State] = []
-        s: State | None = state
-        while s is not None and s.height > self.height:
-            chain.append(s)
-            s = s.parent
-        for layer in reversed(chain):
-            for k, v in layer.writes.items():
-                if v is None:
-                    self.records.pop(k, None)
+        for layer in reversed(list(iter_layers(state, above=self.height))):
+            for key, value in layer.writes.items():
+                if value is None:
+                    self.records.pop(key, None)
                 else:
-                    self.records[k] = v
+                    self.records[key] = value
         self.height = state.height
         return state.rebase(self)
 
 
 class State:
-    """An immutable snapshot after ``height`` blocks (read with ``get``)."""
+    """An immutable snapshot after ``height`` blocks (read with ``get``). ``chain`` holds
+    what the rules read from genesis, shared by every snapshot of the chain."""
 
     __slots__ = ("chain", "base", "parent", "writes", "lthash", "height", "block_hash", "time_ms")
 
     def __init__(
         self,
-        chain: Chain,
+        chain: GenesisFacts,
         base: Base,
         lthash: LtHash,
         height: int,
@@ -92,8 +95,10 @@ class State:
     @staticmethod
     def initial(genesis: GenesisView, base: Base | None = None) -> State:
         """The empty state before block 1."""
-        chain = Chain.of(genesis)
-        return State(chain, base or MemoryBase(), LtHash(), 0, chain.chain_id, genesis.genesis_time_ms)
+        facts = GenesisFacts.of(genesis)
+        return State(
+            facts, base or MemoryBase(), LtHash(), 0, facts.chain_id, genesis.genesis_time_ms
+        )
 
     @property
     def root(self) -> bytes:
@@ -105,11 +110,11 @@ class State:
                 ErrorCode.STATE_STALE,
                 f"state at height {self.height} read after height {self.base.height} was committed",
             )
-        s: State | None = self
-        while s is not None and s.height > self.base.height:
-            if key in s.writes:
-                return s.writes[key]
-            s = s.parent
+        layer: State | None = self  # the hot path: a plain loop, not iter_layers
+        while layer is not None and layer.height > self.base.height:
+            if key in layer.writes:
+                return layer.writes[key]
+            layer = layer.parent
         return self.base.get(key)
 
     def rebase(self, base: Base) -> State:
@@ -118,39 +123,39 @@ class State:
 
     # typed reads, for the API and the audit
     def election(self, eid: bytes) -> ElectionStatus | None:
-        return _decode_opt(ElectionStatus, self.get(_k(b"E", eid)))
+        return decode_record(ElectionStatus, self.get(election_key(eid)))
 
     def manifest(self, eid: bytes) -> Manifest | None:
-        return _decode_opt(Manifest, self.get(_k(b"M", eid)))
+        return decode_record(Manifest, self.get(manifest_key(eid)))
 
     def voter(self, eid: bytes, voter_key: bytes) -> VoterRecord | None:
-        return _decode_opt(VoterRecord, self.get(_k(b"V", eid, voter_key)))
+        return decode_record(VoterRecord, self.get(voter_record_key(eid, voter_key)))
 
     def tally(self, eid: bytes) -> tally_crypto.EncryptedTally | None:
-        return _decode_opt(tally_crypto.EncryptedTally, self.get(_k(b"T", eid)))
+        return decode_record(tally_crypto.EncryptedTally, self.get(tally_key(eid)))
 
     def result(self, eid: bytes) -> tally_crypto.TallyResult | None:
-        return _decode_opt(tally_crypto.TallyResult, self.get(_k(b"R", eid)))
+        return decode_record(tally_crypto.TallyResult, self.get(result_key(eid)))
 
-    def decryption_shares(self, eid: bytes, n: int) -> list[tally_crypto.DecryptionShare]:
-        out = []
-        for i in range(1, n + 1):
-            s = _decode_opt(tally_crypto.DecryptionShare, self.get(_k(b"D", eid, _i(i))))
-            if s is not None:
-                out.append(s)
-        return out
+    def decryption_shares(self, eid: bytes, trustees: int) -> list[tally_crypto.DecryptionShare]:
+        """The decryption shares posted so far by trustees 1..``trustees``, in index order."""
+        return decryption_shares(self.get, eid, trustees)
 
     def qualified_commitments(self, eid: bytes) -> list[trustee_crypto.TrusteeCommitment]:
         """The commitments of the election's qualified trustees (after open)."""
-        st = self.election(eid)
-        return [] if st is None else _commitments(self.get, eid, st.qualified)
+        status = self.election(eid)
+        return [] if status is None else trustee_commitments(self.get, eid, status.qualified)
 
-    def seen(self, h: bytes) -> bool:
-        return self.get(_k(b"X", h)) is not None
+    def seen(self, tx_hash: bytes) -> bool:
+        """Whether the transaction was included in a block (the replay guard)."""
+        return self.get(included_tx_key(tx_hash)) is not None
 
 
-def iter_layers(state: State) -> Iterator[State]:
-    s: State | None = state
-    while s is not None and s.height > state.base.height:
-        yield s
-        s = s.parent
+def iter_layers(state: State, above: int | None = None) -> Iterator[State]:
+    """``state`` and its parents, newest first, down to (not including) height ``above``
+    (by default the height of the base they are overlaid on): the uncommitted layers."""
+    floor = state.base.height if above is None else above
+    layer: State | None = state
+    while layer is not None and layer.height > floor:
+        yield layer
+        layer = layer.parent

@@ -8,58 +8,64 @@ from dataclasses import replace
 
 from ballot_tx.codec import encode
 from ballot_tx.crypto import tally as tally_crypto
-from ballot_tx.errors import (
-    ErrorCode,
+from ballot_tx.errors import ErrorCode, TxError
+from ballot_tx.state.context import ExecutionContext
+from ballot_tx.state.guards import crypto_check, require_phase, trustee_index
+from ballot_tx.state.records import (
+    Phase,
+    decryption_share_key,
+    decryption_shares,
+    result_key,
+    tally_key,
+    trustee_commitments,
 )
-from ballot_tx.state.context import _Exec
-from ballot_tx.state.guards import _crypto, _require_phase, _trustee_index, _tx_error
-from ballot_tx.state.records import Phase, _commitments, _decode_opt, _i, _k
-from ballot_tx.tx import (
-    PostDecryptionShare,
-    PublishResult,
-    Tx,
-)
+from ballot_tx.tx import PostDecryptionShare, PublishResult, Tx
 
 
-def _decryption_share(x: _Exec, tx: Tx, b: PostDecryptionShare) -> None:
-    eid = b.election_id
-    m = x.manifest(eid)
-    i = _trustee_index(m, tx.signer)
-    st = x.status(eid)
-    _require_phase(st, Phase.CLOSED)
-    if b.share.trustee != i:
-        raise _tx_error(ErrorCode.TX_BAD_DECRYPTION_SHARE, f"share names trustee {b.share.trustee}, signer is {i}")
-    key = _k(b"D", eid, _i(i))
-    if x.get(key) is not None:
-        raise _tx_error(ErrorCode.TX_SHARE_DUPLICATE, f"trustee {i} already posted its decryption share")
-    tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
+def post_decryption_share(ctx: ExecutionContext, tx: Tx, body: PostDecryptionShare) -> None:
+    """After the close, trustee ``i`` posts its share of the tally's decryption, once,
+    proved against its commitment."""
+    eid = body.election_id
+    manifest = ctx.manifest(eid)
+    i = trustee_index(manifest, tx.signer)
+    status = ctx.status(eid)
+    require_phase(status, Phase.CLOSED)
+    if body.share.trustee != i:
+        raise TxError(
+            ErrorCode.TX_BAD_DECRYPTION_SHARE,
+            f"share names trustee {body.share.trustee}, signer is {i}",
+        )
+    share_key = decryption_share_key(eid, i)
+    if ctx.get(share_key) is not None:
+        raise TxError(
+            ErrorCode.TX_SHARE_DUPLICATE, f"trustee {i} already posted its decryption share"
+        )
+    tally = ctx.get_object(tally_crypto.EncryptedTally, tally_key(eid))
     assert tally is not None
-    coms = _commitments(x.get, eid, st.qualified)
-    _crypto(
+    commitments = trustee_commitments(ctx.get, eid, status.qualified)
+    crypto_check(
         ErrorCode.TX_BAD_DECRYPTION_SHARE,
-        lambda: x.checker.decryption_share(x.current, m, coms, tally, b.share),
+        lambda: ctx.checker.decryption_share(ctx.tx_hash, manifest, commitments, tally, body.share),
     )
-    x.put(key, encode(b.share))
+    ctx.put(share_key, encode(body.share))
 
 
-def _publish(x: _Exec, tx: Tx, b: PublishResult) -> None:
-    eid = b.election_id
-    m = x.manifest(eid)
-    if tx.signer not in x.chain.admins:
-        _trustee_index(m, tx.signer)
-    st = x.status(eid)
-    _require_phase(st, Phase.CLOSED)
-    shares = []
-    for i in range(1, len(m.trustees) + 1):
-        s = _decode_opt(tally_crypto.DecryptionShare, x.get(_k(b"D", eid, _i(i))))
-        if s is not None:
-            shares.append(s)
-    tally = x.obj(tally_crypto.EncryptedTally, _k(b"T", eid))
+def publish_result(ctx: ExecutionContext, tx: Tx, body: PublishResult) -> None:
+    """The admin or a trustee publishes the result; it must be what the posted shares
+    decrypt the tally to. The election is then decided."""
+    eid = body.election_id
+    manifest = ctx.manifest(eid)
+    if tx.signer not in ctx.chain.admins:
+        trustee_index(manifest, tx.signer)
+    status = ctx.status(eid)
+    require_phase(status, Phase.CLOSED)
+    shares = decryption_shares(ctx.get, eid, len(manifest.trustees))
+    tally = ctx.get_object(tally_crypto.EncryptedTally, tally_key(eid))
     assert tally is not None
-    coms = _commitments(x.get, eid, st.qualified)
-    _crypto(
+    commitments = trustee_commitments(ctx.get, eid, status.qualified)
+    crypto_check(
         ErrorCode.TX_BAD_RESULT,
-        lambda: x.checker.result(x.current, m, coms, tally, shares, b.result),
+        lambda: ctx.checker.result(ctx.tx_hash, manifest, commitments, tally, shares, body.result),
     )
-    x.put(_k(b"R", eid), encode(b.result))
-    x.set_status(eid, replace(st, phase=int(Phase.DECIDED)))
+    ctx.put(result_key(eid), encode(body.result))
+    ctx.set_status(eid, replace(status, phase=int(Phase.DECIDED)))

@@ -20,7 +20,7 @@ from ballot_tx.errors import BallotchainError, BlockError, CodecError, ErrorCode
 from ballot_tx.keys import node_id, verify
 from ballot_tx.lthash import LtHash
 from ballot_tx.state.execute import apply_block
-from ballot_tx.state.genesis_facts import Chain
+from ballot_tx.state.genesis_facts import GenesisFacts
 from ballot_tx.state.snapshot import MemoryBase, State
 from genesis.document import Genesis, from_json, genesis_hash
 from tests.independent import independent_verifier as iv
@@ -167,7 +167,7 @@ def project_state(vec: dict[str, Any]) -> State:
     lt = LtHash()
     for k, v in records.items():
         lt.add(k, v)
-    st = State(Chain.of(genesis), MemoryBase(records, b["height"]), lt, b["height"],
+    st = State(GenesisFacts.of(genesis), MemoryBase(records, b["height"]), lt, b["height"],
                bytes.fromhex(b["block_hash"]), b["time_ms"])
     assert st.root.hex() == b["state_root"]
     return st
@@ -212,11 +212,11 @@ def test_rejection_vectors_by_both(case: dict[str, Any]) -> None:
 def chain_codes_in_the_code() -> set[str]:
     """Every code a block or a transaction in it can be refused with, read from ballot_tx's
     source: the literal first argument of each ``TxError``/``BlockError`` (and of the
-    ``_tx_error``/``_crypto`` helpers of state.py that build a ``TxError``). A call whose code
+    ``crypto_check`` guard of ballot_tx/state that builds a ``TxError``). A call whose code
     is not a literal must be one of the known pass-throughs (a helper's parameter, or
     apply_block re-raising a ``TxError``'s code), so no other group's code can escape."""
-    makers = {"TxError", "BlockError", "_tx_error", "_crypto"}
-    passthrough = {("_tx_error", "code"), ("_crypto", "code"), ("apply_block", "e.code")}
+    makers = {"TxError", "BlockError", "crypto_check"}
+    passthrough = {("crypto_check", "code"), ("apply_block", "e.code")}
     codes: set[str] = set()
     for py in (ROOT / "ballot_tx").rglob("*.py"):
         if py.name == "errors.py":

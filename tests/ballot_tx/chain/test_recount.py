@@ -55,7 +55,7 @@ def test_running_tally_that_keeps_replaced_ballots_is_caught(
             tuple(EncryptedContest((elgamal.ZERO,) * contest_width(c), (), ()) for c in m.contests),
         )
 
-    monkeypatch.setattr(voting_rules, "_ballot_from_ciphertexts", nothing_replaced)
+    monkeypatch.setattr(voting_rules, "ballot_from_ciphertexts", nothing_replaced)
     build(tmp_path / "data")
     with pytest.raises(AuditError) as e:
         audit_data_dir(tmp_path / "data")  # the same (wrong) state code replays every root
