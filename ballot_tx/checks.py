@@ -1,6 +1,6 @@
 """The cryptographic checks of the transaction rules, and their memoised form.
 
-The rules in ``state.py`` call a ``Checker`` for every signature and proof; the
+The rules in ``ballot_tx/state/`` call a ``Checker`` for every signature and proof; the
 plain ``Checker`` runs each check every time, so the rules read as the
 specification. ``MemoChecker`` is the optimisation, kept outside the rules: it
 remembers *positive* verdicts, each under a key made of **every input the check

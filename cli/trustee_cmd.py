@@ -91,7 +91,7 @@ class Ceremony:
 
     def candidates(self, n: int) -> list[int]:
         """The trustees the chain would qualify now: committed, shares sent, every complaint
-        against them answered (as ``state.qualified_trustees``)."""
+        against them answered (as ``ballot_tx.state.ceremony.qualified_trustees``)."""
         return [i for i in range(1, n + 1)
                 if i in self.commits and (n == 1 or i in self.shares)
                 and all(self.answered(i, x.accuser) for x in self.complaints if x.dealer == i)]
