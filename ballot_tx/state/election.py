@@ -4,6 +4,7 @@ key, closed by the admin or by the auto-close rule when its voting window ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from ballot_tx.codec import encode
@@ -11,7 +12,7 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.crypto.group import IDENTITY
 from ballot_tx.errors import ErrorCode, TxError
-from ballot_tx.manifest import election_id, validate_manifest, voting_over
+from ballot_tx.manifest import Manifest, election_id, validate_manifest, voting_over
 from ballot_tx.state.ceremony import qualified_trustees, unacknowledged_pairs
 from ballot_tx.state.context import ExecutionContext
 from ballot_tx.state.guards import crypto_check, require_phase, require_role
@@ -100,6 +101,18 @@ def auto_close(ctx: ExecutionContext) -> None:
     as the next block would), every open election whose voting window is over at the
     block's time closes. The one implementation: the API's and the page's "closed"
     follow from this record, never from a clock of their own."""
-    for eid in ctx.open_ids():
-        if voting_over(ctx.manifest(eid), ctx.time_ms):
-            close_now(ctx, eid, ctx.status(eid))
+    for eid in due_to_close(ctx.open_ids(), ctx.manifest, ctx.time_ms):
+        close_now(ctx, eid, ctx.status(eid))
+
+
+def due_to_close(
+    open_ids: Iterable[bytes], manifest_of: Callable[[bytes], Manifest | None], time_ms: int
+) -> list[bytes]:
+    """The auto-close rule's test: the open elections whose voting window is over at
+    ``time_ms``. ``auto_close`` closes them in a block; a node asks whether a block is due
+    with ``due_to_close(state.open_elections(), state.manifest, now_ms)``."""
+    return [
+        eid
+        for eid in open_ids
+        if (manifest := manifest_of(eid)) is not None and voting_over(manifest, time_ms)
+    ]

@@ -21,7 +21,9 @@ from ballot_tx.lthash import LtHash
 from ballot_tx.manifest import Manifest
 from ballot_tx.state.genesis_facts import GenesisFacts, GenesisView
 from ballot_tx.state.records import (
+    KEY_OPEN,
     ElectionStatus,
+    OpenElections,
     VoterRecord,
     decode_record,
     decryption_shares,
@@ -145,6 +147,11 @@ class State:
         """The commitments of the election's qualified trustees (after open)."""
         status = self.election(eid)
         return [] if status is None else trustee_commitments(self.get, eid, status.qualified)
+
+    def open_elections(self) -> tuple[bytes, ...]:
+        """The ids of the open elections (the ``O`` record the auto-close rule walks)."""
+        record = decode_record(OpenElections, self.get(KEY_OPEN))
+        return () if record is None else record.ids
 
     def seen(self, tx_hash: bytes) -> bool:
         """Whether the transaction was included in a block (the replay guard)."""

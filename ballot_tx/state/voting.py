@@ -5,8 +5,9 @@ cancelling the internet vote.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ballot_tx.codec import decode, encode
 from ballot_tx.crypto import tally as tally_crypto
@@ -165,6 +166,23 @@ def cast_ballot(ctx: ExecutionContext, tx: Tx, body: CastBallot) -> None:
             voters_voted=status.voters_voted + (voter.counted is None),
         ),
     )
+
+
+#: whatever a reader keeps of a ballot (its transaction bytes, its ciphertexts)
+B = TypeVar("B")
+
+
+def last_ballots(
+    casts: Iterable[tuple[bytes, B]], cancelled: Collection[bytes] = frozenset()
+) -> dict[bytes, B]:
+    """The last ballot counts, read off committed blocks: of ``casts`` (voter key, ballot)
+    in chain order, each voter's last, less the voters whose internet vote a paper vote
+    cancelled (no cast follows a cancellation: ``signing_voter`` refuses it). What
+    ``cast_ballot`` keeps in the state, for readers of the blocks (the election record)."""
+    last: dict[bytes, B] = {}
+    for voter_key, ballot in casts:
+        last[voter_key] = ballot
+    return {voter_key: ballot for voter_key, ballot in last.items() if voter_key not in cancelled}
 
 
 def spoil_ballot(ctx: ExecutionContext, tx: Tx, body: SpoilBallot) -> None:
