@@ -141,7 +141,7 @@ def test_genesis() -> None:
 
 @pytest.mark.parametrize("case", CHAIN["cases"], ids=[c["name"] for c in CHAIN["cases"]])
 def test_chain_vectors_by_the_independent_verifier(case: dict[str, Any]) -> None:
-    """tests/vectors/chain is checked by the project (tests/ballot_tx/chain/test_vectors.py); here the
+    """tests/vectors/chain is checked by the project (tests/ballot_tx/state/test_vectors.py); here the
     verifier replays the same cases from the spec's state machine."""
     genesis = iv.check(iv.unpack(bytes.fromhex(CHAIN["genesis"])), "Genesis")
     st = iv.ChainState(genesis, iv.H("genesis", bytes.fromhex(CHAIN["genesis"])))

@@ -36,7 +36,7 @@ from ballot_tx.tx import (  # noqa: E402
 )
 from genesis.document import Genesis, genesis_hash  # noqa: E402
 from harness.localchain import LocalChain  # noqa: E402
-from tests.ballot_tx.chain.helpers import (  # noqa: E402
+from tests.ballot_tx.state.helpers import (  # noqa: E402
     ADMIN,
     REGISTRAR,
     ROLES,

@@ -19,8 +19,8 @@ from ballot_tx.state.execute import apply_block, check_tx, select_txs
 from ballot_tx.state.snapshot import State
 from ballot_tx.tx import CastBallot
 from node.store import Store
-from tests.ballot_tx.chain.helpers import ADMIN, VALIDATORS, make_genesis
-from tests.ballot_tx.chain.world import Election, World, build_world
+from tests.ballot_tx.state.helpers import ADMIN, VALIDATORS, make_genesis
+from tests.ballot_tx.state.world import Election, World, build_world
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ CRASH = textwrap.dedent(
     from harness.localchain import LocalChain
     from node.store import Store
     from harness.scenario import run_election
-    from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+    from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
     import plyvel
     path, mode = sys.argv[1], sys.argv[2]
     g = make_genesis()

@@ -17,8 +17,8 @@ from ballot_tx.state.execute import apply_block
 from ballot_tx.state.records import Phase
 from ballot_tx.state.voting import last_ballots
 from ballot_tx.tx import CancelInternetVote
-from tests.ballot_tx.chain.helpers import REGISTRAR
-from tests.ballot_tx.chain.world import World
+from tests.ballot_tx.state.helpers import REGISTRAR
+from tests.ballot_tx.state.world import World
 
 
 def test_last_ballots_names_what_the_state_counts() -> None:

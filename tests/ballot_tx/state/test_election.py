@@ -16,7 +16,7 @@ from harness.localchain import LocalChain
 from harness.scenario import Outcome, run_election
 from node.audit import audit_data_dir
 from node.store import P_BLOCK, P_BLOCK_HASH, P_CERT, P_STATE, P_TX, Store
-from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
 
 
 class Built:

@@ -35,8 +35,8 @@ from ballot_tx.tx import (
     acknowledgement,
     shares_digest,
 )
-from tests.ballot_tx.chain.helpers import ADMIN, TRUSTEES, VALIDATORS
-from tests.ballot_tx.chain.world import Election, World
+from tests.ballot_tx.state.helpers import ADMIN, TRUSTEES, VALIDATORS
+from tests.ballot_tx.state.world import Election, World
 
 
 def block_on(st: State, txs: list[bytes]) -> Block:
@@ -122,7 +122,7 @@ def test_blocks_are_capped_in_bytes() -> None:
     from ballot_tx.keys import KeyPair
     from ballot_tx.state.execute import block_bytes, select_txs
     from genesis.document import validate
-    from tests.ballot_tx.chain.helpers import REGISTRAR
+    from tests.ballot_tx.state.helpers import REGISTRAR
 
     w = World()
     small = dataclasses.replace(w.genesis, params=dataclasses.replace(w.genesis.params, max_block_bytes=1 << 18))

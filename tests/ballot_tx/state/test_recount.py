@@ -23,7 +23,7 @@ from harness.localchain import LocalChain
 from harness.scenario import run_election
 from node.audit import audit_data_dir
 from node.store import Store
-from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
 
 
 def build(path: Path) -> None:

@@ -45,9 +45,9 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from tests.ballot_tx.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
-from tests.ballot_tx.chain.world import HOUR, Election, World, build_world
 from tests.ballot_tx.crypto.helpers import forge_top_bit_ballot, forge_top_bit_commitment
+from tests.ballot_tx.state.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
+from tests.ballot_tx.state.world import HOUR, Election, World, build_world
 
 Case = Callable[[World, dict[str, Election]], Tx | bytes]
 _fresh = itertools.count()
