@@ -30,15 +30,11 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.state import (
-    PHASE_NAMES,
-    MemoryBase,
-    Phase,
-    State,
-    _ballot_from_ciphertexts,
-    _ciphertext_bytes,
-    apply_block,
-)
+from ballot_tx.state.execute import apply_block
+from ballot_tx.state.records import PHASE_NAMES, Phase
+from ballot_tx.state.records import ballot_from_ciphertexts as _ballot_from_ciphertexts
+from ballot_tx.state.records import ciphertext_bytes as _ciphertext_bytes
+from ballot_tx.state.snapshot import MemoryBase, State
 from ballot_tx.tx import CancelInternetVote, CastBallot, CreateElection, Tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.

@@ -47,6 +47,7 @@ from ballot_tx.errors import AuditError, BallotchainError, ErrorCode
 from ballot_tx.jsonview import to_json_value
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.replay import CertCheck, ReplayReport, replay
+from ballot_tx.state.voting import last_ballots
 from ballot_tx.tx import (
     CancelInternetVote,
     CastBallot,
@@ -357,11 +358,10 @@ def _naming_certificate_checker(genesis: Genesis) -> CertCheck:
 
 def _counted(ballots: list[bytes], cancelled: frozenset[bytes] | set[bytes] = frozenset()) -> list[bytes]:
     """The last ballot of each voter (re-voting: the last one counts), except voters whose
-    internet vote a paper vote cancelled."""
-    last: dict[bytes, bytes] = {}
-    for raw in ballots:
-        last[decode_tx(raw).signer] = raw
-    return [last[k] for k in sorted(last) if k not in cancelled]
+    internet vote a paper vote cancelled; by voter key. The rule is the state machine's
+    (``ballot_tx.state.voting.last_ballots``)."""
+    last = last_ballots(((decode_tx(raw).signer, raw) for raw in ballots), cancelled)
+    return [last[k] for k in sorted(last)]
 
 
 def load_tx_list(data: bytes, name: str) -> list[Tx]:

@@ -17,7 +17,7 @@ from ballot_tx.block import Block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.errors import AuditError, ErrorCode, StoreError
 from ballot_tx.replay import Replay, ReplayReport
-from ballot_tx.state import State
+from ballot_tx.state.snapshot import State
 from consensus.certificate import certificate_checker
 from genesis.document import Genesis, from_json, genesis_hash
 from node.store import P_BLOCK_HASH, P_TX, Store, describe_key

@@ -15,7 +15,8 @@ from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError
 from ballot_tx.jsonview import to_json_value
 from ballot_tx.manifest import voting_over
-from ballot_tx.state import KEY_OPEN, PHASE_NAMES, OpenElections, Phase, State
+from ballot_tx.state.records import KEY_OPEN, PHASE_NAMES, OpenElections, Phase
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import CastBallot, decode_tx
 from consensus.certificate import CommitCertificate
 from node.store import Store

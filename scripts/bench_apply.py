@@ -44,7 +44,8 @@ from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot  # noqa: E402
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.manifest import Contest, Label, Manifest, Option, TrusteeInfo, election_id  # noqa: E402
-from ballot_tx.state import MemoryBase, State, apply_block  # noqa: E402
+from ballot_tx.state.execute import apply_block  # noqa: E402
+from ballot_tx.state.snapshot import MemoryBase, State  # noqa: E402
 from ballot_tx.tx import (  # noqa: E402
     CastBallot,
     CreateElection,

@@ -13,8 +13,8 @@ from ballot_tx.codec import decode, encode
 from genesis.document import Genesis, genesis_hash
 from node.server import error_middleware
 from node.web import add_web_routes, clip_text
-from tests.ballot_tx.chain.helpers import make_genesis
 from tests.ballot_tx.crypto.helpers import contest, manifest
+from tests.ballot_tx.state.helpers import make_genesis
 from tests.web.jsbridge import WEB, run_js
 
 GENESIS = make_genesis()

@@ -45,7 +45,7 @@ ROOTS = [
     "ballot_tx.crypto.ballot:SpoiledBallot",
     "ballot_tx.tx:Tx",
     "ballot_tx.tx:TxPayload",
-    "ballot_tx.state:ElectionStatus",
+    "ballot_tx.state.records:ElectionStatus",
     "ballot_tx.block:InclusionProof",
     "consensus.certificate:CommitCertificate",
     "consensus.messages:Commit",
@@ -57,7 +57,7 @@ ROOTS = [
 CONSTANTS = [
     ("TX_LIFETIME_MS", "ballot_tx.tx:VOTER_TX_LIFETIME_MS",
      "a ballot the page signs expires this long after signing"),
-    ("PHASES", "ballot_tx.state:PHASE_NAMES", "election phases by number (ElectionStatus.phase)"),
+    ("PHASES", "ballot_tx.state.records:PHASE_NAMES", "election phases by number (ElectionStatus.phase)"),
     ("MANIFEST_VERSION", "ballot_tx.manifest:MANIFEST_VERSION", "the manifest version validated"),
     ("CONTEST_KINDS", "ballot_tx.manifest:CONTEST_KINDS", "contest kinds"),
     ("ELIGIBILITY_METHODS", "ballot_tx.manifest:ELIGIBILITY_METHODS", "eligibility methods"),
