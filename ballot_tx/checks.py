@@ -1,6 +1,6 @@
 """The cryptographic checks of the transaction rules, and their memoised form.
 
-The rules in ``state.py`` call a ``Checker`` for every signature and proof; the
+The rules in ``ballot_tx/state/`` call a ``Checker`` for every signature and proof; the
 plain ``Checker`` runs each check every time, so the rules read as the
 specification. ``MemoChecker`` is the optimisation, kept outside the rules: it
 remembers *positive* verdicts, each under a key made of **every input the check
@@ -41,11 +41,11 @@ from ballot_tx.tx import Tx, check_signature
 
 def _inputs_digest(parts: Iterable[bytes]) -> bytes:
     """A digest of the canonical encodings a check reads (length-prefixed, so unambiguous)."""
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(len(p).to_bytes(8, "big"))
-        h.update(p)
-    return h.digest()
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(len(part).to_bytes(8, "big"))
+        hasher.update(part)
+    return hasher.digest()
 
 
 class Checker:
@@ -55,54 +55,54 @@ class Checker:
     def signature(self, tx_hash: bytes, tx: Tx, chain_id: bytes, raw: bytes | None) -> None:
         check_signature(tx, chain_id, raw)
 
-    def commitment(self, tx_hash: bytes, m: Manifest, c: trustee_crypto.TrusteeCommitment) -> None:
-        trustee_crypto.verify_commitment(m, c)
+    def commitment(self, tx_hash: bytes, manifest: Manifest, commitment: trustee_crypto.TrusteeCommitment) -> None:
+        trustee_crypto.verify_commitment(manifest, commitment)
 
     def reveal(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         commitment: trustee_crypto.TrusteeCommitment,
         reveal: trustee_crypto.ShareReveal,
     ) -> None:
-        trustee_crypto.verify_reveal(m, commitment, reveal)
+        trustee_crypto.verify_reveal(manifest, commitment, reveal)
 
     def ballot(
-        self, tx_hash: bytes, m: Manifest, joint_key: bytes, voter: bytes, b: ballot_crypto.EncryptedBallot
+        self, tx_hash: bytes, manifest: Manifest, joint_key: bytes, voter: bytes, ballot: ballot_crypto.EncryptedBallot
     ) -> None:
-        ballot_crypto.verify_ballot(m, joint_key, voter, b)
+        ballot_crypto.verify_ballot(manifest, joint_key, voter, ballot)
 
     def spoiled(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         joint_key: bytes,
         voter: bytes,
-        b: ballot_crypto.EncryptedBallot,
+        ballot: ballot_crypto.EncryptedBallot,
         secrets: ballot_crypto.BallotSecrets,
     ) -> None:
-        ballot_crypto.verify_spoiled(m, joint_key, voter, b, secrets)
+        ballot_crypto.verify_spoiled(manifest, joint_key, voter, ballot, secrets)
 
     def decryption_share(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
         share: tally_crypto.DecryptionShare,
     ) -> None:
-        tally_crypto.verify_decryption_share(m, commitments, tally, share)
+        tally_crypto.verify_decryption_share(manifest, commitments, tally, share)
 
     def result(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
         shares: Sequence[tally_crypto.DecryptionShare],
         result: tally_crypto.TallyResult,
     ) -> None:
-        tally_crypto.verify_result(m, commitments, tally, shares, result)
+        tally_crypto.verify_result(manifest, commitments, tally, shares, result)
 
 
 def signature_key(tx_hash: bytes, chain_id: bytes) -> bytes:
@@ -133,8 +133,8 @@ class MemoChecker(Checker):
         return key in self._seen
 
     def add(self, key: bytes) -> None:
-        """Record a positive verdict reached elsewhere (e.g. ``state.verify_batch`` in a
-        worker process), under a key made with ``signature_key`` / ``ballot_key``."""
+        """Record a positive verdict reached elsewhere (e.g. ``node.verify_pool.verify_txs``
+        in a worker process), under a key made with ``signature_key`` / ``ballot_key``."""
         self._seen[key] = None
         self._seen.move_to_end(key)
         while len(self._seen) > self.max_entries:
@@ -155,53 +155,53 @@ class MemoChecker(Checker):
     def signature(self, tx_hash: bytes, tx: Tx, chain_id: bytes, raw: bytes | None) -> None:
         self._once(signature_key(tx_hash, chain_id), lambda: Checker.signature(self, tx_hash, tx, chain_id, raw))
 
-    def commitment(self, tx_hash: bytes, m: Manifest, c: trustee_crypto.TrusteeCommitment) -> None:
-        self._once(b"c" + tx_hash, lambda: Checker.commitment(self, tx_hash, m, c))
+    def commitment(self, tx_hash: bytes, manifest: Manifest, commitment: trustee_crypto.TrusteeCommitment) -> None:
+        self._once(b"c" + tx_hash, lambda: Checker.commitment(self, tx_hash, manifest, commitment))
 
     def reveal(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         commitment: trustee_crypto.TrusteeCommitment,
         reveal: trustee_crypto.ShareReveal,
     ) -> None:
         key = b"r" + tx_hash + _inputs_digest([encode(commitment)])
-        self._once(key, lambda: Checker.reveal(self, tx_hash, m, commitment, reveal))
+        self._once(key, lambda: Checker.reveal(self, tx_hash, manifest, commitment, reveal))
 
     def ballot(
-        self, tx_hash: bytes, m: Manifest, joint_key: bytes, voter: bytes, b: ballot_crypto.EncryptedBallot
+        self, tx_hash: bytes, manifest: Manifest, joint_key: bytes, voter: bytes, ballot: ballot_crypto.EncryptedBallot
     ) -> None:
-        self._once(ballot_key(tx_hash, joint_key), lambda: Checker.ballot(self, tx_hash, m, joint_key, voter, b))
+        self._once(ballot_key(tx_hash, joint_key), lambda: Checker.ballot(self, tx_hash, manifest, joint_key, voter, ballot))
 
     def spoiled(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         joint_key: bytes,
         voter: bytes,
-        b: ballot_crypto.EncryptedBallot,
+        ballot: ballot_crypto.EncryptedBallot,
         secrets: ballot_crypto.BallotSecrets,
     ) -> None:
         self._once(
             ballot_key(tx_hash, joint_key),
-            lambda: Checker.spoiled(self, tx_hash, m, joint_key, voter, b, secrets),
+            lambda: Checker.spoiled(self, tx_hash, manifest, joint_key, voter, ballot, secrets),
         )
 
     def decryption_share(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
         share: tally_crypto.DecryptionShare,
     ) -> None:
-        key = b"d" + tx_hash + _inputs_digest([*(encode(c) for c in commitments), b"|", encode(tally)])
-        self._once(key, lambda: Checker.decryption_share(self, tx_hash, m, commitments, tally, share))
+        key = b"d" + tx_hash + _inputs_digest([*(encode(commitment) for commitment in commitments), b"|", encode(tally)])
+        self._once(key, lambda: Checker.decryption_share(self, tx_hash, manifest, commitments, tally, share))
 
     def result(
         self,
         tx_hash: bytes,
-        m: Manifest,
+        manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
         shares: Sequence[tally_crypto.DecryptionShare],
@@ -209,4 +209,4 @@ class MemoChecker(Checker):
     ) -> None:
         parts = [*(encode(c) for c in commitments), b"|", encode(tally), b"|", *(encode(s) for s in shares)]
         key = b"p" + tx_hash + _inputs_digest(parts)
-        self._once(key, lambda: Checker.result(self, tx_hash, m, commitments, tally, shares, result))
+        self._once(key, lambda: Checker.result(self, tx_hash, manifest, commitments, tally, shares, result))

@@ -67,7 +67,7 @@ class ErrorCode(StrEnum):
     MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
     MANIFEST_BAD_PROVIDER = "MANIFEST_BAD_PROVIDER"
     CRYPTO_BAD_INDICES = "CRYPTO_BAD_INDICES"
-    # --- transactions and state machine (ballot_tx/tx.py, state.py, block.py) ----
+    # --- transactions and state machine (ballot_tx/tx.py, state/, block.py) ----
     TX_BAD_SIGNATURE = "TX_BAD_SIGNATURE"
     TX_MALFORMED = "TX_MALFORMED"
     TX_EXPIRED = "TX_EXPIRED"

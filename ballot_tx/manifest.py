@@ -105,9 +105,9 @@ DEFAULT_SCALE_LOW = Label("まったく評価しない", "not at all")
 DEFAULT_SCALE_HIGH = Label("とても高く評価する", "very highly")
 
 
-def scale_ends(c: Contest) -> tuple[Label, Label]:
+def scale_ends(contest: Contest) -> tuple[Label, Label]:
     """What 0 and 100 mean on a rating contest: the manifest's labels, else the defaults."""
-    return (c.scale_low or DEFAULT_SCALE_LOW, c.scale_high or DEFAULT_SCALE_HIGH)
+    return (contest.scale_low or DEFAULT_SCALE_LOW, contest.scale_high or DEFAULT_SCALE_HIGH)
 
 
 @dataclass(frozen=True)
@@ -149,32 +149,32 @@ class Manifest(Wire):
 _EID_CACHE: dict[int, tuple[Manifest, bytes]] = {}
 
 
-def voting_over(m: Manifest, time_ms: int) -> bool:
+def voting_over(manifest: Manifest, time_ms: int) -> bool:
     """The voting window has ended at (block) time ``time_ms``: ballots are refused, and
     the first block at or after ``end_ms`` closes the election (the auto-close rule).
     The one statement of "ended": the state machine, the node and the CLI all ask it."""
-    return m.end_ms <= time_ms
+    return manifest.end_ms <= time_ms
 
 
-def voting_open_at(m: Manifest, time_ms: int) -> bool:
+def voting_open_at(manifest: Manifest, time_ms: int) -> bool:
     """``time_ms`` lies in the voting window ``[start_ms, end_ms)``."""
-    return m.start_ms <= time_ms and not voting_over(m, time_ms)
+    return manifest.start_ms <= time_ms and not voting_over(manifest, time_ms)
 
 
-def election_id(m: Manifest) -> bytes:
+def election_id(manifest: Manifest) -> bytes:
     """The 32-byte election id: ``digest(manifest)``.
 
     Memoized per manifest object (ballot checking asks for it on every ballot, and
     encoding a large manifest costs as much as a scalar multiplication); the cache
     holds the object itself, so its ``id`` cannot be reused while cached.
     """
-    hit = _EID_CACHE.get(id(m))
-    if hit is not None and hit[0] is m:
+    hit = _EID_CACHE.get(id(manifest))
+    if hit is not None and hit[0] is manifest:
         return hit[1]
-    eid = digest(m)
+    eid = digest(manifest)
     if len(_EID_CACHE) >= 64:
         _EID_CACHE.clear()
-    _EID_CACHE[id(m)] = (m, eid)
+    _EID_CACHE[id(manifest)] = (manifest, eid)
     return eid
 
 
@@ -182,155 +182,155 @@ def _fail(code: ErrorCode, field: str, why: str) -> ManifestError:
     return ManifestError(code, f"{field}: {why}")
 
 
-def _check_text(s: str, field: str, max_len: int = LABEL_MAX) -> None:
-    if not s.strip():
+def _check_text(text: str, field: str, max_len: int = LABEL_MAX) -> None:
+    if not text.strip():
         raise _fail(ErrorCode.MANIFEST_BAD_FIELD, field, "must not be empty")
-    if len(s) > max_len:
+    if len(text) > max_len:
         raise _fail(ErrorCode.MANIFEST_BAD_FIELD, field, f"longer than {max_len} characters")
-    if any(ord(ch) < 32 and ch not in "\n" for ch in s):
+    if any(ord(ch) < 32 and ch not in "\n" for ch in text):
         raise _fail(ErrorCode.MANIFEST_BAD_FIELD, field, "contains control characters")
 
 
-def _check_label(lbl: Label, field: str) -> None:
-    _check_text(lbl.ja, f"{field}.ja")
-    _check_text(lbl.en, f"{field}.en")
+def _check_label(label: Label, field: str) -> None:
+    _check_text(label.ja, f"{field}.ja")
+    _check_text(label.en, f"{field}.en")
 
 
-def _check_id(s: str, field: str) -> None:
-    if not ID_RE.fullmatch(s):
+def _check_id(ident: str, field: str) -> None:
+    if not ID_RE.fullmatch(ident):
         raise _fail(
             ErrorCode.MANIFEST_BAD_FIELD,
             field,
-            f"{s!r} is not an id (1-64 of a-z 0-9 _ . -, starting with a letter or digit)",
+            f"{ident!r} is not an id (1-64 of a-z 0-9 _ . -, starting with a letter or digit)",
         )
 
 
-def contest_width(c: Contest) -> int:
+def contest_width(contest: Contest) -> int:
     """Number of ciphertexts a contest takes on a ballot (one per option, or 11 per
     rating item: one per level, see ``crypto/ballot.py``)."""
-    return len(c.options) * (len(RATING_LEVELS) if c.kind == "rating" else 1)
+    return len(contest.options) * (len(RATING_LEVELS) if contest.kind == "rating" else 1)
 
 
-def _check_contest(c: Contest, field: str) -> None:
-    _check_id(c.id, f"{field}.id")
-    _check_label(c.title, f"{field}.title")
-    if c.kind not in CONTEST_KINDS:
+def _check_contest(contest: Contest, field: str) -> None:
+    _check_id(contest.id, f"{field}.id")
+    _check_label(contest.title, f"{field}.title")
+    if contest.kind not in CONTEST_KINDS:
         raise _fail(
-            ErrorCode.MANIFEST_BAD_CONTEST, f"{field}.kind", f"{c.kind!r} is not one of {CONTEST_KINDS}"
+            ErrorCode.MANIFEST_BAD_CONTEST, f"{field}.kind", f"{contest.kind!r} is not one of {CONTEST_KINDS}"
         )
-    n = len(c.options)
-    if n < (1 if c.kind == "rating" else 2):
+    option_count = len(contest.options)
+    if option_count < (1 if contest.kind == "rating" else 2):
         raise _fail(ErrorCode.MANIFEST_BAD_CONTEST, f"{field}.options", "too few options")
     seen: set[str] = set()
-    for i, o in enumerate(c.options):
-        of = f"{field}.options[{i}]"
-        _check_id(o.id, f"{of}.id")
-        if o.id in seen:
-            raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"{of}.id", f"{o.id!r} appears twice")
-        seen.add(o.id)
-        _check_label(o.label, f"{of}.label")
-        if o.image is not None:
-            _check_text(o.image.uri, f"{of}.image.uri", 500)
-            if any(ch.isspace() for ch in o.image.uri):
-                raise _fail(ErrorCode.MANIFEST_BAD_FIELD, f"{of}.image.uri", "contains spaces")
-    lo, hi = c.min_selections, c.max_selections
-    if c.kind == "single" and (lo, hi) != (1, 1):
+    for index, option in enumerate(contest.options):
+        where = f"{field}.options[{index}]"
+        _check_id(option.id, f"{where}.id")
+        if option.id in seen:
+            raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"{where}.id", f"{option.id!r} appears twice")
+        seen.add(option.id)
+        _check_label(option.label, f"{where}.label")
+        if option.image is not None:
+            _check_text(option.image.uri, f"{where}.image.uri", 500)
+            if any(ch.isspace() for ch in option.image.uri):
+                raise _fail(ErrorCode.MANIFEST_BAD_FIELD, f"{where}.image.uri", "contains spaces")
+    lo, hi = contest.min_selections, contest.max_selections
+    if contest.kind == "single" and (lo, hi) != (1, 1):
         raise _fail(
             ErrorCode.MANIFEST_BAD_CONTEST, f"{field}.min_selections", "single choice needs min = max = 1"
         )
-    if c.kind == "multiple" and not (0 <= lo <= hi <= n and hi >= 1):
+    if contest.kind == "multiple" and not (0 <= lo <= hi <= option_count and hi >= 1):
         raise _fail(
             ErrorCode.MANIFEST_BAD_CONTEST,
             f"{field}.max_selections",
-            f"need 0 <= min <= max <= {n} options and max >= 1, got {lo}..{hi}",
+            f"need 0 <= min <= max <= {option_count} options and max >= 1, got {lo}..{hi}",
         )
-    if c.kind == "rating" and (lo, hi) != (n, n):
+    if contest.kind == "rating" and (lo, hi) != (option_count, option_count):
         raise _fail(
             ErrorCode.MANIFEST_BAD_CONTEST,
             f"{field}.min_selections",
-            f"a rating contest rates every item: min = max = {n}",
+            f"a rating contest rates every item: min = max = {option_count}",
         )
-    for name, end in (("scale_low", c.scale_low), ("scale_high", c.scale_high)):
+    for name, end in (("scale_low", contest.scale_low), ("scale_high", contest.scale_high)):
         if end is None:
             continue
-        if c.kind != "rating":
+        if contest.kind != "rating":
             raise _fail(
                 ErrorCode.MANIFEST_BAD_CONTEST,
                 f"{field}.{name}",
-                f"only a rating contest has a scale, not a {c.kind} contest",
+                f"only a rating contest has a scale, not a {contest.kind} contest",
             )
         _check_label(end, f"{field}.{name}")
 
 
-def validate_manifest(m: Manifest) -> None:
+def validate_manifest(manifest: Manifest) -> None:
     """Raise ``ManifestError`` (naming the field) unless ``m`` is a usable election."""
-    if m.version != MANIFEST_VERSION:
-        raise _fail(ErrorCode.MANIFEST_VERSION, "version", f"{m.version} is not {MANIFEST_VERSION}")
-    _check_id(m.name, "name")
-    _check_label(m.title, "title")
-    if not m.contests:
+    if manifest.version != MANIFEST_VERSION:
+        raise _fail(ErrorCode.MANIFEST_VERSION, "version", f"{manifest.version} is not {MANIFEST_VERSION}")
+    _check_id(manifest.name, "name")
+    _check_label(manifest.title, "title")
+    if not manifest.contests:
         raise _fail(ErrorCode.MANIFEST_BAD_CONTEST, "contests", "at least one contest is needed")
     seen: set[str] = set()
-    for i, c in enumerate(m.contests):
-        _check_contest(c, f"contests[{i}]")
-        if c.id in seen:
-            raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"contests[{i}].id", f"{c.id!r} appears twice")
-        seen.add(c.id)
-    width = sum(contest_width(c) for c in m.contests)
+    for index, contest in enumerate(manifest.contests):
+        _check_contest(contest, f"contests[{index}]")
+        if contest.id in seen:
+            raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"contests[{index}].id", f"{contest.id!r} appears twice")
+        seen.add(contest.id)
+    width = sum(contest_width(contest) for contest in manifest.contests)
     if width > MAX_BALLOT_CIPHERTEXTS:
         raise _fail(
             ErrorCode.MANIFEST_TOO_LARGE,
             "contests",
             f"a ballot would hold {width} ciphertexts > {MAX_BALLOT_CIPHERTEXTS}",
         )
-    if m.eligibility not in ELIGIBILITY_METHODS:
+    if manifest.eligibility not in ELIGIBILITY_METHODS:
         raise _fail(
             ErrorCode.MANIFEST_BAD_FIELD,
             "eligibility",
-            f"{m.eligibility!r} is not one of {ELIGIBILITY_METHODS}",
+            f"{manifest.eligibility!r} is not one of {ELIGIBILITY_METHODS}",
         )
-    if m.eligibility == "city-login":
-        check_login_provider(m.login_provider)
-    elif m.login_provider is not None:
+    if manifest.eligibility == "city-login":
+        check_login_provider(manifest.login_provider)
+    elif manifest.login_provider is not None:
         raise _fail(ErrorCode.MANIFEST_BAD_PROVIDER, "login_provider",
-                    f"only a city-login election names an identity provider, not {m.eligibility!r}")
-    if not m.start_ms < m.end_ms:
+                    f"only a city-login election names an identity provider, not {manifest.eligibility!r}")
+    if not manifest.start_ms < manifest.end_ms:
         raise _fail(ErrorCode.MANIFEST_BAD_TIMES, "end_ms", "voting must end after it starts")
-    if m.max_spoils_per_voter > MAX_PER_VOTER:
+    if manifest.max_spoils_per_voter > MAX_PER_VOTER:
         raise _fail(
             ErrorCode.MANIFEST_BAD_FIELD,
             "max_spoils_per_voter",
-            f"{m.max_spoils_per_voter} is more than {MAX_PER_VOTER}",
+            f"{manifest.max_spoils_per_voter} is more than {MAX_PER_VOTER}",
         )
-    if not 1 <= m.max_ballots_per_voter <= MAX_PER_VOTER:
+    if not 1 <= manifest.max_ballots_per_voter <= MAX_PER_VOTER:
         raise _fail(
             ErrorCode.MANIFEST_BAD_FIELD,
             "max_ballots_per_voter",
-            f"need 1 <= max_ballots_per_voter <= {MAX_PER_VOTER}, got {m.max_ballots_per_voter}",
+            f"need 1 <= max_ballots_per_voter <= {MAX_PER_VOTER}, got {manifest.max_ballots_per_voter}",
         )
-    n = len(m.trustees)
-    if n == 0:
+    trustee_count = len(manifest.trustees)
+    if trustee_count == 0:
         raise _fail(ErrorCode.MANIFEST_BAD_TRUSTEES, "trustees", "at least one trustee is needed")
-    if not 1 <= m.threshold <= n:
+    if not 1 <= manifest.threshold <= trustee_count:
         raise _fail(
-            ErrorCode.MANIFEST_BAD_TRUSTEES, "threshold", f"need 1 <= threshold <= {n}, got {m.threshold}"
+            ErrorCode.MANIFEST_BAD_TRUSTEES, "threshold", f"need 1 <= threshold <= {trustee_count}, got {manifest.threshold}"
         )
     names: set[str] = set()
     keys: set[bytes] = set()
-    for i, t in enumerate(m.trustees):
-        tf = f"trustees[{i}]"
-        _check_text(t.name, f"{tf}.name", 100)
-        if t.name in names:
-            raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"{tf}.name", f"{t.name!r} appears twice")
-        names.add(t.name)
-        if not nacl.bindings.crypto_core_ed25519_is_valid_point(t.ed25519_public):
-            raise _fail(ErrorCode.MANIFEST_BAD_TRUSTEES, f"{tf}.ed25519_public", "not a valid key")
-        if t.x25519_public == bytes(32):
-            raise _fail(ErrorCode.MANIFEST_BAD_TRUSTEES, f"{tf}.x25519_public", "not a valid key")
-        for k, kf in ((t.ed25519_public, "ed25519_public"), (t.x25519_public, "x25519_public")):
-            if k in keys:
-                raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"{tf}.{kf}", "key appears twice")
-            keys.add(k)
+    for index, trustee in enumerate(manifest.trustees):
+        where = f"trustees[{index}]"
+        _check_text(trustee.name, f"{where}.name", 100)
+        if trustee.name in names:
+            raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"{where}.name", f"{trustee.name!r} appears twice")
+        names.add(trustee.name)
+        if not nacl.bindings.crypto_core_ed25519_is_valid_point(trustee.ed25519_public):
+            raise _fail(ErrorCode.MANIFEST_BAD_TRUSTEES, f"{where}.ed25519_public", "not a valid key")
+        if trustee.x25519_public == bytes(32):
+            raise _fail(ErrorCode.MANIFEST_BAD_TRUSTEES, f"{where}.x25519_public", "not a valid key")
+        for key, key_field in ((trustee.ed25519_public, "ed25519_public"), (trustee.x25519_public, "x25519_public")):
+            if key in keys:
+                raise _fail(ErrorCode.MANIFEST_DUPLICATE_ID, f"{where}.{key_field}", "key appears twice")
+            keys.add(key)
 
 
 def normalize_selections(selections: object) -> Selections:
@@ -345,29 +345,29 @@ def normalize_selections(selections: object) -> Selections:
     return tuple(tuple(s) for s in selections)
 
 
-def check_selections(m: Manifest, selections: Selections) -> None:
+def check_selections(manifest: Manifest, selections: Selections) -> None:
     """Raise CRYPTO_BAD_SELECTION unless ``selections`` is a valid vote on ``m``."""
 
     def bad(why: str) -> CryptoError:
         return CryptoError(ErrorCode.CRYPTO_BAD_SELECTION, why)
 
-    if type(selections) is not tuple or len(selections) != len(m.contests):
-        raise bad(f"need one selection tuple per contest ({len(m.contests)})")
-    for c, sel in zip(m.contests, selections, strict=True):
-        if type(sel) is not tuple or len(sel) != len(c.options):
-            raise bad(f"contest {c.id!r}: need one value per option ({len(c.options)})")
-        if any(type(v) is not int for v in sel):
-            raise bad(f"contest {c.id!r}: values must be integers")
-        if c.kind == "rating":
-            for o, v in zip(c.options, sel, strict=True):
-                if v not in RATING_LEVELS:
-                    raise bad(f"contest {c.id!r} item {o.id!r}: rating {v} is not one of 0, 10, ..., 100")
+    if type(selections) is not tuple or len(selections) != len(manifest.contests):
+        raise bad(f"need one selection tuple per contest ({len(manifest.contests)})")
+    for contest, sel in zip(manifest.contests, selections, strict=True):
+        if type(sel) is not tuple or len(sel) != len(contest.options):
+            raise bad(f"contest {contest.id!r}: need one value per option ({len(contest.options)})")
+        if any(type(value) is not int for value in sel):
+            raise bad(f"contest {contest.id!r}: values must be integers")
+        if contest.kind == "rating":
+            for option, value in zip(contest.options, sel, strict=True):
+                if value not in RATING_LEVELS:
+                    raise bad(f"contest {contest.id!r} item {option.id!r}: rating {value} is not one of 0, 10, ..., 100")
             continue
-        for o, v in zip(c.options, sel, strict=True):
-            if v not in (0, 1):
-                raise bad(f"contest {c.id!r} option {o.id!r}: value {v} is not 0 or 1")
-        k = sum(sel)
-        if not c.min_selections <= k <= c.max_selections:
+        for option, value in zip(contest.options, sel, strict=True):
+            if value not in (0, 1):
+                raise bad(f"contest {contest.id!r} option {option.id!r}: value {value} is not 0 or 1")
+        chosen = sum(sel)
+        if not contest.min_selections <= chosen <= contest.max_selections:
             raise bad(
-                f"contest {c.id!r}: {k} options chosen, allowed {c.min_selections}..{c.max_selections}"
+                f"contest {contest.id!r}: {chosen} options chosen, allowed {contest.min_selections}..{contest.max_selections}"
             )

@@ -10,8 +10,9 @@ and the trustees' decryption shares. The first failure is raised as an
 ``AuditError`` naming the height, the transaction index and the reason.
 
 Each transaction is decoded once: ``apply_block`` hands the decoded transaction to
-the replay, which keeps the ciphertexts of every voter's last counted ballot (64
-bytes per ciphertext, no proofs) for the final tally, so no block is read again.
+the replay, which keeps the ciphertexts of every cast ballot (64 bytes per
+ciphertext, no proofs) and the cancelled voters for the final tally, so no block is
+read again; which ballots count is the one rule ``state.voting.last_ballots``.
 
 Pure: the caller supplies the blocks (a node's database, an exported record,
 or a live node).
@@ -30,15 +31,10 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.state import (
-    PHASE_NAMES,
-    MemoryBase,
-    Phase,
-    State,
-    _ballot_from_ciphertexts,
-    _ciphertext_bytes,
-    apply_block,
-)
+from ballot_tx.state.execute import apply_block
+from ballot_tx.state.records import PHASE_NAMES, Phase, ballot_from_ciphertexts, ciphertext_bytes
+from ballot_tx.state.snapshot import MemoryBase, State
+from ballot_tx.state.voting import last_ballots
 from ballot_tx.tx import CancelInternetVote, CastBallot, CreateElection, Tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.
@@ -77,28 +73,29 @@ class Replay:
         self.state = State.initial(genesis, self.base)  # type: ignore[arg-type]
         self.cert_check = cert_check
         self.report = ReplayReport(state_root=self.state.root)
-        # election id -> voter key -> ciphertexts (alpha||beta...) of the ballot that counts
-        self.counted: dict[bytes, dict[bytes, bytes]] = {}
+        # election id -> every cast in chain order: (voter key, ciphertexts alpha||beta...)
+        self.casts: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        # election id -> voters whose internet vote a paper vote cancelled
+        self.cancelled: dict[bytes, set[bytes]] = {}
         self.elections: list[bytes] = []
 
     def feed(self, block: Block, certificate: bytes | None, verified: Checker | None = None) -> None:
         """Re-apply one block. ``verified`` may be a ``MemoChecker`` holding verdicts
-        reached elsewhere (in parallel, by ``state.verify_batch``)."""
+        reached elsewhere (in parallel, by ``node.verify_pool.verify_txs``)."""
         h = block.height
         if self.cert_check is not None:
             self.cert_check(h, block.hash, certificate)
             self.report.certificates += 1
         kinds = self.report.kinds
-        counted, elections = self.counted, self.elections
+        casts, cancelled, elections = self.casts, self.cancelled, self.elections
 
         def observe(i: int, tx: Tx, tx_hash: bytes) -> None:
             kinds[tx.kind] += 1
             body = tx.body
             if isinstance(body, CastBallot):
-                counted.setdefault(body.election_id, {})[tx.signer] = _ciphertext_bytes(body.ballot)
+                casts.setdefault(body.election_id, []).append((tx.signer, ciphertext_bytes(body.ballot)))
             elif isinstance(body, CancelInternetVote):  # their ballots no longer count
-                for k in body.voter_keys:
-                    counted.get(body.election_id, {}).pop(k, None)
+                cancelled.setdefault(body.election_id, set()).update(body.voter_keys)
             elif isinstance(body, CreateElection):
                 elections.append(election_id(body.manifest))
 
@@ -121,14 +118,15 @@ class Replay:
         return self.report
 
     def _election(self, eid: bytes) -> ElectionAudit:
-        st = self.state.election(eid)
-        m = self.state.manifest(eid)
-        assert st is not None and m is not None
-        where = f"election {m.name} ({eid.hex()[:16]})"
+        status = self.state.election(eid)
+        manifest = self.state.manifest(eid)
+        assert status is not None and manifest is not None
+        where = f"election {manifest.name} ({eid.hex()[:16]})"
+        counted = last_ballots(self.casts.get(eid, []), self.cancelled.get(eid, set()))
         ballots: list[EncryptedBallot] = [
-            _ballot_from_ciphertexts(m, eid, cts) for cts in self.counted.get(eid, {}).values()
+            ballot_from_ciphertexts(manifest, eid, cts) for cts in counted.values()
         ]
-        recomputed = tally_crypto.aggregate(m, ballots)
+        recomputed = tally_crypto.aggregate(manifest, ballots)
         running = self.state.tally(eid)
         if running is None or digest(running) != digest(recomputed):
             raise AuditError(
@@ -137,25 +135,25 @@ class Replay:
             )
         result = self.state.result(eid)
         if result is not None:
-            coms = self.state.qualified_commitments(eid)
-            shares = self.state.decryption_shares(eid, len(m.trustees))
+            commitments = self.state.qualified_commitments(eid)
+            shares = self.state.decryption_shares(eid, len(manifest.trustees))
             try:
-                tally_crypto.verify_result(m, coms, recomputed, shares, result)
+                tally_crypto.verify_result(manifest, commitments, recomputed, shares, result)
             except BallotchainError as e:
                 raise AuditError(
                     ErrorCode.AUDIT_RESULT_MISMATCH, f"{where}: published result fails: {e.message}"
                 ) from None
         return ElectionAudit(
             eid,
-            m.name,
-            PHASE_NAMES[Phase(st.phase)],
-            st.registered,
-            st.ballots_cast,
-            st.voters_voted,
-            st.spoiled,
+            manifest.name,
+            PHASE_NAMES[Phase(status.phase)],
+            status.registered,
+            status.ballots_cast,
+            status.voters_voted,
+            status.spoiled,
             result,
-            m,
-            cancelled=st.cancelled,
+            manifest,
+            cancelled=status.cancelled,
         )
 
 

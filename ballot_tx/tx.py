@@ -15,7 +15,7 @@ serialise its transactions and the mempool would have to order them. Since
 libsodium rejects non-canonical signatures, a third party cannot turn one valid
 transaction into a second one with a different hash.
 
-Who signs what (checked in ``state.py``): the genesis admin creates, opens and
+Who signs what (checked in ``ballot_tx/state/``): the genesis admin creates, opens and
 closes elections; the genesis registrar registers voters; a trustee named in
 the manifest posts its ceremony steps and decryption share; a registered voter
 key casts and spoils ballots; the admin or a trustee publishes the result; the
@@ -115,7 +115,7 @@ class ShareAck(Wire):
 class TrusteeAcknowledge(Wire):
     """Trustee: ceremony step 3, "the shares these dealers sent me verify" (a bad share is
     answered with a ``TrusteeComplaint`` instead). The election opens only when every pair
-    of qualified trustees is acknowledged or its complaint answered (``state.py``)."""
+    of qualified trustees is acknowledged or its complaint answered (``state/election.py``)."""
 
     TAG = 14
     election_id: Bytes32

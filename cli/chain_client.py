@@ -24,7 +24,7 @@ from ballot_tx.crypto.trustees import TrusteeCommitment
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import Manifest, election_id
-from ballot_tx.state import PHASE_NAMES, ElectionStatus, Phase
+from ballot_tx.state.records import PHASE_NAMES, ElectionStatus, Phase
 from ballot_tx.tx import (
     CLIENT_TX_LIFETIME_MS,
     CreateElection,

@@ -292,8 +292,9 @@ def audit_record(dir_: Path, progress: Callable[[int], None] | None = None,
                 raise _fail(name, f"field {member} is not in the record layout", ErrorCode.AUDIT_UNLISTED)
             raise _fail(name, "differs from what the recorded blocks say")
     # tally.bin is the replayed chain's tally byte for byte (above), and the replay summed
-    # the counted ballots itself (ballot_tx/replay.py: each voter's last ballot, less the
-    # paper overrides) and refused a chain whose tally differs (AUDIT_RESULT_MISMATCH).
+    # the counted ballots itself (ballot_tx/replay.py with state.voting.last_ballots: each
+    # voter's last ballot, less the paper overrides) and refused a chain whose tally
+    # differs (AUDIT_RESULT_MISMATCH).
     return RecordAudit(report, eid, m, replayed.state.result(eid), genesis)
 
 

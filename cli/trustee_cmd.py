@@ -18,6 +18,14 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
+from ballot_tx.state.ceremony import qualified_trustees, unacknowledged_pairs
+from ballot_tx.state.records import (
+    acknowledgement_key,
+    commitment_key,
+    complaint_key,
+    reveal_key,
+    shares_key,
+)
 from ballot_tx.tx import (
     PostDecryptionShare,
     TrusteeAcknowledge,
@@ -91,25 +99,31 @@ class Ceremony:
                      if isinstance(tx.body, TrusteeAcknowledge) and tx.signer in index
                      for a in tx.body.acks}
         self.txs: list[Tx] = txs
+        self.manifest = e.manifest
+        self.election_id = eid = e.election_id
+        # the ceremony's records as the chain keys them, so that the chain's own rules
+        # (ballot_tx.state.ceremony) say who is qualified and which pairs are open
+        self.records: set[bytes] = (
+            {commitment_key(eid, i) for i in self.commits}
+            | {shares_key(eid, i) for i in self.shares}
+            | {complaint_key(eid, complaint.dealer, complaint.accuser) for complaint in self.complaints}
+            | {reveal_key(eid, reveal.dealer, reveal.recipient) for reveal in self.reveals}
+            | {acknowledgement_key(eid, dealer, recipient) for dealer, recipient in self.acks}
+        )
 
-    def answered(self, dealer: int, recipient: int) -> bool:
-        return any(reveal.dealer == dealer and reveal.recipient == recipient
-                   for reveal in self.reveals)
+    def _record(self, key: bytes) -> bytes | None:
+        return b"" if key in self.records else None
 
-    def candidates(self, n: int) -> list[int]:
+    def candidates(self) -> list[int]:
         """The trustees the chain would qualify now: committed, shares sent, every complaint
-        against them answered (as ``state.qualified_trustees``)."""
-        return [i for i in range(1, n + 1)
-                if i in self.commits and (n == 1 or i in self.shares)
-                and all(self.answered(i, complaint.accuser)
-                        for complaint in self.complaints if complaint.dealer == i)]
+        against them answered (``ballot_tx.state.ceremony.qualified_trustees``)."""
+        return qualified_trustees(self._record, self.election_id, self.manifest)
 
-    def open_pairs(self, n: int) -> list[tuple[int, int]]:
+    def open_pairs(self) -> list[tuple[int, int]]:
         """(dealer, recipient) pairs among the candidates that the recipient has neither
-        acknowledged nor had answered by a reveal: the chain refuses to open until none is left."""
-        q = self.candidates(n)
-        return [(i, j) for i in q for j in q
-                if i != j and (i, j) not in self.acks and not self.answered(i, j)]
+        acknowledged nor had answered by a reveal: the chain refuses to open until none is
+        left (``ballot_tx.state.ceremony.unacknowledged_pairs``)."""
+        return unacknowledged_pairs(self._record, self.election_id, self.candidates())
 
 
 def received_shares(e: ElectionInfo, c: Ceremony, me: int, keys: KeyPair) -> tuple[dict[int, int], list[int]]:
@@ -158,8 +172,8 @@ def print_status(e: ElectionInfo, c: Ceremony) -> None:
     if e.phase != "ceremony":
         return
     everyone = len(c.commits) == n and len(c.shares) == n
-    pairs = c.open_pairs(n)
-    if everyone and not pairs and len(c.candidates(n)) >= m.threshold:
+    pairs = c.open_pairs()
+    if everyone and not pairs and len(c.candidates()) >= m.threshold:
         click.echo("every trustee's shares are sent, checked and acknowledged: "
                    "the admin can open the election")
     elif pairs and len(c.shares) == n:

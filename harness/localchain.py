@@ -19,7 +19,8 @@ from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import encode
 from ballot_tx.errors import TxError
 from ballot_tx.keys import KeyPair
-from ballot_tx.state import State, apply_block, check_tx, select_txs
+from ballot_tx.state.execute import apply_block, check_tx, select_txs
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import Tx
 from genesis.document import Genesis, genesis_hash
 from node.store import Store

@@ -23,7 +23,7 @@ from typing import Any
 from ballot_tx.codec import decode, encode
 from ballot_tx.crypto.tally import EncryptedTally, TallyResult
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import ElectionStatus
+from ballot_tx.state.records import ElectionStatus
 from ballot_tx.tx import Tx
 from harness.txgen import post_tx
 

@@ -34,7 +34,7 @@ from ballot_tx.eligibility.one_time_code import (
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.keys import KeyPair, dump_key_file
 from ballot_tx.manifest import Contest, Image, Label, Manifest, Option, TrusteeInfo, election_id
-from ballot_tx.state import ElectionStatus
+from ballot_tx.state.records import ElectionStatus
 from ballot_tx.tx import (
     CLIENT_TX_LIFETIME_MS,
     CloseElection,

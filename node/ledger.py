@@ -30,7 +30,8 @@ from ballot_tx.block import Block, make_block, tx_hash
 from ballot_tx.checks import Checker, MemoChecker, signature_key
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.state import State, apply_block, check_tx, select_txs
+from ballot_tx.state.execute import apply_block, check_tx, select_txs
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis

@@ -40,7 +40,8 @@ from ballot_tx.codec import decode, unpack
 from ballot_tx.errors import BallotchainError
 from ballot_tx.keys import node_id
 from ballot_tx.manifest import election_id
-from ballot_tx.state import KEY_OPEN, PHASE_NAMES, OpenElections, Phase, State
+from ballot_tx.state.records import KEY_OPEN, PHASE_NAMES, OpenElections, Phase
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import CreateElection, Tx, decode_tx
 from consensus.events import Event, FetchedBlocks, Received, TimerFired
 from consensus.messages import NewView, ViewChange

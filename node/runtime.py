@@ -29,8 +29,9 @@ from ballot_tx.block import Block
 from ballot_tx.codec import encode
 from ballot_tx.errors import ErrorCode, StoreError
 from ballot_tx.keys import KeyPair
+from ballot_tx.state.election import due_to_close
 from genesis.document import Genesis, genesis_hash
-from node import fd_budget, integrity, log_limit, logs, views
+from node import fd_budget, integrity, log_limit, logs
 from node.admission import Admission
 from node.api import ClientApi, HttpService, PeerApi
 from node.config import NodeConfig
@@ -209,7 +210,10 @@ class Node:
             self.driver.work_arrived()
 
     def _phase_change_due(self) -> bool:
-        return views.phase_change_due(self.ledger.state, self.ledger.next_time_ms())
+        """A block at the next block time would close an election (the auto-close rule's own
+        test, so the producer proposes even with no transaction pending)."""
+        state = self.ledger.state
+        return bool(due_to_close(state.open_elections(), state.manifest, self.ledger.next_time_ms()))
 
     # --- store health -----------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from ballot_tx.block import Block
 from ballot_tx.codec import U64, Bytes32, Wire, decode, encode, hash_bytes
 from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from ballot_tx.lthash import DIGEST_BYTES, LtHash
-from ballot_tx.state import State, iter_layers
+from ballot_tx.state.snapshot import State, iter_layers
 from genesis.document import Genesis, genesis_hash
 
 CHECK_BYTES = 32

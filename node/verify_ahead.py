@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from ballot_tx.block import Block
 from ballot_tx.checks import MemoChecker
-from ballot_tx.state import State
+from ballot_tx.state.snapshot import State
 from node.verify_pool import Elections, Verdicts, open_elections, verify_txs
 
 Item = tuple[Block, bytes | None]

@@ -46,7 +46,8 @@ from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.errors import BallotchainError, ErrorCode, TxError
 from ballot_tx.manifest import Manifest
-from ballot_tx.state import KEY_OPEN, OpenElections, State
+from ballot_tx.state.records import KEY_OPEN, OpenElections
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import CastBallot, SpoilBallot, Tx, check_signature, decode_tx
 from node import logs
 

@@ -14,8 +14,8 @@ from ballot_tx.block import Block, InclusionProof, merkle_proof
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import BallotchainError
 from ballot_tx.jsonview import to_json_value
-from ballot_tx.manifest import voting_over
-from ballot_tx.state import KEY_OPEN, PHASE_NAMES, OpenElections, Phase, State
+from ballot_tx.state.records import PHASE_NAMES, Phase
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import CastBallot, decode_tx
 from consensus.certificate import CommitCertificate
 from node.store import Store
@@ -148,15 +148,3 @@ def result_view(state: State, eid: bytes) -> dict[str, Any] | None:
         "result_bytes": encode(result).hex(),
         "as_of_height": state.height,
     }
-
-
-def phase_change_due(state: State, now_ms: int) -> bool:
-    """True if a block at ``now_ms`` would close an election whose end time has passed."""
-    raw = state.get(KEY_OPEN)
-    if raw is None:
-        return False
-    for eid in decode(OpenElections, raw).ids:
-        m = state.manifest(eid)
-        if m is not None and voting_over(m, now_ms):
-            return True
-    return False

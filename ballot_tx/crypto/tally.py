@@ -91,10 +91,10 @@ class TallyResult(Wire):
 # --- aggregation --------------------------------------------------------------------
 
 
-def empty_tally(m: Manifest) -> EncryptedTally:
+def empty_tally(manifest: Manifest) -> EncryptedTally:
     """The tally of no ballots: every slot is ``Enc(0; 0) = (identity, identity)``."""
     return EncryptedTally(
-        election_id(m), 0, tuple((elgamal.ZERO,) * contest_width(c) for c in m.contests)
+        election_id(manifest), 0, tuple((elgamal.ZERO,) * contest_width(c) for c in manifest.contests)
     )
 
 
@@ -133,14 +133,14 @@ def subtract_ballot(tally: EncryptedTally, ballot: EncryptedBallot) -> Encrypted
     )
 
 
-def aggregate(m: Manifest, ballots: Iterable[EncryptedBallot]) -> EncryptedTally:
+def aggregate(manifest: Manifest, ballots: Iterable[EncryptedBallot]) -> EncryptedTally:
     """The tally of a list of (verified) ballots, one per voter (the last cast counts).
 
     The hot loop of counting: one point addition per ciphertext component, done on
     libsodium directly with the running sums kept in ctypes buffers (no copies).
     """
-    eid = election_id(m)
-    widths = [contest_width(c) for c in m.contests]
+    eid = election_id(manifest)
+    widths = [contest_width(c) for c in manifest.contests]
     new = ctypes.c_char * 32
     fadd = _sodium.crypto_core_ristretto255_add
     alphas = [[new() for _ in range(w)] for w in widths]  # zeroed = identity
@@ -166,10 +166,10 @@ def aggregate(m: Manifest, ballots: Iterable[EncryptedBallot]) -> EncryptedTally
     )
 
 
-def merge_tallies(m: Manifest, parts: Sequence[EncryptedTally]) -> EncryptedTally:
+def merge_tallies(manifest: Manifest, parts: Sequence[EncryptedTally]) -> EncryptedTally:
     """The tally of the union of disjoint ballot sets, from their partial tallies: the sum
     is associative, so an auditor can ``aggregate`` chunks on all cores and merge here."""
-    total = empty_tally(m)
+    total = empty_tally(manifest)
     for t in parts:
         if t.election_id != total.election_id or [len(s) for s in t.contests] != [
             len(s) for s in total.contests
@@ -186,11 +186,11 @@ def merge_tallies(m: Manifest, parts: Sequence[EncryptedTally]) -> EncryptedTall
     return total
 
 
-def check_tally(m: Manifest, tally: EncryptedTally) -> None:
+def check_tally(manifest: Manifest, tally: EncryptedTally) -> None:
     """Shape and points of a tally from the wire (identity allowed: a slot may sum to it)."""
-    if tally.election_id != election_id(m):
+    if tally.election_id != election_id(manifest):
         raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the tally is for another election")
-    if [len(s) for s in tally.contests] != [contest_width(c) for c in m.contests]:
+    if [len(s) for s in tally.contests] != [contest_width(c) for c in manifest.contests]:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "the tally does not match the manifest")
     for ci, slots in enumerate(tally.contests):
         for k, ct in enumerate(slots):
@@ -205,10 +205,10 @@ def share_context(eid: bytes, tally_digest: bytes, trustee: int) -> bytes:
 
 
 def make_decryption_share(
-    m: Manifest, tally: EncryptedTally, index: int, secret_share: int, seed: bytes | None = None
+    manifest: Manifest, tally: EncryptedTally, index: int, secret_share: int, seed: bytes | None = None
 ) -> DecryptionShare:
     """Trustee ``index``'s share of the tally's decryption, with proofs."""
-    check_tally(m, tally)
+    check_tally(manifest, tally)
     td = digest(tally)
     ctx = share_context(tally.election_id, td, index)
     s = seed if seed is not None else g.sc(secret_share)
@@ -225,7 +225,7 @@ def _bad_share(why: str) -> CryptoError:
 
 
 def verify_decryption_share(
-    m: Manifest,
+    manifest: Manifest,
     commitments: Sequence[TrusteeCommitment],
     tally: EncryptedTally,
     share: DecryptionShare,
@@ -241,7 +241,7 @@ def verify_decryption_share(
     td = digest(tally)
     if share.tally != td:
         raise _bad_share(f"trustee {j}'s share is for another tally")
-    if not 1 <= j <= len(m.trustees):
+    if not 1 <= j <= len(manifest.trustees):
         raise _bad_share(f"{j} is not a trustee index")
     widths = [len(s) for s in tally.contests]
     if [len(s) for s in share.shares] != widths or [len(p) for p in share.proofs] != widths:
@@ -282,16 +282,16 @@ def lagrange_at_zero(indices: Sequence[int]) -> list[int]:
     return out
 
 
-def _pick(m: Manifest, shares: Sequence[DecryptionShare]) -> list[DecryptionShare]:
+def _pick(manifest: Manifest, shares: Sequence[DecryptionShare]) -> list[DecryptionShare]:
     by_index: dict[int, DecryptionShare] = {}
     for s in shares:
         by_index.setdefault(s.trustee, s)
-    if len(by_index) < m.threshold:
+    if len(by_index) < manifest.threshold:
         raise CryptoError(
             ErrorCode.CRYPTO_NOT_ENOUGH_SHARES,
-            f"{len(by_index)} trustees' shares, the threshold is {m.threshold}",
+            f"{len(by_index)} trustees' shares, the threshold is {manifest.threshold}",
         )
-    return [by_index[i] for i in sorted(by_index)[: m.threshold]]
+    return [by_index[i] for i in sorted(by_index)[: manifest.threshold]]
 
 
 def combine(tally: EncryptedTally, shares: Sequence[DecryptionShare]) -> tuple[tuple[bytes, ...], ...]:
@@ -312,24 +312,24 @@ def combine(tally: EncryptedTally, shares: Sequence[DecryptionShare]) -> tuple[t
 
 
 def decrypt_tally(
-    m: Manifest,
+    manifest: Manifest,
     commitments: Sequence[TrusteeCommitment],
     tally: EncryptedTally,
     shares: Sequence[DecryptionShare],
 ) -> TallyResult:
     """Verify the shares, combine the first ``t`` trustees' (by index) and take each
     count's bounded discrete log. Raises on any bad share, or with fewer than ``t``."""
-    check_tally(m, tally)
+    check_tally(manifest, tally)
     for s in shares:
-        verify_decryption_share(m, commitments, tally, s)
-    used = _pick(m, shares)
+        verify_decryption_share(manifest, commitments, tally, s)
+    used = _pick(manifest, shares)
     points = combine(tally, used)
     counts = tuple(tuple(dlog(p, tally.ballots) for p in row) for row in points)
     return TallyResult(tally.election_id, digest(tally), tally.ballots, tuple(s.trustee for s in used), counts)
 
 
 def verify_result(
-    m: Manifest,
+    manifest: Manifest,
     commitments: Sequence[TrusteeCommitment],
     tally: EncryptedTally,
     shares: Sequence[DecryptionShare],
@@ -338,7 +338,7 @@ def verify_result(
     """Check a published result from the record alone (the caller recomputes ``tally``
     from the counted ballots): the named trustees' shares verify, there are exactly
     ``t`` of them, and ``count*G == beta - x*alpha`` for every slot. CRYPTO_BAD_RESULT."""
-    check_tally(m, tally)
+    check_tally(manifest, tally)
 
     def bad(why: str) -> CryptoError:
         return CryptoError(ErrorCode.CRYPTO_BAD_RESULT, why)
@@ -348,15 +348,15 @@ def verify_result(
     if result.ballots != tally.ballots:
         raise bad(f"the result counts {result.ballots} ballots, the tally {tally.ballots}")
     ts = list(result.trustees)
-    if len(ts) != m.threshold or len(set(ts)) != len(ts):
-        raise bad(f"the result must name {m.threshold} distinct trustees")
+    if len(ts) != manifest.threshold or len(set(ts)) != len(ts):
+        raise bad(f"the result must name {manifest.threshold} distinct trustees")
     by_index = {s.trustee: s for s in shares}
     missing = [j for j in ts if j not in by_index]
     if missing:
         raise bad(f"no decryption share from trustee(s) {missing}")
     used = [by_index[j] for j in ts]
     for s in used:
-        verify_decryption_share(m, commitments, tally, s)
+        verify_decryption_share(manifest, commitments, tally, s)
     if [len(r) for r in result.counts] != [len(s) for s in tally.contests]:
         raise bad("the result does not match the tally's shape")
     points = combine(tally, used)
@@ -382,9 +382,9 @@ class ContestResult:
     means: tuple[float | None, ...]
 
 
-def summarize(m: Manifest, result: TallyResult) -> list[ContestResult]:
+def summarize(manifest: Manifest, result: TallyResult) -> list[ContestResult]:
     out = []
-    for c, row in zip(m.contests, result.counts, strict=True):
+    for c, row in zip(manifest.contests, result.counts, strict=True):
         ids = tuple(o.id for o in c.options)
         if c.kind != "rating":
             out.append(ContestResult(c.id, c.kind, ids, tuple(row), (), ()))

@@ -93,10 +93,10 @@ def _u32(x: int) -> bytes:
     return x.to_bytes(4, "little")
 
 
-def _trustee_count(m: Manifest, index: int, what: str) -> None:
-    if not 1 <= index <= len(m.trustees):
+def _trustee_count(manifest: Manifest, index: int, what: str) -> None:
+    if not 1 <= index <= len(manifest.trustees):
         raise CryptoError(
-            ErrorCode.CRYPTO_WRONG_SHAPE, f"{what} {index} is not a trustee index 1..{len(m.trustees)}"
+            ErrorCode.CRYPTO_WRONG_SHAPE, f"{what} {index} is not a trustee index 1..{len(manifest.trustees)}"
         )
 
 
@@ -104,23 +104,23 @@ def coefficient_context(eid: bytes, index: int, k: int) -> bytes:
     return hash_bytes("crypto/coefficient", eid + _u32(index) + _u32(k))
 
 
-def polynomial(m: Manifest, index: int, keys: KeyPair, seed: bytes | None = None) -> tuple[int, ...]:
+def polynomial(manifest: Manifest, index: int, keys: KeyPair, seed: bytes | None = None) -> tuple[int, ...]:
     """Trustee ``index``'s secret coefficients ``a_0..a_{t-1}``.
 
     Derived from the trustee's secret key and the election id (or from ``seed``), so a
     trustee can recompute them after a crash instead of storing another secret file.
     """
-    _trustee_count(m, index, "trustee")
+    _trustee_count(manifest, index, "trustee")
     base = seed if seed is not None else keys.ed25519_seed + keys.x25519_secret
-    eid = election_id(m)
+    eid = election_id(manifest)
     return tuple(
         g.hash_to_scalar("crypto/dkg-coefficient", base, eid, _u32(index), _u32(k))
-        for k in range(m.threshold)
+        for k in range(manifest.threshold)
     )
 
 
-def make_commitment(m: Manifest, index: int, coeffs: Sequence[int]) -> TrusteeCommitment:
-    eid = election_id(m)
+def make_commitment(manifest: Manifest, index: int, coeffs: Sequence[int]) -> TrusteeCommitment:
+    eid = election_id(manifest)
     commits = tuple(g.base(g.sc(a)) for a in coeffs)
     proofs = tuple(
         prove_schnorr(a, coefficient_context(eid, index, k), g.sc(a)) for k, a in enumerate(coeffs)
@@ -128,16 +128,16 @@ def make_commitment(m: Manifest, index: int, coeffs: Sequence[int]) -> TrusteeCo
     return TrusteeCommitment(eid, index, commits, proofs)
 
 
-def verify_commitment(m: Manifest, c: TrusteeCommitment) -> None:
+def verify_commitment(manifest: Manifest, c: TrusteeCommitment) -> None:
     """Raise CRYPTO_BAD_COMMITMENT unless ``c`` is a well-formed commitment for ``m``."""
-    eid = election_id(m)
+    eid = election_id(manifest)
     if c.election_id != eid:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the commitment is for another election")
-    _trustee_count(m, c.index, "commitment index")
-    if len(c.commitments) != m.threshold or len(c.proofs) != m.threshold:
+    _trustee_count(manifest, c.index, "commitment index")
+    if len(c.commitments) != manifest.threshold or len(c.proofs) != manifest.threshold:
         raise CryptoError(
             ErrorCode.CRYPTO_BAD_COMMITMENT,
-            f"trustee {c.index} must commit to exactly {m.threshold} coefficients",
+            f"trustee {c.index} must commit to exactly {manifest.threshold} coefficients",
         )
     try:
         for k, (a, pr) in enumerate(zip(c.commitments, c.proofs, strict=True)):
@@ -171,12 +171,12 @@ def _nonce(eid: bytes, sender: int, recipient: int, c: TrusteeCommitment) -> byt
 
 
 def make_shares(
-    m: Manifest, index: int, keys: KeyPair, coeffs: Sequence[int], commitment: TrusteeCommitment
+    manifest: Manifest, index: int, keys: KeyPair, coeffs: Sequence[int], commitment: TrusteeCommitment
 ) -> tuple[EncryptedShare, ...]:
     """Trustee ``index``'s encrypted share for every other trustee."""
-    eid = election_id(m)
+    eid = election_id(manifest)
     out = []
-    for j, t in enumerate(m.trustees, start=1):
+    for j, t in enumerate(manifest.trustees, start=1):
         if j == index:
             continue
         nonce = _nonce(eid, index, j, commitment)
@@ -191,22 +191,22 @@ def check_share(commitment: TrusteeCommitment, recipient: int, share: int) -> bo
 
 
 def open_share(
-    m: Manifest, keys: KeyPair, commitment: TrusteeCommitment, enc: EncryptedShare
+    manifest: Manifest, keys: KeyPair, commitment: TrusteeCommitment, enc: EncryptedShare
 ) -> int:
     """Decrypt and check a share addressed to us; CRYPTO_BAD_SHARE means: complain."""
-    eid = election_id(m)
+    eid = election_id(manifest)
     i, j = enc.sender, enc.recipient
-    _trustee_count(m, i, "sender")
-    _trustee_count(m, j, "recipient")
+    _trustee_count(manifest, i, "sender")
+    _trustee_count(manifest, j, "recipient")
     if enc.election_id != eid or commitment.election_id != eid:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the share is for another election")
-    if commitment.index != i or m.trustees[j - 1].x25519_public != keys.x25519_public:
+    if commitment.index != i or manifest.trustees[j - 1].x25519_public != keys.x25519_public:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "the share is not from this dealer to us")
     nonce, ct = enc.box[:24], enc.box[24:]
     if nonce != _nonce(eid, i, j, commitment):
         raise CryptoError(ErrorCode.CRYPTO_BAD_SHARE, f"share {i}->{j}: nonce is not bound to the commitment")
     try:
-        plain = sodium.crypto_box_open(ct, nonce, m.trustees[i - 1].x25519_public, keys.x25519_secret)
+        plain = sodium.crypto_box_open(ct, nonce, manifest.trustees[i - 1].x25519_public, keys.x25519_secret)
     except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, ValueError):
         raise CryptoError(ErrorCode.CRYPTO_BAD_SHARE, f"share {i}->{j} does not decrypt") from None
     if len(plain) != 32 or int.from_bytes(plain, "little") >= g.L:
@@ -217,21 +217,21 @@ def open_share(
     return share
 
 
-def make_complaint(m: Manifest, dealer: int, accuser: int) -> ShareComplaint:
-    return ShareComplaint(election_id(m), dealer, accuser)
+def make_complaint(manifest: Manifest, dealer: int, accuser: int) -> ShareComplaint:
+    return ShareComplaint(election_id(manifest), dealer, accuser)
 
 
-def make_reveal(m: Manifest, dealer: int, coeffs: Sequence[int], recipient: int) -> ShareReveal:
-    return ShareReveal(election_id(m), dealer, recipient, g.sc(evaluate(coeffs, recipient)))
+def make_reveal(manifest: Manifest, dealer: int, coeffs: Sequence[int], recipient: int) -> ShareReveal:
+    return ShareReveal(election_id(manifest), dealer, recipient, g.sc(evaluate(coeffs, recipient)))
 
 
-def verify_reveal(m: Manifest, commitment: TrusteeCommitment, reveal: ShareReveal) -> int:
+def verify_reveal(manifest: Manifest, commitment: TrusteeCommitment, reveal: ShareReveal) -> int:
     """Check a dealer's public answer to a complaint; return the share."""
-    if reveal.election_id != election_id(m):
+    if reveal.election_id != election_id(manifest):
         raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the reveal is for another election")
     if reveal.dealer != commitment.index:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "the reveal is not from this dealer")
-    _trustee_count(m, reveal.recipient, "recipient")
+    _trustee_count(manifest, reveal.recipient, "recipient")
     share = g.scalar(reveal.share, "revealed share")
     if not check_share(commitment, reveal.recipient, share):
         raise CryptoError(
@@ -242,16 +242,16 @@ def verify_reveal(m: Manifest, commitment: TrusteeCommitment, reveal: ShareRevea
 
 
 def complaint_upheld(
-    m: Manifest, commitment: TrusteeCommitment, complaint: ShareComplaint,
+    manifest: Manifest, commitment: TrusteeCommitment, complaint: ShareComplaint,
     reveals: Iterable[ShareReveal],
 ) -> bool:
     """True iff ``complaint`` disqualifies its dealer: it is a complaint a trustee of this
     election could make against the dealer of ``commitment``, and no reveal answers it
     with the accuser's share consistent with the commitment. Anyone can evaluate this
     from the public record."""
-    n = len(m.trustees)
+    n = len(manifest.trustees)
     if (
-        complaint.election_id != election_id(m)
+        complaint.election_id != election_id(manifest)
         or complaint.dealer != commitment.index
         or not 1 <= complaint.accuser <= n
         or complaint.accuser == complaint.dealer
@@ -261,7 +261,7 @@ def complaint_upheld(
         if r.dealer != complaint.dealer or r.recipient != complaint.accuser:
             continue
         try:
-            verify_reveal(m, commitment, r)
+            verify_reveal(manifest, commitment, r)
         except CryptoError:
             continue
         return False
@@ -269,7 +269,7 @@ def complaint_upheld(
 
 
 def qualified(
-    m: Manifest,
+    manifest: Manifest,
     commitments: Iterable[TrusteeCommitment],
     complaints: Iterable[ShareComplaint] = (),
     reveals: Iterable[ShareReveal] = (),
@@ -282,14 +282,14 @@ def qualified(
         if c.index in by_index:
             continue
         try:
-            verify_commitment(m, c)
+            verify_commitment(manifest, c)
         except CryptoError:
             continue
         by_index[c.index] = c
     reveals = list(reveals)
     for comp in complaints:
         dealer = by_index.get(comp.dealer)
-        if dealer is not None and complaint_upheld(m, dealer, comp, reveals):
+        if dealer is not None and complaint_upheld(manifest, dealer, comp, reveals):
             del by_index[comp.dealer]
     return tuple(by_index[i] for i in sorted(by_index))
 
@@ -313,7 +313,7 @@ def verification_key(commitments: Sequence[TrusteeCommitment], index: int) -> by
 
 
 def combined_share(
-    m: Manifest, index: int, coeffs: Sequence[int], received: Mapping[int, int],
+    manifest: Manifest, index: int, coeffs: Sequence[int], received: Mapping[int, int],
     commitments: Sequence[TrusteeCommitment],
 ) -> int:
     """``x_j = sum_{i in Q} s_{i,j}`` from our own polynomial and the shares we received

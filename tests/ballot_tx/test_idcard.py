@@ -33,10 +33,10 @@ from ballot_tx.eligibility.idcard import (
 )
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import EligibilityError, ErrorCode, TxError
-from ballot_tx.state import check_tx
+from ballot_tx.state.execute import check_tx
 from cli import card_authority as ca_lib
-from tests.ballot_tx.chain.helpers import REGISTRAR, kp
-from tests.ballot_tx.chain.world import World
+from tests.ballot_tx.state.helpers import REGISTRAR, kp
+from tests.ballot_tx.state.world import World
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ELECTION = bytes(range(32))

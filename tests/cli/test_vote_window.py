@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ballot_tx.crypto import group as g
 from ballot_tx.manifest import election_id
-from ballot_tx.state import ElectionStatus
+from ballot_tx.state.records import ElectionStatus
 from cli import vote_cmd
 from cli.chain_client import ElectionInfo
 from cli.main import cli

@@ -36,8 +36,8 @@ from consensus.certificate import CommitCertificate
 from genesis.document import to_json
 from harness.localchain import certificate_maker
 from harness.scenario import run_election
-from tests.ballot_tx.chain.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
-from tests.ballot_tx.chain.world import Election, World
+from tests.ballot_tx.state.helpers import ADMIN, REGISTRAR, ROLES, TRUSTEES, VALIDATORS, kp
+from tests.ballot_tx.state.world import Election, World
 from tests.independent import independent_verifier as iv
 
 SCRIPT = Path(iv.__file__)

@@ -43,7 +43,8 @@ from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BallotchainError, BlockError, ErrorCode
 from ballot_tx.keys import KeyPair, load_key_file
 from ballot_tx.manifest import election_id
-from ballot_tx.state import ElectionStatus, apply_block, block_bytes, select_txs
+from ballot_tx.state.execute import apply_block, block_bytes, select_txs
+from ballot_tx.state.records import ElectionStatus
 from ballot_tx.tx import (
     CastBallot,
     CloseElection,

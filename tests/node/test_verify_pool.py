@@ -22,8 +22,8 @@ from harness.localchain import LocalChain
 from node.ledger import Ledger
 from node.store import Store
 from node.verify_pool import Refusals, VerifyPool, verify_txs
-from tests.ballot_tx.chain.helpers import VALIDATORS
-from tests.ballot_tx.chain.world import Election, World
+from tests.ballot_tx.state.helpers import VALIDATORS
+from tests.ballot_tx.state.world import Election, World
 
 
 @dataclasses.dataclass

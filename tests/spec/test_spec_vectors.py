@@ -19,7 +19,9 @@ from ballot_tx.crypto import group
 from ballot_tx.errors import BallotchainError, BlockError, CodecError, ErrorCode
 from ballot_tx.keys import node_id, verify
 from ballot_tx.lthash import LtHash
-from ballot_tx.state import Chain, MemoryBase, State, apply_block
+from ballot_tx.state.execute import apply_block
+from ballot_tx.state.genesis_facts import GenesisFacts
+from ballot_tx.state.snapshot import MemoryBase, State
 from genesis.document import Genesis, from_json, genesis_hash
 from tests.independent import independent_verifier as iv
 
@@ -139,7 +141,7 @@ def test_genesis() -> None:
 
 @pytest.mark.parametrize("case", CHAIN["cases"], ids=[c["name"] for c in CHAIN["cases"]])
 def test_chain_vectors_by_the_independent_verifier(case: dict[str, Any]) -> None:
-    """tests/vectors/chain is checked by the project (tests/ballot_tx/chain/test_vectors.py); here the
+    """tests/vectors/chain is checked by the project (tests/ballot_tx/state/test_vectors.py); here the
     verifier replays the same cases from the spec's state machine."""
     genesis = iv.check(iv.unpack(bytes.fromhex(CHAIN["genesis"])), "Genesis")
     st = iv.ChainState(genesis, iv.H("genesis", bytes.fromhex(CHAIN["genesis"])))
@@ -165,7 +167,7 @@ def project_state(vec: dict[str, Any]) -> State:
     lt = LtHash()
     for k, v in records.items():
         lt.add(k, v)
-    st = State(Chain.of(genesis), MemoryBase(records, b["height"]), lt, b["height"],
+    st = State(GenesisFacts.of(genesis), MemoryBase(records, b["height"]), lt, b["height"],
                bytes.fromhex(b["block_hash"]), b["time_ms"])
     assert st.root.hex() == b["state_root"]
     return st
@@ -210,11 +212,11 @@ def test_rejection_vectors_by_both(case: dict[str, Any]) -> None:
 def chain_codes_in_the_code() -> set[str]:
     """Every code a block or a transaction in it can be refused with, read from ballot_tx's
     source: the literal first argument of each ``TxError``/``BlockError`` (and of the
-    ``_tx_error``/``_crypto`` helpers of state.py that build a ``TxError``). A call whose code
+    ``crypto_check`` guard of ballot_tx/state that builds a ``TxError``). A call whose code
     is not a literal must be one of the known pass-throughs (a helper's parameter, or
     apply_block re-raising a ``TxError``'s code), so no other group's code can escape."""
-    makers = {"TxError", "BlockError", "_tx_error", "_crypto"}
-    passthrough = {("_tx_error", "code"), ("_crypto", "code"), ("apply_block", "e.code")}
+    makers = {"TxError", "BlockError", "crypto_check"}
+    passthrough = {("crypto_check", "code"), ("apply_block", "e.code")}
     codes: set[str] = set()
     for py in (ROOT / "ballot_tx").rglob("*.py"):
         if py.name == "errors.py":

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from ballot_tx.codec import decode
-from ballot_tx.state import ElectionStatus
+from ballot_tx.state.records import ElectionStatus
 from harness.scenario import plaintext_counts
 from tests.web.jsbridge import ROOT, WEB, require_node
 from tests.web.webnet import KEY_PASSWORD, WebNet

@@ -25,8 +25,8 @@ from ballot_tx.tx import CastBallot, SpoilBallot, check_signature, decode_tx, si
 from consensus.certificate import CommitCertificate, verify_certificate
 from consensus.messages import Commit, VoteSig
 from genesis.document import genesis_hash
-from tests.ballot_tx.chain.helpers import ADMIN, VALIDATORS, make_genesis
 from tests.ballot_tx.crypto.helpers import KEY, contest, manifest
+from tests.ballot_tx.state.helpers import ADMIN, VALIDATORS, make_genesis
 from tests.web.jsbridge import run_js
 
 GENESIS = make_genesis()

@@ -14,8 +14,8 @@ from genesis.document import Genesis, genesis_hash
 from node.http_errors import error_middleware
 from node.speech_clips import clip_text
 from node.web import add_web_routes
-from tests.ballot_tx.chain.helpers import make_genesis
 from tests.ballot_tx.crypto.helpers import contest, manifest
+from tests.ballot_tx.state.helpers import make_genesis
 from tests.web.jsbridge import WEB, run_js
 
 GENESIS = make_genesis()

@@ -5,7 +5,7 @@ export const VOTER_TX_LIFETIME_MS = 3600000;
 export const TX_SIG_KIND = "tx";
 // the signature kind that finishes a city-login sign-in at the registrar: node.registrar.login.FINISH_KIND
 export const REGISTRAR_LOGIN_KIND = "registrar-login";
-// election phases by number (ElectionStatus.phase): ballot_tx.state.PHASE_NAMES
+// election phases by number (ElectionStatus.phase): ballot_tx.state.records.PHASE_NAMES
 export const PHASES = ["ceremony", "open", "closed", "decided"];
 // the manifest version validated: ballot_tx.manifest.MANIFEST_VERSION
 export const MANIFEST_VERSION = 1;

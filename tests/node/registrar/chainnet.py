@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.idcard import Card, CardRegistration, make_registration
 from ballot_tx.keys import KeyPair
-from ballot_tx.state import ElectionStatus
+from ballot_tx.state.records import ElectionStatus
 from cli.card_authority import Authority, issue_card, make_crl, new_authority
 from genesis.localnet import DEFAULT_PARAMS
 from harness.netchain import NetworkChain

@@ -23,7 +23,8 @@ from ballot_tx.codec import encode, hash_bytes  # noqa: E402
 from ballot_tx.errors import BlockError  # noqa: E402
 from ballot_tx.keys import KeyPair  # noqa: E402
 from ballot_tx.lthash import LtHash  # noqa: E402
-from ballot_tx.state import MemoryBase, State, apply_block  # noqa: E402
+from ballot_tx.state.execute import apply_block  # noqa: E402
+from ballot_tx.state.snapshot import MemoryBase, State  # noqa: E402
 from ballot_tx.tx import (  # noqa: E402
     CastBallot,
     OpenElection,
@@ -35,7 +36,7 @@ from ballot_tx.tx import (  # noqa: E402
 )
 from genesis.document import Genesis, genesis_hash  # noqa: E402
 from harness.localchain import LocalChain  # noqa: E402
-from tests.ballot_tx.chain.helpers import (  # noqa: E402
+from tests.ballot_tx.state.helpers import (  # noqa: E402
     ADMIN,
     REGISTRAR,
     ROLES,

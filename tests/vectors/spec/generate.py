@@ -154,7 +154,7 @@ def _signatures() -> dict[str, Any]:
 
 def _genesis() -> dict[str, Any]:
     sys.path.insert(0, str(HERE.parents[2]))
-    from tests.ballot_tx.chain.helpers import make_genesis
+    from tests.ballot_tx.state.helpers import make_genesis
 
     g = make_genesis()
     text = to_json(g)

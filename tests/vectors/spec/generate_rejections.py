@@ -2,8 +2,8 @@
 
     python tests/vectors/spec/generate_rejections.py     # rewrite it (on purpose only)
 
-The state is the rejection tests' world (tests/ballot_tx/chain/world.py: elections in every phase);
-each transaction case of tests/ballot_tx/chain/test_rejections.py becomes a block
+The state is the rejection tests' world (tests/ballot_tx/state/world.py: elections in every phase);
+each transaction case of tests/ballot_tx/state/test_rejections.py becomes a block
 ``[valid registration, bad transaction]`` that must fail with the case's code at index 1,
 and each header rule a block that must fail with its ``BLOCK_*`` code. Cases that run
 blocks to set themselves up (a paper voter registered, voting, then cancelled) are made
@@ -26,7 +26,8 @@ sys.path.insert(0, str(HERE.parents[2]))
 from ballot_tx.block import Block, BlockHeader, make_block  # noqa: E402
 from ballot_tx.codec import encode  # noqa: E402
 from ballot_tx.errors import BlockError, ErrorCode  # noqa: E402
-from ballot_tx.state import State, apply_block, iter_layers  # noqa: E402
+from ballot_tx.state.execute import apply_block  # noqa: E402
+from ballot_tx.state.snapshot import State, iter_layers  # noqa: E402
 
 
 def records_of(state: State) -> dict[bytes, bytes]:
@@ -42,9 +43,9 @@ def records_of(state: State) -> dict[bytes, bytes]:
 
 
 def generate() -> dict[str, Any]:
-    from tests.ballot_tx.chain.helpers import ADMIN, VALIDATORS
-    from tests.ballot_tx.chain.test_rejections import CASES, filler
-    from tests.ballot_tx.chain.world import build_world
+    from tests.ballot_tx.state.helpers import ADMIN, VALIDATORS
+    from tests.ballot_tx.state.test_rejections import CASES, filler
+    from tests.ballot_tx.state.world import build_world
 
     w, es = build_world()
     # Cases whose setup runs blocks (a paper voter registers, votes and is cancelled) are made

@@ -10,9 +10,10 @@ from ballot_tx.block import Block, make_block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import encode
 from ballot_tx.errors import BlockError
-from ballot_tx.state import State, apply_block, select_txs
-from tests.ballot_tx.chain.helpers import VALIDATORS, kp
-from tests.ballot_tx.chain.world import World, build_world
+from ballot_tx.state.execute import apply_block, select_txs
+from ballot_tx.state.snapshot import State
+from tests.ballot_tx.state.helpers import VALIDATORS, kp
+from tests.ballot_tx.state.world import World, build_world
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,12 @@ from ballot_tx.block import Block, make_block
 from ballot_tx.checks import MemoChecker, ballot_key
 from ballot_tx.codec import encode
 from ballot_tx.errors import BlockError, ErrorCode, TxError
-from ballot_tx.state import State, apply_block, check_tx, select_txs
+from ballot_tx.state.execute import apply_block, check_tx, select_txs
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import CastBallot
 from node.store import Store
-from tests.ballot_tx.chain.helpers import ADMIN, VALIDATORS, make_genesis
-from tests.ballot_tx.chain.world import Election, World, build_world
+from tests.ballot_tx.state.helpers import ADMIN, VALIDATORS, make_genesis
+from tests.ballot_tx.state.world import Election, World, build_world
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +156,7 @@ CRASH = textwrap.dedent(
     from harness.localchain import LocalChain
     from node.store import Store
     from harness.scenario import run_election
-    from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+    from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
     import plyvel
     path, mode = sys.argv[1], sys.argv[2]
     g = make_genesis()
@@ -211,7 +212,7 @@ def test_block_cost_does_not_grow_with_the_state(world: tuple[World, dict[str, E
     """O(changes): a block of k ballots reads and hashes O(k) records, however many voters
     the state holds (200,000 unrelated voter records are added under the same state)."""
     from ballot_tx import lthash
-    from ballot_tx.state import MemoryBase
+    from ballot_tx.state.snapshot import MemoryBase
 
     w, es = world
     st = w.chain.state

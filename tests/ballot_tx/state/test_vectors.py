@@ -13,7 +13,9 @@ from ballot_tx.block import Block
 from ballot_tx.codec import decode
 from ballot_tx.errors import BlockError
 from ballot_tx.lthash import LtHash
-from ballot_tx.state import Chain, MemoryBase, State, apply_block
+from ballot_tx.state.execute import apply_block
+from ballot_tx.state.genesis_facts import GenesisFacts
+from ballot_tx.state.snapshot import MemoryBase, State
 from genesis.document import Genesis
 
 VEC = Path(__file__).resolve().parents[2] / "vectors" / "chain"
@@ -27,7 +29,7 @@ def state_from(before: dict[str, Any]) -> State:
     for k, v in records.items():
         lt.add(k, v)
     st = State(
-        Chain.of(GENESIS),
+        GenesisFacts.of(GENESIS),
         MemoryBase(records, before["height"]),
         lt,
         before["height"],

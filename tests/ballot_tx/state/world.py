@@ -31,7 +31,7 @@ from ballot_tx.tx import (
 )
 from harness.localchain import LocalChain
 from harness.scenario import demo_manifest
-from tests.ballot_tx.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp, make_genesis
+from tests.ballot_tx.state.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp, make_genesis
 
 HOUR = 3_600_000
 

@@ -10,13 +10,13 @@ import plyvel
 import pytest
 
 from ballot_tx.errors import AuditError, ErrorCode, StoreError
-from ballot_tx.state import State
+from ballot_tx.state.snapshot import State
 from genesis.document import genesis_hash
 from harness.localchain import LocalChain
 from harness.scenario import Outcome, run_election
 from node.audit import audit_data_dir
 from node.store import P_BLOCK, P_BLOCK_HASH, P_CERT, P_STATE, P_TX, Store
-from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
 
 
 class Built:

@@ -18,7 +18,9 @@ from ballot_tx.crypto.group import IDENTITY, L
 from ballot_tx.crypto.proofs import prove_range
 from ballot_tx.errors import BallotchainError, BlockError, ErrorCode, TxError
 from ballot_tx.keys import KeyPair
-from ballot_tx.state import State, apply_block, check_tx, ciphertexts_digest, select_txs
+from ballot_tx.state.execute import apply_block, check_tx, select_txs
+from ballot_tx.state.records import ciphertexts_digest
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import (
     CastBallot,
     OpenElection,
@@ -33,8 +35,8 @@ from ballot_tx.tx import (
     acknowledgement,
     shares_digest,
 )
-from tests.ballot_tx.chain.helpers import ADMIN, TRUSTEES, VALIDATORS
-from tests.ballot_tx.chain.world import Election, World
+from tests.ballot_tx.state.helpers import ADMIN, TRUSTEES, VALIDATORS
+from tests.ballot_tx.state.world import Election, World
 
 
 def block_on(st: State, txs: list[bytes]) -> Block:
@@ -118,9 +120,9 @@ def test_blocks_are_capped_in_bytes() -> None:
     from ballot_tx.codec import hash_bytes
     from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
     from ballot_tx.keys import KeyPair
-    from ballot_tx.state import block_bytes, select_txs
+    from ballot_tx.state.execute import block_bytes, select_txs
     from genesis.document import validate
-    from tests.ballot_tx.chain.helpers import REGISTRAR
+    from tests.ballot_tx.state.helpers import REGISTRAR
 
     w = World()
     small = dataclasses.replace(w.genesis, params=dataclasses.replace(w.genesis.params, max_block_bytes=1 << 18))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import ballot_tx.state as state_module
+import ballot_tx.state.voting as voting_rules
 from ballot_tx.crypto import elgamal
 from ballot_tx.crypto.ballot import EncryptedBallot, EncryptedContest
 from ballot_tx.errors import AuditError, ErrorCode
@@ -23,7 +23,7 @@ from harness.localchain import LocalChain
 from harness.scenario import run_election
 from node.audit import audit_data_dir
 from node.store import Store
-from tests.ballot_tx.chain.helpers import ROLES, VALIDATORS, make_genesis
+from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
 
 
 def build(path: Path) -> None:
@@ -55,7 +55,7 @@ def test_running_tally_that_keeps_replaced_ballots_is_caught(
             tuple(EncryptedContest((elgamal.ZERO,) * contest_width(c), (), ()) for c in m.contests),
         )
 
-    monkeypatch.setattr(state_module, "_ballot_from_ciphertexts", nothing_replaced)
+    monkeypatch.setattr(voting_rules, "ballot_from_ciphertexts", nothing_replaced)
     build(tmp_path / "data")
     with pytest.raises(AuditError) as e:
         audit_data_dir(tmp_path / "data")  # the same (wrong) state code replays every root

@@ -23,7 +23,8 @@ from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BlockError, ErrorCode, TxError
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import election_id
-from ballot_tx.state import State, apply_block, check_tx
+from ballot_tx.state.execute import apply_block, check_tx
+from ballot_tx.state.snapshot import State
 from ballot_tx.tx import (
     MAX_TX_LIFETIME_MS,
     CancelInternetVote,
@@ -44,9 +45,9 @@ from ballot_tx.tx import (
     acknowledgement,
     sign_tx,
 )
-from tests.ballot_tx.chain.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
-from tests.ballot_tx.chain.world import HOUR, Election, World, build_world
 from tests.ballot_tx.crypto.helpers import forge_top_bit_ballot, forge_top_bit_commitment
+from tests.ballot_tx.state.helpers import ADMIN, REGISTRAR, TRUSTEES, VALIDATORS, kp
+from tests.ballot_tx.state.world import HOUR, Election, World, build_world
 
 Case = Callable[[World, dict[str, Election]], Tx | bytes]
 _fresh = itertools.count()

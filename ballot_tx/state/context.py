@@ -1,0 +1,125 @@
+"""The scratch space one block's execution (or one admission check) writes into.
+
+Handlers read through it to the snapshot, keep the objects they decoded, and
+write; only at the end are the dirty objects encoded into records. An undo
+journal lets a proposer drop a failing transaction and go on with the rest.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ballot_tx.checks import Checker
+from ballot_tx.codec import Wire, decode, encode
+from ballot_tx.errors import ErrorCode, TxError
+from ballot_tx.manifest import Manifest
+from ballot_tx.state.records import (
+    KEY_OPEN,
+    ElectionStatus,
+    OpenElections,
+    W,
+    decode_record,
+    election_key,
+    manifest_key,
+)
+from ballot_tx.state.snapshot import State
+
+
+class ExecutionContext:
+    """Scratch space for one block (or one mempool check): reads through to the state,
+    keeps decoded objects it touched, and writes canonical records at the end."""
+
+    def __init__(self, state: State, time_ms: int, checker: Checker | None) -> None:
+        self.state = state
+        self.chain = state.chain
+        self.time_ms = time_ms
+        self.checker = Checker() if checker is None else checker
+        self.records: dict[bytes, bytes | None] = {}
+        self.objects: dict[bytes, Wire | None] = {}
+        self.dirty: set[bytes] = set()
+        # undo log, so a proposer can drop a failing transaction and go on
+        self.journal: list[tuple[bool, bytes, bool, Any, bool]] = []
+        self.manifests: dict[bytes, Manifest] = {}
+        self.tx_hash = b""  # hash of the transaction being applied
+        # False for a one-transaction admission check: whether a ballot is valid does not
+        # depend on the running tally, and nothing after it reads the tally, so the point
+        # additions (most of the loop's cost per demo ballot) are left to the block.
+        self.update_tally = True
+
+    # records
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.records:
+            return self.records[key]
+        return self.state.get(key)
+
+    def put(self, key: bytes, value: bytes | None) -> None:
+        self.journal.append((False, key, key in self.records, self.records.get(key), False))
+        self.records[key] = value
+
+    def get_object(self, cls: type[W], key: bytes) -> W | None:
+        if key in self.objects:
+            return self.objects[key]  # type: ignore[return-value]
+        value = decode_record(cls, self.get(key))
+        self.objects[key] = value
+        return value
+
+    def put_object(self, key: bytes, value: Wire) -> None:
+        self.journal.append(
+            (True, key, key in self.objects, self.objects.get(key), key in self.dirty)
+        )
+        self.objects[key] = value
+        self.dirty.add(key)
+
+    def rollback(self, mark: int) -> None:
+        """Undo every write after ``mark`` (a length of the journal)."""
+        while len(self.journal) > mark:
+            is_obj, key, present, old, was_dirty = self.journal.pop()
+            table: dict[bytes, Any] = self.objects if is_obj else self.records
+            if present:
+                table[key] = old
+            else:
+                table.pop(key, None)
+            if is_obj and not was_dirty:
+                self.dirty.discard(key)
+
+    def writes(self) -> dict[bytes, bytes | None]:
+        for key in self.dirty:
+            value = self.objects[key]
+            self.records[key] = None if value is None else encode(value)
+        self.dirty.clear()
+        return self.records
+
+    # typed helpers
+    def manifest(self, eid: bytes) -> Manifest:
+        manifest = self.manifests.get(eid)
+        if manifest is None:
+            data = self.get(manifest_key(eid))
+            if data is None:
+                raise TxError(ErrorCode.TX_UNKNOWN_ELECTION, f"no election {eid.hex()[:16]}")
+            manifest = _decode_manifest(data)
+            self.manifests[eid] = manifest
+        return manifest
+
+    def status(self, eid: bytes) -> ElectionStatus:
+        status = self.get_object(ElectionStatus, election_key(eid))
+        if status is None:
+            raise TxError(ErrorCode.TX_UNKNOWN_ELECTION, f"no election {eid.hex()[:16]}")
+        return status
+
+    def set_status(self, eid: bytes, status: ElectionStatus) -> None:
+        self.put_object(election_key(eid), status)
+
+    def open_ids(self) -> tuple[bytes, ...]:
+        open_elections = self.get_object(OpenElections, KEY_OPEN)
+        return () if open_elections is None else open_elections.ids
+
+    def set_open_ids(self, ids: tuple[bytes, ...]) -> None:
+        self.put_object(KEY_OPEN, OpenElections(tuple(sorted(set(ids)))))
+
+
+@lru_cache(maxsize=256)
+def _decode_manifest(data: bytes) -> Manifest:
+    """Manifests are immutable (written once, named by their hash): decode each once per
+    process, not once per admission check."""
+    return decode(Manifest, data)
