@@ -12,6 +12,7 @@ from consensus.checkpoint import check_checkpoint_proof, genesis_checkpoint
 from consensus.events import (
     Action,
     App,
+    ClientWork,
     Event,
     Executed,
     FetchedBlocks,
@@ -132,6 +133,7 @@ def restore(st: ReplicaState, rec: SafetyRecord) -> None:
 def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
     """Apply one event; return the (updated) state and the actions, in execution order."""
     out: list[Action] = []
+    was_waiting, view_token = timers.waiting(st), st.timers.view_token
     try:
         if isinstance(event, Received):
             st.sync.now_ms = max(st.sync.now_ms, event.at_ms)
@@ -144,12 +146,15 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
             checkpoints.on_executed(st, event, out)
         elif isinstance(event, FetchedBlocks):
             catch_up.on_fetched(st, event, out)
+        elif isinstance(event, ClientWork):
+            st.timers.client_work = event.pending
         elif isinstance(event, Start):
             on_start(st, out)
     except ConsensusError as e:
         st.stats.rejected[str(e.code)] += 1
     except Stale:
         pass
+    timers.start_on_request(st, was_waiting, view_token, out)
     if isinstance(event, Received) and isinstance(event.message.body, ViewChange):
         # a lone replica re-sends its VIEW-CHANGE every timeout: decide on its arrival,
         # so the node logs the move as reason=peers
@@ -183,6 +188,8 @@ def on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
             signing.broadcast(st, st.vc.sent, st.vc.sent_sig, out, st.vc.sent_blocks)  # retransmit
             timers.arm_view_change_timer(st, out)
             return
+        if st.active and not timers.view_timer_expired(st, out):
+            return  # not waiting for a request: nothing to suspect the primary of
         # §4.4: the timer expired in view v -> start a view change to v+1 (a replica still
         # waiting for NEW-VIEW v+1 moves on to v+2 with a doubled timeout, §4.5.2).
         view_change.start_view_change(st, st.view + 1, out)
