@@ -137,6 +137,7 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
             normal_case.on_proposal(st, event, out)
         elif isinstance(event, Executed):
             checkpoints.on_executed(st, event, out)
+            normal_case.maybe_propose(st, out)  # a stable checkpoint raises the high water mark
         elif isinstance(event, FetchedBlocks):
             catch_up.on_fetched(st, event, out)
         elif isinstance(event, ClientWork):
@@ -221,6 +222,7 @@ def on_message(st: ReplicaState, msg: ConsensusMessage, at_ms: int, out: list[Ac
             normal_case.on_commit(st, msg.sender, body, msg.signature, out)
     elif isinstance(body, Checkpoint):
         checkpoints.on_checkpoint(st, msg.sender, body, msg.signature, out)
+        normal_case.maybe_propose(st, out)  # a stable checkpoint raises the high water mark
     elif isinstance(body, ViewChange):
         new_view.on_view_change(st, msg.sender, body, msg.signature, msg.blocks, out)
     elif isinstance(body, NewView):
