@@ -24,6 +24,9 @@ out the actions **in list order**. The ordering contract the node must honour:
    block)`` (answering late or never is safe: the view then times out).
 6. ``Fetch(from_height, peers)``: ask those validators (indices) for committed blocks with
    their certificates from ``from_height`` on, answer ``FetchedBlocks(...)``.
+
+Besides the answers above, the node reports its client work with ``ClientWork(pending)``
+(see there): the replica changes view on a timer only while it waits for a request.
 """
 
 from __future__ import annotations
@@ -105,7 +108,21 @@ class FetchedBlocks:
     blocks: tuple[tuple[bytes, CommitCertificate], ...]
 
 
-Event = Start | Received | TimerFired | ProposalReady | Executed | FetchedBlocks
+@dataclass(frozen=True)
+class ClientWork:
+    """Whether the node holds client work that consensus must serve: a pending
+    transaction, or a block that only time calls for (an election's phase change due).
+
+    The view timer counts only while a replica waits for a request (Castro-Liskov §4.4,
+    ``replica.timers``): the node feeds this whenever the answer may have changed (a
+    transaction admitted, a block committed) and just before each view-timer expiry (time
+    alone can make a phase change due). A replica not told otherwise assumes work is
+    pending, as in the paper's always-busy service."""
+
+    pending: bool
+
+
+Event = Start | Received | TimerFired | ProposalReady | Executed | FetchedBlocks | ClientWork
 
 
 # --- actions ------------------------------------------------------------------------

@@ -11,14 +11,16 @@ proves every action is handled):
   message).
 * ``Send``: queued on the peer links (never blocks; bounded queues).
 * ``SetTimer``/``CancelTimer``: ``loop.call_later``; expiry feeds ``TimerFired``.
-  The view timer is PBFT's "I am waiting for a request" timer (Castro-Liskov
-  4.4): while this node has no pending transaction, no uncommitted proposal of the
-  current primary and no election to close, an expiry is re-armed instead of starting
-  a view change, so an idle network neither churns views nor grows empty blocks.
 * ``RequestProposal``: the producer builds a block; ``ProposalReady`` follows.
 * ``CommitBlock``: one synced WriteBatch (block, certificate, indexes, state);
   ``Executed(height, state_root)`` follows.
 * ``Fetch``: certified blocks from the named peers; ``FetchedBlocks`` follows.
+
+The node also tells the replica whether it holds client work (``ClientWork``: a pending
+transaction, or an election whose phase change is due), whenever that may have changed
+and just before each view-timer expiry: the replica changes view on its timer only while
+it waits for a request (Castro-Liskov 4.4, ``consensus.replica.timers``), so an idle
+network neither churns views nor grows empty blocks.
 
 A catch-up loop also fetches when the peers' tips show this node is behind before
 consensus has noticed.
@@ -40,6 +42,7 @@ from consensus.certificate import CommitCertificate
 from consensus.events import (
     Action,
     CancelTimer,
+    ClientWork,
     CommitBlock,
     Event,
     Executed,
@@ -105,7 +108,8 @@ class ConsensusDriver:
         self.on_stepped = on_stepped  # the replica moved (gauges)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._idle_view_timer: tuple[str, int, int] | None = None
+        #: the last ``ClientWork`` fed (a replica assumes work until told otherwise)
+        self._work_reported = True
         self._proposing: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
         self._last_fetch = 0.0
@@ -117,6 +121,7 @@ class ConsensusDriver:
         self._tasks.append(self.supervisor.spawn(self._drive(), "consensus"))
         self._tasks.append(self.supervisor.spawn(self._catch_up_loop(), "catch-up"))
         self._events.put_nowait(Start())
+        self._report_work()
 
     async def stop(self) -> None:
         for handle in self._timers.values():
@@ -136,16 +141,23 @@ class ConsensusDriver:
             self._events.put_nowait(Received(msg, int(time.time() * 1000)))
 
     def work_arrived(self) -> None:
-        """A transaction was admitted: an idle view timer restarts from now, and the
-        producer looks again."""
-        idle = self._idle_view_timer
-        if idle is not None:
-            self._set_timer(*idle)
+        """A transaction was admitted: the replica hears of the work (an idle view timer
+        starts), and the producer looks again."""
+        self._report_work()
         self.producer.changed.set()
 
     def chain_moved(self) -> None:
-        """A block committed: the producer looks again."""
+        """A block committed: the replica hears if the pool emptied, the producer looks again."""
+        self._report_work()
         self.producer.changed.set()
+
+    def _report_work(self) -> None:
+        """Feed ``ClientWork`` when the answer changed: transactions pending, or a block
+        due for an election's phase change (which time alone can bring)."""
+        pending = len(self.mempool) > 0 or self.producer.phase_change_due()
+        if pending != self._work_reported:
+            self._work_reported = pending
+            self._events.put_nowait(ClientWork(pending))
 
     # --- stepping ---------------------------------------------------------------------
 
@@ -233,47 +245,19 @@ class ConsensusDriver:
             link.send(TOPIC_CONSENSUS, payload)
 
     # --- timers -----------------------------------------------------------------------
-    # The idle view-timer rule below is consensus logic that issue 18 moves into
-    # consensus/ as an input; until then it lives here, unchanged.
 
     def _set_timer(self, name: str, token: int, delay_ms: int) -> None:
         old = self._timers.pop(name, None)
         if old is not None:
             old.cancel()
-        if name == VIEW_TIMER:
-            self._idle_view_timer = None
 
         def fire() -> None:
             self._timers.pop(name, None)
-            if name == VIEW_TIMER and not self._has_work():
-                # idle: nothing to suspect the primary of. Keep polling (an election may
-                # come due), and remember the timer so that work arriving restarts it
-                # with its full delay (Castro-Liskov 4.4: the timer starts when a request
-                # arrives). Re-arming only on expiry kept every replica's timer in phase
-                # with the last commit, and traffic resuming just before it fired changed
-                # the view of a healthy network (issue 12, fault 7).
-                self._set_timer(name, token, delay_ms)
-                self._idle_view_timer = (name, token, delay_ms)
-                return
+            if name == VIEW_TIMER:
+                self._report_work()  # an election's phase change may have come due meanwhile
             self._events.put_nowait(TimerFired(name, token))
 
         self._timers[name] = asyncio.get_running_loop().call_later(delay_ms / 1000, fire)
-
-    def _has_work(self) -> bool:
-        st = self.replica
-        if not st.active:
-            return True
-        if len(self.mempool) or self.producer.phase_change_due():
-            return True
-        # Only a proposal of the current primary that has not committed is work for this
-        # view: a slot left from an earlier view (an untimely or invalid proposal that the
-        # view change already answered), or one opened by a stray PREPARE/COMMIT of a
-        # faulty backup, must not make an idle network churn views (round robin would soon
-        # hand the primary role back to the faulty validator).
-        return any(
-            h > st.log.last_committed and v == st.view and slot.pp_hash is not None
-            for (v, h), slot in st.log.slots.items()
-        )
 
     # --- proposals and fetches --------------------------------------------------------
 

@@ -4,10 +4,9 @@ When consensus asks for a proposal (``RequestProposal``), the producer waits
 until either ``max_txs`` transactions are pending, or the oldest pending one has
 waited ``interval_ms`` (so a lone ballot is committed within T ms and a flood
 fills blocks), or an election's end time has passed and only a block can close
-it. With nothing to do it proposes nothing: an idle chain does not grow (the
-consensus driver keeps the view timer from firing while there is no work, see
-``node.driver``), so blocks without transactions exist only for time-based phase
-changes.
+it. With nothing to do it proposes nothing: an idle chain does not grow (consensus
+changes view on its timer only while there is work, see ``consensus.replica.timers``), so
+blocks without transactions exist only for time-based phase changes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ballot_tx.errors import ConsensusError, ErrorCode
 from consensus.events import Action, Executed
 from consensus.messages import Checkpoint, CheckpointProof
-from consensus.replica import catch_up, signing
+from consensus.replica import fetching, signing
 from consensus.replica.state import ReplicaState
 
 
@@ -29,7 +29,7 @@ def on_checkpoint(
 ) -> None:
     if cp.height <= st.low or cp.height % st.config.interval != 0:
         return
-    catch_up.note_height(st, sender, cp.height, out)
+    fetching.note_height(st, sender, cp.height, out)
     if cp.height > st.high + 2 * st.config.interval:
         raise ConsensusError(ErrorCode.CONSENSUS_OUT_OF_WINDOW, "checkpoint too far ahead")
     st.log.checkpoints.add(sender, cp, sig)
@@ -41,7 +41,7 @@ def check_stable(st: ReplicaState, out: list[Action]) -> None:
     state; a proven checkpoint above our chain is evidence we are behind (fetch)."""
     for cp in reversed(st.log.checkpoints.quorum_above(st.low, st.config.quorum)):
         if cp.height > st.log.last_committed:
-            catch_up.request_fetch(st, tuple(st.log.checkpoints.votes[cp]), out)
+            fetching.request_fetch(st, tuple(st.log.checkpoints.votes[cp]), out)
             continue
         if st.log.committed.get(cp.height) == cp.block_hash and st.log.roots.get(cp.height) == (
             cp.state_root

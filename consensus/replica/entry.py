@@ -12,6 +12,7 @@ from consensus.checkpoint import check_checkpoint_proof, genesis_checkpoint
 from consensus.events import (
     Action,
     App,
+    ClientWork,
     Event,
     Executed,
     FetchedBlocks,
@@ -34,21 +35,14 @@ from consensus.messages import (
 from consensus.replica import (
     catch_up,
     checkpoints,
+    fetching,
+    new_view,
     normal_case,
     signing,
     timers,
-    view_change,
     view_sync,
 )
-from consensus.replica.state import (
-    FETCH_TIMER,
-    FUTURE_VIEWS,
-    HOLD_PER_SENDER,
-    VIEW_TIMER,
-    Config,
-    ReplicaState,
-    Stale,
-)
+from consensus.replica.state import FETCH_TIMER, VIEW_TIMER, Config, ReplicaState, Stale
 from consensus.verify import Verifier
 from genesis.document import Genesis
 
@@ -132,6 +126,7 @@ def restore(st: ReplicaState, rec: SafetyRecord) -> None:
 def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
     """Apply one event; return the (updated) state and the actions, in execution order."""
     out: list[Action] = []
+    was_waiting, view_token = timers.waiting(st), st.timers.view_token
     try:
         if isinstance(event, Received):
             st.sync.now_ms = max(st.sync.now_ms, event.at_ms)
@@ -142,19 +137,28 @@ def step(st: ReplicaState, event: Event) -> tuple[ReplicaState, list[Action]]:
             normal_case.on_proposal(st, event, out)
         elif isinstance(event, Executed):
             checkpoints.on_executed(st, event, out)
+            normal_case.maybe_propose(st, out)  # a stable checkpoint raises the high water mark
         elif isinstance(event, FetchedBlocks):
             catch_up.on_fetched(st, event, out)
+        elif isinstance(event, ClientWork):
+            st.timers.client_work = event.pending
         elif isinstance(event, Start):
             on_start(st, out)
+        # A rule below the view change (an invalid proposal, §4.2) may have left the view
+        # for one whose 2f+1 VIEW-CHANGEs are already in: as its primary, form it now.
+        new_view.try_new_view(st, out)
     except ConsensusError as e:
         st.stats.rejected[str(e.code)] += 1
     except Stale:
         pass
+    timers.start_on_request(st, was_waiting, view_token, out)
     if isinstance(event, Received) and isinstance(event.message.body, ViewChange):
         # a lone replica re-sends its VIEW-CHANGE every timeout: decide on its arrival,
         # so the node logs the move as reason=peers
         try:
-            view_sync.maybe_sync(st, out)
+            w = view_sync.sync_view(st)
+            if w is not None:
+                new_view.change_view(st, w, out)
         except ConsensusError as e:
             st.stats.rejected[str(e.code)] += 1
     return st, out
@@ -173,7 +177,7 @@ def on_start(st: ReplicaState, out: list[Action]) -> None:
     else:
         timers.arm_view_timer(st, out)
     if st.log.last_committed < st.low:
-        catch_up.request_fetch(st, tuple(range(st.config.n)), out)  # the record's checkpoint is ahead of our chain
+        fetching.request_fetch(st, tuple(range(st.config.n)), out)  # the record's checkpoint is ahead of our chain
     normal_case.maybe_propose(st, out)
 
 
@@ -183,9 +187,11 @@ def on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
             signing.broadcast(st, st.vc.sent, st.vc.sent_sig, out, st.vc.sent_blocks)  # retransmit
             timers.arm_view_change_timer(st, out)
             return
+        if st.active and not timers.view_timer_expired(st, out):
+            return  # not waiting for a request: nothing to suspect the primary of
         # §4.4: the timer expired in view v -> start a view change to v+1 (a replica still
         # waiting for NEW-VIEW v+1 moves on to v+2 with a doubled timeout, §4.5.2).
-        view_change.start_view_change(st, st.view + 1, out)
+        new_view.change_view(st, st.view + 1, out)
     elif ev.name == FETCH_TIMER and ev.token == st.timers.fetch_token:
         st.catchup.fetching = None
         if st.log.last_committed < st.low:
@@ -194,8 +200,8 @@ def on_timer(st: ReplicaState, ev: TimerFired, out: list[Action]) -> None:
             # executed that far. Once per timeout. Without this a lagging replica that
             # becomes primary right after a view sync never proposes (sim seed 2347, n=7).
             assert st.log.stable is not None
-            catch_up.request_fetch(st, tuple(s.validator for s in st.log.stable.sigs), out)
-        catch_up.check_behind(st, out)
+            fetching.request_fetch(st, tuple(s.validator for s in st.log.stable.sigs), out)
+        fetching.check_behind(st, out)
 
 
 def on_message(st: ReplicaState, msg: ConsensusMessage, at_ms: int, out: list[Action]) -> None:
@@ -205,9 +211,9 @@ def on_message(st: ReplicaState, msg: ConsensusMessage, at_ms: int, out: list[Ac
     if view > st.vc.sender_view.get(msg.sender, 0):
         st.vc.sender_view[msg.sender] = view
     if isinstance(body, PrePrepare | Prepare | Commit):
-        catch_up.note_height(st, msg.sender, body.height, out)
-        if early(st, body.view):
-            hold(st, msg, at_ms)
+        fetching.note_height(st, msg.sender, body.height, out)
+        if normal_case.early(st, body.view):
+            normal_case.hold(st, msg, at_ms)
         elif isinstance(body, PrePrepare):
             normal_case.on_pre_prepare(st, msg.sender, body, msg.signature, msg.blocks, at_ms, out)
         elif isinstance(body, Prepare):
@@ -216,36 +222,8 @@ def on_message(st: ReplicaState, msg: ConsensusMessage, at_ms: int, out: list[Ac
             normal_case.on_commit(st, msg.sender, body, msg.signature, out)
     elif isinstance(body, Checkpoint):
         checkpoints.on_checkpoint(st, msg.sender, body, msg.signature, out)
+        normal_case.maybe_propose(st, out)  # a stable checkpoint raises the high water mark
     elif isinstance(body, ViewChange):
-        view_change.on_view_change(st, msg.sender, body, msg.signature, msg.blocks, out)
+        new_view.on_view_change(st, msg.sender, body, msg.signature, msg.blocks, out)
     elif isinstance(body, NewView):
-        view_change.on_new_view(st, msg.sender, body, msg.blocks, out)
-
-
-def early(st: ReplicaState, view: int) -> bool:
-    """A message for a view we have not entered (yet): the NEW-VIEW may be late."""
-    return st.view < view <= st.view + FUTURE_VIEWS or (view == st.view and not st.active)
-
-
-def hold(st: ReplicaState, msg: ConsensusMessage, at_ms: int) -> None:
-    """Keep a (verified) early message, with the time it arrived, to replay on entering its
-    view; bounded per sender."""
-    held = st.vc.held.setdefault(msg.sender, [])
-    if all(m != msg for m, _ in held):
-        held.append((msg, at_ms))
-        del held[:-HOLD_PER_SENDER]
-
-
-def replay_held(st: ReplicaState, out: list[Action]) -> None:
-    held, st.vc.held = st.vc.held, {}
-    for msgs in held.values():
-        for m, at_ms in msgs:
-            if early(st, m.body.view):  # type: ignore[union-attr]
-                hold(st, m, at_ms)
-            elif m.body.view == st.view:  # type: ignore[union-attr]
-                try:
-                    on_message(st, m, at_ms, out)
-                except ConsensusError as e:
-                    st.stats.rejected[str(e.code)] += 1
-                except Stale:
-                    pass
+        new_view.on_new_view(st, msg.sender, body, msg.blocks, out)

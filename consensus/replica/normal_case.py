@@ -9,6 +9,9 @@
   Then i multicasts COMMIT. committed-local: 2f+1 matching COMMITs from distinct replicas
   in one view (possibly including its own); those COMMITs are the commit certificate.
   Blocks commit strictly in height order.
+
+PRE-PREPARE, PREPARE and COMMIT for a view not entered yet (the NEW-VIEW may be late) are
+held (``early``, ``hold``) and replayed on entering their view (``replay_held``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 from ballot_tx.errors import ConsensusError, ErrorCode
 from consensus.certificate import CommitCertificate
 from consensus.events import Action, CommitBlock, ProposalReady, RequestProposal
-from consensus.messages import Commit, Prepare, PreparedProof, PrePrepare, VoteSig
+from consensus.messages import Commit, ConsensusMessage, Prepare, PreparedProof, PrePrepare, VoteSig
 from consensus.replica import signing, timers, view_change
 from consensus.replica.state import (
+    FUTURE_VIEWS,
+    HOLD_PER_SENDER,
     PHASE_COMMIT,
     PHASE_PRE_PREPARE,
     PHASE_PREPARE,
@@ -286,3 +291,41 @@ def commit(st: ReplicaState, cert: CommitCertificate, block: bytes, out: list[Ac
         timers.arm_view_timer(st, out)  # progress: the primary is doing its job
     try_prepare(st, st.view, h + 1, out)
     maybe_propose(st, out)
+
+
+def early(st: ReplicaState, view: int) -> bool:
+    """A message for a view we have not entered (yet): the NEW-VIEW may be late."""
+    return st.view < view <= st.view + FUTURE_VIEWS or (view == st.view and not st.active)
+
+
+def hold(st: ReplicaState, msg: ConsensusMessage, at_ms: int) -> None:
+    """Keep a (verified) early message, with the time it arrived, to replay on entering its
+    view; bounded per sender."""
+    held = st.vc.held.setdefault(msg.sender, [])
+    if all(m != msg for m, _ in held):
+        held.append((msg, at_ms))
+        del held[:-HOLD_PER_SENDER]
+
+
+def replay_held(st: ReplicaState, out: list[Action]) -> None:
+    """On entering a view: handle the messages held for it (signatures were checked when
+    they arrived), keep those for views still ahead."""
+    held, st.vc.held = st.vc.held, {}
+    for msgs in held.values():
+        for m, at_ms in msgs:
+            body = m.body
+            assert isinstance(body, PrePrepare | Prepare | Commit)  # only these are held
+            if early(st, body.view):
+                hold(st, m, at_ms)
+            elif body.view == st.view:
+                try:
+                    if isinstance(body, PrePrepare):
+                        on_pre_prepare(st, m.sender, body, m.signature, m.blocks, at_ms, out)
+                    elif isinstance(body, Prepare):
+                        on_prepare(st, m.sender, body, m.signature, out)
+                    else:
+                        on_commit(st, m.sender, body, m.signature, out)
+                except ConsensusError as e:
+                    st.stats.rejected[str(e.code)] += 1
+                except Stale:
+                    pass

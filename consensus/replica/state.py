@@ -147,13 +147,16 @@ class ViewSync:
 
 @dataclass
 class Timers:
-    """Tokens of the timers armed (a ``TimerFired`` with an older token is ignored)."""
+    """Tokens of the timers armed (a ``TimerFired`` with an older token is ignored), and
+    what the view timer waits for."""
 
     token: int = 0
     view_token: int = 0
     fetch_token: int = 0
     #: §4.5.2: the view-change timer runs (2f+1 VIEW-CHANGEs for our view are in)
     vc_running: bool = False
+    #: the node holds client work (``ClientWork``); True until told otherwise
+    client_work: bool = True
 
 
 @dataclass

@@ -4,8 +4,7 @@ heals, by moving the others *up* to it, never it down. Why, and why it is safe:"
 
 from __future__ import annotations
 
-from consensus.events import Action, FetchedBlocks
-from consensus.replica import view_change
+from consensus.events import FetchedBlocks
 from consensus.replica.state import MAX_BACKOFF, SYNC_AFTER_TIMEOUTS, ReplicaState
 
 # After a fault heals, one replica R is often left alone in a higher view w, inactive: it
@@ -108,11 +107,12 @@ def certified_view(st: ReplicaState, ev: FetchedBlocks) -> int | None:
     return w if w > st.view else None
 
 
-def maybe_sync(st: ReplicaState, out: list[Action]) -> None:
-    """Move up to the view a replica is stuck in (``sync_target``), as a VIEW-CHANGE."""
+def sync_view(st: ReplicaState) -> int | None:
+    """The view to move up to now (``sync_target``), if any, with the move counted: the
+    caller sends the VIEW-CHANGE for it."""
     w = sync_target(st)
     if w is None:
-        return
+        return None
     st.sync.backoff = min(st.sync.backoff + 1, MAX_BACKOFF)
     st.progress_view = w - 1  # the view was committing: the move is not a failed view
-    view_change.start_view_change(st, w, out)
+    return w

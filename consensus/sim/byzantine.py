@@ -14,6 +14,12 @@
 * ``badtime``: as primary proposes blocks whose time is chosen to cheat the clock: far in
   the past (to hold an election open), far ahead (to close it early), or just inside or
   just outside the timeliness window (``consensus.timeliness``);
+* ``withhold`` (schedules with client work only, ``schedules.IDLE_SEEDS``): votes like an
+  honest replica but as primary never proposes, however much work is pending: it must
+  still be replaced (the view timer counts while requests wait, ``replica.timers``);
+* ``stray`` (likewise): votes like an honest replica and, at every timer expiry, also sends
+  a PREPARE and a COMMIT for a block nobody proposed at the next height: in an idle
+  network that must cause no view change;
 * ``lure`` (named scenarios only, not in the generated mix): votes like an honest replica
   but also keeps a VIEW-CHANGE for the view above the current one standing, posing as a
   replica left alone there, to make the others sync up (``replica.view_sync.sync_target``) as often
@@ -44,6 +50,9 @@ if TYPE_CHECKING:
     from consensus.sim.world import Instance, Simulation
 
 BEHAVIOURS = ("silent", "equivocate", "forge", "replay", "wrongview", "invalid", "twin", "badtime")
+#: behaviours drawn too when clients go idle (not in BEHAVIOURS: the schedules of other
+#: seeds stay as they were)
+IDLE_BEHAVIOURS = ("withhold", "stray")
 OUTSIDER = KeyPair.from_seed(b"outsider" * 4)
 
 Out = list[tuple[ConsensusMessage, int | None]]
@@ -56,6 +65,7 @@ class Adversary:
         self.seen: list[ConsensusMessage] = []
         self.alt: dict[tuple[int, int], bytes] = {}  # (view, height) -> second block hash
         self.lured: set[int] = set()  # views a lure posed as stuck in
+        self.strays = 0  # stray PREPARE/COMMITs sent
 
     def _sign(self, index: int, body: PrePrepare | Prepare | Commit | ViewChange) -> bytes:
         return sim_key(index).sign(body.KIND, self.sim.chain_id, encode(body))
@@ -132,9 +142,26 @@ class Adversary:
             return out
         return [(msg, to)]
 
+    def on_timer(self, inst: Instance) -> None:
+        """A faulty instance's timer expired: a stray backup votes for a block nobody
+        proposed at its next height, in its view."""
+        if inst.role != "stray":
+            return
+        st = inst.state
+        for body in (
+            Prepare(st.view, st.log.last_committed + 1, self.rng.randbytes(32)),
+            Commit(st.view, st.log.last_committed + 1, self.rng.randbytes(32)),
+        ):
+            msg = ConsensusMessage(inst.index, body, self._sign(inst.index, body))
+            self.sim.inv.observe_signed(msg)
+            self.sim.broadcast(inst.index, msg, None)
+            self.strays += 1
+
     # --- proposals and fetch answers ------------------------------------------------------------
 
     def propose(self, inst: Instance, a: RequestProposal) -> None:
+        if inst.role == "withhold":
+            return
         if inst.role not in ("invalid", "badtime"):
             self.sim.propose(inst, a)
             return

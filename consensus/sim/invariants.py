@@ -23,6 +23,13 @@
 * view sync (``SimConfig.sync_ms``): within that bound after the heal, every live honest
   replica is active in one common view at the same moment: none is left alone in a higher,
   inactive view (which would leave the cluster without spare fault tolerance);
+* calm (no view change without a reason): in a healthy network (no faulty validator but
+  ``stray`` backups, no kills, links fast enough that a block commits within a timeout of
+  its request: proposal delay + 4 message delays < T), once every honest replica is
+  active in one view v, at one height and one stable checkpoint, with a block made after
+  the heal (and the last restart) committed, no honest replica ever leaves v: not while idle (``replica.timers``: the view timer
+  counts only while waiting for a request), not when traffic resumes just before a timer
+  would expire (issue 12, fault 7), and not for a faulty backup's stray votes;
 * spare fault tolerance (``SimConfig.check_kill_gap``): after validators are killed, the
   chain keeps committing; a new height follows the previous one within the view timeout T
   (no view change needed: a timeout alone takes T from the last commit) unless a killed validator is the primary, and then within the timeouts of
@@ -47,6 +54,9 @@ from consensus.messages import (
 )
 from consensus.sim.base import InvariantViolation
 
+#: faulty behaviours that give an honest network no reason to change view (calm check)
+BENIGN = ("stray",)
+
 if TYPE_CHECKING:
     from consensus.sim.world import Instance, Simulation
 
@@ -70,6 +80,16 @@ class Invariants:
         #: the longest gap between new heights after the kills: (gap ms, allowed ms)
         self.worst_gap: tuple[int, int] = (0, 0)
         self._gap_bound: int | None = None
+        cfg = sim.cfg
+        #: the calm check applies to this run (module docstring)
+        self.calm_applies = (
+            all(role in BENIGN for role in cfg.byzantine.values())
+            and not cfg.kills
+            and cfg.proposal_delay_ms + 4 * cfg.max_delay_ms < cfg.view_timeout_ms
+        )
+        self._healed = max(cfg.heal_ms, max((r for _, r, _ in cfg.crashes), default=0))
+        #: the view a healthy network settled in, and when (None: not settled yet)
+        self.calm: tuple[int, int] | None = None
 
     def fail(self, what: str) -> None:
         raise InvariantViolation(f"t={self.sim.now}ms: {what}")
@@ -263,10 +283,35 @@ class Invariants:
                 f"not active in one view (validator, view, active): {where}"
             )
 
+    def _check_calm(self) -> None:
+        """Calm: a healthy network, once settled in a view, never leaves it."""
+        sim = self.sim
+        if not self.calm_applies or sim.now < self._healed:
+            return
+        live = sim.honest()
+        if self.calm is None:
+            views = {x.state.view for x in live}
+            together = {(len(x.chain), x.state.low) for x in live}
+            if len(views) == 1 and len(together) == 1 and all(
+                x.alive and x.state.active and x.chain and sim.made_at.get(x.chain[-1][0], -1) >= self._healed
+                for x in live
+            ):
+                self.calm = (views.pop(), sim.now)
+            return
+        view, since = self.calm
+        for x in live:
+            if x.state.view > view:
+                self.fail(
+                    f"calm: validator {x.index} of a healthy network left view {view} (settled "
+                    f"there at {since} ms) for view {x.state.view}; its client work: "
+                    f"{len(x.pending())} requests pending"
+                )
+
     # --- per step -------------------------------------------------------------------------
 
     def after_step(self, inst: Instance) -> None:
         self._check_sync()
+        self._check_calm()
         self._check_gap()
         if not inst.honest:
             return

@@ -13,23 +13,38 @@ them alone in a higher, inactive view while the rest keep committing; the networ
 then enough other validators are killed that the cluster can only go on if the isolated
 ones are back in the active view. It checks view sync and spare fault tolerance
 (``invariants.py``) besides every other invariant.
+
+Two seeds in ten (last digit in ``IDLE_SEEDS``) keep their generated faults and add
+clients that submit work in bursts and go idle in between (``idle_clients``), the faulty
+validators drawing from two more behaviours (a primary that withholds proposals, a backup
+that sends stray votes); the calm invariant checks that a healthy network then changes
+no view.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
-from consensus.sim.byzantine import BEHAVIOURS
-from consensus.sim.world import SimConfig
+from consensus.sim.byzantine import BEHAVIOURS, IDLE_BEHAVIOURS
+from consensus.sim.world import Clients, SimConfig
 
 #: seeds with this last digit are lone-replica schedules (the other seeds keep the
 #: schedules they always had, so pinned examples and earlier sweeps stay comparable)
 REJOIN_SEEDS = 7
+#: seeds with these last digits have clients that go idle (``idle_clients``)
+IDLE_SEEDS = (3, 8)
 
 
 def config_for_seed(seed: int, n: int) -> SimConfig:
     if seed % 10 == REJOIN_SEEDS:
         return rejoin_config(seed, n)
+    cfg = generic_config(seed, n)
+    return idle_clients(cfg) if seed % 10 in IDLE_SEEDS else cfg
+
+
+def generic_config(seed: int, n: int) -> SimConfig:
+    """Faults, network and crashes of one seed; every replica always has work pending."""
     rng = random.Random(f"schedule/{n}/{seed}")
     f = (n - 1) // 3
     faulty = rng.sample(range(n), rng.randint(0, f))
@@ -114,4 +129,28 @@ def rejoin_config(seed: int, n: int) -> SimConfig:
         proposal_delay_ms=50,  # fewer, slower blocks: the same checks at a lower CPU cost
         time_precision_ms=precision,
         clock_skew_ms={i: rng.randint(-precision // 2, precision // 2) for i in range(n)},
+    )
+
+
+def idle_clients(cfg: SimConfig) -> SimConfig:
+    """``cfg`` with clients that go idle: three to five bursts of requests separated by
+    idle spells of 0.5 to 6 view timeouts (some shorter than a timeout, some ending just
+    before a timer expires), the last burst open-ended so the target is reached; the run
+    lasts past the last spell. The faulty validators (the same ones) draw their behaviour
+    from ``IDLE_BEHAVIOURS`` too."""
+    rng = random.Random(f"clients/{cfg.n}/{cfg.seed}")
+    t = cfg.view_timeout_ms
+    bursts: list[tuple[int, int | None]] = []
+    start = rng.randrange(0, 2 * t)
+    for _ in range(rng.randint(2, 4)):
+        end = start + rng.randrange(10, 3 * t)
+        bursts.append((start, end))
+        start = end + rng.randrange(t // 2, 6 * t)
+    bursts.append((start, None))
+    behaviours = BEHAVIOURS + IDLE_BEHAVIOURS
+    return replace(
+        cfg,
+        clients=Clients(tuple(bursts), every_ms=rng.choice([10, 25, 60])),
+        byzantine={i: rng.choice(behaviours) for i in sorted(cfg.byzantine)},
+        run_until_ms=start + 2 * t,
     )

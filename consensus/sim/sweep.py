@@ -5,7 +5,9 @@
 Prints one line per failing seed (replay it with ``tests.consensus.helpers.replay``),
 then totals: schedules, failures, CPU seconds, views reached, rejections by code, and for
 the lone-replica schedules (seeds ending in 7, ``schedules.rejoin_config``) how long view
-sync took after the heal and the longest wait for a block after the kills.
+sync took after the heal and the longest wait for a block after the kills; for the
+schedules with idle clients (seeds ending in 3 or 8), how many settled in a calm view
+(healthy network, ``invariants.py``) and so were checked never to change view again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> None:
     rejected: Counter[str] = Counter()
     sync_ms: list[int] = []  # lone-replica schedules: heal -> all active in one view
     gaps: list[tuple[int, int]] = []  # ... longest wait for a block after the kills, bound
+    idle = calm = 0  # schedules with idle clients; ... that settled in a calm view
+    calm_busy = 0  # schedules without clients that settled in a calm view
     for seed in range(args.first, args.first + args.count):
         cfg = config_for_seed(seed, args.n)
         roles.update(cfg.byzantine.values())
@@ -53,6 +57,11 @@ def main() -> None:
         after_heal[v - (sim.view_at_heal or 0)] += 1
         for x in sim.instances:
             rejected.update(x.state.stats.rejected)
+        if cfg.clients is not None:
+            idle += 1
+            calm += sim.inv.calm is not None
+        else:
+            calm_busy += sim.inv.calm is not None
         if cfg.sync_ms is not None and sim.inv.synced_at is not None:
             sync_ms.append(sim.inv.synced_at - cfg.heal_ms)
             gaps.append(sim.inv.worst_gap)
@@ -72,6 +81,10 @@ def main() -> None:
             f"({len(no_stall)} schedules), after killing the primary too: max "
             f"{max((g for g, b in gaps if b > cfg.view_timeout_ms), default=0)} ms"
         )
+    print(
+        f"idle-client schedules: {idle}, of which {calm} settled in a calm view (healthy: "
+        f"no view change allowed after); busy schedules that settled: {calm_busy}"
+    )
     print("byzantine roles:", dict(sorted(roles.items())))
     print("rejections:", dict(sorted(rejected.items())))
 

@@ -3,7 +3,8 @@
 ``Simulation(config).run()`` drives replicas (``consensus.replica.step``) with events
 from a seeded priority queue: deliveries (dropped, delayed, duplicated, reordered,
 partitioned before ``heal_ms``), timers, block proposals, fetch answers, crashes and
-restarts. Byzantine validators follow the protocol through a real replica but tamper with
+restarts, and client work (``Clients``: requests that arrive in bursts and leave the
+network idle in between; without it every replica always has work pending). Byzantine validators follow the protocol through a real replica but tamper with
 what they send (``consensus.sim.byzantine``). ``Invariants`` is checked after every step;
 the first violation raises ``InvariantViolation`` naming the seed, so
 ``replay(seed, n)`` reproduces it exactly.
@@ -22,6 +23,7 @@ from consensus.certificate import CommitCertificate, check_certificate
 from consensus.events import (
     Action,
     CancelTimer,
+    ClientWork,
     CommitBlock,
     Event,
     Executed,
@@ -47,6 +49,19 @@ from consensus.verify import Verifier
 from genesis.document import ConsensusParams, Genesis, Member, genesis_hash
 
 GENESIS_ROOT = bytes(32)
+
+
+@dataclass(frozen=True)
+class Clients:
+    """Clients that submit work and go idle: a request every ``every_ms`` during each
+    burst ``[start_ms, end_ms)`` (``end_ms`` None: until the run ends). A request reaches
+    every validator after a network delay (the node re-forwards until it commits, so it
+    is never lost) and is pending there until a block that holds it commits; the replica
+    is told with ``ClientWork`` whenever that changes, and an honest primary proposes only
+    with work pending (the node's producer waits for it)."""
+
+    bursts: tuple[tuple[int, int | None], ...]
+    every_ms: int = 25
 
 
 @dataclass
@@ -91,6 +106,9 @@ class SimConfig:
     #: validator index -> its clock's offset from real (simulated) time; honest offsets
     #: stay within +-precision/2, so honest clocks are within precision of each other
     clock_skew_ms: dict[int, int] = field(default_factory=dict)
+    #: client work (None: every replica always has work pending, the paper's busy service,
+    #: and no ``ClientWork`` is fed)
+    clients: Clients | None = None
     #: check invariants after every step (off only for benchmarks)
     check: bool = True
     #: a run needing more steps than this is a message storm: reported as a failure
@@ -144,6 +162,16 @@ class Instance:
     alive: bool = True
     epoch: int = 0
     persisted_view_changes: set[bytes] = field(default_factory=set)
+    #: client requests that reached this validator, and those in its committed blocks
+    requests: set[int] = field(default_factory=set)
+    served: set[int] = field(default_factory=set)
+    #: the last ``ClientWork`` fed (a replica assumes work until told otherwise)
+    work_fed: bool = True
+    #: a proposal asked for while no work was pending (made when work arrives)
+    asked: RequestProposal | None = None
+
+    def pending(self) -> set[int]:
+        return self.requests - self.served
 
     @property
     def honest(self) -> bool:
@@ -184,6 +212,9 @@ class Simulation:
         self.views_at_heal: list[tuple[int, int, bool]] = []
         #: block hash -> the simulated real time its bytes were made (PBTS invariant)
         self.made_at: dict[bytes, int] = {}
+        #: client requests submitted so far, and block hash -> the requests it holds
+        self.submitted = 0
+        self.in_block: dict[bytes, frozenset[int]] = {}
 
     # --- setup ------------------------------------------------------------------------
 
@@ -225,6 +256,11 @@ class Simulation:
         cfg = self.cfg
         for inst in self.instances:
             self.push(0, "event", (inst.iid, inst.epoch, Start()))
+        if cfg.clients is not None:
+            for inst in self.instances:
+                self._work_changed(inst)
+            for start, end in cfg.clients.bursts:
+                self.push(start, "submit", end)
         for crash, restart, idx in cfg.crashes:
             self.push(crash, "crash", idx)
             self.push(restart, "restart", idx)
@@ -253,6 +289,10 @@ class Simulation:
                 self._crash(payload)
             elif kind == "restart":
                 self._restart(payload)
+            elif kind == "submit":
+                self._submit(payload)
+            elif kind == "request":
+                self._request(*payload)
             if self._done():
                 break
         if self.cfg.check:
@@ -274,6 +314,8 @@ class Simulation:
         if self.steps > self.cfg.max_steps:
             self.inv.fail(f"message storm: more than {self.cfg.max_steps} steps")
         _, actions = step(inst.state, ev)
+        if isinstance(ev, TimerFired) and not inst.honest:
+            self.adversary.on_timer(inst)
         if self.cfg.check:
             self.inv.after_step(inst)
         self.carry_out(inst, actions)
@@ -303,9 +345,12 @@ class Simulation:
                 self._fetch(inst, a)
 
     def propose(self, inst: Instance, a: RequestProposal, valid: bool = True) -> None:
+        if self.cfg.clients is not None and not inst.pending():
+            inst.asked = a  # nothing to propose yet: the producer waits for work
+            return
         nonce = self.rng.randrange(1 << 32)
         block = make_block(a.height, a.prev_hash, inst.iid, nonce, valid, self.clock(inst.index))
-        self.made(block)
+        self.in_block[self.made(block)] = frozenset(inst.pending())
         self.push(
             self.now + self.cfg.proposal_delay_ms,
             "event",
@@ -320,6 +365,10 @@ class Simulation:
         root = next_root(prev_root, d)
         inst.chain.append((d, a.block, a.certificate))
         inst.roots.append(root)
+        served = self.in_block.get(d)
+        if served:
+            inst.served |= served
+            self._work_changed(inst)
         self.feed(inst, Executed(a.height, root))
 
     def _fetch(self, inst: Instance, a: Fetch) -> None:
@@ -336,6 +385,40 @@ class Simulation:
 
     def chain_slice(self, src: Instance, from_height: int, limit: int = 16) -> tuple[tuple[bytes, CommitCertificate], ...]:
         return tuple((b, c) for _, b, c in src.chain[from_height - 1 : from_height - 1 + limit])
+
+    # --- client work ---------------------------------------------------------------------
+
+    def _submit(self, end: int | None) -> None:
+        """A client submits a request to every validator; the next one follows in the burst."""
+        assert self.cfg.clients is not None
+        self.submitted += 1
+        for i in range(self.cfg.n):
+            delay = self.rng.randint(self.cfg.min_delay_ms, self.cfg.max_delay_ms)
+            self.push(self.now + delay, "request", (i, self.submitted))
+        nxt = self.now + self.cfg.clients.every_ms
+        if end is None or nxt < end:
+            self.push(nxt, "submit", end)
+
+    def _request(self, index: int, request: int) -> None:
+        for inst in self.instances:
+            if inst.index == index:
+                inst.requests.add(request)
+                self._work_changed(inst)
+
+    def _work_changed(self, inst: Instance) -> None:
+        """Tell the replica when its client work changed (as the node does), and make a
+        proposal that waited for work."""
+        if not inst.alive:
+            return
+        pending = bool(inst.pending())
+        if pending != inst.work_fed:
+            inst.work_fed = pending
+            self.push(self.now, "event", (inst.iid, inst.epoch, ClientWork(pending)))
+        a, st = inst.asked, inst.state
+        if pending and a is not None:
+            inst.asked = None
+            if st.active and st.view == a.view and st.log.last_committed + 1 == a.height:
+                self.propose(inst, a)
 
     # --- the network ----------------------------------------------------------------------------
 
@@ -385,7 +468,10 @@ class Simulation:
                 if inst.roots:
                     inst.state.log.roots[h] = inst.roots[-1]
                 inst.alive = True
+                inst.work_fed, inst.asked = True, None
                 self.push(self.now, "event", (inst.iid, inst.epoch, Start()))
+                if self.cfg.clients is not None:
+                    self._work_changed(inst)
 
     def check_certificate(self, cert: CommitCertificate) -> None:
         check_certificate(self.verifier, cert)

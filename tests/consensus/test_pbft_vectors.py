@@ -23,6 +23,7 @@ from ballot_tx.errors import ConsensusError, ErrorCode
 from ballot_tx.keys import KeyPair
 from consensus.certificate import CommitCertificate
 from consensus.events import (
+    ClientWork,
     Event,
     Executed,
     FetchedBlocks,
@@ -65,6 +66,8 @@ def event_of(e: dict[str, Any]) -> Event:
         return ProposalReady(e["height"], e["view"], bytes.fromhex(e["block"]))
     if t == "Executed":
         return Executed(e["height"], bytes.fromhex(e["state_root"]))
+    if t == "ClientWork":
+        return ClientWork(e["pending"])
     assert t == "FetchedBlocks", t
     return FetchedBlocks(tuple((bytes.fromhex(b), decode(CommitCertificate, bytes.fromhex(c)))
                                for b, c in e["blocks"]))

@@ -6,7 +6,9 @@ twins, Byzantine block times), skewed clocks, loss, duplication, reordering, par
 crash-restarts of one validator or of the whole cluster, until the network heals. ``consensus.sim.invariants`` is checked after every step; liveness at the end.
 Seeds ending in 7 are lone-replica schedules (``schedules.rejoin_config``): a replica
 isolated until it is alone in a higher view, the heal, then kills; view sync and spare
-fault tolerance are checked too.
+fault tolerance are checked too. Seeds ending in 3 or 8 add clients that submit work in
+bursts and go idle (``schedules.idle_clients``); a healthy network must then change no view
+(the calm invariant).
 A failure names its seed: ``tests.consensus.helpers.replay(seed, n)`` reruns it.
 
 CI profile: 200 + 100 schedules (plus the named scenarios and planted bugs). Thorough

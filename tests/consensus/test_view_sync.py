@@ -83,7 +83,7 @@ def test_two_lone_replicas_of_seven() -> None:
 
 def no_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     """The code before view sync: nobody moves up to a lone replica."""
-    monkeypatch.setattr(view_sync, "maybe_sync", lambda st, out: None)
+    monkeypatch.setattr(view_sync, "sync_view", lambda st: None)
 
 
 def test_without_view_sync_the_replica_stays_alone(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ from consensus.checkpoint import genesis_checkpoint  # noqa: E402
 from consensus.events import (  # noqa: E402
     Action,
     CancelTimer,
+    ClientWork,
     CommitBlock,
     Event,
     Executed,
@@ -125,6 +126,8 @@ def event_json(ev: Event) -> dict[str, Any]:
         return {"type": "ProposalReady", "height": ev.height, "view": ev.view, "block": ev.block.hex()}
     if isinstance(ev, Executed):
         return {"type": "Executed", "height": ev.height, "state_root": ev.state_root.hex()}
+    if isinstance(ev, ClientWork):
+        return {"type": "ClientWork", "pending": ev.pending}
     assert isinstance(ev, FetchedBlocks)
     return {"type": "FetchedBlocks", "blocks": [[b.hex(), encode(c).hex()] for b, c in ev.blocks]}
 
@@ -370,6 +373,30 @@ def init_refusals() -> list[dict[str, Any]]:
     return cases
 
 
+def idle_case() -> Scenario:
+    """The view timer counts only while waiting for a request (§4.4)."""
+    s = Scenario("view timer waits for a request",
+                 "backup 1, told by its node that no client work is pending, re-arms its view timer "
+                 "on expiry instead of changing view (a stray PREPARE is no request); reported work "
+                 "starts the timer with its full delay, and so does a PRE-PREPARE arriving while "
+                 "idle (the request is in it); expiring while that proposal waits, it moves to view 1 "
+                 "(§4.4)", 1)
+    s.ev(Start(), "arms the view timer")
+    s.ev(ClientWork(False), "the node has no transaction and no election to close: nothing yet")
+    s.ev(TimerFired("view", s.st.timers.view_token), "not waiting for a request: re-armed, no view change")
+    s.recv(msg(3, Prepare(0, 1, bytes(range(32)))), "a PREPARE for a block nobody proposed: no request")
+    s.ev(TimerFired("view", s.st.timers.view_token), "still idle: re-armed")
+    idle_token = s.st.timers.view_token
+    s.ev(ClientWork(True), "a transaction arrived: the timer starts now, full delay")
+    s.ev(TimerFired("view", idle_token), "the idle timer's token is stale: nothing")
+    s.ev(ClientWork(False), "the transaction left the pool (e.g. it expired): nothing")
+    b1 = block(1, CHAIN_ID)
+    s.recv(msg(0, PrePrepare(0, 1, digest(b1)), (b1,)),
+           "a proposal while idle: PREPARE, and the timer starts now (the request is in it)")
+    s.ev(TimerFired("view", s.st.timers.view_token), "the proposal has not committed: VIEW-CHANGE for view 1")
+    return s
+
+
 def restart_case(prior: Scenario) -> Scenario:
     """Restore from the last Persist of ``prior`` and Start: the same VIEW-CHANGE is re-sent."""
     persists = [bytes.fromhex(a["record"]) for s in prior.steps for a in s["actions"] if a["type"] == "Persist"]
@@ -387,6 +414,7 @@ def generate() -> dict[str, Any]:
     ref = refusals()
     scenarios += ref[:3]
     scenarios.append(restart_case(ref[2]))
+    scenarios.append(idle_case())
     return {
         "description": "Ballotchain PBFT step vectors: one replica, events in, actions out "
                        "(consensus.replica.step). Format: README.md.",
