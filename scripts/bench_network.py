@@ -241,6 +241,10 @@ def profile_shares(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
     return total, act, kind
 
 
+def _shares(d: dict[str, int], total: int) -> str:
+    return ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v)
+
+
 def print_profiles(out: Path, names: list[str]) -> None:
     for name in names:
         path = out / f"{name}.txt"
@@ -249,12 +253,9 @@ def print_profiles(out: Path, names: list[str]) -> None:
         total, act, kind = profile_shares(path)
         if not total:
             continue
-        def fmt(d: dict[str, int]) -> str:
-            return ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in
-                             sorted(d.items(), key=lambda kv: -kv[1]) if v)
         print(f"profile of {name}'s event-loop process ({total} samples, idle waits left out):")
-        print(f"  by activity: {fmt(act)}")
-        print(f"  by kind: {fmt(kind)}")
+        print(f"  by activity: {_shares(act, total)}")
+        print(f"  by kind: {_shares(kind, total)}")
 
 
 async def bench(args: argparse.Namespace, net_dir: Path) -> None:
