@@ -223,7 +223,8 @@ def _kind(frames: list[str]) -> str:
 def profile_shares(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
     """(samples, by activity, by kind) of the node's own process in a py-spy raw profile
     (its verification workers and idle waits left out)."""
-    total, act, kind = 0, dict.fromkeys([a for a, _ in ACTIVITIES] + ["other"], 0), {}
+    total, act = 0, dict.fromkeys([a for a, _ in ACTIVITIES] + ["other"], 0)
+    kind: dict[str, int] = {}
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
