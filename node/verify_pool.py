@@ -257,6 +257,10 @@ class VerifyPool:
         # than queued behind the start-up: a node restarting to catch up must not wait.
         self.ready = False
         self._pings: list[concurrent.futures.Future[int]] = []
+        # coalescing (see ``verify``): waiting requests, worker calls in flight
+        self._queue: list[tuple[Elections, list[bytes], asyncio.Future[Verdicts | None]]] = []
+        self._busy = 0
+        self._dispatching = False
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -293,11 +297,50 @@ class VerifyPool:
 
     async def verify(self, elections: Elections, raws: Sequence[bytes]) -> Verdicts | None:
         """Verdicts for ``raws`` spread over the workers; None if inline, if the workers are
-        still starting, or if the pool failed (the caller then verifies inline)."""
+        still starting, or if the pool failed (the caller then verifies inline).
+
+        Requests are coalesced: those made in the same turn of the loop, or while every
+        worker is busy, go to the workers together (one call per worker instead of one
+        per request: a call costs ~0.45 ms of the loop's process, pickling and threads,
+        and ~0.1 ms of a worker). Each request gets the verdicts of the whole batch: they
+        are keyed by transaction hash and by every input checked, so another request's
+        verdicts can only be recalled where the same check on the same inputs is made."""
         if not self.workers or not raws or not self._is_ready():
             return None
-        k = min(self.workers, len(raws))
-        parts = [tuple(raws[i::k]) for i in range(k)]
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Verdicts | None] = loop.create_future()
+        self._queue.append((elections, list(raws), fut))
+        self._schedule(loop)
+        return await fut
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._queue and self._busy < self.workers and not self._dispatching:
+            self._dispatching = True
+            loop.call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        """Send the queued requests for one election snapshot (the oldest request's) to
+        the free workers, in one call per worker."""
+        self._dispatching = False
+        if not self._queue or self._busy >= self.workers:
+            return
+        if not self._is_ready():  # the pool failed meanwhile and is restarting: inline
+            for _, _, f in self._queue:
+                if not f.done():
+                    f.set_result(None)
+            self._queue = []
+            return
+        elections = self._queue[0][0]
+        batch = [q for q in self._queue if q[0] is elections or q[0] == elections]
+        self._queue = [q for q in self._queue if not (q[0] is elections or q[0] == elections)]
+        raws = [r for _, rs, _ in batch for r in rs]
+        futs = [f for _, _, f in batch]
+        k = min(self.workers - self._busy, len(raws))
+        self._busy += k
+        task = asyncio.get_running_loop().create_task(self._run(elections, [tuple(raws[i::k]) for i in range(k)]))
+        task.add_done_callback(lambda t: self._done(t, futs, k))
+
+    async def _run(self, elections: Elections, parts: list[tuple[bytes, ...]]) -> Verdicts | None:
         loop = asyncio.get_running_loop()
         try:
             pool = self._executor()
@@ -313,6 +356,15 @@ class VerifyPool:
         return Verdicts(
             tuple(k for r in results for k in r.ok), tuple(x for r in results for x in r.refused)
         )
+
+    def _done(self, task: asyncio.Task[Verdicts | None], futs: list[asyncio.Future[Verdicts | None]],
+              k: int) -> None:
+        self._busy -= k
+        result = None if task.cancelled() or task.exception() is not None else task.result()
+        for f in futs:
+            if not f.done():
+                f.set_result(result)
+        self._schedule(asyncio.get_running_loop())
 
     def _restart(self) -> None:
         """Replace a broken pool and start its workers now; until they are up, requests
