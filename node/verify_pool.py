@@ -261,6 +261,8 @@ class VerifyPool:
         self._queue: list[tuple[Elections, list[bytes], asyncio.Future[Verdicts | None]]] = []
         self._busy = 0
         self._dispatching = False
+        #: raw transaction -> the snapshot and batch it is queued or running in
+        self._pending: dict[bytes, tuple[Elections, asyncio.Future[Verdicts | None]]] = {}
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -304,14 +306,39 @@ class VerifyPool:
         per request: a call costs ~0.45 ms of the loop's process, pickling and threads,
         and ~0.1 ms of a worker). Each request gets the verdicts of the whole batch: they
         are keyed by transaction hash and by every input checked, so another request's
-        verdicts can only be recalled where the same check on the same inputs is made."""
+        verdicts can only be recalled where the same check on the same inputs is made.
+        A transaction already queued or running for an equal snapshot is not sent again:
+        the request waits for that batch's verdicts."""
         if not self.workers or not raws or not self._is_ready():
             return None
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Verdicts | None] = loop.create_future()
-        self._queue.append((elections, list(raws), fut))
-        self._schedule(loop)
-        return await fut
+        waits: list[asyncio.Future[Verdicts | None]] = []
+        new: list[bytes] = []
+        for raw in raws:
+            # a transaction already on its way to a worker for this snapshot (a forwarded
+            # one, when the proposal carrying it arrives) is not sent twice: wait for it
+            p = self._pending.get(raw)
+            if p is not None and not p[1].done() and (p[0] is elections or p[0] == elections):
+                if p[1] not in waits:
+                    waits.append(p[1])
+            else:
+                new.append(raw)
+        if new:
+            fut: asyncio.Future[Verdicts | None] = loop.create_future()
+            self._queue.append((elections, new, fut))
+            for raw in new:
+                self._pending[raw] = (elections, fut)
+            waits.append(fut)
+            self._schedule(loop)
+        # shielded: a caller that is cancelled (a client gone) must not cancel the
+        # verdicts other callers wait for
+        results = [await asyncio.shield(w) for w in waits]
+        if any(r is None for r in results):
+            return None
+        if len(results) == 1:
+            return results[0]
+        return Verdicts(tuple(k for r in results if r for k in r.ok),
+                        tuple(x for r in results if r for x in r.refused))
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._queue and self._busy < self.workers and not self._dispatching:
@@ -325,9 +352,11 @@ class VerifyPool:
         if not self._queue or self._busy >= self.workers:
             return
         if not self._is_ready():  # the pool failed meanwhile and is restarting: inline
-            for _, _, f in self._queue:
+            for _, rs, f in self._queue:
                 if not f.done():
                     f.set_result(None)
+                for raw in rs:
+                    self._pending.pop(raw, None)
             self._queue = []
             return
         elections = self._queue[0][0]
@@ -338,7 +367,7 @@ class VerifyPool:
         k = min(self.workers - self._busy, len(raws))
         self._busy += k
         task = asyncio.get_running_loop().create_task(self._run(elections, [tuple(raws[i::k]) for i in range(k)]))
-        task.add_done_callback(lambda t: self._done(t, futs, k))
+        task.add_done_callback(lambda t: self._done(t, futs, k, raws))
 
     async def _run(self, elections: Elections, parts: list[tuple[bytes, ...]]) -> Verdicts | None:
         loop = asyncio.get_running_loop()
@@ -358,8 +387,12 @@ class VerifyPool:
         )
 
     def _done(self, task: asyncio.Task[Verdicts | None], futs: list[asyncio.Future[Verdicts | None]],
-              k: int) -> None:
+              k: int, raws: list[bytes]) -> None:
         self._busy -= k
+        for raw in raws:
+            p = self._pending.get(raw)
+            if p is not None and p[1] in futs:
+                del self._pending[raw]
         result = None if task.cancelled() or task.exception() is not None else task.result()
         for f in futs:
             if not f.done():

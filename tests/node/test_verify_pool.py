@@ -168,6 +168,42 @@ def test_concurrent_requests_share_worker_calls_and_keep_their_verdicts(env: Env
         assert code == inline(env, raw)[0]
 
 
+def test_a_transaction_on_its_way_to_a_worker_is_not_sent_twice(env: Env, pool: VerifyPool) -> None:
+    """A forwarded ballot still being verified when the proposal carrying it arrives: the
+    proposal's request waits for that verdict instead of verifying it again; under another
+    election snapshot it is verified again (the verdict would be under other keys)."""
+    a, b = good(env, 4), good(env, 5)
+    sent: list[bytes] = []
+    run = pool._run
+
+    async def counting(elections: object, parts: list[tuple[bytes, ...]]) -> object:
+        sent.extend(r for p in parts for r in p)
+        return await run(elections, parts)  # type: ignore[arg-type]
+
+    pool._run = counting  # type: ignore[method-assign]
+    try:
+        async def overlapping(other: bool) -> list[object]:
+            el = env.ledger.open_elections()
+            first = asyncio.ensure_future(pool.verify(el, [a]))
+            await asyncio.sleep(0)  # the first request is queued or running
+            el2 = {k: (m, bytes(32)) for k, (m, _) in el.items()} if other else el
+            second = asyncio.ensure_future(pool.verify(el2, [a, b]))
+            return [await first, await second]
+
+        v1, v2 = asyncio.run(overlapping(False))
+        assert sorted(sent) == sorted([a, b])
+        st = env.ledger.state.election(env.e.eid)
+        assert st is not None and st.joint_key is not None
+        for raw, v in ((a, v1), (a, v2), (b, v2)):
+            assert ballot_key(tx_hash(raw), st.joint_key) in v.ok  # type: ignore[attr-defined]
+        sent.clear()
+        asyncio.run(overlapping(True))
+        assert sorted(sent) == sorted([a, a, b])
+    finally:
+        del pool._run
+    assert pool._pending == {}
+
+
 def test_a_refusal_applies_only_to_its_exact_key(env: Env) -> None:
     """A worker's refusal is raised where the rules reach that check; under another joint
     key (another election state) it does not apply and the check runs."""
