@@ -160,7 +160,7 @@ def start_profiles(out: Path | None, nodes: list[ln.LocalNode], pids: list[int],
         raise SystemExit("--profile needs py-spy (pip install -e '.[dev]')")
     out.mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-                              "--subprocesses", "-o", str(out / f"{n.name}.txt")],
+                              "--subprocesses", "--nonblocking", "-o", str(out / f"{n.name}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for n, pid in zip(nodes, pids, strict=True) if n.name in names]
 
