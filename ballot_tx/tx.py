@@ -302,12 +302,31 @@ def acknowledgement(election_id: bytes, me: int, posted: dict[int, TrusteeShares
     return TrusteeAcknowledge(election_id, acks)
 
 
+#: The most recently decoded transactions, by their bytes (see ``decode_tx``).
+_DECODED: dict[bytes, Tx] = {}
+DECODED_MAX = 2048
+
+
 def decode_tx(data: bytes) -> Tx:
-    """Strictly decode transaction bytes; any codec failure is TX_MALFORMED."""
+    """Strictly decode transaction bytes; any codec failure is TX_MALFORMED.
+
+    A node decodes each transaction at admission, at every re-check of its pending pool,
+    and in the block that carries it: the last ``DECODED_MAX`` successful decodes are
+    remembered by their bytes. Always valid: decoding is a function of the bytes alone,
+    and a decoded ``Tx`` is immutable (frozen dataclasses, tuples, bytes, ints). Refusals
+    are not remembered (each raises afresh)."""
+    tx = _DECODED.get(data) if type(data) is bytes else None
+    if tx is not None:
+        return tx
     try:
-        return decode(Tx, data)
+        tx = decode(Tx, data)
     except BallotchainError as e:
         raise TxError(ErrorCode.TX_MALFORMED, f"transaction does not decode: {e.message}") from None
+    if type(data) is bytes:
+        if len(_DECODED) >= DECODED_MAX:
+            del _DECODED[next(iter(_DECODED))]  # the oldest
+        _DECODED[data] = tx
+    return tx
 
 
 def election_of(body: TxBody) -> bytes | None:
