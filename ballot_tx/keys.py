@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 import nacl.bindings as sodium
 import nacl.exceptions
@@ -72,10 +73,16 @@ class KeyPair:
             raise ValueError("seed must be 32 bytes")
         return KeyPair(hash_bytes("seed/ed25519", seed), hash_bytes("seed/x25519", seed))
 
+    @cached_property
+    def _ed25519_pair(self) -> tuple[bytes, bytes]:
+        # Derived once per KeyPair: a derivation costs as much as a signature, and a node
+        # signs every peer envelope and consensus message.
+        pk, sk = sodium.crypto_sign_seed_keypair(self.ed25519_seed)
+        return pk, sk
+
     @property
     def ed25519_public(self) -> bytes:
-        pk, _ = sodium.crypto_sign_seed_keypair(self.ed25519_seed)
-        return pk
+        return self._ed25519_pair[0]
 
     @property
     def x25519_public(self) -> bytes:
@@ -86,8 +93,7 @@ class KeyPair:
         return node_id(self.ed25519_public)
 
     def sign(self, kind: str, chain_id: bytes, body: bytes) -> bytes:
-        _, sk = sodium.crypto_sign_seed_keypair(self.ed25519_seed)
-        signed = sodium.crypto_sign(signing_bytes(kind, chain_id, body), sk)
+        signed = sodium.crypto_sign(signing_bytes(kind, chain_id, body), self._ed25519_pair[1])
         return signed[:64]
 
     def __repr__(self) -> str:

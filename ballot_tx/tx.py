@@ -302,12 +302,38 @@ def acknowledgement(election_id: bytes, me: int, posted: dict[int, TrusteeShares
     return TrusteeAcknowledge(election_id, acks)
 
 
+#: The most recently decoded transactions, by their bytes (see ``decode_tx``), at most
+#: ``DECODED_MAX`` of them and ``DECODED_MAX_BYTES`` of transaction bytes.
+_DECODED: dict[bytes, Tx] = {}
+_decoded_bytes = 0
+DECODED_MAX = 2048
+DECODED_MAX_BYTES = 16 << 20
+
+
 def decode_tx(data: bytes) -> Tx:
-    """Strictly decode transaction bytes; any codec failure is TX_MALFORMED."""
+    """Strictly decode transaction bytes; any codec failure is TX_MALFORMED.
+
+    A node decodes each transaction at admission, at every re-check of its pending pool,
+    and in the block that carries it: the last successful decodes (``DECODED_MAX``,
+    ``DECODED_MAX_BYTES``) are remembered by their bytes. Always valid: decoding is a function of the bytes alone,
+    and a decoded ``Tx`` is immutable (frozen dataclasses, tuples, bytes, ints). Refusals
+    are not remembered (each raises afresh)."""
+    global _decoded_bytes
+    tx = _DECODED.get(data) if type(data) is bytes else None
+    if tx is not None:
+        return tx
     try:
-        return decode(Tx, data)
+        tx = decode(Tx, data)
     except BallotchainError as e:
         raise TxError(ErrorCode.TX_MALFORMED, f"transaction does not decode: {e.message}") from None
+    if type(data) is bytes and len(data) <= DECODED_MAX_BYTES:
+        while _DECODED and (len(_DECODED) >= DECODED_MAX or _decoded_bytes + len(data) > DECODED_MAX_BYTES):
+            oldest = next(iter(_DECODED))  # insertion order: the oldest first
+            del _DECODED[oldest]
+            _decoded_bytes -= len(oldest)
+        _DECODED[data] = tx
+        _decoded_bytes += len(data)
+    return tx
 
 
 def election_of(body: TxBody) -> bytes | None:

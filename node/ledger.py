@@ -207,7 +207,32 @@ class Ledger:
         so the primary never proposes a block that honest replicas refuse.
         """
         t = self.next_time_ms()
+        b = self._build_all(height, prev_hash, t, proposer, txs, limit)
+        if b is not None:
+            return b, []
         kept, rejected = select_txs(self.state, list(txs), t, self.checker, limit)
         b = make_block(height, prev_hash, t, proposer, self.state.root, kept)
         self.execute(b)
         return b, [(i, e) for i, e in rejected]
+
+    def _build_all(self, height: int, prev_hash: bytes, t: int, proposer: bytes,
+                   txs: Sequence[bytes], limit: int) -> Block | None:
+        """The block ``select_txs`` would give when every candidate applies (the usual
+        case: each was admitted against the tip), found by executing it once: with the
+        same count and byte limits, ``select_txs`` keeps exactly these, in this order,
+        and ``execute`` is then done. None when some transaction fails in the block: the
+        caller selects then (the failed try costs one partial execution per block)."""
+        room = self.state.chain.genesis.params.max_block_bytes
+        kept: list[bytes] = []
+        for raw in txs:
+            if len(kept) >= limit:
+                break
+            if len(raw) <= room:
+                kept.append(raw)
+                room -= len(raw)
+        b = make_block(height, prev_hash, t, proposer, self.state.root, kept)
+        try:
+            self.execute(b)
+        except BallotchainError:
+            return None
+        return b

@@ -296,7 +296,10 @@ class PeerLink:
     async def _post(self, topic: str, batch: list[bytes]) -> bool:
         body = self._seal(topic, batch)
         headers = {"Content-Type": "application/msgpack"}
-        if self._announce is not None:
+        if self._announce is not None and len(body) > UNAUTH_PEER_BYTES:
+            # only a larger body needs announcing (section 6 of docs/spec/consensus.md): a
+            # small one is read without it, so the header would cost a signature here and
+            # a check at the peer for nothing
             headers[PEER_HEADER] = self._announce(topic, len(body))
         try:
             async with self._session.post(f"{self.url}/p2p/{topic}", data=body, headers=headers) as resp:

@@ -258,6 +258,12 @@ class VerifyPool:
         # than queued behind the start-up: a node restarting to catch up must not wait.
         self.ready = False
         self._pings: list[concurrent.futures.Future[int]] = []
+        # coalescing (see ``verify``): waiting requests, worker calls in flight
+        self._queue: list[tuple[Elections, list[bytes], asyncio.Future[Verdicts | None]]] = []
+        self._busy = 0
+        self._dispatching = False
+        #: raw transaction -> the snapshot and batch it is queued or running in
+        self._pending: dict[bytes, tuple[Elections, asyncio.Future[Verdicts | None]]] = {}
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -294,11 +300,77 @@ class VerifyPool:
 
     async def verify(self, elections: Elections, raws: Sequence[bytes]) -> Verdicts | None:
         """Verdicts for ``raws`` spread over the workers; None if inline, if the workers are
-        still starting, or if the pool failed (the caller then verifies inline)."""
+        still starting, or if the pool failed (the caller then verifies inline).
+
+        Requests are coalesced: those made in the same turn of the loop, or while every
+        worker is busy, go to the workers together (one call per worker instead of one
+        per request: a call costs ~0.45 ms of the loop's process, pickling and threads,
+        and ~0.1 ms of a worker). Each request gets the verdicts of the whole batch: they
+        are keyed by transaction hash and by every input checked, so another request's
+        verdicts can only be recalled where the same check on the same inputs is made.
+        A transaction already queued or running for an equal snapshot is not sent again:
+        the request waits for that batch's verdicts."""
         if not self.workers or not raws or not self._is_ready():
             return None
-        k = min(self.workers, len(raws))
-        parts = [tuple(raws[i::k]) for i in range(k)]
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Future[Verdicts | None]] = []
+        new: list[bytes] = []
+        for raw in raws:
+            # a transaction already on its way to a worker for this snapshot (a forwarded
+            # one, when the proposal carrying it arrives) is not sent twice: wait for it
+            p = self._pending.get(raw)
+            if p is not None and not p[1].done() and (p[0] is elections or p[0] == elections):
+                if p[1] not in waits:
+                    waits.append(p[1])
+            else:
+                new.append(raw)
+        if new:
+            fut: asyncio.Future[Verdicts | None] = loop.create_future()
+            self._queue.append((elections, new, fut))
+            for raw in new:
+                self._pending[raw] = (elections, fut)
+            waits.append(fut)
+            self._schedule(loop)
+        # shielded: a caller that is cancelled (a client gone) must not cancel the
+        # verdicts other callers wait for
+        results = [await asyncio.shield(w) for w in waits]
+        if any(r is None for r in results):
+            return None
+        if len(results) == 1:
+            return results[0]
+        return Verdicts(tuple(k for r in results if r for k in r.ok),
+                        tuple(x for r in results if r for x in r.refused))
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._queue and self._busy < self.workers and not self._dispatching:
+            self._dispatching = True
+            loop.call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        """Send the queued requests for one election snapshot (the oldest request's) to
+        the free workers, in one call per worker."""
+        self._dispatching = False
+        if not self._queue or self._busy >= self.workers:
+            return
+        if not self._is_ready():  # the pool failed meanwhile and is restarting: inline
+            for _, rs, f in self._queue:
+                if not f.done():
+                    f.set_result(None)
+                for raw in rs:
+                    self._pending.pop(raw, None)
+            self._queue = []
+            return
+        elections = self._queue[0][0]
+        batch = [q for q in self._queue if q[0] is elections or q[0] == elections]
+        self._queue = [q for q in self._queue if not (q[0] is elections or q[0] == elections)]
+        raws = [r for _, rs, _ in batch for r in rs]
+        futs = [f for _, _, f in batch]
+        k = min(self.workers - self._busy, len(raws))
+        self._busy += k
+        task = asyncio.get_running_loop().create_task(self._run(elections, [tuple(raws[i::k]) for i in range(k)]))
+        task.add_done_callback(lambda t: self._done(t, futs, k, raws))
+
+    async def _run(self, elections: Elections, parts: list[tuple[bytes, ...]]) -> Verdicts | None:
         loop = asyncio.get_running_loop()
         try:
             pool = self._executor()
@@ -314,6 +386,19 @@ class VerifyPool:
         return Verdicts(
             tuple(k for r in results for k in r.ok), tuple(x for r in results for x in r.refused)
         )
+
+    def _done(self, task: asyncio.Task[Verdicts | None], futs: list[asyncio.Future[Verdicts | None]],
+              k: int, raws: list[bytes]) -> None:
+        self._busy -= k
+        for raw in raws:
+            p = self._pending.get(raw)
+            if p is not None and p[1] in futs:
+                del self._pending[raw]
+        result = None if task.cancelled() or task.exception() is not None else task.result()
+        for f in futs:
+            if not f.done():
+                f.set_result(result)
+        self._schedule(asyncio.get_running_loop())
 
     def _restart(self) -> None:
         """Replace a broken pool and start its workers now; until they are up, requests

@@ -22,7 +22,10 @@ import asyncio
 import dataclasses
 import os
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +140,125 @@ def bare_verify_rate(m: Any, key: bytes, chain_id: bytes, raws: list[bytes]) -> 
     return len(raws) / (time.process_time() - t0)
 
 
+def cpu_split(pids: list[int]) -> dict[int, tuple[float, float]]:
+    """Each node's CPU seconds so far: (the node process, its descendants: the workers)."""
+    out = {}
+    for p in pids:
+        own = cpu_seconds([p])
+        out[p] = (own, cpu_seconds(with_descendants([p])) - own)
+    return out
+
+
+def start_profiles(out: Path | None, nodes: list[ln.LocalNode], pids: list[int],
+                   rate: int, names: list[str]) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every node and its verification workers for the max-rate phase (raw
+    collapsed stacks in ``out/<node>.txt``); none without ``--profile``."""
+    if out is None:
+        return []
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install -e '.[dev]')")
+    out.mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                              "--subprocesses", "--nonblocking", "-o", str(out / f"{n.name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for n, pid in zip(nodes, pids, strict=True) if n.name in names]
+
+
+def stop_profiles(spies: list[subprocess.Popen[bytes]]) -> None:
+    for p in spies:
+        p.send_signal(signal.SIGINT)
+    for p in spies:
+        p.wait(30)
+
+
+#: What a node's event-loop process spends its samples on, in order of precedence: a
+#: sample goes to the first activity with a frame containing the pattern.
+ACTIVITIES = (
+    ("proposal: select and execute (primary)", "Producer.produce"),
+    ("client POST /v1/txs: admission", "post_tx (node/server"),
+    ("forwarded txs: admission", "Admission._admit_forwarded"),
+    ("peer POST in: preamble, envelope", "add_routes.<locals>.post_topic"),
+    ("validate = execute a proposal", "Ledger.validate"),
+    ("commit: store, ledger", "Ledger.commit"),
+    ("commit: pool, waiters, metrics", "_committed"),
+    ("persist (synced write)", "Store.put_meta"),
+    ("consensus: preverify", "ConsensusDriver._preverify"),
+    ("consensus: decode", "decode_message"),
+    ("consensus: encode, send", "ConsensusDriver._send"),
+    ("consensus: step (pure)", "step (consensus"),
+    ("observer: fetch, commit", "Follower._follow"),
+    ("peer POST out: seal, send", "PeerLink._run"),
+    ("verify pool: IPC on the loop", "VerifyPool"),
+    ("verify pool: IPC threads", "concurrent/futures/process.py"),
+    ("verify pool: IPC threads", "multiprocessing/"),
+    ("tip polling", "TipWatcher"),
+    ("pool sweep, re-forward", "Admission._sweep"),
+    ("pool sweep, re-forward", "Admission._reforward"),
+    ("HTTP server, other", "aiohttp/web_protocol"),
+    ("HTTP client, other", "aiohttp/client"),
+)
+#: The same samples by the kind of code running (innermost frame that matches).
+KINDS = (
+    ("Ed25519", "nacl/bindings/crypto_sign"), ("group arithmetic (tally)", "ballot_tx/crypto/"),
+    ("LevelDB", "node/store.py"), ("hashing, LtHash", "lthash.py"), ("hashing, LtHash", "hash_bytes"),
+    ("state rules", "ballot_tx/state.py"), ("aiohttp", "aiohttp/"), ("asyncio", "asyncio/"),
+    ("pickle, IPC", "multiprocessing/"), ("pickle, IPC", "concurrent/futures"),
+    ("consensus (pure)", "consensus/"), ("node, other", "node/"), ("ballot_tx, other", "ballot_tx/"),
+)
+_IDLE = ("select (selectors.py", "Condition.wait", "futures/thread.py:81)", "sleep (")
+
+
+def _kind(frames: list[str]) -> str:
+    for f in reversed(frames):
+        if "ballot_tx/codec.py" in f:  # decoding (and its canonical re-encoding check) or encoding
+            decoding = any(g.startswith(("decode", "from_plain", "unpack (")) for g in frames)
+            return "decoding" if decoding else "encoding"
+        for name, pat in KINDS:
+            if pat in f:
+                return name
+    return "other"
+
+
+def profile_shares(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
+    """(samples, by activity, by kind) of the node's own process in a py-spy raw profile
+    (its verification workers and idle waits left out)."""
+    total, act = 0, dict.fromkeys([a for a, _ in ACTIVITIES] + ["other"], 0)
+    kind: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if len(frames) > 1 and frames[1].startswith("process "):
+            continue  # a worker process
+        frames = [f for f in frames if not f.startswith("process ")]
+        if not frames or any(i in frames[-1] for i in _IDLE):
+            continue
+        n = int(count)
+        total += n
+        a = next((a for a, pat in ACTIVITIES if any(pat in f for f in frames)), "other")
+        act[a] += n
+        k = _kind(frames)
+        kind[k] = kind.get(k, 0) + n
+    return total, act, kind
+
+
+def _shares(d: dict[str, int], total: int) -> str:
+    return ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v)
+
+
+def print_profiles(out: Path, names: list[str]) -> None:
+    for name in names:
+        path = out / f"{name}.txt"
+        if not path.exists():
+            continue
+        total, act, kind = profile_shares(path)
+        if not total:
+            continue
+        print(f"profile of {name}'s event-loop process ({total} samples, idle waits left out):")
+        print(f"  by activity: {_shares(act, total)}")
+        print(f"  by kind: {_shares(kind, total)}")
+
+
 async def bench(args: argparse.Namespace, net_dir: Path) -> None:
     base = ln.free_base_port(5)
     make_network(net_dir, "bench", 4, 1, base, params=PARAMS)
@@ -181,9 +303,13 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             print(f"encrypted {total} ballots ({len(ballots[0])} bytes each) in {time.perf_counter() - t0:.1f} s")
 
             pids = [n.pid() or 0 for n in nodes]
+            spies = start_profiles(args.profile, nodes, pids, args.profile_rate, args.profile_nodes)
             cpu0, wall0 = cpu_seconds(with_descendants(pids)), time.monotonic()
+            split0 = cpu_split(pids)
             rate, lat, failed = await max_rate(s, urls, ballots[: args.ballots], args.concurrency)
             node_cpu, wall = cpu_seconds(with_descendants(pids)) - cpu0, time.monotonic() - wall0
+            split = {k: (v[0] - split0[k][0], v[1] - split0[k][1]) for k, v in cpu_split(pids).items()}
+            stop_profiles(spies)
             print(f"max rate:  {rate:7.1f} ballots/s committed ({len(lat)} ballots, {failed} failed, "
                   f"{args.concurrency} in flight); latency p50 {pct(lat, 50):.3f} s, p99 {pct(lat, 99):.3f} s")
             half = rate / 2
@@ -207,7 +333,12 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
               f"({node_cpu / wall:.2f} of {cores} cores); {1000 * per_ballot:.1f} ms per ballot "
               f"for all {len(nodes)} nodes vs {1000 * len(nodes) / v1:.1f} ms of bare verification: "
               f"{100 * len(nodes) / v1 / per_ballot:.0f}% of node CPU is ballot verification")
+        print("per node, ms of CPU per committed ballot (event loop + verification workers): " + ", ".join(
+            f"{n.name} {1000 * split[p][0] / max(1, len(lat)):.2f} + {1000 * split[p][1] / max(1, len(lat)):.2f}"
+            for n, p in zip(nodes, pids, strict=True)))
         print(f"node heights at the end: {heights}; mean latency {statistics.mean(lat):.3f} s")
+        if args.profile is not None:
+            print_profiles(args.profile, args.profile_nodes)
     finally:
         for n in nodes:
             ln.stop(n, 5)
@@ -221,6 +352,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64, help="requests in flight at max rate")
     ap.add_argument("--verify-sample", type=int, default=100, help="ballots for the bare rate")
     ap.add_argument("--simple", action="store_true", help="one single-choice contest (no rating)")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="sample every node with py-spy during the max-rate phase into DIR")
+    ap.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
+    ap.add_argument("--profile-nodes", nargs="+", default=["validator-0", "validator-1", "observer-0"],
+                    help="the nodes to profile (validator-0 is the primary while the view stays 0)")
     ap.add_argument("--dir", type=Path, help="keep the network here (default: a temp dir)")
     args = ap.parse_args()
     if args.dir is not None:

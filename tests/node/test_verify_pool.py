@@ -134,6 +134,76 @@ def test_spoiled_ballot_checked_on_a_worker(env: Env, pool: VerifyPool) -> None:
     assert ballot_key(tx_hash(raw), env.e.key) in via_pool(env, pool, raw)[2]
 
 
+def test_concurrent_requests_share_worker_calls_and_keep_their_verdicts(env: Env, pool: VerifyPool) -> None:
+    """Requests made together are coalesced into one call per worker (a call costs the
+    loop's process ~0.45 ms); each request still gets its own transaction's verdicts, a
+    refusal applies only to its own transaction, and the codes match the inline check."""
+    raws = [good(env, 0), bad_proof(env, 1), good(env, 2), bad_signature(env, 3)] * 3
+    calls: list[int] = []
+    run = pool._run
+
+    async def counting(elections: object, parts: list[tuple[bytes, ...]]) -> object:
+        calls.append(len(parts))
+        return await run(elections, parts)  # type: ignore[arg-type]
+
+    pool._run = counting  # type: ignore[method-assign]
+    try:
+        async def together() -> list[object]:
+            el = env.ledger.open_elections()
+            return list(await asyncio.gather(*(pool.verify(el, [r]) for r in raws)))
+
+        results = asyncio.run(together())
+    finally:
+        del pool._run
+    assert sum(calls) <= 2 * pool.workers < len(raws)  # not one call per request
+    for raw, v in zip(raws, results, strict=True):
+        assert v is not None
+        memo = MemoChecker()
+        refused = v.absorb(memo)  # type: ignore[attr-defined]
+        try:
+            env.ledger.check_tx(raw, Refusals(memo, refused))
+            code = None
+        except BallotchainError as e:
+            code = e.code
+        assert code == inline(env, raw)[0]
+
+
+def test_a_transaction_on_its_way_to_a_worker_is_not_sent_twice(env: Env, pool: VerifyPool) -> None:
+    """A forwarded ballot still being verified when the proposal carrying it arrives: the
+    proposal's request waits for that verdict instead of verifying it again; under another
+    election snapshot it is verified again (the verdict would be under other keys)."""
+    a, b = good(env, 4), good(env, 5)
+    sent: list[bytes] = []
+    run = pool._run
+
+    async def counting(elections: object, parts: list[tuple[bytes, ...]]) -> object:
+        sent.extend(r for p in parts for r in p)
+        return await run(elections, parts)  # type: ignore[arg-type]
+
+    pool._run = counting  # type: ignore[method-assign]
+    try:
+        async def overlapping(other: bool) -> list[object]:
+            el = env.ledger.open_elections()
+            first = asyncio.ensure_future(pool.verify(el, [a]))
+            await asyncio.sleep(0)  # the first request is queued or running
+            el2 = {k: (m, bytes(32)) for k, (m, _) in el.items()} if other else el
+            second = asyncio.ensure_future(pool.verify(el2, [a, b]))
+            return [await first, await second]
+
+        v1, v2 = asyncio.run(overlapping(False))
+        assert sorted(sent) == sorted([a, b])
+        st = env.ledger.state.election(env.e.eid)
+        assert st is not None and st.joint_key is not None
+        for raw, v in ((a, v1), (a, v2), (b, v2)):
+            assert ballot_key(tx_hash(raw), st.joint_key) in v.ok  # type: ignore[attr-defined]
+        sent.clear()
+        asyncio.run(overlapping(True))
+        assert sorted(sent) == sorted([a, a, b])
+    finally:
+        del pool._run
+    assert pool._pending == {}
+
+
 def test_a_refusal_applies_only_to_its_exact_key(env: Env) -> None:
     """A worker's refusal is raised where the rules reach that check; under another joint
     key (another election state) it does not apply and the check runs."""
