@@ -9,8 +9,8 @@ from ballot_tx import tx as txmod
 from ballot_tx.codec import decode, encode
 from ballot_tx.errors import ErrorCode, TxError
 from ballot_tx.tx import CreateElection, Tx, decode_tx
-from tests.ballot_tx.chain.helpers import ADMIN
-from tests.ballot_tx.chain.world import World
+from tests.ballot_tx.state.helpers import ADMIN
+from tests.ballot_tx.state.world import World
 
 
 def test_a_remembered_decode_equals_a_fresh_one_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

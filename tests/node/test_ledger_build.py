@@ -18,8 +18,8 @@ from ballot_tx.tx import CastBallot
 from harness.localchain import LocalChain
 from node.ledger import Ledger
 from node.store import Store
-from tests.ballot_tx.chain.helpers import VALIDATORS
-from tests.ballot_tx.chain.world import Election, World
+from tests.ballot_tx.state.helpers import VALIDATORS
+from tests.ballot_tx.state.world import Election, World
 
 
 @dataclasses.dataclass

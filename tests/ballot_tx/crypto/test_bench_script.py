@@ -23,9 +23,9 @@ def test_bench_pieces_run(capsys: pytest.CaptureFixture[str]) -> None:
     b = _bench()
     costs = b.raw_costs(20)
     assert set(costs) == {"mult", "base", "add", "valid", "ed25519"}
-    q, shares = b.ceremony(b.SINGLE)
-    b.bench_ballot("single", b.SINGLE, b.tr.joint_key(q), 2, costs)
-    b.bench_tally(b.SINGLE, q, shares, [30], pool_size=7)  # asserts the decrypted counts
+    trustees = b.ceremony(b.SINGLE)
+    b.bench_ballot("single", b.SINGLE, b.tr.joint_key(trustees.qualified), 2, costs)
+    b.bench_tally(b.SINGLE, trustees, [30], pool_size=7)  # asserts the decrypted counts
     out = capsys.readouterr().out
     assert "ratio verify / (mults x one mult)" in out
     assert "30 ballots: tally+decrypt" in out
