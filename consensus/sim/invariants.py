@@ -25,8 +25,9 @@
   inactive view (which would leave the cluster without spare fault tolerance);
 * calm (no view change without a reason): in a healthy network (no faulty validator but
   ``stray`` backups, no kills, links fast enough that a block commits within a timeout of
-  its request: proposal delay + 4 message delays < T), once every honest replica is
-  active in one view v, at one height and one stable checkpoint, with a block made after
+  its request: proposal delay + 4 message delays < T), once every replica (the stray
+  ones included: one alone in a higher view is a reason, view sync) is in one view v and
+  every honest one is active there, at one height and one stable checkpoint, with a block made after
   the heal (and the last restart) committed, no honest replica ever leaves v: not while idle (``replica.timers``: the view timer
   counts only while waiting for a request), not when traffic resumes just before a timer
   would expire (issue 12, fault 7), and not for a faulty backup's stray votes;
@@ -290,7 +291,10 @@ class Invariants:
             return
         live = sim.honest()
         if self.calm is None:
-            views = {x.state.view for x in live}
+            # The benign faulty replicas count too: one left alone in a higher view (it
+            # re-sends its VIEW-CHANGE every timeout) is the lone replica view sync brings
+            # back by moving the others up (replica.view_sync), a reason to change view.
+            views = {x.state.view for x in sim.instances if x.alive}
             together = {(len(x.chain), x.state.low) for x in live}
             if len(views) == 1 and len(together) == 1 and all(
                 x.alive and x.state.active and x.chain and sim.made_at.get(x.chain[-1][0], -1) >= self._healed
@@ -299,7 +303,13 @@ class Invariants:
                 self.calm = (views.pop(), sim.now)
             return
         view, since = self.calm
+        # A benign faulty replica that moved to a higher view on its own (a stray backup's
+        # timer) is a reason: view sync moves the others up to it. Settle again after it.
+        led = max((x.state.view for x in sim.instances if x.alive and not x.honest), default=-1)
         for x in live:
+            if x.state.view > view and led >= x.state.view:
+                self.calm = None
+                return
             if x.state.view > view:
                 self.fail(
                     f"calm: validator {x.index} of a healthy network left view {view} (settled "
