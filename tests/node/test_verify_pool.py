@@ -17,46 +17,14 @@ from ballot_tx.checks import MemoChecker, ballot_key, signature_key
 from ballot_tx.codec import encode
 from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.errors import BallotchainError, ErrorCode
-from ballot_tx.tx import CastBallot, SpoilBallot
-from harness.localchain import LocalChain
-from node.ledger import Ledger
-from node.store import Store
+from ballot_tx.tx import SpoilBallot
 from node.verify_pool import Refusals, VerifyPool, verify_txs
-from tests.ballot_tx.state.helpers import VALIDATORS
-from tests.ballot_tx.state.world import Election, World
-
-
-@dataclasses.dataclass
-class Env:
-    w: World
-    e: Election
-    ledger: Ledger
+from tests.node.ledger_env import Env, bad_proof, good, open_election
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    w = World()
-    store = Store(tmp_path_factory.mktemp("vp") / "data", w.genesis)
-    w.chain = LocalChain(w.genesis, VALIDATORS, [store])
-    e = w.create(w.manifest())
-    w.ceremony(e)
-    w.register(e, 8)
-    w.open(e)
-    yield Env(w, e, Ledger(store, w.genesis, w.cid))
-    store.close()
-
-
-def good(env: Env, i: int) -> bytes:
-    return encode(env.w.cast(env.e, env.e.voters[i]))
-
-
-def bad_proof(env: Env, i: int) -> bytes:
-    """A ballot whose ciphertexts were swapped after its proofs were made."""
-    b = env.w.ballot(env.e, env.e.voters[i])
-    c0 = b.contests[0]
-    cts = (c0.ciphertexts[1], c0.ciphertexts[0], *c0.ciphertexts[2:])
-    b = dataclasses.replace(b, contests=(dataclasses.replace(c0, ciphertexts=cts),))
-    return encode(env.w.tx(env.e.voters[i], CastBallot(env.e.eid, b)))
+    yield from open_election(tmp_path_factory.mktemp("vp") / "data")
 
 
 def bad_signature(env: Env, i: int) -> bytes:

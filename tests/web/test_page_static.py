@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -16,6 +15,7 @@ from node.speech_clips import clip_text
 from node.web import add_web_routes
 from tests.ballot_tx.crypto.helpers import contest, manifest
 from tests.ballot_tx.state.helpers import make_genesis
+from tests.conftest import skip_unless_setup_installs
 from tests.web.jsbridge import WEB, run_js
 
 GENESIS = make_genesis()
@@ -148,15 +148,11 @@ class _Backend:
 async def test_read_aloud_clips_are_rendered_and_cached() -> None:
     import shutil
 
-    import pytest
-
     from ballot_tx.manifest import election_id
     from node.server import BACKEND_KEY
 
     if shutil.which("espeak-ng") is None:
-        if "speech" in os.environ.get("BALLOTCHAIN_EXTRAS", ""):  # scripts/test installs it
-            pytest.fail("espeak-ng is missing although scripts/test installs the speech extra")
-        pytest.skip("espeak-ng is not installed (scripts install it with the speech extra)")
+        skip_unless_setup_installs("espeak-ng is not installed", extra="speech")
     app = web.Application(middlewares=[error_middleware])
     add_web_routes(app, GENESIS)
     app[BACKEND_KEY] = _Backend()  # type: ignore[assignment]
