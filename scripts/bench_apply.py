@@ -189,7 +189,8 @@ def main() -> None:
     jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
     pool = ParallelVerifier(jobs) if jobs > 1 else None
     for b in blocks:
-        casts = [t for t in (decode_tx(r) for r in b.txs) if isinstance(t.body, CastBallot)]
+        cast_raws = [(r, t) for r, t in ((r, decode_tx(r)) for r in b.txs) if isinstance(t.body, CastBallot)]
+        raws, casts = [r for r, _ in cast_raws], [t for _, t in cast_raws]
         if not casts:
             st = base.commit(apply_block(st, b, None))
             continue
@@ -197,7 +198,6 @@ def main() -> None:
             status = st.election(election_id(m))
             assert status is not None and status.joint_key is not None
             key_ = status.joint_key
-        raws = [r for r in b.txs if isinstance(decode_tx(r).body, CastBallot)]
         forget_decoded()  # each measurement decodes cold, as an auditor reading blocks does
         t0 = time.process_time()
         for raw in raws:
