@@ -19,9 +19,11 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 # System packages the extras need, installed where we may (root, apt, no terminal to ask
-# on), otherwise named: espeak-ng (English speech), a Japanese font (voting letters, the
+# on), otherwise named: libdecaf0 (tally sums), espeak-ng (English speech), a Japanese font (voting letters, the
 # --plot chart), poppler-utils and zbar-tools (the tests read voting letters back).
 apt_missing=()
+# libdecaf: tally sums held decoded (ballot_tx/crypto/point_sums.py; libsodium is the fallback)
+ldconfig -p 2>/dev/null | grep -q 'libdecaf\.so\.0' || apt_missing+=(libdecaf0)
 if [[ ",$extras," == *,speech,* ]] && ! command -v espeak-ng >/dev/null 2>&1; then apt_missing+=(espeak-ng); fi
 if [[ ",$extras," == *,letters,* || ",$extras," == *,plot,* ]] && [ ! -d /usr/share/fonts/opentype/noto ]; then
   apt_missing+=(fonts-noto-cjk)

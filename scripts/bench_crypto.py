@@ -26,9 +26,11 @@ import nacl.bindings as nb
 from rbcl import _sodium
 
 from ballot_tx.crypto import group as g
+from ballot_tx.crypto import point_sums
 from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot, verify_ballot_mults
+from ballot_tx.crypto.point_sums import sum_points
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import (
     RATING_LEVELS,
@@ -71,7 +73,13 @@ def raw_costs(n: int) -> dict[str, float]:
         "add": per_call(lambda: _sodium.crypto_core_ristretto255_add(buf, p, q), n),
         "valid": per_call(lambda: _sodium.crypto_core_ristretto255_is_valid_point(p), n),
         "ed25519": per_call(lambda: nb.crypto_sign_open(signed, pk), n),
+        **{f"sum_{b}": per_call(lambda b=b: sum_points([p, q] * 50, backend=b), max(1, n // 50)) / 100
+           for b in point_sums_backends()},
     }
+
+
+def point_sums_backends() -> list[str]:
+    return ["libdecaf", "libsodium"] if point_sums.BACKEND == "libdecaf" else ["libsodium"]
 
 
 def trustees(n: int) -> tuple[TrusteeInfo, ...]:
@@ -174,6 +182,9 @@ def main() -> None:
     print(f"  ristretto255 point addition              {costs['add'] * 1e6:7.1f} us")
     print(f"  ristretto255 point validation            {costs['valid'] * 1e6:7.1f} us")
     print(f"  Ed25519 signature verification           {costs['ed25519'] * 1e6:7.1f} us")
+    for b in point_sums_backends():
+        print(f"  one point into a running sum, {b + ':':10}  {costs[f'sum_{b}'] * 1e6:7.1f} us"
+              + ("   (this process's backend)" if b == point_sums.BACKEND else ""))
     single = ceremony(SINGLE)
     bench_ballot("5-option single-choice contest", SINGLE, tr.joint_key(single.qualified), n_ballots, costs)
     rating = ceremony(RATING)

@@ -43,6 +43,7 @@ from functools import lru_cache
 from rbcl import _sodium
 
 from ballot_tx.codec import domain
+from ballot_tx.crypto import point_sums
 from ballot_tx.errors import CryptoError, ErrorCode
 
 #: Order of the ristretto255 group.
@@ -162,13 +163,13 @@ def neg(p: bytes) -> bytes:
 
 
 def sum_points(points: list[bytes] | tuple[bytes, ...]) -> bytes:
-    """The sum of a sequence of points (the identity for an empty one)."""
+    """The sum of a sequence of valid points (the identity for an empty one), each
+    decoded once (``point_sums``)."""
     if not points:
         return IDENTITY
-    acc = points[0]
-    for q in points[1:]:
-        acc = add(acc, q)
-    return acc
+    if len(points) == 1:
+        return points[0]
+    return point_sums.sum_points(points)
 
 
 @lru_cache(maxsize=4096)

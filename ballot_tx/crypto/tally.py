@@ -22,12 +22,9 @@ and ``count`` by bounded discrete log (``dlog.py``, bound = ``ballots``). A publ
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
-
-from rbcl import _sodium
 
 from ballot_tx.codec import U8, U32, Bytes32, MaxLen, Wire, digest, hash_bytes
 from ballot_tx.crypto import elgamal
@@ -35,6 +32,7 @@ from ballot_tx.crypto import group as g
 from ballot_tx.crypto.ballot import LEVELS, EncryptedBallot
 from ballot_tx.crypto.dlog import dlog
 from ballot_tx.crypto.elgamal import Ciphertext
+from ballot_tx.crypto.point_sums import PointSums
 from ballot_tx.crypto.proofs import ChaumPedersenProof, prove_dleq, verify_dleq
 from ballot_tx.crypto.trustees import TrusteeCommitment, verification_key
 from ballot_tx.errors import CryptoError, ErrorCode
@@ -133,37 +131,101 @@ def subtract_ballot(tally: EncryptedTally, ballot: EncryptedBallot) -> Encrypted
     )
 
 
+class RunningTally:
+    """An ``EncryptedTally`` being counted into, its sums held decoded (``point_sums``).
+
+    ``add_ballot`` / ``subtract_ballot`` decode the tally, add and encode it again for
+    every ballot: three inverse square roots per point. A block counts many ballots into
+    one tally and only the tally at its end is stored, so the state keeps one
+    ``RunningTally`` per election while it executes a block: one decode per ballot point,
+    one encode per slot when the record is written. Same checks, same errors, same
+    bytes as ``add_ballot`` / ``subtract_ballot`` (tests/ballot_tx/crypto/test_tally.py)."""
+
+    def __init__(self, start: EncryptedTally) -> None:
+        self.election_id = start.election_id
+        self.ballots = start.ballots
+        self.widths = [len(slots) for slots in start.contests]
+        flat = [p for slots in start.contests for ct in slots for p in (ct.alpha, ct.beta)]
+        self._sums = PointSums(len(flat), flat)
+        self._encoded: EncryptedTally | None = start
+
+    def _fits(self, ballot: EncryptedBallot) -> None:
+        if ballot.election_id != self.election_id:
+            raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the ballot is for another election")
+        if self.widths != [len(c.ciphertexts) for c in ballot.contests]:
+            raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "the ballot does not fit the tally")
+
+    def _apply(
+        self, op: Callable[[int, bytes], None], undo: Callable[[int, bytes], None], ballot: EncryptedBallot
+    ) -> None:
+        """``op`` every point of ``ballot`` into its slot; all or nothing (an invalid point,
+        which verified ballots never hold, undoes the points already done)."""
+        points = [p for ec in ballot.contests for ct in ec.ciphertexts for p in (ct.alpha, ct.beta)]
+        for i, p in enumerate(points):
+            try:
+                op(i, p)
+            except CryptoError:
+                for j in range(i):
+                    undo(j, points[j])
+                raise
+
+    def add(self, ballot: EncryptedBallot) -> None:
+        """Count a (verified) ballot."""
+        self._fits(ballot)
+        self._encoded = None
+        self._apply(self._sums.add, self._sums.sub, ballot)
+        self.ballots += 1
+
+    def subtract(self, ballot: EncryptedBallot) -> None:
+        """Uncount a previously counted ballot."""
+        self._fits(ballot)
+        if self.ballots == 0:
+            raise CryptoError(ErrorCode.CRYPTO_BAD_TALLY, "cannot remove a ballot from an empty tally")
+        self._encoded = None
+        self._apply(self._sums.sub, self._sums.add, ballot)
+        self.ballots -= 1
+
+    def tally(self) -> EncryptedTally:
+        """The tally so far, encoded (kept until the next change)."""
+        if self._encoded is None:
+            flat = self._sums.encoded()
+            contests = []
+            i = 0
+            for w in self.widths:
+                contests.append(tuple(Ciphertext(flat[i + 2 * k], flat[i + 2 * k + 1]) for k in range(w)))
+                i += 2 * w
+            self._encoded = EncryptedTally(self.election_id, self.ballots, tuple(contests))
+        return self._encoded
+
+
 def aggregate(manifest: Manifest, ballots: Iterable[EncryptedBallot]) -> EncryptedTally:
     """The tally of a list of (verified) ballots, one per voter (the last cast counts).
 
-    The hot loop of counting: one point addition per ciphertext component, done on
-    libsodium directly with the running sums kept in ctypes buffers (no copies).
+    The hot loop of counting: one point addition per ciphertext component, into sums
+    held decoded (``point_sums``: one decode per point, one encode per slot at the end).
     """
     eid = election_id(manifest)
     widths = [contest_width(c) for c in manifest.contests]
-    new = ctypes.c_char * 32
-    fadd = _sodium.crypto_core_ristretto255_add
-    alphas = [[new() for _ in range(w)] for w in widths]  # zeroed = identity
-    betas = [[new() for _ in range(w)] for w in widths]
+    sums = PointSums(2 * sum(widths))  # slot k of the flattened tally: alpha 2k, beta 2k+1
+    add = sums.add
     n = 0
     for b in ballots:
         if b.election_id != eid or [len(c.ciphertexts) for c in b.contests] != widths:
             raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "a ballot does not fit the election")
         n += 1
-        for ca, cb, ec in zip(alphas, betas, b.contests, strict=True):
-            for k, ct in enumerate(ec.ciphertexts):
-                sa, sb = new(), new()
-                fadd(sa, ca[k], ct.alpha)
-                fadd(sb, cb[k], ct.beta)
-                ca[k], cb[k] = sa, sb
-    return EncryptedTally(
-        eid,
-        n,
-        tuple(
-            tuple(Ciphertext(a.raw, b.raw) for a, b in zip(ca, cb, strict=True))
-            for ca, cb in zip(alphas, betas, strict=True)
-        ),
-    )
+        i = 0
+        for ec in b.contests:
+            for ct in ec.ciphertexts:
+                add(i, ct.alpha)
+                add(i + 1, ct.beta)
+                i += 2
+    flat = sums.encoded()
+    contests = []
+    i = 0
+    for w in widths:
+        contests.append(tuple(Ciphertext(flat[i + 2 * k], flat[i + 2 * k + 1]) for k in range(w)))
+        i += 2 * w
+    return EncryptedTally(eid, n, tuple(contests))
 
 
 def merge_tallies(manifest: Manifest, parts: Sequence[EncryptedTally]) -> EncryptedTally:

@@ -3,6 +3,11 @@
 Handlers read through it to the snapshot, keep the objects they decoded, and
 write; only at the end are the dirty objects encoded into records. An undo
 journal lets a proposer drop a failing transaction and go on with the rest.
+
+Running tallies are counted into through ``count_ballot`` / ``uncount_ballot`` only:
+while a block executes, each election's tally is held decoded
+(``tally_crypto.RunningTally``) and encoded once, into its ``T`` record, at the end. The
+record's bytes are those of adding and subtracting the ballots one at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from typing import Any
 
 from ballot_tx.checks import Checker
 from ballot_tx.codec import Wire, decode, encode
+from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import ErrorCode, TxError
 from ballot_tx.manifest import Manifest
 from ballot_tx.state.records import (
@@ -22,6 +29,7 @@ from ballot_tx.state.records import (
     decode_record,
     election_key,
     manifest_key,
+    tally_key,
 )
 from ballot_tx.state.snapshot import State
 
@@ -39,7 +47,9 @@ class ExecutionContext:
         self.objects: dict[bytes, Wire | None] = {}
         self.dirty: set[bytes] = set()
         # undo log, so a proposer can drop a failing transaction and go on
-        self.journal: list[tuple[bool, bytes, bool, Any, bool]] = []
+        # ("record" | "object", key, present, old, was dirty) or ("tally", eid, ballot, added)
+        self.journal: list[tuple[str, bytes, Any, Any, bool]] = []
+        self.counting: dict[bytes, tally_crypto.RunningTally] = {}  # eid -> tally held decoded
         self.manifests: dict[bytes, Manifest] = {}
         self.tx_hash = b""  # hash of the transaction being applied
         # False for a one-transaction admission check: whether a ballot is valid does not
@@ -54,7 +64,7 @@ class ExecutionContext:
         return self.state.get(key)
 
     def put(self, key: bytes, value: bytes | None) -> None:
-        self.journal.append((False, key, key in self.records, self.records.get(key), False))
+        self.journal.append(("record", key, key in self.records, self.records.get(key), False))
         self.records[key] = value
 
     def get_object(self, cls: type[W], key: bytes) -> W | None:
@@ -66,7 +76,7 @@ class ExecutionContext:
 
     def put_object(self, key: bytes, value: Wire) -> None:
         self.journal.append(
-            (True, key, key in self.objects, self.objects.get(key), key in self.dirty)
+            ("object", key, key in self.objects, self.objects.get(key), key in self.dirty)
         )
         self.objects[key] = value
         self.dirty.add(key)
@@ -74,7 +84,12 @@ class ExecutionContext:
     def rollback(self, mark: int) -> None:
         """Undo every write after ``mark`` (a length of the journal)."""
         while len(self.journal) > mark:
-            is_obj, key, present, old, was_dirty = self.journal.pop()
+            kind, key, present, old, was_dirty = self.journal.pop()
+            if kind == "tally":  # key: the election, present: the ballot, old: True if added
+                running = self.counting[key]
+                (running.subtract if old else running.add)(present)
+                continue
+            is_obj = kind == "object"
             table: dict[bytes, Any] = self.objects if is_obj else self.records
             if present:
                 table[key] = old
@@ -88,7 +103,35 @@ class ExecutionContext:
             value = self.objects[key]
             self.records[key] = None if value is None else encode(value)
         self.dirty.clear()
+        for eid, running in self.counting.items():
+            self.records[tally_key(eid)] = encode(running.tally())
         return self.records
+
+    # running tallies
+    def tally(self, eid: bytes) -> tally_crypto.EncryptedTally:
+        """The election's running tally as it stands (counted into in this block or not)."""
+        running = self.counting.get(eid)
+        if running is not None:
+            return running.tally()
+        tally = self.get_object(tally_crypto.EncryptedTally, tally_key(eid))
+        assert tally is not None, "an election's tally record is written when it is created"
+        return tally
+
+    def _running(self, eid: bytes) -> tally_crypto.RunningTally:
+        running = self.counting.get(eid)
+        if running is None:
+            running = self.counting[eid] = tally_crypto.RunningTally(self.tally(eid))
+        return running
+
+    def count_ballot(self, eid: bytes, ballot: EncryptedBallot) -> None:
+        """A (verified) ballot joins the election's running tally."""
+        self._running(eid).add(ballot)
+        self.journal.append(("tally", eid, ballot, True, False))
+
+    def uncount_ballot(self, eid: bytes, ballot: EncryptedBallot) -> None:
+        """A ballot counted before leaves the election's running tally."""
+        self._running(eid).subtract(ballot)
+        self.journal.append(("tally", eid, ballot, False, False))
 
     # typed helpers
     def manifest(self, eid: bytes) -> Manifest:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ballot_tx.codec import encode
-from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.errors import ErrorCode, TxError
 from ballot_tx.state.context import ExecutionContext
 from ballot_tx.state.guards import crypto_check, require_phase, trustee_index
@@ -16,7 +15,6 @@ from ballot_tx.state.records import (
     decryption_share_key,
     decryption_shares,
     result_key,
-    tally_key,
     trustee_commitments,
 )
 from ballot_tx.tx import PostDecryptionShare, PublishResult, Tx
@@ -40,8 +38,7 @@ def post_decryption_share(ctx: ExecutionContext, tx: Tx, body: PostDecryptionSha
         raise TxError(
             ErrorCode.TX_SHARE_DUPLICATE, f"trustee {i} already posted its decryption share"
         )
-    tally = ctx.get_object(tally_crypto.EncryptedTally, tally_key(eid))
-    assert tally is not None
+    tally = ctx.tally(eid)
     commitments = trustee_commitments(ctx.get, eid, status.qualified)
     crypto_check(
         ErrorCode.TX_BAD_DECRYPTION_SHARE,
@@ -60,8 +57,7 @@ def publish_result(ctx: ExecutionContext, tx: Tx, body: PublishResult) -> None:
     status = ctx.status(eid)
     require_phase(status, Phase.CLOSED)
     shares = decryption_shares(ctx.get, eid, len(manifest.trustees))
-    tally = ctx.get_object(tally_crypto.EncryptedTally, tally_key(eid))
-    assert tally is not None
+    tally = ctx.tally(eid)
     commitments = trustee_commitments(ctx.get, eid, status.qualified)
     crypto_check(
         ErrorCode.TX_BAD_RESULT,

@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from ballot_tx.codec import decode, encode
-from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.eligibility import method
 from ballot_tx.errors import ErrorCode, TxError
 from ballot_tx.manifest import Manifest, voting_open_at
@@ -26,7 +25,6 @@ from ballot_tx.state.records import (
     ciphertexts_digest,
     counted_ballot_key,
     spoiled_ballot_key,
-    tally_key,
     voter_record_key,
 )
 from ballot_tx.tx import CancelInternetVote, CastBallot, SpoilBallot, Tx
@@ -134,17 +132,11 @@ def cast_ballot(ctx: ExecutionContext, tx: Tx, body: CastBallot) -> None:
     )
     counted_key = counted_ballot_key(eid, tx.signer)
     if ctx.update_tally:
-        tally_record_key = tally_key(eid)
-        tally = ctx.get_object(tally_crypto.EncryptedTally, tally_record_key)
-        assert tally is not None
-        tally = tally_crypto.add_ballot(tally, body.ballot)
+        ctx.count_ballot(eid, body.ballot)
         if voter.counted is not None:
             replaced = ctx.get(counted_key)
             assert replaced is not None, "a re-voting election keeps every counted ballot"
-            tally = tally_crypto.subtract_ballot(
-                tally, ballot_from_ciphertexts(manifest, eid, replaced)
-            )
-        ctx.put_object(tally_record_key, tally)
+            ctx.uncount_ballot(eid, ballot_from_ciphertexts(manifest, eid, replaced))
     if manifest.revoting and not voter.single_use:
         ctx.put(counted_key, ciphertext_bytes(body.ballot))
     ctx.put(
@@ -231,9 +223,6 @@ def cancel_internet_vote(ctx: ExecutionContext, tx: Tx, body: CancelInternetVote
         raise TxError(ErrorCode.TX_TOO_MANY_ENTRIES, "a cancellation must name at least one voter")
     if len(set(body.voter_keys)) != len(body.voter_keys):
         raise TxError(ErrorCode.TX_MALFORMED, "a cancellation names a voter twice")
-    tally_record_key = tally_key(eid)
-    tally = ctx.get_object(tally_crypto.EncryptedTally, tally_record_key)
-    assert tally is not None
     uncounted = 0
     for voter_key in body.voter_keys:
         data = ctx.get(voter_record_key(eid, voter_key))
@@ -255,16 +244,13 @@ def cancel_internet_vote(ctx: ExecutionContext, tx: Tx, body: CancelInternetVote
         if voter.counted is not None:
             replaced = ctx.get(counted_ballot_key(eid, voter_key))
             assert replaced is not None, "a re-voting election keeps every counted ballot"
-            tally = tally_crypto.subtract_ballot(
-                tally, ballot_from_ciphertexts(manifest, eid, replaced)
-            )
+            ctx.uncount_ballot(eid, ballot_from_ciphertexts(manifest, eid, replaced))
             ctx.put(counted_ballot_key(eid, voter_key), None)
             uncounted += 1
         ctx.put(
             voter_record_key(eid, voter_key),
             encode(replace(voter, counted=None, counted_ciphertexts=None, cancelled=True)),
         )
-    ctx.put_object(tally_record_key, tally)
     ctx.set_status(
         eid,
         replace(

@@ -128,17 +128,19 @@ def forge_top_bit_ballot(
     bit 255 set, and every proof re-made over those bytes with the voter's nonces (what
     a voter can do: the proofs are sound for the decoded point, only the bytes differ)."""
     ballot, secrets = encrypt_ballot(m, key, cred, selections, seed=seed)
+    genuine = [list(ec.ciphertexts) for ec in ballot.contests]
     cts = [list(ec.ciphertexts) for ec in ballot.contests]
     cts[0][0] = replace(cts[0][0], alpha=with_top_bit(cts[0][0].alpha))
     bare = tuple(EncryptedContest(tuple(x), (), ()) for x in cts)
     ctx = ballot_context(ballot.election_id, key, cred, bare)
     contests = []
-    for c, cl, sel, nonces in zip(m.contests, cts, secrets.selections, secrets.nonces, strict=True):
+    # the sums' proofs are over the decoded points, the same as the genuine ciphertexts'
+    for c, cl, gl, sel, nonces in zip(m.contests, cts, genuine, secrets.selections, secrets.nonces, strict=True):
         p = plaintexts(c, sel)
         rs = [g.sc_int(r) for r in nonces]
         bits = tuple(prove_range(ct, key, v, r, 0, 1, ctx, seed) for ct, v, r in zip(cl, p, rs, strict=True))
         sums = tuple(
-            prove_range(elgamal.sum_ciphertexts(cl[s : s + n]), key, sum(p[s : s + n]), sum(rs[s : s + n]),
+            prove_range(elgamal.sum_ciphertexts(gl[s : s + n]), key, sum(p[s : s + n]), sum(rs[s : s + n]),
                         lo, hi, ctx, seed)
             for s, n, lo, hi in sum_ranges(c)
         )

@@ -22,7 +22,9 @@ def _bench() -> ModuleType:
 def test_bench_pieces_run(capsys: pytest.CaptureFixture[str]) -> None:
     b = _bench()
     costs = b.raw_costs(20)
-    assert set(costs) == {"mult", "base", "add", "valid", "ed25519"}
+    sums = {f"sum_{backend}" for backend in b.point_sums_backends()}
+    assert set(costs) == {"mult", "base", "add", "valid", "ed25519"} | sums
+    assert all(costs[k] > 0 for k in sums)
     trustees = b.ceremony(b.SINGLE)
     b.bench_ballot("single", b.SINGLE, b.tr.joint_key(trustees.qualified), 2, costs)
     b.bench_tally(b.SINGLE, trustees, [30], pool_size=7)  # asserts the decrypted counts

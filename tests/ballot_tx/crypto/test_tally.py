@@ -135,6 +135,48 @@ def test_revoting_replaces_a_ballot(setup: Any) -> None:
     assert e.value.code == ErrorCode.CRYPTO_BAD_TALLY
 
 
+def test_running_tally_gives_the_bytes_of_one_ballot_at_a_time(setup: Any) -> None:
+    """What a block's execution counts into (sums held decoded) is byte for byte what
+    ``add_ballot`` / ``subtract_ballot`` give one ballot at a time, refusals included."""
+    cer, _, _ = setup
+    ballots = [encrypt_ballot(M, cer.key, CRED, v)[0] for v in VOTES]
+    stepwise = ty.empty_tally(M)
+    running = ty.RunningTally(ty.empty_tally(M))
+    for b in ballots:
+        stepwise = ty.add_ballot(stepwise, b)
+        running.add(b)
+        assert running.tally() == stepwise
+    for b in ballots[:2]:
+        stepwise = ty.subtract_ballot(stepwise, b)
+        running.subtract(b)
+    assert running.tally() == stepwise == ty.aggregate(M, ballots[2:])
+    resumed = ty.RunningTally(stepwise)  # a later block starts from the stored record
+    resumed.add(ballots[0])
+    assert resumed.tally() == ty.add_ballot(stepwise, ballots[0])
+
+    other = manifest((contest("mayor", "single", 3),), n_trustees=5, threshold=3)
+    wrong_shape = replace(ballots[0], contests=ballots[0].contests[:1])
+    wrong_election = replace(ballots[0], election_id=ty.election_id(other))
+    bad_point = replace(ballots[0], contests=(
+        replace(ballots[0].contests[0], ciphertexts=(
+            replace(ballots[0].contests[0].ciphertexts[0], beta=b"\xff" * 32),
+            *ballots[0].contests[0].ciphertexts[1:])),
+        *ballots[0].contests[1:]))
+    before = running.tally()
+    for bad, code in ((wrong_shape, ErrorCode.CRYPTO_WRONG_SHAPE),
+                      (wrong_election, ErrorCode.CRYPTO_WRONG_ELECTION),
+                      (bad_point, ErrorCode.CRYPTO_BAD_POINT)):
+        for op in (running.add, running.subtract):
+            with pytest.raises(CryptoError) as e:
+                op(bad)
+            assert e.value.code == code
+            assert running.tally() == before  # all or nothing
+    empty = ty.RunningTally(ty.empty_tally(M))
+    with pytest.raises(CryptoError) as e:
+        empty.subtract(ballots[0])
+    assert e.value.code == ErrorCode.CRYPTO_BAD_TALLY
+
+
 def test_empty_tally_decrypts_to_zero(setup: Any) -> None:
     cer, _, _ = setup
     t = ty.empty_tally(M)

@@ -17,7 +17,7 @@ from ballot_tx.state.execute import apply_block
 from ballot_tx.state.records import Phase
 from ballot_tx.state.voting import last_ballots
 from ballot_tx.tx import CancelInternetVote
-from tests.ballot_tx.state.helpers import REGISTRAR
+from tests.ballot_tx.state.helpers import REGISTRAR, VALIDATORS
 from tests.ballot_tx.state.world import World
 
 
@@ -67,3 +67,39 @@ def test_due_to_close_names_what_the_next_block_closes() -> None:
         assert status.closed_ms == (time_ms if closed else None)
         assert (ending.eid in after.open_elections()) is not closed
         assert later.eid in after.open_elections()
+
+
+def test_a_dropped_transaction_leaves_the_running_tally_as_it_was() -> None:
+    """A block's tallies are held decoded while it executes (``ExecutionContext.count_ballot``);
+    a proposer dropping a transaction that uncounted a ballot and then failed must put the
+    ballot back. Here a cancellation takes v0's ballot (the only one counted) out, then fails
+    on an unknown key; the next cancellation of v0 must still find that ballot to take out,
+    and the block built from what was kept counts what the chain counts one ballot at a time."""
+    from ballot_tx.crypto import tally as tally_crypto
+    from ballot_tx.errors import ErrorCode
+    from ballot_tx.keys import KeyPair
+    from ballot_tx.state.execute import select_txs
+    from ballot_tx.tx import CastBallot
+
+    w = World()
+    e = w.create(w.manifest(revoting=True))
+    w.ceremony(e)
+    w.register(e, 3)
+    w.open(e)
+    v0, v1, _ = e.voters
+    w.run(w.cast(e, v0))
+    state = w.chain.state
+    stranger = KeyPair.generate().ed25519_public
+    failing = w.tx(REGISTRAR, CancelInternetVote(e.eid, (v0.ed25519_public, stranger)))
+    cancel = w.tx(REGISTRAR, CancelInternetVote(e.eid, (v0.ed25519_public,)))
+    vote = w.tx(v1, CastBallot(e.eid, w.ballot(e, v1, ((0, 1, 0),))))
+    t = state.time_ms + 1000
+    kept, rejected = select_txs(state, [encode(failing), encode(cancel), encode(vote)], t)
+    assert kept == [encode(cancel), encode(vote)]
+    assert [(i, err.code) for i, err in rejected] == [(0, ErrorCode.TX_NOT_ELIGIBLE)]
+    new = apply_block(state, make_block(height=state.height + 1, prev_hash=state.block_hash, time_ms=t,
+                                        proposer=VALIDATORS[0].ed25519_public, state_root=state.root, txs=kept))
+    before = state.tally(e.eid)
+    assert before is not None and before.ballots == 1
+    assert isinstance(vote.body, CastBallot)
+    assert new.tally(e.eid) == tally_crypto.aggregate(w.chain.state.manifest(e.eid), [vote.body.ballot])

@@ -1,0 +1,185 @@
+"""Sums of many ristretto255 points, each point decoded once.
+
+Counting is additions: a tally adds every counted ciphertext into a few running sums,
+a ballot's range proof sums a contest's ciphertexts. libsodium's
+``crypto_core_ristretto255_add`` takes and returns encodings, so each addition decodes
+both operands and encodes the result: three inverse square roots, about 13.6 us here,
+for work that needs one decode of the new point and a few field multiplications.
+libsodium exposes no decoded-point API. libdecaf (Mike Hamburg's library; its
+``decaf_255`` group is ristretto255 since release 1.0, RFC 9496 section 4) does:
+``PointSums`` keeps its sums decoded (extended coordinates) in libdecaf's point
+structures and encodes them only when asked, about 5.4 us per added point here
+(``python scripts/bench_crypto.py`` prints both backends).
+
+Two backends, one rule: with libdecaf missing (``scripts/_setup.sh`` installs Debian's
+``libdecaf0`` where it may) the sums are kept as encodings and added with libsodium.
+Both give the same bytes (tests/ballot_tx/crypto/test_point_sums.py checks them against
+each other, RFC 9496's vectors and random points) and both refuse the same inputs: a
+point must be a canonical encoding (the identity allowed), else ``CRYPTO_BAD_POINT``.
+Callers pass points they have already checked (``group.point``); the refusal is a
+second line, so that no backend ever adds garbage silently.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Callable, Iterable, Sequence
+
+from rbcl import _sodium
+
+from ballot_tx.errors import CryptoError, ErrorCode
+
+IDENTITY = bytes(32)
+
+# libdecaf's point_255.h: decaf_255_point_t is four field elements (x, y, z, t), each
+# 320 bits in 64-bit limbs aligned to 32 bytes: 4 * 64 = 256 bytes, 32-byte aligned.
+_POINT_BYTES = 256
+_ALIGN = 32
+_DECAF_SUCCESS = -1  # decaf_error_t: DECAF_SUCCESS = -1, DECAF_FAILURE = 0
+_DECAF_TRUE = 0xFFFFFFFFFFFFFFFF  # decaf_bool_t all ones: the identity is allowed
+
+
+def _load_decaf() -> ctypes.CDLL | None:
+    """libdecaf's shared library, unless absent or ``BALLOTCHAIN_NO_DECAF`` is set (the
+    tests run both backends; an operator may pin the libsodium one)."""
+    if os.environ.get("BALLOTCHAIN_NO_DECAF"):
+        return None
+    for name in ("libdecaf.so.0", ctypes.util.find_library("decaf")):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            decode = lib.decaf_255_point_decode
+        except (OSError, AttributeError):
+            continue
+        decode.restype = ctypes.c_int
+        decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64]
+        for op in (lib.decaf_255_point_add, lib.decaf_255_point_sub):
+            op.restype = None
+            op.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        lib.decaf_255_point_encode.restype = None
+        lib.decaf_255_point_encode.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        return lib
+    return None
+
+
+_decaf = _load_decaf()
+#: Which backend this process uses: "libdecaf" or "libsodium".
+BACKEND = "libdecaf" if _decaf is not None else "libsodium"
+
+
+def _bad(p: bytes) -> CryptoError:
+    return CryptoError(
+        ErrorCode.CRYPTO_BAD_POINT, f"a summed point is not a canonical ristretto255 point ({p.hex()[:16]}…)"
+    )
+
+
+class _DecafSums:
+    """``n`` sums held decoded in one aligned buffer, plus a scratch point."""
+
+    def __init__(self, n: int) -> None:
+        self._raw = ctypes.create_string_buffer(_POINT_BYTES * (n + 1) + _ALIGN)
+        base = (ctypes.addressof(self._raw) + _ALIGN - 1) & ~(_ALIGN - 1)
+        self._scratch = base
+        self._slots = [base + _POINT_BYTES * (i + 1) for i in range(n)]
+        for slot in self._slots:
+            self._decode(slot, IDENTITY)
+
+    def _decode(self, where: int, p: bytes) -> None:
+        assert _decaf is not None
+        if len(p) != 32 or _decaf.decaf_255_point_decode(where, p, _DECAF_TRUE) != _DECAF_SUCCESS:
+            raise _bad(p)
+
+    def set(self, i: int, p: bytes) -> None:
+        self._decode(self._slots[i], p)
+
+    def add(self, i: int, p: bytes) -> None:
+        assert _decaf is not None
+        self._decode(self._scratch, p)
+        _decaf.decaf_255_point_add(self._slots[i], self._slots[i], self._scratch)
+
+    def sub(self, i: int, p: bytes) -> None:
+        assert _decaf is not None
+        self._decode(self._scratch, p)
+        _decaf.decaf_255_point_sub(self._slots[i], self._slots[i], self._scratch)
+
+    def encoded(self) -> list[bytes]:
+        assert _decaf is not None
+        out = ctypes.create_string_buffer(32)
+        sums = []
+        for slot in self._slots:
+            _decaf.decaf_255_point_encode(out, slot)
+            sums.append(out.raw)
+        return sums
+
+
+class _SodiumSums:
+    """``n`` sums kept as encodings, added with libsodium (one call per point)."""
+
+    def __init__(self, n: int) -> None:
+        self._sums = [IDENTITY] * n
+
+    def set(self, i: int, p: bytes) -> None:
+        self._check(p)
+        self._sums[i] = p
+
+    @staticmethod
+    def _check(p: bytes) -> None:
+        # bit 255: see group.py's module doc (libsodium 1.0.18 ignores it)
+        if len(p) != 32 or p[31] & 0x80 or _sodium.crypto_core_ristretto255_is_valid_point(p) != 1:
+            if p != IDENTITY:
+                raise _bad(p)
+
+    def _op(self, fn: Callable[[ctypes.Array[ctypes.c_char], bytes, bytes], int], i: int, p: bytes) -> None:
+        if len(p) != 32 or p[31] & 0x80:
+            raise _bad(p)
+        out = ctypes.create_string_buffer(32)
+        if fn(out, self._sums[i], p) != 0:  # -1: an operand is not a valid encoding
+            raise _bad(p)
+        self._sums[i] = out.raw
+
+    def add(self, i: int, p: bytes) -> None:
+        self._op(_sodium.crypto_core_ristretto255_add, i, p)
+
+    def sub(self, i: int, p: bytes) -> None:
+        self._op(_sodium.crypto_core_ristretto255_sub, i, p)
+
+    def encoded(self) -> list[bytes]:
+        return list(self._sums)
+
+
+class PointSums:
+    """``n`` running sums of points, all starting at the identity (or at ``start``).
+
+    ``add(i, p)`` / ``sub(i, p)`` change sum ``i``; ``encoded()`` returns every sum's
+    canonical encoding. One decode per point with libdecaf; see the module doc."""
+
+    __slots__ = ("_impl", "add", "sub", "n")
+
+    def __init__(self, n: int, start: Sequence[bytes] | None = None, *, backend: str | None = None) -> None:
+        which = backend or BACKEND
+        if which == "libdecaf" and _decaf is None:
+            raise RuntimeError("libdecaf is not installed (apt-get install libdecaf0)")
+        self._impl: _DecafSums | _SodiumSums = _DecafSums(n) if which == "libdecaf" else _SodiumSums(n)
+        self.n = n
+        self.add = self._impl.add  # bound once: these run once per counted point
+        self.sub = self._impl.sub
+        if start is not None:
+            if len(start) != n:
+                raise ValueError(f"{len(start)} starting points for {n} sums")
+            for i, p in enumerate(start):
+                self._impl.set(i, p)
+
+    def encoded(self) -> list[bytes]:
+        return self._impl.encoded()
+
+
+def sum_points(points: Iterable[bytes], *, backend: str | None = None) -> bytes:
+    """The sum of ``points`` (the identity for none)."""
+    sums = PointSums(1, backend=backend)
+    add = sums.add
+    for p in points:
+        add(0, p)
+    return sums.encoded()[0]

@@ -1,0 +1,102 @@
+"""``point_sums``: both backends (libdecaf, decoded sums; libsodium, pairwise additions)
+give the same bytes and refuse the same inputs, so which one a node or an auditor has
+installed never changes a tally, a proof's verdict or a state root."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ballot_tx.crypto import group as g
+from ballot_tx.crypto import point_sums
+from ballot_tx.crypto.point_sums import PointSums, sum_points
+from ballot_tx.errors import CryptoError, ErrorCode
+from tests.conftest import skip_unless_setup_installs
+
+ENCODINGS = json.loads(
+    (Path(__file__).resolve().parents[2] / "vectors" / "crypto" / "point_encodings.json").read_text()
+)
+BACKENDS = ("libdecaf", "libsodium")
+
+
+@pytest.fixture(autouse=True)
+def _decaf_installed() -> None:
+    if point_sums._decaf is None:
+        skip_unless_setup_installs("libdecaf is not installed (apt-get install libdecaf0)")
+
+
+def _multiple(k: int) -> bytes:
+    k %= g.L
+    return g.base(g.sc(k)) if k else g.IDENTITY
+
+
+def test_sums_of_the_rfc_multiples_are_the_next_multiples() -> None:
+    """RFC 9496 A.1 lists k*G for k = 0..15: summing 1*G k times must give exactly them."""
+    valid = [bytes.fromhex(v["hex"]) for v in ENCODINGS["valid"]]
+    for backend in BACKENDS:
+        for k in range(1, len(valid) + 1):
+            assert sum_points([valid[0]] * k, backend=backend) == valid[k - 1], (backend, k)
+
+
+@settings(max_examples=40)
+@given(ks=st.lists(st.integers(min_value=0, max_value=g.L - 1), min_size=0, max_size=12),
+       removed=st.lists(st.integers(min_value=1, max_value=g.L - 1), max_size=4))
+def test_backends_agree_with_each_other_and_with_scalar_arithmetic(ks: list[int], removed: list[int]) -> None:
+    """sum k_i*G - sum r_j*G = (sum k_i - sum r_j)*G, on both backends, from any start."""
+    expected = _multiple(sum(ks) - sum(removed))
+    start = _multiple(7)
+    for backend in BACKENDS:
+        sums = PointSums(2, [g.IDENTITY, start], backend=backend)
+        for k in ks:
+            sums.add(0, _multiple(k))
+            sums.add(1, _multiple(k))
+        for r in removed:
+            sums.sub(0, _multiple(r))
+            sums.sub(1, _multiple(r))
+        assert sums.encoded() == [expected, g.add(expected, start)], backend
+
+
+def test_random_points_match_libsodium_addition() -> None:
+    points = [g.hash_to_point("test", secrets.token_bytes(16)) for _ in range(300)]
+    folded = g.IDENTITY
+    for p in points:
+        folded = g.add(folded, p)
+    assert sum_points(points, backend="libdecaf") == folded
+    assert sum_points(points, backend="libsodium") == folded
+    assert sum_points([], backend="libdecaf") == g.IDENTITY
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_invalid_encoding_is_refused_with_a_code(backend: str) -> None:
+    """RFC 9496 A.2's bad encodings and the bit-255 ones: refused, never summed as garbage,
+    whether added, subtracted or given as a starting point."""
+    genuine = g.hash_to_point("test", b"x")
+    for item in ENCODINGS["invalid"]:
+        bad = bytes.fromhex(item["hex"])
+        for op in ("add", "sub", "start"):
+            with pytest.raises(CryptoError) as e:
+                if op == "start":
+                    PointSums(1, [bad], backend=backend)
+                else:
+                    sums = PointSums(1, [genuine], backend=backend)
+                    getattr(sums, op)(0, bad)
+            assert e.value.code == ErrorCode.CRYPTO_BAD_POINT, (item, op)
+    with pytest.raises(CryptoError):
+        sum_points([genuine, genuine[:31]], backend=backend)
+
+
+def test_a_refused_point_leaves_the_sum_unchanged() -> None:
+    p, q = _multiple(3), _multiple(5)
+    bad = bytes.fromhex(ENCODINGS["invalid"][0]["hex"])
+    for backend in BACKENDS:
+        sums = PointSums(1, backend=backend)
+        sums.add(0, p)
+        with pytest.raises(CryptoError):
+            sums.add(0, bad)
+        sums.add(0, q)
+        assert sums.encoded() == [_multiple(8)], backend
