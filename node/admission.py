@@ -28,7 +28,7 @@ from node.mempool import Mempool, Pending
 from node.metrics import Metrics
 from node.network import PeerNetwork
 from node.ops import Operations
-from node.peers import TOPIC_TXS
+from node.peer_envelope import TOPIC_TXS
 from node.preverify import Verification
 from node.store import Store
 from node.supervisor import Supervisor, cancel_all

@@ -2,7 +2,7 @@
 the server that answers them.
 
 ``ClientApi`` is the backend of ``node.server`` (and of the voting page's lookups in
-``node.web``); ``PeerApi`` that of the ``/p2p/`` routes of ``node.peers``. ``HttpService``
+``node.web``); ``PeerApi`` that of the ``/p2p/`` routes of ``node.peer_routes``. ``HttpService``
 assembles one aiohttp application from the client API, the peer routes, the voting
 page and the backup route, and serves it behind the connection guard
 (``node.guard``): ``start`` listens, ``stop`` closes the socket and then the
@@ -30,7 +30,7 @@ from node.gauges import Gauges
 from node.ledger import Ledger
 from node.metrics import Metrics
 from node.network import PeerNetwork
-from node.peers import PeerBackend, add_routes
+from node.peer_routes import PeerBackend, add_routes
 from node.server import Backend, make_app
 from node.store import Store
 from node.supervisor import Supervisor
@@ -118,7 +118,7 @@ class ClientApi:
 
 
 class PeerApi:
-    """What ``/p2p/`` hands on (implements ``node.peers.PeerBackend``): consensus messages
+    """What ``/p2p/`` hands on (implements ``node.peer_routes.PeerBackend``): consensus messages
     to the driver, forwarded transactions to admission, certified blocks from the ledger."""
 
     def __init__(self, ledger: Ledger, admission: Admission, driver: ConsensusDriver | None) -> None:

@@ -44,11 +44,11 @@ from node.mempool import Mempool
 from node.metrics import Metrics
 from node.network import PeerNetwork
 from node.ops import Operations
-from node.peers import server_ssl_context
 from node.preverify import Verification
 from node.producer import Producer
 from node.store import Store
 from node.supervisor import Supervisor, cancel_all
+from node.tls import server_ssl_context
 
 log = logs.get("node")
 
