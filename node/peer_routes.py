@@ -39,7 +39,7 @@ PEER_BODY_TIMEOUT_S = 30.0
 
 
 class PeerBackend(Protocol):
-    """What the transport hands incoming traffic to (``node.api.PeerApi``)."""
+    """What the transport hands incoming traffic to (``node.peer_api.PeerApi``)."""
 
     def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None: ...
 

@@ -10,7 +10,8 @@ part                  module
 store, ledger         ``node.store``, ``node.ledger`` (opened in the constructor)
 supervisor            ``node.supervisor``: guarded tasks, damaged and fatal states
 verification          ``node.preverify``: the verification worker pool
-http                  ``node.api``: client API, peer routes, voting page, backup
+http                  ``node.http_service``: client API, peer routes, voting page, backup;
+                      their answers ``node.client_api`` and ``node.peer_api``
 network               ``node.network``: peer links and tip watcher
 driver / follower     ``node.driver`` (validator: PBFT actions as I/O) or
                       ``node.follower`` (observer: certified blocks from peers)
@@ -33,17 +34,19 @@ from ballot_tx.state.election import due_to_close
 from genesis.document import Genesis, genesis_hash
 from node import fd_budget, integrity, log_limit, logs
 from node.admission import Admission
-from node.api import ClientApi, HttpService, PeerApi
+from node.client_api import ClientApi
 from node.config import NodeConfig
 from node.driver import ConsensusDriver
 from node.errors import NodeError
 from node.follower import Follower
 from node.gauges import Gauges
+from node.http_service import HttpService
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.metrics import Metrics
 from node.network import PeerNetwork
 from node.ops import Operations
+from node.peer_api import PeerApi
 from node.preverify import Verification
 from node.producer import Producer
 from node.store import Store

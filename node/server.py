@@ -31,7 +31,7 @@ BODY_TIMEOUT_KEY = web.AppKey("body_timeout_s", float)
 
 
 class Backend(Protocol):
-    """What the API needs from the node (``node.api.ClientApi`` implements it)."""
+    """What the API needs from the node (``node.client_api.ClientApi`` implements it)."""
 
     def status(self) -> dict[str, Any]: ...
 
