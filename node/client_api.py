@@ -2,10 +2,10 @@
 
 ``ClientApi`` is the backend of ``node.server`` (and of the voting page's lookups in
 ``node.web``): status, blocks, transactions and their commit, elections, receipts,
-voters, each read from the ledger, admission and the network. It is separate from the
-peer side (``node.peer_api``) and from the server that assembles the routes
-(``node.http_service``) because it answers voters and operators, not peers, and knows
-nothing of sockets.
+voters, each read from the ledger, admission, the transactions' status and the
+network. It is separate from the peer side (``node.peer_api``) and from the server
+that assembles the routes (``node.http_service``) because it answers voters and
+operators, not peers, and knows nothing of sockets.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from typing import Any
 from ballot_tx.keys import KeyPair
 from genesis.document import Genesis
 from node import views
-from node.admission import Admission, Committed
+from node.admission import Admission
 from node.config import NodeConfig
 from node.driver import ConsensusDriver
 from node.gauges import Gauges
 from node.ledger import Ledger
 from node.network import PeerNetwork
 from node.supervisor import Supervisor
+from node.tx_status import Committed, TxStatus
 
 
 class ClientApi:
     """The answers of ``/v1/…`` (implements ``node.server.Backend``)."""
 
     def __init__(self, cfg: NodeConfig, genesis: Genesis, chain_id: bytes, keys: KeyPair,
-                 index: int | None, ledger: Ledger, admission: Admission,
+                 index: int | None, ledger: Ledger, admission: Admission, tx_status: TxStatus,
                  driver: ConsensusDriver | None, network: PeerNetwork, gauges: Gauges,
                  supervisor: Supervisor) -> None:
         self.cfg = cfg
@@ -39,6 +40,7 @@ class ClientApi:
         self.index = index
         self.ledger = ledger
         self.admission = admission
+        self.tx_status = tx_status
         self.driver = driver
         self.network = network
         self.gauges = gauges
@@ -81,13 +83,13 @@ class ClientApi:
         return views.block_view(self.ledger.store, height)
 
     def tx(self, tx_hash: bytes) -> dict[str, Any] | None:
-        return self.admission.status(tx_hash)
+        return self.tx_status.status(tx_hash)
 
     async def submit_tx(self, raw: bytes, client: str) -> bytes:
         return await self.admission.submit(raw, client)
 
     async def wait_commit(self, tx_hash: bytes, timeout_s: float) -> Committed | None:
-        return await self.admission.wait_commit(tx_hash, timeout_s)
+        return await self.tx_status.wait_commit(tx_hash, timeout_s)
 
     def election(self, election_id: bytes) -> dict[str, Any] | None:
         return views.election_view(self.ledger.state, election_id)

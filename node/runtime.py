@@ -16,7 +16,8 @@ network               ``node.network``: peer links and tip watcher
 driver / follower     ``node.driver`` (validator: PBFT actions as I/O) or
                       ``node.follower`` (observer: certified blocks from peers)
 ops                   ``node.ops``: operator log lines and scrape-time figures
-admission             ``node.admission``: pending pool, forwarding, commit waiters
+admission             ``node.admission``: pending pool (forwarding: ``node.forwarding``;
+                      status and commit waiters: ``node.tx_status``)
 integrity             ``node.integrity``: the background full check
 ====================  ==========================================================
 """
@@ -39,6 +40,7 @@ from node.config import NodeConfig
 from node.driver import ConsensusDriver
 from node.errors import NodeError
 from node.follower import Follower
+from node.forwarding import Forwarding
 from node.gauges import Gauges
 from node.http_service import HttpService
 from node.ledger import Ledger
@@ -52,6 +54,7 @@ from node.producer import Producer
 from node.store import Store
 from node.supervisor import Supervisor, cancel_all
 from node.tls import server_ssl_context
+from node.tx_status import TxStatus
 
 log = logs.get("node")
 
@@ -117,8 +120,11 @@ class Node:
         self.gauges = Gauges(self.metrics, self.ledger, self.mempool, self.network,
                              lambda: None if self.driver is None else self.driver.replica)
         self.metrics.live.provider = lambda: self.ops.families(self.gauges.ops_sample())
-        self.admission = Admission(lim, self.store, self.ledger, self.mempool, self.metrics,
+        self.tx_status = TxStatus(self.store, self.ledger, self.mempool)
+        self.forwarding = Forwarding(lim, self.mempool, self.network)
+        self.admission = Admission(self.store, self.ledger, self.mempool, self.metrics,
                                    self.ops, self.network, self.verification, self.supervisor,
+                                   self.forwarding, self.tx_status,
                                    self._work_arrived, self.gauges.update)
         self.driver: ConsensusDriver | None = None
         self.follower: Follower | None = None
@@ -138,7 +144,7 @@ class Node:
             self.follower = Follower(self.ledger, self.network, self.verification,
                                      self.supervisor, self._committed, self.gauges.update)
         self.api = ClientApi(cfg, genesis, self.chain_id, keys, self.index, self.ledger,
-                             self.admission, self.driver, self.network, self.gauges,
+                             self.admission, self.tx_status, self.driver, self.network, self.gauges,
                              self.supervisor)
         self.http = HttpService(cfg, genesis, self.chain_id, self.metrics, self.api,
                                 PeerApi(self.ledger, self.admission, self.driver), self.store,

@@ -194,7 +194,7 @@ ACTIVITIES = (
     ("verify pool: IPC threads", "multiprocessing/"),
     ("tip polling", "TipWatcher"),
     ("pool sweep, re-forward", "Admission._sweep"),
-    ("pool sweep, re-forward", "Admission._reforward"),
+    ("pool sweep, re-forward", "Forwarding.reforward"),
     ("HTTP server, other", "aiohttp/web_protocol"),
     ("HTTP client, other", "aiohttp/client"),
 )
