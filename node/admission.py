@@ -32,7 +32,7 @@ from node.preverify import Verification
 from node.store import Store
 from node.supervisor import Supervisor, cancel_all
 from node.tx_status import TxStatus
-from node.verify_pool import Refusals
+from node.verify_work import Refusals
 
 log = logs.get("node")
 
