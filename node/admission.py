@@ -1,18 +1,18 @@
-"""Client and forwarded transactions: admission into the pending pool, forwarding,
-re-forwarding, the pool kept across restarts, commit waiters and tx status answers.
+"""Client and forwarded transactions: admission into the pending pool, and the pool's
+upkeep (kept across restarts, swept against the moving tip, emptied by commits).
 
 A client's transaction is admitted (rate limit, duplicate, bound, signature and
 proofs, the stateful rules at the tip), kept on disk before its 202 (it must survive
-``kill -9``), and forwarded to the validators; it is re-forwarded until it commits or
-expires. Commits take transactions out of the pool and wake ``?wait=commit``
-requests; transactions that became invalid are dropped with their outcome kept, so
-``GET /v1/txs/{hash}`` can say expired or rejected and why.
+``kill -9``), and handed to ``node.forwarding``, which gets it to the validators and
+re-forwards it until it commits or expires. Commits take transactions out of the pool;
+transactions that became invalid are dropped with their outcome kept; in both cases
+``node.tx_status`` (which answers ``GET /v1/txs/{hash}`` and wakes ``?wait=commit``
+requests) is told.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,38 +20,34 @@ from typing import Any
 from ballot_tx.block import Block
 from ballot_tx.checks import Checker
 from ballot_tx.errors import BallotchainError, ErrorCode
-from node import logs, views
-from node.config import Limits
+from node import logs
 from node.errors import NodeError
+from node.forwarding import Forwarding
 from node.ledger import Ledger
 from node.mempool import Mempool, Pending
 from node.metrics import Metrics
 from node.network import PeerNetwork
 from node.ops import Operations
-from node.peers import TOPIC_TXS
 from node.preverify import Verification
 from node.store import Store
 from node.supervisor import Supervisor, cancel_all
-from node.verify_pool import Refusals
+from node.tx_status import TxStatus
+from node.verify_work import Refusals
 
 log = logs.get("node")
 
-REFORWARD_TICK_S = 1.0
 SWEEP_S = 3.0
 SWEEP_SLICE = 200
 
-#: A commit waiter's answer: the height, index and block hash the transaction got.
-Committed = dict[str, Any]
-
 
 class Admission:
-    """The pending pool's door, its upkeep, and who waits on what in it."""
+    """The pending pool's door and its upkeep."""
 
-    def __init__(self, limits: Limits, store: Store, ledger: Ledger, mempool: Mempool,
+    def __init__(self, store: Store, ledger: Ledger, mempool: Mempool,
                  metrics: Metrics, ops: Operations, network: PeerNetwork,
                  verification: Verification, supervisor: Supervisor,
+                 forwarding: Forwarding, tx_status: TxStatus,
                  on_new_work: Callable[[], None], on_swept: Callable[[], None]) -> None:
-        self.limits = limits
         self.store = store
         self.ledger = ledger
         self.mempool = mempool
@@ -60,9 +56,10 @@ class Admission:
         self.network = network
         self.verification = verification
         self.supervisor = supervisor
+        self.forwarding = forwarding
+        self.tx_status = tx_status
         self.on_new_work = on_new_work  # a transaction entered the pool
         self.on_swept = on_swept  # a sweep may have dropped some
-        self._waiters: dict[bytes, list[asyncio.Future[Committed]]] = {}
         self._admitting: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -72,7 +69,7 @@ class Admission:
         """Sweep the pool, restore what was acknowledged before a restart, re-forward."""
         self._tasks.append(self.supervisor.spawn(self._sweep(), "sweep"))
         self._restore_pool()
-        self._tasks.append(self.supervisor.spawn(self._reforward(), "re-forward"))
+        self._tasks.append(self.supervisor.spawn(self.forwarding.reforward(), "re-forward"))
 
     async def stop(self) -> None:
         await cancel_all([*self._tasks, *self._admitting])
@@ -86,42 +83,6 @@ class Admission:
         if self.network.is_validator or self.network.links:
             return await self._admit_verified(raw, client, local=True)
         raise NodeError(ErrorCode.NODE_UNAVAILABLE, "this observer has no validator to forward to")
-
-    async def wait_commit(self, h: bytes, timeout_s: float) -> Committed | None:
-        """Where ``h`` committed, waiting up to ``timeout_s``; None if it did not."""
-        found = self.ledger.store.find_tx(h)
-        if found is not None:
-            height, index = found
-            return {"height": height, "index": index}
-        fut: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(h, []).append(fut)
-        try:
-            return await asyncio.wait_for(fut, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            lst = self._waiters.get(h)
-            if lst is not None and fut in lst:
-                lst.remove(fut)
-                if not lst:
-                    del self._waiters[h]
-
-    def status(self, h: bytes) -> dict[str, Any] | None:
-        """Committed; pending (with its expiry); expired or rejected (with the code); or unknown."""
-        found = views.tx_view(self.ledger.store, h)
-        if found is not None:
-            return found
-        p = self.mempool.get(h)
-        if p is not None:
-            return {"tracking_code": h.hex(), "status": "pending",
-                    "expires_ms": getattr(p.tx, "expires_ms", None), "tx": views.tx_json(p.raw)}
-        outcome = self.mempool.outcomes.get(h)
-        if outcome is None:
-            kept = self.ledger.store.get_outcome(h)
-            outcome = None if kept is None else json.loads(kept)
-        if outcome is not None:
-            return {"tracking_code": h.hex(), **outcome}
-        return None
 
     # --- admission --------------------------------------------------------------------
     # Signatures and ballot proofs are checked on worker processes before the stateful
@@ -208,46 +169,11 @@ class Admission:
             self.metrics.txs_admitted.inc()
             self.metrics.mempool_size.set(len(self.mempool))
             if local:
-                for link in self.network.forward_targets():
-                    link.send(TOPIC_TXS, raw)
+                self.forwarding.forward(raw)
             self.on_new_work()
         return p.tx_hash
 
-    def _record_outcome(self, h: bytes, err: BallotchainError, expires_ms: int | None,
-                        acknowledged: bool) -> None:
-        """Why ``h`` will never commit, for ``GET /v1/txs``; kept in the store (across
-        restarts) when this node acknowledged it with a 202."""
-        outcome = {"status": "expired" if err.code == ErrorCode.TX_EXPIRED else "rejected",
-                   "error": str(err.code), "message": err.message, "expires_ms": expires_ms}
-        self.mempool.record_outcome(h, outcome)
-        if acknowledged:
-            self.store.put_outcome(h, json.dumps(outcome).encode())
-
     # --- the pool's upkeep ------------------------------------------------------------
-
-    async def _reforward(self) -> None:
-        """Re-send pending transactions to the validators until they commit or expire.
-
-        The first forward can be lost (a partitioned or paused peer, a peer queue
-        that overflowed, a primary that crashed holding it); a transaction
-        answered 202 must still reach a primary. Each pending one is re-sent with
-        a doubling backoff (3 s to 30 s), never more than the peer queues have
-        room for, so re-sending cannot itself push messages out of a queue.
-        """
-        while True:
-            await asyncio.sleep(REFORWARD_TICK_S)
-            links = self.network.forward_targets()
-            if not links or not len(self.mempool):
-                continue
-            room = min(self.limits.peer_queue_max // 2 - link.queued() for link in links)
-            if room <= 0:
-                continue
-            due = self.mempool.due_for_forward(room)
-            for p in due:
-                for link in links:
-                    link.send(TOPIC_TXS, p.raw)
-            if due:
-                log.debug("re-forwarded pending transactions", count=len(due))
 
     def _restore_pool(self) -> None:
         """Re-admit the transactions acknowledged before a crash or restart."""
@@ -266,7 +192,7 @@ class Admission:
             except BallotchainError as e:
                 gone.append(h)
                 if e.code != ErrorCode.NODE_DUPLICATE_TX:  # (duplicate: committed meanwhile)
-                    self._record_outcome(h, e, None, True)
+                    self.tx_status.record_outcome(h, e, None, True)
         self.store.pool_delete(gone)
         if kept or gone:
             log.info("restored pending transactions", kept=kept, dropped=len(gone))
@@ -306,11 +232,9 @@ class Admission:
         if dropped:
             self.store.pool_delete([p.tx_hash for p, _ in dropped])
         for p, err in dropped:
-            self._record_outcome(p.tx_hash, err, getattr(p.tx, "expires_ms", None), p.local)
+            self.tx_status.record_outcome(p.tx_hash, err, getattr(p.tx, "expires_ms", None), p.local)
             self.metrics.txs_rejected.labels(code=str(err.code)).inc()
-            for fut in self._waiters.pop(p.tx_hash, []):
-                if not fut.done():
-                    fut.set_exception(err)
+            self.tx_status.failed(p.tx_hash, err)
         if dropped:
             log.info("dropped pending transactions that became invalid", count=len(dropped))
 
@@ -323,8 +247,4 @@ class Admission:
         for p in removed:
             if p.local:
                 self.metrics.commit_latency.observe(now - p.admitted_at)
-        for i, h in enumerate(hashes):
-            for fut in self._waiters.pop(h, []):
-                if not fut.done():
-                    fut.set_result({"height": block.height, "index": i,
-                                    "block_hash": block.hash.hex()})
+        self.tx_status.committed(block, hashes)

@@ -16,7 +16,8 @@ from ballot_tx.errors import AuditError, ErrorCode, StoreError
 from ballot_tx.replay import Replay, ReplayReport
 from consensus.certificate import certificate_checker
 from genesis.document import Genesis, from_json, genesis_hash
-from node.store import P_BLOCK_HASH, P_TX, Store, describe_key
+from node.store import Store
+from node.store_format import P_BLOCK_HASH, P_TX, describe_key
 from node.verify_ahead import Item, ParallelVerifier
 
 

@@ -9,7 +9,7 @@ A backup is one file::
 
 The records are read from a LevelDB snapshot (``plyvel`` ``DB.snapshot()``), so
 the file is the database as of one instant even while blocks keep committing.
-Values are copied as stored, with their per-record hash frame (``node.store``),
+Values are copied as stored, with their per-record hash frame (``node.store_format``),
 so restore checks every record as well as the trailer's hash of the whole file.
 
 ``node/`` records (what this validator's consensus signed, ``SAFETY_KEY``) are
@@ -43,7 +43,8 @@ from ballot_tx.codec import decode
 from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from genesis.document import Genesis, genesis_hash
 from node.http_errors import error_response
-from node.store import K_GENESIS, K_TIP, P_NODE, Store, Tip, unframe
+from node.store import Store
+from node.store_format import K_GENESIS, K_TIP, P_NODE, Tip, unframe
 
 MAGIC = b"BALLOTCHAIN-BACKUP\n"
 VERSION = 1

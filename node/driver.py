@@ -66,7 +66,7 @@ from node.ledger import Ledger
 from node.mempool import Mempool
 from node.network import PeerNetwork
 from node.ops import Operations
-from node.peers import TOPIC_CONSENSUS
+from node.peer_envelope import TOPIC_CONSENSUS
 from node.preverify import Verification
 from node.producer import Producer
 from node.store import Store

@@ -1,7 +1,7 @@
 """Integrity of a node's database: checks at start and on demand, and the repair.
 
 A flipped byte must never be voted on. Every stored value carries a hash frame
-(``node.store``) and LevelDB keeps a CRC per table block; this module reads them
+(``node.store_format``) and LevelDB keeps a CRC per table block; this module reads them
 on purpose instead of waiting for a client to stumble on the damage:
 
 * ``quick_check`` (at every start, before consensus runs): the tip record, the
@@ -38,14 +38,14 @@ from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from consensus.events import SafetyRecord
 from genesis.document import Genesis
 from node import logs
-from node.store import (
+from node.store import Store
+from node.store_format import (
     P_BLOCK,
     P_BLOCK_HASH,
     P_CERT,
     P_NODE,
     P_STATE,
     P_TX,
-    Store,
     describe_key,
     leveldb_error,
     unframe,

@@ -37,7 +37,7 @@ from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
 from node import logs
 from node.store import Store
-from node.verify_pool import open_elections
+from node.verify_work import open_elections
 
 log = logs.get("ledger")
 

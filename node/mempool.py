@@ -7,9 +7,8 @@ transaction hash, and block validation later reuses it. The pool itself only
 adds the operational limits around that check: deduplication (a resubmitted
 pending transaction gets its tracking code back without a second check), a
 bound on the number of pending transactions, and a per-client token bucket so
-one client cannot crowd out the others. The table of clients is itself
-bounded (least recently seen evicted), so spoofed or many clients cannot grow it
-without limit.
+one client cannot crowd out the others (``node.rate_limit``: the table of clients is
+itself bounded, so spoofed or many clients cannot grow it without limit).
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballot_tx.errors import BallotchainError, ErrorCode
+from node.rate_limit import TokenBuckets
 
-MAX_CLIENTS_TRACKED = 10_000
 #: How many dropped transactions' outcomes (expired, rejected) are remembered for clients.
 MAX_OUTCOMES = 100_000
 #: Re-forwarding backoff of a pending transaction: first after this, doubling, capped.
@@ -44,32 +43,6 @@ class Pending:
     meta: dict[str, Any] = field(default_factory=dict)
     next_forward: float = 0.0  # when to re-send it to the validators if still pending
     forward_gap: float = REFORWARD_FIRST_S
-
-
-class TokenBuckets:
-    """Per-client token buckets: ``rate`` tokens per second, burst of ``2 * rate`` (or
-    ``burst``); at most ``max_clients`` clients remembered, least recently seen forgotten."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 burst: float | None = None, max_clients: int = MAX_CLIENTS_TRACKED) -> None:
-        self.rate = rate
-        self.burst = 2 * rate if burst is None else burst
-        self.max_clients = max_clients
-        self._clock = clock
-        self._b: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._b)
-
-    def allow(self, client: str) -> bool:
-        now = self._clock()
-        tokens, last = self._b.pop(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        ok = tokens >= 1.0
-        self._b[client] = (tokens - 1.0 if ok else tokens, now)
-        while len(self._b) > self.max_clients:
-            self._b.popitem(last=False)
-        return ok
 
 
 class Mempool:

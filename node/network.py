@@ -4,7 +4,7 @@ tip watcher that polls every peer's height.
 A validator links to every other genesis validator (at the address its config names
 for that validator's node id or address, else the genesis address). An observer with
 configured peers links to exactly those: it follows them and forwards transactions to
-them. Outgoing traffic is sealed with this node's key (``node.peers``).
+them. Outgoing traffic is sealed with this node's key (``node.peer_envelope``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from genesis.document import Genesis
 from node.config import NodeConfig, PeerAddress
 from node.metrics import Metrics
 from node.ops import PeerFigures
-from node.peers import PeerLink, client_ssl_context, preamble, seal
+from node.peer_envelope import preamble, seal
+from node.peer_link import PeerLink
 from node.supervisor import Supervisor, cancel_all
 from node.sync import TipWatcher
+from node.tls import client_ssl_context
 
 
 class PeerNetwork:

@@ -10,12 +10,14 @@ part                  module
 store, ledger         ``node.store``, ``node.ledger`` (opened in the constructor)
 supervisor            ``node.supervisor``: guarded tasks, damaged and fatal states
 verification          ``node.preverify``: the verification worker pool
-http                  ``node.api``: client API, peer routes, voting page, backup
+http                  ``node.http_service``: client API, peer routes, voting page, backup;
+                      their answers ``node.client_api`` and ``node.peer_api``
 network               ``node.network``: peer links and tip watcher
 driver / follower     ``node.driver`` (validator: PBFT actions as I/O) or
                       ``node.follower`` (observer: certified blocks from peers)
 ops                   ``node.ops``: operator log lines and scrape-time figures
-admission             ``node.admission``: pending pool, forwarding, commit waiters
+admission             ``node.admission``: pending pool (forwarding: ``node.forwarding``;
+                      status and commit waiters: ``node.tx_status``)
 integrity             ``node.integrity``: the background full check
 ====================  ==========================================================
 """
@@ -33,22 +35,26 @@ from ballot_tx.state.election import due_to_close
 from genesis.document import Genesis, genesis_hash
 from node import fd_budget, integrity, log_limit, logs
 from node.admission import Admission
-from node.api import ClientApi, HttpService, PeerApi
+from node.client_api import ClientApi
 from node.config import NodeConfig
 from node.driver import ConsensusDriver
 from node.errors import NodeError
 from node.follower import Follower
+from node.forwarding import Forwarding
 from node.gauges import Gauges
+from node.http_service import HttpService
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.metrics import Metrics
 from node.network import PeerNetwork
 from node.ops import Operations
-from node.peers import server_ssl_context
+from node.peer_api import PeerApi
 from node.preverify import Verification
 from node.producer import Producer
 from node.store import Store
 from node.supervisor import Supervisor, cancel_all
+from node.tls import server_ssl_context
+from node.tx_status import TxStatus
 
 log = logs.get("node")
 
@@ -114,8 +120,11 @@ class Node:
         self.gauges = Gauges(self.metrics, self.ledger, self.mempool, self.network,
                              lambda: None if self.driver is None else self.driver.replica)
         self.metrics.live.provider = lambda: self.ops.families(self.gauges.ops_sample())
-        self.admission = Admission(lim, self.store, self.ledger, self.mempool, self.metrics,
+        self.tx_status = TxStatus(self.store, self.ledger, self.mempool)
+        self.forwarding = Forwarding(lim, self.mempool, self.network)
+        self.admission = Admission(self.store, self.ledger, self.mempool, self.metrics,
                                    self.ops, self.network, self.verification, self.supervisor,
+                                   self.forwarding, self.tx_status,
                                    self._work_arrived, self.gauges.update)
         self.driver: ConsensusDriver | None = None
         self.follower: Follower | None = None
@@ -135,7 +144,7 @@ class Node:
             self.follower = Follower(self.ledger, self.network, self.verification,
                                      self.supervisor, self._committed, self.gauges.update)
         self.api = ClientApi(cfg, genesis, self.chain_id, keys, self.index, self.ledger,
-                             self.admission, self.driver, self.network, self.gauges,
+                             self.admission, self.tx_status, self.driver, self.network, self.gauges,
                              self.supervisor)
         self.http = HttpService(cfg, genesis, self.chain_id, self.metrics, self.api,
                                 PeerApi(self.ledger, self.admission, self.driver), self.store,

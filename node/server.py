@@ -3,7 +3,7 @@
 Routes (DESIGN.md): ``GET /v1/status``, ``/v1/blocks/{height}``, ``/v1/txs/{hash}``,
 ``POST /v1/txs`` (``?wait=commit`` waits for the commit), ``/v1/elections/{id}``,
 ``/v1/elections/{id}/result``, ``/v1/receipts/{hash}``, ``/metrics``. Peer routes
-(msgpack) are added by ``node.peers`` under ``/p2p/``. Failures follow the one error
+(msgpack) are added by ``node.peer_routes`` under ``/p2p/``. Failures follow the one error
 discipline of ``node.http_errors``.
 """
 
@@ -15,14 +15,15 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ballot_tx.errors import ErrorCode
-from node import http_errors
-from node.http_errors import METRICS_KEY, bad_request, error_middleware, not_found
+from node.http_errors import (
+    METRICS_KEY,
+    ApiError,
+    bad_request,
+    error_middleware,
+    not_found,
+    read_body,
+)
 from node.metrics import Metrics
-
-# node/peers.py (being reworked elsewhere) still imports these two from here; once it
-# imports them from node.http_errors, these two lines go.
-ApiError = http_errors.ApiError
-read_body = http_errors.read_body
 
 COMMIT_WAIT_KEY = web.AppKey("commit_wait_s", float)
 MAX_BODY_KEY = web.AppKey("max_request_bytes", int)
@@ -30,7 +31,7 @@ BODY_TIMEOUT_KEY = web.AppKey("body_timeout_s", float)
 
 
 class Backend(Protocol):
-    """What the API needs from the node (``node.api.ClientApi`` implements it)."""
+    """What the API needs from the node (``node.client_api.ClientApi`` implements it)."""
 
     def status(self) -> dict[str, Any]: ...
 
@@ -181,7 +182,7 @@ def make_app(
     backend: Backend, metrics: Metrics, max_request_bytes: int = 1 << 20, commit_wait_s: int = 30,
     body_timeout_s: float = 20.0,
 ) -> web.Application:
-    """The aiohttp application of one node (peer routes are added by ``node.peers``).
+    """The aiohttp application of one node (peer routes are added by ``node.peer_routes``).
 
     ``client_max_size`` stays at the client limit: peer routes read their larger
     bodies through ``read_body`` with their own, authenticated, limit.

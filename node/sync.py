@@ -10,6 +10,9 @@ would not tell a quiet, restarted node that it is behind.
 Fetched blocks are worthless until proven: ``Ledger.commit_certified`` (observers)
 or consensus's ``FetchedBlocks`` handling (validators) checks each certificate
 against the genesis validators and re-executes the block.
+
+The two ``GET`` requests of catching up (``fetch_tip``, ``fetch_blocks``: the client
+side of ``/p2p/tip`` and ``/p2p/blocks``) live here too: catching up is their only use.
 """
 
 from __future__ import annotations
@@ -17,19 +20,62 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import aiohttp
 
 from ballot_tx.codec import unpack
-from ballot_tx.errors import BallotchainError
+from ballot_tx.errors import BallotchainError, CodecError, ErrorCode
 from node import logs
-from node.peers import MAX_FETCH_BLOCKS, PeerError, fetch_blocks, fetch_tip
+from node.peer_envelope import MAX_FETCH_BLOCKS, MAX_FETCH_BYTES, PeerError
 
 log = logs.get("sync")
 
 POLL_S = 1.0
 #: A lag shorter than this is the normal pipeline (a peer committed a moment earlier).
 LAG_GRACE_S = 2.0
+
+#: A peer that sends nothing for this long is treated as gone for this request.
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=2, sock_read=3)
+TIP_TIMEOUT = aiohttp.ClientTimeout(total=2, sock_connect=1)
+
+
+async def fetch_blocks(
+    session: aiohttp.ClientSession, url: str, height: int, limit: int = MAX_FETCH_BLOCKS
+) -> tuple[int, list[bytes]]:
+    """Ask ``url`` for blocks from ``height``: returns (peer tip, encoded block records)."""
+    async with session.get(f"{url}/p2p/blocks", params={"from": str(height), "limit": str(limit)},
+                           timeout=FETCH_TIMEOUT) as r:
+        if r.status != 200:
+            raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"peer answered {r.status}")
+        data = await r.read()
+    try:
+        plain: Any = unpack(data, MAX_FETCH_BYTES + (1 << 20))
+    except CodecError as e:
+        raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"bad blocks answer: {e.message}") from None
+    if (
+        type(plain) is not list
+        or len(plain) != 2
+        or type(plain[0]) is not int
+        or type(plain[1]) is not list
+        or not all(type(b) is bytes for b in plain[1])
+    ):
+        raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "blocks answer has the wrong shape")
+    return plain[0], plain[1]
+
+
+async def fetch_tip(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(f"{url}/p2p/tip", timeout=TIP_TIMEOUT) as r:
+        if r.status != 200:
+            raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"peer answered {r.status}")
+        data = await r.read()
+    try:
+        plain: Any = unpack(data, 1024)
+    except CodecError as e:
+        raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"bad tip answer: {e.message}") from None
+    if type(plain) is not list or len(plain) != 1 or type(plain[0]) is not int or plain[0] < 0:
+        raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "tip answer has the wrong shape")
+    return int(plain[0])
 
 
 class TipWatcher:

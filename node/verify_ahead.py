@@ -2,7 +2,7 @@
 
 A replay applies blocks one by one; checking their signatures and ballot proofs is most of
 the work and needs no state beyond the elections open. ``ParallelVerifier`` checks each
-block ``depth`` blocks ahead on ``jobs`` processes (``node.verify_pool.verify_txs``), so
+block ``depth`` blocks ahead on ``jobs`` processes (``node.verify_work.verify_txs``), so
 the workers and the replay run at once (``audit --data --jobs``, ``scripts/bench_apply``).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from ballot_tx.block import Block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.state.snapshot import State
-from node.verify_pool import Elections, Verdicts, open_elections, verify_txs
+from node.verify_work import Elections, Verdicts, open_elections, verify_txs
 
 Item = tuple[Block, bytes | None]
 
@@ -23,7 +23,7 @@ class ParallelVerifier:
     """Checks blocks' signatures and ballot proofs on ``jobs`` worker processes, ``depth``
     blocks ahead of the one being applied, so the workers and the replay run at once.
 
-    The work item is ``node.verify_pool.verify_txs`` over the raw transactions (the
+    The work item is ``node.verify_work.verify_txs`` over the raw transactions (the
     replay process decodes nothing for it); its verdicts are keyed by every input, so
     a block checked against the elections open ``depth`` blocks earlier only misses
     (and is checked inline) where an election opened in between.

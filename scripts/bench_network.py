@@ -194,14 +194,15 @@ ACTIVITIES = (
     ("verify pool: IPC threads", "multiprocessing/"),
     ("tip polling", "TipWatcher"),
     ("pool sweep, re-forward", "Admission._sweep"),
-    ("pool sweep, re-forward", "Admission._reforward"),
+    ("pool sweep, re-forward", "Forwarding.reforward"),
     ("HTTP server, other", "aiohttp/web_protocol"),
     ("HTTP client, other", "aiohttp/client"),
 )
 #: The same samples by the kind of code running (innermost frame that matches).
 KINDS = (
     ("Ed25519", "nacl/bindings/crypto_sign"), ("group arithmetic (tally)", "ballot_tx/crypto/"),
-    ("LevelDB", "node/store.py"), ("hashing, LtHash", "lthash.py"), ("hashing, LtHash", "hash_bytes"),
+    ("LevelDB", "node/store.py"), ("LevelDB", "node/store_format.py"),
+    ("hashing, LtHash", "lthash.py"), ("hashing, LtHash", "hash_bytes"),
     ("state rules", "ballot_tx/state.py"), ("aiohttp", "aiohttp/"), ("asyncio", "asyncio/"),
     ("pickle, IPC", "multiprocessing/"), ("pickle, IPC", "concurrent/futures"),
     ("consensus (pure)", "consensus/"), ("node, other", "node/"), ("ballot_tx, other", "ballot_tx/"),

@@ -1,7 +1,7 @@
 """docs/api.md documents exactly the routes the node and the registrar service serve.
 
 The routes are read from the aiohttp route tables themselves: the node's application is
-assembled by ``node.api.make_node_app``, the function the node itself serves (client API,
+assembled by ``node.http_service.make_node_app``, the function the node itself serves (client API,
 peer routes, voting page, backup), and the registrar's by ``node.registrar.app.make_app``. A route
 added without documentation, or documented after it was removed, fails here.
 """
@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from genesis.document import genesis_hash
-from node.api import make_node_app
 from node.config import Limits
 from node.homes import make_network
+from node.http_service import make_node_app
 from node.metrics import Metrics
 from node.registrar.app import make_app as make_registrar_app
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 
-from node.mempool import TokenBuckets
+from node.rate_limit import TokenBuckets
 from node.registrar.config import LimitsConfig
 
 

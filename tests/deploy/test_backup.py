@@ -26,7 +26,7 @@ import pytest
 from node import backup as bk
 from node import localnet as ln
 from node.homes import make_network
-from node.store import frame
+from node.store_format import frame
 from tests.node.netutil import assert_same_chain, back_at_tip, running, submit, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -147,7 +147,7 @@ def test_streamed_oversize_bodies_are_cut_off_without_memory_growth(net: Net) ->
 def test_peer_header_forgery_is_refused_before_the_body(net: Net) -> None:
     """A large body announced with a forged or stranger's X-Ballotchain-Peer: 403 at once."""
     from ballot_tx.keys import KeyPair
-    from node.peers import preamble
+    from node.peer_envelope import preamble
 
     v0 = net.validators[0]
     stranger = KeyPair.generate()

@@ -12,7 +12,7 @@ import pytest
 
 from ballot_tx.errors import ErrorCode
 from node import fd_budget, guard, log_limit
-from node.store import leveldb_error
+from node.store_format import leveldb_error
 
 
 def _record(msg: str, fields: dict[str, object] | None = None) -> logging.LogRecord:

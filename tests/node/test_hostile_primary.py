@@ -3,7 +3,7 @@
 Validator 0 (the primary of view 0) is not started as a node. In its place, this test
 process runs ``HostilePrimary``: validator 0's real key from its home, a chain of its own
 (``node.ledger.Ledger`` over a ``node.store.Store``, the node's own code) and the real peer
-protocol (``node.peers``: sealed envelopes POSTed to ``/p2p/consensus``; the same ``/p2p``
+protocol (``node.peer_envelope``, ``node.peer_routes``: sealed envelopes POSTed to ``/p2p/consensus``; the same ``/p2p``
 routes served on validator 0's address, so the honest validators' PREPARE, COMMIT and
 VIEW-CHANGE messages reach it and can be inspected). Validators 1-3 and the observer are
 real node processes on loopback.
@@ -72,7 +72,8 @@ from harness.txgen import election_setup
 from node import localnet as ln
 from node.config import load_config
 from node.ledger import Ledger
-from node.peers import PEER_HEADER, TOPIC_CONSENSUS, add_routes, preamble, seal
+from node.peer_envelope import PEER_HEADER, TOPIC_CONSENSUS, preamble, seal
+from node.peer_routes import add_routes
 from node.store import Store
 from tests.node.netutil import PARAMS, Net, assert_same_chain, wait_until
 
@@ -105,7 +106,7 @@ class HostilePrimary:
         self._thread.start()
         assert self._ready.wait(10), "hostile primary did not start listening"
 
-    # PeerBackend (node.peers.add_routes): what honest peers send to validator 0
+    # PeerBackend (node.peer_routes.add_routes): what honest peers send to validator 0
     def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None:
         for p in payloads:
             try:

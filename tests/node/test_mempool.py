@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from ballot_tx.codec import hash_bytes
 from ballot_tx.errors import BallotchainError, ErrorCode
-from node.mempool import MAX_CLIENTS_TRACKED, Mempool, MempoolError, TokenBuckets
+from node.mempool import Mempool, MempoolError
+from node.rate_limit import MAX_CLIENTS_TRACKED, TokenBuckets
 
 
 class Clock:

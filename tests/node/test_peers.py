@@ -15,22 +15,20 @@ from ballot_tx.keys import KeyPair, load_key_file
 from genesis.document import genesis_hash
 from node.homes import make_network
 from node.metrics import Metrics
-from node.peers import (
+from node.peer_envelope import (
     PEER_HEADER,
     TOPIC_CONSENSUS,
     TOPIC_TXS,
     UNAUTH_PEER_BYTES,
     PeerError,
-    PeerLink,
-    add_routes,
-    client_ssl_context,
-    fetch_blocks,
-    fetch_tip,
     open_envelope,
     preamble,
     seal,
-    server_ssl_context,
 )
+from node.peer_link import PeerLink
+from node.peer_routes import add_routes
+from node.sync import fetch_blocks, fetch_tip
+from node.tls import client_ssl_context, server_ssl_context
 from tests.node.tlsca import make_ca_and_cert
 
 

@@ -18,7 +18,8 @@ from ballot_tx.codec import encode
 from ballot_tx.crypto.ballot import encrypt_ballot
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.tx import SpoilBallot
-from node.verify_pool import Refusals, VerifyPool, verify_txs
+from node.verify_pool import VerifyPool
+from node.verify_work import Refusals, verify_txs
 from tests.node.ledger_env import Env, bad_proof, good, open_election
 
 

@@ -24,7 +24,7 @@ from consensus.certificate import CommitCertificate
 from consensus.events import SafetyRecord
 from consensus.messages import Commit, ConsensusMessage
 from genesis.document import Genesis
-from node import integrity, peers
+from node import integrity, peer_envelope
 from tests.independent import independent_verifier as iv
 from tests.spec.layouts import layout, reachable
 
@@ -37,7 +37,7 @@ def documented_classes() -> dict[str, type]:
     """The objects docs/spec must lay out: all that a record, a block or the state holds."""
     return reachable([Genesis, Block, Tx, TxPayload, CommitCertificate, SpoiledBallot, InclusionProof,
                       ElectionStatus, VoterRecord, OpenElections, EncryptedTally, Commit,
-                      ConsensusMessage, SafetyRecord, peers.Envelope])
+                      ConsensusMessage, SafetyRecord, peer_envelope.Envelope])
 
 
 def doc_tables() -> dict[str, list[tuple[str, str]]]:
@@ -168,7 +168,7 @@ IN_BLOCKS_MD = {"Commit", "VoteSig", "CommitCertificate"}
 
 def consensus_wire_types() -> dict[str, type]:
     """Every wire class the consensus modules define, and the peer envelope."""
-    out: dict[str, type] = {"Envelope": peers.Envelope}
+    out: dict[str, type] = {"Envelope": peer_envelope.Envelope}
     for mod in (messages, events, certificate, replica):
         for name, obj in vars(mod).items():
             if inspect.isclass(obj) and issubclass(obj, Wire) and obj.__module__ == mod.__name__:
@@ -197,10 +197,10 @@ def test_every_consensus_body_is_a_tag_row_with_its_signature_kind() -> None:
     assert len(re.findall(r"^\| \d+ \| `\w+` \| `pbft/[\w-]+` \|", text, re.M)) == len(members)
     # every signature kind of the consensus modules and of the peer transport is named
     kinds = {c.KIND for c in consensus_wire_types().values() if "KIND" in vars(c)}
-    kinds |= {peers.SIGN_KIND, peers.PREAMBLE_KIND}
+    kinds |= {peer_envelope.SIGN_KIND, peer_envelope.PREAMBLE_KIND}
     for k in sorted(kinds):
         assert f"`{k}`" in text, f"consensus.md does not name the kind {k}"
-    assert f"`{peers.PEER_HEADER}`" in text
+    assert f"`{peer_envelope.PEER_HEADER}`" in text
 
 
 def test_every_consensus_code_and_limit_is_in_consensus_md() -> None:
@@ -210,9 +210,9 @@ def test_every_consensus_code_and_limit_is_in_consensus_md() -> None:
             assert f"| `{code}` |" in text, f"consensus.md's error table lacks {code}"
     numbers = {
         "message limit": messages.MAX_MESSAGE_SIZE, "carried blocks": replica.CARRY_BUDGET,
-        "safety record limit": SafetyRecord.MAX_SIZE, "envelope limit": peers.ENVELOPE_MAX,
-        "unannounced peer body": peers.UNAUTH_PEER_BYTES, "preamble window": peers.PREAMBLE_WINDOW_MS,
-        "held messages per sender": replica.HOLD_PER_SENDER, "fetch blocks": peers.MAX_FETCH_BLOCKS,
+        "safety record limit": SafetyRecord.MAX_SIZE, "envelope limit": peer_envelope.ENVELOPE_MAX,
+        "unannounced peer body": peer_envelope.UNAUTH_PEER_BYTES, "preamble window": peer_envelope.PREAMBLE_WINDOW_MS,
+        "held messages per sender": replica.HOLD_PER_SENDER, "fetch blocks": peer_envelope.MAX_FETCH_BLOCKS,
     }
     for what, n in numbers.items():
         assert f"{n:,}" in text or f" {n} " in text or f" {n}\n" in text, f"consensus.md lacks the {what} ({n})"
@@ -220,5 +220,5 @@ def test_every_consensus_code_and_limit_is_in_consensus_md() -> None:
     assert f"v < w <= v + {replica.FUTURE_VIEWS}" in text
     for timer in (replica.VIEW_TIMER, replica.FETCH_TIMER):
         assert f'SetTimer("{timer}"' in text
-    assert f"at most {peers.MAX_FETCH_BYTES >> 20} MiB of items" in text
+    assert f"at most {peer_envelope.MAX_FETCH_BYTES >> 20} MiB of items" in text
     assert f'"node/" || "{integrity.SAFETY_KEY.decode()}"' in text

@@ -15,7 +15,8 @@ from genesis.document import genesis_hash
 from harness.localchain import LocalChain
 from harness.scenario import Outcome, run_election
 from node.audit import audit_data_dir
-from node.store import P_BLOCK, P_BLOCK_HASH, P_CERT, P_STATE, P_TX, Store
+from node.store import Store
+from node.store_format import P_BLOCK, P_BLOCK_HASH, P_CERT, P_STATE, P_TX
 from tests.ballot_tx.state.helpers import ROLES, VALIDATORS, make_genesis
 
 
@@ -134,7 +135,7 @@ def test_flipped_ballot_record_is_named(built: Built, tmp_path: Path) -> None:
 
 def test_reframed_tampering_is_caught_by_replay(built: Built, tmp_path: Path) -> None:
     """Someone who recomputes the frame hash still cannot change a ballot unnoticed."""
-    from node.store import frame, unframe
+    from node.store_format import frame, unframe
 
     db = copy_db(built, tmp_path)
     d = plyvel.DB(str(db))
@@ -229,7 +230,7 @@ def rewrite_block(db: Path, height: int, tx_index: int, recertify: bool) -> None
     from ballot_tx.block import Block, make_block
     from ballot_tx.codec import decode, encode
     from harness.localchain import certificate_maker
-    from node.store import frame, unframe
+    from node.store_format import frame, unframe
 
     d = plyvel.DB(str(db))
     try:
