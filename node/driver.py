@@ -131,7 +131,7 @@ class ConsensusDriver:
     # --- inputs -----------------------------------------------------------------------
 
     def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None:
-        """Consensus messages from validator ``sender_index`` (authenticated by node.peers)."""
+        """Consensus messages from validator ``sender_index`` (authenticated by node.peer_routes)."""
         for p in payloads:
             try:
                 msg = decode_message(p)

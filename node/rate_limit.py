@@ -27,17 +27,17 @@ class TokenBuckets:
         self.burst = 2 * rate if burst is None else burst
         self.max_clients = max_clients
         self._clock = clock
-        self._b: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._b)
+        return len(self._buckets)
 
     def allow(self, client: str) -> bool:
         now = self._clock()
-        tokens, last = self._b.pop(client, (self.burst, now))
+        tokens, last = self._buckets.pop(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         ok = tokens >= 1.0
-        self._b[client] = (tokens - 1.0 if ok else tokens, now)
-        while len(self._b) > self.max_clients:
-            self._b.popitem(last=False)
+        self._buckets[client] = (tokens - 1.0 if ok else tokens, now)
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
         return ok

@@ -103,4 +103,4 @@ def test_client_table_is_bounded() -> None:
     b = TokenBuckets(1, Clock())
     for i in range(MAX_CLIENTS_TRACKED + 50):
         b.allow(f"c{i}")
-    assert len(b._b) == MAX_CLIENTS_TRACKED
+    assert len(b) == MAX_CLIENTS_TRACKED
