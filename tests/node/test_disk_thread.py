@@ -31,6 +31,27 @@ from node.store import Store
 from node.supervisor import Supervisor
 
 
+class Ticker:
+    """Counts 10 ms ticks of the event loop while its block runs: a frozen loop ticks not."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            self.ticks += 1
+
+    async def __aenter__(self) -> Ticker:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
 def test_writes_keep_their_order_and_the_loop_runs_meanwhile() -> None:
     done: list[int] = []
     threads: set[str] = set()
@@ -42,21 +63,12 @@ def test_writes_keep_their_order_and_the_loop_runs_meanwhile() -> None:
 
     async def main() -> int:
         disk = DiskThread()
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        tick = asyncio.create_task(ticker())
-        # asked for from three tasks at once, slowest first: they land in the order asked
-        await asyncio.gather(*(disk.write(partial(write, i, s))
-                               for i, s in enumerate((0.2, 0.05, 0.0))))
-        tick.cancel()
+        async with Ticker() as ticker:
+            # asked for from three tasks at once, slowest first: they land in the order asked
+            await asyncio.gather(*(disk.write(partial(write, i, s))
+                                   for i, s in enumerate((0.2, 0.05, 0.0))))
         disk.close()
-        return ticks
+        return ticker.ticks
 
     ticks = asyncio.run(main())
     assert done == [0, 1, 2]
@@ -145,21 +157,12 @@ def test_the_driver_sends_a_signed_message_only_after_its_record_is_on_disk(tmp_
                 genesis, 1, ledger.chain_id, keys, store, ledger, mempool=[],  # type: ignore[arg-type]
                 producer=fake, network=fake, verification=fake, ops=fake, supervisor=Supervisor(),
                 on_commit=lambda b: None, on_stepped=lambda: None)
-            ticks = 0
-
-            async def ticker() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
-
-            tick = asyncio.create_task(ticker())
-            await driver._feed(Start())
-            await driver._feed(ClientWork(True))
-            await driver._feed(TimerFired(VIEW_TIMER, driver.replica.timers.view_token))
-            tick.cancel()
+            async with Ticker() as ticker:
+                await driver._feed(Start())
+                await driver._feed(ClientWork(True))
+                await driver._feed(TimerFired(VIEW_TIMER, driver.replica.timers.view_token))
             driver._disk.close()
-            return ticks
+            return ticker.ticks
 
         ticks = asyncio.run(main())
     finally:
