@@ -50,11 +50,9 @@ def main() -> None:
     t = time.perf_counter()
     import hashlib
 
-    from node.ballotbox import Entry
-
     for i in range(n):
         code = hashlib.sha256(i.to_bytes(8, "big")).hexdigest()
-        box.insert(Entry(code, eid, 1 + i // 200, "cast", (i % (n - n // 10)).to_bytes(32, "big")))
+        box.insert(code, eid, 1 + i // 200, "cast", (i % (n - n // 10)).to_bytes(32, "big"))
     print(f"inserting {n:,} entries into the index: {time.perf_counter() - t:.2f} s")
     for what, fn in [
         ("first page of 100", lambda: box.listing(eid, "", 0, 100)),
