@@ -32,16 +32,6 @@ B_FIRST = "park=mt-tsukuba;facilities=pool;pledges=childcare:0,transit:50,digita
 B_SECOND = "park=doho-park;facilities=library;pledges=childcare:100,transit:90,digital:10"
 NOT_LOST = ("lost", "not recorded", "vote again", "記録されていません", "もう一度投票")
 
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    """In-process CLI runs set the process's language (--lang ja): put it back for the
-    tests that follow, whatever module they are in."""
-    yield
-    from cli.i18n import set_language
-
-    set_language("en")
-
-
 
 def run(*args: str, ok: bool = True, input: str | None = None) -> str:
     r = CliRunner().invoke(cli, list(args), input=input)
