@@ -157,6 +157,12 @@ class ConsensusDriver:
         self._report_work()
         self.producer.changed.set()
 
+    def pool_shrank(self) -> None:
+        """Pending transactions were dropped as invalid (a sweep, or a build that refused
+        them all): if none is left, the replica hears the work is gone (its view timer must
+        not suspect a primary for work that no longer exists)."""
+        self._report_work()
+
     def chain_moved(self) -> None:
         """A block committed: the replica hears if the pool emptied, the producer looks again."""
         self._report_work()
