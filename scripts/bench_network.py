@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -90,21 +91,31 @@ async def run_all(session: aiohttp.ClientSession, urls: list[str], txs: list[byt
             await asyncio.sleep(0.05)
 
 
+def refusal(status: int, doc: Any) -> str:
+    """A failed cast as ``status code`` (the node's stable error code), for the summary."""
+    code = doc.get("code") if isinstance(doc, dict) else None
+    return f"{status} {code or '?'}"
+
+
+def failures(failed: Counter[str]) -> str:
+    n = sum(failed.values())
+    return f"{n} failed" + (f": {', '.join(f'{c} x{k}' for c, k in failed.most_common())}" if n else "")
+
+
 async def max_rate(session: aiohttp.ClientSession, urls: list[str], ballots: list[bytes],
-                   concurrency: int) -> tuple[float, list[float], int]:
+                   concurrency: int) -> tuple[float, list[float], Counter[str]]:
     lat: list[float] = []
-    failed = 0
+    failed: Counter[str] = Counter()
     it = iter(enumerate(ballots))
 
     async def worker() -> None:
-        nonlocal failed
         for i, raw in it:
             t0 = time.monotonic()
-            status, _ = await post(session, urls[i % len(urls)], raw)
+            status, doc = await post(session, urls[i % len(urls)], raw)
             if status == 200:
                 lat.append(time.monotonic() - t0)
             else:
-                failed += 1
+                failed[refusal(status, doc)] += 1
 
     t0 = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -112,19 +123,18 @@ async def max_rate(session: aiohttp.ClientSession, urls: list[str], ballots: lis
 
 
 async def open_loop(session: aiohttp.ClientSession, urls: list[str], ballots: list[bytes],
-                    rate: float) -> tuple[list[float], int]:
+                    rate: float) -> tuple[list[float], Counter[str]]:
     lat: list[float] = []
-    failed = 0
+    failed: Counter[str] = Counter()
     rnd = random.Random(5)
 
     async def one(i: int, raw: bytes) -> None:
-        nonlocal failed
         t0 = time.monotonic()
-        status, _ = await post(session, urls[i % len(urls)], raw)
+        status, doc = await post(session, urls[i % len(urls)], raw)
         if status == 200:
             lat.append(time.monotonic() - t0)
         else:
-            failed += 1
+            failed[refusal(status, doc)] += 1
 
     tasks = []
     for i, raw in enumerate(ballots):
@@ -319,12 +329,12 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             node_cpu, wall = cpu_seconds(with_descendants(pids)) - cpu0, time.monotonic() - wall0
             split = {k: (v[0] - split0[k][0], v[1] - split0[k][1]) for k, v in cpu_split(pids).items()}
             stop_profiles(spies)
-            print(f"max rate:  {rate:7.1f} ballots/s committed ({len(lat)} ballots, {failed} failed, "
+            print(f"max rate:  {rate:7.1f} ballots/s committed ({len(lat)} ballots, {failures(failed)}, "
                   f"{args.concurrency} in flight); latency p50 {pct(lat, 50):.3f} s, p99 {pct(lat, 99):.3f} s")
             half = rate / 2
             n_half = min(args.half_ballots, max(10, int(half * args.half_seconds)))
             lat2, failed2 = await open_loop(s, urls, ballots[args.ballots: args.ballots + n_half], half)
-            print(f"half rate: {half:7.1f} ballots/s offered ({len(lat2)} ballots, {failed2} failed); "
+            print(f"half rate: {half:7.1f} ballots/s offered ({len(lat2)} ballots, {failures(failed2)}); "
                   f"latency p50 {pct(lat2, 50):.3f} s, p99 {pct(lat2, 99):.3f} s "
                   f"(aim p99 < 1 s: {'met' if pct(lat2, 99) < 1 else 'NOT met'})")
             heights = [ln.status(n)["height"] for n in nodes]  # type: ignore[index]
