@@ -44,6 +44,16 @@ def fail_localized(code: ErrorCode | str, message: str) -> NoReturn:
 class Group(click.Group):
     """A click group that turns every expected error into one clear line, never a traceback."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run one command line. The language it speaks (``--lang``, else English for the
+        officials' commands) is that command's, not the process's: once the command and its
+        error line are done the language from before is back, so whatever runs commands
+        in-process (tests, a program driving the CLI) is not left in another language."""
+        from cli.i18n import language, speaking
+
+        with speaking(language()):
+            return super().main(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -230,11 +230,14 @@ def _pad(s: str, width: int) -> str:
 def show_result(m: Manifest, result: TallyResult, lang: str) -> None:
     """A table per contest: votes and their share *of the ballots counted* (said in the
     table; with multiple choice the shares add up to more than 100 %), or a rating's mean
-    and distribution."""
-    from cli.i18n import set_language
+    and distribution. In ``lang``, for this table only."""
+    from cli.i18n import speaking
 
-    set_language(lang)
+    with speaking(lang):
+        _print_result(m, result, lang)
 
+
+def _print_result(m: Manifest, result: TallyResult, lang: str) -> None:
     def label(lbl: Label) -> str:
         return plain(lbl.ja) if lang == "ja" else lbl.en
 

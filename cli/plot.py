@@ -52,7 +52,7 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
     except ImportError:
         fail(ErrorCode.USAGE, "--plot needs matplotlib: pip install -e '.[plot]' "
              "(or run scripts/demo, which installs it)")
-    from cli.i18n import set_language
+    from cli.i18n import speaking
 
     if lang == "ja":
         font = _cjk_font()
@@ -60,8 +60,12 @@ def plot_result(m: Manifest, r: TallyResult, out: Path, lang: str = "en") -> Non
             lang = "en"
         else:
             plt.rcParams["font.family"] = font
-    set_language(lang)
 
+    with speaking(lang):  # the figure's words; the process keeps its own language
+        _draw(m, r, out, lang, plt)
+
+
+def _draw(m: Manifest, r: TallyResult, out: Path, lang: str, plt: Any) -> None:
     def label(lbl: Label) -> str:
         return plain(lbl.ja) if lang == "ja" else lbl.en
 

@@ -202,7 +202,7 @@ class Checked:
     height: int
     signatures: int
     kind: str  # "cast", "spoil" or "other", read from the transaction's own bytes
-    status: str | None  # "counted" / "replaced" / "opened", from the node's ballot box
+    status: str | None  # "counted" / "replaced" / "cancelled" / "opened", from the ballot box
     replaced_by: str | None
     cancelled: bool = False  # a paper vote cancelled it (the node's receipt says so)
 
@@ -245,7 +245,7 @@ def _check_on(node: NodeClient, genesis: Genesis, tracking: bytes) -> Checked:
             kind = "spoil" if isinstance(body, SpoilBallot) else "cast" if isinstance(body, CastBallot) else "other"
         if kind == "cast":
             box = node.ballot(code)
-            status = str(box.get("status")) if box.get("status") in ("counted", "replaced") else None
+            status = str(box.get("status")) if box.get("status") in ("counted", "replaced", "cancelled") else None
             rb = box.get("replaced_by")
             replaced_by = rb if isinstance(rb, str) and re.fullmatch(r"[0-9a-f]{64}", rb) else None
     except (BallotchainError, KeyError, ValueError, TypeError):

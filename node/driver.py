@@ -14,6 +14,12 @@ proves every action is handled):
 * ``RequestProposal``: the producer builds a block; ``ProposalReady`` follows.
 * ``CommitBlock``: one synced WriteBatch (block, certificate, indexes, state);
   ``Executed(height, state_root)`` follows.
+
+Synced writes run on one disk thread (``node.disk_thread``): the driver awaits each
+before its next action,
+so the order above holds, while the event loop goes on admitting transactions and
+answering peers. Events that arrive meanwhile wait in the queue: one event's actions
+are all carried out before the next event is stepped.
 * ``Fetch``: certified blocks from the named peers; ``FetchedBlocks`` follows.
 
 The node also tells the replica whether it holds client work (``ClientWork``: a pending
@@ -32,6 +38,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import assert_never
 
 from ballot_tx.block import Block
@@ -62,6 +69,7 @@ from consensus.messages import ConsensusMessage, PrePrepare, decode_message, enc
 from consensus.replica import VIEW_TIMER, ReplicaState, init_state, step
 from genesis.document import Genesis
 from node import integrity, logs
+from node.disk_thread import DiskThread
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.network import PeerNetwork
@@ -114,6 +122,7 @@ class ConsensusDriver:
         self._fetching: asyncio.Task[None] | None = None
         self._last_fetch = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        self._disk = DiskThread()  # synced writes, in the order the actions give them
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -127,6 +136,8 @@ class ConsensusDriver:
         for handle in self._timers.values():
             handle.cancel()
         await cancel_all([*self._tasks, self._proposing, self._fetching])
+        # a write already on the disk thread finishes before the store may close
+        self._disk.close()
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -145,6 +156,12 @@ class ConsensusDriver:
         starts), and the producer looks again."""
         self._report_work()
         self.producer.changed.set()
+
+    def pool_shrank(self) -> None:
+        """Pending transactions were dropped as invalid (a sweep, or a build that refused
+        them all): if none is left, the replica hears the work is gone (its view timer must
+        not suspect a primary for work that no longer exists)."""
+        self._report_work()
 
     def chain_moved(self) -> None:
         """A block committed: the replica hears if the pool emptied, the producer looks again."""
@@ -166,9 +183,9 @@ class ConsensusDriver:
             ev = await self._events.get()
             if self.supervisor.damaged is None:
                 await self._preverify(ev)
-                self._feed(ev)
+                await self._feed(ev)
 
-    def _feed(self, first: Event) -> None:
+    async def _feed(self, first: Event) -> None:
         """Step consensus on ``first`` and on every event its actions produce, in order."""
         pending: deque[Event] = deque([first])
         while pending:
@@ -179,7 +196,7 @@ class ConsensusDriver:
                 self.ops.stepped(before, (self.replica.view, self.replica.active),
                                  self.replica.primary(self.replica.view), ev)
             for a in actions:
-                follow = self._do(a)
+                follow = await self._do(a)
                 if follow is not None:
                     pending.append(follow)
         self.on_stepped()
@@ -197,11 +214,11 @@ class ConsensusDriver:
         elif isinstance(ev, FetchedBlocks) and ev.blocks:
             await self.verification.blocks([b for b, _ in ev.blocks])
 
-    def _do(self, action: Action) -> Event | None:
+    async def _do(self, action: Action) -> Event | None:
         """Carry out one action; the event it produces at once, if any."""
         match action:
             case Persist(record=record):
-                self.store.put_meta(SAFETY_KEY, encode(record), sync=True)
+                await self._disk.write(partial(self.store.put_meta, SAFETY_KEY, encode(record), True))
             case Send(message=message, to=to):
                 self._send(message, to)
             case SetTimer(name=name, token=token, delay_ms=delay_ms):
@@ -216,7 +233,9 @@ class ConsensusDriver:
                 self._proposing = asyncio.get_running_loop().create_task(
                     self._propose(height, view, prev_hash))
             case CommitBlock(height=height, block=block, certificate=certificate):
-                committed = self.ledger.commit(block, certificate)
+                decoded, staged = self.ledger.stage_commit(block, certificate)
+                await self._disk.write(partial(self.store.write_commit, staged))
+                committed = self.ledger.finish_commit(decoded, staged)
                 self.on_commit(committed)
                 return Executed(height, self.ledger.state.root)
             case Fetch(from_height=from_height, peers=peers):

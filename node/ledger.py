@@ -36,7 +36,7 @@ from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
 from node import logs
-from node.store import Store
+from node.store import StagedCommit, Store
 from node.verify_work import open_elections
 
 log = logs.get("ledger")
@@ -140,17 +140,32 @@ class Ledger:
 
     def commit(self, block: bytes | Block, certificate: CommitCertificate) -> Block:
         """Execute (if not done yet) and durably store ``block`` with its certificate."""
+        b, staged = self.stage_commit(block, certificate)
+        self.store.write_commit(staged)
+        return self.finish_commit(b, staged)
+
+    def stage_commit(self, block: bytes | Block, certificate: CommitCertificate) -> tuple[Block, StagedCommit]:
+        """Execute (if not done yet) ``block`` and gather its batch; ``store.write_commit``
+        then syncs it (on the disk thread, for the consensus driver) and ``finish_commit``
+        moves the tip. Until then the ledger's state is the previous block's."""
         b = self.decode_block(block) if isinstance(block, bytes) else block
         if b.height != self.height + 1 or b.header.prev_hash != self.tip_hash():
             raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"block {b.height} is not next")
         new = self.execute(b)
-        self.state = self.store.commit(b, new, encode(certificate))
+        return b, self.store.stage_commit(b, new, encode(certificate))
+
+    def finish_commit(self, b: Block, staged: StagedCommit) -> Block:
+        self.state = self.store.finish_commit(staged)
         for h in [h for h, s in self._executed.items() if s.height <= b.height]:
             del self._executed[h]
         return b
 
     def commit_certified(self, block: bytes, cert_bytes: bytes) -> Block:
         """Commit a block fetched from a peer: verify its certificate from genesis, re-execute."""
+        return self.commit(*self.certified(block, cert_bytes))
+
+    def certified(self, block: bytes, cert_bytes: bytes) -> tuple[Block, CommitCertificate]:
+        """A block fetched from a peer and its certificate, verified from genesis."""
         try:
             cert = decode(CommitCertificate, cert_bytes)
             b = self.decode_block(block)
@@ -159,7 +174,7 @@ class Ledger:
         if cert.height != b.height or cert.block_hash != b.hash:
             raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "certificate is for another block")
         verify_certificate(self.genesis, self.chain_id, cert)
-        return self.commit(b, cert)
+        return b, cert
 
     # --- mempool and producer -------------------------------------------------------
 

@@ -57,23 +57,44 @@ class Producer:
     async def produce(self, height: int, prev_hash: bytes) -> Block | None:
         """Wait for work, then build a valid block at ``height`` on ``prev_hash``.
 
-        Returns None if the chain moved on meanwhile (the proposal is stale).
+        Returns None if the chain moved on meanwhile (the proposal is stale). Work that
+        turns out to be no work (every pending transaction refused when the block is built:
+        expired, or invalidated by a commit since admission) is dropped and waited past, so
+        no block without transactions is proposed unless it closes an election.
         """
+        pause = False  # a build came to nothing and dropped nothing: wait for news first
         while True:
             if self.ledger.height != height - 1 or self.ledger.tip_hash() != prev_hash:
                 return None
-            wait = self._ready()
+            wait = None if pause else self._ready()
             if wait == 0.0:
-                break
+                block, dropped = self._build(height, prev_hash)
+                if block is not None:
+                    return block
+                pause = not dropped
+                continue
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), timeout=wait if wait else 1.0)
             except TimeoutError:
                 pass
+            pause = False
+
+    def _build(self, height: int, prev_hash: bytes) -> tuple[Block | None, bool]:
+        """(the block to propose, or None if it would carry nothing; whether refused
+        transactions were dropped from the pool)."""
         batch = self.mempool.batch(self.max_txs)
         block, dropped = self.ledger.build(
             height, prev_hash, self.proposer, [p.raw for p in batch], self.max_txs
         )
         if dropped:
             self.on_dropped([(batch[i], err) for i, err in dropped])
-        return block
+        if block.txs or self._closes_an_election(block):
+            return block, bool(dropped)
+        log.info("every pending transaction was refused: no block proposed", refused=len(dropped))
+        return None, bool(dropped)
+
+    def _closes_an_election(self, block: Block) -> bool:
+        """The block's own effect, not the clock's (auto-close is the only thing a block
+        without transactions does); ``execute`` recalls the state ``build`` computed."""
+        return self.ledger.execute(block).open_elections() != self.ledger.state.open_elections()

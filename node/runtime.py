@@ -30,7 +30,7 @@ from types import TracebackType
 
 from ballot_tx.block import Block
 from ballot_tx.codec import encode
-from ballot_tx.errors import ErrorCode, StoreError
+from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from ballot_tx.keys import KeyPair
 from ballot_tx.state.election import due_to_close
 from genesis.document import Genesis, genesis_hash
@@ -46,7 +46,7 @@ from node.gauges import Gauges
 from node.http_service import HttpService
 from node.ledger import Ledger
 from node.live_figures import LiveFigures
-from node.mempool import Mempool
+from node.mempool import Mempool, Pending
 from node.metrics import Metrics
 from node.network import PeerNetwork
 from node.ops import Operations
@@ -127,7 +127,7 @@ class Node:
         self.admission = Admission(self.store, self.ledger, self.mempool, self.metrics,
                                    self.ops, self.network, self.verification, self.supervisor,
                                    self.forwarding, self.tx_status,
-                                   self._work_arrived, self.gauges.update)
+                                   self._work_arrived, self._swept)
         self.driver: ConsensusDriver | None = None
         self.follower: Follower | None = None
         if self.index is not None and self.is_validator:
@@ -135,7 +135,7 @@ class Node:
                 self.ledger, self.mempool, keys.ed25519_public,
                 lim.max_block_txs or genesis.params.max_block_txs,
                 lim.block_interval_ms or genesis.params.block_interval_ms,
-                self._phase_change_due, self.admission.drop_invalid,
+                self._phase_change_due, self._drop_refused,
             )
             self.driver = ConsensusDriver(
                 genesis, self.index, self.chain_id, keys, self.store, self.ledger, self.mempool,
@@ -219,6 +219,18 @@ class Node:
     def _work_arrived(self) -> None:
         if self.driver is not None:
             self.driver.work_arrived()
+
+    def _swept(self) -> None:
+        """The pool's sweep may have dropped transactions that became invalid."""
+        self.gauges.update()
+        if self.driver is not None:
+            self.driver.pool_shrank()
+
+    def _drop_refused(self, dropped: list[tuple[Pending, BallotchainError]]) -> None:
+        """The producer found pending transactions invalid after all (``Producer._build``)."""
+        self.admission.drop_invalid(dropped)
+        if self.driver is not None:
+            self.driver.pool_shrank()
 
     def _phase_change_due(self) -> bool:
         """A block at the next block time would close an election (the auto-close rule's own

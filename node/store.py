@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,15 @@ def _io(path: Path) -> Iterator[None]:
         yield
     except plyvel.Error as e:
         raise leveldb_error(path, e) from None
+
+
+@dataclass(frozen=True)
+class StagedCommit:
+    """One block's batch, gathered on the event loop and written on the disk thread."""
+
+    tip: Tip
+    state: State
+    puts: list[tuple[bytes, bytes | None]]  # (key, framed value) in write order; None deletes
 
 
 class StoreBase:
@@ -283,6 +293,13 @@ class Store:
     def commit(self, block: Block, state: State, certificate: bytes | None = None) -> State:
         """Persist ``block`` and the state after it in one synced batch; returns the
         state rebased on the database (the snapshot to build the next block on)."""
+        staged = self.stage_commit(block, state, certificate)
+        self.write_commit(staged)
+        return self.finish_commit(staged)
+
+    def stage_commit(self, block: Block, state: State, certificate: bytes | None = None) -> StagedCommit:
+        """Check that ``block`` extends the tip and gather its one batch (no I/O yet):
+        block, certificate, hash and transaction indexes, state writes, the new tip."""
         if block.height != self.height + 1 or state.height != block.height:
             raise StoreError(
                 ErrorCode.STORE_OUT_OF_ORDER,
@@ -296,22 +313,33 @@ class Store:
         h = _u64(block.height)
         bh = block.hash
         tip = Tip(block.height, bh, block.header.time_ms, state.root, state.lthash.packed())
+        puts: list[tuple[bytes, bytes | None]] = [(P_BLOCK + h, encode(block))]
+        if certificate is not None:
+            puts.append((P_CERT + h, certificate))
+        puts.append((P_BLOCK_HASH + bh, h))
+        puts.extend((P_TX + th, h + i.to_bytes(4, "big")) for i, th in enumerate(block.tx_hashes()))
+        puts.extend((P_STATE + k, v) for k, v in state.writes.items())
+        puts.append((K_TIP, encode(tip)))
+        framed = [(k, None if v is None else frame(k, v)) for k, v in puts]
+        return StagedCommit(tip, state, framed)
+
+    def write_commit(self, staged: StagedCommit) -> None:
+        """The synced write of a staged batch. Touches nothing in memory, so the node runs
+        it on its disk thread (plyvel releases the GIL): the event loop goes on serving
+        while the disk syncs. Nothing is acknowledged before it returns."""
         with self._io(), self.db.write_batch(sync=True) as wb:
-            wb.put(P_BLOCK + h, frame(P_BLOCK + h, encode(block)))
-            if certificate is not None:
-                wb.put(P_CERT + h, frame(P_CERT + h, certificate))
-            wb.put(P_BLOCK_HASH + bh, frame(P_BLOCK_HASH + bh, h))
-            for i, th in enumerate(block.tx_hashes()):
-                wb.put(P_TX + th, frame(P_TX + th, h + i.to_bytes(4, "big")))
-            for k, v in state.writes.items():
-                sk = P_STATE + k
-                if v is None:
-                    wb.delete(sk)
+            for key, value in staged.puts:
+                if value is None:
+                    wb.delete(key)
                 else:
-                    wb.put(sk, frame(sk, v))
-            wb.put(K_TIP, frame(K_TIP, encode(tip)))
-        self.tip = tip
-        return state.rebase(StoreBase(self))
+                    wb.put(key, value)
+
+    def finish_commit(self, staged: StagedCommit) -> State:
+        """After ``write_commit``: the new tip, and the state rebased on the database."""
+        if staged.tip.height != self.height + 1:
+            raise StoreError(ErrorCode.STORE_OUT_OF_ORDER, "a staged commit finished out of order")
+        self.tip = staged.tip
+        return staged.state.rebase(StoreBase(self))
 
     def put_certificate(self, height: int, certificate: bytes) -> None:
         """Store a certificate that arrived after its block was committed."""

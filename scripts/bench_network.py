@@ -7,12 +7,20 @@
    requests in flight (``?wait=commit``), round robin over the validators:
    ballots/s committed, and the cast-to-commit latency of each ballot.
 4. Half rate: cast at half the measured rate (open loop, Poisson arrivals) for
-   ``--half-seconds``; p50/p99 cast-to-commit latency (aim: p99 < 2 s).
+   ``--half-seconds``; p50/p99 cast-to-commit latency (aim, issue 16: p99 < 1 s).
 5. Bare verification rate of one core: decode + signature + ballot proofs, the
    work every node does once per ballot, in this process.
 6. The limit: every node (4 validators + 1 observer) verifies every ballot, so
    the machine's cores can verify at most ``cores * rate / nodes`` ballots/s;
-   the ratio of (3) to that limit (aim: >= 60%).
+   the ratio of (3) to that limit (aim, issue 16: >= 75% with ``--simple``, >= 85% with
+   the demo ballot).
+
+The max rate is a closed loop: each of ``--concurrency`` clients casts its next ballot
+when the last one committed, so by Little's law the rate is at most concurrency /
+latency. With 64 in flight a 4+1 localnet here commits blocks of ~8 ballots and the
+figure measured the round trip, not the nodes (loops at 1.3 ms of CPU per ballot, 0.8 to
+1.3 of the 2 cores busy); 256 in flight fills blocks of ~20 and keeps the cores busy,
+which is what a city's thousands of concurrent voters do.
 """
 
 from __future__ import annotations
@@ -318,7 +326,7 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             lat2, failed2 = await open_loop(s, urls, ballots[args.ballots: args.ballots + n_half], half)
             print(f"half rate: {half:7.1f} ballots/s offered ({len(lat2)} ballots, {failed2} failed); "
                   f"latency p50 {pct(lat2, 50):.3f} s, p99 {pct(lat2, 99):.3f} s "
-                  f"(aim p99 < 2 s: {'met' if pct(lat2, 99) < 2 else 'NOT met'})")
+                  f"(aim p99 < 1 s: {'met' if pct(lat2, 99) < 1 else 'NOT met'})")
             heights = [ln.status(n)["height"] for n in nodes]  # type: ignore[index]
         sample = ballots[: min(len(ballots), args.verify_sample)]
         v1 = bare_verify_rate(m, joint_key, cid, sample)
@@ -328,7 +336,8 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
               f"(decode + signature + proofs, {len(sample)} ballots)")
         print(f"limit: {cores} cores x {v1:.1f} / {len(nodes)} nodes verifying every ballot = "
               f"{limit:.1f} ballots/s")
-        print(f"ratio: end-to-end {rate:.1f} / limit {limit:.1f} = {100 * rate / limit:.0f}% (aim >= 60%)")
+        aim = 75 if args.simple else 85
+        print(f"ratio: end-to-end {rate:.1f} / limit {limit:.1f} = {100 * rate / limit:.0f}% (aim >= {aim}%)")
         per_ballot = node_cpu / max(1, len(lat))
         print(f"node CPU during the max-rate phase: {node_cpu:.1f} s over {wall:.1f} s "
               f"({node_cpu / wall:.2f} of {cores} cores); {1000 * per_ballot:.1f} ms per ballot "
@@ -350,7 +359,7 @@ def main() -> None:
     ap.add_argument("--ballots", type=int, default=600, help="ballots for the max-rate phase")
     ap.add_argument("--half-ballots", type=int, default=400, help="ballots available at half rate")
     ap.add_argument("--half-seconds", type=float, default=10.0, help="duration of the half-rate phase")
-    ap.add_argument("--concurrency", type=int, default=64, help="requests in flight at max rate")
+    ap.add_argument("--concurrency", type=int, default=256, help="requests in flight at max rate")
     ap.add_argument("--verify-sample", type=int, default=100, help="ballots for the bare rate")
     ap.add_argument("--simple", action="store_true", help="one single-choice contest (no rating)")
     ap.add_argument("--profile", type=Path, metavar="DIR",

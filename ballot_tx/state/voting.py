@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ballot_tx.codec import decode, encode
 from ballot_tx.eligibility import method
@@ -160,21 +160,79 @@ def cast_ballot(ctx: ExecutionContext, tx: Tx, body: CastBallot) -> None:
     )
 
 
-#: whatever a reader keeps of a ballot (its transaction bytes, its ciphertexts)
+#: whatever a reader keeps of a ballot (its transaction bytes, its ciphertexts, its code)
 B = TypeVar("B")
+
+
+class LastBallots(Generic[B]):
+    """The last ballot counts, read off committed blocks as they arrive: what
+    ``cast_ballot`` keeps in the state, for readers of the blocks (the audit's recount,
+    the public ballot box). Fed in chain order, each voter's last cast is the counted one,
+    unless a paper vote cancelled the voter's internet vote (no cast follows a
+    cancellation: ``signing_voter`` refuses it, so cancelling is final whatever the order).
+    ``last_ballots`` folds it; an incremental reader keeps one and asks it."""
+
+    def __init__(self) -> None:
+        self._latest: dict[bytes, B] = {}
+        self._cancelled: set[bytes] = set()
+        self._cancelled_casts = 0  # cancelled voters who had cast (len(latest & cancelled))
+
+    def cast(self, voter_key: bytes, ballot: B) -> B | None:
+        """The voter's next cast ballot, in chain order. Returns the ballot it replaces
+        (the voter's previous cast), None for a first ballot."""
+        replaced = self._latest.get(voter_key)
+        self._latest[voter_key] = ballot
+        if replaced is None and voter_key in self._cancelled:
+            self._cancelled_casts += 1
+        return replaced
+
+    def cancel(self, voter_key: bytes) -> B | None:
+        """A paper vote cancelled the voter's internet vote. Returns the ballot that stops
+        counting (None if the voter had cast none, or was cancelled before)."""
+        if voter_key in self._cancelled:
+            return None
+        self._cancelled.add(voter_key)
+        latest = self._latest.get(voter_key)
+        if latest is not None:
+            self._cancelled_casts += 1
+        return latest
+
+    def latest(self, voter_key: bytes) -> B | None:
+        """The voter's last cast ballot, counted or cancelled."""
+        return self._latest.get(voter_key)
+
+    def counted(self, voter_key: bytes) -> B | None:
+        """The voter's counted ballot: the last cast, unless a paper vote cancelled it."""
+        return None if voter_key in self._cancelled else self._latest.get(voter_key)
+
+    def all_counted(self) -> dict[bytes, B]:
+        return {k: b for k, b in self._latest.items() if k not in self._cancelled}
+
+    def voters_counted(self) -> int:
+        """How many voters have a counted ballot (``ElectionStatus.voters_voted``)."""
+        return len(self._latest) - self._cancelled_casts
+
+    def voters_cancelled(self) -> int:
+        """How many voters had cast a ballot that a paper vote then cancelled."""
+        return self._cancelled_casts
+
+    def voters_cast(self) -> int:
+        """How many voters cast at least one ballot (so casts less this were replaced)."""
+        return len(self._latest)
 
 
 def last_ballots(
     casts: Iterable[tuple[bytes, B]], cancelled: Collection[bytes] = frozenset()
 ) -> dict[bytes, B]:
-    """The last ballot counts, read off committed blocks: of ``casts`` (voter key, ballot)
-    in chain order, each voter's last, less the voters whose internet vote a paper vote
-    cancelled (no cast follows a cancellation: ``signing_voter`` refuses it). What
-    ``cast_ballot`` keeps in the state, for readers of the blocks (the election record)."""
-    last: dict[bytes, B] = {}
+    """The last ballot counts, over a whole chain: of ``casts`` (voter key, ballot) in
+    chain order, each voter's last, less the voters whose internet vote a paper vote
+    cancelled. The fold of ``LastBallots``, so batch and incremental readers agree."""
+    rule: LastBallots[B] = LastBallots()
     for voter_key, ballot in casts:
-        last[voter_key] = ballot
-    return {voter_key: ballot for voter_key, ballot in last.items() if voter_key not in cancelled}
+        rule.cast(voter_key, ballot)
+    for voter_key in cancelled:
+        rule.cancel(voter_key)
+    return rule.all_counted()
 
 
 def spoil_ballot(ctx: ExecutionContext, tx: Tx, body: SpoilBallot) -> None:

@@ -15,7 +15,8 @@ import gettext
 import io
 import os
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -162,6 +163,19 @@ def set_language(lang: str) -> None:
 
 def language() -> str:
     return _current
+
+
+@contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Messages in ``lang`` inside the block, then the language from before: a command's
+    or a result table's language never outlives it (the process is left as it was found,
+    so what runs next, a test or a second command, is not in another language)."""
+    previous = _current
+    set_language(lang)
+    try:
+        yield
+    finally:
+        set_language(previous)
 
 
 def _(message: str) -> str:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ballot_tx.yomi import plain, segments, spoken, whole_reading, with_reading
 from tests.conftest import skip_unless_setup_installs
-
-
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    """In-process CLI runs set the process's language (--lang ja): put it back for the
-    tests that follow, whatever module they are in."""
-    yield
-    from cli.i18n import set_language
-
-    set_language("en")
-
 
 
 def test_ruby_with_and_without_the_start_mark() -> None:

@@ -104,3 +104,25 @@ def test_extractor_refuses_non_literal_messages() -> None:
     assert messages_in('_("hi")\n_("hi")\n', "m.py") == {"hi": ["m.py:1", "m.py:2"]}
     with pytest.raises(NonLiteralMessage):
         messages_in("_(name)\n", "m.py")
+
+
+def test_a_commands_language_ends_with_the_command() -> None:
+    """``--lang ja`` is one command's language, error line included, not the process's: a
+    test run after it in the same process reads English (this leak failed test_speech's
+    English message whenever it ran after the rest of tests/cli), and a caller that chose
+    Japanese itself gets Japanese back."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    bad_code = ["receipt", "verify", "not-a-code", "--chain", "0" * 16, "--node", "http://127.0.0.1:9"]
+    r = CliRunner().invoke(cli, [*bad_code, "--lang", "ja"])
+    assert r.exit_code == 1 and r.output.startswith("エラー: [RECEIPT_BAD_FORMAT] これは追跡コードではありません"), r.output
+    assert i18n.language() == "en" and i18n._("Error: {message}") == "Error: {message}"
+    i18n.set_language("ja")
+    try:
+        r = CliRunner().invoke(cli, [*bad_code, "--lang", "en"])
+        assert r.output.startswith("Error: [RECEIPT_BAD_FORMAT] This is not a tracking code"), r.output
+        assert i18n.language() == "ja"
+    finally:
+        i18n.set_language("en")

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from ballot_tx.crypto.decryption import TallyResult
 from ballot_tx.manifest import Label, Manifest, election_id
 from cli.election_cmd import result_json, show_result
+from cli.i18n import language
 from cli.manifest_file import load_manifest
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "election.toml"
@@ -35,6 +36,7 @@ def _table(m: Manifest, lang: str) -> str:
 
     r = runner.invoke(show)
     assert r.exit_code == 0, r.output
+    assert language() == "en", "the table's language outlived it"
     return r.output
 
 

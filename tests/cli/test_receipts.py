@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from ballot_tx.errors import BallotchainError, ErrorCode
 from cli.main import cli
-from node.ballotbox import BallotBox, Entry, short_code
+from node.ballotbox import BallotBox, short_code
 from tests.conftest import skip_unless_setup_installs
 from tests.ptyterm import Terminal
 from tests.web.webnet import KEY_PASSWORD, WebNet
@@ -31,16 +31,6 @@ A_CHOICE = "park=tsukuba-center;facilities=library,clinic;pledges=childcare:70,t
 B_FIRST = "park=mt-tsukuba;facilities=pool;pledges=childcare:0,transit:50,digital:100"
 B_SECOND = "park=doho-park;facilities=library;pledges=childcare:100,transit:90,digital:10"
 NOT_LOST = ("lost", "not recorded", "vote again", "記録されていません", "もう一度投票")
-
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    """In-process CLI runs set the process's language (--lang ja): put it back for the
-    tests that follow, whatever module they are in."""
-    yield
-    from cli.i18n import set_language
-
-    set_language("en")
-
 
 
 def run(*args: str, ok: bool = True, input: str | None = None) -> str:
@@ -135,13 +125,13 @@ def test_public_ballot_box_lists_every_ballot_with_what_became_of_it(net: dict[s
     for base in (net["node"], net["obs"]):  # the same list on every node
         st, a = get(f"{base}/v1/elections/{net['a']}/ballots")
         assert st == 200
-        assert a["counts"] == {"ballots": 2, "counted": 1, "replaced": 0, "opened": 1}
+        assert a["counts"] == {"ballots": 2, "counted": 1, "replaced": 0, "cancelled": 0, "opened": 1}
         by_code = {x["tracking_code"]: x for x in a["ballots"]}
         assert by_code[net["a_cast"]]["status"] == "counted"
         assert by_code[net["a_spoil"]]["status"] == "opened"
         assert by_code[net["a_cast"]]["short"] == short_code(net["a_cast"])
         st, b = get(f"{base}/v1/elections/{net['b']}/ballots")
-        assert b["counts"] == {"ballots": 2, "counted": 1, "replaced": 1, "opened": 0}
+        assert b["counts"] == {"ballots": 2, "counted": 1, "replaced": 1, "cancelled": 0, "opened": 0}
         first = next(x for x in b["ballots"] if x["tracking_code"] == net["b_first"])
         assert first["status"] == "replaced" and first["replaced_by"] == net["b_second"]
     # searchable by the first characters, paged
@@ -172,7 +162,7 @@ def test_short_form_that_two_ballots_share_is_refused() -> None:
     box = BallotBox(lambda h: None)
     shared = "3f2a9c01b7e45d20"
     for tail in ("a" * 48, "b" * 48):
-        box.insert(Entry(shared + tail, b"\1" * 32, 1, "cast", bytes([len(box.by_code)]) * 32))
+        box.insert(shared + tail, b"\1" * 32, 1, "cast", bytes([len(box.by_code)]) * 32)
     with pytest.raises(BallotchainError) as ei:
         box.lookup(shared)
     assert ei.value.code == ErrorCode.RECEIPT_AMBIGUOUS
@@ -368,11 +358,8 @@ def test_ballot_box_pages_and_searches_like_a_full_scan() -> None:
         code = hashlib.sha256(bytes([i])).hexdigest()
         signer = bytes([i % 200]) * 32  # voters 0..49 vote twice: their first ballot is replaced
         kind = "spoil" if i % 17 == 0 else "cast"
-        prev = box.latest.get((eid, signer)) if kind == "cast" else None
-        e = Entry(code, eid, i, kind, signer, prev)
-        box.insert(e)
-        entries.append(e)
-    want_counts = {"ballots": 250, "counted": 0, "replaced": 0, "opened": 0}
+        entries.append(box.insert(code, eid, i, kind, signer))
+    want_counts = {"ballots": 250, "counted": 0, "replaced": 0, "cancelled": 0, "opened": 0}
     for e in entries:
         want_counts[box.status(e)] += 1
     doc = box.listing(eid, "", 240, 100)

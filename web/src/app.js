@@ -885,7 +885,7 @@ function boxSummary(doc) {
   return tr('box_showing', { from: doc.offset + 1, to: Math.min(doc.offset + doc.limit, doc.matching), n: doc.matching });
 }
 
-const STATUS_WORDS = { counted: 'box_counted', replaced: 'box_replaced', opened: 'box_opened' };
+const STATUS_WORDS = { counted: 'box_counted', replaced: 'box_replaced', cancelled: 'box_cancelled', opened: 'box_opened' };
 
 function ballotsScreen(doc, err) {
   const input = h('input', { id: 'box-q', name: 'q', type: 'text', autocomplete: 'off', spellcheck: 'false', value: S.boxQuery || '',
@@ -900,6 +900,7 @@ function ballotsScreen(doc, err) {
       h('dt', { text: tr('box_ballots') }), h('dd', { text: String(c.ballots) }),
       h('dt', { text: tr('box_counted') }), h('dd', { text: String(c.counted) }),
       h('dt', { text: tr('box_replaced') }), h('dd', { text: String(c.replaced) }),
+      h('dt', { text: tr('box_cancelled') }), h('dd', { text: String(c.cancelled || 0) }),
       h('dt', { text: tr('box_opened') }), h('dd', { text: String(c.opened) })));
   }
   parts.push(h('form', { class: 'receipt-form', role: 'search', onsubmit: (ev) => { ev.preventDefault(); loadBox(input.value, 0); } },
@@ -917,7 +918,7 @@ function ballotsScreen(doc, err) {
         h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: tr('tracking_code') }), h('th', { scope: 'col', text: tr('box_status') }))),
         h('tbody', {}, doc.ballots.map((b) => h('tr', {},
           h('td', {}, h('strong', {}, h('code', { text: b.short })), h('br'), h('code', { class: 'full-code', text: groupedCode(b.tracking_code) })),
-          h('td', { text: tr(STATUS_WORDS[b.status] || 'box_counted') }))))));
+          h('td', { text: STATUS_WORDS[b.status] ? tr(STATUS_WORDS[b.status]) : b.status }))))));
     }
     const prev = doc.offset > 0;
     const next = doc.offset + doc.limit < doc.matching;

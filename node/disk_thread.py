@@ -1,0 +1,32 @@
+"""Synced LevelDB writes off the event loop, in the order they are asked for.
+
+A synced write costs ~6 ms of wall clock here (the fsync) and ~0.2 ms of CPU; plyvel
+releases the GIL while LevelDB writes. Run on the event loop, each one froze the node
+for those milliseconds (admissions, peer messages, HTTP answers all waited). On one
+worker thread the loop goes on serving while the disk syncs, and the writes still reach
+the disk one at a time in the order they were asked for. The caller awaits each write
+before acting on it: nothing is acknowledged, sent or signed on the strength of a write
+that is not on disk yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+
+class DiskThread:
+    """One thread that carries out synced writes, one at a time, in order."""
+
+    def __init__(self, name: str = "disk") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def write(self, write: Callable[[], None]) -> None:
+        """Run ``write`` on the disk thread; return once it has returned (or raise what it
+        raised). If the caller is cancelled meanwhile, the write still completes."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, write)
+
+    def close(self) -> None:
+        """Wait for a write already started (the store may close after this)."""
+        self._pool.shutdown(wait=True)
