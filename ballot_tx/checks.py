@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from ballot_tx.codec import encode
 from ballot_tx.crypto import ballot as ballot_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.manifest import Manifest
@@ -89,9 +90,9 @@ class Checker:
         manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
-        share: tally_crypto.DecryptionShare,
+        share: decryption.DecryptionShare,
     ) -> None:
-        tally_crypto.verify_decryption_share(manifest, commitments, tally, share)
+        decryption.verify_decryption_share(manifest, commitments, tally, share)
 
     def result(
         self,
@@ -99,10 +100,10 @@ class Checker:
         manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
-        shares: Sequence[tally_crypto.DecryptionShare],
-        result: tally_crypto.TallyResult,
+        shares: Sequence[decryption.DecryptionShare],
+        result: decryption.TallyResult,
     ) -> None:
-        tally_crypto.verify_result(manifest, commitments, tally, shares, result)
+        decryption.verify_result(manifest, commitments, tally, shares, result)
 
 
 def signature_key(tx_hash: bytes, chain_id: bytes) -> bytes:
@@ -193,7 +194,7 @@ class MemoChecker(Checker):
         manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
-        share: tally_crypto.DecryptionShare,
+        share: decryption.DecryptionShare,
     ) -> None:
         key = b"d" + tx_hash + _inputs_digest([*(encode(commitment) for commitment in commitments), b"|", encode(tally)])
         self._once(key, lambda: Checker.decryption_share(self, tx_hash, manifest, commitments, tally, share))
@@ -204,8 +205,8 @@ class MemoChecker(Checker):
         manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
-        shares: Sequence[tally_crypto.DecryptionShare],
-        result: tally_crypto.TallyResult,
+        shares: Sequence[decryption.DecryptionShare],
+        result: decryption.TallyResult,
     ) -> None:
         parts = [*(encode(c) for c in commitments), b"|", encode(tally), b"|", *(encode(s) for s in shares)]
         key = b"p" + tx_hash + _inputs_digest(parts)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from ballot_tx.block import Block
 from ballot_tx.checks import Checker
 from ballot_tx.codec import digest
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
@@ -50,7 +51,7 @@ class ElectionAudit:
     ballots_cast: int
     voters_voted: int
     spoiled: int
-    result: tally_crypto.TallyResult | None
+    result: decryption.TallyResult | None
     manifest: Manifest
     cancelled: int = 0  # internet votes a paper vote overrode
 
@@ -138,7 +139,7 @@ class Replay:
             commitments = self.state.qualified_commitments(eid)
             shares = self.state.decryption_shares(eid, len(manifest.trustees))
             try:
-                tally_crypto.verify_result(manifest, commitments, recomputed, shares, result)
+                decryption.verify_result(manifest, commitments, recomputed, shares, result)
             except BallotchainError as e:
                 raise AuditError(
                     ErrorCode.AUDIT_RESULT_MISMATCH, f"{where}: published result fails: {e.message}"

@@ -40,7 +40,7 @@ from ballot_tx.codec import (
     hash_bytes,
 )
 from ballot_tx.crypto.ballot import BallotSecrets, EncryptedBallot
-from ballot_tx.crypto.tally import DecryptionShare, TallyResult
+from ballot_tx.crypto.decryption import DecryptionShare, TallyResult
 from ballot_tx.crypto.trustees import EncryptedShare, ShareComplaint, ShareReveal, TrusteeCommitment
 from ballot_tx.eligibility.one_time_code import CommitCodes
 from ballot_tx.eligibility.registered_key import RegisterKeys

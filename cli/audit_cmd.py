@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ballot_tx.block import Block
-from ballot_tx.crypto.tally import summarize
+from ballot_tx.crypto.summary import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.replay import ReplayReport
 from ballot_tx.yomi import plain

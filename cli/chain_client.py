@@ -19,7 +19,8 @@ import click
 
 from ballot_tx.block import Block
 from ballot_tx.codec import Wire, decode
-from ballot_tx.crypto.tally import DecryptionShare, EncryptedTally, TallyResult
+from ballot_tx.crypto.decryption import DecryptionShare, TallyResult
+from ballot_tx.crypto.tally import EncryptedTally
 from ballot_tx.crypto.trustees import TrusteeCommitment
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair

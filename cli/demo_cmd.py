@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ballot_tx.crypto.tally import summarize
+from ballot_tx.crypto.summary import summarize
 from ballot_tx.keys import KeyPair, dump_key_file
 from cli.audit_cmd import print_report, run_data_audit
 from cli.keyfile import load

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from ballot_tx.crypto.tally import TallyResult, decrypt_tally, summarize
+from ballot_tx.crypto.decryption import TallyResult, decrypt_tally
+from ballot_tx.crypto.summary import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, election_id, scale_ends
 from ballot_tx.tx import (

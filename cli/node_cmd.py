@@ -99,7 +99,8 @@ def node_backup(home: Path, out: Path) -> None:
     import urllib.request
 
     from ballot_tx.errors import ErrorCode, StoreError
-    from node.backup import ROUTE, BackupError, inspect, write_backup_offline
+    from node.backup import BackupError, inspect, write_backup_offline
+    from node.backup_routes import ROUTE
 
     cfg, genesis = _home_genesis(home)
     if out.exists():

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ballot_tx.crypto.tally import TallyResult, summarize
+from ballot_tx.crypto.decryption import TallyResult
+from ballot_tx.crypto.summary import summarize
 from ballot_tx.errors import ErrorCode
 from ballot_tx.manifest import RATING_LEVELS, Label, Manifest, scale_ends
 from ballot_tx.yomi import plain

@@ -40,7 +40,8 @@ from typing import Any
 
 from ballot_tx.block import Block
 from ballot_tx.codec import Wire, decode, encode
-from ballot_tx.crypto.tally import EncryptedTally, TallyResult
+from ballot_tx.crypto.decryption import TallyResult
+from ballot_tx.crypto.tally import EncryptedTally
 from ballot_tx.eligibility.one_time_code import CommitCodes
 from ballot_tx.eligibility.registered_key import RegisterKeys
 from ballot_tx.errors import AuditError, BallotchainError, ErrorCode

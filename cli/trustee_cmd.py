@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
@@ -265,7 +265,7 @@ def trustee_decrypt(election: str, key_path: Path, node_url: str) -> None:
     good, _ = received_shares(e, c, me, keys)
     coms = qualified_commitments(e, c.txs)
     secret_share = tr.combined_share(m, me, tr.polynomial(m, me, keys), good, coms)
-    share = tally_crypto.make_decryption_share(m, e.tally, me, secret_share)
+    share = decryption.make_decryption_share(m, e.tally, me, secret_share)
     answer = chain.submit(keys, PostDecryptionShare(eid, share))
     have = len(posted) + 1
     click.echo(f"decryption share of trustee {me} posted in block {answer.get('height')} "

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.keys import KeyPair
@@ -69,9 +70,9 @@ class HonestCeremony:
                 ("acknowledge", dict(self.acknowledgement_bodies()))]
 
     def decryption_shares(self, tally: tally_crypto.EncryptedTally,
-                          trustees: Iterable[int]) -> list[tally_crypto.DecryptionShare]:
+                          trustees: Iterable[int]) -> list[decryption.DecryptionShare]:
         """The decryption shares (with proofs) of ``trustees`` for the final tally."""
-        return [tally_crypto.make_decryption_share(self.manifest, tally, j, self.secret_shares[j])
+        return [decryption.make_decryption_share(self.manifest, tally, j, self.secret_shares[j])
                 for j in trustees]
 
 

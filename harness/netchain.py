@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ballot_tx.codec import decode, encode
-from ballot_tx.crypto.tally import EncryptedTally, TallyResult
+from ballot_tx.crypto.decryption import TallyResult
+from ballot_tx.crypto.tally import EncryptedTally
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.state.records import ElectionStatus
 from ballot_tx.tx import Tx

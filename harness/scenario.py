@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
     CommitCodes,
@@ -161,7 +161,7 @@ def plaintext_counts(m: Manifest, votes: list[Selections]) -> tuple[tuple[int, .
 class Outcome:
     election_id: bytes
     manifest: Manifest
-    result: tally_crypto.TallyResult
+    result: decryption.TallyResult
     expected: tuple[tuple[int, ...], ...]
     ballots_cast: int
     voters: int
@@ -284,7 +284,7 @@ def run_election(
     hashes["decrypt"] = chain.run(
         [tx(roles.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in dshares]
     )
-    result = tally_crypto.decrypt_tally(m, ceremony.qualified, tally, dshares)
+    result = decryption.decrypt_tally(m, ceremony.qualified, tally, dshares)
     hashes["result"] = chain.run([tx(roles.admin, PublishResult(eid, result))])
     log(f"closed; trustees {', '.join(map(str, decrypting))} decrypted the tally; result published")
     published = chain.state.result(eid)

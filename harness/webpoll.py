@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ballot_tx.codec import hash_bytes
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.eligibility.city_login import LoginProvider
 from ballot_tx.eligibility.one_time_code import (
@@ -59,7 +60,7 @@ class ChainState(Protocol):
 
     def tally(self, eid: bytes) -> tally_crypto.EncryptedTally | None: ...
 
-    def result(self, eid: bytes) -> tally_crypto.TallyResult | None: ...
+    def result(self, eid: bytes) -> decryption.TallyResult | None: ...
 
 
 class DrivenChain(Protocol):
@@ -228,7 +229,7 @@ class PollRunner:
     def open(self, p: Poll) -> None:
         self.run(self.admin, [OpenElection(p.eid)])
 
-    def finish(self, p: Poll) -> tally_crypto.TallyResult:
+    def finish(self, p: Poll) -> decryption.TallyResult:
         """Close, decrypt with trustees 1 and 3, publish; returns the published result."""
         m, eid = p.manifest, p.eid
         self.run(self.admin, [CloseElection(eid)])
@@ -237,7 +238,7 @@ class PollRunner:
         assert p.ceremony is not None, "run the ceremony first"
         shares = p.ceremony.decryption_shares(tally, (1, 3))
         self._commit([self._sign(self.trustees[s.trustee - 1], PostDecryptionShare(eid, s)) for s in shares])
-        result = tally_crypto.decrypt_tally(m, p.ceremony.qualified, tally, shares)
+        result = decryption.decrypt_tally(m, p.ceremony.qualified, tally, shares)
         self.run(self.admin, [PublishResult(eid, result)])
         published = self.chain.state.result(eid)
         assert published is not None

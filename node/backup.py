@@ -17,38 +17,33 @@ left out: they belong to one key at one moment, and a record older than what
 the validator signed since would be worse than none. So a backup of any node,
 observers included, can seed any other node of the same chain.
 
-A running node serves its backup at ``GET /v1/admin/backup`` to its own host
-only (loopback, and not through a reverse proxy); ``ballotchain node backup``
-uses it when the database is locked by the running node, and reads the database
-directly when the node is stopped.
+A running node serves its backup over HTTP to its own host only
+(``node.backup_routes``); ``ballotchain node backup`` uses it when the database is
+locked by the running node, and reads the database directly when the node is stopped.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import msgpack
 import plyvel
-from aiohttp import web
 
 from ballot_tx.codec import decode
 from ballot_tx.errors import BallotchainError, ErrorCode, StoreError
 from genesis.document import Genesis, genesis_hash
-from node.http_errors import error_response
 from node.store import Store
 from node.store_format import K_GENESIS, K_TIP, P_NODE, Tip, unframe
 
 MAGIC = b"BALLOTCHAIN-BACKUP\n"
 VERSION = 1
-ROUTE = "/v1/admin/backup"
 CHUNK_RECORDS = 2000
 MAX_RECORD = 64 << 20
 
@@ -301,40 +296,3 @@ def restore(path: Path, data_dir: Path, genesis: Genesis) -> Summary:
         raise
     assert header is not None
     return Summary(header, end[0], end[1], path.stat().st_size)
-
-
-# --- the running node's route ------------------------------------------------------------------
-
-
-def _local_only(request: web.Request) -> bool:
-    forwarded = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
-    return request.remote in ("127.0.0.1", "::1") and not forwarded
-
-
-def add_backup_route(app: web.Application, store: Callable[[], Store | None],
-                     genesis: Genesis) -> None:
-    """``GET /v1/admin/backup``: the backup file, streamed from a snapshot."""
-
-    async def get_backup(request: web.Request) -> web.StreamResponse:
-        if not _local_only(request):
-            return error_response(ErrorCode.API_FORBIDDEN,
-                                  "backups are served to the node's own host only", 403)
-        live_store = store()
-        if live_store is None:
-            return error_response(ErrorCode.NODE_UNAVAILABLE, "the node is starting", 503)
-        chunks = backup_chunks(live_store.db, genesis)
-        first = await asyncio.to_thread(next, chunks)
-        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        await resp.prepare(request)
-        await resp.write(first)
-        done = object()
-        while True:
-            chunk = await asyncio.to_thread(next, chunks, done)
-            if chunk is done:
-                break
-            assert isinstance(chunk, bytes)
-            await resp.write(chunk)
-        await resp.write_eof()
-        return resp
-
-    app.router.add_get(ROUTE, get_backup)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from genesis.document import Genesis
 from node import guard
-from node.backup import add_backup_route
+from node.backup_routes import add_backup_route
 from node.config import Limits, NodeConfig
 from node.metrics import Metrics
 from node.peer_routes import PeerBackend, add_routes
@@ -34,7 +34,7 @@ def make_node_app(genesis: Genesis, chain_id: bytes, limits: Limits, metrics: Me
                    limits.body_timeout_s)
     add_routes(app, peer, genesis, chain_id)  # larger, authenticated peer bodies
     add_web_routes(app, genesis)  # the voting page at /vote/ (node/web.py)
-    add_backup_route(app, store, genesis)  # node/backup.py, own host only
+    add_backup_route(app, store, genesis)  # node/backup_routes.py, own host only
     return app
 
 

@@ -1,9 +1,11 @@
-"""What an operator sees of a running node: one log line per event worth knowing, live figures.
+"""What an operator reads of a running node: one log line per event worth knowing.
 
 The runtime calls a handful of hooks (``committed``, ``stepped``, ``rejected``) and
-runs ``Operations.run``; everything operator-facing is decided here, so the
-runtime stays about consensus and I/O. Event names and field names are stable
-(docs/operations.md lists them; ``tests/deploy/test_ops_logs.py`` checks them):
+runs ``Operations.run``; every line an operator reads is decided here, so the
+runtime stays about consensus and I/O (the figures ``/metrics`` computes at scrape time,
+the elections tracked here among them, are ``node/live_figures.py``). Event names and
+field names are stable (docs/operations.md lists them; ``tests/deploy/test_ops_logs.py``
+checks them):
 
 =====================  ==================================================================
 event                  fields
@@ -25,15 +27,10 @@ of bad transactions costs a line per code, not a line per transaction.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 
 from ballot_tx.block import Block
 from ballot_tx.codec import decode, unpack
@@ -55,7 +52,6 @@ MAX_TX = Tx.MAX_SIZE
 TICK_S = 1.0
 #: Elections shown in /metrics: the open ones and the most recently changed others.
 MAX_ELECTIONS_SHOWN = 50
-DISK_CACHE_S = 10.0
 
 
 def phase_name(p: int) -> str:
@@ -111,22 +107,10 @@ class PeerFigures:
     height: int | None
 
 
-def dir_bytes(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_size
-            except OSError:
-                pass
-    return total
-
-
 class Operations:
-    """Operator log lines and the live figures /metrics reads at scrape time."""
+    """Operator log lines, and the elections they track (``elections``: what /metrics shows)."""
 
-    def __init__(self, data_dir: Path, metrics: Metrics) -> None:
-        self.data_dir = data_dir
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.rejects: Counter[str] = Counter()
         self._rejects_since = time.monotonic()
@@ -137,7 +121,6 @@ class Operations:
         self.peer_up: dict[str, bool] = {}
         self.catch_since: float | None = None
         self.catch_from = 0
-        self._disk: tuple[float, int] = (0.0, 0)
 
     # --- hooks the runtime calls ------------------------------------------------------
 
@@ -244,65 +227,10 @@ class Operations:
         finally:
             self.flush_rejects(force=True)
 
-    # --- live figures for /metrics -------------------------------------------------------------
+    # --- the tracked elections, for /metrics (node/live_figures.py) ------------------------------
 
     def elections(self) -> Iterator[tuple[bytes, int, tuple[int, int, int, int]]]:
         """(election id, phase, counts) of the elections worth showing: open ones first."""
         shown = sorted(self.phases, key=lambda e: (self.phases[e] != Phase.OPEN, -self._order[e]))
         for eid in shown[:MAX_ELECTIONS_SHOWN]:
             yield eid, self.phases[eid], self._counts[eid]
-
-    def disk(self) -> tuple[int, int, int]:
-        """(bytes in the data dir, free bytes and size of its file system), cached a few seconds."""
-        now = time.monotonic()
-        if now - self._disk[0] > DISK_CACHE_S:
-            self._disk = (now, dir_bytes(self.data_dir))
-        try:
-            fs = os.statvfs(self.data_dir)
-            free, size = fs.f_bavail * fs.f_frsize, fs.f_blocks * fs.f_frsize
-        except OSError:
-            free = size = 0
-        return self._disk[1], free, size
-
-    def families(self, sample: Sample) -> Iterator[Metric]:
-        """The scrape-time metric families: peers, elections, disk."""
-        peers, _catching, height, _best = sample
-        up = GaugeMetricFamily("ballotchain_peer_up", "1 if the peer answered its last tip poll",
-                               labels=["peer"])
-        ph = GaugeMetricFamily("ballotchain_peer_height", "The peer's last reported height",
-                               labels=["peer"])
-        lag = GaugeMetricFamily("ballotchain_peer_lag_blocks",
-                                "This node's height minus the peer's (positive: the peer is behind)",
-                                labels=["peer"])
-        for p in peers:
-            up.add_metric([p.name], 1 if p.reachable else 0)
-            if p.height is not None:
-                ph.add_metric([p.name], p.height)
-                lag.add_metric([p.name], height - p.height)
-        yield from (up, ph, lag)
-        fams = {
-            "phase": GaugeMetricFamily(
-                "ballotchain_election_phase",
-                "Election phase: 0 ceremony, 1 open, 2 closed, 3 decided", labels=["election"]),
-            "registered": GaugeMetricFamily("ballotchain_election_registered",
-                                            "Voters registered", labels=["election"]),
-            "ballots": GaugeMetricFamily("ballotchain_election_ballots",
-                                         "Ballots cast (re-votes included)", labels=["election"]),
-            "voted": GaugeMetricFamily("ballotchain_election_voters_voted",
-                                       "Distinct voters with a counted ballot", labels=["election"]),
-        }
-        for full, phase, (registered, ballots, voted, _spoiled) in self.elections():
-            eid = full.hex()[:16]
-            fams["phase"].add_metric([eid], phase)
-            fams["registered"].add_metric([eid], registered)
-            fams["ballots"].add_metric([eid], ballots)
-            fams["voted"].add_metric([eid], voted)
-        yield from fams.values()
-        used, free, size = self.disk()
-        yield GaugeMetricFamily("ballotchain_data_dir_bytes", "Bytes in the node's data directory",
-                                value=used)
-        yield GaugeMetricFamily("ballotchain_data_fs_free_bytes",
-                                "Free bytes on the data directory's file system", value=free)
-        yield GaugeMetricFamily("ballotchain_data_fs_size_bytes",
-                                "Size of the data directory's file system", value=size)
-

@@ -15,7 +15,8 @@ http                  ``node.http_service``: client API, peer routes, voting pag
 network               ``node.network``: peer links and tip watcher
 driver / follower     ``node.driver`` (validator: PBFT actions as I/O) or
                       ``node.follower`` (observer: certified blocks from peers)
-ops                   ``node.ops``: operator log lines and scrape-time figures
+ops                   ``node.ops``: operator log lines; ``node.live_figures``: the
+                      figures /metrics computes at scrape time
 admission             ``node.admission``: pending pool (forwarding: ``node.forwarding``;
                       status and commit waiters: ``node.tx_status``)
 integrity             ``node.integrity``: the background full check
@@ -44,6 +45,7 @@ from node.forwarding import Forwarding
 from node.gauges import Gauges
 from node.http_service import HttpService
 from node.ledger import Ledger
+from node.live_figures import LiveFigures
 from node.mempool import Mempool, Pending
 from node.metrics import Metrics
 from node.network import PeerNetwork
@@ -72,8 +74,8 @@ class Node:
         self.genesis = genesis
         self.chain_id = genesis_hash(genesis)
         self.metrics = Metrics()
-        # operator log lines and scrape-time figures (node/ops.py)
-        self.ops = Operations(cfg.data_dir, self.metrics)
+        self.ops = Operations(self.metrics)  # operator log lines (node/ops.py)
+        self.live_figures = LiveFigures(cfg.data_dir, self.ops)  # scrape-time figures
         self.metrics.set_build(genesis.chain_id, self.chain_id.hex(), keys.node_id, cfg.mode)
         self.index = genesis.validator_index(keys.ed25519_public)
         if cfg.mode == "validator" and self.index is None:
@@ -119,7 +121,7 @@ class Node:
         # nothing below does I/O
         self.gauges = Gauges(self.metrics, self.ledger, self.mempool, self.network,
                              lambda: None if self.driver is None else self.driver.replica)
-        self.metrics.live.provider = lambda: self.ops.families(self.gauges.ops_sample())
+        self.metrics.live.provider = lambda: self.live_figures.families(self.gauges.ops_sample())
         self.tx_status = TxStatus(self.store, self.ledger, self.mempool)
         self.forwarding = Forwarding(lim, self.mempool, self.network)
         self.admission = Admission(self.store, self.ledger, self.mempool, self.metrics,

@@ -33,6 +33,7 @@ from ballot_tx.block import tx_hash
 from ballot_tx.checks import Checker, MemoChecker, ballot_key, signature_key
 from ballot_tx.codec import decode
 from ballot_tx.crypto import ballot as ballot_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.errors import BallotchainError, ErrorCode, TxError
@@ -186,7 +187,7 @@ class Refusals(Checker):
         manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
-        share: tally_crypto.DecryptionShare,
+        share: decryption.DecryptionShare,
     ) -> None:
         self.inner.decryption_share(tx_hash, manifest, commitments, tally, share)
 
@@ -196,7 +197,7 @@ class Refusals(Checker):
         manifest: Manifest,
         commitments: Sequence[trustee_crypto.TrusteeCommitment],
         tally: tally_crypto.EncryptedTally,
-        shares: Sequence[tally_crypto.DecryptionShare],
-        result: tally_crypto.TallyResult,
+        shares: Sequence[decryption.DecryptionShare],
+        result: decryption.TallyResult,
     ) -> None:
         self.inner.result(tx_hash, manifest, commitments, tally, shares, result)

@@ -25,8 +25,8 @@ from collections.abc import Callable
 import nacl.bindings as nb
 from rbcl import _sodium
 
+from ballot_tx.crypto import decryption, point_sums
 from ballot_tx.crypto import group as g
-from ballot_tx.crypto import point_sums
 from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot, verify_ballot_mults
@@ -157,7 +157,7 @@ def bench_tally(m: Manifest, trustees: HonestCeremony, sizes: list[int], pool_si
         t1 = clock()
         dshares = trustees.decryption_shares(tally, (1, 3, 5))
         t2 = clock()
-        result = ty.decrypt_tally(m, q, tally, dshares)
+        result = decryption.decrypt_tally(m, q, tally, dshares)
         t3 = clock()
         want = [0] * len(m.contests[0].options)
         for k in range(n):

@@ -43,6 +43,7 @@ import aiohttp  # noqa: E402
 
 from ballot_tx.codec import decode, encode, hash_bytes  # noqa: E402
 from ballot_tx.crypto import ballot as ballot_crypto  # noqa: E402
+from ballot_tx.crypto import decryption  # noqa: E402
 from ballot_tx.crypto import tally as tally_crypto  # noqa: E402
 from ballot_tx.eligibility.one_time_code import CommitCodes, code_from_seed, code_keys  # noqa: E402
 from ballot_tx.manifest import Manifest, election_id  # noqa: E402
@@ -269,7 +270,7 @@ async def election(args: argparse.Namespace, net_dir: Path) -> None:
                 dshares = ceremony["done"].decryption_shares(t, (1, 3))
                 run(commit_all(s, urls[:4], [encode(keys.sign(keys.trustees[x.trustee - 1], PostDecryptionShare(eid, x)))
                                              for x in dshares]))
-                result = tally_crypto.decrypt_tally(m, ceremony["done"].qualified, t, dshares)
+                result = decryption.decrypt_tally(m, ceremony["done"].qualified, t, dshares)
                 run(commit_all(s, urls[:4], [encode(keys.sign(keys.admin, PublishResult(eid, result)))]))
                 result_box["result"] = result
                 return "trustees 1 and 3 decrypted"

@@ -4,7 +4,7 @@
 
 Ciphertexts add component-wise, and the sum encrypts the sum of the messages:
 that is the homomorphic tally. Decryption needs ``x*alpha`` (made jointly by the
-trustees, see ``tally.py``) and then a bounded discrete log of ``m*G`` (``dlog.py``).
+trustees, see ``decryption.py``) and then a bounded discrete log of ``m*G`` (``dlog.py``).
 """
 
 from __future__ import annotations

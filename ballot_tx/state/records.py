@@ -37,7 +37,7 @@ from typing import Annotated, TypeVar
 
 from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.crypto.elgamal import Ciphertext
 from ballot_tx.manifest import Manifest, contest_width
@@ -205,11 +205,11 @@ def trustee_commitments(
 
 def decryption_shares(
     get: Callable[[bytes], bytes | None], eid: bytes, trustees: int
-) -> list[tally_crypto.DecryptionShare]:
+) -> list[decryption.DecryptionShare]:
     """The decryption shares posted so far by trustees 1..``trustees``, in index order."""
     out = []
     for index in range(1, trustees + 1):
-        share = decode_record(tally_crypto.DecryptionShare, get(decryption_share_key(eid, index)))
+        share = decode_record(decryption.DecryptionShare, get(decryption_share_key(eid, index)))
         if share is not None:
             out.append(share)
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.errors import ErrorCode, StateError
@@ -136,10 +137,10 @@ class State:
     def tally(self, eid: bytes) -> tally_crypto.EncryptedTally | None:
         return decode_record(tally_crypto.EncryptedTally, self.get(tally_key(eid)))
 
-    def result(self, eid: bytes) -> tally_crypto.TallyResult | None:
-        return decode_record(tally_crypto.TallyResult, self.get(result_key(eid)))
+    def result(self, eid: bytes) -> decryption.TallyResult | None:
+        return decode_record(decryption.TallyResult, self.get(result_key(eid)))
 
-    def decryption_shares(self, eid: bytes, trustees: int) -> list[tally_crypto.DecryptionShare]:
+    def decryption_shares(self, eid: bytes, trustees: int) -> list[decryption.DecryptionShare]:
         """The decryption shares posted so far by trustees 1..``trustees``, in index order."""
         return decryption_shares(self.get, eid, trustees)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ballot_tx.crypto.tally import TallyResult
+from ballot_tx.crypto.decryption import TallyResult
 from ballot_tx.manifest import Label, Manifest, election_id
 from cli.election_cmd import result_json, show_result
 from cli.i18n import language

@@ -24,6 +24,7 @@ import msgpack
 import pytest
 
 from node import backup as bk
+from node import backup_routes
 from node import localnet as ln
 from node.homes import make_network
 from node.store_format import frame
@@ -74,7 +75,7 @@ def test_backup_under_load_restores_audits_and_catches_up(tmp_path: Path) -> Non
         assert secret[:32] not in (tmp_path / "v1.bak").read_bytes()
 
         # through a reverse proxy (a forwarded header), the route is refused
-        req = urllib.request.Request(f"{source.url}{bk.ROUTE}", headers={"X-Forwarded-For": "203.0.113.9"})
+        req = urllib.request.Request(f"{source.url}{backup_routes.ROUTE}", headers={"X-Forwarded-For": "203.0.113.9"})
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=5)
         assert e.value.code == 403 and b"API_FORBIDDEN" in e.value.read()

@@ -170,7 +170,7 @@ def test_operator_logs_and_metrics_on_a_running_network(tmp_path: Path) -> None:
 def test_rejections_are_aggregated_per_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "ops.log"
     logs.setup("info", True, f)
-    o = ops.Operations(tmp_path, Metrics())
+    o = ops.Operations(Metrics())
     monkeypatch.setattr(ops, "REJECT_INTERVAL_S", 0.2)
     for _ in range(1000):
         o.rejected("TX_BAD_SIGNATURE")
@@ -190,7 +190,7 @@ def test_rejections_are_aggregated_per_interval(tmp_path: Path, monkeypatch: pyt
 def test_peer_and_catch_up_lines_only_on_change(tmp_path: Path) -> None:
     f = tmp_path / "ops.log"
     logs.setup("info", False, f)
-    o = ops.Operations(tmp_path, Metrics())
+    o = ops.Operations(Metrics())
     P = ops.PeerFigures
     o.peers_seen([P("validator-1", False, None)])  # not heard from yet: no line
     o.peers_seen([P("validator-1", True, 5)])

@@ -19,7 +19,7 @@ import pytest
 
 from ballot_tx.block import Block, make_block
 from ballot_tx.codec import decode, encode, hash_bytes
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import AuditError, ErrorCode
@@ -136,7 +136,7 @@ def finish(pw: PaperWorld) -> None:
     tally = w.chain.state.tally(e.eid)
     assert tally is not None
     shares = w.chain.state.decryption_shares(e.eid, 3)
-    result = tally_crypto.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
+    result = decryption.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
     w.run(w.tx(ADMIN, PublishResult(e.eid, result)))
 
 

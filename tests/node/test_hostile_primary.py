@@ -36,9 +36,10 @@ from ballot_tx.block import MAX_TX_BYTES, Block, make_block
 from ballot_tx.checks import MemoChecker
 from ballot_tx.codec import decode, encode, hash_bytes, pack, to_plain
 from ballot_tx.crypto import ballot as ballot_crypto
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import trustees as tr
-from ballot_tx.crypto.tally import EncryptedTally, TallyResult
+from ballot_tx.crypto.decryption import TallyResult
+from ballot_tx.crypto.tally import EncryptedTally
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
 from ballot_tx.errors import BallotchainError, BlockError, ErrorCode
 from ballot_tx.keys import KeyPair, load_key_file
@@ -624,10 +625,10 @@ def test_verdict_from_abandoned_proposal_is_not_reused(tmp_path: Path) -> None:
             received = {s.sender: tr.open_share(m, trustees[j - 1], coms[s.sender], s)
                         for i in (1, 2, 3) for s in shares[i] if s.recipient == j}
             secret = tr.combined_share(m, j, coeffs[j], received, qualified)
-            dshares.append(tally_crypto.make_decryption_share(m, tally, j, secret))
+            dshares.append(decryption.make_decryption_share(m, tally, j, secret))
         h.run_honest([encode(keys.sign(trustees[d.trustee - 1], PostDecryptionShare(eid, d)))
                       for d in dshares])
-        result = tally_crypto.decrypt_tally(m, qualified, tally, dshares)
+        result = decryption.decrypt_tally(m, qualified, tally, dshares)
         top = h.run_honest([encode(keys.sign(keys.admin, PublishResult(eid, result)))])
         assert h.agree() == top
         for n in h.honest:

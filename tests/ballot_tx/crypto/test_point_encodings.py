@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from rbcl import _sodium
 
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import group as g
 from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto import trustees as tr
@@ -127,11 +128,11 @@ def test_decryption_share_reproved_over_a_second_encoding_is_refused() -> None:
     cer = run(M)
     tally = ty.aggregate(M, [encrypt_ballot(M, cer.key, CRED, SEL)[0]])
     x = cer.shares[1]
-    share = ty.make_decryption_share(M, tally, 1, x)
-    ty.verify_decryption_share(M, cer.commitments, tally, share)
+    share = decryption.make_decryption_share(M, tally, 1, x)
+    decryption.verify_decryption_share(M, cer.commitments, tally, share)
     alpha = tally.contests[0][0].alpha
     big_m = with_top_bit(share.shares[0][0])
-    ctx = ty.share_context(tally.election_id, share.tally, 1)
+    ctx = decryption.share_context(tally.election_id, share.tally, 1)
     w = g.hash_to_scalar("test/forge-nonce", ctx)
     c = g.hash_to_scalar("crypto/dleq", ctx, tr.verification_key(cer.commitments, 1), alpha, big_m,
                          g.base(g.sc(w)), g.mul(g.sc(w), alpha))
@@ -139,6 +140,6 @@ def test_decryption_share_reproved_over_a_second_encoding_is_refused() -> None:
     forged = replace(share, shares=((big_m, *share.shares[0][1:]), *share.shares[1:]),
                      proofs=((proof, *share.proofs[0][1:]), *share.proofs[1:]))
     with pytest.raises(CryptoError) as e:
-        ty.verify_decryption_share(M, cer.commitments, tally, forged)
+        decryption.verify_decryption_share(M, cer.commitments, tally, forged)
     assert e.value.code == ErrorCode.CRYPTO_BAD_DECRYPTION_SHARE
     assert "contest 0 slot 0 is not a canonical" in e.value.message

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ballot_tx.crypto import decryption, summary
 from ballot_tx.crypto import group as g
 from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto.ballot import encrypt_ballot, plaintexts
@@ -44,11 +45,11 @@ def expected(m: Manifest, votes: list[Selections]) -> tuple[tuple[int, ...], ...
 
 
 @pytest.fixture(scope="module")
-def setup() -> tuple[Ceremony, ty.EncryptedTally, list[ty.DecryptionShare]]:
+def setup() -> tuple[Ceremony, ty.EncryptedTally, list[decryption.DecryptionShare]]:
     cer = run(M)
     ballots = [encrypt_ballot(M, cer.key, CRED, v)[0] for v in VOTES]
     tally = ty.aggregate(M, ballots)
-    shares = [ty.make_decryption_share(M, tally, j, x) for j, x in cer.shares.items()]
+    shares = [decryption.make_decryption_share(M, tally, j, x) for j, x in cer.shares.items()]
     return cer, tally, shares
 
 
@@ -56,11 +57,11 @@ def test_every_t_subset_decrypts_the_same_correct_tally(setup: Any) -> None:
     cer, tally, shares = setup
     want = expected(M, VOTES)
     for subset in combinations(shares, M.threshold):
-        result = ty.decrypt_tally(M, cer.commitments, tally, list(subset))
+        result = decryption.decrypt_tally(M, cer.commitments, tally, list(subset))
         assert result.counts == want
         assert result.ballots == len(VOTES)
-        ty.verify_result(M, cer.commitments, tally, list(subset), result)
-    views = ty.summarize(M, result)
+        decryption.verify_result(M, cer.commitments, tally, list(subset), result)
+    views = summary.summarize(M, result)
     assert views[0].counts == (2, 1, 1)
     assert views[2].histograms[0][7] == 2 and views[2].means[0] == pytest.approx(67.5)
 
@@ -68,13 +69,13 @@ def test_every_t_subset_decrypts_the_same_correct_tally(setup: Any) -> None:
 def test_fewer_than_t_trustees_cannot_decrypt(setup: Any) -> None:
     cer, tally, shares = setup
     with pytest.raises(CryptoError) as e:
-        ty.decrypt_tally(M, cer.commitments, tally, shares[: M.threshold - 1])
+        decryption.decrypt_tally(M, cer.commitments, tally, shares[: M.threshold - 1])
     assert e.value.code == ErrorCode.CRYPTO_NOT_ENOUGH_SHARES
     with pytest.raises(CryptoError) as e:  # duplicates do not count twice
-        ty.decrypt_tally(M, cer.commitments, tally, [shares[0]] * 3 + [shares[1]])
+        decryption.decrypt_tally(M, cer.commitments, tally, [shares[0]] * 3 + [shares[1]])
     assert e.value.code == ErrorCode.CRYPTO_NOT_ENOUGH_SHARES
     # interpolating t-1 shares as if they were enough gives garbage, not the count
-    points = ty.combine(tally, shares[: M.threshold - 1])
+    points = decryption.combine(tally, shares[: M.threshold - 1])
     want = expected(M, VOTES)
     assert all(points[0][k] != g.base(g.sc(want[0][k])) for k in range(3))
 
@@ -86,19 +87,19 @@ def test_dishonest_decryption_share_is_caught(setup: Any) -> None:
     shifted = replace(s, shares=((g.add(row0[0], g.G), *row0[1:]), *s.shares[1:]))
     swapped = replace(s, proofs=((s.proofs[0][1], s.proofs[0][0], *s.proofs[0][2:]), *s.proofs[1:]))
     other_trustee = replace(s, trustee=3)
-    forged = ty.make_decryption_share(M, tally, 2, cer.shares[2] + 1)  # wrong secret share
+    forged = decryption.make_decryption_share(M, tally, 2, cer.shares[2] + 1)  # wrong secret share
     other_tally = replace(s, tally=b"\x00" * 32)
     for bad in [shifted, swapped, other_trustee, forged, other_tally]:
         with pytest.raises(CryptoError) as e:
-            ty.verify_decryption_share(M, cer.commitments, tally, bad)
+            decryption.verify_decryption_share(M, cer.commitments, tally, bad)
         assert e.value.code == ErrorCode.CRYPTO_BAD_DECRYPTION_SHARE
         with pytest.raises(CryptoError):
-            ty.decrypt_tally(M, cer.commitments, tally, [shares[0], bad, shares[3]])
+            decryption.decrypt_tally(M, cer.commitments, tally, [shares[0], bad, shares[3]])
 
 
 def test_wrong_published_result_is_rejected(setup: Any) -> None:
     cer, tally, shares = setup
-    result = ty.decrypt_tally(M, cer.commitments, tally, shares)
+    result = decryption.decrypt_tally(M, cer.commitments, tally, shares)
     row = result.counts[0]
     for bad in [
         replace(result, counts=((row[0] + 1, *row[1:]), *result.counts[1:])),
@@ -109,10 +110,10 @@ def test_wrong_published_result_is_rejected(setup: Any) -> None:
         replace(result, tally=b"\x01" * 32),
     ]:
         with pytest.raises(CryptoError) as e:
-            ty.verify_result(M, cer.commitments, tally, shares, bad)
+            decryption.verify_result(M, cer.commitments, tally, shares, bad)
         assert e.value.code == ErrorCode.CRYPTO_BAD_RESULT
     with pytest.raises(CryptoError) as e:  # a named trustee's share is missing
-        ty.verify_result(M, cer.commitments, tally, shares[1:], result)
+        decryption.verify_result(M, cer.commitments, tally, shares[1:], result)
     assert e.value.code == ErrorCode.CRYPTO_BAD_RESULT
 
 
@@ -128,8 +129,8 @@ def test_revoting_replaces_a_ballot(setup: Any) -> None:
     assert t == ty.aggregate(M, [other, second])
     assert ty.merge_tallies(M, [ty.aggregate(M, [other]), ty.aggregate(M, [second])]) == t
     assert ty.merge_tallies(M, []) == ty.empty_tally(M)
-    shares = [ty.make_decryption_share(M, t, j, cer.shares[j]) for j in (2, 4, 5)]
-    assert ty.decrypt_tally(M, cer.commitments, t, shares).counts == expected(M, [VOTES[2], VOTES[1]])
+    shares = [decryption.make_decryption_share(M, t, j, cer.shares[j]) for j in (2, 4, 5)]
+    assert decryption.decrypt_tally(M, cer.commitments, t, shares).counts == expected(M, [VOTES[2], VOTES[1]])
     with pytest.raises(CryptoError) as e:
         ty.subtract_ballot(ty.empty_tally(M), first)
     assert e.value.code == ErrorCode.CRYPTO_BAD_TALLY
@@ -180,10 +181,10 @@ def test_running_tally_gives_the_bytes_of_one_ballot_at_a_time(setup: Any) -> No
 def test_empty_tally_decrypts_to_zero(setup: Any) -> None:
     cer, _, _ = setup
     t = ty.empty_tally(M)
-    shares = [ty.make_decryption_share(M, t, j, cer.shares[j]) for j in (1, 2, 3)]
-    result = ty.decrypt_tally(M, cer.commitments, t, shares)
+    shares = [decryption.make_decryption_share(M, t, j, cer.shares[j]) for j in (1, 2, 3)]
+    result = decryption.decrypt_tally(M, cer.commitments, t, shares)
     assert all(n == 0 for row in result.counts for n in row)
-    ty.verify_result(M, cer.commitments, t, shares, result)
+    decryption.verify_result(M, cer.commitments, t, shares, result)
 
 
 @given(data=st.data())
@@ -193,8 +194,8 @@ def test_random_votes_tally_to_their_sum(data: st.DataObject, setup: Any) -> Non
     votes = data.draw(st.lists(valid_selections(M), min_size=0, max_size=5))
     tally = ty.aggregate(M, [encrypt_ballot(M, cer.key, CRED, v)[0] for v in votes])
     subset = data.draw(st.permutations(sorted(cer.shares)))[: M.threshold]
-    shares = [ty.make_decryption_share(M, tally, j, cer.shares[j]) for j in subset]
-    assert ty.decrypt_tally(M, cer.commitments, tally, shares).counts == expected(M, votes)
+    shares = [decryption.make_decryption_share(M, tally, j, cer.shares[j]) for j in subset]
+    assert decryption.decrypt_tally(M, cer.commitments, tally, shares).counts == expected(M, votes)
 
 
 @given(st.integers(0, 5000), st.integers(0, 5000))
@@ -219,12 +220,12 @@ def test_any_threshold_configuration(data: st.DataObject) -> None:
     votes = data.draw(st.lists(valid_selections(m), max_size=3))
     tally = ty.aggregate(m, [encrypt_ballot(m, cer.key, CRED, v)[0] for v in votes])
     order = data.draw(st.permutations(range(1, n + 1)))
-    shares = [ty.make_decryption_share(m, tally, j, cer.shares[j]) for j in order[:t]]
-    result = ty.decrypt_tally(m, cer.commitments, tally, shares)
+    shares = [decryption.make_decryption_share(m, tally, j, cer.shares[j]) for j in order[:t]]
+    result = decryption.decrypt_tally(m, cer.commitments, tally, shares)
     assert result.counts == expected(m, votes)
-    ty.verify_result(m, cer.commitments, tally, shares, result)
+    decryption.verify_result(m, cer.commitments, tally, shares, result)
     with pytest.raises(CryptoError) as e:
-        ty.decrypt_tally(m, cer.commitments, tally, shares[:-1])
+        decryption.decrypt_tally(m, cer.commitments, tally, shares[:-1])
     assert e.value.code == ErrorCode.CRYPTO_NOT_ENOUGH_SHARES
 
 
@@ -246,8 +247,8 @@ def test_disqualified_dealer_still_decrypts_with_the_others() -> None:
     key = tr.joint_key(q)
     assert key == g.base(g.sc(coeffs[1][0] + coeffs[3][0] + coeffs[4][0]))
     tally = ty.aggregate(m, [encrypt_ballot(m, key, CRED, ((0, 1),))[0]])
-    shares = [ty.make_decryption_share(m, tally, j, xs[j]) for j in (2, 4)]
-    assert ty.decrypt_tally(m, q, tally, shares).counts == ((0, 1),)
+    shares = [decryption.make_decryption_share(m, tally, j, xs[j]) for j in (2, 4)]
+    assert decryption.decrypt_tally(m, q, tally, shares).counts == ((0, 1),)
 
 
 @given(data=st.data())
@@ -262,23 +263,23 @@ def test_damaged_decryption_share_bytes_are_rejected_cleanly(data: st.DataObject
     for _ in range(data.draw(st.integers(1, 3))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     try:
-        damaged = decode(ty.DecryptionShare, bytes(raw))
+        damaged = decode(decryption.DecryptionShare, bytes(raw))
     except BallotchainError:
         return
     if damaged != shares[0]:
         with pytest.raises(BallotchainError):
-            ty.verify_decryption_share(M, cer.commitments, tally, damaged)
+            decryption.verify_decryption_share(M, cer.commitments, tally, damaged)
 
 
 def test_lagrange_refuses_duplicate_and_zero_indices() -> None:
     """A repeated index was skipped in the products and index 0 zeroed the other weights:
     both gave silently wrong interpolation (issue 11 item 8)."""
     coeffs = (11, 22, 33)  # f(x) = 11 + 22x + 33x^2, f(0) = 11
-    lams = ty.lagrange_at_zero([1, 3, 4])
+    lams = decryption.lagrange_at_zero([1, 3, 4])
     assert sum(lam * (11 + 22 * j + 33 * j * j) for lam, j in zip(lams, [1, 3, 4], strict=True)) % g.L == coeffs[0]
     for bad in ([1, 1, 2], [2, 3, 2], [0, 1, 2], [0], [-1, 2, 3], [1, 2, g.L]):
         with pytest.raises(CryptoError) as e:
-            ty.lagrange_at_zero(bad)
+            decryption.lagrange_at_zero(bad)
         assert e.value.code == ErrorCode.CRYPTO_BAD_INDICES, bad
 
 
@@ -286,6 +287,6 @@ def test_combine_refuses_a_trustee_twice_or_index_zero(setup: Any) -> None:
     _, tally, shares = setup
     for bad in ([shares[0], shares[0], shares[1]], [replace(shares[0], trustee=0), shares[1], shares[2]]):
         with pytest.raises(CryptoError) as e:
-            ty.combine(tally, bad)
+            decryption.combine(tally, bad)
         assert e.value.code == ErrorCode.CRYPTO_BAD_INDICES
-    assert ty.combine(tally, shares[:3]) == ty.combine(tally, [shares[2], shares[0], shares[1]])
+    assert decryption.combine(tally, shares[:3]) == decryption.combine(tally, [shares[2], shares[0], shares[1]])

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ballot_tx.codec import decode
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import group as g
 from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto import trustees as tr
@@ -77,8 +78,8 @@ def test_vector_objects_decode_and_verify(vectors: dict[str, Any]) -> None:
         ballots.append(ballot)
     tally = decode(ty.EncryptedTally, bytes.fromhex(vectors["tally"]["encoding"]))
     assert tally == ty.aggregate(m, ballots)
-    shares = [decode(ty.DecryptionShare, bytes.fromhex(d["encoding"]))
+    shares = [decode(decryption.DecryptionShare, bytes.fromhex(d["encoding"]))
               for d in vectors["tally"]["decryption_shares"]]
-    result = decode(ty.TallyResult, bytes.fromhex(vectors["tally"]["result_encoding"]))
-    ty.verify_result(m, q, tally, shares, result)
+    result = decode(decryption.TallyResult, bytes.fromhex(vectors["tally"]["result_encoding"]))
+    decryption.verify_result(m, q, tally, shares, result)
     assert [list(r) for r in result.counts] == vectors["tally"]["counts"]

@@ -16,7 +16,7 @@ import pytest
 from ballot_tx.block import make_block
 from ballot_tx.codec import encode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.eligibility.one_time_code import CommitCodes
 from ballot_tx.eligibility.registered_key import KeyEntry, RegisterKeys
@@ -155,7 +155,7 @@ def wrong_result(w: World, es: dict[str, Election]) -> Tx:
     tally = w.chain.state.tally(e.eid)
     assert tally is not None
     shares = [w.dshare(e, 1), w.dshare(e, 2)]
-    r = tally_crypto.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
+    r = decryption.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
     bad = dataclasses.replace(r, counts=((r.counts[0][1], r.counts[0][0], r.counts[0][2]),))
     return w.tx(ADMIN, PublishResult(e.eid, bad))
 
@@ -165,7 +165,7 @@ def result_without_shares(w: World, es: dict[str, Election]) -> Tx:
     tally = w.chain.state.tally(e.eid)
     assert tally is not None
     shares = [w.dshare(e, 1), w.dshare(e, 2)]
-    r = tally_crypto.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
+    r = decryption.decrypt_tally(e.m, [e.coms[i] for i in sorted(e.coms)], tally, shares)
     return w.tx(ADMIN, PublishResult(e.eid, r))  # trustee 2's share was never posted
 
 

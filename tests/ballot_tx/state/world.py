@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ballot_tx.codec import hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
-from ballot_tx.crypto import tally as tally_crypto
+from ballot_tx.crypto import decryption
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.crypto.group import L
 from ballot_tx.crypto.trustees import TrusteeCommitment
@@ -144,10 +144,10 @@ class World:
     def close(self, e: Election) -> None:
         self.run(self.tx(ADMIN, CloseElection(e.eid)))
 
-    def dshare(self, e: Election, j: int) -> tally_crypto.DecryptionShare:
+    def dshare(self, e: Election, j: int) -> decryption.DecryptionShare:
         tally = self.chain.state.tally(e.eid)
         assert tally is not None
-        return tally_crypto.make_decryption_share(e.m, tally, j, e.secret[j])
+        return decryption.make_decryption_share(e.m, tally, j, e.secret[j])
 
     def post_share(self, e: Election, j: int) -> None:
         self.run(self.tx(TRUSTEES[j - 1], PostDecryptionShare(e.eid, self.dshare(e, j))))

@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ballot_tx.codec import digest, domain, encode  # noqa: E402
-from ballot_tx.crypto import elgamal  # noqa: E402
+from ballot_tx.crypto import decryption, elgamal  # noqa: E402
 from ballot_tx.crypto import group as g  # noqa: E402
 from ballot_tx.crypto import tally as ty  # noqa: E402
 from ballot_tx.crypto import trustees as tr  # noqa: E402
@@ -220,11 +220,11 @@ def generate() -> dict[str, Any]:
     # --- tally and decryption by trustees 1 and 3
     tally = ty.aggregate(m, ballots)
     td = digest(tally)
-    dshares = [ty.make_decryption_share(m, tally, j, xs[j]) for j in (1, 3)]
+    dshares = [decryption.make_decryption_share(m, tally, j, xs[j]) for j in (1, 3)]
     dec = []
     for d in dshares:
         y = tr.verification_key(q, d.trustee)
-        ctx = ty.share_context(eid, td, d.trustee)
+        ctx = decryption.share_context(eid, td, d.trustee)
         slots = []
         for slots_ct, pts, prs in zip(tally.contests, d.shares, d.proofs, strict=True):
             for ct, big_m, pr in zip(slots_ct, pts, prs, strict=True):
@@ -233,14 +233,14 @@ def generate() -> dict[str, Any]:
                 assert g.sc(g.hash_to_scalar("crypto/dleq", ctx, y, ct.alpha, big_m, a, b)) == pr.c
                 slots.append({"M": h(big_m), "c": h(pr.c), "z": h(pr.z), "a": h(a), "b": h(b)})
         dec.append({"trustee": d.trustee, "context": h(ctx), "slots": slots, "encoding": h(encode(d))})
-    result = ty.decrypt_tally(m, q, tally, dshares)
-    ty.verify_result(m, q, tally, dshares, result)
+    result = decryption.decrypt_tally(m, q, tally, dshares)
+    decryption.verify_result(m, q, tally, dshares, result)
     out["tally"] = {
         "encoding": h(encode(tally)),
         "digest": h(td),
         "decryption_shares": dec,
-        "lagrange": {"trustees": [1, 3], "coefficients": [s(x) for x in ty.lagrange_at_zero([1, 3])]},
-        "decrypted_points": [[h(p) for p in row] for row in ty.combine(tally, dshares)],
+        "lagrange": {"trustees": [1, 3], "coefficients": [s(x) for x in decryption.lagrange_at_zero([1, 3])]},
+        "decrypted_points": [[h(p) for p in row] for row in decryption.combine(tally, dshares)],
         "counts": [list(r) for r in result.counts],
         "result_encoding": h(encode(result)),
     }
