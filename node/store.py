@@ -63,17 +63,25 @@ class StagedCommit:
 
 
 class StoreBase:
-    """The committed state in the database, read by ``ballot_tx.state`` snapshots."""
+    """The committed state in the database, read by ``ballot_tx.state`` snapshots.
+
+    Reads go through a LevelDB snapshot taken when this base was made (at a commit, after
+    its write): the next block's batch, written on the disk thread while the loop goes
+    on (``node.disk_thread``), is not seen by the state of the tip before it, so whatever
+    checks transactions meanwhile (admission, the pool's sweep) sees one consistent
+    state. ``height`` is the store's tip: a state read after a later commit is refused
+    as stale (``State.get``)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._snapshot = store.db.snapshot()
 
     @property
     def height(self) -> int:
         return self._store.height
 
     def get(self, key: bytes) -> bytes | None:
-        return self._store._get(P_STATE + key)
+        return self._store._get(P_STATE + key, self._snapshot)
 
 
 class Store:
@@ -138,9 +146,10 @@ class Store:
         except plyvel.Error as e:
             raise self._corrupt(leveldb_error(self.path, e)) from None
 
-    def _get(self, key: bytes) -> bytes | None:
+    def _get(self, key: bytes, source: Any = None) -> bytes | None:
+        """``key``'s checked payload, from the database or a snapshot of it (``source``)."""
         with self._io():
-            v = self.db.get(key)
+            v = (self.db if source is None else source).get(key)
         if v is None:
             return None
         try:

@@ -93,7 +93,7 @@ async def run_all(session: aiohttp.ClientSession, urls: list[str], txs: list[byt
 
 def refusal(status: int, doc: Any) -> str:
     """A failed cast as ``status code`` (the node's stable error code), for the summary."""
-    code = doc.get("code") if isinstance(doc, dict) else None
+    code = doc.get("error") if isinstance(doc, dict) else None  # {"error": code, "message": ...}
     return f"{status} {code or '?'}"
 
 

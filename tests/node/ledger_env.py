@@ -4,7 +4,7 @@ ballots the ledger tests send it (valid, or with proofs that no longer fit)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 from ballot_tx.codec import encode
@@ -23,7 +23,7 @@ class Env:
     ledger: Ledger
 
 
-def open_election(data_dir: Path) -> Iterator[Env]:
+def open_election(data_dir: Path) -> Generator[Env, None, None]:
     """Generator for a module fixture: the ledger stays open until the module ends."""
     w = World()
     store = Store(data_dir, w.genesis)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ballot_tx.errors import ErrorCode, StoreError
+from ballot_tx.errors import ErrorCode, StoreError, TxError
 from ballot_tx.keys import load_key_file
 from consensus.events import ClientWork, Start, TimerFired
 from consensus.messages import ViewChange
@@ -174,3 +174,43 @@ def test_the_driver_sends_a_signed_message_only_after_its_record_is_on_disk(tmp_
     assert len(view_changes) == 3  # to each other validator
     assert min(t for t, _ in view_changes) >= writes[-1][1]
     assert ticks >= 20  # the loop was not frozen for the 0.3 s write
+
+
+def test_while_a_block_is_written_the_tip_state_is_still_the_one_before_it(tmp_path: Path) -> None:
+    """Between the disk thread's write of block h and the moment the ledger moves its tip,
+    the loop keeps checking transactions (admission, the pool's sweep). They must see the
+    state before h whole, not h's records through the database: else the pool's sweep
+    dropped h's own ballots as TX_DUPLICATE and their clients were told so (seen in
+    bench_network as "400 TX_DUPLICATE x16") although the ballots committed."""
+    from ballot_tx.codec import decode
+    from consensus.certificate import CommitCertificate
+    from harness.localchain import certificate_maker
+    from tests.ballot_tx.state.helpers import VALIDATORS
+    from tests.node.ledger_env import good, open_election
+
+    fixture = open_election(tmp_path / "db")
+    env = next(fixture)
+    try:
+        ledger, voter = env.ledger, env.e.voters[0]
+        raw = good(env, 0)
+        ledger.check_tx(raw)
+        tip = ledger.state
+        block, dropped = ledger.build(tip.height + 1, tip.block_hash, VALIDATORS[0].ed25519_public, [raw], 10)
+        assert dropped == [] and len(block.txs) == 1
+        make_cert = certificate_maker()
+        assert make_cert is not None
+        cert = decode(CommitCertificate, make_cert(env.w.genesis, VALIDATORS, block.height, block.hash))
+        decoded, staged = ledger.stage_commit(block, cert)
+        ledger.store.write_commit(staged)  # on disk; the ledger has not moved its tip yet
+        assert ledger.height == tip.height
+        ledger.check_tx(raw)  # still admissible against the tip before the block
+        before = ledger.state.voter(env.e.eid, voter.ed25519_public)
+        assert before is not None and before.ballots == 0
+        ledger.finish_commit(decoded, staged)
+        with pytest.raises(TxError) as e:
+            ledger.check_tx(raw)
+        assert e.value.code == ErrorCode.TX_DUPLICATE
+        after = ledger.state.voter(env.e.eid, voter.ed25519_public)
+        assert after is not None and after.ballots == 1
+    finally:
+        fixture.close()
