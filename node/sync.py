@@ -162,8 +162,8 @@ async def fetch_certified(
             continue
         out: list[tuple[bytes, bytes]] = []
         for rec in records:
-            try:
-                pair = unpack(rec)
+            try:  # one record may be as large as the whole answer (a block up to 4 MiB)
+                pair = unpack(rec, MAX_FETCH_BYTES)
             except BallotchainError:
                 break
             if type(pair) is not list or len(pair) != 2 or not all(type(x) is bytes for x in pair):
