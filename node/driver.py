@@ -95,8 +95,7 @@ class ConsensusDriver:
     def __init__(self, genesis: Genesis, index: int, chain_id: bytes, keys: KeyPair,
                  store: Store, ledger: Ledger, mempool: Mempool, producer: Producer,
                  network: PeerNetwork, verification: Verification, ops: Operations,
-                 supervisor: Supervisor, on_commit: Callable[[Block], None],
-                 on_stepped: Callable[[], None]) -> None:
+                 supervisor: Supervisor, on_commit: Callable[[Block], None]) -> None:
         raw = store.get_meta(SAFETY_KEY)
         self.replica: ReplicaState = init_state(
             genesis, index, chain_id, keys, ledger,
@@ -113,7 +112,6 @@ class ConsensusDriver:
         self.ops = ops
         self.supervisor = supervisor
         self.on_commit = on_commit  # a block committed (pool, waiters, metrics, ops log)
-        self.on_stepped = on_stepped  # the replica moved (gauges)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         #: the last ``ClientWork`` fed (a replica assumes work until told otherwise)
@@ -199,7 +197,6 @@ class ConsensusDriver:
                 follow = await self._do(a)
                 if follow is not None:
                     pending.append(follow)
-        self.on_stepped()
 
     async def _preverify(self, ev: Event) -> None:
         """Check the proofs of blocks a consensus event brings on the workers before the

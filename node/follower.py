@@ -31,14 +31,12 @@ FOLLOW_POLL_S = 0.2
 
 class Follower:
     def __init__(self, ledger: Ledger, network: PeerNetwork, verification: Verification,
-                 supervisor: Supervisor, on_commit: Callable[[Block], None],
-                 on_followed: Callable[[], None]) -> None:
+                 supervisor: Supervisor, on_commit: Callable[[Block], None]) -> None:
         self.ledger = ledger
         self.network = network
         self.verification = verification
         self.supervisor = supervisor
         self.on_commit = on_commit  # a block committed (pool, waiters, metrics, ops log)
-        self.on_followed = on_followed  # the chain moved (gauges)
         self._tasks: list[asyncio.Task[None]] = []
         self._disk = DiskThread()
 
@@ -71,7 +69,6 @@ class Follower:
                                 code=e.code, reason=e.message)
                     break
                 self.on_commit(block)
-                self.on_followed()
             if not records:
                 watcher.changed.clear()
                 with contextlib.suppress(TimeoutError):

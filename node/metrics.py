@@ -120,6 +120,8 @@ class Metrics:
         )
         self.live = _Live()
         registry.register(self.live)
+        #: sets the gauges from the parts that hold them, just before each scrape
+        self.before_scrape: Callable[[], None] | None = None
 
     def set_build(self, chain: str, chain_id: str, node_id: str, mode: str) -> None:
         self.build_info.labels(version=version(), chain=chain, chain_id=chain_id,
@@ -127,4 +129,6 @@ class Metrics:
 
     def exposition(self) -> tuple[bytes, str]:
         """The body and content type of ``GET /metrics``."""
+        if self.before_scrape is not None:
+            self.before_scrape()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -122,6 +122,7 @@ class Node:
         self.gauges = Gauges(self.metrics, self.ledger, self.mempool, self.network,
                              lambda: None if self.driver is None else self.driver.replica)
         self.metrics.live.provider = lambda: self.live_figures.families(self.gauges.ops_sample())
+        self.metrics.before_scrape = self.gauges.update
         self.tx_status = TxStatus(self.store, self.ledger, self.mempool)
         self.forwarding = Forwarding(lim, self.mempool, self.network)
         self.admission = Admission(self.store, self.ledger, self.mempool, self.metrics,
@@ -140,11 +141,11 @@ class Node:
             self.driver = ConsensusDriver(
                 genesis, self.index, self.chain_id, keys, self.store, self.ledger, self.mempool,
                 producer, self.network, self.verification, self.ops, self.supervisor,
-                self._committed, self.gauges.update,
+                self._committed,
             )
         else:
             self.follower = Follower(self.ledger, self.network, self.verification,
-                                     self.supervisor, self._committed, self.gauges.update)
+                                     self.supervisor, self._committed)
         self.api = ClientApi(cfg, genesis, self.chain_id, keys, self.index, self.ledger,
                              self.admission, self.tx_status, self.driver, self.network, self.gauges,
                              self.supervisor)

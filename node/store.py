@@ -53,6 +53,10 @@ def _io(path: Path) -> Iterator[None]:
         raise leveldb_error(path, e) from None
 
 
+#: records one committed state keeps once read (a few MiB at most: records are small)
+BASE_READS_KEPT = 50_000
+
+
 @dataclass(frozen=True)
 class StagedCommit:
     """One block's batch, gathered on the event loop and written on the disk thread."""
@@ -75,13 +79,25 @@ class StoreBase:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._snapshot = store.db.snapshot()
+        # What this snapshot holds never changes, so a record read once is kept: a pending
+        # ballot's records are read at admission, by the pool's sweep, when the block is
+        # built and when it is validated, all against the same tip. Bounded; dropped with
+        # the base at the next commit.
+        self._read: dict[bytes, bytes | None] = {}
 
     @property
     def height(self) -> int:
         return self._store.height
 
     def get(self, key: bytes) -> bytes | None:
-        return self._store._get(P_STATE + key, self._snapshot)
+        try:
+            return self._read[key]
+        except KeyError:
+            pass
+        value = self._store._get(P_STATE + key, self._snapshot)
+        if len(self._read) < BASE_READS_KEPT:
+            self._read[key] = value
+        return value
 
 
 class Store:
@@ -147,9 +163,13 @@ class Store:
             raise self._corrupt(leveldb_error(self.path, e)) from None
 
     def _get(self, key: bytes, source: Any = None) -> bytes | None:
-        """``key``'s checked payload, from the database or a snapshot of it (``source``)."""
-        with self._io():
+        """``key``'s checked payload, from the database or a snapshot of it (``source``).
+        (``_io`` written out: every state read of every check comes here, and a
+        ``contextmanager`` costs more than the read itself.)"""
+        try:
             v = (self.db if source is None else source).get(key)
+        except plyvel.Error as e:
+            raise self._corrupt(leveldb_error(self.path, e)) from None
         if v is None:
             return None
         try:

@@ -156,7 +156,7 @@ def test_the_driver_sends_a_signed_message_only_after_its_record_is_on_disk(tmp_
             driver = ConsensusDriver(
                 genesis, 1, ledger.chain_id, keys, store, ledger, mempool=[],  # type: ignore[arg-type]
                 producer=fake, network=fake, verification=fake, ops=fake, supervisor=Supervisor(),
-                on_commit=lambda b: None, on_stepped=lambda: None)
+                on_commit=lambda b: None)
             async with Ticker() as ticker:
                 await driver._feed(Start())
                 await driver._feed(ClientWork(True))
