@@ -62,9 +62,15 @@ def test_operator_logs_and_metrics_on_a_running_network(tmp_path: Path) -> None:
         flooded = net.observer  # never killed below: its counts reach the log
 
         def run(txs: list[bytes]) -> None:
-            acks = submit(net, txs, [n for n in net.validators if n is not victim], wait=True)
+            live = [n for n in net.validators if n is not victim]
+            acks = submit(net, txs, live, wait=True)
             bad = [(s, d.get("error"), d.get("message")) for s, d in acks if s != 200]
             assert not bad, (victim.name, bad)
+            # the next step may go to any of them: let all have this block first (a node a
+            # few milliseconds behind refused the next step with TX_UNKNOWN_ELECTION)
+            top = max(d["height"] for _, d in acks)
+            wait_until(lambda: all((h or 0) >= top for h in net.heights(live).values()), 20,
+                       f"validators at height {top}")
 
         victim = net.validators[0]
         now = int(time.time() * 1000)
