@@ -70,20 +70,16 @@ _decaf = _load_decaf()
 BACKEND = "libdecaf" if _decaf is not None else "libsodium"
 
 
-def _decoded_identity() -> int:
-    """The identity decoded once, in an aligned buffer kept for the process's life."""
-    if _decaf is None:
-        return 0
-    raw = ctypes.create_string_buffer(_POINT_BYTES + _ALIGN)
-    _IDENTITY_BUFFERS.append(raw)
-    where = (ctypes.addressof(raw) + _ALIGN - 1) & ~(_ALIGN - 1)
-    if _decaf.decaf_255_point_decode(where, IDENTITY, _DECAF_TRUE) != _DECAF_SUCCESS:
-        raise RuntimeError("libdecaf refuses the identity's encoding")
-    return where
+def _points(n: int) -> tuple[ctypes.Array[ctypes.c_char], int]:
+    """Room for ``n`` libdecaf points: the buffer (keep it alive) and its first aligned address."""
+    raw = ctypes.create_string_buffer(_POINT_BYTES * n + _ALIGN)
+    return raw, (ctypes.addressof(raw) + _ALIGN - 1) & ~(_ALIGN - 1)
 
 
-_IDENTITY_BUFFERS: list[ctypes.Array[ctypes.c_char]] = []
-_DECODED_IDENTITY = _decoded_identity()
+# The identity decoded once: new sums start as a copy (a decode costs ~4.5 us).
+_IDENTITY_BUFFER, _DECODED_IDENTITY = _points(1)
+if _decaf is not None and _decaf.decaf_255_point_decode(_DECODED_IDENTITY, IDENTITY, _DECAF_TRUE) != _DECAF_SUCCESS:
+    raise RuntimeError("libdecaf refuses the identity's encoding")
 
 
 def _bad(p: bytes) -> CryptoError:
@@ -96,11 +92,10 @@ class _DecafSums:
     """``n`` sums held decoded in one aligned buffer, plus a scratch point."""
 
     def __init__(self, n: int) -> None:
-        self._raw = ctypes.create_string_buffer(_POINT_BYTES * (n + 1) + _ALIGN)
-        base = (ctypes.addressof(self._raw) + _ALIGN - 1) & ~(_ALIGN - 1)
+        self._raw, base = _points(n + 1)
         self._scratch = base
         self._slots = [base + _POINT_BYTES * (i + 1) for i in range(n)]
-        for slot in self._slots:  # a copy of the identity decoded once (a decode is ~4.5 us)
+        for slot in self._slots:
             ctypes.memmove(slot, _DECODED_IDENTITY, _POINT_BYTES)
 
     def _decode(self, where: int, p: bytes) -> None:
@@ -138,18 +133,11 @@ class _SodiumSums:
         self._sums = [IDENTITY] * n
 
     def set(self, i: int, p: bytes) -> None:
-        self._check(p)
-        self._sums[i] = p
-
-    @staticmethod
-    def _check(p: bytes) -> None:
-        # bit 255: see group.py's module doc (libsodium 1.0.18 ignores it)
-        if len(p) != 32 or p[31] & 0x80 or _sodium.crypto_core_ristretto255_is_valid_point(p) != 1:
-            if p != IDENTITY:
-                raise _bad(p)
+        self._sums[i] = IDENTITY
+        self.add(i, p)  # the addition checks ``p`` as it would any added point
 
     def _op(self, fn: Callable[[ctypes.Array[ctypes.c_char], bytes, bytes], int], i: int, p: bytes) -> None:
-        if len(p) != 32 or p[31] & 0x80:
+        if len(p) != 32 or p[31] & 0x80:  # bit 255: see group.py's module doc (libsodium 1.0.18 ignores it)
             raise _bad(p)
         out = ctypes.create_string_buffer(32)
         if fn(out, self._sums[i], p) != 0:  # -1: an operand is not a valid encoding

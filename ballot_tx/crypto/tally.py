@@ -51,9 +51,14 @@ def empty_tally(manifest: Manifest) -> EncryptedTally:
 
 
 def _check_fits(tally: EncryptedTally, ballot: EncryptedBallot) -> None:
-    if ballot.election_id != tally.election_id:
+    _fits(tally.election_id, [len(s) for s in tally.contests], ballot)
+
+
+def _fits(eid: bytes, widths: list[int], ballot: EncryptedBallot) -> None:
+    """A ballot can be counted into (or out of) a tally of election ``eid`` with these widths."""
+    if ballot.election_id != eid:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the ballot is for another election")
-    if [len(s) for s in tally.contests] != [len(c.ciphertexts) for c in ballot.contests]:
+    if widths != [len(c.ciphertexts) for c in ballot.contests]:
         raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "the ballot does not fit the tally")
 
 
@@ -103,12 +108,6 @@ class RunningTally:
         self._sums = PointSums(len(flat), flat)
         self._encoded: EncryptedTally | None = start
 
-    def _fits(self, ballot: EncryptedBallot) -> None:
-        if ballot.election_id != self.election_id:
-            raise CryptoError(ErrorCode.CRYPTO_WRONG_ELECTION, "the ballot is for another election")
-        if self.widths != [len(c.ciphertexts) for c in ballot.contests]:
-            raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "the ballot does not fit the tally")
-
     def _apply(
         self, op: Callable[[int, bytes], None], undo: Callable[[int, bytes], None], ballot: EncryptedBallot
     ) -> None:
@@ -125,14 +124,14 @@ class RunningTally:
 
     def add(self, ballot: EncryptedBallot) -> None:
         """Count a (verified) ballot."""
-        self._fits(ballot)
+        _fits(self.election_id, self.widths, ballot)
         self._encoded = None
         self._apply(self._sums.add, self._sums.sub, ballot)
         self.ballots += 1
 
     def subtract(self, ballot: EncryptedBallot) -> None:
         """Uncount a previously counted ballot."""
-        self._fits(ballot)
+        _fits(self.election_id, self.widths, ballot)
         if self.ballots == 0:
             raise CryptoError(ErrorCode.CRYPTO_BAD_TALLY, "cannot remove a ballot from an empty tally")
         self._encoded = None
@@ -153,33 +152,17 @@ class RunningTally:
 
 
 def aggregate(manifest: Manifest, ballots: Iterable[EncryptedBallot]) -> EncryptedTally:
-    """The tally of a list of (verified) ballots, one per voter (the last cast counts).
-
-    The hot loop of counting: one point addition per ciphertext component, into sums
-    held decoded (``point_sums``: one decode per point, one encode per slot at the end).
-    """
+    """The tally of a list of (verified) ballots, one per voter (the last cast counts):
+    counted into a ``RunningTally`` from the empty tally (one decode per point, one encode
+    per slot at the end)."""
     eid = election_id(manifest)
     widths = [contest_width(c) for c in manifest.contests]
-    sums = PointSums(2 * sum(widths))  # slot k of the flattened tally: alpha 2k, beta 2k+1
-    add = sums.add
-    n = 0
+    running = RunningTally(empty_tally(manifest))
     for b in ballots:
         if b.election_id != eid or [len(c.ciphertexts) for c in b.contests] != widths:
             raise CryptoError(ErrorCode.CRYPTO_WRONG_SHAPE, "a ballot does not fit the election")
-        n += 1
-        i = 0
-        for ec in b.contests:
-            for ct in ec.ciphertexts:
-                add(i, ct.alpha)
-                add(i + 1, ct.beta)
-                i += 2
-    flat = sums.encoded()
-    contests = []
-    i = 0
-    for w in widths:
-        contests.append(tuple(Ciphertext(flat[i + 2 * k], flat[i + 2 * k + 1]) for k in range(w)))
-        i += 2 * w
-    return EncryptedTally(eid, n, tuple(contests))
+        running.add(b)
+    return running.tally()
 
 
 def merge_tallies(manifest: Manifest, parts: Sequence[EncryptedTally]) -> EncryptedTally:

@@ -12,6 +12,7 @@ record's bytes are those of adding and subtracting the ballots one at a time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +35,15 @@ from ballot_tx.state.records import (
 from ballot_tx.state.snapshot import State
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A journal entry: ``ballot`` was counted into (``added``) or out of an election's tally."""
+
+    election_id: bytes
+    ballot: EncryptedBallot
+    added: bool
+
+
 class ExecutionContext:
     """Scratch space for one block (or one mempool check): reads through to the state,
     keeps decoded objects it touched, and writes canonical records at the end."""
@@ -46,9 +56,9 @@ class ExecutionContext:
         self.records: dict[bytes, bytes | None] = {}
         self.objects: dict[bytes, Wire | None] = {}
         self.dirty: set[bytes] = set()
-        # undo log, so a proposer can drop a failing transaction and go on
-        # ("record" | "object", key, present, old, was dirty) or ("tally", eid, ballot, added)
-        self.journal: list[tuple[str, bytes, Any, Any, bool]] = []
+        # undo log, so a proposer can drop a failing transaction and go on:
+        # (is object, key, was present, old value, was dirty) per write, Counted per count
+        self.journal: list[tuple[bool, bytes, bool, Any, bool] | Counted] = []
         self.counting: dict[bytes, tally_crypto.RunningTally] = {}  # eid -> tally held decoded
         self.manifests: dict[bytes, Manifest] = {}
         self.tx_hash = b""  # hash of the transaction being applied
@@ -64,7 +74,7 @@ class ExecutionContext:
         return self.state.get(key)
 
     def put(self, key: bytes, value: bytes | None) -> None:
-        self.journal.append(("record", key, key in self.records, self.records.get(key), False))
+        self.journal.append((False, key, key in self.records, self.records.get(key), False))
         self.records[key] = value
 
     def get_object(self, cls: type[W], key: bytes) -> W | None:
@@ -76,7 +86,7 @@ class ExecutionContext:
 
     def put_object(self, key: bytes, value: Wire) -> None:
         self.journal.append(
-            ("object", key, key in self.objects, self.objects.get(key), key in self.dirty)
+            (True, key, key in self.objects, self.objects.get(key), key in self.dirty)
         )
         self.objects[key] = value
         self.dirty.add(key)
@@ -84,12 +94,12 @@ class ExecutionContext:
     def rollback(self, mark: int) -> None:
         """Undo every write after ``mark`` (a length of the journal)."""
         while len(self.journal) > mark:
-            kind, key, present, old, was_dirty = self.journal.pop()
-            if kind == "tally":  # key: the election, present: the ballot, old: True if added
-                running = self.counting[key]
-                (running.subtract if old else running.add)(present)
+            entry = self.journal.pop()
+            if isinstance(entry, Counted):
+                running = self.counting[entry.election_id]
+                (running.subtract if entry.added else running.add)(entry.ballot)
                 continue
-            is_obj = kind == "object"
+            is_obj, key, present, old, was_dirty = entry
             table: dict[bytes, Any] = self.objects if is_obj else self.records
             if present:
                 table[key] = old
@@ -126,12 +136,12 @@ class ExecutionContext:
     def count_ballot(self, eid: bytes, ballot: EncryptedBallot) -> None:
         """A (verified) ballot joins the election's running tally."""
         self._running(eid).add(ballot)
-        self.journal.append(("tally", eid, ballot, True, False))
+        self.journal.append(Counted(eid, ballot, added=True))
 
     def uncount_ballot(self, eid: bytes, ballot: EncryptedBallot) -> None:
         """A ballot counted before leaves the election's running tally."""
         self._running(eid).subtract(ballot)
-        self.journal.append(("tally", eid, ballot, False, False))
+        self.journal.append(Counted(eid, ballot, added=False))
 
     # typed helpers
     def manifest(self, eid: bytes) -> Manifest:

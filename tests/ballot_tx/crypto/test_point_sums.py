@@ -21,13 +21,16 @@ from tests.conftest import skip_unless_setup_installs
 ENCODINGS = json.loads(
     (Path(__file__).resolve().parents[2] / "vectors" / "crypto" / "point_encodings.json").read_text()
 )
-BACKENDS = ("libdecaf", "libsodium")
+#: The backends this machine has: libsodium always (rbcl bundles it), libdecaf where installed.
+BACKENDS = ("libdecaf", "libsodium") if point_sums._decaf is not None else ("libsodium",)
 
 
-@pytest.fixture(autouse=True)
-def _decaf_installed() -> None:
+def test_libdecaf_is_the_backend_where_installed() -> None:
+    """Every test below runs on each backend present; this one says when libdecaf is not
+    (a skip here, a failure under scripts/test, whose set-up installs it)."""
     if point_sums._decaf is None:
         skip_unless_setup_installs("libdecaf is not installed (apt-get install libdecaf0)")
+    assert point_sums.BACKEND == "libdecaf"
 
 
 def _multiple(k: int) -> bytes:
@@ -66,9 +69,9 @@ def test_random_points_match_libsodium_addition() -> None:
     folded = g.IDENTITY
     for p in points:
         folded = g.add(folded, p)
-    assert sum_points(points, backend="libdecaf") == folded
-    assert sum_points(points, backend="libsodium") == folded
-    assert sum_points([], backend="libdecaf") == g.IDENTITY
+    for backend in BACKENDS:
+        assert sum_points(points, backend=backend) == folded
+        assert sum_points([], backend=backend) == g.IDENTITY
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
