@@ -230,9 +230,7 @@ class ConsensusDriver:
                 self._proposing = asyncio.get_running_loop().create_task(
                     self._propose(height, view, prev_hash))
             case CommitBlock(height=height, block=block, certificate=certificate):
-                decoded, staged = self.ledger.stage_commit(block, certificate)
-                await self._disk.write(partial(self.store.write_commit, staged))
-                committed = self.ledger.finish_commit(decoded, staged)
+                committed = await self.ledger.commit_on(self._disk, block, certificate)
                 self.on_commit(committed)
                 return Executed(height, self.ledger.state.root)
             case Fetch(from_height=from_height, peers=peers):

@@ -3,7 +3,8 @@
 Observers run no consensus. They poll their peers' tips (``node.sync.TipWatcher``),
 fetch the certified blocks they lack from the most advanced responsive peer, verify
 each commit certificate against the genesis validators and re-execute the block
-(``Ledger.commit_certified``; the synced write on ``node.disk_thread``). A block that fails is refused and fetched again
+(``Ledger.certified``, then ``Ledger.commit_on`` with the synced write on
+``node.disk_thread``). A block that fails is refused and fetched again
 (perhaps from another peer); a failure of this node's own disk stops the node.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from functools import partial
 
 from ballot_tx.block import Block
 from ballot_tx.errors import BallotchainError, StoreError
@@ -47,12 +47,6 @@ class Follower:
         await cancel_all(self._tasks)
         self._disk.close()
 
-    async def _commit(self, blk: bytes, cert: bytes) -> Block:
-        """``Ledger.commit_certified`` with its synced write on the disk thread."""
-        block, staged = self.ledger.stage_commit(*self.ledger.certified(blk, cert))
-        await self._disk.write(partial(self.ledger.store.write_commit, staged))
-        return self.ledger.finish_commit(block, staged)
-
     async def _follow(self) -> None:
         watcher, session = self.network.watcher, self.network.session
         while self.supervisor.damaged is None:
@@ -61,7 +55,7 @@ class Follower:
             await self.verification.blocks([blk for blk, _ in records])
             for blk, cert in records:
                 try:
-                    block = await self._commit(blk, cert)
+                    block = await self.ledger.commit_on(self._disk, *self.ledger.certified(blk, cert))
                 except StoreError:
                     raise  # our own disk, not the peer's block: fatal (see node.supervisor)
                 except BallotchainError as e:

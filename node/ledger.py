@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 
 from ballot_tx.block import Block, make_block, tx_hash
 from ballot_tx.checks import Checker, MemoChecker, signature_key
@@ -36,6 +37,7 @@ from ballot_tx.tx import decode_tx
 from consensus.certificate import CommitCertificate, verify_certificate
 from genesis.document import Genesis
 from node import logs
+from node.disk_thread import DiskThread
 from node.store import StagedCommit, Store
 from node.verify_work import open_elections
 
@@ -153,6 +155,13 @@ class Ledger:
             raise LedgerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"block {b.height} is not next")
         new = self.execute(b)
         return b, self.store.stage_commit(b, new, encode(certificate))
+
+    async def commit_on(self, disk: DiskThread, block: bytes | Block, certificate: CommitCertificate) -> Block:
+        """``commit`` with its synced write on ``disk``: the event loop serves meanwhile,
+        and the tip moves only once the block is on disk."""
+        b, staged = self.stage_commit(block, certificate)
+        await disk.write(partial(self.store.write_commit, staged))
+        return self.finish_commit(b, staged)
 
     def finish_commit(self, b: Block, staged: StagedCommit) -> Block:
         self.state = self.store.finish_commit(staged)
