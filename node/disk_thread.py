@@ -1,8 +1,10 @@
 """Synced LevelDB writes off the event loop, in the order they are asked for.
 
-A synced write costs ~6 ms of wall clock here (the fsync) and ~0.2 ms of CPU; plyvel
-releases the GIL while LevelDB writes. Run on the event loop, each one froze the node
-for those milliseconds (admissions, peer messages, HTTP answers all waited). On one
+A synced write mostly waits on the disk (``scripts/bench_disk``: 0.12-0.16 ms of wall
+clock and 0.05-0.06 ms of CPU here when the machine was quiet; 5.9 ms once while other
+work loaded the disk), and plyvel releases the GIL while LevelDB writes. Run on the
+event loop, each one froze the node for that long (admissions, peer messages, HTTP
+answers all waited), longest exactly when the disk is busiest. On one
 worker thread the loop goes on serving while the disk syncs, and the writes still reach
 the disk one at a time in the order they were asked for. The caller awaits each write
 before acting on it: nothing is acknowledged, sent or signed on the strength of a write
