@@ -15,10 +15,7 @@ from tests.ballot_tx.state.world import World
 
 def test_a_remembered_decode_equals_a_fresh_one_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     w = World()
-    e = w.create(w.manifest())
-    w.ceremony(e)
-    w.register(e, 3)
-    w.open(e)
+    e = w.open_election(w.manifest(), 3)
     raws = [encode(w.tx(ADMIN, CreateElection(w.manifest())))]
     raws += [encode(w.cast(e, v)) for v in e.voters[:3]]
     monkeypatch.setattr(txmod, "DECODED_MAX", 2)

@@ -54,10 +54,7 @@ def build_record(out: Path) -> None:
     w.run(w.tx(TRUSTEES[0], TrusteeReveal(e.eid, tr.make_reveal(e.m, 1, e.coeffs[1], 2))))
     w.register(e, 2)
     w.open(e)
-    codes = w.create(w.manifest(eligibility="one-time-code"))
-    w.ceremony(codes)
-    w.register(codes, 2)
-    w.open(codes)
+    codes = w.open_election(w.manifest(eligibility="one-time-code"), 2)
     w.run(w.cast(codes, codes.voters[0]))
     outcome = run_election(w.chain, ROLES, voters=4, revoters=2, rating=True, deterministic=True,
                            name="spec-record")
@@ -115,10 +112,7 @@ def paper_world() -> PaperWorld:
     w.run(w.tx(REGISTRAR, RegisterKeys(city.eid, tuple(
         KeyEntry(v.ed25519_public, hash_bytes("spec-login-tag", bytes([i]))) for i, v in enumerate(logins)))))
     w.run(w.tx(REGISTRAR, CancelInternetVote(city.eid, (logins[1].ed25519_public,))))
-    e = w.create(w.manifest(revoting=True))
-    w.ceremony(e)
-    w.register(e, 5)
-    w.open(e)
+    e = w.open_election(w.manifest(revoting=True), 5)
     v = e.voters
     w.run(w.cast(e, v[0], ((1, 0, 0),)), w.cast(e, v[1], ((0, 1, 0),)), w.cast(e, v[2], ((0, 0, 1),)),
           w.cast(e, v[3], ((1, 0, 0),)))

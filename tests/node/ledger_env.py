@@ -28,10 +28,7 @@ def open_election(data_dir: Path) -> Generator[Env, None, None]:
     w = World()
     store = Store(data_dir, w.genesis)
     w.chain = LocalChain(w.genesis, VALIDATORS, [store])
-    e = w.create(w.manifest())
-    w.ceremony(e)
-    w.register(e, 8)
-    w.open(e)
+    e = w.open_election(w.manifest(), 8)
     yield Env(w, e, Ledger(store, w.genesis, w.cid))
     store.close()
 

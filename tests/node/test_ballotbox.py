@@ -80,10 +80,7 @@ def assert_box_agrees_with_tally(w: World, box: BallotBox, e: Election) -> dict[
 
 def open_election(voters: int, revoting: bool) -> tuple[World, Election]:
     w = World()
-    e = w.create(w.manifest(revoting=revoting))
-    w.ceremony(e)
-    w.register(e, voters)
-    w.open(e)
+    e = w.open_election(w.manifest(revoting=revoting), voters)
     return w, e
 
 

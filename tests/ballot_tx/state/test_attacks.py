@@ -94,10 +94,7 @@ def test_verdict_from_abandoned_proposal_is_not_reused() -> None:
 def test_memo_checker_keys_every_input() -> None:
     """The memoised verdict of a ballot is tied to the joint key it was checked under."""
     w = World()
-    e = w.create(w.manifest())
-    w.ceremony(e)
-    w.register(e, 1)
-    w.open(e)
+    e = w.open_election(w.manifest(), 1)
     memo = MemoChecker()
     voter = e.voters[0]
     tx = w.cast(e, voter)
@@ -308,10 +305,7 @@ def _refused(w: World, tx: Tx, code: ErrorCode) -> None:
 
 def test_a_spoiled_ballot_is_never_cast() -> None:
     w = World()
-    e = w.create(w.manifest(revoting=True))
-    w.ceremony(e)
-    w.register(e, 2)
-    w.open(e)
+    e = w.open_election(w.manifest(revoting=True), 2)
     v0, v1 = e.voters
     b, secrets = w.keep(e, "x", v0, ((0, 1, 0),))
     w.run(w.spoil(e, v0, "x"))
@@ -348,10 +342,7 @@ def test_a_spoiled_ballot_is_never_cast() -> None:
 
 def test_the_counted_ballot_is_never_spoiled() -> None:
     w = World()
-    e = w.create(w.manifest(revoting=True))
-    w.ceremony(e)
-    w.register(e, 1)
-    w.open(e)
+    e = w.open_election(w.manifest(revoting=True), 1)
     (v,) = e.voters
     w.keep(e, "x", v, ((0, 0, 1),))
     w.run(w.cast_kept(e, v, "x"))
@@ -378,10 +369,7 @@ def test_the_counted_ballot_is_never_spoiled() -> None:
 def test_the_counted_ballot_is_never_spoiled_without_revoting() -> None:
     """Without re-voting no ``B`` record keeps the ballot: the voter record's digest does."""
     w = World()
-    e = w.create(w.manifest(revoting=False))
-    w.ceremony(e)
-    w.register(e, 1)
-    w.open(e)
+    e = w.open_election(w.manifest(revoting=False), 1)
     (v,) = e.voters
     w.keep(e, "x", v)
     w.run(w.cast_kept(e, v, "x"))
@@ -392,10 +380,7 @@ def test_per_voter_limits_default_and_refuse() -> None:
     w = World()
     m = w.manifest(revoting=True)
     assert (m.max_spoils_per_voter, m.max_ballots_per_voter) == (10, 20)
-    e = w.create(dataclasses.replace(m, max_spoils_per_voter=2, max_ballots_per_voter=3))
-    w.ceremony(e)
-    w.register(e, 1)
-    w.open(e)
+    e = w.open_election(dataclasses.replace(m, max_spoils_per_voter=2, max_ballots_per_voter=3), 1)
     (v,) = e.voters
     for k in range(2):
         w.keep(e, f"s{k}", v)

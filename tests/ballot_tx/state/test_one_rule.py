@@ -18,21 +18,12 @@ from ballot_tx.state.records import Phase
 from ballot_tx.state.voting import last_ballots
 from ballot_tx.tx import CancelInternetVote
 from tests.ballot_tx.state.helpers import REGISTRAR, VALIDATORS
-from tests.ballot_tx.state.world import Election, World
-
-
-def _open_revoting_election() -> tuple[World, Election]:
-    """A re-voting election, open, with three registered voters."""
-    w = World()
-    e = w.create(w.manifest(revoting=True))
-    w.ceremony(e)
-    w.register(e, 3)
-    w.open(e)
-    return w, e
+from tests.ballot_tx.state.world import World
 
 
 def test_last_ballots_names_what_the_state_counts() -> None:
-    w, e = _open_revoting_election()
+    w = World()
+    e = w.open_election(w.manifest(revoting=True), 3)
     v0, v1, v2 = e.voters
     casts = [w.cast(e, v0), w.cast(e, v1, ((0, 1, 0),)), w.cast(e, v0, ((0, 0, 1),)), w.cast(e, v2)]
     for tx in casts:  # one block each: chain order is the order above
@@ -87,7 +78,8 @@ def test_a_dropped_transaction_leaves_the_running_tally_as_it_was() -> None:
     from ballot_tx.state.execute import select_txs
     from ballot_tx.tx import CastBallot
 
-    w, e = _open_revoting_election()
+    w = World()
+    e = w.open_election(w.manifest(revoting=True), 3)
     v0, v1, _ = e.voters
     w.run(w.cast(e, v0))
     state = w.chain.state

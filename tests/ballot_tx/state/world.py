@@ -122,6 +122,14 @@ class World:
     def open(self, e: Election) -> None:
         self.run(self.tx(ADMIN, OpenElection(e.eid)))
 
+    def open_election(self, m: Manifest, voters: int) -> Election:
+        """``m`` created, its key ceremony done, ``voters`` voters registered, open."""
+        e = self.create(m)
+        self.ceremony(e)
+        self.register(e, voters)
+        self.open(e)
+        return e
+
     def ballot(self, e: Election, voter: KeyPair, sel: Selections = ((1, 0, 0),)) -> ballot_crypto.EncryptedBallot:
         return ballot_crypto.encrypt_ballot(e.m, e.key, voter.ed25519_public, sel)[0]
 
