@@ -160,14 +160,13 @@ class PointSums:
     ``add(i, p)`` / ``sub(i, p)`` change sum ``i``; ``encoded()`` returns every sum's
     canonical encoding. One decode per point with libdecaf; see the module doc."""
 
-    __slots__ = ("_impl", "add", "sub", "n")
+    __slots__ = ("_impl", "add", "sub")
 
     def __init__(self, n: int, start: Sequence[bytes] | None = None, *, backend: str | None = None) -> None:
         which = backend or BACKEND
         if which == "libdecaf" and _decaf is None:
             raise RuntimeError("libdecaf is not installed (apt-get install libdecaf0)")
         self._impl: _DecafSums | _SodiumSums = _DecafSums(n) if which == "libdecaf" else _SodiumSums(n)
-        self.n = n
         self.add = self._impl.add  # bound once: these run once per counted point
         self.sub = self._impl.sub
         if start is not None:
