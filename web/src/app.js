@@ -838,7 +838,9 @@ async function checkReceipt(typed) {
       return;
     } catch (e) {
       lastErr = e;
-      if (e.code === 'API_NOT_FOUND') break;
+      // an observer follows the validators a block or so behind: a ballot just committed may
+      // not be there yet, so a node that does not know it is no answer; ask the next one
+      if (e.code === 'API_NOT_FOUND') continue;
       if (e.code !== 'WEB_NETWORK') break; // a proof that fails is not retried elsewhere: it is reported
     }
   }

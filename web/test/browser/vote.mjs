@@ -551,6 +551,15 @@ async function hostile() {
   report.hostile.forged_receipt = await page.locator('main').innerText();
   await capture(page, 'forged-receipt');
   await page.context().close();
+  // the observer has not followed the block yet (it answers 404 for the receipt): the page
+  // must ask the validator next, not report the ballot missing or still pending
+  page = await newPage('en-US');
+  await page.route(`${cfg.observer}/v1/receipts/*`, (route) => route.fulfill({
+    status: 404, json: { error: 'API_NOT_FOUND', message: 'no transaction with this hash' } }));
+  await page.goto(`${cfg.validator}/vote/${cfg.b}?receipt=${report.b.tracking}`);
+  await page.waitForSelector('#receipt-result', { timeout: 60_000 });
+  report.hostile.lagging_observer = await page.locator('main').innerText();
+  await page.context().close();
 }
 
 try {
