@@ -136,6 +136,17 @@ class Mempool:
                 out.append(p)
         return out
 
+    def admitted_before(self, age_s: float) -> list[Pending]:
+        """The pending transactions admitted at least ``age_s`` seconds ago, oldest first
+        (admission order is age order, so the scan stops at the first younger one)."""
+        cutoff = self._clock() - age_s
+        out: list[Pending] = []
+        for p in self._pending.values():
+            if p.admitted_at > cutoff:
+                break
+            out.append(p)
+        return out
+
     def remove(self, hashes: Iterable[bytes]) -> list[Pending]:
         """Drop committed (or now invalid) transactions; return the entries removed."""
         gone = []

@@ -62,10 +62,13 @@ class ExecutionContext:
         self.counting: dict[bytes, tally_crypto.RunningTally] = {}  # eid -> tally held decoded
         self.manifests: dict[bytes, Manifest] = {}
         self.tx_hash = b""  # hash of the transaction being applied
-        # False for a one-transaction admission check: whether a ballot is valid does not
-        # depend on the running tally, and nothing after it reads the tally, so the point
-        # additions (most of the loop's cost per demo ballot) are left to the block.
-        self.update_tally = True
+        # True for a one-transaction admission check (``check_tx``): a handler may stop once
+        # every rule has passed, because the context and its writes are thrown away. Valid
+        # only where no rule reads what an earlier effect of the same transaction wrote:
+        # ``cast_ballot`` (the hot one) checks everything first; its effects (the running
+        # tally's point additions, most of the loop's cost per demo ballot, and the new
+        # voter and election records) are left to the block.
+        self.check_only = False
 
     # records
     def get(self, key: bytes) -> bytes | None:

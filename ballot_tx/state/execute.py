@@ -231,7 +231,7 @@ def check_tx(
     decoded = decode_tx(raw) if isinstance(tx, bytes) else tx
     txhash = tx_hash(raw)
     ctx = ExecutionContext(state, now_ms, checker)
-    ctx.update_tally = False
+    ctx.check_only = True
     auto_close(ctx)
     apply_tx(ctx, decoded, txhash, raw)
     return txhash

@@ -33,7 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, TypeVar
+from functools import lru_cache
+from typing import Annotated, Any, TypeVar, cast
 
 from ballot_tx.codec import U8, U32, U64, Bytes32, MaxLen, Wire, decode, hash_bytes
 from ballot_tx.crypto import ballot as ballot_crypto
@@ -185,8 +186,20 @@ KEY_OPEN = b"O"
 
 
 def decode_record(cls: type[W], data: bytes | None) -> W | None:
-    """A record's value decoded as ``cls``; None for a missing record."""
-    return None if data is None else decode(cls, data)
+    """A record's value decoded as ``cls``; None for a missing record.
+
+    Decoded once per distinct value (``_decode_kept``): an election's status, the open
+    elections and a voter's record are read by the admission check, the pool's sweep
+    and the block that includes the transaction, each time from the same bytes."""
+    return None if data is None else cast(W, _decode_kept(cast(Any, cls), data))
+
+
+@lru_cache(maxsize=4096)
+def _decode_kept(cls: type[Any], data: bytes) -> Any:
+    """``decode`` remembered. Valid by construction: decoding is a pure function of
+    (class, bytes), and records decode to frozen dataclasses nobody can change. A
+    refusal is an exception, which ``lru_cache`` never keeps."""
+    return decode(cls, data)
 
 
 def trustee_commitments(

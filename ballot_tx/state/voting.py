@@ -24,6 +24,7 @@ from ballot_tx.state.records import (
     ciphertext_bytes,
     ciphertexts_digest,
     counted_ballot_key,
+    decode_record,
     spoiled_ballot_key,
     voter_record_key,
 )
@@ -89,7 +90,8 @@ def signing_voter(
         raise TxError(
             ErrorCode.TX_NOT_ELIGIBLE, "the signer is not a registered voter of this election"
         )
-    voter = decode(VoterRecord, data)
+    voter = decode_record(VoterRecord, data)
+    assert voter is not None
     if voter.cancelled:
         raise TxError(
             ErrorCode.TX_VOTE_CANCELLED, "this voter voted on paper; the internet vote is cancelled"
@@ -130,13 +132,14 @@ def cast_ballot(ctx: ExecutionContext, tx: Tx, body: CastBallot) -> None:
         ErrorCode.TX_BAD_BALLOT,
         lambda: ctx.checker.ballot(ctx.tx_hash, manifest, joint_key, tx.signer, body.ballot),
     )
+    if ctx.check_only:
+        return  # every rule is checked; the effects below would be thrown away
     counted_key = counted_ballot_key(eid, tx.signer)
-    if ctx.update_tally:
-        ctx.count_ballot(eid, body.ballot)
-        if voter.counted is not None:
-            replaced = ctx.get(counted_key)
-            assert replaced is not None, "a re-voting election keeps every counted ballot"
-            ctx.uncount_ballot(eid, ballot_from_ciphertexts(manifest, eid, replaced))
+    ctx.count_ballot(eid, body.ballot)
+    if voter.counted is not None:
+        replaced = ctx.get(counted_key)
+        assert replaced is not None, "a re-voting election keeps every counted ballot"
+        ctx.uncount_ballot(eid, ballot_from_ciphertexts(manifest, eid, replaced))
     if manifest.revoting and not voter.single_use:
         ctx.put(counted_key, ciphertext_bytes(body.ballot))
     ctx.put(

@@ -104,3 +104,20 @@ def test_client_table_is_bounded() -> None:
     for i in range(MAX_CLIENTS_TRACKED + 50):
         b.allow(f"c{i}")
     assert len(b) == MAX_CLIENTS_TRACKED
+
+
+def test_admitted_before_lists_only_old_enough_entries_in_admission_order() -> None:
+    """The pool's sweep re-checks only what has waited a whole sweep period."""
+    pool, _, clock = make()
+    pool.add(b"tx1", "c")
+    clock.t = 1.0
+    pool.add(b"tx2", "c")
+    clock.t = 2.5
+    pool.add(b"tx3", "c")
+    clock.t = 3.0
+    assert [p.raw for p in pool.admitted_before(3.0)] == [b"tx1"]
+    assert [p.raw for p in pool.admitted_before(2.0)] == [b"tx1", b"tx2"]
+    assert [p.raw for p in pool.admitted_before(0.0)] == [b"tx1", b"tx2", b"tx3"]
+    pool.remove([hash_bytes("tx", b"tx1")])
+    clock.t = 10.0
+    assert [p.raw for p in pool.admitted_before(3.0)] == [b"tx2", b"tx3"]

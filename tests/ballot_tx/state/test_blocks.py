@@ -264,3 +264,69 @@ def test_block_cost_does_not_grow_with_the_state(world: tuple[World, dict[str, E
     assert small == large
     assert small[1] >= 2 * len(raws)  # each ballot changes its voter record and a seen hash
     assert small[0] <= 12 * len(raws) + 20 and small[1] <= 4 * len(raws) + 10
+
+
+def _outcome(run: object) -> str:
+    try:
+        run()  # type: ignore[operator]
+    except (BlockError, TxError) as e:
+        return str(e.code)
+    return "ok"
+
+
+def test_admission_check_and_block_agree_on_every_cast(world: tuple[World, dict[str, Election]]) -> None:
+    """``check_tx`` stops ``cast_ballot`` once its rules have passed (``check_only``): the
+    effects are skipped, never a rule. A hostile voter's every kind of cast must get the
+    same verdict, with the same code, from the admission check and from a block."""
+    w, es = world
+    st = w.chain.state
+    lim, o = es["limits"], es["open"]
+    other_key = dataclasses.replace(w.ballot(o, o.voters[1]), election_id=es["norevote"].eid)
+    casts = {
+        "valid": w.cast(o, o.voters[1]),
+        "re-vote allowed": w.cast(lim, lim.voters[2], ((1, 0, 0),)),
+        "re-vote refused": w.cast(es["norevote"], es["norevote"].voters[0]),
+        "code used": w.cast(es["codes"], es["codes"].voters[0]),
+        "too many ballots": w.cast(lim, lim.voters[0]),
+        "spoiled ciphertexts": w.tx(lim.voters[1], CastBallot(lim.eid, lim.kept["s-copy"][0])),
+        "not registered": w.cast(o, ADMIN),
+        "not open yet": w.cast(es["future"], es["future"].voters[0]),
+        "closed": w.cast(es["closed"], es["closed"].voters[2]),
+        "ballot of another election": w.tx(o.voters[2], CastBallot(o.eid, other_key)),
+        "proofs for another voter": w.tx(o.voters[2], CastBallot(o.eid, w.ballot(o, o.voters[0]))),
+    }
+    t = st.time_ms + 1000
+    seen = {}
+    for name, tx in casts.items():
+        raw = encode(tx)
+        admitted = _outcome(lambda raw=raw: check_tx(st, raw, t))
+        in_block = _outcome(lambda raw=raw: apply_block(st, next_block(st, time_ms=t, txs=[raw])))
+        assert admitted == in_block, (name, admitted, in_block)
+        seen[name] = admitted
+    assert seen["valid"] == seen["re-vote allowed"] == "ok"
+    assert seen["re-vote refused"] == str(ErrorCode.TX_REVOTE_NOT_ALLOWED)
+    assert seen["code used"] == str(ErrorCode.TX_CODE_USED)
+    assert seen["too many ballots"] == str(ErrorCode.TX_TOO_MANY_BALLOTS)
+    assert seen["spoiled ciphertexts"] == str(ErrorCode.TX_BALLOT_SPOILED)
+    assert seen["not registered"] == str(ErrorCode.TX_NOT_ELIGIBLE)
+    assert seen["proofs for another voter"] == str(ErrorCode.TX_BAD_BALLOT)
+    assert len(set(seen.values())) >= 8, seen
+
+
+def test_kept_record_decodes_are_keyed_by_type_and_bytes_and_never_keep_a_refusal() -> None:
+    """``decode_record`` remembers decodes: a shortcut valid only because decoding is a
+    pure function of (type, bytes). The same bytes read as another type are decoded
+    afresh, and damaged bytes are refused every time, never remembered as a value."""
+    from ballot_tx.errors import CodecError
+    from ballot_tx.state.records import ElectionStatus, OpenElections, VoterRecord, decode_record
+
+    voter = VoterRecord(single_use=False, card_tag=None, ballots=1, counted=b"\x01" * 32)
+    data = encode(voter)
+    first, again = decode_record(VoterRecord, data), decode_record(VoterRecord, data)
+    assert first == voter and again is first
+    with pytest.raises(CodecError):
+        decode_record(ElectionStatus, data)  # another type: its own decode, its own refusal
+    for _ in range(2):
+        with pytest.raises(CodecError):
+            decode_record(OpenElections, data[:-1])
+    assert decode_record(VoterRecord, None) is None
