@@ -7,7 +7,8 @@ commits, and the cheap stateful rules.
 
 The work items they run (``verify_txs``, its verdicts and the ``Refusals`` checker
 that replays a worker's refusal) are ``node.verify_work``; this module is the pool:
-its processes, their start-up, coalescing requests and replacing a broken pool.
+its processes (``node.pipe_worker``: one socket each, read and written by the loop,
+no executor threads), their start-up, coalescing requests and replacing a broken pool.
 
 Failure is never fatal: a worker that dies (or any pool error) is logged, the
 pool is replaced, and the transactions of that request are verified inline.
@@ -16,15 +17,11 @@ pool is replaced, and the transactions of that request are verified inline.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections.abc import Sequence
 
 from node import logs
+from node.pipe_worker import PipeWorker
 from node.verify_work import Elections, Verdicts, verify_txs
 
 log = logs.get("verify")
@@ -37,21 +34,6 @@ def default_workers() -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(0, cores - 1)
-
-
-def _worker_init(parent: int) -> None:
-    # The node handles SIGINT/SIGTERM and shuts the pool down; a Ctrl-C sent to the
-    # process group must not print a traceback from every worker.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        # A node killed with SIGKILL cannot shut its pool down, and a worker blocked on
-        # its task queue would never notice: leave as soon as the node is gone.
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _ping() -> int:
@@ -68,36 +50,29 @@ class VerifyPool:
     def __init__(self, workers: int, chain_id: bytes) -> None:
         self.workers = workers
         self.chain_id = chain_id
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._procs: list[PipeWorker] = []  # the current generation of workers
+        self._idle: list[PipeWorker] = []  # those of them not running a call
         self.failures = 0
         # False until the workers have started (spawned, crypto imported): meanwhile, and
         # while a replaced pool starts, requests are answered None (verify inline) rather
         # than queued behind the start-up: a node restarting to catch up must not wait.
         self.ready = False
-        self._pings: list[concurrent.futures.Future[int]] = []
+        self._pings: list[asyncio.Task[int]] = []
         # coalescing (see ``verify``): waiting requests, worker calls in flight
         self._queue: list[tuple[Elections, list[bytes], asyncio.Future[Verdicts | None]]] = []
-        self._busy = 0
         self._dispatching = False
         #: raw transaction -> the snapshot and batch it is queued or running in
         self._pending: dict[bytes, tuple[Elections, asyncio.Future[Verdicts | None]]] = {}
 
-    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init, initargs=(os.getpid(),),
-            )
-        return self._pool
-
     def pids(self) -> list[int]:
         """The worker processes' ids (for the CPU split of a benchmark, and tests)."""
-        procs = getattr(self._pool, "_processes", None) or {}
-        return [p for p in procs]
+        return [w.pid for w in self._procs]
 
     def _start_workers(self) -> None:
-        pool = self._executor()
-        self._pings = [pool.submit(_ping) for _ in range(self.workers)]
+        loop = asyncio.get_running_loop()
+        self._procs = [PipeWorker() for _ in range(self.workers)]
+        self._idle = list(self._procs)
+        self._pings = [loop.create_task(w.call(_ping)) for w in self._procs]
 
     def _is_ready(self) -> bool:
         """True once every worker of the current pool has answered its start-up ping."""
@@ -112,7 +87,7 @@ class VerifyPool:
         """Start every worker now; requests are verified inline until they are up."""
         if self.workers:
             self._start_workers()
-            await asyncio.gather(*(asyncio.wrap_future(p) for p in self._pings), return_exceptions=True)
+            await asyncio.gather(*self._pings, return_exceptions=True)
             self._is_ready()
 
     async def verify(self, elections: Elections, raws: Sequence[bytes]) -> Verdicts | None:
@@ -121,8 +96,7 @@ class VerifyPool:
 
         Requests are coalesced: those made in the same turn of the loop, or while every
         worker is busy, go to the workers together (one call per worker instead of one
-        per request: a call costs ~0.45 ms of the loop's process, pickling and threads,
-        and ~0.1 ms of a worker). Each request gets the verdicts of the whole batch: they
+        per request: each call is a pickle and a round trip on the worker's socket). Each request gets the verdicts of the whole batch: they
         are keyed by transaction hash and by every input checked, so another request's
         verdicts can only be recalled where the same check on the same inputs is made.
         A transaction already queued or running for an equal snapshot is not sent again:
@@ -159,7 +133,7 @@ class VerifyPool:
                         tuple(x for r in results if r for x in r.refused))
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._queue and self._busy < self.workers and not self._dispatching:
+        if self._queue and self._idle and not self._dispatching:
             self._dispatching = True
             loop.call_soon(self._dispatch)
 
@@ -167,7 +141,7 @@ class VerifyPool:
         """Send the queued requests for one election snapshot (the oldest request's) to
         the free workers, in one call per worker."""
         self._dispatching = False
-        if not self._queue or self._busy >= self.workers:
+        if not self._queue or not self._idle:
             return
         if not self._is_ready():  # the pool failed meanwhile and is restarting: inline
             for _, rs, f in self._queue:
@@ -182,31 +156,33 @@ class VerifyPool:
         self._queue = [q for q in self._queue if not (q[0] is elections or q[0] == elections)]
         raws = [r for _, rs, _ in batch for r in rs]
         futs = [f for _, _, f in batch]
-        k = min(self.workers - self._busy, len(raws))
-        self._busy += k
-        task = asyncio.get_running_loop().create_task(self._run(elections, [tuple(raws[i::k]) for i in range(k)]))
-        task.add_done_callback(lambda t: self._done(t, futs, k, raws))
+        k = min(len(self._idle), len(raws))
+        workers, self._idle = self._idle[:k], self._idle[k:]
+        task = asyncio.get_running_loop().create_task(
+            self._run(elections, workers, [tuple(raws[i::k]) for i in range(k)]))
+        task.add_done_callback(lambda t: self._done(t, futs, workers, raws))
 
-    async def _run(self, elections: Elections, parts: list[tuple[bytes, ...]]) -> Verdicts | None:
-        loop = asyncio.get_running_loop()
+    async def _run(self, elections: Elections, workers: list[PipeWorker],
+                   parts: list[tuple[bytes, ...]]) -> Verdicts | None:
         try:
-            pool = self._executor()
-            futs = [loop.run_in_executor(pool, verify_txs, self.chain_id, elections, p) for p in parts]
-            results = await asyncio.gather(*futs)
+            results = await asyncio.gather(
+                *(w.call(verify_txs, self.chain_id, elections, p) for w, p in zip(workers, parts, strict=True)))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a broken worker must not stop the node
             self.failures += 1
             log.warning("verification worker failed; verifying inline", error=type(e).__name__)
-            self._restart()
+            if all(w in self._procs for w in workers):  # (not already replaced)
+                self._restart()
             return None
         return Verdicts(
             tuple(k for r in results for k in r.ok), tuple(x for r in results for x in r.refused)
         )
 
     def _done(self, task: asyncio.Task[Verdicts | None], futs: list[asyncio.Future[Verdicts | None]],
-              k: int, raws: list[bytes]) -> None:
-        self._busy -= k
+              workers: list[PipeWorker], raws: list[bytes]) -> None:
+        # back to work, unless replaced meanwhile (a restart closed them)
+        self._idle += [w for w in workers if w in self._procs and w not in self._idle]
         for raw in raws:
             p = self._pending.get(raw)
             if p is not None and p[1] in futs:
@@ -220,17 +196,19 @@ class VerifyPool:
     def _restart(self) -> None:
         """Replace a broken pool and start its workers now; until they are up, requests
         are verified inline (a restarting node must not wait behind their start-up)."""
-        old, self._pool = self._pool, None
+        old, self._procs, self._idle = self._procs, [], []
         self.ready, self._pings = False, []
-        if old is not None:
-            old.shutdown(wait=False, cancel_futures=True)
+        for w in old:
+            w.close(wait=False)
         try:
             self._start_workers()
         except Exception as e:  # noqa: BLE001 - the next request retries
             log.warning("could not restart verification workers", error=type(e).__name__)
-            self._pool = None
+            self._procs, self._idle = [], []
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for p in self._pings:
+            p.cancel()
+        for w in self._procs:
+            w.close()
+        self._procs, self._idle, self._pings = [], [], []

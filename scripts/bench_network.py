@@ -208,8 +208,7 @@ ACTIVITIES = (
     ("observer: fetch, commit", "Follower._follow"),
     ("peer POST out: seal, send", "PeerLink._run"),
     ("verify pool: IPC on the loop", "VerifyPool"),
-    ("verify pool: IPC threads", "concurrent/futures/process.py"),
-    ("verify pool: IPC threads", "multiprocessing/"),
+    ("verify pool: IPC on the loop", "PipeWorker"),
     ("tip polling", "TipWatcher"),
     ("pool sweep, re-forward", "Admission._sweep"),
     ("pool sweep, re-forward", "Forwarding.reforward"),
@@ -222,7 +221,7 @@ KINDS = (
     ("LevelDB", "node/store.py"), ("LevelDB", "node/store_format.py"),
     ("hashing, LtHash", "lthash.py"), ("hashing, LtHash", "hash_bytes"),
     ("state rules", "ballot_tx/state.py"), ("aiohttp", "aiohttp/"), ("asyncio", "asyncio/"),
-    ("pickle, IPC", "multiprocessing/"), ("pickle, IPC", "concurrent/futures"),
+    ("pickle, IPC", "multiprocessing/"), ("pickle, IPC", "node/pipe_worker.py"),
     ("consensus (pure)", "consensus/"), ("node, other", "node/"), ("ballot_tx, other", "ballot_tx/"),
 )
 _IDLE = ("select (selectors.py", "Condition.wait", "futures/thread.py:81)", "sleep (")

@@ -104,16 +104,16 @@ def test_spoiled_ballot_checked_on_a_worker(env: Env, pool: VerifyPool) -> None:
 
 
 def test_concurrent_requests_share_worker_calls_and_keep_their_verdicts(env: Env, pool: VerifyPool) -> None:
-    """Requests made together are coalesced into one call per worker (a call costs the
-    loop's process ~0.45 ms); each request still gets its own transaction's verdicts, a
+    """Requests made together are coalesced into one call per worker (each call is a
+    pickle and a round trip); each request still gets its own transaction's verdicts, a
     refusal applies only to its own transaction, and the codes match the inline check."""
     raws = [good(env, 0), bad_proof(env, 1), good(env, 2), bad_signature(env, 3)] * 3
     calls: list[int] = []
     run = pool._run
 
-    async def counting(elections: object, parts: list[tuple[bytes, ...]]) -> object:
+    async def counting(elections: object, workers: object, parts: list[tuple[bytes, ...]]) -> object:
         calls.append(len(parts))
-        return await run(elections, parts)  # type: ignore[arg-type]
+        return await run(elections, workers, parts)  # type: ignore[arg-type]
 
     pool._run = counting  # type: ignore[method-assign]
     try:
@@ -145,9 +145,9 @@ def test_a_transaction_on_its_way_to_a_worker_is_not_sent_twice(env: Env, pool: 
     sent: list[bytes] = []
     run = pool._run
 
-    async def counting(elections: object, parts: list[tuple[bytes, ...]]) -> object:
+    async def counting(elections: object, workers: object, parts: list[tuple[bytes, ...]]) -> object:
         sent.extend(r for p in parts for r in p)
-        return await run(elections, parts)  # type: ignore[arg-type]
+        return await run(elections, workers, parts)  # type: ignore[arg-type]
 
     pool._run = counting  # type: ignore[method-assign]
     try:
