@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Sequence
 
 from node import logs
@@ -25,6 +26,10 @@ from node.pipe_worker import PipeWorker
 from node.verify_work import Elections, Verdicts, verify_txs
 
 log = logs.get("verify")
+
+#: After workers could not be started (no processes or files left), how long the pool
+#: stays inline before it tries again.
+RESTART_RETRY_S = 5.0
 
 
 def default_workers() -> int:
@@ -58,6 +63,8 @@ class VerifyPool:
         # than queued behind the start-up: a node restarting to catch up must not wait.
         self.ready = False
         self._pings: list[asyncio.Task[int]] = []
+        self._started = False  # start() was called: from then on a missing pool is restarted
+        self._retry_at = 0.0  # (monotonic) when to try starting workers again after a failure
         # coalescing (see ``verify``): waiting requests, worker calls in flight
         self._queue: list[tuple[Elections, list[bytes], asyncio.Future[Verdicts | None]]] = []
         self._dispatching = False
@@ -70,12 +77,22 @@ class VerifyPool:
 
     def _start_workers(self) -> None:
         loop = asyncio.get_running_loop()
-        self._procs = [PipeWorker() for _ in range(self.workers)]
+        procs: list[PipeWorker] = []
+        try:
+            for _ in range(self.workers):
+                procs.append(PipeWorker())
+        except BaseException:
+            for w in procs:  # none left running behind a failed start
+                w.close(wait=False)
+            raise
+        self._procs = procs
         self._idle = list(self._procs)
         self._pings = [loop.create_task(w.call(_ping)) for w in self._procs]
 
     def _is_ready(self) -> bool:
         """True once every worker of the current pool has answered its start-up ping."""
+        if not self.ready and not self._pings and self._started and time.monotonic() >= self._retry_at:
+            self._restart()  # the last start failed: try again
         if not self.ready and self._pings and all(p.done() for p in self._pings):
             if any(p.cancelled() or p.exception() is not None for p in self._pings):
                 self._restart()  # broke while starting: try a new pool
@@ -86,7 +103,8 @@ class VerifyPool:
     async def start(self) -> None:
         """Start every worker now; requests are verified inline until they are up."""
         if self.workers:
-            self._start_workers()
+            self._started = True
+            self._restart()  # (a start that fails is retried, see ``_is_ready``)
             await asyncio.gather(*self._pings, return_exceptions=True)
             self._is_ready()
 
@@ -133,7 +151,7 @@ class VerifyPool:
                         tuple(x for r in results if r for x in r.refused))
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._queue and self._idle and not self._dispatching:
+        if self._queue and (self._idle or not self.ready) and not self._dispatching:
             self._dispatching = True
             loop.call_soon(self._dispatch)
 
@@ -141,15 +159,12 @@ class VerifyPool:
         """Send the queued requests for one election snapshot (the oldest request's) to
         the free workers, in one call per worker."""
         self._dispatching = False
-        if not self._queue or not self._idle:
+        if not self._queue:
             return
         if not self._is_ready():  # the pool failed meanwhile and is restarting: inline
-            for _, rs, f in self._queue:
-                if not f.done():
-                    f.set_result(None)
-                for raw in rs:
-                    self._pending.pop(raw, None)
-            self._queue = []
+            self._flush_inline()
+            return
+        if not self._idle:
             return
         elections = self._queue[0][0]
         batch = [q for q in self._queue if q[0] is elections or q[0] == elections]
@@ -161,6 +176,16 @@ class VerifyPool:
         task = asyncio.get_running_loop().create_task(
             self._run(elections, workers, [tuple(raws[i::k]) for i in range(k)]))
         task.add_done_callback(lambda t: self._done(t, futs, workers, raws))
+
+    def _flush_inline(self) -> None:
+        """Answer every queued request None (verify inline): no request may wait on a
+        pool that is not there."""
+        for _, rs, f in self._queue:
+            if not f.done():
+                f.set_result(None)
+            for raw in rs:
+                self._pending.pop(raw, None)
+        self._queue = []
 
     async def _run(self, elections: Elections, workers: list[PipeWorker],
                    parts: list[tuple[bytes, ...]]) -> Verdicts | None:
@@ -205,6 +230,8 @@ class VerifyPool:
         except Exception as e:  # noqa: BLE001 - the next request retries
             log.warning("could not restart verification workers", error=type(e).__name__)
             self._procs, self._idle = [], []
+            self._retry_at = time.monotonic() + RESTART_RETRY_S
+            self._flush_inline()
 
     def close(self) -> None:
         for p in self._pings:

@@ -53,6 +53,7 @@ from ballot_tx.tx import (  # noqa: E402
     CastBallot,
     check_signature,
     decode_tx,
+    forget_decoded,
 )
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
 from harness.procstat import cpu_seconds, with_descendants  # noqa: E402
@@ -144,18 +145,25 @@ async def open_loop(session: aiohttp.ClientSession, urls: list[str], ballots: li
     return lat, failed
 
 
-def bare_verify_rate(m: Any, key: bytes, chain_id: bytes, raws: list[bytes]) -> float:
+def bare_verify_rate(m: Any, key: bytes, chain_id: bytes, raws: list[bytes], passes: int = 3) -> float:
     """Ballots per CPU-second of one core: decode, Ed25519 signature, ballot proofs.
 
     CPU time, not wall time: this machine may be shared, and the question is what
-    a core can do, not how much of one this process got."""
-    t0 = time.process_time()
-    for raw in raws:
-        tx = decode_tx(raw)
-        check_signature(tx, chain_id)
-        assert isinstance(tx.body, CastBallot)
-        ballot_crypto.verify_ballot(m, key, tx.signer, tx.body.ballot)
-    return len(raws) / (time.process_time() - t0)
+    a core can do, not how much of one this process got. The best of ``passes``
+    passes: a pass that another process's cache traffic slowed down (one pass of 100
+    simple ballots read 534 and 605 /s a minute apart) would lower the limit and
+    flatter the ratio; the fastest is the floor a core reaches."""
+    best = 0.0
+    for _ in range(passes):
+        forget_decoded()  # each pass decodes cold, as a node receiving them does
+        t0 = time.process_time()
+        for raw in raws:
+            tx = decode_tx(raw)
+            check_signature(tx, chain_id)
+            assert isinstance(tx.body, CastBallot)
+            ballot_crypto.verify_ballot(m, key, tx.signer, tx.body.ballot)
+        best = max(best, len(raws) / (time.process_time() - t0))
+    return best
 
 
 def cpu_split(pids: list[int]) -> dict[int, tuple[float, float]]:
@@ -342,7 +350,7 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
         cores = os.cpu_count() or 1
         limit = cores * v1 / len(nodes)
         print(f"bare ballot verification: {v1:7.1f} ballots/s on one core "
-              f"(decode + signature + proofs, {len(sample)} ballots)")
+              f"(decode + signature + proofs, {len(sample)} ballots, best of 3 passes)")
         print(f"limit: {cores} cores x {v1:.1f} / {len(nodes)} nodes verifying every ballot = "
               f"{limit:.1f} ballots/s")
         aim = 75 if args.simple else 85

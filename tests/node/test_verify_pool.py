@@ -298,3 +298,42 @@ def test_worker_processes_exit_when_the_node_is_killed(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_pool_that_cannot_restart_answers_inline_then_retries(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that cannot be started again (no processes or files left) must not leave
+    a request waiting: it is answered None (inline) at once, and the pool tries again
+    after ``RESTART_RETRY_S``."""
+    import node.verify_pool as vp
+
+    p = VerifyPool(1, env.w.cid)
+    raw = good(env, 6)
+    real = vp.PipeWorker
+
+    class NoProcesses:
+        def __init__(self) -> None:
+            raise OSError(24, "Too many open files")
+
+    try:
+        async def run() -> tuple[object, object, object, list[int]]:
+            await p.start()
+            first = await p.verify(env.ledger.open_elections(), [raw])
+            monkeypatch.setattr(vp, "PipeWorker", NoProcesses)
+            for pid in p.pids():
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            # the call that finds the worker dead restarts, the restart fails: inline
+            broken = await asyncio.wait_for(p.verify(env.ledger.open_elections(), [raw]), 10)
+            assert p.pids() == []
+            still = await asyncio.wait_for(p.verify(env.ledger.open_elections(), [raw]), 10)
+            monkeypatch.setattr(vp, "PipeWorker", real)
+            monkeypatch.setattr(vp, "RESTART_RETRY_S", 0.0)
+            p._retry_at = 0.0
+            assert await p.verify(env.ledger.open_elections(), [raw]) is None  # starting again
+            await until_ready(p)
+            return first, broken, still, p.pids()
+
+        first, broken, still, pids = asyncio.run(run())
+        assert first is not None and broken is None and still is None and len(pids) == 1
+    finally:
+        p.close()
