@@ -3,16 +3,24 @@
 Every block is re-applied with no verify-once cache, so every signature, proof,
 authority, phase and time-window rule is checked again and every header's
 state root is recomputed; a commit certificate is checked when a checker is
-given. Then each election's tally is recomputed independently, by summing the
-last counted ballot of every voter as read from the blocks (not the running
-tally in the state), and its published result is verified against that tally
-and the trustees' decryption shares. The first failure is raised as an
-``AuditError`` naming the height, the transaction index and the reason.
+given. Then each election's tally is checked independently of the state's running
+tally, and its published result is verified against that tally and the trustees'
+decryption shares. The first failure is raised as an ``AuditError`` naming the
+height, the transaction index and the reason.
 
-Each transaction is decoded once: ``apply_block`` hands the decoded transaction to
-the replay, which keeps the ciphertexts of every cast ballot (64 bytes per
-ciphertext, no proofs) and the cancelled voters for the final tally, so no block is
-read again; which ballots count is the one rule ``state.voting.last_ballots``.
+The recount, by additions only: while the blocks are fed, the replay sums every
+accepted cast (``A``) and, as the one rule ``state.voting.LastBallots`` says a ballot
+stops counting (its voter cast again, or voted on paper), sums those too (``S``).
+The state's tally ``T`` is right exactly when ``T + S = A``: every cast is either
+counted or stopped counting, so this is the specification's "sum of the last
+ballot of every voter" (docs/spec/verify.md step 8) rearranged. ``T`` was built by
+adding and subtracting as ``cast_ballot`` decided; the recount never subtracts, and
+decides by its own rule, so a wrong subtraction or a wrong choice of ballot in the
+state shows as a mismatch.
+
+Each transaction is decoded once (``apply_block`` hands the decoded transaction to the
+replay), and each ballot point once: the recount adds a ballot right after the state
+did, while ``point_sums.sharing_decodes`` keeps the points just decoded.
 
 Pure: the caller supplies the blocks (a node's database, an exported record,
 or a live node).
@@ -30,12 +38,13 @@ from ballot_tx.codec import digest
 from ballot_tx.crypto import decryption
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto.ballot import EncryptedBallot
+from ballot_tx.crypto.point_sums import sharing_decodes
 from ballot_tx.errors import AuditError, BallotchainError, BlockError, ErrorCode
 from ballot_tx.manifest import Manifest, election_id
 from ballot_tx.state.execute import apply_block
 from ballot_tx.state.records import PHASE_NAMES, Phase, ballot_from_ciphertexts, ciphertext_bytes
 from ballot_tx.state.snapshot import MemoryBase, State
-from ballot_tx.state.voting import last_ballots
+from ballot_tx.state.voting import LastBallots
 from ballot_tx.tx import CancelInternetVote, CastBallot, CreateElection, Tx
 
 #: (height, block hash, certificate bytes or None) -> None, raising AuditError.
@@ -56,6 +65,34 @@ class ElectionAudit:
     cancelled: int = 0  # internet votes a paper vote overrode
 
 
+class Recount:
+    """One election's recount while the blocks are fed: the sum of every cast (``cast``)
+    and of the ballots that stopped counting (``stopped``), by additions only."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.election_id = election_id(manifest)
+        self.rule: LastBallots[bytes] = LastBallots()  # voter -> ciphertexts of the last cast
+        self.cast = tally_crypto.RunningTally(tally_crypto.empty_tally(manifest))
+        self.stopped = tally_crypto.RunningTally(tally_crypto.empty_tally(manifest))
+
+    def on_cast(self, voter: bytes, ballot: EncryptedBallot) -> None:
+        self.cast.add(ballot)
+        replaced = self.rule.cast(voter, ciphertext_bytes(ballot))
+        if replaced is not None:
+            self.stopped.add(ballot_from_ciphertexts(self.manifest, self.election_id, replaced))
+
+    def on_cancel(self, voter: bytes) -> None:
+        gone = self.rule.cancel(voter)
+        if gone is not None:
+            self.stopped.add(ballot_from_ciphertexts(self.manifest, self.election_id, gone))
+
+    def agrees_with(self, tally: tally_crypto.EncryptedTally) -> bool:
+        """``tally + stopped == cast``: ``tally`` sums exactly the counted ballots."""
+        both = tally_crypto.merge_tallies(self.manifest, [tally, self.stopped.tally()])
+        return digest(both) == digest(self.cast.tally())
+
+
 @dataclass
 class ReplayReport:
     blocks: int = 0
@@ -74,11 +111,7 @@ class Replay:
         self.state = State.initial(genesis, self.base)  # type: ignore[arg-type]
         self.cert_check = cert_check
         self.report = ReplayReport(state_root=self.state.root)
-        # election id -> every cast in chain order: (voter key, ciphertexts alpha||beta...)
-        self.casts: dict[bytes, list[tuple[bytes, bytes]]] = {}
-        # election id -> voters whose internet vote a paper vote cancelled
-        self.cancelled: dict[bytes, set[bytes]] = {}
-        self.elections: list[bytes] = []
+        self.recounts: dict[bytes, Recount] = {}  # election id -> its recount, in creation order
 
     def feed(self, block: Block, certificate: bytes | None, verified: Checker | None = None) -> None:
         """Re-apply one block. ``verified`` may be a ``MemoChecker`` holding verdicts
@@ -87,21 +120,22 @@ class Replay:
         if self.cert_check is not None:
             self.cert_check(h, block.hash, certificate)
             self.report.certificates += 1
-        kinds = self.report.kinds
-        casts, cancelled, elections = self.casts, self.cancelled, self.elections
+        kinds, recounts = self.report.kinds, self.recounts
 
         def observe(i: int, tx: Tx, tx_hash: bytes) -> None:
             kinds[tx.kind] += 1
             body = tx.body
             if isinstance(body, CastBallot):
-                casts.setdefault(body.election_id, []).append((tx.signer, ciphertext_bytes(body.ballot)))
+                recounts[body.election_id].on_cast(tx.signer, body.ballot)
             elif isinstance(body, CancelInternetVote):  # their ballots no longer count
-                cancelled.setdefault(body.election_id, set()).update(body.voter_keys)
+                for voter in body.voter_keys:
+                    recounts[body.election_id].on_cancel(voter)
             elif isinstance(body, CreateElection):
-                elections.append(election_id(body.manifest))
+                recounts[election_id(body.manifest)] = Recount(body.manifest)
 
         try:
-            new = apply_block(self.state, block, verified, observe)
+            with sharing_decodes():
+                new = apply_block(self.state, block, verified, observe)
         except BlockError as e:
             raise AuditError(e.code, e.message.split(": ", 1)[-1], h, e.tx_index) from None
         except BallotchainError as e:
@@ -114,25 +148,21 @@ class Replay:
     def finish(self, load_tx: Callable[[int, int], bytes] | None = None) -> ReplayReport:
         """Recompute every election's tally from its counted ballots and check its result.
         (``load_tx`` is no longer read: the ballots' ciphertexts were kept while feeding.)"""
-        for eid in self.elections:
-            self.report.elections.append(self._election(eid))
+        for eid, recount in self.recounts.items():
+            self.report.elections.append(self._election(eid, recount))
         return self.report
 
-    def _election(self, eid: bytes) -> ElectionAudit:
+    def _election(self, eid: bytes, recount: Recount) -> ElectionAudit:
         status = self.state.election(eid)
         manifest = self.state.manifest(eid)
         assert status is not None and manifest is not None
         where = f"election {manifest.name} ({eid.hex()[:16]})"
-        counted = last_ballots(self.casts.get(eid, []), self.cancelled.get(eid, set()))
-        ballots: list[EncryptedBallot] = [
-            ballot_from_ciphertexts(manifest, eid, cts) for cts in counted.values()
-        ]
-        recomputed = tally_crypto.aggregate(manifest, ballots)
-        running = self.state.tally(eid)
-        if running is None or digest(running) != digest(recomputed):
+        recomputed = self.state.tally(eid)
+        if recomputed is None or not recount.agrees_with(recomputed):
             raise AuditError(
                 ErrorCode.AUDIT_RESULT_MISMATCH,
-                f"{where}: the tally recomputed from {len(ballots)} counted ballots differs from the chain's",
+                f"{where}: the tally recomputed from {recount.rule.voters_counted()} counted "
+                "ballots differs from the chain's",
             )
         result = self.state.result(eid)
         if result is not None:

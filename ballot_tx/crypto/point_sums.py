@@ -25,7 +25,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from rbcl import _sodium
 
@@ -88,6 +90,57 @@ def _bad(p: bytes) -> CryptoError:
     )
 
 
+class _DecodedRing:
+    """The last ``size`` points decoded, by encoding, in one aligned buffer (oldest
+    overwritten first). A cache, valid by construction: a decoding is a pure function
+    of the 32 bytes, and an encoding that does not decode is never kept."""
+
+    def __init__(self, size: int) -> None:
+        self._raw, base = _points(size)
+        self._addr = [base + _POINT_BYTES * i for i in range(size)]
+        self._keys: list[bytes | None] = [None] * size
+        self._index: dict[bytes, int] = {}
+        self._next = 0
+
+    def decoded(self, p: bytes, decode: Callable[[int, bytes], None]) -> int:
+        """The address of ``p`` decoded (``decode`` it into a slot on a miss)."""
+        i = self._index.get(p)
+        if i is not None:
+            return self._addr[i]
+        i = self._next
+        old = self._keys[i]
+        if old is not None:
+            del self._index[old]
+            self._keys[i] = None
+        decode(self._addr[i], p)  # raises for a bad encoding: nothing kept
+        self._keys[i] = p
+        self._index[p] = i
+        self._next = (i + 1) % len(self._addr)
+        return self._addr[i]
+
+
+_sharing = threading.local()  # .ring: this thread's _DecodedRing while sharing_decodes() runs
+
+
+@contextmanager
+def sharing_decodes(size: int = 1024) -> Iterator[None]:
+    """Within the block, sums on this thread reuse the points they decoded lately.
+
+    For a reader that adds the same points to two sums in turn: the audit's replay adds
+    a ballot to the state's running tally and then to its own recount (``replay.py``),
+    one decode for both instead of one each. Per thread, because a decode runs outside
+    the GIL: two threads must never decode into one shared slot. Off by default: a
+    validator adds each point once, and would only pay for the lookups."""
+    outer = getattr(_sharing, "ring", None)
+    if outer is None and _decaf is not None:
+        _sharing.ring = _DecodedRing(size)
+    try:
+        yield
+    finally:
+        if outer is None:
+            _sharing.ring = None
+
+
 class _DecafSums:
     """``n`` sums held decoded in one aligned buffer, plus a scratch point."""
 
@@ -106,15 +159,22 @@ class _DecafSums:
     def set(self, i: int, p: bytes) -> None:
         self._decode(self._slots[i], p)
 
+    def _point(self, p: bytes) -> int:
+        """The address of ``p`` decoded: from this thread's ring while decodes are shared,
+        else decoded into the scratch point."""
+        ring: _DecodedRing | None = getattr(_sharing, "ring", None)
+        if ring is not None:
+            return ring.decoded(p, self._decode)
+        self._decode(self._scratch, p)
+        return self._scratch
+
     def add(self, i: int, p: bytes) -> None:
         assert _decaf is not None
-        self._decode(self._scratch, p)
-        _decaf.decaf_255_point_add(self._slots[i], self._slots[i], self._scratch)
+        _decaf.decaf_255_point_add(self._slots[i], self._slots[i], self._point(p))
 
     def sub(self, i: int, p: bytes) -> None:
         assert _decaf is not None
-        self._decode(self._scratch, p)
-        _decaf.decaf_255_point_sub(self._slots[i], self._slots[i], self._scratch)
+        _decaf.decaf_255_point_sub(self._slots[i], self._slots[i], self._point(p))
 
     def encoded(self) -> list[bytes]:
         assert _decaf is not None

@@ -123,11 +123,11 @@ def test_box_and_tally_agree_through_revotes_and_a_paper_vote() -> None:
     assert refused.value.code == ErrorCode.TX_VOTE_CANCELLED
     assert assert_box_agrees_with_tally(w, box, e) == counted
 
-    # the audit's recount (every block re-applied, the tally recomputed from the counted
-    # ballots by last_ballots) sums exactly the ballots the box shows as counted
+    # the audit's recount (every block re-applied, each ballot that stops counting found
+    # by LastBallots) counts exactly the ballots the box shows as counted
     r, report = replay(w.genesis, ((blk, None) for blk in w.chain.blocks), None)
     assert [x.election_id for x in report.elections] == [e.eid]
-    audited = voting.last_ballots(r.casts[e.eid], r.cancelled[e.eid])
+    audited = r.recounts[e.eid].rule.all_counted()
     box_ciphertexts = {k: cast_ciphertexts(w.chain.blocks, c) for k, c in counted.items()}
     assert audited == box_ciphertexts
 

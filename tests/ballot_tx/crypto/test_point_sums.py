@@ -103,3 +103,42 @@ def test_a_refused_point_leaves_the_sum_unchanged() -> None:
             sums.add(0, bad)
         sums.add(0, q)
         assert sums.encoded() == [_multiple(8)], backend
+
+
+def test_shared_decodes_give_the_same_sums_and_never_keep_a_refusal() -> None:
+    """``sharing_decodes`` (the audit: the state's tally, then the recount, add the same
+    points) is a cache of decodings: with it, across more points than its ring holds, in
+    two sums in turn, every sum is byte for byte what it is without; a refused encoding
+    is refused again, never remembered; and another thread decodes for itself."""
+    import threading
+
+    points = [_multiple(k) for k in range(1, 40)]
+    bad = bytes.fromhex(ENCODINGS["invalid"][0]["hex"])
+
+    def two_sums() -> list[bytes]:
+        a, b = PointSums(2), PointSums(1)
+        for k, p in enumerate(points):
+            a.add(k % 2, p)
+            b.add(0, p)
+            if k % 5 == 0:
+                a.sub(1 - k % 2, p)
+        for _ in range(2):
+            with pytest.raises(CryptoError):
+                b.add(0, bad)
+        return a.encoded() + b.encoded()
+
+    plain = two_sums()
+    with point_sums.sharing_decodes(size=16):
+        ring = getattr(point_sums._sharing, "ring", None)  # (None: no libdecaf, nothing to share)
+        shared = two_sums()
+        with point_sums.sharing_decodes():  # nested: the same ring
+            assert getattr(point_sums._sharing, "ring", None) is ring
+        seen: list[object] = []
+        t = threading.Thread(target=lambda: seen.append(getattr(point_sums._sharing, "ring", None)))
+        t.start()
+        t.join()
+    assert shared == plain and seen == [None]
+    assert getattr(point_sums._sharing, "ring", None) is None
+    if point_sums._decaf is not None:
+        # a full ring of 16; the refused encoding emptied the slot it would have taken
+        assert ring is not None and bad not in ring._index and len(ring._index) == 15

@@ -61,3 +61,61 @@ def test_running_tally_that_keeps_replaced_ballots_is_caught(
         audit_data_dir(tmp_path / "data")  # the same (wrong) state code replays every root
     assert e.value.code is ErrorCode.AUDIT_RESULT_MISMATCH
     assert "recomputed from 12 counted ballots differs" in e.value.message
+
+
+def test_running_tally_that_skips_a_ballot_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state that leaves one ballot out of the tally (every node alike, and the audit's
+    replay too, so every root agrees): the recount's cast sum has it, so tally + stopped
+    != cast."""
+    from ballot_tx.state.context import ExecutionContext
+    from ballot_tx.state.records import ciphertext_bytes
+
+    counted = ExecutionContext.count_ballot
+    left_out: list[bytes] = []
+
+    def skips_the_first_ballot(self: ExecutionContext, eid: bytes, ballot: EncryptedBallot) -> None:
+        cts = ciphertext_bytes(ballot)
+        if not left_out:
+            left_out.append(cts)
+        if cts != left_out[0]:
+            counted(self, eid, ballot)
+
+    monkeypatch.setattr(ExecutionContext, "count_ballot", skips_the_first_ballot)
+    build(tmp_path / "data")
+    with pytest.raises(AuditError) as e:
+        audit_data_dir(tmp_path / "data")
+    assert e.value.code is ErrorCode.AUDIT_RESULT_MISMATCH
+    assert "counted ballots differs from the chain's" in e.value.message
+
+
+def test_recount_and_the_specifications_sum_agree_ballot_for_ballot() -> None:
+    """The recount's equation is the specification's sum rearranged (docs/spec/verify.md
+    step 8): on a chain with re-votes and cancellations, the sum of every counted
+    ballot from the empty tally equals the state's tally, and tally + stopped = cast."""
+    from ballot_tx.crypto import tally as tally_crypto
+    from ballot_tx.replay import replay
+    from ballot_tx.state.records import ballot_from_ciphertexts
+    from ballot_tx.state.voting import last_ballots
+    from ballot_tx.tx import CancelInternetVote, CastBallot, decode_tx
+
+    g = make_genesis()
+    chain = LocalChain(g, VALIDATORS, [])
+    run_election(chain, ROLES, voters=10, revoters=4, decrypting=(1, 2))
+    r, report = replay(g, ((b, None) for b in chain.blocks), None)
+    (e,) = report.elections
+    casts, cancelled = [], set()
+    for b in chain.blocks:
+        for raw in b.txs:
+            body = decode_tx(raw).body
+            if isinstance(body, CastBallot) and body.election_id == e.election_id:
+                casts.append((decode_tx(raw).signer, body.ballot))
+            elif isinstance(body, CancelInternetVote) and body.election_id == e.election_id:
+                cancelled.update(body.voter_keys)
+    spec_sum = tally_crypto.aggregate(e.manifest, last_ballots(casts, cancelled).values())
+    state_tally = r.state.tally(e.election_id)
+    assert state_tally is not None and state_tally == spec_sum and spec_sum.ballots == 10
+    recount = r.recounts[e.election_id]
+    assert recount.cast.tally().ballots == 14 and recount.stopped.tally().ballots == 4
+    assert recount.agrees_with(spec_sum)
+    assert not recount.agrees_with(tally_crypto.aggregate(e.manifest, [b for _, b in casts][:-1]))
+    assert ballot_from_ciphertexts  # (the recount reads replaced ballots back from their bytes)
