@@ -110,7 +110,12 @@ def _canonical_point(p: bytes) -> bool:
     libsodium 1.0.18 checks everything but bit 255 (see module doc), so that bit is
     checked here first.
     """
-    return p[31] & 0x80 == 0 and _lib.crypto_core_ristretto255_is_valid_point(p) == 1
+    if p[31] & 0x80:
+        return False
+    shared = point_sums.decodes_shared(p)  # the audit: one decode for this check and the tally
+    if shared is not None:
+        return shared
+    return bool(_lib.crypto_core_ristretto255_is_valid_point(p) == 1)
 
 
 def is_point(p: bytes) -> bool:

@@ -141,6 +141,31 @@ def sharing_decodes(size: int = 1024) -> Iterator[None]:
             _sharing.ring = None
 
 
+def _decode_into(where: int, p: bytes) -> None:
+    """Decode ``p`` into the point at address ``where``, or raise ``CRYPTO_BAD_POINT``."""
+    assert _decaf is not None
+    if len(p) != 32 or _decaf.decaf_255_point_decode(where, p, _DECAF_TRUE) != _DECAF_SUCCESS:
+        raise _bad(p)
+
+
+def decodes_shared(p: bytes) -> bool | None:
+    """While this thread shares decodes: whether ``p`` is a canonical encoding (identity
+    allowed), decoding it into the ring so that a sum adding it next finds it there. None
+    when this thread does not share decodes (the caller checks as usual).
+
+    The audit's replay checks a ballot's points (``group.point``) and then adds them to
+    the running tally: one decode for both. libdecaf refuses exactly the encodings
+    libsodium does (tests/ballot_tx/crypto/test_point_sums.py)."""
+    ring: _DecodedRing | None = getattr(_sharing, "ring", None)
+    if ring is None:
+        return None
+    try:
+        ring.decoded(p, _decode_into)
+    except CryptoError:
+        return False
+    return True
+
+
 class _DecafSums:
     """``n`` sums held decoded in one aligned buffer, plus a scratch point."""
 
@@ -151,21 +176,16 @@ class _DecafSums:
         for slot in self._slots:
             ctypes.memmove(slot, _DECODED_IDENTITY, _POINT_BYTES)
 
-    def _decode(self, where: int, p: bytes) -> None:
-        assert _decaf is not None
-        if len(p) != 32 or _decaf.decaf_255_point_decode(where, p, _DECAF_TRUE) != _DECAF_SUCCESS:
-            raise _bad(p)
-
     def set(self, i: int, p: bytes) -> None:
-        self._decode(self._slots[i], p)
+        _decode_into(self._slots[i], p)
 
     def _point(self, p: bytes) -> int:
         """The address of ``p`` decoded: from this thread's ring while decodes are shared,
         else decoded into the scratch point."""
         ring: _DecodedRing | None = getattr(_sharing, "ring", None)
         if ring is not None:
-            return ring.decoded(p, self._decode)
-        self._decode(self._scratch, p)
+            return ring.decoded(p, _decode_into)
+        _decode_into(self._scratch, p)
         return self._scratch
 
     def add(self, i: int, p: bytes) -> None:

@@ -142,3 +142,21 @@ def test_shared_decodes_give_the_same_sums_and_never_keep_a_refusal() -> None:
     if point_sums._decaf is not None:
         # a full ring of 16; the refused encoding emptied the slot it would have taken
         assert ring is not None and bad not in ring._index and len(ring._index) == 15
+
+
+def test_point_checks_while_sharing_decodes_agree_and_feed_the_next_sum() -> None:
+    """In the audit the ballot's point checks (``group.point``) decode with libdecaf into
+    the shared ring, so the running tally finds the points decoded. The checks must say
+    exactly what libsodium's say: every RFC 9496 bad encoding and bit-255 variant is
+    refused, the valid ones and the identity pass, and each accepted point is kept."""
+    cases = [bytes.fromhex(item["hex"]) for item in ENCODINGS["invalid"]]
+    cases += [_multiple(k) for k in range(1, 17)] + [g.IDENTITY, secrets.token_bytes(32)]
+    plain = [g._canonical_point(p) for p in cases]
+    assert plain.count(False) >= len(ENCODINGS["invalid"])
+    with point_sums.sharing_decodes():
+        shared = [g._canonical_point(p) for p in cases]
+        ring = getattr(point_sums._sharing, "ring", None)
+        kept = set(ring._index) if ring is not None else set()
+    assert shared == plain
+    if point_sums._decaf is not None:
+        assert kept == {p for p, ok in zip(cases, plain, strict=True) if ok}
