@@ -25,9 +25,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from rbcl import _sodium
 
@@ -119,7 +119,9 @@ class _DecodedRing:
         return self._addr[i]
 
 
-_sharing = threading.local()  # .ring: this thread's _DecodedRing while sharing_decodes() runs
+#: This thread's ring while ``sharing_decodes()`` runs (a context variable: every thread
+#: starts with its own, empty context).
+_shared_ring: ContextVar[_DecodedRing | None] = ContextVar("ballotchain_shared_ring", default=None)
 
 
 @contextmanager
@@ -128,17 +130,15 @@ def sharing_decodes(size: int = 1024) -> Iterator[None]:
 
     For a reader that adds the same points to two sums in turn: the audit's replay adds
     a ballot to the state's running tally and then to its own recount (``replay.py``),
-    one decode for both instead of one each. Per thread, because a decode runs outside
-    the GIL: two threads must never decode into one shared slot. Off by default: a
-    validator adds each point once, and would only pay for the lookups."""
-    outer = getattr(_sharing, "ring", None)
-    if outer is None and _decaf is not None:
-        _sharing.ring = _DecodedRing(size)
+    one decode for both instead of one each. Per thread (a context variable), because a
+    decode runs outside the GIL: two threads must never decode into one shared slot. Off
+    by default: a validator adds each point once, and would only pay for the lookups."""
+    token = _shared_ring.set(_DecodedRing(size)) if _shared_ring.get() is None and _decaf is not None else None
     try:
         yield
     finally:
-        if outer is None:
-            _sharing.ring = None
+        if token is not None:
+            _shared_ring.reset(token)
 
 
 def _decode_into(where: int, p: bytes) -> None:
@@ -156,7 +156,7 @@ def decodes_shared(p: bytes) -> bool | None:
     The audit's replay checks a ballot's points (``group.point``) and then adds them to
     the running tally: one decode for both. libdecaf refuses exactly the encodings
     libsodium does (tests/ballot_tx/crypto/test_point_sums.py)."""
-    ring: _DecodedRing | None = getattr(_sharing, "ring", None)
+    ring = _shared_ring.get()
     if ring is None:
         return None
     try:
@@ -182,7 +182,7 @@ class _DecafSums:
     def _point(self, p: bytes) -> int:
         """The address of ``p`` decoded: from this thread's ring while decodes are shared,
         else decoded into the scratch point."""
-        ring: _DecodedRing | None = getattr(_sharing, "ring", None)
+        ring = _shared_ring.get()
         if ring is not None:
             return ring.decoded(p, _decode_into)
         _decode_into(self._scratch, p)

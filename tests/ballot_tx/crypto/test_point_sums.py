@@ -129,16 +129,16 @@ def test_shared_decodes_give_the_same_sums_and_never_keep_a_refusal() -> None:
 
     plain = two_sums()
     with point_sums.sharing_decodes(size=16):
-        ring = getattr(point_sums._sharing, "ring", None)  # (None: no libdecaf, nothing to share)
+        ring = point_sums._shared_ring.get()  # (None: no libdecaf, nothing to share)
         shared = two_sums()
         with point_sums.sharing_decodes():  # nested: the same ring
-            assert getattr(point_sums._sharing, "ring", None) is ring
+            assert point_sums._shared_ring.get() is ring
         seen: list[object] = []
-        t = threading.Thread(target=lambda: seen.append(getattr(point_sums._sharing, "ring", None)))
+        t = threading.Thread(target=lambda: seen.append(point_sums._shared_ring.get()))
         t.start()
         t.join()
     assert shared == plain and seen == [None]
-    assert getattr(point_sums._sharing, "ring", None) is None
+    assert point_sums._shared_ring.get() is None
     if point_sums._decaf is not None:
         # a full ring of 16; the refused encoding emptied the slot it would have taken
         assert ring is not None and bad not in ring._index and len(ring._index) == 15
@@ -155,7 +155,7 @@ def test_point_checks_while_sharing_decodes_agree_and_feed_the_next_sum() -> Non
     assert plain.count(False) >= len(ENCODINGS["invalid"])
     with point_sums.sharing_decodes():
         shared = [g._canonical_point(p) for p in cases]
-        ring = getattr(point_sums._sharing, "ring", None)
+        ring = point_sums._shared_ring.get()
         kept = set(ring._index) if ring is not None else set()
     assert shared == plain
     if point_sums._decaf is not None:
