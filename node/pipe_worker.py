@@ -83,6 +83,7 @@ class PipeWorker:
         theirs.close()
         ours.setblocking(False)  # read and written with the running loop's sock_* calls
         self._sock = ours
+        self.broken = False  # closed: a call was cancelled half way, or the worker failed
         self.pid: int = self._proc.pid or 0
 
     async def _read(self, n: int) -> bytes:
@@ -101,7 +102,13 @@ class PipeWorker:
         ``RuntimeError`` naming the exception if the call raised one there.
 
         Any running loop may call (not only the one that started the worker): the socket
-        is not tied to a loop, each call waits on it with the loop it runs in."""
+        is not tied to a loop, each call waits on it with the loop it runs in.
+
+        A call cancelled half way (its request sent, its answer unread) would leave that
+        answer to the next call: the worker is closed instead, and every later call
+        raises ``WorkerGone`` (the pool replaces it)."""
+        if self.broken:
+            raise WorkerGone("closed after a cancelled call")
         data = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > MAX_MESSAGE:
             raise ValueError(f"a {len(data)}-byte request is too large for a worker")
@@ -112,7 +119,11 @@ class PipeWorker:
             if n < 0:
                 raise WorkerGone("answer over 2 GiB")
             ok, value = pickle.loads(await self._read(n))
+        except asyncio.CancelledError:
+            self.close(wait=False)
+            raise
         except (OSError, EOFError, pickle.UnpicklingError) as e:
+            self.close(wait=False)
             raise WorkerGone(type(e).__name__) from None
         if not ok:
             raise RuntimeError(f"{value} in a verification worker")
@@ -120,6 +131,7 @@ class PipeWorker:
 
     def close(self, wait: bool = True) -> None:
         """Stop the worker (closing its socket ends its loop; a hung one is killed)."""
+        self.broken = True
         self._sock.close()
         if wait:
             self._proc.join(2.0)

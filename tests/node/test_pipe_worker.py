@@ -75,3 +75,24 @@ def test_close_stops_an_idle_worker_and_kills_a_busy_one() -> None:
     for w in (idle, busy):
         with pytest.raises(ProcessLookupError):
             os.kill(w.pid, 0)
+
+
+def test_a_call_cancelled_half_way_closes_the_worker_rather_than_answer_the_next_call() -> None:
+    """Its answer would otherwise be read by the next call (the answer to another
+    request). The worker is closed; the next call is told it is gone."""
+    w = PipeWorker()
+    try:
+        async def run() -> None:
+            assert await w.call(_echo, b"ab") == b"ba"
+            slow = asyncio.ensure_future(w.call(_sleep, 0.5))
+            await asyncio.sleep(0.1)
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            with pytest.raises(WorkerGone):
+                await w.call(_echo, b"cd")
+
+        asyncio.run(run())
+        assert w.broken
+    finally:
+        w.close()
