@@ -1,9 +1,10 @@
 """The audit's recount is independent of the state's running tally.
 
-The replay keeps its own sum of every voter's last counted ballot while it feeds the
-blocks (reusing the decoded points the block's application just made). A running tally
-that all validators computed the same wrong way passes every state-root check, so only
-this recount catches it: here every node "forgets" to take a re-voter's replaced ballot
+While it feeds the blocks the replay sums every cast ballot (A) and every ballot that
+stops counting (S), by additions only, reusing the points the block's application just
+decoded; the state's tally T must satisfy T + S = A. A running tally that all
+validators computed the same wrong way passes every state-root check, so only this
+recount catches it: here every node "forgets" to take a re-voter's replaced ballot
 out of the tally, the chain is built and audited with that same state code, and the
 audit must refuse it with AUDIT_RESULT_MISMATCH.
 """
