@@ -126,7 +126,7 @@ _shared_ring: ContextVar[_DecodedRing | None] = ContextVar("ballotchain_shared_r
 
 @contextmanager
 def sharing_decodes(size: int = 1024) -> Iterator[None]:
-    """Within the block, sums on this thread reuse the points they decoded lately.
+    """Inside this ``with`` block, sums on this thread reuse the points decoded lately.
 
     For a reader that adds the same points to two sums in turn: the audit's replay adds
     a ballot to the state's running tally and then to its own recount (``replay.py``),
