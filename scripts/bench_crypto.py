@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 
 import nacl.bindings as nb
-from rbcl import _sodium
 
 from ballot_tx.crypto import decryption, point_sums
 from ballot_tx.crypto import group as g
@@ -31,6 +30,7 @@ from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot, verify_ballot_mults
 from ballot_tx.crypto.point_sums import sum_points
+from ballot_tx.crypto.sodium import _sodium
 from ballot_tx.keys import KeyPair
 from ballot_tx.manifest import (
     RATING_LEVELS,

@@ -40,10 +40,9 @@ import ctypes
 import hashlib
 from functools import lru_cache
 
-from rbcl import _sodium
-
 from ballot_tx.codec import domain
 from ballot_tx.crypto import point_sums
+from ballot_tx.crypto.sodium import _sodium
 from ballot_tx.errors import CryptoError, ErrorCode
 
 #: Order of the ristretto255 group.

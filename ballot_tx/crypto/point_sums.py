@@ -29,8 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from rbcl import _sodium
-
+from ballot_tx.crypto.sodium import _sodium
 from ballot_tx.errors import CryptoError, ErrorCode
 
 IDENTITY = bytes(32)

@@ -34,11 +34,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Annotated
 
-from rbcl import _sodium
-
 from ballot_tx.codec import Bytes32, MaxLen, Wire, domain
 from ballot_tx.crypto import group as g
 from ballot_tx.crypto.elgamal import Ciphertext
+from ballot_tx.crypto.sodium import _sodium
 from ballot_tx.errors import CryptoError, ErrorCode
 
 #: Most branches a range proof may have (a contest sum over at most this many values).

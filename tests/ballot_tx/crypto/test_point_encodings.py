@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rbcl import _sodium
 
 from ballot_tx.crypto import decryption
 from ballot_tx.crypto import group as g
@@ -22,6 +21,7 @@ from ballot_tx.crypto import tally as ty
 from ballot_tx.crypto import trustees as tr
 from ballot_tx.crypto.ballot import encrypt_ballot, verify_ballot
 from ballot_tx.crypto.proofs import ChaumPedersenProof
+from ballot_tx.crypto.sodium import _sodium
 from ballot_tx.crypto.trustees import polynomial, verify_commitment
 from ballot_tx.errors import CryptoError, ErrorCode
 
