@@ -26,6 +26,10 @@ for lib in ("aiohttp", "nacl.bindings", "msgpack", "click", "plyvel", "prometheu
         importlib.import_module(lib)
     except ImportError:
         pass
+# rbcl leaves a copy of libsodium in the temporary directory (see ballot_tx/crypto/sodium.py)
+_copy = getattr(sys.modules.get("rbcl._sodium"), "lib_path", None)
+if _copy:
+    os.unlink(_copy)
 assert not any(m.split(".")[0] in {PACKAGES!r} for m in sys.modules), "project imported early"
 failed = []
 for name in sys.argv[1:]:
