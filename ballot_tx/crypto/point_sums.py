@@ -101,8 +101,8 @@ class _DecodedRing:
         self._index: dict[bytes, int] = {}
         self._next = 0
 
-    def decoded(self, p: bytes, decode: Callable[[int, bytes], None]) -> int:
-        """The address of ``p`` decoded (``decode`` it into a slot on a miss)."""
+    def decoded(self, p: bytes) -> int:
+        """The address of ``p`` decoded (decoded into the oldest slot on a miss)."""
         i = self._index.get(p)
         if i is not None:
             return self._addr[i]
@@ -111,7 +111,7 @@ class _DecodedRing:
         if old is not None:
             del self._index[old]
             self._keys[i] = None
-        decode(self._addr[i], p)  # raises for a bad encoding: nothing kept
+        _decode_into(self._addr[i], p)  # raises for a bad encoding: nothing kept
         self._keys[i] = p
         self._index[p] = i
         self._next = (i + 1) % len(self._addr)
@@ -159,7 +159,7 @@ def decodes_shared(p: bytes) -> bool | None:
     if ring is None:
         return None
     try:
-        ring.decoded(p, _decode_into)
+        ring.decoded(p)
     except CryptoError:
         return False
     return True
@@ -183,7 +183,7 @@ class _DecafSums:
         else decoded into the scratch point."""
         ring = _shared_ring.get()
         if ring is not None:
-            return ring.decoded(p, _decode_into)
+            return ring.decoded(p)
         _decode_into(self._scratch, p)
         return self._scratch
 
