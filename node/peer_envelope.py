@@ -38,6 +38,9 @@ from genesis.document import Genesis
 TOPIC_CONSENSUS = "consensus"
 TOPIC_TXS = "txs"
 TOPICS = (TOPIC_CONSENSUS, TOPIC_TXS)
+#: The preamble topic of ``GET /p2p/stream`` (announced with length 0): a stream carries
+#: envelopes of both topics.
+TOPIC_STREAM = "stream"
 ENVELOPE_MAX = 32 << 20
 SIGN_KIND = "p2p-envelope"
 MAX_FETCH_BLOCKS = 64
@@ -76,14 +79,39 @@ def seal(keys: KeyPair, chain_id: bytes, topic: str, payloads: Sequence[bytes]) 
     return encode(Envelope(keys.ed25519_public, topic, tuple(payloads), sig))
 
 
-def open_envelope(genesis: Genesis, chain_id: bytes, data: bytes, topic: str) -> Envelope:
-    """Decode and authenticate an envelope for ``topic``; raise ``PeerError`` otherwise."""
+def _decode_envelope(data: bytes) -> Envelope:
     try:
-        env = decode(Envelope, data)
+        return decode(Envelope, data)
     except CodecError as e:
         raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"bad envelope: {e.message}") from None
+
+
+def open_envelope(genesis: Genesis, chain_id: bytes, data: bytes, topic: str) -> Envelope:
+    """Decode and authenticate an envelope for ``topic``; raise ``PeerError`` otherwise."""
+    env = _decode_envelope(data)
     if env.topic != topic:
         raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"topic {env.topic!r} on the {topic} route")
+    return _authenticate(genesis, chain_id, env)
+
+
+def open_stream_frame(genesis: Genesis, chain_id: bytes, data: bytes, sender: bytes) -> Envelope:
+    """Decode and authenticate one frame of a peer stream opened by ``sender`` (the key
+    its ``X-Ballotchain-Peer`` header proved): an envelope of either topic, from that
+    same sender; raise ``PeerError`` otherwise. The frame is checked exactly as a POST
+    of its topic would be: the stream saves the HTTP request, not a check."""
+    env = _decode_envelope(data)
+    if env.topic not in TOPICS:
+        raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, f"unknown topic {env.topic!r}")
+    if env.sender != sender:
+        # (another member's envelope relayed on this stream: its signature might verify,
+        # but a stream speaks for the member who opened it and nobody else)
+        raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "envelope from another sender than the stream's")
+    return _authenticate(genesis, chain_id, env)
+
+
+def _authenticate(genesis: Genesis, chain_id: bytes, env: Envelope) -> Envelope:
+    """Membership for the envelope's topic, then its signature."""
+    topic = env.topic
     if topic == TOPIC_CONSENSUS:
         if genesis.validator_index(env.sender) is None:
             raise PeerError(ErrorCode.NODE_NOT_VALIDATOR, "sender is not a genesis validator")

@@ -1,4 +1,5 @@
-"""Peer transport: authenticated envelopes, validator-only consensus route, TLS, bounded queues."""
+"""Peer transport: authenticated envelopes, validator-only consensus route, TLS, bounded queues
+(the stream itself: tests/node/test_peer_stream.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ from genesis.document import genesis_hash
 from node.homes import make_network
 from node.metrics import Metrics
 from node.peer_envelope import (
-    PEER_HEADER,
     TOPIC_CONSENSUS,
     TOPIC_TXS,
-    UNAUTH_PEER_BYTES,
     PeerError,
     open_envelope,
     preamble,
@@ -114,7 +113,8 @@ async def test_link_over_tls_delivers_batches_and_fetches(net: Any, tmp_path: Pa
     try:
         conn = aiohttp.TCPConnector(ssl=client_ssl_context(str(ca)))
         async with aiohttp.ClientSession(connector=conn) as session:
-            link = PeerLink(url, session, lambda t, p: seal(keys[1], cid, t, p), 100, Metrics(), "v0")
+            link = PeerLink(url, session, lambda t, p: seal(keys[1], cid, t, p), 100, Metrics(), "v0",
+                            lambda t, n: preamble(keys[1], cid, t, n))
             link.start()
             for i in range(5):
                 link.send(TOPIC_CONSENSUS, b"m%d" % i)
@@ -126,7 +126,7 @@ async def test_link_over_tls_delivers_batches_and_fetches(net: Any, tmp_path: Pa
             assert [m for _, p in sink.consensus for m in p] == [b"m%d" % i for i in range(5)]
             assert {i for i, _ in sink.consensus} == {1}
             assert sink.txs == [(keys[1].ed25519_public, (b"tx",))]
-            assert link.connected
+            assert link.connected and link.streaming  # (a WebSocket over TLS)
             await link.stop()
             assert await fetch_tip(session, url) == 5
             tip, blocks = await fetch_blocks(session, url, 3, 10)
@@ -169,42 +169,3 @@ async def test_unreachable_peer_queue_is_bounded_then_drains(net: Any) -> None:
         finally:
             await link.stop()
             await runner.cleanup()
-
-
-async def test_only_a_large_body_is_announced(net: Any) -> None:
-    """The X-Ballotchain-Peer header costs a signature at each end; a link sends it only
-    for a body the peer would not read without it (> UNAUTH_PEER_BYTES), and both arrive."""
-    g, cid, keys = net
-    sink = Sink()
-    seen: list[str | None] = []
-
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        seen.append(request.headers.get(PEER_HEADER))
-        return await handler(request)
-
-    app = web.Application(middlewares=[record])
-    add_routes(app, sink, g, cid)
-    port = free_port()
-    runner = await _serve(app, port)
-    try:
-        async with aiohttp.ClientSession() as session:
-            link = PeerLink(f"http://127.0.0.1:{port}", session, lambda t, p: seal(keys[1], cid, t, p),
-                            100, Metrics(), "v1", lambda t, n: preamble(keys[1], cid, t, n))
-            link.start()
-            link.send(TOPIC_TXS, b"small")
-            for _ in range(100):
-                if sink.txs:
-                    break
-                await asyncio.sleep(0.02)
-            big = b"x" * (UNAUTH_PEER_BYTES + 1)
-            link.send(TOPIC_TXS, big)
-            for _ in range(100):
-                if len(sink.txs) == 2:
-                    break
-                await asyncio.sleep(0.02)
-            await link.stop()
-        assert [p for _, p in sink.txs] == [(b"small",), (big,)]
-        assert seen[0] is None and seen[1] is not None and seen[1].startswith(keys[1].ed25519_public.hex())
-    finally:
-        await runner.cleanup()
