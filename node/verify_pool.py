@@ -148,7 +148,8 @@ class VerifyPool:
         if len(results) == 1:
             return results[0]
         return Verdicts(tuple(k for r in results if r for k in r.ok),
-                        tuple(x for r in results if r for x in r.refused))
+                        tuple(x for r in results if r for x in r.refused),
+                        tuple(d for r in results if r for d in r.decoded))
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._queue and (self._idle or not self.ready) and not self._dispatching:
@@ -200,9 +201,8 @@ class VerifyPool:
             if all(w in self._procs for w in workers):  # (not already replaced)
                 self._restart()
             return None
-        return Verdicts(
-            tuple(k for r in results for k in r.ok), tuple(x for r in results for x in r.refused)
-        )
+        return Verdicts(tuple(k for r in results for k in r.ok), tuple(x for r in results for x in r.refused),
+                        tuple(d for r in results for d in r.decoded))
 
     def _done(self, task: asyncio.Task[Verdicts | None], futs: list[asyncio.Future[Verdicts | None]],
               workers: list[PipeWorker], raws: list[bytes]) -> None:

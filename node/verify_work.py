@@ -33,7 +33,7 @@ from ballot_tx.block import tx_hash
 from ballot_tx.checks import Checker, MemoChecker, ballot_key, signature_key
 from ballot_tx.codec import decode
 from ballot_tx.crypto import ballot as ballot_crypto
-from ballot_tx.crypto import decryption
+from ballot_tx.crypto import decryption, point_sums
 from ballot_tx.crypto import tally as tally_crypto
 from ballot_tx.crypto import trustees as trustee_crypto
 from ballot_tx.errors import BallotchainError, ErrorCode, TxError
@@ -60,15 +60,22 @@ def open_elections(state: State) -> Elections:
 
 @dataclass(frozen=True)
 class Verdicts:
-    """What a worker found: keys of checks that passed, and (key, code, message) of refusals."""
+    """What a worker found: keys of checks that passed, (key, code, message) of refusals,
+    and for each ballot that passed its points' decoded forms (``decoded``: the points,
+    their forms; see ``point_sums.export_decoded``), which the running tally then copies
+    instead of decoding."""
 
     ok: tuple[bytes, ...] = ()
     refused: tuple[tuple[bytes, str, str], ...] = ()
+    decoded: tuple[tuple[tuple[bytes, ...], bytes], ...] = ()
 
     def absorb(self, checker: MemoChecker) -> dict[bytes, tuple[str, str]]:
-        """Record the positive verdicts in ``checker``; return the refusals by key."""
+        """Record the positive verdicts in ``checker`` and the decoded points; return the
+        refusals by key."""
         for k in self.ok:
             checker.add(k)
+        for points, forms in self.decoded:
+            point_sums.remember_decoded(points, forms)
         return {k: (code, msg) for k, code, msg in self.refused}
 
 
@@ -89,9 +96,17 @@ def _manifest(data: bytes) -> Manifest:
 def verify_txs(chain_id: bytes, elections: Elections, raws: Sequence[bytes]) -> Verdicts:
     """Check each transaction's signature and, for a ballot or spoil of an election in
     ``elections``, its proofs. A transaction that does not decode, or a check that fails
-    with anything but a ``BallotchainError``, gets no verdict: the inline check names it."""
+    with anything but a ``BallotchainError``, gets no verdict: the inline check names it.
+    A cast ballot that passes comes with its points' decoded forms (the point checks
+    decode them anyway, with decodes shared)."""
+    with point_sums.sharing_decodes():
+        return _verify_txs(chain_id, elections, raws)
+
+
+def _verify_txs(chain_id: bytes, elections: Elections, raws: Sequence[bytes]) -> Verdicts:
     ok: list[bytes] = []
     refused: list[tuple[bytes, str, str]] = []
+    decoded: list[tuple[tuple[bytes, ...], bytes]] = []
     for raw in raws:
         try:
             tx = decode_tx(raw)
@@ -118,6 +133,11 @@ def verify_txs(chain_id: bytes, elections: Elections, raws: Sequence[bytes]) -> 
                 if body.ballot.election_id != body.election_id:
                     continue  # a rule before the proofs refuses it
                 ballot_crypto.verify_ballot(m, joint, tx.signer, body.ballot)
+                points = tuple(p for ec in body.ballot.contests for ct in ec.ciphertexts
+                               for p in (ct.alpha, ct.beta))
+                forms = point_sums.export_decoded(points)
+                if forms is not None:
+                    decoded.append((points, forms))
             else:
                 ballot_crypto.verify_spoiled(m, joint, tx.signer, body.ballot, body.secrets)
         except BallotchainError as e:
@@ -126,7 +146,7 @@ def verify_txs(chain_id: bytes, elections: Elections, raws: Sequence[bytes]) -> 
         except Exception:  # noqa: BLE001
             continue
         ok.append(bk)
-    return Verdicts(tuple(ok), tuple(refused))
+    return Verdicts(tuple(ok), tuple(refused), tuple(decoded))
 
 
 # --- refusals for one admission check ------------------------------------------------

@@ -89,6 +89,12 @@ def _bad(p: bytes) -> CryptoError:
     )
 
 
+#: Points decoded elsewhere, by their encoding: libdecaf's decoded form of exactly those
+#: 32 bytes (``remember_decoded``). At most ``KNOWN_MAX``, the oldest forgotten first.
+_KNOWN: dict[bytes, bytes] = {}
+KNOWN_MAX = 1 << 15
+
+
 class _DecodedRing:
     """The last ``size`` points decoded, by encoding, in one aligned buffer (oldest
     overwritten first). A cache, valid by construction: a decoding is a pure function
@@ -111,7 +117,11 @@ class _DecodedRing:
         if old is not None:
             del self._index[old]
             self._keys[i] = None
-        _decode_into(self._addr[i], p)  # raises for a bad encoding: nothing kept
+        form = _KNOWN.get(p)
+        if form is not None:  # (decoded by a worker: see ``remember_decoded``)
+            ctypes.memmove(self._addr[i], form, _POINT_BYTES)
+        else:
+            _decode_into(self._addr[i], p)  # raises for a bad encoding: nothing kept
         self._keys[i] = p
         self._index[p] = i
         self._next = (i + 1) % len(self._addr)
@@ -165,6 +175,44 @@ def decodes_shared(p: bytes) -> bool | None:
     return True
 
 
+
+def export_decoded(points: Sequence[bytes]) -> bytes | None:
+    """While this thread shares decodes: the decoded forms of ``points`` (``_POINT_BYTES``
+    each, in order), from the ring where a check just decoded them; None otherwise.
+
+    A node's verification worker checks a ballot's points (``group.point``, which decodes
+    them into the ring) and hands their decoded forms to the event loop with its verdict,
+    so that the loop's running tally adds them without decoding them again
+    (``remember_decoded``): the decode was ~40 % of a validator's cost of executing a
+    ballot whose proofs it had checked. A point that does not decode raises
+    ``CRYPTO_BAD_POINT``: forms exist only for canonical encodings."""
+    ring = _shared_ring.get()
+    if ring is None:
+        return None
+    return b"".join(ctypes.string_at(ring.decoded(p), _POINT_BYTES) for p in points)
+
+
+def remember_decoded(points: Sequence[bytes], forms: bytes) -> None:
+    """Keep the decoded forms ``export_decoded`` gave for ``points``; a sum adding one of
+    them copies it instead of decoding it.
+
+    Valid because a form is a pure function of the 32 bytes it is keyed by, computed by
+    this same library (a worker process of this node, or this process); the caller vouches
+    for that, as it does for a worker's verdicts. Forms of the wrong size are ignored."""
+    if _decaf is None or len(forms) != _POINT_BYTES * len(points):
+        return
+    for i, p in enumerate(points):
+        if p not in _KNOWN:
+            if len(_KNOWN) >= KNOWN_MAX:
+                del _KNOWN[next(iter(_KNOWN))]  # (insertion order: the oldest)
+            _KNOWN[p] = forms[_POINT_BYTES * i: _POINT_BYTES * (i + 1)]
+
+
+def forget_known() -> None:
+    """Forget every remembered form (tests, benchmarks that must decode cold)."""
+    _KNOWN.clear()
+
+
 class _DecafSums:
     """``n`` sums held decoded in one aligned buffer, plus a scratch point."""
 
@@ -180,11 +228,15 @@ class _DecafSums:
 
     def _point(self, p: bytes) -> int:
         """The address of ``p`` decoded: from this thread's ring while decodes are shared,
-        else decoded into the scratch point."""
+        else copied from a remembered form, else decoded into the scratch point."""
         ring = _shared_ring.get()
         if ring is not None:
             return ring.decoded(p)
-        _decode_into(self._scratch, p)
+        form = _KNOWN.get(p)
+        if form is not None:
+            ctypes.memmove(self._scratch, form, _POINT_BYTES)
+        else:
+            _decode_into(self._scratch, p)
         return self._scratch
 
     def add(self, i: int, p: bytes) -> None:

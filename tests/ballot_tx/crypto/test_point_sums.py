@@ -160,3 +160,44 @@ def test_point_checks_while_sharing_decodes_agree_and_feed_the_next_sum() -> Non
     assert shared == plain
     if point_sums._decaf is not None:
         assert kept == {p for p, ok in zip(cases, plain, strict=True) if ok}
+
+
+def test_points_decoded_by_a_worker_give_the_same_sums(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node's verification worker exports the forms of the points it checked
+    (``export_decoded``, from its ring) and the event loop's tally copies them
+    (``remember_decoded``) instead of decoding: every sum, with the ring on or off, is byte
+    for byte the sum without; a form is only ever used for the encoding it was exported
+    for; a form of the wrong size, or a point that does not decode, exports or remembers
+    nothing; and the forms kept are bounded (the oldest forgotten first)."""
+    if point_sums._decaf is None:
+        skip_unless_setup_installs("libdecaf is not installed (apt-get install libdecaf0)")
+    points = [_multiple(k) for k in range(1, 30)]
+    plain = sum_points(points)
+    assert point_sums.export_decoded(points) is None  # outside ``sharing_decodes``: nothing
+    with point_sums.sharing_decodes(size=8):  # (fewer slots than points: decoded on a miss)
+        forms = point_sums.export_decoded(points)
+        bad = bytes.fromhex(ENCODINGS["invalid"][0]["hex"])
+        with pytest.raises(CryptoError) as e:
+            point_sums.export_decoded([points[0], bad])
+        assert e.value.code == ErrorCode.CRYPTO_BAD_POINT
+    assert forms is not None and len(forms) == point_sums._POINT_BYTES * len(points)
+    try:
+        point_sums.remember_decoded(points[:3], forms[:-1])  # the wrong size: ignored
+        assert not point_sums._KNOWN
+        # remembered under their own encodings only: the 2nd point's form is not the 1st's
+        point_sums.remember_decoded(points, forms)
+        assert point_sums._KNOWN[points[0]] != point_sums._KNOWN[points[1]]
+        assert sum_points(points) == plain
+        with point_sums.sharing_decodes(size=4):  # the ring copies them too (the audit)
+            assert sum_points(points) == plain
+            assert all(g._canonical_point(p) for p in points)
+        # a point never exported is decoded as before, and a bad one still refused
+        assert sum_points([*points, _multiple(31)]) == _multiple(sum(range(1, 30)) + 31)
+        with pytest.raises(CryptoError):
+            sum_points([points[0], bad])
+        monkeypatch.setattr(point_sums, "KNOWN_MAX", 5)
+        point_sums.forget_known()
+        point_sums.remember_decoded(points, forms)
+        assert list(point_sums._KNOWN) == points[-5:]
+    finally:
+        point_sums.forget_known()
