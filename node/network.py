@@ -26,6 +26,9 @@ from node.supervisor import Supervisor, cancel_all
 from node.sync import TipWatcher
 from node.tls import client_ssl_context
 
+#: Envelopes ``PeerNetwork._seal`` remembers (a few links' worth of batches).
+SEALED_KEPT = 16
+
 
 class PeerNetwork:
     """The links to the other nodes; ``start`` opens them, ``stop`` closes them."""
@@ -43,6 +46,7 @@ class PeerNetwork:
             connector=aiohttp.TCPConnector(ssl=ssl_client, limit=64),
         )
         self.links: dict[str, PeerLink] = {}
+        self._sealed: dict[tuple[str, tuple[bytes, ...]], bytes] = {}  # see ``_seal``
         self.validator_links: dict[int, PeerLink] = {}
         for url, index, label in self._targets():
             link = PeerLink(url, self.session, self._seal, cfg.limits.peer_queue_max,
@@ -76,7 +80,18 @@ class PeerNetwork:
         return targets
 
     def _seal(self, topic: str, payloads: Any) -> bytes:
-        return seal(self.keys, self.chain_id, topic, payloads)
+        """``seal``, remembered for the last few batches: a broadcast queues the same
+        message on every link, and each link seals what it drains, so three links
+        would sign the same envelope three times (an Ed25519 signature each). Valid
+        because a seal is a pure function of (key, chain, topic, payloads): Ed25519
+        signatures are deterministic."""
+        key = (topic, tuple(payloads))
+        body = self._sealed.get(key)
+        if body is None:
+            body = self._sealed[key] = seal(self.keys, self.chain_id, topic, payloads)
+            while len(self._sealed) > SEALED_KEPT:
+                del self._sealed[next(iter(self._sealed))]
+        return body
 
     def _announce(self, topic: str, length: int) -> str:
         return preamble(self.keys, self.chain_id, topic, length)

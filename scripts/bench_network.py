@@ -177,7 +177,7 @@ def cpu_split(pids: list[int]) -> dict[int, tuple[float, float]]:
 
 
 def start_profiles(out: Path | None, nodes: list[ln.LocalNode], pids: list[int],
-                   rate: int, names: list[str]) -> list[subprocess.Popen[bytes]]:
+                   rate: int, names: list[str], gil: bool = False) -> list[subprocess.Popen[bytes]]:
     """py-spy on every node and its verification workers for the max-rate phase (raw
     collapsed stacks in ``out/<node>.txt``); none without ``--profile``."""
     if out is None:
@@ -187,6 +187,7 @@ def start_profiles(out: Path | None, nodes: list[ln.LocalNode], pids: list[int],
         raise SystemExit("--profile needs py-spy (pip install -e '.[dev]')")
     out.mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                              *(["--gil"] if gil else []),
                               "--subprocesses", "--nonblocking", "-o", str(out / f"{n.name}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for n, pid in zip(nodes, pids, strict=True) if n.name in names]
@@ -334,7 +335,8 @@ async def bench(args: argparse.Namespace, net_dir: Path) -> None:
             sample = ballots[: min(len(ballots), args.verify_sample)]
             v_before = bare_verify_rate(m, joint_key, cid, sample)
             pids = [n.pid() or 0 for n in nodes]
-            spies = start_profiles(args.profile, nodes, pids, args.profile_rate, args.profile_nodes)
+            spies = start_profiles(args.profile, nodes, pids, args.profile_rate, args.profile_nodes,
+                                   args.profile_gil)
             cpu0, wall0 = cpu_seconds(with_descendants(pids)), time.monotonic()
             split0 = cpu_split(pids)
             rate, lat, failed = await max_rate(s, urls, ballots[: args.ballots], args.concurrency)
@@ -388,6 +390,9 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, metavar="DIR",
                     help="sample every node with py-spy during the max-rate phase into DIR")
     ap.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
+    ap.add_argument("--profile-gil", action="store_true",
+                    help="sample only the thread holding the GIL (py-spy --gil): Python code's CPU, "
+                         "without the waits for the GIL or in system calls that plain samples count")
     ap.add_argument("--profile-nodes", nargs="+", default=["validator-0", "validator-1", "observer-0"],
                     help="the nodes to profile (validator-0 is the primary while the view stays 0)")
     ap.add_argument("--dir", type=Path, help="keep the network here (default: a temp dir)")

@@ -312,3 +312,28 @@ async def test_frames_not_acknowledged_are_written_again_on_the_next_stream(net:
         finally:
             await link.stop()
             await runner.cleanup()
+
+
+def test_a_broadcast_is_sealed_once_and_the_seal_is_the_same(net: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three links drain the same broadcast message: the envelope is signed once, and is
+    byte for byte what sealing it afresh gives (Ed25519 is deterministic); a different
+    batch is sealed anew; at most ``SEALED_KEPT`` are kept."""
+    import node.network as network
+
+    g, cid, keys = net
+    calls: list[tuple[str, tuple[bytes, ...]]] = []
+
+    def counting(k: KeyPair, c: bytes, topic: str, payloads: Any) -> bytes:
+        calls.append((topic, tuple(payloads)))
+        return seal(k, c, topic, payloads)
+
+    monkeypatch.setattr(network, "seal", counting)
+    pn = network.PeerNetwork.__new__(network.PeerNetwork)  # (only what _seal reads)
+    pn.keys, pn.chain_id, pn._sealed = keys[1], cid, {}
+    msg = b"prepare"
+    bodies = [pn._seal(TOPIC_CONSENSUS, [msg]) for _ in range(3)]
+    assert len(calls) == 1 and bodies == [seal(keys[1], cid, TOPIC_CONSENSUS, [msg])] * 3
+    assert pn._seal(TOPIC_TXS, [msg]) != bodies[0] and len(calls) == 2
+    for i in range(40):
+        pn._seal(TOPIC_TXS, [b"%d" % i])
+    assert len(pn._sealed) == network.SEALED_KEPT
