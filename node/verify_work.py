@@ -99,7 +99,7 @@ def verify_txs(chain_id: bytes, elections: Elections, raws: Sequence[bytes]) -> 
     with anything but a ``BallotchainError``, gets no verdict: the inline check names it.
     A cast ballot that passes comes with its points' decoded forms (the point checks
     decode them anyway, with decodes shared)."""
-    with point_sums.sharing_decodes():
+    with point_sums.sharing_decodes(keep=True):
         return _verify_txs(chain_id, elections, raws)
 
 

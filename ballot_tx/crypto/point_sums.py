@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import islice
 
 from ballot_tx.crypto.sodium import _sodium
 from ballot_tx.errors import CryptoError, ErrorCode
@@ -133,16 +134,32 @@ class _DecodedRing:
 _shared_ring: ContextVar[_DecodedRing | None] = ContextVar("ballotchain_shared_ring", default=None)
 
 
+#: The ring ``sharing_decodes(keep=True)`` left on this thread for its next block.
+_kept_ring: ContextVar[_DecodedRing | None] = ContextVar("ballotchain_kept_ring", default=None)
+
+
 @contextmanager
-def sharing_decodes(size: int = 1024) -> Iterator[None]:
+def sharing_decodes(size: int = 1024, *, keep: bool = False) -> Iterator[None]:
     """Inside this ``with`` block, sums on this thread reuse the points decoded lately.
 
     For a reader that adds the same points to two sums in turn: the audit's replay adds
     a ballot to the state's running tally and then to its own recount (``replay.py``),
     one decode for both instead of one each. Per thread (a context variable), because a
     decode runs outside the GIL: two threads must never decode into one shared slot. Off
-    by default: a validator adds each point once, and would only pay for the lookups."""
-    token = _shared_ring.set(_DecodedRing(size)) if _shared_ring.get() is None and _decaf is not None else None
+    by default: a validator adds each point once, and would only pay for the lookups.
+
+    ``keep``: the ring outlives the block and the next ``keep`` block on this thread
+    starts with it (a verification worker, called every few ballots: a new ring costs
+    ~64 us). Valid for the same reason as the ring itself: a decoding depends on the
+    encoding alone."""
+    ring = None
+    if _shared_ring.get() is None and _decaf is not None:
+        ring = _kept_ring.get() if keep else None
+        if ring is None or len(ring._addr) != size:
+            ring = _DecodedRing(size)
+            if keep:
+                _kept_ring.set(ring)
+    token = _shared_ring.set(ring) if ring is not None else None
     try:
         yield
     finally:
@@ -199,13 +216,17 @@ def remember_decoded(points: Sequence[bytes], forms: bytes) -> None:
     Valid because a form is a pure function of the 32 bytes it is keyed by, computed by
     this same library (a worker process of this node, or this process); the caller vouches
     for that, as it does for a worker's verdicts. Forms of the wrong size are ignored."""
-    if _decaf is None or len(forms) != _POINT_BYTES * len(points):
+    n = len(points)
+    if _decaf is None or len(forms) != _POINT_BYTES * n:
         return
-    for i, p in enumerate(points):
-        if p not in _KNOWN:
-            if len(_KNOWN) >= KNOWN_MAX:
-                del _KNOWN[next(iter(_KNOWN))]  # (insertion order: the oldest)
-            _KNOWN[p] = forms[_POINT_BYTES * i: _POINT_BYTES * (i + 1)]
+    if n > KNOWN_MAX:  # (the newest only)
+        points, forms, n = points[n - KNOWN_MAX:], forms[_POINT_BYTES * (n - KNOWN_MAX):], KNOWN_MAX
+    over = len(_KNOWN) + n - KNOWN_MAX
+    if over > 0:  # forget the oldest (insertion order) to make room
+        for old in list(islice(_KNOWN, over)):
+            del _KNOWN[old]
+    step = _POINT_BYTES
+    _KNOWN.update(zip(points, [forms[i:i + step] for i in range(0, n * step, step)], strict=True))
 
 
 def forget_known() -> None:

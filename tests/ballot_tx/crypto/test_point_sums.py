@@ -201,3 +201,34 @@ def test_points_decoded_by_a_worker_give_the_same_sums(monkeypatch: pytest.Monke
         assert list(point_sums._KNOWN) == points[-5:]
     finally:
         point_sums.forget_known()
+
+
+def test_a_kept_ring_serves_the_next_block_on_its_thread_only() -> None:
+    """A verification worker enters ``sharing_decodes(keep=True)`` for every call: the
+    ring (and what it decoded) carries over to its next call, on the same thread only,
+    and a block without ``keep`` still starts empty."""
+    import threading
+
+    if point_sums._decaf is None:
+        skip_unless_setup_installs("libdecaf is not installed (apt-get install libdecaf0)")
+    p = _multiple(5)
+    with point_sums.sharing_decodes(keep=True):
+        first = point_sums._shared_ring.get()
+        assert g._canonical_point(p)
+    with point_sums.sharing_decodes(keep=True):
+        again = point_sums._shared_ring.get()
+    with point_sums.sharing_decodes():
+        fresh = point_sums._shared_ring.get()
+    other: list[object] = []
+
+    def on_another_thread() -> None:
+        with point_sums.sharing_decodes(keep=True):
+            other.append(point_sums._shared_ring.get())
+
+    t = threading.Thread(target=on_another_thread)
+    t.start()
+    t.join()
+    assert first is not None and again is first and p in first._index
+    assert fresh is not first and fresh is not None and not fresh._index
+    assert other and other[0] is not first
+    assert point_sums._shared_ring.get() is None
