@@ -131,6 +131,7 @@ async def _flood(urls: list[str], validator_url: str) -> list[int]:
         ("POST", "/p2p/consensus", pack([b"\x01" * 32, "consensus", [b"x"], b"\x02" * 64]),
          "application/msgpack"),
         ("POST", "/p2p/txs", b"", "application/msgpack"),
+        ("GET", "/p2p/stream", b"", ""),  # no X-Ballotchain-Peer header: 403, no WebSocket
         ("GET", "/p2p/blocks?from=-1", b"", ""),
         ("GET", "/p2p/blocks?from=1&limit=99999999", b"", ""),
         ("DELETE", "/v1/status", b"", ""),

@@ -337,3 +337,23 @@ def test_a_broadcast_is_sealed_once_and_the_seal_is_the_same(net: Any, monkeypat
     for i in range(40):
         pn._seal(TOPIC_TXS, [b"%d" % i])
     assert len(pn._sealed) == network.SEALED_KEPT
+
+
+async def test_a_good_header_without_an_upgrade_is_refused_with_a_code(net: Any) -> None:
+    """On the node's own application (its error middleware): a member's valid header on a
+    plain GET (no WebSocket upgrade) is a 400 with a code, never a 500."""
+    from node.http_errors import error_middleware
+
+    g, cid, keys = net
+    app = web.Application(middlewares=[error_middleware])
+    add_routes(app, Sink(), g, cid)
+    port = free_port()
+    runner = await _serve(app, port)
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"http://127.0.0.1:{port}/p2p/stream",
+                             headers={PEER_HEADER: preamble(keys[1], cid, TOPIC_STREAM, 0)}) as r:
+                assert r.status == 400
+                assert (await r.json())["error"] == "API_BAD_REQUEST"
+    finally:
+        await runner.cleanup()
