@@ -14,10 +14,8 @@ import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ballot_tx.keys import KeyPair, load_key_file
-from genesis.document import genesis_hash
+from ballot_tx.keys import KeyPair
 from node.guard import Handler
-from node.homes import make_network
 from node.metrics import Metrics
 from node.peer_envelope import (
     PEER_HEADER,
@@ -34,15 +32,12 @@ from node.peer_envelope import (
 )
 from node.peer_link import PeerLink
 from node.peer_routes import add_routes, stream_ack
-from tests.node.test_peers import Sink, _serve, free_port
+from tests.node.test_peers import Sink, _serve, free_port, network_members
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: Any) -> Any:
-    out = tmp_path_factory.mktemp("net")
-    g, homes = make_network(out / "net", "stream-test", 4, 1, base_port=17200)
-    keys = [load_key_file((h.path / "node.key").read_text()) for h in homes]
-    return g, genesis_hash(g), keys
+    return network_members(tmp_path_factory.mktemp("net"), "stream-test", 17200)
 
 
 async def _until(cond: Any, tries: int = 200) -> None:

@@ -58,12 +58,16 @@ class Sink:
         return 5
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: Any) -> Any:
-    out = tmp_path_factory.mktemp("net")
-    g, homes = make_network(out / "net", "peers-test", 4, 1, base_port=17100)
+def network_members(out: Path, name: str, base_port: int) -> tuple[Any, bytes, list[KeyPair]]:
+    """A 4+1 network's genesis, chain id and the members' keys (validators first)."""
+    g, homes = make_network(out / "net", name, 4, 1, base_port=base_port)
     keys = [load_key_file((h.path / "node.key").read_text()) for h in homes]
     return g, genesis_hash(g), keys
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: Any) -> Any:
+    return network_members(tmp_path_factory.mktemp("net"), "peers-test", 17100)
 
 
 def test_envelope_rules(net: Any) -> None:
