@@ -134,22 +134,25 @@ class PeerLink:
             # unreachable (the batch goes back to its queue)
             return time.monotonic() < self._post_until and await self._post_unacked() \
                 and await self._post(topic, body)
-        self._keep_unacked(topic, batch, body)
+        frame = (topic, batch, body)
+        self._keep_unacked(frame)
         try:
             await ws.send_bytes(body)
         except (ConnectionError, aiohttp.ClientError, OSError) as e:
             log.info("peer stream broke", peer=self.label, error=type(e).__name__)
-            self._unacked.pop()  # (back to its queue, behind the frames written before it)
-            self._unacked_msgs -= len(batch)
             await self._drop_stream()
-            return False
+            if self._unacked and self._unacked[-1] is frame:
+                self._unacked.pop()  # (back to its queue, behind the frames written before it)
+                self._unacked_msgs -= len(batch)
+                return False
+            return True  # acknowledged while the write waited: the peer has it
         return True
 
-    def _keep_unacked(self, topic: str, batch: list[bytes], body: bytes) -> None:
+    def _keep_unacked(self, frame: tuple[str, list[bytes], bytes]) -> None:
         """Keep a frame until the peer acknowledges it; at most ``queue_max`` messages
         (the oldest dropped and counted, as from a full queue)."""
-        self._unacked.append((topic, batch, body))
-        self._unacked_msgs += len(batch)
+        self._unacked.append(frame)
+        self._unacked_msgs += len(frame[1])
         while self._unacked_msgs > self._queue_max and len(self._unacked) > 1:
             _, old, _ = self._unacked.popleft()
             self._unacked_msgs -= len(old)

@@ -352,3 +352,28 @@ async def test_a_good_header_without_an_upgrade_is_refused_with_a_code(net: Any)
                 assert (await r.json())["error"] == "API_BAD_REQUEST"
     finally:
         await runner.cleanup()
+
+
+async def test_a_frame_acknowledged_while_its_write_waited_is_not_sent_again() -> None:
+    """The peer may handle and acknowledge a frame while the write still waits to drain,
+    and the connection break just after: the frame counts as delivered (not queued again),
+    and nothing else is taken off the frames still waiting for their acknowledgement."""
+    sent: list[bytes] = []
+
+    class Stream:
+        closed = False
+
+        async def send_bytes(self, data: bytes) -> None:
+            sent.append(data)
+            link._acknowledged(len(sent))  # the peer handled all so far
+            raise ConnectionResetError("broke after the peer read it")
+
+        async def close(self) -> None:
+            self.closed = True
+
+    async with aiohttp.ClientSession() as session:
+        link = PeerLink("http://127.0.0.1:1", session, lambda t, p: b"|".join(p), 100, Metrics(), "v",
+                        lambda t, n: "header")
+        link._ws = Stream()  # type: ignore[assignment]
+        assert await link._deliver(TOPIC_TXS, [b"a"]) is True
+        assert link.queued() == 0 and sent == [b"a"] and not link.streaming
