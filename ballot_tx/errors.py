@@ -146,6 +146,7 @@ class ErrorCode(StrEnum):
     NODE_DUPLICATE_TX = "NODE_DUPLICATE_TX"
     NODE_NOT_VALIDATOR = "NODE_NOT_VALIDATOR"
     NODE_BAD_PEER_MESSAGE = "NODE_BAD_PEER_MESSAGE"
+    NODE_PEER_FLOODING = "NODE_PEER_FLOODING"
     NODE_UNAVAILABLE = "NODE_UNAVAILABLE"
     NODE_HOME_INVALID = "NODE_HOME_INVALID"
     NODE_ALREADY_RUNNING = "NODE_ALREADY_RUNNING"
@@ -362,6 +363,7 @@ CODES: dict[ErrorCode, str] = {
     ErrorCode.NODE_DUPLICATE_TX: "the transaction is already pending or committed",
     ErrorCode.NODE_NOT_VALIDATOR: "a consensus message came from a key that is not a validator",
     ErrorCode.NODE_BAD_PEER_MESSAGE: "a peer message is malformed, wrongly signed or for another chain",
+    ErrorCode.NODE_PEER_FLOODING: "a validator's consensus messages were dropped: too many of its messages wait already",
     ErrorCode.NODE_UNAVAILABLE: "no validator could be reached to take the transaction",
     ErrorCode.NODE_HOME_INVALID: "the node home is missing its key, genesis or data directory",
     ErrorCode.NODE_ALREADY_RUNNING: "a node is already running from this home (live pid file)",

@@ -36,14 +36,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from functools import partial
 from typing import assert_never
 
 from ballot_tx.block import Block
 from ballot_tx.codec import decode, encode
-from ballot_tx.errors import BallotchainError
+from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from consensus.certificate import CommitCertificate
 from consensus.events import (
@@ -85,6 +85,8 @@ log = logs.get("node")
 
 SAFETY_KEY = integrity.SAFETY_KEY
 CATCH_UP_POLL_S = 0.5
+#: Consensus messages of one validator that may wait to be stepped (``on_consensus``).
+MAX_BACKLOG_PER_SENDER = 2000
 #: the catch-up loop starts no fetch within this long of the last one
 CATCH_UP_PAUSE_S = 1.0
 
@@ -113,6 +115,12 @@ class ConsensusDriver:
         self.supervisor = supervisor
         self.on_commit = on_commit  # a block committed (pool, waiters, metrics, ops log)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
+        #: consensus messages waiting in ``_events``, by the validator whose envelope
+        #: brought them, and those validators in queue order (``on_consensus``)
+        self._backlog: Counter[int] = Counter()
+        self._backlog_order: deque[int] = deque()
+        #: messages dropped by ``on_consensus``, by validator (metrics: NODE_PEER_FLOODING)
+        self.flooding: Counter[int] = Counter()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         #: the last ``ClientWork`` fed (a replica assumes work until told otherwise)
         self._work_reported = True
@@ -140,14 +148,31 @@ class ConsensusDriver:
     # --- inputs -----------------------------------------------------------------------
 
     def on_consensus(self, sender_index: int, payloads: tuple[bytes, ...]) -> None:
-        """Consensus messages from validator ``sender_index`` (authenticated by node.peer_routes)."""
+        """Consensus messages from validator ``sender_index`` (authenticated by node.peer_routes).
+
+        At most ``MAX_BACKLOG_PER_SENDER`` of one validator's messages wait to be stepped;
+        beyond that its new ones are dropped, logged and counted as
+        ``NODE_PEER_FLOODING``. A Byzantine validator streaming messages faster than this
+        node can verify them thus costs bounded memory and cannot push the others'
+        messages back; an honest one never has more than a few per block waiting, and a
+        message it loses is one the protocol recovers from (a view change)."""
+        dropped = 0
         for p in payloads:
+            if self._backlog[sender_index] >= MAX_BACKLOG_PER_SENDER:
+                dropped += 1
+                continue
             try:
                 msg = decode_message(p)
             except BallotchainError as e:
                 log.debug("bad consensus message", sender=sender_index, code=e.code)
                 continue
+            self._backlog[sender_index] += 1
+            self._backlog_order.append(sender_index)
             self._events.put_nowait(Received(msg, int(time.time() * 1000)))
+        if dropped:
+            self.flooding[sender_index] += dropped
+            log.warning("consensus messages dropped: too many from this validator wait already",
+                        sender=sender_index, dropped=dropped, code=str(ErrorCode.NODE_PEER_FLOODING))
 
     def work_arrived(self) -> None:
         """A transaction was admitted: the replica hears of the work (an idle view timer
@@ -179,6 +204,8 @@ class ConsensusDriver:
     async def _drive(self) -> None:
         while self.supervisor.damaged is None:
             ev = await self._events.get()
+            if isinstance(ev, Received):  # (only ``on_consensus`` queues them, in this order)
+                self._backlog[self._backlog_order.popleft()] -= 1
             if self.supervisor.damaged is None:
                 await self._preverify(ev)
                 await self._feed(ev)

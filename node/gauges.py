@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ballot_tx.errors import ErrorCode
 from consensus.replica import ReplicaState
 from node.ledger import Ledger
 from node.mempool import Mempool
@@ -20,12 +21,14 @@ from node.ops import Sample
 
 class Gauges:
     def __init__(self, metrics: Metrics, ledger: Ledger, mempool: Mempool, network: PeerNetwork,
-                 replica: Callable[[], ReplicaState | None]) -> None:
+                 replica: Callable[[], ReplicaState | None],
+                 dropped: Callable[[], int] = lambda: 0) -> None:
         self.metrics = metrics
         self.ledger = ledger
         self.mempool = mempool
         self.network = network
         self.replica = replica  # the validator's current replica state; None on an observer
+        self.dropped = dropped  # consensus messages the driver dropped (NODE_PEER_FLOODING)
         self._rejected_seen: dict[str, int] = {}  # replica.stats.rejected already in the metrics
 
     def update(self) -> None:
@@ -35,7 +38,8 @@ class Gauges:
         replica = self.replica()
         if replica is not None:
             m.view.set(replica.view)
-            for code, n in replica.stats.rejected.items():
+            counts = {**replica.stats.rejected, str(ErrorCode.NODE_PEER_FLOODING): self.dropped()}
+            for code, n in counts.items():
                 seen = self._rejected_seen.get(code, 0)
                 if n > seen:  # the replica's own per-code tally, mirrored as a counter
                     m.consensus_rejected.labels(code=code).inc(n - seen)

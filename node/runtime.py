@@ -120,7 +120,8 @@ class Node:
             raise
         # nothing below does I/O
         self.gauges = Gauges(self.metrics, self.ledger, self.mempool, self.network,
-                             lambda: None if self.driver is None else self.driver.replica)
+                             lambda: None if self.driver is None else self.driver.replica,
+                             lambda: 0 if self.driver is None else sum(self.driver.flooding.values()))
         self.metrics.live.provider = lambda: self.live_figures.families(self.gauges.ops_sample())
         self.metrics.before_scrape = self.gauges.update
         self.tx_status = TxStatus(self.store, self.ledger, self.mempool)

@@ -188,6 +188,18 @@ class HostilePrimary:
             with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
                 assert r.status == 204, (n.name, r.status)
 
+    def send_all(self, payloads: list[bytes]) -> None:
+        """POST many consensus payloads in one envelope, sealed with validator 0's key."""
+        body = seal(self.keys, self.chain_id, TOPIC_CONSENSUS, payloads)
+        for n in self.honest:
+            req = urllib.request.Request(
+                f"{n.url}/p2p/consensus", data=body, method="POST",
+                headers={"Content-Type": "application/msgpack",
+                         PEER_HEADER: preamble(self.keys, self.chain_id, TOPIC_CONSENSUS, len(body))},
+            )
+            with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
+                assert r.status == 204, (n.name, r.status)
+
     def propose(self, block: Block) -> None:
         self.send(encode_message(self.pre_prepare(block)))
 
@@ -433,6 +445,32 @@ def test_working_primary_cannot_freeze_or_advance_block_time(tmp_path: Path, how
         assert b["hash"] != untimely.hash.hex() and hash_bytes("tx", create).hex() in b["tx_hashes"]
         block_time = int(b["header"]["time_ms"])
         assert posted - p.time_precision_ms <= block_time <= int(time.time() * 1000) + p.time_precision_ms
+        assert h.agree() == top
+        h.all_alive()
+
+
+def test_a_validator_flooding_consensus_messages_is_bounded_and_counted(tmp_path: Path) -> None:
+    """A validator sends far more consensus messages than an honest one ever has waiting:
+    one envelope of ``MAX_BACKLOG_PER_SENDER`` + 500 copies of a signed PREPARE. Each
+    honest validator queues at most ``MAX_BACKLOG_PER_SENDER`` of them and drops the rest
+    with ``NODE_PEER_FLOODING`` (counted in its metrics, logged), stays up, and the
+    network goes on committing without validator 0."""
+    from node.driver import MAX_BACKLOG_PER_SENDER
+
+    with hostile_net(tmp_path) as h:
+        keys = h.net.keys
+        body = Prepare(0, 1, os.urandom(32))
+        sig = h.primary.keys.sign(Prepare.KIND, keys.chain_id, encode(body))
+        h.primary.send_all([encode_message(ConsensusMessage(0, body, sig))] * (MAX_BACKLOG_PER_SENDER + 500))
+        wait_until(lambda: all(h.rejected(n, ErrorCode.NODE_PEER_FLOODING) > 0 for n in h.validators),
+                   30, "every honest validator counting the flood NODE_PEER_FLOODING")
+        assert [h.rejected(n, ErrorCode.NODE_PEER_FLOODING) for n in h.validators] == [500.0] * 3
+        assert all(log_has(n, "consensus messages dropped", "NODE_PEER_FLOODING") for n in h.validators)
+        h.all_alive()
+        now = int(time.time() * 1000)
+        create = encode(keys.sign(keys.admin, CreateElection(
+            demo_manifest(keys.trustees, now, now + 86_400_000, rating=False, name="after-flood"))))
+        top = h.run_honest([create])
         assert h.agree() == top
         h.all_alive()
 
