@@ -41,6 +41,13 @@ TOPICS = (TOPIC_CONSENSUS, TOPIC_TXS)
 #: The preamble topic of ``GET /p2p/stream`` (announced with length 0): a stream carries
 #: envelopes of both topics.
 TOPIC_STREAM = "stream"
+#: Ping interval of a stream, at both ends: a peer that answers no ping within half of
+#: it is gone (its connection closed, the sender's link reconnects).
+STREAM_HEARTBEAT_S = 10.0
+#: How soon after handling a frame the receiver acknowledges it (one acknowledgement
+#: covers every frame handled meanwhile).
+STREAM_ACK_S = 0.05
+_ACK_BYTES = 8
 ENVELOPE_MAX = 32 << 20
 SIGN_KIND = "p2p-envelope"
 MAX_FETCH_BLOCKS = 64
@@ -121,6 +128,17 @@ def _authenticate(genesis: Genesis, chain_id: bytes, env: Envelope) -> Envelope:
     if not verify(env.sender, SIGN_KIND, chain_id, body, env.signature):
         raise PeerError(ErrorCode.NODE_BAD_PEER_MESSAGE, "envelope signature does not verify")
     return env
+
+
+def stream_ack(frames: int) -> bytes:
+    """The receiver's acknowledgement frame: how many frames of this stream it handled
+    (8 bytes, big-endian)."""
+    return frames.to_bytes(_ACK_BYTES, "big")
+
+
+def read_stream_ack(data: bytes) -> int | None:
+    """The count in an acknowledgement frame; None for anything else."""
+    return int.from_bytes(data, "big") if len(data) == _ACK_BYTES else None
 
 
 def _preamble_body(sender: bytes, topic: str, length: int, time_ms: int) -> bytes:

@@ -9,8 +9,10 @@ module because the queueing and backoff policy is independent of the message
 format (``node.peer_envelope``) and of the routes that receive it.
 
 Envelopes go as frames of one WebSocket (``GET /p2p/stream``), opened with a
-``X-Ballotchain-Peer`` header and kept open: a POST per envelope cost ~20 % of a
-validator's event loop under load. A peer that refuses the upgrade (an older release
+``X-Ballotchain-Peer`` header and kept open: a POST and its answer cost 150-237 us of
+CPU between the two ends here, a frame 7-8 us, and a validator's event loop spent
+0.49-0.50 ms per ballot instead of 0.53-0.56 under ``bench_network --simple``
+(docs/measurements.md, section 2g). A peer that refuses the upgrade (an older release
 without the route, a proxy that does not pass upgrades on) gets POSTs, and is offered
 a stream again after ``STREAM_RETRY_S``.
 
@@ -34,7 +36,15 @@ import aiohttp
 
 from node import logs
 from node.metrics import Metrics
-from node.peer_envelope import ENVELOPE_MAX, PEER_HEADER, TOPIC_STREAM, TOPICS, UNAUTH_PEER_BYTES
+from node.peer_envelope import (
+    ENVELOPE_MAX,
+    PEER_HEADER,
+    STREAM_HEARTBEAT_S,
+    TOPIC_STREAM,
+    TOPICS,
+    UNAUTH_PEER_BYTES,
+    read_stream_ack,
+)
 
 log = logs.get("peers")
 
@@ -43,8 +53,15 @@ BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 5.0
 #: After a peer refused the stream's upgrade, POSTs for this long.
 STREAM_RETRY_S = 60.0
-#: A stream's ping interval (see ``node.peer_routes.STREAM_HEARTBEAT_S``).
-STREAM_HEARTBEAT_S = 10.0
+
+
+async def _close(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Close a stream; one that is already broken may fail to say goodbye."""
+    if not ws.closed:
+        try:
+            await ws.close()
+        except (ConnectionError, aiohttp.ClientError, OSError, TimeoutError):
+            pass
 
 
 class PeerLink:
@@ -204,7 +221,7 @@ class PeerLink:
             for _, _, body in list(self._unacked):
                 await ws.send_bytes(body)
         except (ConnectionError, aiohttp.ClientError, OSError):
-            await ws.close()
+            await _close(ws)
             return None
         self._ws = ws
         self._ws_reader = asyncio.get_running_loop().create_task(self._read(ws), name=f"stream {self.label}")
@@ -215,8 +232,9 @@ class PeerLink:
         is only answered, and a dead peer only noticed, while someone reads) and its close.
         When it closes with frames unacknowledged, the sending task is woken to resend."""
         async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.BINARY and len(msg.data) == 8 and ws is self._ws:
-                self._acknowledged(int.from_bytes(msg.data, "big"))
+            frames = read_stream_ack(msg.data) if msg.type == aiohttp.WSMsgType.BINARY else None
+            if frames is not None and ws is self._ws:
+                self._acknowledged(frames)
         if self._unacked:
             self._wake.set()
 
@@ -230,13 +248,10 @@ class PeerLink:
 
     async def _drop_stream(self) -> None:
         ws, reader, self._ws, self._ws_reader = self._ws, self._ws_reader, None, None
-        if reader is not None and reader is not asyncio.current_task():
+        if reader is not None:
             reader.cancel()
-        if ws is not None and not ws.closed:
-            try:
-                await ws.close()
-            except (ConnectionError, aiohttp.ClientError, OSError, TimeoutError):
-                pass
+        if ws is not None:
+            await _close(ws)
 
     async def _post(self, topic: str, body: bytes) -> bool:
         headers = {"Content-Type": "application/msgpack"}

@@ -6,10 +6,10 @@ nodes talk (a POST costs ~150-240 us of CPU between the two ends here, a frame ~
 docs/measurements.md, section 2g). ``POST /p2p/consensus`` and ``/p2p/txs`` take one
 sealed envelope each (``node.peer_envelope``), for a peer that has no stream: a body
 beyond ``UNAUTH_PEER_BYTES`` is read only after its announcing header checks out, and
-only an authenticated envelope reaches the ``PeerBackend``. Blocks for catch-up and observers are fetched with
-``GET /p2p/blocks``: they are self-authenticating (commit certificates), so that
-route needs no identity. Separate from the format and from the sending side
-because it is the only part that answers requests.
+only an authenticated envelope reaches the ``PeerBackend``. Blocks for catch-up and
+observers are fetched with ``GET /p2p/blocks``: they are self-authenticating (commit
+certificates), so that route needs no identity. Separate from the format and from the
+sending side because it is the only part that answers requests.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from node.peer_envelope import (
     MAX_FETCH_BLOCKS,
     MAX_FETCH_BYTES,
     PEER_HEADER,
+    STREAM_ACK_S,
+    STREAM_HEARTBEAT_S,
     TOPIC_CONSENSUS,
     TOPIC_STREAM,
     TOPIC_TXS,
@@ -39,22 +41,12 @@ from node.peer_envelope import (
     PreambleCheck,
     open_envelope,
     open_stream_frame,
+    stream_ack,
 )
 
 log = logs.get("peers")
 
 PEER_BODY_TIMEOUT_S = 30.0
-#: Ping interval of a stream: a peer that answers no ping within half of it is gone
-#: (its connection closed, its sender's link reconnects).
-STREAM_HEARTBEAT_S = 10.0
-#: How soon after a frame is handled the stream acknowledges it (one acknowledgement
-#: covers every frame handled meanwhile).
-STREAM_ACK_S = 0.05
-
-
-def stream_ack(frames: int) -> bytes:
-    """The acknowledgement frame: how many frames of this stream were handled (8 bytes)."""
-    return frames.to_bytes(8, "big")
 
 
 class PeerBackend(Protocol):

@@ -147,9 +147,7 @@ class VerifyPool:
             return None
         if len(results) == 1:
             return results[0]
-        return Verdicts(tuple(k for r in results if r for k in r.ok),
-                        tuple(x for r in results if r for x in r.refused),
-                        tuple(d for r in results if r for d in r.decoded))
+        return Verdicts.merged([r for r in results if r])
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._queue and (self._idle or not self.ready) and not self._dispatching:
@@ -201,8 +199,7 @@ class VerifyPool:
             if all(w in self._procs for w in workers):  # (not already replaced)
                 self._restart()
             return None
-        return Verdicts(tuple(k for r in results for k in r.ok), tuple(x for r in results for x in r.refused),
-                        tuple(d for r in results for d in r.decoded))
+        return Verdicts.merged(results)
 
     def _done(self, task: asyncio.Task[Verdicts | None], futs: list[asyncio.Future[Verdicts | None]],
               workers: list[PipeWorker], raws: list[bytes]) -> None:

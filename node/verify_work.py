@@ -69,6 +69,12 @@ class Verdicts:
     refused: tuple[tuple[bytes, str, str], ...] = ()
     decoded: tuple[tuple[tuple[bytes, ...], bytes], ...] = ()
 
+    @classmethod
+    def merged(cls, parts: Sequence[Verdicts]) -> Verdicts:
+        """The verdicts of several worker calls as one."""
+        return cls(tuple(k for v in parts for k in v.ok), tuple(x for v in parts for x in v.refused),
+                   tuple(d for v in parts for d in v.decoded))
+
     def absorb(self, checker: MemoChecker) -> dict[bytes, tuple[str, str]]:
         """Record the positive verdicts in ``checker`` and the decoded points; return the
         refusals by key."""
@@ -133,8 +139,7 @@ def _verify_txs(chain_id: bytes, elections: Elections, raws: Sequence[bytes]) ->
                 if body.ballot.election_id != body.election_id:
                     continue  # a rule before the proofs refuses it
                 ballot_crypto.verify_ballot(m, joint, tx.signer, body.ballot)
-                points = tuple(p for ec in body.ballot.contests for ct in ec.ciphertexts
-                               for p in (ct.alpha, ct.beta))
+                points = ballot_crypto.ballot_points(body.ballot)
                 forms = point_sums.export_decoded(points)
                 if forms is not None:
                     decoded.append((points, forms))

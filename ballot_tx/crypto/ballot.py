@@ -133,6 +133,11 @@ def sum_ranges(c: Contest) -> list[tuple[int, int, int, int]]:
     return [(0, n, c.min_selections, c.max_selections)]
 
 
+def ballot_points(ballot: EncryptedBallot) -> tuple[bytes, ...]:
+    """Every ciphertext's (alpha, beta), contest by contest: the points a tally adds."""
+    return tuple(p for ec in ballot.contests for ct in ec.ciphertexts for p in (ct.alpha, ct.beta))
+
+
 def ballot_context(
     eid: bytes, election_key: bytes, credential: bytes, contests: tuple[EncryptedContest, ...]
 ) -> bytes:

@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar
 
 from ballot_tx.codec import U32, Bytes32, MaxLen, Wire
 from ballot_tx.crypto import elgamal
-from ballot_tx.crypto.ballot import EncryptedBallot
+from ballot_tx.crypto.ballot import EncryptedBallot, ballot_points
 from ballot_tx.crypto.elgamal import Ciphertext
 from ballot_tx.crypto.point_sums import PointSums
 from ballot_tx.errors import CryptoError, ErrorCode
@@ -113,7 +113,7 @@ class RunningTally:
     ) -> None:
         """``op`` every point of ``ballot`` into its slot; all or nothing (an invalid point,
         which verified ballots never hold, undoes the points already done)."""
-        points = [p for ec in ballot.contests for ct in ec.ciphertexts for p in (ct.alpha, ct.beta)]
+        points = ballot_points(ballot)
         for i, p in enumerate(points):
             try:
                 op(i, p)

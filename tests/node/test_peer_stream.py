@@ -29,9 +29,10 @@ from node.peer_envelope import (
     open_stream_frame,
     preamble,
     seal,
+    stream_ack,
 )
 from node.peer_link import PeerLink
-from node.peer_routes import add_routes, stream_ack
+from node.peer_routes import add_routes
 from tests.node.test_peers import Sink, _serve, free_port, network_members
 
 

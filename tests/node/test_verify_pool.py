@@ -346,8 +346,8 @@ def test_a_pool_that_cannot_restart_answers_inline_then_retries(env: Env, monkey
 
 def test_verified_ballots_come_with_their_points_decoded_and_execute_the_same(env: Env) -> None:
     """A worker hands the loop the decoded forms of the points of each ballot it verified
-    (the running tally then copies them instead of decoding them: ~40 % of executing a
-    verified ballot), and of no other transaction. A block executes to the same state
+    (the running tally then copies them instead of decoding them: about 0.05 of the 0.12
+    ms of executing a verified 5-option ballot), and of no other transaction. A block executes to the same state
     root with them as without."""
     from ballot_tx.crypto import point_sums
     from ballot_tx.state.execute import apply_block
