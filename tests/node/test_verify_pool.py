@@ -371,7 +371,7 @@ def test_verified_ballots_come_with_their_points_decoded_and_execute_the_same(en
     try:
         decoding = apply_block(st, block).root
         v.absorb(MemoChecker())
-        assert set(point_sums._KNOWN) == {p for pts in want for p in pts}
+        assert point_sums.known_points() == {p for pts in want for p in pts}
         assert apply_block(st, block).root == decoding
     finally:
         point_sums.forget_known()

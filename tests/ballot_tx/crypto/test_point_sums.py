@@ -184,7 +184,7 @@ def test_points_decoded_by_a_worker_give_the_same_sums(monkeypatch: pytest.Monke
     point_sums.forget_known()  # (other tests in this process may have absorbed verdicts)
     try:
         point_sums.remember_decoded(points[:3], forms[:-1])  # the wrong size: ignored
-        assert not point_sums._KNOWN
+        assert not point_sums.known_points()
         # remembered under their own encodings only: the 2nd point's form is not the 1st's
         point_sums.remember_decoded(points, forms)
         assert point_sums._KNOWN[points[0]] != point_sums._KNOWN[points[1]]
@@ -196,10 +196,19 @@ def test_points_decoded_by_a_worker_give_the_same_sums(monkeypatch: pytest.Monke
         assert sum_points([*points, _multiple(31)]) == _multiple(sum(range(1, 30)) + 31)
         with pytest.raises(CryptoError):
             sum_points([points[0], bad])
-        monkeypatch.setattr(point_sums, "KNOWN_MAX", 5)
+        # bounded: at most KNOWN_MAX kept, at least the newest KNOWN_MAX // 2, whether
+        # they come in one call or one by one
+        monkeypatch.setattr(point_sums, "KNOWN_MAX", 6)
         point_sums.forget_known()
         point_sums.remember_decoded(points, forms)
-        assert list(point_sums._KNOWN) == points[-5:]
+        assert point_sums.known_points() == set(points[-3:])
+        point_sums.forget_known()
+        step = point_sums._POINT_BYTES
+        for i, p in enumerate(points):
+            point_sums.remember_decoded([p], forms[i * step:(i + 1) * step])
+            kept = point_sums.known_points()
+            assert set(points[max(0, i - 2):i + 1]) <= kept <= set(points[max(0, i - 5):i + 1])
+        assert sum_points(points) == plain
     finally:
         point_sums.forget_known()
 
