@@ -30,6 +30,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from node import heap
+
 _HEADER = struct.Struct("!i")
 #: The largest message either end sends (a block's worth of transactions is ~16 MiB).
 MAX_MESSAGE = (1 << 31) - 1
@@ -55,6 +57,7 @@ def _serve(sock: socket.socket, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
     conn = Connection(sock.detach())
+    calls = 0
     while True:
         try:
             fn, args = pickle.loads(conn.recv_bytes())
@@ -68,6 +71,9 @@ def _serve(sock: socket.socket, parent: int) -> None:
             conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             return
+        calls += 1
+        if calls == 1:  # what the first call imported lives as long as the worker
+            heap.freeze_long_lived()
 
 
 class PipeWorker:

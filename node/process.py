@@ -20,7 +20,7 @@ from pathlib import Path
 from ballot_tx.errors import BallotchainError, ErrorCode
 from ballot_tx.keys import KeyPair
 from genesis.document import Genesis, from_json
-from node import logs, service
+from node import heap, logs, service
 from node.config import NodeConfig
 from node.errors import NodeError
 from node.pidfile import claim_pid_file
@@ -65,6 +65,7 @@ async def run_node(cfg: NodeConfig, keys: KeyPair, genesis: Genesis) -> None:
     try:
         node = Node(cfg, keys, genesis)
         async with node:
+            heap.freeze_long_lived()  # (node/heap.py: what start-up made lives until the stop)
             service.notify(f"READY=1\nSTATUS=serving at height {node.ledger.height}")  # node/service.py
             waits = [asyncio.ensure_future(stop.wait()),
                      asyncio.ensure_future(node.supervisor.halted.wait())]
