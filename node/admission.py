@@ -105,7 +105,7 @@ class Admission:
         verdicts = await pool.verify(self.ledger.open_elections(), [raw])
         if verdicts is None:
             return self._admit(raw, None, local)
-        refused = verdicts.absorb(self.ledger.checker)
+        refused = verdicts.refusals()  # (the pool recorded the rest in the ledger's checker)
         checker = Refusals(self.ledger.checker, refused) if refused else None
         return self._admit(raw, None, local, self._check_with(checker))
 
@@ -138,7 +138,7 @@ class Admission:
                 except BallotchainError as e:
                     log.debug("forwarded transaction refused", code=e.code)
             verdicts = await pool.verify(self.ledger.open_elections(), todo)
-            refused = verdicts.absorb(self.ledger.checker) if verdicts is not None else {}
+            refused = verdicts.refusals() if verdicts is not None else {}
             checker = Refusals(self.ledger.checker, refused) if refused else None
             for raw in todo:
                 try:

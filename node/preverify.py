@@ -25,7 +25,7 @@ class Verification:
 
     def __init__(self, workers: int, chain_id: bytes, ledger: Ledger) -> None:
         n = default_workers() if workers < 0 else workers
-        self.pool = VerifyPool(n, chain_id) if n > 0 else None
+        self.pool = VerifyPool(n, chain_id, ledger.checker) if n > 0 else None
         self.ledger = ledger
         self._tasks: list[asyncio.Task[None]] = []
         log.info("verification workers", workers=n)
@@ -44,7 +44,5 @@ class Verification:
         if self.pool is None:
             return
         raws = self.ledger.unverified_txs(list(blocks))
-        if raws:
-            verdicts = await self.pool.verify(self.ledger.open_elections(), raws)
-            if verdicts is not None:
-                verdicts.absorb(self.ledger.checker)
+        if raws:  # (the pool records the verdicts in the ledger's checker)
+            await self.pool.verify(self.ledger.open_elections(), raws)

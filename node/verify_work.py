@@ -75,14 +75,22 @@ class Verdicts:
         return cls(tuple(k for v in parts for k in v.ok), tuple(x for v in parts for x in v.refused),
                    tuple(d for v in parts for d in v.decoded))
 
-    def absorb(self, checker: MemoChecker) -> dict[bytes, tuple[str, str]]:
-        """Record the positive verdicts in ``checker`` and the decoded points; return the
-        refusals by key."""
+    def record(self, checker: MemoChecker) -> None:
+        """Record the positive verdicts in ``checker`` and the decoded points (once per
+        worker call: the node's pool does it for every batch, see ``VerifyPool``)."""
         for k in self.ok:
             checker.add(k)
         for points, forms in self.decoded:
             point_sums.remember_decoded(points, forms)
+
+    def refusals(self) -> dict[bytes, tuple[str, str]]:
+        """The refusals by key, for the admission checks that asked (``Refusals``)."""
         return {k: (code, msg) for k, code, msg in self.refused}
+
+    def absorb(self, checker: MemoChecker) -> dict[bytes, tuple[str, str]]:
+        """``record`` into ``checker``, then the refusals by key."""
+        self.record(checker)
+        return self.refusals()
 
 
 # --- the work item (runs in a worker; pure) ------------------------------------------

@@ -375,3 +375,42 @@ def test_verified_ballots_come_with_their_points_decoded_and_execute_the_same(en
         assert apply_block(st, block).root == decoding
     finally:
         point_sums.forget_known()
+
+
+def test_a_pool_records_each_batch_once_in_its_checker(env: Env) -> None:
+    """Coalesced requests all get the whole batch's verdicts; a pool given the ledger's
+    checker records them there once per worker call, not once per request (that was k^2
+    for a batch of k), and each request still reads its refusals from its answer."""
+    added: list[bytes] = []
+
+    class Counting(MemoChecker):
+        def add(self, key: bytes) -> None:
+            added.append(key)
+            super().add(key)
+
+    memo = Counting()
+    p = VerifyPool(1, env.w.cid, memo)
+    raws = [good(env, 0), bad_proof(env, 1), good(env, 2), bad_signature(env, 3)] * 3
+
+    async def run() -> list[Verdicts | None]:
+        await p.start()
+        el = env.ledger.open_elections()
+        return list(await asyncio.gather(*(p.verify(el, [r]) for r in raws)))
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        p.close()
+    assert all(v is not None for v in results)
+    assert len(added) == len(set(added))  # once each, however many requests shared it
+    want = {signature_key(tx_hash(r), env.w.cid) for r in raws if r != raws[3]}
+    want |= {ballot_key(tx_hash(r), env.e.key) for r in (raws[0], raws[2])}
+    assert set(added) == want
+    for raw, v in zip(raws, results, strict=True):
+        assert v is not None
+        refused = v.refusals()
+        if raw in (raws[1], raws[3]):  # its own refusal is among the batch's
+            with pytest.raises(BallotchainError):
+                env.ledger.check_tx(raw, Refusals(memo, refused))
+        else:
+            env.ledger.check_tx(raw, Refusals(memo, refused))
