@@ -161,6 +161,9 @@ def audit(data: Path | None, record: Path | None, node_url: str | None,
     from cli.chain_client import parse_id
 
     expect = parse_id(expect_genesis, "genesis hash") if expect_genesis is not None else None
+    from node.heap import freeze_long_lived
+
+    freeze_long_lived()  # this process (and the read-ahead workers it forks) replays to the end
     if record is not None:
         report = run_record_audit(record, expect)
     elif node_url is not None:

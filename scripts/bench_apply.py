@@ -62,6 +62,7 @@ from genesis.document import GENESIS_VERSION, Authority, Genesis, Member, genesi
 from genesis.localnet import DEFAULT_PARAMS  # noqa: E402
 from harness.localchain import LocalChain  # noqa: E402
 from node.audit import audit_data_dir  # noqa: E402
+from node.heap import freeze_long_lived  # noqa: E402
 from node.store import Store  # noqa: E402
 from node.verify_ahead import ParallelVerifier  # noqa: E402
 
@@ -244,6 +245,7 @@ def main() -> None:
     # The audit as `ballotchain audit --data` runs it; CPU of this process and of its
     # (reaped) worker processes, alternating one job and --jobs twice.
     runs: dict[int, list[tuple[float, float]]] = {1: [], jobs: []}
+    freeze_long_lived()  # as `ballotchain audit` does before it replays (node/heap.py)
     for j in [1, jobs, 1, jobs] if jobs > 1 else [1, 1]:
         forget_decoded()
         c0, k0, w0 = time.process_time(), _children_cpu(), time.perf_counter()
