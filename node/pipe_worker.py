@@ -57,7 +57,7 @@ def _serve(sock: socket.socket, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
     conn = Connection(sock.detach())
-    calls = 0
+    frozen = False
     while True:
         try:
             fn, args = pickle.loads(conn.recv_bytes())
@@ -71,9 +71,9 @@ def _serve(sock: socket.socket, parent: int) -> None:
             conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             return
-        calls += 1
-        if calls == 1:  # what the first call imported lives as long as the worker
+        if not frozen:  # what the first call imported lives as long as the worker
             heap.freeze_long_lived()
+            frozen = True
 
 
 class PipeWorker:

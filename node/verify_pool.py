@@ -53,13 +53,13 @@ class VerifyPool:
     """``workers`` processes (started with ``spawn``: the node's loop, sockets and LevelDB
     handle are not inherited). ``workers == 0`` means inline: every call returns None."""
 
-    def __init__(self, workers: int, chain_id: bytes, checker: MemoChecker | None = None) -> None:
+    def __init__(self, workers: int, chain_id: bytes, checker: MemoChecker) -> None:
         self.workers = workers
         self.chain_id = chain_id
-        #: where each worker call's positive verdicts and decoded points are recorded,
-        #: once (None: by the caller). Every request of a coalesced batch is answered with
-        #: the whole batch's verdicts; recording them per request cost k^2 for a batch of
-        #: k (22 records per ballot under ``bench_network --simple``).
+        #: where each worker call's positive verdicts and decoded points are recorded, once
+        #: (the ledger's). Every request of a coalesced batch is answered with the whole
+        #: batch's verdicts; recording them per request cost k^2 for a batch of k (22
+        #: records per ballot under ``bench_network --simple``).
         self.checker = checker
         self._procs: list[PipeWorker] = []  # the current generation of workers
         self._idle: list[PipeWorker] = []  # those of them not running a call
@@ -216,7 +216,7 @@ class VerifyPool:
             if p is not None and p[1] in futs:
                 del self._pending[raw]
         result = None if task.cancelled() or task.exception() is not None else task.result()
-        if result is not None and self.checker is not None:
+        if result is not None:
             result.record(self.checker)
         for f in futs:
             if not f.done():

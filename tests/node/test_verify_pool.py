@@ -59,7 +59,7 @@ def via_pool(env: Env, pool: VerifyPool, raw: bytes) -> tuple[ErrorCode | None, 
 
 @pytest.fixture(scope="module")
 def pool(env: Env) -> Iterator[VerifyPool]:
-    p = VerifyPool(2, env.w.cid)
+    p = VerifyPool(2, env.w.cid, MemoChecker())
     asyncio.run(p.start())
     assert p.ready
     yield p
@@ -202,13 +202,13 @@ def test_stale_election_snapshot_gives_no_usable_verdict(env: Env) -> None:
 
 
 def test_pool_of_size_zero_is_inline(env: Env) -> None:
-    p = VerifyPool(0, env.w.cid)
+    p = VerifyPool(0, env.w.cid, MemoChecker())
     assert asyncio.run(p.verify(env.ledger.open_elections(), [good(env, 0)])) is None
     assert p.pids() == []
 
 
 def test_a_killed_worker_costs_one_inline_check_then_the_pool_is_replaced(env: Env) -> None:
-    p = VerifyPool(1, env.w.cid)
+    p = VerifyPool(1, env.w.cid, MemoChecker())
     try:
         raw = good(env, 7)
 
@@ -276,8 +276,9 @@ def test_worker_processes_exit_when_the_node_is_killed(tmp_path: Path) -> None:
 
     code = (
         "import asyncio, sys\n"
+        "from ballot_tx.checks import MemoChecker\n"
         "from node.verify_pool import VerifyPool\n"
-        "p = VerifyPool(1, bytes(32))\n"
+        "p = VerifyPool(1, bytes(32), MemoChecker())\n"
         "asyncio.run(p.start())\n"
         "assert p.ready\n"
         "print(p.pids()[0], flush=True)\n"
@@ -311,7 +312,7 @@ def test_a_pool_that_cannot_restart_answers_inline_then_retries(env: Env, monkey
     after ``RESTART_RETRY_S``."""
     import node.verify_pool as vp
 
-    p = VerifyPool(1, env.w.cid)
+    p = VerifyPool(1, env.w.cid, MemoChecker())
     raw = good(env, 6)
     real = vp.PipeWorker
 
